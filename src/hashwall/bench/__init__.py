@@ -1,0 +1,1 @@
+"""Benchmarks users can run: ``hashwall bench ...``."""

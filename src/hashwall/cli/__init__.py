@@ -1,0 +1,1 @@
+"""The ``hashwall`` command line (typer)."""

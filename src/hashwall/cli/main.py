@@ -1,0 +1,20 @@
+"""The ``hashwall`` command: one typer app, one module per command group."""
+
+from __future__ import annotations
+
+import typer
+
+from hashwall.cli.bench import bench_app
+
+app = typer.Typer(
+    name="hashwall",
+    help="hashwall: fingerprint images and match them against a bank of NCII hashes.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(bench_app, name="bench")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -1,0 +1,105 @@
+"""One tree of errors. Every error has a stable snake_case ``code`` (public API) and an HTTP ``status``.
+
+Callers catch :class:`HashwallError`; nothing else escapes hashwall's public functions for bad
+input. The message says what was wrong and what to do; it never carries media bytes, PINs or
+key secrets.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class HashwallError(Exception):
+    """Base of every error hashwall raises on purpose."""
+
+    code: ClassVar[str] = "hashwall_error"
+    status: ClassVar[int] = 500
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def to_dict(self) -> dict[str, str]:
+        """The error as ``{"code", "message"}``, the form the CLI and the API print."""
+        return {"code": self.code, "message": self.message}
+
+
+# --- bad input (4xx) -------------------------------------------------------------------------
+
+
+class InvalidInput(HashwallError):
+    """The caller sent something hashwall cannot use."""
+
+    code = "invalid_input"
+    status = 400
+
+
+class EmptyMedia(InvalidInput):
+    """Zero bytes were given where an image was expected."""
+
+    code = "empty_media"
+    status = 400
+
+
+class UnsupportedMedia(InvalidInput):
+    """The bytes are not an image format hashwall decodes (SVG, PDF, HTML, archives, ...)."""
+
+    code = "unsupported_media"
+    status = 415
+
+
+class CorruptMedia(InvalidInput):
+    """The bytes claim a supported format but cannot be decoded (truncated, damaged)."""
+
+    code = "corrupt_media"
+    status = 422
+
+
+class MediaTooLarge(InvalidInput):
+    """The input has more bytes than ``Settings.max_input_bytes``."""
+
+    code = "media_too_large"
+    status = 413
+
+
+class TooManyPixels(InvalidInput):
+    """The header declares more pixels than ``Settings.max_pixels`` (decompression bomb guard)."""
+
+    code = "too_many_pixels"
+    status = 413
+
+
+class TooManyFrames(InvalidInput):
+    """An animation has more frames than ``Settings.max_frames``."""
+
+    code = "too_many_frames"
+    status = 413
+
+
+class ImageTooSmall(InvalidInput):
+    """A side of the image is shorter than ``Settings.min_side``: too little to fingerprint."""
+
+    code = "image_too_small"
+    status = 422
+
+
+class InvalidHash(InvalidInput):
+    """A hash from outside is malformed, or is a value no real image can produce."""
+
+    code = "invalid_hash"
+    status = 400
+
+
+class LowQuality(InvalidInput):
+    """The image is too featureless (PDQ quality below the minimum) to match on."""
+
+    code = "low_quality"
+    status = 422
+
+
+class FileUnreadable(InvalidInput):
+    """A local path could not be read (missing, a directory, no permission)."""
+
+    code = "file_unreadable"
+    status = 400

@@ -1,0 +1,1 @@
+"""Pixels to signals: PDQ (reference and fast modes) and exact digests."""

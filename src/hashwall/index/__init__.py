@@ -1,0 +1,1 @@
+"""Exact radius search over 256-bit binary codes."""

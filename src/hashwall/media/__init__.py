@@ -1,0 +1,1 @@
+"""Untrusted bytes to pixels, safely. Pure functions of bytes."""

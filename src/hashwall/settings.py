@@ -1,0 +1,28 @@
+"""hashwall's settings: one class, read from ``HASHWALL_*`` environment variables, passed in."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MB = 1024 * 1024
+
+
+class Settings(BaseSettings):
+    """Every tunable of hashwall, with safe defaults. Build once and pass it down; never global."""
+
+    model_config = SettingsConfigDict(env_prefix="HASHWALL_", frozen=True, extra="ignore")
+
+    # Media limits: checked before (bytes, pixels from the header) and during decoding.
+    max_input_bytes: int = Field(default=50 * MB, gt=0, description="Largest accepted input.")
+    max_pixels: int = Field(
+        default=100_000_000, gt=0, description="Largest width*height, read from the header."
+    )
+    max_frames: int = Field(default=1000, gt=0, description="Most frames in an animation.")
+    min_side: int = Field(default=16, gt=0, description="Shortest accepted image side in pixels.")
+
+    # Matching.
+    pdq_threshold: int = Field(default=31, ge=0, le=63, description="Default PDQ match radius.")
+    pdq_min_quality: int = Field(
+        default=50, ge=0, le=100, description="PDQ quality below which a hash is not used."
+    )
