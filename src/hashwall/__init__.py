@@ -1,0 +1,46 @@
+"""hashwall: fingerprints of intimate images, banked so that platforms can stop them being posted.
+
+Public API::
+
+    from hashwall import hash_image, hash_file
+    hashes = hash_file("photo.jpg")          # ImageHashes: pdq, quality, md5, sha256, ...
+
+Names are imported lazily, so that ``import hashwall.index`` does not load the image decoders.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from hashwall.errors import HashwallError
+    from hashwall.hashing.codes import Hash256
+    from hashwall.hashing.image import HashMode, ImageHashes, hash_file, hash_image
+    from hashwall.hashing.pdq import ORIENTATIONS, Orientation, PdqHash
+    from hashwall.hashing.signals import Signal
+    from hashwall.settings import Settings
+
+_EXPORTS = {
+    "HashwallError": "hashwall.errors",
+    "Hash256": "hashwall.hashing.codes",
+    "HashMode": "hashwall.hashing.image",
+    "ImageHashes": "hashwall.hashing.image",
+    "hash_file": "hashwall.hashing.image",
+    "hash_image": "hashwall.hashing.image",
+    "ORIENTATIONS": "hashwall.hashing.pdq",
+    "Orientation": "hashwall.hashing.pdq",
+    "PdqHash": "hashwall.hashing.pdq",
+    "Signal": "hashwall.hashing.signals",
+    "Settings": "hashwall.settings",
+}
+
+__all__ = sorted(_EXPORTS)
+__version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'hashwall' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
