@@ -35,7 +35,19 @@ _EXPORTS = {
     "Settings": "hashwall.settings",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "ORIENTATIONS",
+    "Hash256",
+    "HashMode",
+    "HashwallError",
+    "ImageHashes",
+    "Orientation",
+    "PdqHash",
+    "Settings",
+    "Signal",
+    "hash_file",
+    "hash_image",
+]
 __version__ = "0.1.0"
 
 

@@ -1,4 +1,4 @@
-"""One tree of errors. Every error has a stable snake_case ``code`` (public API) and an HTTP ``status``.
+"""One tree of errors, each with a stable snake_case ``code`` (public API) and an HTTP ``status``.
 
 Callers catch :class:`HashwallError`; nothing else escapes hashwall's public functions for bad
 input. The message says what was wrong and what to do; it never carries media bytes, PINs or

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from hashwall.cli.bench import bench_app
+from hashwall.cli.hashing import compare_command, hash_command
 
 app = typer.Typer(
     name="hashwall",
@@ -13,6 +14,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+app.command("hash")(hash_command)
+app.command("compare")(compare_command)
 app.add_typer(bench_app, name="bench")
 
 

@@ -1,4 +1,4 @@
-"""Typed signals: ``{"type", "value", "quality"}``, the form every fingerprint crosses a boundary in.
+"""Typed signals: ``{"type", "value", "quality"}``, the form of every fingerprint at a boundary.
 
 A signal type is one small class (parse and validate a value) and one registry line. The video
 and robustness work add types here without touching the rest of the tree.
@@ -41,7 +41,10 @@ class _HexDigestSignal(SignalType):
 
     @classmethod
     def canonical(cls, value: str) -> str:
-        if not isinstance(value, str) or re.fullmatch(f"[0-9a-fA-F]{{{cls.length}}}", value) is None:
+        if (
+            not isinstance(value, str)
+            or re.fullmatch(f"[0-9a-fA-F]{{{cls.length}}}", value) is None
+        ):
             raise InvalidHash(f"a {cls.name} signal is exactly {cls.length} hexadecimal digits")
         return value.lower()
 
@@ -86,7 +89,10 @@ class Signal:
             isinstance(quality, bool) or not isinstance(quality, int) or not 0 <= quality <= 100
         ):
             raise InvalidHash("a signal's quality is an integer from 0 to 100, or null")
-        return cls(type=signal_type.name, value=signal_type.canonical(raw.get("value")), quality=quality)
+        value = raw.get("value")
+        if not isinstance(value, str):
+            raise InvalidHash(f"a {signal_type.name} signal's value is a string of hex digits")
+        return cls(type=signal_type.name, value=signal_type.canonical(value), quality=quality)
 
     def to_dict(self) -> dict[str, Any]:
         """The wire form."""

@@ -1,0 +1,155 @@
+"""Bytes of one image to all of its signals: the public ``hash_image`` and ``hash_file``."""
+
+from __future__ import annotations
+
+import enum
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hashwall.errors import FileUnreadable, MediaTooLarge
+from hashwall.hashing.digests import digests
+from hashwall.hashing.pdq import MIN_QUALITY, PdqHash, PdqResult, pdq_reference
+from hashwall.hashing.signals import Signal
+from hashwall.media.decode import decode_image
+from hashwall.settings import Settings
+
+
+class HashMode(enum.StrEnum):
+    """``reference``: pdqhash on full-resolution pixels. ``fast``: reduced decode, own PDQ."""
+
+    REFERENCE = "reference"
+    FAST = "fast"
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    """Something a caller should know about a result that is not an error."""
+
+    code: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class ImageHashes:
+    """Every signal of one image, with what was hashed and how.
+
+    ``usable`` is False when PDQ quality is below 50: the image is too featureless to bank or
+    match on (note ``low_quality``); its digests are still exact.
+    """
+
+    pdq: PdqHash
+    quality: int
+    md5: str
+    sha256: str
+    width: int
+    height: int
+    format: str
+    mode: HashMode
+    frame_count: int = 1
+    orientations: tuple[PdqHash, ...] | None = None
+    notes: tuple[Note, ...] = field(default=())
+
+    @property
+    def usable(self) -> bool:
+        """True when the PDQ hash may be banked or matched on."""
+        return self.quality >= MIN_QUALITY
+
+    @property
+    def animated(self) -> bool:
+        """True for an animation (only its first frame is hashed for now)."""
+        return self.frame_count > 1
+
+    def signals(self) -> list[Signal]:
+        """The typed signals: PDQ (only when usable), md5, sha256."""
+        out = [Signal("md5", self.md5), Signal("sha256", self.sha256)]
+        if self.usable:
+            out.insert(0, Signal("pdq", self.pdq.hex, self.quality))
+        return out
+
+
+def hash_image(
+    data: bytes,
+    *,
+    fast: bool = False,
+    orientations: bool = False,
+    settings: Settings | None = None,
+) -> ImageHashes:
+    """Fingerprint the bytes of one image: PDQ (with quality), md5 and sha256.
+
+    Raises a :class:`hashwall.errors.HashwallError` for anything that is not a decodable image
+    within the limits of ``settings``. ``orientations=True`` adds the eight dihedral PDQ hashes.
+    """
+    settings = settings or Settings()
+    if fast:
+        from hashwall.hashing.fast import FAST_DRAFT_MIN_SIDE, pdq_fast
+
+        image = decode_image(data, settings, draft_min_side=FAST_DRAFT_MIN_SIDE)
+        result: PdqResult = pdq_fast(image.pixels, dihedral=orientations)
+    else:
+        image = decode_image(data, settings)
+        result = pdq_reference(image.pixels, dihedral=orientations)
+    notes: list[Note] = []
+    if image.frame_count > 1:
+        notes.append(
+            Note(
+                "first_frame_only",
+                f"animated image with {image.frame_count} frames: only the first frame is hashed",
+            )
+        )
+    if result.quality < MIN_QUALITY:
+        notes.append(
+            Note(
+                "low_quality",
+                f"PDQ quality {result.quality} is below {MIN_QUALITY}: the image is too "
+                "featureless to match on; its PDQ hash will not be banked or matched",
+            )
+        )
+    d = digests(data)
+    return ImageHashes(
+        pdq=result.hash,
+        quality=result.quality,
+        md5=d.md5,
+        sha256=d.sha256,
+        width=image.width,
+        height=image.height,
+        format=str(image.format),
+        mode=HashMode.FAST if fast else HashMode.REFERENCE,
+        frame_count=image.frame_count,
+        orientations=result.orientations,
+        notes=tuple(notes),
+    )
+
+
+def read_media_file(path: str | os.PathLike[str], settings: Settings) -> bytes:
+    """Read a local file, refusing one larger than ``settings.max_input_bytes`` before reading."""
+    p = Path(path)
+    try:
+        size = p.stat().st_size
+        if not p.is_file():
+            raise FileUnreadable(f"{p} is not a regular file")
+        if size > settings.max_input_bytes:
+            raise MediaTooLarge(
+                f"the file has {size} bytes; the limit is {settings.max_input_bytes} "
+                "(HASHWALL_MAX_INPUT_BYTES)"
+            )
+        with p.open("rb") as f:
+            data = f.read(settings.max_input_bytes + 1)
+    except OSError as exc:
+        raise FileUnreadable(f"cannot read {p}: {exc.strerror or exc}") from None
+    if len(data) > settings.max_input_bytes:  # the file grew while we read it
+        raise MediaTooLarge(f"the file has more than {settings.max_input_bytes} bytes")
+    return data
+
+
+def hash_file(
+    path: str | os.PathLike[str],
+    *,
+    fast: bool = False,
+    orientations: bool = False,
+    settings: Settings | None = None,
+) -> ImageHashes:
+    """Fingerprint a local image file; see :func:`hash_image`."""
+    settings = settings or Settings()
+    data = read_media_file(path, settings)
+    return hash_image(data, fast=fast, orientations=orientations, settings=settings)
