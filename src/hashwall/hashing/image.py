@@ -11,7 +11,6 @@ from hashwall.errors import FileUnreadable, MediaTooLarge
 from hashwall.hashing.digests import digests
 from hashwall.hashing.pdq import MIN_QUALITY, PdqHash, PdqResult, pdq_reference
 from hashwall.hashing.signals import Signal
-from hashwall.media.decode import decode_image
 from hashwall.settings import Settings
 
 
@@ -80,6 +79,9 @@ def hash_image(
     Raises a :class:`hashwall.errors.HashwallError` for anything that is not a decodable image
     within the limits of ``settings``. ``orientations=True`` adds the eight dihedral PDQ hashes.
     """
+    # The decoders (Pillow plugins, libheif) load on first use, not on import.
+    from hashwall.media.decode import decode_image
+
     settings = settings or Settings()
     if fast:
         from hashwall.hashing.fast import FAST_DRAFT_MIN_SIDE, pdq_fast
