@@ -15,9 +15,10 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 # The whole suite except tests marked slow; conformance tests skip without ../shared/data
-# unless CI=true.
+# unless CI=true. MARKERS selects another subset (pytest -m syntax).
+MARKERS ?= not slow
 test: $(STAMP)
-	$(BIN)/python -m pytest -m "not slow" -q
+	$(BIN)/python -m pytest -m "$(MARKERS)" -q
 
 # Everything, including the slow tests.
 test-slow: $(STAMP)
@@ -25,7 +26,7 @@ test-slow: $(STAMP)
 
 # Only the tests against ../shared/data, failing (not skipping) when it is missing.
 conformance: $(STAMP)
-	CI=true $(BIN)/python -m pytest -m conformance -q
+	CI=true $(BIN)/python -m pytest -m "conformance and not slow" -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests
