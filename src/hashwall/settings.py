@@ -26,3 +26,9 @@ class Settings(BaseSettings):
     pdq_min_quality: int = Field(
         default=50, ge=0, le=100, description="PDQ quality below which a hash is not used."
     )
+
+    # Store.
+    database_url: str = Field(
+        default="sqlite:///./var/hashwall.db",
+        description="SQLAlchemy URL of the store: SQLite (default) or postgresql://...",
+    )
