@@ -1,0 +1,442 @@
+"""``MihIndex``: exact radius search by multi-index hashing, laid out for memory locality.
+
+Layout (chosen by measurement, see ``docs/benchmarks.md``): the 256 bits are split into ``m``
+contiguous substrings (about 11 of 23-24 bits for large banks). Table ``t`` is a counting sort
+of all positions by the top ``high_bits`` of substring ``t``: a small ``offsets`` array (fits in
+cache) plus ``postings`` (uint32 positions) and ``lows`` (the remaining substring bits, one
+byte) in bucket order. A probe reads one contiguous bucket and rejects most entries on the
+one-byte low part before touching the 32-byte code, so few random reads reach the code array.
+
+Search at radius ``r`` gives each table a substring radius ``tau_t`` with
+``sum(tau_t + 1) > r`` (the general pigeonhole principle): every code within ``r`` has some
+substring ``t`` within ``tau_t``. The radii are chosen per query radius by a cost model; when
+probing would cost more than a scan (large radii on large ``m``), the main segment is scanned.
+Results are exact for every radius 0..63.
+
+Mutations: the main segment is immutable. Adds go to a small delta (scanned brute force),
+removals to a sorted tombstone array; each mutation publishes a new immutable snapshot in a
+single assignment, so a search (which reads the snapshot once) never sees a half-applied
+change. When the delta or the tombstones grow past a threshold the main segment is rebuilt.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Self
+
+import numpy as np
+import numpy.typing as npt
+
+from hashwall.errors import InvalidInput
+from hashwall.hashing.codes import Hash256
+from hashwall.index import _kernels as k
+from hashwall.index.base import (
+    DihedralMatch,
+    IdArray,
+    Match,
+    WordArray,
+    as_ids,
+    as_words,
+    best_per_id,
+    bytes_to_words,
+    check_radius,
+    dedupe_last,
+    dihedral_words,
+    group_matches,
+    query_words,
+    words_to_bytes,
+)
+
+PosArray = npt.NDArray[np.int64]
+FORMAT_VERSION = 1
+
+# Cost model (ns, one core of the benchmark machine): a bucket probe (random read of
+# offsets), an entry read in a bucket (sequential), a candidate (random 32-byte read), and
+# a code in a full scan.
+_PROBE_NS = 25.0
+_ENTRY_NS = 1.0
+_CANDIDATE_NS = 20.0
+_SCAN_NS = 1.2
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """Substring widths (contiguous, summing to 256) and the bits addressed by ``offsets``."""
+
+    widths: tuple[int, ...]
+    high_bits: int
+
+    def __post_init__(self) -> None:
+        if sum(self.widths) != 256 or not all(1 <= w <= 32 for w in self.widths):
+            raise InvalidInput("substring widths must be 1..32 bits and sum to 256")
+        if not 1 <= self.high_bits <= min(self.widths) or self.high_bits > 24:
+            raise InvalidInput("high_bits must be in 1..min(widths) and <= 24")
+        if max(self.widths) - self.high_bits > 16:
+            raise InvalidInput("at most 16 low bits per substring")
+
+    @property
+    def starts(self) -> tuple[int, ...]:
+        """Bit offset of each substring."""
+        out, acc = [], 0
+        for w in self.widths:
+            out.append(acc)
+            acc += w
+        return tuple(out)
+
+    @classmethod
+    def split(cls, m: int, high_bits: int) -> Layout:
+        """``m`` near-equal contiguous substrings (wider ones first)."""
+        base, extra = divmod(256, m)
+        widths = tuple(base + 1 if i < extra else base for i in range(m))
+        return cls(widths, min(high_bits, min(widths)))
+
+    @classmethod
+    def for_size(cls, n: int) -> Layout:
+        """The measured default for a bank of ``n`` codes (see docs/benchmarks.md)."""
+        high = int(min(20, max(8, round(math.log2(max(n, 1))) - 4)))
+        if n <= 1 << 16:
+            return cls.split(16, min(high, 16))
+        return cls.split(11, high)
+
+
+def _combinations(n: int, k: int) -> float:
+    return float(sum(math.comb(n, i) for i in range(k + 1))) if k >= 0 else 0.0
+
+
+def plan_radii(layout: Layout, n: int, radius: int) -> tuple[npt.NDArray[np.int64], bool]:
+    """Per-table substring radii for ``radius`` (``-1`` = unused) and whether to scan instead.
+
+    Greedy on marginal cost; each unit of ``tau_t + 1`` counts one towards the ``radius + 1``
+    the pigeonhole bound needs. Costs are convex in ``tau`` so greedy is optimal.
+    """
+    m = len(layout.widths)
+    h = layout.high_bits
+
+    def cost(t: int, tau: int) -> float:
+        if tau < 0:
+            return 0.0
+        w = layout.widths[t]
+        probes = _combinations(h, tau)
+        entries = probes * n / 2.0**h
+        cands = _combinations(w, tau) * n / 2.0**w
+        return probes * _PROBE_NS + entries * _ENTRY_NS + cands * _CANDIDATE_NS
+
+    taus = [-1] * m
+    total = 0.0
+    for _ in range(radius + 1):
+        best_t, best_c = -1, math.inf
+        for t in range(m):
+            if taus[t] >= layout.widths[t]:
+                continue
+            c = cost(t, taus[t] + 1) - cost(t, taus[t])
+            if c < best_c:
+                best_t, best_c = t, c
+        if best_t < 0:  # every bit enumerated: cannot happen for radius <= 63 and m >= 1
+            return np.full(m, -1, dtype=np.int64), True
+        taus[best_t] += 1
+        total += best_c
+    scan = n * _SCAN_NS < total
+    return np.array(taus, dtype=np.int64), scan
+
+
+@dataclass(frozen=True, slots=True)
+class _Segment:
+    """The immutable main part: codes sorted by id, and the substring tables."""
+
+    layout: Layout
+    ids: IdArray  # sorted, unique
+    words: WordArray  # (n, 4) uint64, aligned with ids
+    offsets: npt.NDArray[np.uint32]  # (m, 2**high_bits + 1)
+    postings: npt.NDArray[np.uint32]  # (m, n) positions in bucket order
+    lows: npt.NDArray[np.uint8] | npt.NDArray[np.uint16]  # (m, n) low substring bits
+
+    @classmethod
+    def build(cls, ids: IdArray, words: WordArray, layout: Layout | None = None) -> _Segment:
+        n = int(ids.size)
+        if n >= 2**32:
+            raise InvalidInput("at most 2**32 - 1 codes per index segment")
+        if n > 1 and not bool(np.all(ids[1:] > ids[:-1])):
+            order = np.argsort(ids, kind="stable")
+            ids, words = ids[order], words[order]
+        words = np.ascontiguousarray(words, dtype=np.uint64)
+        lay = layout or Layout.for_size(n)
+        m, h = len(lay.widths), lay.high_bits
+        low_dtype = np.uint8 if max(lay.widths) - h <= 8 else np.uint16
+        offsets = np.empty((m, (1 << h) + 1), dtype=np.uint32)
+        postings = np.empty((m, n), dtype=np.uint32)
+        lows = np.zeros((m, n), dtype=low_dtype)
+        for t, (start, width) in enumerate(zip(lay.starts, lay.widths, strict=True)):
+            k.build_table(words, start, width, h, offsets[t], postings[t], lows[t])
+        return cls(lay, ids, words, offsets, postings, lows)
+
+    def nbytes(self) -> int:
+        return int(
+            self.ids.nbytes
+            + self.words.nbytes
+            + self.offsets.nbytes
+            + self.postings.nbytes
+            + self.lows.nbytes
+        )
+
+
+_EMPTY_POS: PosArray = np.zeros(0, dtype=np.int64)
+
+
+@dataclass(frozen=True, slots=True)
+class _Snapshot:
+    """Everything a search reads, published in one assignment."""
+
+    main: _Segment
+    removed: PosArray  # sorted positions in main that are tombstoned
+    delta_ids: IdArray
+    delta_words: WordArray
+
+    def __len__(self) -> int:
+        return int(self.main.ids.size - self.removed.size + self.delta_ids.size)
+
+
+def _empty_segment(layout: Layout | None) -> _Segment:
+    return _Segment.build(np.zeros(0, np.int64), np.zeros((0, 4), np.uint64), layout)
+
+
+class MihIndex:
+    """Exact radius search over 256-bit codes; see the module docstring for the design.
+
+    Thread safety: searches run concurrently (the numba kernels release the GIL); mutations
+    are serialised by a lock and published atomically.
+    """
+
+    def __init__(
+        self,
+        *,
+        layout: Layout | None = None,
+        delta_max: int | None = None,
+        removed_max: int | None = None,
+    ) -> None:
+        self._fixed_layout = layout
+        self._delta_max = delta_max
+        self._removed_max = removed_max
+        self._lock = threading.Lock()
+        self._snap = _Snapshot(
+            _empty_segment(layout), _EMPTY_POS, np.zeros(0, np.int64), np.zeros((0, 4), np.uint64)
+        )
+
+    # --- building ------------------------------------------------------------------------
+
+    @classmethod
+    def from_arrays(
+        cls, ids: npt.ArrayLike, hashes: npt.ArrayLike, *, layout: Layout | None = None
+    ) -> MihIndex:
+        """Build in one pass from ``(n,)`` ids and ``(n, 32)`` uint8 codes (or ``(n, 4)`` words)."""
+        index = cls(layout=layout)
+        index.add(ids, hashes)
+        return index
+
+    @property
+    def layout(self) -> Layout:
+        """The substring layout of the current main segment."""
+        return self._snap.main.layout
+
+    def nbytes(self) -> int:
+        """Bytes held by the arrays of the current snapshot."""
+        s = self._snap
+        return s.main.nbytes() + int(s.removed.nbytes + s.delta_ids.nbytes + s.delta_words.nbytes)
+
+    def _limits(self, n: int) -> tuple[int, int]:
+        delta_max = (
+            self._delta_max if self._delta_max is not None else min(65536, max(2048, n // 256))
+        )
+        removed_max = self._removed_max if self._removed_max is not None else max(4096, n // 64)
+        return delta_max, removed_max
+
+    def add(self, ids: npt.ArrayLike, hashes: npt.ArrayLike) -> None:
+        """Insert or replace ``ids[i] -> hashes[i]`` (see ``hashwall.index.base``)."""
+        new_ids = as_ids(ids)
+        new_words = as_words(hashes)
+        if new_ids.size != new_words.shape[0]:
+            raise InvalidInput(f"{new_ids.size} ids for {new_words.shape[0]} hashes")
+        if new_ids.size == 0:
+            return
+        new_ids, new_words = dedupe_last(new_ids, new_words)
+        with self._lock:
+            s = self._snap
+            removed = self._tombstone(s, new_ids)
+            keep = ~np.isin(s.delta_ids, new_ids)
+            delta_ids = np.concatenate([s.delta_ids[keep], new_ids])
+            delta_words = np.concatenate([s.delta_words[keep], new_words])
+            self._publish(_Snapshot(s.main, removed, delta_ids, delta_words))
+
+    def remove(self, ids: npt.ArrayLike) -> None:
+        """Forget these ids (unknown ids are ignored); effective for the next search."""
+        gone = as_ids(ids)
+        if gone.size == 0:
+            return
+        with self._lock:
+            s = self._snap
+            removed = self._tombstone(s, gone)
+            keep = ~np.isin(s.delta_ids, gone)
+            self._publish(_Snapshot(s.main, removed, s.delta_ids[keep], s.delta_words[keep]))
+
+    @staticmethod
+    def _tombstone(s: _Snapshot, ids: IdArray) -> PosArray:
+        main_ids = s.main.ids
+        if main_ids.size == 0:
+            return s.removed
+        pos = np.searchsorted(main_ids, ids)
+        pos = pos[pos < main_ids.size]
+        hit = pos[main_ids[pos] == ids[: pos.size]] if pos.size == ids.size else None
+        if hit is None:  # some ids beyond the last: recompute the comparison per element
+            pos_all = np.searchsorted(main_ids, ids)
+            ok = pos_all < main_ids.size
+            hit = pos_all[ok][main_ids[pos_all[ok]] == ids[ok]]
+        if hit.size == 0:
+            return s.removed
+        return np.union1d(s.removed, hit.astype(np.int64))
+
+    def _publish(self, snap: _Snapshot) -> None:
+        delta_max, removed_max = self._limits(int(snap.main.ids.size))
+        if snap.delta_ids.size > delta_max or snap.removed.size > removed_max:
+            snap = self._compact(snap)
+        self._snap = snap
+
+    def _compact(self, snap: _Snapshot) -> _Snapshot:
+        main = snap.main
+        alive = np.ones(main.ids.size, dtype=bool)
+        alive[snap.removed] = False
+        ids = np.concatenate([main.ids[alive], snap.delta_ids])
+        words = np.concatenate([main.words[alive], snap.delta_words])
+        seg = _Segment.build(ids, words, self._fixed_layout)
+        return _Snapshot(seg, _EMPTY_POS, np.zeros(0, np.int64), np.zeros((0, 4), np.uint64))
+
+    def compact(self) -> None:
+        """Fold the delta and the tombstones into a rebuilt main segment now."""
+        with self._lock:
+            self._snap = self._compact(self._snap)
+
+    # --- searching -----------------------------------------------------------------------
+
+    def _search_words(
+        self, queries: WordArray, radius: int
+    ) -> tuple[npt.NDArray[np.int64], IdArray, npt.NDArray[np.int64]]:
+        s = self._snap  # read once: the whole search uses one consistent snapshot
+        main = s.main
+        n = int(main.ids.size)
+        if n == 0:
+            off = np.zeros(queries.shape[0] + 1, dtype=np.int64)
+            pos, dist = _EMPTY_POS, _EMPTY_POS
+        else:
+            taus, use_scan = plan_radii(main.layout, n, radius)
+            if use_scan:
+                off, pos, dist = k.scan(queries, radius, main.words, s.removed)
+            else:
+                lay = main.layout
+                off, pos, dist = k.search_tables(
+                    queries,
+                    radius,
+                    taus,
+                    np.array(lay.starts, dtype=np.int64),
+                    np.array(lay.widths, dtype=np.int64),
+                    lay.high_bits,
+                    main.words,
+                    main.offsets,
+                    main.postings,
+                    main.lows,
+                    s.removed,
+                )
+        ids = main.ids[pos]
+        if s.delta_ids.size == 0:
+            return off, ids, dist
+        d_off, d_pos, d_dist = k.scan(queries, radius, s.delta_words, _EMPTY_POS)
+        return _merge_csr(off, ids, dist, d_off, s.delta_ids[d_pos], d_dist)
+
+    def search(self, query: Hash256, radius: int) -> list[Match]:
+        """Every id within ``radius`` bits of ``query``, by distance then id."""
+        return group_matches(*self._search_words(query_words(query), check_radius(radius)))[0]
+
+    def search_many(self, queries: npt.ArrayLike, radius: int) -> list[list[Match]]:
+        """``search`` for each row of an ``(q, 32)`` uint8 array, in one kernel call."""
+        return group_matches(*self._search_words(as_words(queries), check_radius(radius)))
+
+    def search_dihedral(
+        self, orientations: Sequence[Hash256] | npt.ArrayLike, radius: int
+    ) -> list[DihedralMatch]:
+        """The 8 orientations of one upload in one kernel call; best distance per id."""
+        return best_per_id(*self._search_words(dihedral_words(orientations), check_radius(radius)))
+
+    def __len__(self) -> int:
+        return len(self._snap)
+
+    # --- persistence ---------------------------------------------------------------------
+
+    def save(self, path: Path) -> None:
+        """Write the compacted index as ``.npy`` arrays plus ``layout.json`` into ``path``."""
+        with self._lock:
+            snap = self._snap
+            if snap.removed.size or snap.delta_ids.size:
+                snap = self._compact(snap)
+                self._snap = snap
+        main = snap.main
+        path.mkdir(parents=True, exist_ok=True)
+        np.save(path / "ids.npy", main.ids, allow_pickle=False)
+        np.save(path / "hashes.npy", words_to_bytes(main.words), allow_pickle=False)
+        np.save(path / "offsets.npy", main.offsets, allow_pickle=False)
+        np.save(path / "postings.npy", main.postings, allow_pickle=False)
+        np.save(path / "lows.npy", main.lows, allow_pickle=False)
+        meta = {
+            "format": FORMAT_VERSION,
+            "kind": "mih",
+            "widths": list(main.layout.widths),
+            "high_bits": main.layout.high_bits,
+        }
+        (path / "layout.json").write_text(json.dumps(meta) + "\n")
+
+    @classmethod
+    def load(cls, path: Path, *, mmap: bool = False) -> Self:
+        """Read an index written by ``save``; ``mmap=True`` maps the table arrays read-only."""
+        meta = json.loads((path / "layout.json").read_text())
+        if meta.get("format") != FORMAT_VERSION or meta.get("kind") != "mih":
+            raise InvalidInput(f"{path} is not a hashwall MIH index (format {FORMAT_VERSION})")
+        layout = Layout(tuple(int(w) for w in meta["widths"]), int(meta["high_bits"]))
+        mode = "r" if mmap else None
+        ids = np.load(path / "ids.npy", allow_pickle=False)
+        codes = np.load(path / "hashes.npy", allow_pickle=False)
+        offsets = np.load(path / "offsets.npy", allow_pickle=False, mmap_mode=mode)
+        postings = np.load(path / "postings.npy", allow_pickle=False, mmap_mode=mode)
+        lows = np.load(path / "lows.npy", allow_pickle=False, mmap_mode=mode)
+        n, m = int(ids.size), len(layout.widths)
+        if (
+            ids.dtype != np.int64
+            or codes.shape != (n, 32)
+            or offsets.shape != (m, (1 << layout.high_bits) + 1)
+            or postings.shape != (m, n)
+            or lows.shape != (m, n)
+            or (n > 1 and not bool(np.all(ids[1:] > ids[:-1])))
+        ):
+            raise InvalidInput(f"{path}: arrays do not match the layout; rebuild the index")
+        seg = _Segment(layout, ids, bytes_to_words(codes), offsets, postings, lows)
+        index = cls(layout=layout)
+        index._snap = _Snapshot(seg, _EMPTY_POS, np.zeros(0, np.int64), np.zeros((0, 4), np.uint64))
+        return index
+
+
+def _merge_csr(
+    a_off: npt.NDArray[np.int64],
+    a_ids: IdArray,
+    a_d: npt.NDArray[np.int64],
+    b_off: npt.NDArray[np.int64],
+    b_ids: IdArray,
+    b_d: npt.NDArray[np.int64],
+) -> tuple[npt.NDArray[np.int64], IdArray, npt.NDArray[np.int64]]:
+    """Concatenate two CSR result sets query by query."""
+    nq = a_off.size - 1
+    qa = np.repeat(np.arange(nq), np.diff(a_off))
+    qb = np.repeat(np.arange(nq), np.diff(b_off))
+    q = np.concatenate([qa, qb])
+    order = np.argsort(q, kind="stable")
+    off = a_off + b_off
+    return off, np.concatenate([a_ids, b_ids])[order], np.concatenate([a_d, b_d])[order]
