@@ -38,7 +38,8 @@ from hashwall.media.detect import MediaFormat, detect_format
 from hashwall.media.limits import (
     check_dimensions,
     check_input_size,
-    check_jpeg_scans,
+    check_jpeg_structure,
+    check_png_chunks,
     count_gif_frames,
     webp_canvas_size,
 )
@@ -177,14 +178,18 @@ def _open(data: bytes, settings: Settings) -> _Opened:
         if declared is not None:
             check_dimensions(*declared, settings)
     elif fmt is MediaFormat.JPEG:
-        check_jpeg_scans(data)
+        check_jpeg_structure(data)
+    elif fmt is MediaFormat.PNG:
+        check_png_chunks(data)
+    # Counted before Image.open, which already walks a GIF's blocks up to the first frame.
+    gif_frames = count_gif_frames(data, settings.max_frames) if fmt is MediaFormat.GIF else 0
     with _decoder_errors(fmt):
         image = Image.open(io.BytesIO(data), formats=[_PILLOW_FORMAT[fmt]])
     try:
         with _decoder_errors(fmt):
             # Image.open has read only the header: nothing is allocated for pixels yet.
             check_dimensions(*image.size, settings)
-            frame_count = _frame_count(image, fmt, data, settings)
+            frame_count = _frame_count(image, fmt, gif_frames)
             if frame_count > settings.max_frames:
                 raise TooManyFrames(
                     f"the animation has more than {settings.max_frames} frames (the limit); "
@@ -197,12 +202,12 @@ def _open(data: bytes, settings: Settings) -> _Opened:
     return _Opened(image=image, format=fmt, frame_count=frame_count, orientation=orientation)
 
 
-def _frame_count(image: Image.Image, fmt: MediaFormat, data: bytes, settings: Settings) -> int:
+def _frame_count(image: Image.Image, fmt: MediaFormat, gif_frames: int) -> int:
     if fmt not in _ANIMATION_FORMATS:
         return 1
     if fmt is MediaFormat.GIF:
-        # Pillow's GIF n_frames walks the whole file with no bound; ours stops past the limit.
-        return max(1, count_gif_frames(data, settings.max_frames))
+        # Counted by count_gif_frames: Pillow's n_frames would walk it all, without bound.
+        return max(1, gif_frames)
     # APNG (acTL chunk), WebP (demuxer) and AVIF (libavif) know their count from the header.
     n_frames = getattr(image, "n_frames", 1)
     return n_frames if isinstance(n_frames, int) and n_frames > 0 else 1

@@ -17,7 +17,8 @@ __all__ = [
     "MAX_JPEG_SCANS",
     "check_dimensions",
     "check_input_size",
-    "check_jpeg_scans",
+    "check_jpeg_structure",
+    "check_png_chunks",
     "count_gif_frames",
     "webp_canvas_size",
 ]
@@ -27,6 +28,18 @@ __all__ = [
 # refusing more than 500 (its TJPARAM_SCANLIMIT / djpeg -maxscans advice); we count every SOS
 # marker in the file, embedded EXIF thumbnails and MPO pictures included, hence the margin.
 MAX_JPEG_SCANS = 1000
+
+# Pillow parses the parts of JPEG, PNG and GIF files around the compressed data in Python, a few
+# microseconds per marker segment, chunk, block or fill byte: a 50 MB file of nothing but empty
+# segments keeps it busy for most of a minute. Real files have a few dozen of those (PNG: one
+# IDAT chunk per 8-64 KB of data, GIF: one sub-block per 255 bytes), so these budgets leave wide
+# margins and still bound the work to well under a second.
+MAX_JPEG_SEGMENTS = 4096  # marker segments before the first scan (APPn, DQT, DHT, ICC parts...)
+MAX_JPEG_FILL_BYTES = 65536  # 0xFF padding bytes between those segments
+_PNG_CHUNK_BUDGET_BASE = 4096
+_PNG_BYTES_PER_CHUNK = 1024  # plus one chunk per KB of file, for small IDAT chunks
+_GIF_BLOCK_BUDGET_BASE = 4096
+_GIF_BYTES_PER_BLOCK = 64  # plus one sub-block per 64 bytes (encoders write 255-byte blocks)
 
 
 def check_input_size(data: bytes, settings: Settings) -> None:
@@ -52,8 +65,13 @@ def check_dimensions(width: int, height: int, settings: Settings) -> None:
         )
 
 
-def check_jpeg_scans(data: bytes) -> None:
-    """Refuse JPEGs with more scans than :data:`MAX_JPEG_SCANS` (a progressive decode bomb)."""
+def check_jpeg_structure(data: bytes) -> None:
+    """Refuse JPEGs whose marker structure would keep the decoder busy far beyond its size.
+
+    Two bombs: thousands of tiny marker segments or padding bytes before the first scan (parsed
+    by Pillow in Python), and more than :data:`MAX_JPEG_SCANS` scans (decoded by libjpeg, which
+    re-walks every coefficient block of the image for each progressive scan).
+    """
     # 0xFF 0xDA only occurs as a Start Of Scan marker: entropy-coded data stuffs every 0xFF
     # with 0x00. (It can also occur inside an APPn payload; the margin above absorbs that.)
     scans = data.count(b"\xff\xda")
@@ -62,6 +80,53 @@ def check_jpeg_scans(data: bytes) -> None:
             f"the JPEG has {scans} scans; real images have a few dozen at most and more than "
             f"{MAX_JPEG_SCANS} are refused as a decoder bomb"
         )
+    n = len(data)
+    pos, segments, fill = 2, 0, 0
+    while pos < n:
+        run = _JPEG_FILL.match(data, pos)
+        if run is None:
+            return  # not at a marker: damaged; the decoder will say so
+        fill += run.end() - pos - 1
+        pos = run.end()
+        if pos >= n:
+            return
+        marker = data[pos]
+        pos += 1
+        segments += 1
+        if fill > MAX_JPEG_FILL_BYTES or segments > MAX_JPEG_SEGMENTS:
+            raise CorruptMedia(
+                "the JPEG has thousands of empty marker segments or padding bytes before its "
+                "image data, which no encoder writes; refused as a decoder bomb"
+            )
+        if marker == 0xDA:  # start of scan: from here on libjpeg (C) does the work
+            return
+        if marker == 0x01 or 0xD0 <= marker <= 0xD9:  # markers without a length
+            continue
+        if pos + 2 > n:
+            return
+        pos += int.from_bytes(data[pos : pos + 2], "big")
+
+
+_JPEG_FILL = re.compile(rb"\xff+")
+
+
+def check_png_chunks(data: bytes) -> None:
+    """Refuse PNGs with far more chunks than their size explains (Pillow loops over each)."""
+    budget = _PNG_CHUNK_BUDGET_BASE + len(data) // _PNG_BYTES_PER_CHUNK
+    n = len(data)
+    pos, chunks = 8, 0
+    while pos + 8 <= n:
+        length = int.from_bytes(data[pos : pos + 4], "big")
+        chunk_type = data[pos + 4 : pos + 8]
+        chunks += 1
+        if chunks > budget:
+            raise CorruptMedia(
+                f"the PNG has more than {budget} chunks for its {n} bytes, which no encoder "
+                "writes; refused as a decoder bomb"
+            )
+        if chunk_type == b"IEND":
+            return
+        pos += 12 + length
 
 
 _GIF_BLOCK_START = re.compile(rb"[!,;]")
@@ -73,11 +138,13 @@ def count_gif_frames(data: bytes, limit: int) -> int:
     Pillow's ``n_frames`` walks every frame of the file in Python with no bound; a 50 MB GIF of
     millions of empty frames would keep it busy for long. This walks the same structure the same
     way Pillow's reader does (unknown bytes between blocks are skipped), and returns as soon as
-    it has seen ``limit + 1`` frames, which is all the caller needs to refuse the file.
+    it has seen ``limit + 1`` frames, which is all the caller needs to refuse the file. A file
+    made of far more (tiny) blocks than its size explains is :class:`CorruptMedia`.
     """
     n = len(data)
     if n < 13:
         return 0
+    blocks_left = _GIF_BLOCK_BUDGET_BASE + n // _GIF_BYTES_PER_BLOCK
     flags = data[10]
     pos = 13 + (3 << ((flags & 7) + 1) if flags & 0x80 else 0)
     frames = 0
@@ -90,29 +157,28 @@ def count_gif_frames(data: bytes, limit: int) -> int:
         if kind == 0x3B:  # trailer
             break
         if kind == 0x21:  # extension: a label byte, then data sub-blocks
-            pos = _skip_sub_blocks(data, pos + 1)
-            continue
-        # Image descriptor: 9 bytes, an optional local colour table, the LZW code size, data.
-        if pos + 9 > n:
-            break
-        local = data[pos + 8]
-        pos += 9 + (3 << ((local & 7) + 1) if local & 0x80 else 0) + 1
-        if pos > n:
-            break
-        frames += 1
-        pos = _skip_sub_blocks(data, pos)
+            pos += 1
+        else:  # image descriptor: 9 bytes, a local colour table, the LZW code size, sub-blocks
+            if pos + 9 > n:
+                break
+            local = data[pos + 8]
+            pos += 9 + (3 << ((local & 7) + 1) if local & 0x80 else 0) + 1
+            if pos > n:
+                break
+            frames += 1
+        # The data sub-blocks: a length byte and that many bytes, until a zero length.
+        while pos < n:
+            size = data[pos]
+            pos += 1 + size
+            blocks_left -= 1
+            if size == 0:
+                break
+            if blocks_left < 0:
+                raise CorruptMedia(
+                    "the GIF is made of far more (tiny) blocks than its size explains, which "
+                    "no encoder writes; refused as a decoder bomb"
+                )
     return frames
-
-
-def _skip_sub_blocks(data: bytes, pos: int) -> int:
-    """The offset just after a chain of GIF data sub-blocks (length byte, bytes, ..., 0)."""
-    n = len(data)
-    while pos < n:
-        size = data[pos]
-        pos += 1 + size
-        if size == 0:
-            break
-    return pos
 
 
 def webp_canvas_size(data: bytes) -> tuple[int, int] | None:
