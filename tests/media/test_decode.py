@@ -24,6 +24,7 @@ from media_samples import (
 )
 from PIL import Image, ImageCms, ImageOps
 
+from hashwall.errors import HashwallError
 from hashwall.media import DecodedImage, MediaFormat, decode_image, iter_frames, to_rgb
 from hashwall.settings import Settings
 
@@ -122,9 +123,15 @@ def test_corrupt_exif_is_ignored_and_the_image_decodes_as_stored(settings: Setti
 
 
 @pytest.mark.filterwarnings("error")
-def test_corrupt_exif_is_ignored_even_when_warnings_are_errors(settings: Settings) -> None:
+def test_corrupt_exif_gives_a_clean_code_even_when_warnings_are_errors(
+    settings: Settings,
+) -> None:
+    # Under -W error, Pillow's "Corrupt EXIF" warning inside Image.open becomes an exception:
+    # it must still come out as a HashwallError, never as a raw UserWarning.
     data = jpeg_with_app1(b"Exif\x00\x00MM\x00*\xff\xff\xff\xf0" + b"\x07" * 40)
-    assert decode_image(data, settings).width == 64
+    with pytest.raises(HashwallError) as caught:
+        decode_image(data, settings)
+    assert caught.value.code == "corrupt_media"
 
 
 def test_out_of_range_orientation_is_ignored(settings: Settings) -> None:
