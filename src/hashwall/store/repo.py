@@ -120,6 +120,13 @@ class NotFound(HashwallError):
     status = 404
 
 
+class StoreUnavailable(HashwallError):
+    """The database cannot be reached or opened (wrong URL, server down, no permission)."""
+
+    code = "store_unavailable"
+    status = 503
+
+
 class AlreadyExists(HashwallError):
     """A unique name (organisation, platform, partner) is already taken."""
 

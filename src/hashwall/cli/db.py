@@ -1,0 +1,144 @@
+"""``hashwall db upgrade`` and ``hashwall db current``: the store's schema, migrated by Alembic.
+
+Both work on ``HASHWALL_DATABASE_URL`` (default ``sqlite:///./var/hashwall.db``) or
+``--database-url``. With ``--json`` each prints one JSON object:
+
+- ``upgrade``: ``{"database", "from", "to", "head"}`` (``from`` is null for a new database);
+- ``current``: ``{"database", "current", "head", "up_to_date"}``;
+- on failure: ``{"error": {"code", "message"}}`` and exit code 1 (``store_unavailable``) or 2
+  (``invalid_input``: a URL hashwall cannot use).
+
+The database URL is printed with its password hidden.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
+from hashwall.errors import HashwallError, InvalidInput
+from hashwall.settings import Settings
+from hashwall.store import migrate
+from hashwall.store.engine import make_engine, redact
+from hashwall.store.repo import StoreUnavailable
+
+db_app = typer.Typer(
+    name="db",
+    help="The store's schema: create it, migrate it, show its revision.",
+    no_args_is_help=True,
+)
+
+DatabaseUrlOption = Annotated[
+    str | None,
+    typer.Option(
+        "--database-url",
+        help="SQLAlchemy URL of the store (default: HASHWALL_DATABASE_URL or ./var/hashwall.db).",
+        show_default=False,
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
+
+
+@db_app.command("upgrade")
+def upgrade_command(
+    revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
+    database_url: DatabaseUrlOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Create or migrate the store's schema up to the newest revision (safe to re-run)."""
+    url = database_url or Settings().database_url
+
+    def run(engine: Engine) -> dict[str, Any]:
+        before = migrate.current_revision(engine)
+        migrate.upgrade(engine, revision)
+        return {
+            "database": redact(url),
+            "from": before,
+            "to": migrate.current_revision(engine),
+            "head": migrate.head_revision(),
+        }
+
+    report = _with_engine(url, run, json_out)
+    if json_out:
+        _print_json(report)
+    elif report["from"] == report["to"]:
+        Console().print(f"{report['database']}: already at revision {report['to']}")
+    else:
+        Console().print(
+            f"{report['database']}: migrated from {report['from'] or 'an empty database'}"
+            f" to revision {report['to']}"
+        )
+
+
+@db_app.command("current")
+def current_command(
+    database_url: DatabaseUrlOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Show the store's schema revision and whether it is the newest one."""
+    url = database_url or Settings().database_url
+
+    def run(engine: Engine) -> dict[str, Any]:
+        current = migrate.current_revision(engine)
+        head = migrate.head_revision()
+        return {
+            "database": redact(url),
+            "current": current,
+            "head": head,
+            "up_to_date": current == head,
+        }
+
+    report = _with_engine(url, run, json_out)
+    if json_out:
+        _print_json(report)
+    else:
+        state = "up to date" if report["up_to_date"] else "run `hashwall db upgrade`"
+        Console().print(
+            f"{report['database']}: revision {report['current'] or '(none)'},"
+            f" head {report['head']} ({state})"
+        )
+
+
+def _with_engine(
+    url: str, run: Callable[[Engine], dict[str, Any]], json_out: bool
+) -> dict[str, Any]:
+    """Open the store, run, close; turn failures into one error report and an exit code."""
+    try:
+        engine = make_engine(url)
+    except (ValueError, SQLAlchemyError) as exc:  # an unusable URL
+        _fail(InvalidInput(f"cannot use database URL {_safe(url)}: {exc}"), json_out, code=2)
+    try:
+        return run(engine)
+    except SQLAlchemyError as exc:
+        orig = exc.orig if isinstance(exc, DBAPIError) else None
+        detail = str(orig) if orig is not None else type(exc).__name__
+        _fail(StoreUnavailable(f"{redact(url)}: {detail.strip()}"), json_out, code=1)
+    finally:
+        engine.dispose()
+
+
+def _safe(url: str) -> str:
+    try:
+        return redact(url)
+    except (ValueError, SQLAlchemyError):
+        return "(unparseable)"
+
+
+def _fail(error: HashwallError, json_out: bool, *, code: int) -> NoReturn:
+    if json_out:
+        _print_json({"error": error.to_dict()})
+    else:
+        Console(stderr=True).print(f"[red]{error.code}[/red]: {error.message}", highlight=False)
+    raise typer.Exit(code)
+
+
+def _print_json(document: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(document) + "\n")
+    sys.stdout.flush()
