@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from PIL import Image
 
 from hashwall.bench.hashing import run_hash_bench
 from hashwall.hashing import fast
@@ -237,3 +238,14 @@ def test_hash_bench_on_a_folder_without_images_fails_cleanly(
     assert run_hash_bench(tmp_path, json_out=True, limit=None) == 1
     assert run_hash_bench(tmp_path / "missing", json_out=True, limit=None) == 2
     assert capsys.readouterr().out == ""
+
+
+@pytest.mark.parametrize("orientation", [3, 6, 8])
+def test_fast_mode_keeps_geometry_of_exif_rotated_jpegs(orientation: int) -> None:
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    data = encode(textured_rgb(1000, 700, seed=orientation), "JPEG", quality=90, exif=exif)
+    upright = decode_image(data, Settings())
+    ref = pdq_reference(upright.pixels)
+    ours = _fast_from_jpeg(data)
+    assert ours.hash.distance(ref.hash) <= 10
