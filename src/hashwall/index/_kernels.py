@@ -45,29 +45,34 @@ def substring(row, start, width):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, nogil=True)
-def build_table(words, start, width, high_bits, offsets, postings, lows):  # type: ignore[no-untyped-def]
-    """Counting-sort positions by the top ``high_bits`` of one substring (stable)."""
+def build_table(words, start, width, high_bits, pos_bits, offsets, entries):  # type: ignore[no-untyped-def]
+    """Counting-sort positions by the top ``high_bits`` of one substring (stable).
+
+    Each entry packs ``position | key << pos_bits``, ``key`` being the next
+    ``32 - pos_bits`` bits of the substring (as many as fit), used to reject entries before
+    reading their code.
+    """
     n = words.shape[0]
     low_bits = width - high_bits
-    low_mask = (_ONE << np.uint64(low_bits)) - _ONE
+    key_bits = min(low_bits, 32 - pos_bits)
+    key_mask = (_ONE << np.uint64(key_bits)) - _ONE
     nb = offsets.shape[0] - 1
     counts = np.zeros(nb + 1, dtype=np.int64)
-    keys = np.empty(n, dtype=np.uint32)
+    buckets = np.empty(n, dtype=np.uint32)
     for i in range(n):
         s = substring(words[i], start, width)
-        keys[i] = np.uint32(s >> np.uint64(low_bits))
-        counts[keys[i] + 1] += 1
+        buckets[i] = np.uint32(s >> np.uint64(low_bits))
+        counts[buckets[i] + 1] += 1
     for b in range(nb):
         counts[b + 1] += counts[b]
     for b in range(nb + 1):
         offsets[b] = counts[b]
     for i in range(n):
-        k = keys[i]
-        e = counts[k]
-        counts[k] = e + 1
-        postings[e] = i
-        if low_bits > 0:
-            lows[e] = substring(words[i], start, width) & low_mask
+        b = buckets[i]
+        e = counts[b]
+        counts[b] = e + 1
+        key = (substring(words[i], start, width) >> np.uint64(low_bits - key_bits)) & key_mask
+        entries[e] = np.uint32((key << np.uint64(pos_bits)) | np.uint64(i))
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -92,15 +97,29 @@ def _grow(buf, size):  # type: ignore[no-untyped-def]
 
 @njit(cache=True, nogil=True)
 def search_tables(  # type: ignore[no-untyped-def]
-    queries, radius, taus, starts, widths, high_bits, words, offsets, postings, lows, removed
+    queries,
+    radius,
+    taus,
+    starts,
+    widths,
+    high_bits,
+    pos_bits,
+    max_probes,
+    words,
+    offsets,
+    entries,
+    removed,
 ):
     """Exact radius search of each query in the main segment via the substring tables.
 
     Table ``t`` is probed at substring radius ``taus[t]`` (``-1`` = unused); the radii satisfy
     ``sum(taus + 1) > radius`` so that, by the pigeonhole principle, every code within
     ``radius`` has some used substring within its ``tau``. A code is reported only from the
-    first used table where it qualifies, so no visited-set is needed. Returns CSR
-    ``(offsets (q+1,), positions, distances)``.
+    first used table where it qualifies, so no visited-set is needed.
+
+    Each query runs in phases whose loads are independent of each other (bucket bounds, then
+    bucket entries, then candidate codes) so the CPU overlaps the cache misses instead of
+    waiting for each one. Returns CSR ``(offsets (q+1,), positions, distances)``.
     """
     m = taus.shape[0]
     nq = queries.shape[0]
@@ -109,27 +128,38 @@ def search_tables(  # type: ignore[no-untyped-def]
     dist_buf = np.empty(64, dtype=np.int64)
     size = 0
     qsub = np.empty(m, dtype=np.uint64)
+    qkey = np.empty(m, dtype=np.uint64)
+    key_bits = np.empty(m, dtype=np.int64)
     comb = np.empty(64, dtype=np.int64)
+    pr_t = np.empty(max_probes, dtype=np.int64)
+    pr_v = np.empty(max_probes, dtype=np.int64)
+    pr_rem = np.empty(max_probes, dtype=np.int64)
+    pr_lo = np.empty(max_probes, dtype=np.int64)
+    pr_hi = np.empty(max_probes, dtype=np.int64)
+    cand_p = np.empty(1024, dtype=np.int64)
+    cand_t = np.empty(1024, dtype=np.int64)
+    pos_mask = (_ONE << np.uint64(pos_bits)) - _ONE
     has_removed = removed.shape[0] > 0
+    for t in range(m):
+        key_bits[t] = min(widths[t] - high_bits, 32 - pos_bits)
     for qi in range(nq):
         q = queries[qi]
         q0 = q[0]
         q1 = q[1]
         q2 = q[2]
         q3 = q[3]
+        # phase 1: the buckets to read (substring neighbours of the query)
+        npr = 0
         for t in range(m):
+            low_bits = widths[t] - high_bits
             qsub[t] = substring(q, starts[t], widths[t])
-        for t in range(m):
+            qkey[t] = (qsub[t] >> np.uint64(low_bits - key_bits[t])) & (
+                (_ONE << np.uint64(key_bits[t])) - _ONE
+            )
             tau = taus[t]
             if tau < 0:
                 continue
-            low_bits = widths[t] - high_bits
-            low_mask = (_ONE << np.uint64(low_bits)) - _ONE
             qh = qsub[t] >> np.uint64(low_bits)
-            ql = qsub[t] & low_mask
-            off_t = offsets[t]
-            post_t = postings[t]
-            low_t = lows[t]
             for k in range(min(tau, high_bits) + 1):
                 for i in range(k):
                     comb[i] = i
@@ -137,44 +167,10 @@ def search_tables(  # type: ignore[no-untyped-def]
                     flip = np.uint64(0)
                     for i in range(k):
                         flip |= _ONE << np.uint64(comb[i])
-                    v = qh ^ flip
-                    rem = tau - k
-                    for e in range(off_t[v], off_t[v + 1]):
-                        if low_bits > 0:
-                            if rem < low_bits and _popc(np.uint64(low_t[e]) ^ ql) > rem:
-                                continue
-                        p = post_t[e]
-                        row = words[p]
-                        d = _popc(row[0] ^ q0)
-                        if d > radius:
-                            continue
-                        d += _popc(row[1] ^ q1)
-                        if d > radius:
-                            continue
-                        d += _popc(row[2] ^ q2)
-                        if d > radius:
-                            continue
-                        d += _popc(row[3] ^ q3)
-                        if d > radius:
-                            continue
-                        dup = False
-                        for u in range(t):
-                            if taus[u] >= 0:
-                                xs = substring(row, starts[u], widths[u]) ^ qsub[u]
-                                if _popc(xs) <= taus[u]:
-                                    dup = True
-                                    break
-                        if dup:
-                            continue
-                        if has_removed and _is_removed(removed, p):
-                            continue
-                        if size == pos_buf.shape[0]:
-                            pos_buf = _grow(pos_buf, size)
-                            dist_buf = _grow(dist_buf, size)
-                        pos_buf[size] = p
-                        dist_buf[size] = d
-                        size += 1
-                    # next k-combination of high_bits bit positions
+                    pr_t[npr] = t
+                    pr_v[npr] = np.int64(qh ^ flip)
+                    pr_rem[npr] = tau - k
+                    npr += 1
                     i = k - 1
                     while i >= 0 and comb[i] == high_bits - k + i:
                         i -= 1
@@ -183,6 +179,61 @@ def search_tables(  # type: ignore[no-untyped-def]
                     comb[i] += 1
                     for j in range(i + 1, k):
                         comb[j] = comb[j - 1] + 1
+        # phase 2: bucket bounds (independent loads)
+        for i in range(npr):
+            pr_lo[i] = offsets[pr_t[i], pr_v[i]]
+            pr_hi[i] = offsets[pr_t[i], pr_v[i] + 1]
+        # phase 3: scan buckets; keep entries whose key bits are within the remaining radius
+        nc = 0
+        for i in range(npr):
+            t = pr_t[i]
+            rem = pr_rem[i]
+            qk = qkey[t]
+            filt = rem < key_bits[t]
+            ent_t = entries[t]
+            lo = pr_lo[i]
+            hi = pr_hi[i]
+            if nc + (hi - lo) > cand_p.shape[0]:
+                cap = max(cand_p.shape[0] * 2, nc + (hi - lo))
+                new_p = np.empty(cap, dtype=np.int64)
+                new_p[:nc] = cand_p[:nc]
+                cand_p = new_p
+                new_t = np.empty(cap, dtype=np.int64)
+                new_t[:nc] = cand_t[:nc]
+                cand_t = new_t
+            for e in range(lo, hi):
+                x = np.uint64(ent_t[e])
+                cand_p[nc] = np.int64(x & pos_mask)
+                cand_t[nc] = t
+                nc += (not filt) or _popc((x >> np.uint64(pos_bits)) ^ qk) <= rem
+        # phase 4: verify candidates against the full code (independent loads)
+        for c in range(nc):
+            p = cand_p[c]
+            row = words[p]
+            d = _popc(row[0] ^ q0) + _popc(row[1] ^ q1)
+            if d > radius:
+                continue
+            d += _popc(row[2] ^ q2) + _popc(row[3] ^ q3)
+            if d > radius:
+                continue
+            t = cand_t[c]
+            dup = False
+            for u in range(t):
+                if taus[u] >= 0:
+                    xs = substring(row, starts[u], widths[u]) ^ qsub[u]
+                    if _popc(xs) <= taus[u]:
+                        dup = True
+                        break
+            if dup:
+                continue
+            if has_removed and _is_removed(removed, p):
+                continue
+            if size == pos_buf.shape[0]:
+                pos_buf = _grow(pos_buf, size)
+                dist_buf = _grow(dist_buf, size)
+            pos_buf[size] = p
+            dist_buf[size] = d
+            size += 1
         out_off[qi + 1] = size
     return out_off, pos_buf[:size].copy(), dist_buf[:size].copy()
 

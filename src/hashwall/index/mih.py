@@ -25,7 +25,7 @@ import json
 import math
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Self
 
@@ -58,10 +58,10 @@ FORMAT_VERSION = 1
 # Cost model (ns, one core of the benchmark machine): a bucket probe (random read of
 # offsets), an entry read in a bucket (sequential), a candidate (random 32-byte read), and
 # a code in a full scan.
-_PROBE_NS = 25.0
-_ENTRY_NS = 1.0
+_PROBE_NS = 50.0
+_ENTRY_NS = 2.5
 _CANDIDATE_NS = 20.0
-_SCAN_NS = 1.2
+_SCAN_NS = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,10 +98,15 @@ class Layout:
     @classmethod
     def for_size(cls, n: int) -> Layout:
         """The measured default for a bank of ``n`` codes (see docs/benchmarks.md)."""
-        high = int(min(20, max(8, round(math.log2(max(n, 1))) - 4)))
+        high = int(min(20, max(8, round(math.log2(max(n, 1))) - 3)))
         if n <= 1 << 16:
             return cls.split(16, min(high, 16))
         return cls.split(11, high)
+
+
+def pos_bits_for(n: int) -> int:
+    """Bits needed for a position in a segment of ``n`` codes."""
+    return max(1, (max(n, 1) - 1).bit_length())
 
 
 def _combinations(n: int, k: int) -> float:
@@ -116,11 +121,12 @@ def plan_radii(layout: Layout, n: int, radius: int) -> tuple[npt.NDArray[np.int6
     """
     m = len(layout.widths)
     h = layout.high_bits
+    key_bits = 32 - pos_bits_for(n)
 
     def cost(t: int, tau: int) -> float:
         if tau < 0:
             return 0.0
-        w = layout.widths[t]
+        w = min(layout.widths[t], h + key_bits)  # bits known before reading the code
         probes = _combinations(h, tau)
         entries = probes * n / 2.0**h
         cands = _combinations(w, tau) * n / 2.0**w
@@ -145,6 +151,13 @@ def plan_radii(layout: Layout, n: int, radius: int) -> tuple[npt.NDArray[np.int6
 
 
 @dataclass(frozen=True, slots=True)
+class _Plan:
+    taus: npt.NDArray[np.int64]
+    scan: bool
+    max_probes: int
+
+
+@dataclass(frozen=True, slots=True)
 class _Segment:
     """The immutable main part: codes sorted by id, and the substring tables."""
 
@@ -152,8 +165,23 @@ class _Segment:
     ids: IdArray  # sorted, unique
     words: WordArray  # (n, 4) uint64, aligned with ids
     offsets: npt.NDArray[np.uint32]  # (m, 2**high_bits + 1)
-    postings: npt.NDArray[np.uint32]  # (m, n) positions in bucket order
-    lows: npt.NDArray[np.uint8] | npt.NDArray[np.uint16]  # (m, n) low substring bits
+    entries: npt.NDArray[np.uint32]  # (m, n) position | key << pos_bits, in bucket order
+    plans: dict[int, _Plan] = field(default_factory=dict, compare=False)
+
+    def plan(self, radius: int) -> _Plan:
+        """The probing plan for ``radius`` (memoised: it depends only on the layout and n)."""
+        found = self.plans.get(radius)
+        if found is None:
+            taus, scan = plan_radii(self.layout, int(self.ids.size), radius)
+            h = self.layout.high_bits
+            probes = int(sum(_combinations(h, int(t)) for t in taus))
+            found = self.plans[radius] = _Plan(taus, scan, probes)
+        return found
+
+    @property
+    def pos_bits(self) -> int:
+        """Bits of an entry that hold the position (the rest hold substring key bits)."""
+        return pos_bits_for(int(self.ids.size))
 
     @classmethod
     def build(cls, ids: IdArray, words: WordArray, layout: Layout | None = None) -> _Segment:
@@ -166,22 +194,14 @@ class _Segment:
         words = np.ascontiguousarray(words, dtype=np.uint64)
         lay = layout or Layout.for_size(n)
         m, h = len(lay.widths), lay.high_bits
-        low_dtype = np.uint8 if max(lay.widths) - h <= 8 else np.uint16
         offsets = np.empty((m, (1 << h) + 1), dtype=np.uint32)
-        postings = np.empty((m, n), dtype=np.uint32)
-        lows = np.zeros((m, n), dtype=low_dtype)
+        entries = np.empty((m, n), dtype=np.uint32)
         for t, (start, width) in enumerate(zip(lay.starts, lay.widths, strict=True)):
-            k.build_table(words, start, width, h, offsets[t], postings[t], lows[t])
-        return cls(lay, ids, words, offsets, postings, lows)
+            k.build_table(words, start, width, h, pos_bits_for(n), offsets[t], entries[t])
+        return cls(lay, ids, words, offsets, entries)
 
     def nbytes(self) -> int:
-        return int(
-            self.ids.nbytes
-            + self.words.nbytes
-            + self.offsets.nbytes
-            + self.postings.nbytes
-            + self.lows.nbytes
-        )
+        return int(self.ids.nbytes + self.words.nbytes + self.offsets.nbytes + self.entries.nbytes)
 
 
 _EMPTY_POS: PosArray = np.zeros(0, dtype=np.int64)
@@ -233,8 +253,15 @@ class MihIndex:
         cls, ids: npt.ArrayLike, hashes: npt.ArrayLike, *, layout: Layout | None = None
     ) -> MihIndex:
         """Build in one pass from ``(n,)`` ids and ``(n, 32)`` uint8 codes (or ``(n, 4)`` words)."""
+        new_ids = as_ids(ids)
+        new_words = as_words(hashes)
+        if new_ids.size != new_words.shape[0]:
+            raise InvalidInput(f"{new_ids.size} ids for {new_words.shape[0]} hashes")
+        new_ids, new_words = dedupe_last(new_ids, new_words)
         index = cls(layout=layout)
-        index.add(ids, hashes)
+        # copy: the index must not alias (and later see changes to) the caller's arrays
+        seg = _Segment.build(new_ids.copy(), new_words.copy(), layout)
+        index._snap = _Snapshot(seg, _EMPTY_POS, np.zeros(0, np.int64), np.zeros((0, 4), np.uint64))
         return index
 
     @property
@@ -330,22 +357,23 @@ class MihIndex:
             off = np.zeros(queries.shape[0] + 1, dtype=np.int64)
             pos, dist = _EMPTY_POS, _EMPTY_POS
         else:
-            taus, use_scan = plan_radii(main.layout, n, radius)
-            if use_scan:
+            plan = main.plan(radius)
+            if plan.scan:
                 off, pos, dist = k.scan(queries, radius, main.words, s.removed)
             else:
                 lay = main.layout
                 off, pos, dist = k.search_tables(
                     queries,
                     radius,
-                    taus,
+                    plan.taus,
                     np.array(lay.starts, dtype=np.int64),
                     np.array(lay.widths, dtype=np.int64),
                     lay.high_bits,
+                    main.pos_bits,
+                    plan.max_probes,
                     main.words,
                     main.offsets,
-                    main.postings,
-                    main.lows,
+                    main.entries,
                     s.removed,
                 )
         ids = main.ids[pos]
@@ -385,8 +413,7 @@ class MihIndex:
         np.save(path / "ids.npy", main.ids, allow_pickle=False)
         np.save(path / "hashes.npy", words_to_bytes(main.words), allow_pickle=False)
         np.save(path / "offsets.npy", main.offsets, allow_pickle=False)
-        np.save(path / "postings.npy", main.postings, allow_pickle=False)
-        np.save(path / "lows.npy", main.lows, allow_pickle=False)
+        np.save(path / "entries.npy", main.entries, allow_pickle=False)
         meta = {
             "format": FORMAT_VERSION,
             "kind": "mih",
@@ -406,19 +433,19 @@ class MihIndex:
         ids = np.load(path / "ids.npy", allow_pickle=False)
         codes = np.load(path / "hashes.npy", allow_pickle=False)
         offsets = np.load(path / "offsets.npy", allow_pickle=False, mmap_mode=mode)
-        postings = np.load(path / "postings.npy", allow_pickle=False, mmap_mode=mode)
-        lows = np.load(path / "lows.npy", allow_pickle=False, mmap_mode=mode)
+        entries = np.load(path / "entries.npy", allow_pickle=False, mmap_mode=mode)
         n, m = int(ids.size), len(layout.widths)
         if (
             ids.dtype != np.int64
             or codes.shape != (n, 32)
             or offsets.shape != (m, (1 << layout.high_bits) + 1)
-            or postings.shape != (m, n)
-            or lows.shape != (m, n)
+            or entries.shape != (m, n)
+            or offsets.dtype != np.uint32
+            or entries.dtype != np.uint32
             or (n > 1 and not bool(np.all(ids[1:] > ids[:-1])))
         ):
             raise InvalidInput(f"{path}: arrays do not match the layout; rebuild the index")
-        seg = _Segment(layout, ids, bytes_to_words(codes), offsets, postings, lows)
+        seg = _Segment(layout, ids, bytes_to_words(codes), offsets, entries)
         index = cls(layout=layout)
         index._snap = _Snapshot(seg, _EMPTY_POS, np.zeros(0, np.int64), np.zeros((0, 4), np.uint64))
         return index
