@@ -72,7 +72,7 @@ def test_gif_frame_count_matches_pillow() -> None:
     for count in (1, 2, 7):
         data = animation("GIF", count=count)
         with Image.open(io.BytesIO(data)) as image:
-            assert count_gif_frames(data, limit=1000) == image.n_frames == count
+            assert count_gif_frames(data, limit=1000) == getattr(image, "n_frames", 1) == count
 
 
 # --- decoder bombs: structures that would keep a decoder busy far beyond their size ---------
