@@ -4,10 +4,11 @@
 
 - ``sqlite:///./var/hashwall.db`` (the default; the parent folder is created): every connection
   runs ``journal_mode=WAL``, ``foreign_keys=ON`` and ``busy_timeout``. hashwall issues ``BEGIN``
-  itself (the pysqlite driver's own transaction handling is bypassed, as SQLAlchemy recommends), so
-  a write transaction is ``BEGIN IMMEDIATE``: it takes the single writer lock up front and waits
-  up to ``busy_timeout`` for it instead of failing half-way with ``database is locked``. Read
-  transactions opt into a plain deferred ``BEGIN`` with :func:`read_only` (WAL readers never wait).
+  itself (the pysqlite driver's own transaction handling is bypassed, as SQLAlchemy recommends).
+  A transaction marked :func:`writable` starts with ``BEGIN IMMEDIATE``: it takes the single
+  writer lock up front and waits up to ``busy_timeout`` for it, instead of failing half-way with
+  ``database is locked`` when a read turns into a write. Any other transaction is a plain
+  deferred ``BEGIN``: WAL readers never wait for the writer.
 - ``postgresql://``, ``postgres://`` and ``postgresql+psycopg://`` all use psycopg 3. Read-only
   transactions (:func:`read_only`) run ``REPEATABLE READ`` so that a snapshot of several tables is
   consistent; everything else is ``READ COMMITTED``.
@@ -28,7 +29,7 @@ from sqlalchemy.pool import StaticPool
 DEFAULT_DATABASE_URL = "sqlite:///./var/hashwall.db"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 
-# Execution option read by the SQLite ``begin`` listener: "IMMEDIATE" (default) or "DEFERRED".
+# Execution option read by the SQLite ``begin`` listener: "IMMEDIATE" or "DEFERRED" (default).
 _SQLITE_BEGIN = "hashwall_sqlite_begin"
 
 
@@ -57,6 +58,13 @@ def make_engine(url: str | URL = DEFAULT_DATABASE_URL, *, echo: bool = False) ->
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(parsed, echo=echo)
     return create_engine(parsed, echo=echo, pool_pre_ping=True)
+
+
+def writable(conn: Connection) -> Connection:
+    """Mark ``conn`` (before its transaction begins) as a writer: ``BEGIN IMMEDIATE`` on SQLite."""
+    if conn.dialect.name == "sqlite":
+        return conn.execution_options(**{_SQLITE_BEGIN: "IMMEDIATE"})
+    return conn
 
 
 def read_only(conn: Connection) -> Connection:
@@ -91,7 +99,7 @@ def _sqlite_engine(url: URL, *, echo: bool) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        mode = conn.get_execution_options().get(_SQLITE_BEGIN, "IMMEDIATE")
-        conn.exec_driver_sql("BEGIN DEFERRED" if mode == "DEFERRED" else "BEGIN IMMEDIATE")
+        mode = conn.get_execution_options().get(_SQLITE_BEGIN, "DEFERRED")
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if mode == "IMMEDIATE" else "BEGIN DEFERRED")
 
     return engine

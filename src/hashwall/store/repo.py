@@ -14,8 +14,9 @@ Usage (the service layer)::
 Rules of the API:
 
 - A :class:`Repository` wraps one :class:`~sqlalchemy.Connection` inside one transaction; it never
-  commits. :meth:`Store.write` and :meth:`Store.read` open and close the transaction (a
-  ``Repository(conn)`` over a connection you manage works the same).
+  commits. :meth:`Store.write` and :meth:`Store.read` open and close the transaction. A
+  ``Repository(conn)`` over a connection you manage works the same; on SQLite, mark a writing
+  connection with :func:`~hashwall.store.engine.writable` before it begins (``BEGIN IMMEDIATE``).
 - Rows come back as frozen dataclasses (:class:`Case`, :class:`Item`, ...). Their ``id`` fields are
   internal row ids: pass them between repository calls, never show them outside the service;
   the public identifiers are ``case_number``, ``item_ref``, ``match_ref``, ``key_id``, and the
@@ -53,7 +54,7 @@ from sqlalchemy.engine import URL
 from hashwall.errors import HashwallError, InvalidInput
 from hashwall.hashing.signals import Signal
 from hashwall.store import events as event_log
-from hashwall.store.engine import make_engine, read_only
+from hashwall.store.engine import make_engine, read_only, writable
 from hashwall.store.events import Event
 from hashwall.store.ids import (
     new_case_number,
@@ -396,8 +397,10 @@ class Store:
     @contextmanager
     def write(self) -> Iterator[Repository]:
         """One read-write transaction: committed when the block ends, rolled back on error."""
-        with self.engine.begin() as conn:
-            yield Repository(conn, clock=self.clock)
+        with self.engine.connect() as conn:
+            writable(conn)
+            with conn.begin():
+                yield Repository(conn, clock=self.clock)
 
     @contextmanager
     def read(self) -> Iterator[Repository]:
