@@ -56,6 +56,7 @@ def upgrade_command(
     url = database_url or Settings().database_url
 
     def run(engine: Engine) -> dict[str, Any]:
+        """Migrate and report the revisions before and after."""
         before = migrate.current_revision(engine)
         migrate.upgrade(engine, revision)
         return {
@@ -86,6 +87,7 @@ def current_command(
     url = database_url or Settings().database_url
 
     def run(engine: Engine) -> dict[str, Any]:
+        """Report the database's revision against the package's head."""
         current = migrate.current_revision(engine)
         head = migrate.head_revision()
         return {
