@@ -12,10 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from support import require_shared_data
 
 from hashwall import hash_file
 from hashwall.hashing.pdq import ORIENTATIONS, PdqHash, pdq_reference
+
+from support import require_shared_data
 
 pytestmark = pytest.mark.conformance
 

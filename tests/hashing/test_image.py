@@ -11,11 +11,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
-from support import encode, textured_rgb
 
 from hashwall import HashMode, HashwallError, Settings, hash_file, hash_image
 from hashwall.errors import FileUnreadable, MediaTooLarge
 from hashwall.hashing.pdq import pdq_reference
+
+from support import encode, textured_rgb
 
 
 def test_hash_image_gives_pdq_quality_and_digests(photo_jpeg: bytes) -> None:

@@ -80,7 +80,12 @@ def hash_command(
     console = Console()
     err_console = Console(stderr=True)
     show_progress = len(files) > 1 and sys.stderr.isatty()
-    table = Table("path", "pdq", "quality", "size", "md5", "note")
+    table = Table(title=None, show_lines=False)
+    table.add_column("path", overflow="fold")
+    table.add_column("pdq", no_wrap=True, min_width=64)
+    table.add_column("quality", justify="right")
+    table.add_column("size")
+    table.add_column("note", overflow="fold")
     failed = 0
     with Progress(
         TextColumn("hashing"),
@@ -113,17 +118,14 @@ def hash_command(
                     result.pdq.hex,
                     str(result.quality),
                     f"{result.width}x{result.height}",
-                    result.md5,
                     note,
                 )
                 if all_orientations and result.orientations:
                     for name, h in zip(ORIENTATIONS, result.orientations, strict=True):
-                        table.add_row(f"  {name}", h.hex, "", "", "", "")
+                        table.add_row(f"  {name}", h.hex, "", "", "")
             else:
                 assert error is not None
-                table.add_row(
-                    str(path), "", "", "", "", f"[red]{error.code}[/red]: {error.message}"
-                )
+                table.add_row(str(path), "", "", "", f"[red]{error.code}[/red]: {error.message}")
             progress.advance(task)
     if not json_out:
         console.print(table)
