@@ -17,6 +17,7 @@ from hashwall.hashing.fast import FAST_DRAFT_MIN_SIDE, downsample_64x64, pdq_fas
 from hashwall.hashing.pdq import MIN_QUALITY, ORIENTATIONS, Orientation, pdq_reference
 from hashwall.media.decode import decode_image
 from hashwall.settings import Settings
+
 from support import encode, require_shared_data, textured_rgb
 
 # (width, height): odd and even box windows, sides not multiples of 64, upsampling (< 64),
