@@ -103,3 +103,30 @@ class FileUnreadable(InvalidInput):
 
     code = "file_unreadable"
     status = 400
+
+
+# --- state (4xx) ----------------------------------------------------------------------------
+
+
+class NotFound(HashwallError):
+    """The row a change was asked for does not exist."""
+
+    code = "not_found"
+    status = 404
+
+
+class AlreadyExists(HashwallError):
+    """A unique name (organisation, platform, partner) is already taken."""
+
+    code = "already_exists"
+    status = 409
+
+
+# --- the service itself (5xx) ---------------------------------------------------------------
+
+
+class StoreUnavailable(HashwallError):
+    """The database cannot be reached or opened (wrong URL, server down, no permission)."""
+
+    code = "store_unavailable"
+    status = 503

@@ -23,11 +23,10 @@ from rich.console import Console
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
-from hashwall.errors import HashwallError, InvalidInput
+from hashwall.errors import HashwallError, InvalidInput, StoreUnavailable
 from hashwall.settings import Settings
 from hashwall.store import migrate
 from hashwall.store.engine import make_engine, redact
-from hashwall.store.repo import StoreUnavailable
 
 db_app = typer.Typer(
     name="db",

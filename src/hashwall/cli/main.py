@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from hashwall.cli.bench import bench_app
+from hashwall.cli.db import db_app
 from hashwall.cli.hashing import compare_command, hash_command
 
 app = typer.Typer(
@@ -16,6 +17,7 @@ app = typer.Typer(
 )
 app.command("hash")(hash_command)
 app.command("compare")(compare_command)
+app.add_typer(db_app, name="db")
 app.add_typer(bench_app, name="bench")
 
 

@@ -51,7 +51,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import URL
 
-from hashwall.errors import HashwallError, InvalidInput
+from hashwall.errors import AlreadyExists, InvalidInput, NotFound
 from hashwall.hashing.signals import Signal
 from hashwall.store import events as event_log
 from hashwall.store.engine import make_engine, read_only, writable
@@ -112,27 +112,6 @@ def utc_now() -> datetime:
 
 
 # --- errors ----------------------------------------------------------------------------------
-
-
-class NotFound(HashwallError):
-    """The row a change was asked for does not exist."""
-
-    code = "not_found"
-    status = 404
-
-
-class StoreUnavailable(HashwallError):
-    """The database cannot be reached or opened (wrong URL, server down, no permission)."""
-
-    code = "store_unavailable"
-    status = 503
-
-
-class AlreadyExists(HashwallError):
-    """A unique name (organisation, platform, partner) is already taken."""
-
-    code = "already_exists"
-    status = 409
 
 
 # --- values ----------------------------------------------------------------------------------
