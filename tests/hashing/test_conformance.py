@@ -95,3 +95,18 @@ def test_exif_orientation_is_applied_before_hashing() -> None:
     assert {(r.width, r.height) for r in results} == {(results[0].width, results[0].height)}
     for a, b in combinations(results, 2):
         assert a.pdq.distance(b.pdq) <= 10
+
+
+def test_hash_image_fast_mode_is_within_10_bits_of_reference_on_1024px_photos() -> None:
+    wallpapers = require_shared_data("photos", "wallpapers")
+    paths = sorted(wallpapers.glob("*.jpg"))
+    assert len(paths) >= 50
+    distances = []
+    for path in paths:
+        reference = hash_file(path)
+        if reference.quality < 80:
+            continue
+        fast = hash_file(path, fast=True, orientations=True)
+        distances.append(fast.pdq.distance(reference.pdq))
+        assert fast.orientations is not None and fast.orientations[0] == fast.pdq
+    assert max(distances) <= 10, sorted(distances)[-5:]

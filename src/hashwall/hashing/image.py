@@ -87,7 +87,10 @@ def hash_image(
         from hashwall.hashing.fast import FAST_DRAFT_MIN_SIDE, pdq_fast
 
         image = decode_image(data, settings, draft_min_side=FAST_DRAFT_MIN_SIDE)
-        result: PdqResult = pdq_fast(image.pixels, dihedral=orientations)
+        # The reduced decode is hashed with the full-resolution geometry of the picture.
+        result: PdqResult = pdq_fast(
+            image.pixels, dihedral=orientations, full_size=(image.height, image.width)
+        )
     else:
         image = decode_image(data, settings)
         result = pdq_reference(image.pixels, dihedral=orientations)
