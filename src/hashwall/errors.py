@@ -105,6 +105,16 @@ class FileUnreadable(InvalidInput):
     status = 400
 
 
+# --- access (4xx) ---------------------------------------------------------------------------
+
+
+class Forbidden(HashwallError):
+    """The actor may not do this (wrong role, missing scope, or another tenant's data)."""
+
+    code = "forbidden"
+    status = 403
+
+
 # --- state (4xx) ----------------------------------------------------------------------------
 
 
