@@ -140,3 +140,27 @@ class StoreUnavailable(HashwallError):
 
     code = "store_unavailable"
     status = 503
+
+
+# --- operator, keys and feed (appended by the operator/feed work) ---------------------------
+
+
+class InvalidKey(HashwallError):
+    """The API key is unknown, revoked or malformed: one answer for all three (no oracle)."""
+
+    code = "invalid_key"
+    status = 401
+
+
+class InvalidState(HashwallError):
+    """The item is not in a state that allows this change (e.g. reinstating an active item)."""
+
+    code = "invalid_state"
+    status = 409
+
+
+class InvalidCursor(InvalidInput):
+    """A feed cursor that this service did not issue (or that a newer version cannot read)."""
+
+    code = "invalid_cursor"
+    status = 400

@@ -32,3 +32,10 @@ class Settings(BaseSettings):
         default="sqlite:///./var/hashwall.db",
         description="SQLAlchemy URL of the store: SQLite (default) or postgresql://...",
     )
+
+    # Retention.
+    match_retention_days: int = Field(
+        default=90,
+        ge=0,
+        description="Days a match record is kept, for platforms created without their own value.",
+    )
