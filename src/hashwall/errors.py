@@ -164,3 +164,34 @@ class InvalidCursor(InvalidInput):
 
     code = "invalid_cursor"
     status = 400
+
+
+# --- cases, checks and verdicts (appended by the intake/check/verdict work) ------------------
+
+
+class InvalidCredentials(HashwallError):
+    """The case number is unknown or the PIN is wrong: one answer for both (no oracle)."""
+
+    code = "invalid_credentials"
+    status = 401
+
+
+class Allowlisted(InvalidInput):
+    """The image is on the allowlist (a public image known not to be NCII): it is not banked."""
+
+    code = "allowlisted"
+    status = 422
+
+
+class CaseWithdrawn(HashwallError):
+    """The case was withdrawn: nothing more can be added to it (open a new case instead)."""
+
+    code = "case_withdrawn"
+    status = 409
+
+
+class NoItemsAccepted(InvalidInput):
+    """Every item of an intake request was refused; no case was opened or changed."""
+
+    code = "no_items_accepted"
+    status = 422

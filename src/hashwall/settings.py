@@ -39,3 +39,31 @@ class Settings(BaseSettings):
         ge=0,
         description="Days a match record is kept, for platforms created without their own value.",
     )
+
+    # Trust and abuse (verdicts).
+    quarantine_min_orgs: int = Field(
+        default=2,
+        ge=2,
+        description="Different organisations whose not_ncii verdicts (on distinct uploads) "
+        "quarantine an item. One organisation alone never can.",
+    )
+    distinct_upload_bits: int = Field(
+        default=8,
+        ge=0,
+        le=63,
+        description="Uploads whose PDQ hashes are at most this many bits apart are one upload "
+        "(for exemptions and for counting not_ncii verdicts).",
+    )
+
+    # Live index.
+    index_poll_interval: float = Field(
+        default=0.2,
+        gt=0,
+        le=0.2,
+        description="Seconds between polls of the event log by a serving process's live index.",
+    )
+    index_max_lag: float = Field(
+        default=1.0,
+        gt=0,
+        description="A live index is ready only if it caught up with the log this recently (s).",
+    )
