@@ -195,3 +195,75 @@ class NoItemsAccepted(InvalidInput):
 
     code = "no_items_accepted"
     status = 422
+
+
+# --- the HTTP API's defences (appended by the API work) --------------------------------------
+
+
+class PayloadTooLarge(InvalidInput):
+    """A request body (JSON, form fields) is larger than its limit (``Settings.max_json_bytes``)."""
+
+    code = "payload_too_large"
+    status = 413
+
+
+class MalformedBody(InvalidInput):
+    """A request body cannot be parsed (bad multipart framing, wrong length, missing field)."""
+
+    code = "malformed_body"
+    status = 400
+
+
+class ClientDisconnected(InvalidInput):
+    """The client went away before its request body arrived; nobody is left to answer."""
+
+    code = "client_disconnected"
+    status = 400
+
+
+class DecodeFailed(InvalidInput):
+    """The decoder crashed or ran out of memory on this input (its worker was replaced).
+
+    422, not 500: the service is fine and the same bytes would fail again; a decoder that dies
+    on an input is, for the caller, an image hashwall cannot decode.
+    """
+
+    code = "decode_failed"
+    status = 422
+
+
+class DecodeTimeout(InvalidInput):
+    """Decoding this input took longer than ``Settings.decode_timeout`` (its worker was killed).
+
+    422, not 503: the time limit counts only the worker's own work on these bytes (waiting for a
+    free worker is :class:`Overloaded`), so a retry of the same bytes would time out again.
+    """
+
+    code = "decode_timeout"
+    status = 422
+
+
+class RateLimited(HashwallError):
+    """Too many requests (per key, per client address, or PIN attempts): retry after a while.
+
+    ``retry_after`` is the number of seconds after which a retry can succeed (the API sends it
+    as ``Retry-After``).
+    """
+
+    code = "rate_limited"
+    status = 429
+
+    def __init__(self, message: str, retry_after: float = 1.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class Overloaded(HashwallError):
+    """Every worker of a bounded pool (decoders, PIN checks) stayed busy: retry in a moment."""
+
+    code = "overloaded"
+    status = 503
+
+    def __init__(self, message: str, retry_after: float = 1.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
