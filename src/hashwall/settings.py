@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+import ipaddress
+from typing import Annotated
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 MB = 1024 * 1024
+GB = 1024 * MB
 
 
 class Settings(BaseSettings):
@@ -67,3 +71,90 @@ class Settings(BaseSettings):
         gt=0,
         description="A live index is ready only if it caught up with the log this recently (s).",
     )
+
+    # HTTP API: request bodies.
+    max_json_bytes: int = Field(
+        default=1 * MB, gt=0, description="Largest JSON (or form fields) request body, in bytes."
+    )
+
+    # HTTP API: the decoder pool (worker processes that turn media bytes into hashes).
+    decode_workers: int = Field(default=2, gt=0, description="Decoder worker processes.")
+    decode_memory_limit: int = Field(
+        default=2 * GB,
+        ge=512 * MB,
+        description="Address space (RLIMIT_AS) of one decoder worker, in bytes. A worker needs "
+        "~400 MB for itself; a 100 MP image needs ~1.2 GB more in reference mode.",
+    )
+    decode_timeout: float = Field(
+        default=10.0, gt=0, description="Seconds a decoder worker may spend on one input."
+    )
+    decode_queue_timeout: float = Field(
+        default=5.0,
+        gt=0,
+        description="Seconds a request may wait for a free decoder worker before 'overloaded'.",
+    )
+
+    # HTTP API: rate limits (in Redis when redis_url is set, so that replicas share them).
+    redis_url: str | None = Field(
+        default=None, description="redis://... for rate limits and PIN backoff shared by replicas."
+    )
+    redis_prefix: str = Field(default="hashwall:", description="Prefix of hashwall's Redis keys.")
+    limits_secret: SecretStr | None = Field(
+        default=None,
+        description="Key of the hash that turns client addresses and case numbers into limiter "
+        "keys (set it so that Redis holds no linkable address; random per process if unset "
+        "and Redis is not used).",
+    )
+    rate_limit_key_per_second: float = Field(
+        default=200.0, gt=0, description="Sustained requests per second for one API key."
+    )
+    rate_limit_key_burst: int = Field(
+        default=400, gt=0, description="Requests one API key may send at once."
+    )
+    rate_limit_client_per_second: float = Field(
+        default=5.0, gt=0, description="Sustained requests per second for one client address."
+    )
+    rate_limit_client_burst: int = Field(
+        default=30, gt=0, description="Requests one client address may send at once."
+    )
+    trusted_proxies: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(),
+        description="CIDRs of reverse proxies whose X-Forwarded-For is believed (comma-separated).",
+    )
+
+    # HTTP API: PIN checks (exponential backoff, never a hard lock) and argon2 concurrency.
+    pin_free_attempts: int = Field(
+        default=5, ge=1, description="PIN attempts per (case, client) before backoff starts."
+    )
+    pin_client_free_attempts: int = Field(
+        default=20, ge=1, description="PIN attempts per client address before backoff starts."
+    )
+    pin_backoff_base: float = Field(
+        default=1.0, gt=0, description="First backoff delay in seconds; doubles per attempt."
+    )
+    pin_backoff_max: float = Field(default=600.0, gt=0, description="Longest backoff delay (s).")
+    pin_backoff_window: float = Field(
+        default=86_400.0,
+        gt=0,
+        description="Seconds without attempts after which a (case, client) or address starts over.",
+    )
+    pin_check_concurrency: int = Field(
+        default=2, gt=0, description="argon2 PIN checks running at once in one process."
+    )
+    pin_check_max_waiting: int = Field(
+        default=64, ge=0, description="PIN checks that may wait for a slot before 'overloaded'."
+    )
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _parse_trusted_proxies(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if isinstance(value, list | tuple):
+            for cidr in value:
+                try:
+                    ipaddress.ip_network(str(cidr), strict=False)
+                except ValueError:
+                    raise ValueError(f"not an IP network: {cidr!r}") from None
+            return tuple(str(cidr) for cidr in value)
+        return value
