@@ -6,7 +6,10 @@ test gets its own fresh schema (``search_path``), dropped after the test.
 
 Fixtures: ``backend`` (``"sqlite"``/``"postgresql"``), ``service_database_url`` (an empty
 database), ``service_store`` (a migrated :class:`Store`), ``settings`` and ``ctx`` (a
-:class:`ServiceContext` over that store).
+:class:`ServiceContext` over that store, hashing PINs with cheap argon2 parameters), ``world``
+(creates organisations, platforms and partners through the repository and returns actors),
+``images`` (session-wide hashes of a generated photo and its altered copies) and
+``pdq_family`` (synthetic PDQ hashes at chosen distances).
 """
 
 from __future__ import annotations
@@ -16,14 +19,21 @@ import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Engine, text
 
-from hashwall.service.context import ServiceContext
+from hashwall.hashing.image import ImageHashes, hash_image
+from hashwall.hashing.pdq import PdqHash
+from hashwall.service.context import Actor, PinHashing, ServiceContext
 from hashwall.settings import Settings
 from hashwall.store import migrate
 from hashwall.store.engine import make_engine, normalise_url
-from hashwall.store.repo import Store
+from hashwall.store.repo import PlatformPolicy, Scope, Store
+
+from support import encode, textured_rgb
 
 POSTGRES_ENV = "HASHWALL_TEST_POSTGRES_URL"
 BACKENDS = ["sqlite", "postgresql"]
@@ -95,7 +105,107 @@ def settings(service_database_url: str) -> Settings:
     return Settings(database_url=service_database_url)
 
 
+# Cheap argon2id for tests (production uses argon2-cffi's defaults, ~0.4 s per PIN here).
+_CHEAP_ARGON2 = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+_CHEAP_DUMMY = _CHEAP_ARGON2.hash("00000000")
+
+
+def _cheap_verify(pin_hash: str | None, pin: str) -> bool:
+    try:
+        matched = _CHEAP_ARGON2.verify(pin_hash if pin_hash is not None else _CHEAP_DUMMY, pin)
+    except (VerificationError, InvalidHashError):
+        return False
+    return matched and pin_hash is not None
+
+
+CHEAP_PINS = PinHashing(hash=_CHEAP_ARGON2.hash, verify=_cheap_verify)
+
+
 @pytest.fixture
 def ctx(service_store: Store, settings: Settings) -> ServiceContext:
-    """A service context over the migrated test store."""
-    return ServiceContext(store=service_store, settings=settings)
+    """A service context over the migrated test store (cheap PIN hashing)."""
+    return ServiceContext(store=service_store, settings=settings, pins=CHEAP_PINS)
+
+
+class World:
+    """Tenants made through the repository directly (the operator use cases are elsewhere)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def platform(
+        self,
+        organisation: str,
+        name: str,
+        policy: PlatformPolicy | None = None,
+        scopes: tuple[Scope, ...] = ("check", "feed", "verdict"),
+    ) -> Actor:
+        """A platform (and its organisation, if new) and an actor for a key of it."""
+        with self.store.write() as repo:
+            org = repo.get_organisation(organisation) or repo.add_organisation(organisation)
+            platform = repo.add_platform(org.id, name, policy)
+        return Actor(
+            kind="platform",
+            key_id=f"key_test_{name}",
+            platform_id=platform.id,
+            scopes=frozenset(scopes),
+        )
+
+    def partner(self, name: str) -> Actor:
+        """An intake partner and an actor for a key of it."""
+        with self.store.write() as repo:
+            partner = repo.add_partner(name)
+        return Actor(kind="intake", key_id=f"key_test_{name}", partner_id=partner.id)
+
+
+@pytest.fixture
+def world(service_store: Store) -> World:
+    """Creates organisations, platforms and partners in the test store."""
+    return World(service_store)
+
+
+@pytest.fixture(scope="session")
+def images() -> dict[str, ImageHashes]:
+    """A generated photo, altered copies of it, an unrelated photo and a flat (blank) image."""
+    pixels = textured_rgb(320, 240, seed=11)
+    variants = {
+        "original": encode(pixels, "JPEG", quality=92),
+        "reencoded": encode(pixels, "JPEG", quality=60),
+        "resized": encode(np.ascontiguousarray(pixels[::2, ::2]), "PNG"),
+        "rotated": encode(np.ascontiguousarray(np.rot90(pixels)), "JPEG", quality=85),
+        "flipped": encode(np.ascontiguousarray(pixels[:, ::-1]), "JPEG", quality=85),
+        "other": encode(textured_rgb(320, 240, seed=99), "JPEG", quality=92),
+        "blank": encode(np.full((240, 320, 3), 128, dtype=np.uint8), "PNG"),
+    }
+    return {name: hash_image(data, fast=True, orientations=True) for name, data in variants.items()}
+
+
+class PdqFamily:
+    """Synthetic PDQ hashes with 128 bits set, and copies of them a chosen distance away."""
+
+    def __init__(self, seed: int = 7) -> None:
+        self.rng = np.random.default_rng(seed)
+
+    def new(self) -> PdqHash:
+        """A fresh random hash with exactly 128 bits set."""
+        bits = np.zeros(256, dtype=np.uint8)
+        bits[self.rng.choice(256, size=128, replace=False)] = 1
+        return PdqHash.from_bits(bits)
+
+    def near(self, base: PdqHash, distance: int) -> PdqHash:
+        """A hash exactly ``distance`` (even) bits from ``base``, still with 128 bits set."""
+        assert distance % 2 == 0
+        bits = base.bits().copy()
+        ones, zeros = np.flatnonzero(bits == 1), np.flatnonzero(bits == 0)
+        half = distance // 2
+        bits[self.rng.choice(ones, size=half, replace=False)] = 0
+        bits[self.rng.choice(zeros, size=half, replace=False)] = 1
+        result = PdqHash.from_bits(bits)
+        assert result.distance(base) == distance
+        return result
+
+
+@pytest.fixture
+def pdq_family() -> PdqFamily:
+    """Synthetic PDQ hashes at chosen distances (deterministic per test)."""
+    return PdqFamily()

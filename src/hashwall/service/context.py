@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from hashwall.errors import Forbidden
 from hashwall.settings import Settings
+from hashwall.store import credentials
 from hashwall.store.repo import Scope, Store
+
+if TYPE_CHECKING:
+    from hashwall.service.live import LiveIndexes
 
 ActorKind = Literal["operator", "admin", "intake", "platform", "reporter"]
 
@@ -50,9 +55,27 @@ class Actor:
             raise Forbidden(f"this needs a platform key with the {scope!r} scope")
 
 
+@dataclass(frozen=True, slots=True)
+class PinHashing:
+    """How PINs are hashed and verified: argon2id by default (``hashwall.store.credentials``).
+
+    ``verify(None, pin)`` (unknown case) must cost the same as a wrong PIN and return False.
+    Tests inject cheaper argon2 parameters here; production never changes it.
+    """
+
+    hash: Callable[[str], str] = credentials.hash_pin
+    verify: Callable[[str | None, str], bool] = credentials.verify_pin
+
+
 @dataclass(slots=True)
 class ServiceContext:
-    """The store, the settings and (in a serving process) the live index of each signal family."""
+    """The store, the settings and (in a serving process) the live index of each signal family.
+
+    ``live`` is None outside a serving process (the CLI on the store, tools): the check then
+    scans the store's live signals instead of an in-memory index (correct, but O(bank)).
+    """
 
     store: Store
     settings: Settings
+    live: LiveIndexes | None = None
+    pins: PinHashing = field(default_factory=PinHashing)

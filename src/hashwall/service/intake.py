@@ -1,0 +1,434 @@
+"""Intake: open a case, add items to it, look at it, re-issue its PIN, vouch for it.
+
+Channels (DESIGN.md, trust and abuse):
+
+- ``Actor.reporter()``: the anonymous channel. Items are ``unvouched``: they answer ``review``
+  until a partner vouches for the case or a platform confirms a match.
+- An ``intake`` key: the partner channel. The case names the partner; items are ``vouched``.
+
+Each item carries its signals (``{"type", "value", "quality"}``, validated with
+:meth:`Signal.parse`). An item is refused, on its own, with a typed :class:`ItemRefused`
+(``invalid_hash``, ``invalid_input``, ``low_quality`` or ``allowlisted``); the other items still
+bank. Refusals only ever speak of the submitter's own image: whether somebody else banked the same
+image is never said (the answer is the same either way). If every item is refused, nothing is
+written and :class:`~hashwall.errors.NoItemsAccepted` is raised.
+
+The PIN is returned once (:class:`CaseReceipt`) and stored as an argon2 hash. Each banked item
+writes an ``item_added`` event with its signals, appended last in the transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from hashwall.errors import (
+    Allowlisted,
+    CaseWithdrawn,
+    HashwallError,
+    InvalidInput,
+    LowQuality,
+    NoItemsAccepted,
+)
+from hashwall.hashing.image import ImageHashes
+from hashwall.hashing.signals import Signal
+from hashwall.service.access import authorise_case, filed_by
+from hashwall.service.allowlist import AllowlistMatcher
+from hashwall.service.context import Actor, ServiceContext
+from hashwall.store.credentials import new_pin
+from hashwall.store.events import ITEM_ADDED, TRUST_CHANGED
+from hashwall.store.repo import (
+    Case,
+    CaseStatus,
+    Channel,
+    Item,
+    ItemKind,
+    ItemState,
+    Repository,
+    SignalRecord,
+    Trust,
+)
+
+MAX_ITEMS_PER_REQUEST = 100
+
+
+# --- inputs and outputs ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ItemSubmission:
+    """One photo or video to bank: its signals (validated ``Signal`` or raw wire mappings)."""
+
+    signals: tuple[Signal | Mapping[str, Any], ...]
+    kind: ItemKind = "image"
+
+    @classmethod
+    def from_image(cls, hashes: ImageHashes) -> ItemSubmission:
+        """The signals of a locally hashed image, PDQ included even when its quality is low."""
+        return cls(
+            (
+                Signal("pdq", hashes.pdq.hex, hashes.quality),
+                Signal("md5", hashes.md5),
+                Signal("sha256", hashes.sha256),
+            )
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ItemAccepted:
+    """Item ``index`` of the request was banked as ``item_ref``."""
+
+    index: int
+    item_ref: str
+
+
+@dataclass(frozen=True, slots=True)
+class ItemRefused:
+    """Item ``index`` of the request was not banked, for the reason ``code``."""
+
+    index: int
+    code: str
+    message: str
+
+
+ItemOutcome = ItemAccepted | ItemRefused
+
+
+@dataclass(frozen=True, slots=True)
+class CaseReceipt:
+    """A new case: its number, its PIN (shown once, never stored in clear), item outcomes."""
+
+    case_number: str
+    pin: str = field(repr=False)
+    channel: Channel
+    items: tuple[ItemOutcome, ...]
+
+    @property
+    def accepted(self) -> tuple[ItemAccepted, ...]:
+        """The banked items."""
+        return tuple(i for i in self.items if isinstance(i, ItemAccepted))
+
+    @property
+    def refused(self) -> tuple[ItemRefused, ...]:
+        """The refused items."""
+        return tuple(i for i in self.items if isinstance(i, ItemRefused))
+
+
+@dataclass(frozen=True, slots=True)
+class ItemsAdded:
+    """Items added to an existing case."""
+
+    case_number: str
+    items: tuple[ItemOutcome, ...]
+
+    @property
+    def accepted(self) -> tuple[ItemAccepted, ...]:
+        """The banked items."""
+        return tuple(i for i in self.items if isinstance(i, ItemAccepted))
+
+    @property
+    def refused(self) -> tuple[ItemRefused, ...]:
+        """The refused items."""
+        return tuple(i for i in self.items if isinstance(i, ItemRefused))
+
+
+@dataclass(frozen=True, slots=True)
+class ItemView:
+    """What the case holder sees of an item: never its hash values, nor any flag."""
+
+    item_ref: str
+    kind: ItemKind
+    trust: Trust
+    state: ItemState
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CaseView:
+    """A case's status as its holder sees it."""
+
+    case_number: str
+    channel: Channel
+    status: CaseStatus
+    created_at: datetime
+    withdrawn_at: datetime | None
+    items: tuple[ItemView, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PinReissue:
+    """A fresh PIN for a case (the old one no longer works); shown once."""
+
+    case_number: str
+    pin: str = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Vouched:
+    """Items whose trust a partner raised from ``unvouched`` to ``vouched``."""
+
+    case_number: str
+    item_refs: tuple[str, ...]
+
+
+class AllItemsRefused(NoItemsAccepted):
+    """Every item was refused (code ``no_items_accepted``); ``refusals`` says why, per item."""
+
+    def __init__(self, message: str, refusals: tuple[ItemRefused, ...]) -> None:
+        super().__init__(message)
+        self.refusals = refusals
+
+
+# --- use cases -------------------------------------------------------------------------------
+
+
+def create_case(ctx: ServiceContext, actor: Actor, items: Sequence[ItemSubmission]) -> CaseReceipt:
+    """Open a case with its items (reporter: anonymous channel; intake key: partner channel).
+
+    Returns the case number, the PIN (once) and one outcome per item, in request order.
+    Raises ``Forbidden`` for other actors, ``NoItemsAccepted`` when every item is refused.
+    """
+    actor.require("reporter", "intake")
+    channel: Channel = "partner" if actor.kind == "intake" else "anonymous"
+    if channel == "partner" and actor.partner_id is None:
+        raise InvalidInput("an intake key must belong to a partner")
+    prepared = _prepare(ctx, items)
+    pin = new_pin()
+    pin_hash = ctx.pins.hash(pin)
+    with ctx.store.write() as repo:
+        case = repo.create_case(
+            pin_hash=pin_hash,
+            channel=channel,
+            partner_id=actor.partner_id if channel == "partner" else None,
+        )
+        outcomes = _bank(repo, case, prepared, _trust_for(case))
+        repo.add_audit(
+            "case_created",
+            actor_key_id=actor.key_id,
+            target=case.case_number,
+            details={"channel": channel, **_counts(outcomes)},
+        )
+        _append_added(repo, outcomes)
+    return CaseReceipt(case.case_number, pin, channel, _public(outcomes))
+
+
+def add_items(
+    ctx: ServiceContext,
+    actor: Actor,
+    case_number: str,
+    items: Sequence[ItemSubmission],
+    *,
+    pin: str | None = None,
+) -> ItemsAdded:
+    """Add items to an existing, active case (case number + PIN, or the filing partner)."""
+    case = authorise_case(ctx, actor, case_number, pin)
+    prepared = _prepare(ctx, items)
+    with ctx.store.write() as repo:
+        current = repo.get_case_by_id(case.id)
+        if current is None or current.status != "active":
+            raise CaseWithdrawn("this case was withdrawn; open a new case for new images")
+        outcomes = _bank(repo, current, prepared, _trust_for(current))
+        repo.add_audit(
+            "case_items_added",
+            actor_key_id=actor.key_id,
+            target=current.case_number,
+            details=_counts(outcomes),
+        )
+        _append_added(repo, outcomes)
+    return ItemsAdded(case.case_number, _public(outcomes))
+
+
+def case_status(
+    ctx: ServiceContext, actor: Actor, case_number: str, *, pin: str | None = None
+) -> CaseView:
+    """The case and each item's kind, trust and state (case number + PIN, or filing partner)."""
+    case = authorise_case(ctx, actor, case_number, pin)
+    with ctx.store.read() as repo:
+        current = repo.get_case_by_id(case.id) or case
+        item_rows = repo.list_items(case.id)
+    return CaseView(
+        case_number=current.case_number,
+        channel=current.channel,
+        status=current.status,
+        created_at=current.created_at,
+        withdrawn_at=current.withdrawn_at,
+        items=tuple(
+            ItemView(i.item_ref, i.kind, i.trust, i.state, i.created_at)
+            for i in item_rows
+            if i.state != "deleted"
+        ),
+    )
+
+
+def reissue_pin(ctx: ServiceContext, actor: Actor, case_number: str) -> PinReissue:
+    """A partner gives a person a new PIN for a case the partner filed (the old one stops)."""
+    case = filed_by(ctx, actor, case_number)
+    pin = new_pin()
+    pin_hash = ctx.pins.hash(pin)
+    with ctx.store.write() as repo:
+        repo.set_case_pin(case.id, pin_hash)
+        repo.add_audit("case_pin_reissued", actor_key_id=actor.key_id, target=case.case_number)
+    return PinReissue(case.case_number, pin)
+
+
+def vouch_case(ctx: ServiceContext, actor: Actor, case_number: str, *, pin: str) -> Vouched:
+    """An intake partner vouches for an anonymous case the person showed them (number + PIN).
+
+    Every ``unvouched`` item becomes ``vouched`` (it may then ``block``); ``trust_changed``
+    events tell the indexes and feeds.
+    """
+    actor.require("intake")
+    case = authorise_case(ctx, actor, case_number, pin)
+    changed: list[Item] = []
+    with ctx.store.write() as repo:
+        for item in repo.list_items(case.id):
+            if item.trust == "unvouched" and item.live:
+                changed.append(repo.set_item_trust(item.id, "vouched"))
+        repo.add_audit(
+            "case_vouched",
+            actor_key_id=actor.key_id,
+            target=case.case_number,
+            details={"items": len(changed)},
+        )
+        for item in changed:
+            repo.append_event(TRUST_CHANGED, {"item": item.item_ref, "trust": "vouched"}, item=item)
+    return Vouched(case.case_number, tuple(i.item_ref for i in changed))
+
+
+# --- the rules -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """An item after validation: its kind and signals, or why it was refused."""
+
+    index: int
+    kind: ItemKind
+    signals: tuple[Signal, ...] = ()
+    refusal: ItemRefused | None = None
+
+
+def _trust_for(case: Case) -> Trust:
+    return "vouched" if case.channel == "partner" else "unvouched"
+
+
+def _prepare(ctx: ServiceContext, items: Sequence[ItemSubmission]) -> list[_Prepared]:
+    """Validate every item, then refuse those on the allowlist; raise if none is left."""
+    if not items:
+        raise InvalidInput("send at least one item (the signals of one photo or video)")
+    if len(items) > MAX_ITEMS_PER_REQUEST:
+        raise InvalidInput(f"send at most {MAX_ITEMS_PER_REQUEST} items per request")
+    prepared = [_validate(ctx, index, item) for index, item in enumerate(items)]
+    if any(p.refusal is None for p in prepared):
+        with ctx.store.read() as repo:
+            allow = AllowlistMatcher.load(repo, ctx.settings.pdq_threshold)
+        if not allow.empty:
+            prepared = [
+                _refuse(p.index, p.kind, Allowlisted(_ALLOWLISTED))
+                if p.refusal is None and allow.matches(p.signals)
+                else p
+                for p in prepared
+            ]
+    if all(p.refusal is not None for p in prepared):
+        codes = ", ".join(f"item {p.index}: {p.refusal.code}" for p in prepared if p.refusal)
+        raise AllItemsRefused(
+            f"no item could be banked ({codes})", tuple(p.refusal for p in prepared if p.refusal)
+        )
+    return prepared
+
+
+_ALLOWLISTED = (
+    "this image is on the allowlist of public images known not to be intimate images "
+    "(a famous photo, a stock image, a meme); it was not banked"
+)
+
+
+def _validate(ctx: ServiceContext, index: int, item: ItemSubmission) -> _Prepared:
+    kind = item.kind
+    minimum = ctx.settings.pdq_min_quality
+    if kind not in ("image", "video"):
+        return _refuse(index, "image", InvalidInput(f"unknown item kind {kind!r}"))
+    raw = [s.to_dict() if isinstance(s, Signal) else s for s in item.signals]
+    for r in raw:
+        quality = r.get("quality")
+        if r.get("type") == "pdq" and isinstance(quality, int) and 0 <= quality < minimum:
+            # Featureless images give degenerate hashes: say why, not that the hash is odd.
+            return _refuse(index, kind, LowQuality(_low_quality(quality, minimum)))
+    try:
+        signals = tuple(Signal.parse(r) for r in raw)
+    except HashwallError as exc:
+        return _refuse(index, kind, exc)
+    if not signals:
+        return _refuse(index, kind, InvalidInput("an item needs at least one signal"))
+    types = [s.type for s in signals]
+    if len(set(types)) != len(types):
+        return _refuse(index, kind, InvalidInput("an item carries at most one signal of each type"))
+    for signal in signals:
+        if signal.type != "pdq":
+            continue
+        if signal.quality is None:
+            return _refuse(
+                index, kind, InvalidInput("a pdq signal needs its quality (0-100) to be banked")
+            )
+        if signal.quality < minimum:
+            return _refuse(index, kind, LowQuality(_low_quality(signal.quality, minimum)))
+    return _Prepared(index, kind, signals)
+
+
+def _low_quality(quality: int, minimum: int) -> str:
+    return (
+        f"PDQ quality {quality} is below {minimum}: the image is too featureless to be "
+        "matched; it was not banked"
+    )
+
+
+def _refuse(index: int, kind: ItemKind, error: HashwallError) -> _Prepared:
+    return _Prepared(index, kind, refusal=ItemRefused(index, error.code, error.message))
+
+
+def _bank(
+    repo: Repository, case: Case, prepared: list[_Prepared], trust: Trust
+) -> list[tuple[_Prepared, Item | None]]:
+    """Insert the accepted items and their signals (events are appended later, last)."""
+    out: list[tuple[_Prepared, Item | None]] = []
+    for p in prepared:
+        if p.refusal is not None:
+            out.append((p, None))
+            continue
+        item = repo.add_item(case.id, kind=p.kind, trust=trust)
+        repo.add_signals(item.id, p.signals)
+        out.append((p, item))
+    return out
+
+
+def _append_added(repo: Repository, outcomes: list[tuple[_Prepared, Item | None]]) -> None:
+    for p, item in outcomes:
+        if item is None:
+            continue
+        repo.append_event(
+            ITEM_ADDED,
+            {
+                "item": item.item_ref,
+                "kind": item.kind,
+                "trust": item.trust,
+                "signals": [SignalRecord.of(s).to_dict() for s in p.signals],
+            },
+            item=item,
+        )
+
+
+def _public(outcomes: list[tuple[_Prepared, Item | None]]) -> tuple[ItemOutcome, ...]:
+    result: list[ItemOutcome] = []
+    for p, item in outcomes:
+        if item is not None:
+            result.append(ItemAccepted(p.index, item.item_ref))
+        elif p.refusal is not None:
+            result.append(p.refusal)
+    return tuple(result)
+
+
+def _counts(outcomes: list[tuple[_Prepared, Item | None]]) -> dict[str, int]:
+    banked = sum(1 for _, item in outcomes if item is not None)
+    return {"items_banked": banked, "items_refused": len(outcomes) - banked}
