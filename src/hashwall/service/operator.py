@@ -1,0 +1,890 @@
+"""The operator's use cases: organisations, platforms and policies, partners, API keys,
+quarantine decisions, the allowlist and the audit log; and :func:`authenticate` for the API.
+
+Every function takes the :class:`~hashwall.service.context.ServiceContext` and the acting
+:class:`~hashwall.service.context.Actor` first; the actor must be the ``operator`` (the CLI on
+the store, no key) or hold an ``admin`` key, else :class:`~hashwall.errors.Forbidden`. Every
+state change writes an ``audit`` row with the acting key id (``None`` for the CLI operator) in
+the same transaction as the change. Results are frozen dataclasses with ``to_dict()`` (the
+``--json`` and API form); they carry public identifiers and names, never row ids or secrets.
+
+Usage::
+
+    ctx = ServiceContext(Store.from_url(settings.database_url), settings)
+    op = Actor.operator()
+    add_organisation(ctx, op, "Example Social")
+    add_platform(ctx, op, organisation="Example Social", name="photos")
+    created = create_api_key(ctx, op, role="platform", platform="photos", scopes=["check"])
+    created.key                       # "<key_id>.<secret>": shown once, stored as a hash
+    actor = authenticate(ctx, created.key)   # Actor(kind="platform", ...) or InvalidKey
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final, cast
+
+from sqlalchemy import delete, update
+
+from hashwall.errors import InvalidInput, InvalidKey, InvalidState, NotFound
+from hashwall.hashing.signals import Signal
+from hashwall.service.context import Actor, ServiceContext
+from hashwall.store.credentials import (
+    format_api_key,
+    hash_api_secret,
+    new_api_secret,
+    parse_api_key,
+    verify_api_secret,
+)
+from hashwall.store.events import ITEM_DELETED, ITEM_REINSTATED
+from hashwall.store.repo import (
+    AllowlistEntry,
+    ApiKey,
+    AuditEntry,
+    Item,
+    Organisation,
+    Partner,
+    Platform,
+    PlatformPolicy,
+    Repository,
+    Role,
+    Scope,
+    UnvouchedAnswer,
+)
+from hashwall.store.tables import PLATFORM_SCOPES, ROLES, exemptions, verdicts
+
+#: Longest organisation, platform or partner name (the column width).
+MAX_NAME_LENGTH: Final = 200
+#: Longest key label.
+MAX_LABEL_LENGTH: Final = 200
+#: Longest string :func:`authenticate` looks at (a real key is about 65 characters).
+MAX_KEY_LENGTH: Final = 256
+#: Most rows one listing returns.
+MAX_LIST_LIMIT: Final = 1000
+
+# Audit actions (stable strings: operators filter on them).
+ORGANISATION_ADDED: Final = "organisation_added"
+PLATFORM_ADDED: Final = "platform_added"
+PLATFORM_POLICY_SET: Final = "platform_policy_set"
+PARTNER_ADDED: Final = "partner_added"
+API_KEY_CREATED: Final = "api_key_created"
+API_KEY_REVOKED: Final = "api_key_revoked"
+ITEM_REINSTATED_ACTION: Final = "item_reinstated"
+ITEM_DELETED_ACTION: Final = "item_deleted"
+ALLOWLIST_ADDED: Final = "allowlist_added"
+ALLOWLIST_REMOVED: Final = "allowlist_removed"
+
+_INVALID_KEY_MESSAGE: Final = (
+    "the API key is not valid (unknown, revoked or malformed); ask the operator for a key"
+)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def require_operator(actor: Actor) -> None:
+    """Raise :class:`~hashwall.errors.Forbidden` unless ``actor`` is the operator or an admin."""
+    actor.require("operator", "admin")
+
+
+# --- results ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class OrganisationInfo:
+    """An organisation, as the operator sees it."""
+
+    name: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, org: Organisation) -> OrganisationInfo:
+        """From a store row."""
+        return cls(name=org.name, created_at=org.created_at)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return {"name": self.name, "created_at": _iso(self.created_at)}
+
+
+@dataclass(frozen=True, slots=True)
+class PlatformInfo:
+    """A platform with its organisation's name and its policy."""
+
+    name: str
+    organisation: str
+    policy: PlatformPolicy
+    created_at: datetime
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form (``policy`` nested)."""
+        return {
+            "name": self.name,
+            "organisation": self.organisation,
+            "policy": self.policy.to_dict(),
+            "created_at": _iso(self.created_at),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class PartnerInfo:
+    """An intake partner."""
+
+    name: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, partner: Partner) -> PartnerInfo:
+        """From a store row."""
+        return cls(name=partner.name, created_at=partner.created_at)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return {"name": self.name, "created_at": _iso(self.created_at)}
+
+
+@dataclass(frozen=True, slots=True)
+class KeyInfo:
+    """An API key without its secret (listings never show secrets or their hashes)."""
+
+    key_id: str
+    role: Role
+    scopes: tuple[Scope, ...]
+    platform: str | None
+    partner: str | None
+    label: str | None
+    created_at: datetime
+    revoked_at: datetime | None
+
+    @property
+    def revoked(self) -> bool:
+        """Whether the key has been revoked."""
+        return self.revoked_at is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form: ``id`` is the public key id."""
+        return {
+            "id": self.key_id,
+            "role": self.role,
+            "scopes": list(self.scopes),
+            "platform": self.platform,
+            "partner": self.partner,
+            "label": self.label,
+            "created_at": _iso(self.created_at),
+            "revoked_at": _iso(self.revoked_at),
+            "revoked": self.revoked,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class CreatedKey:
+    """A new key and the full ``<key_id>.<secret>`` string, shown this once and never again."""
+
+    info: KeyInfo
+    key: str = dataclasses.field(repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form: the key's fields plus ``key`` (the secret string)."""
+        return {"id": self.info.key_id, "key": self.key, **_without_id(self.info.to_dict())}
+
+
+def _without_id(body: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in body.items() if k != "id"}
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyUpdate:
+    """Changes to a platform's policy: ``None`` keeps the current value.
+
+    The merged policy is validated as a whole (:class:`PlatformPolicy`): PDQ threshold 0..31,
+    unvouched answer ``review`` (the default) or ``allow``, video percentages 1..100,
+    retention days >= 0.
+    """
+
+    pdq_threshold: int | None = None
+    reveal_distance: bool | None = None
+    reveal_orientation: bool | None = None
+    unvouched_answer: UnvouchedAnswer | None = None
+    video_upload_percent: int | None = None
+    video_bank_percent: int | None = None
+    retention_days: int | None = None
+
+    def __post_init__(self) -> None:
+        for name in (
+            "pdq_threshold",
+            "video_upload_percent",
+            "video_bank_percent",
+            "retention_days",
+        ):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+                raise InvalidInput(f"{name} must be an integer")
+        for name in ("reveal_distance", "reveal_orientation"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, bool):
+                raise InvalidInput(f"{name} must be true or false")
+        if self.unvouched_answer is not None and not isinstance(self.unvouched_answer, str):
+            raise InvalidInput("unvouched_answer must be review or allow")
+
+    @classmethod
+    def from_mapping(cls, raw: Mapping[str, Any]) -> PolicyUpdate:
+        """From a JSON object; unknown fields are :class:`~hashwall.errors.InvalidInput`."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(raw) - known)
+        if unknown:
+            raise InvalidInput(
+                f"unknown policy field(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+            )
+        return cls(**dict(raw))
+
+    def changes(self) -> dict[str, Any]:
+        """The fields that are set."""
+        return {
+            f.name: getattr(self, f.name)
+            for f in dataclasses.fields(self)
+            if getattr(self, f.name) is not None
+        }
+
+    def apply(self, policy: PlatformPolicy) -> PlatformPolicy:
+        """``policy`` with these changes, validated."""
+        return dataclasses.replace(policy, **self.changes())
+
+
+@dataclass(frozen=True, slots=True)
+class QuarantinedItem:
+    """An item waiting for the operator, with what led there (no case data, no hash values)."""
+
+    item_ref: str
+    kind: str
+    trust: str
+    state: str
+    csam: bool
+    created_at: datetime
+    state_changed_at: datetime | None
+    not_ncii_verdicts: int
+    not_ncii_organisations: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return {
+            "item": self.item_ref,
+            "kind": self.kind,
+            "trust": self.trust,
+            "state": self.state,
+            "csam": self.csam,
+            "created_at": _iso(self.created_at),
+            "state_changed_at": _iso(self.state_changed_at),
+            "not_ncii_verdicts": self.not_ncii_verdicts,
+            "not_ncii_organisations": self.not_ncii_organisations,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ItemStateChange:
+    """The outcome of a quarantine decision: the item, its states before and after, the event."""
+
+    item_ref: str
+    previous_state: str
+    state: str
+    event_seq: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return {
+            "item": self.item_ref,
+            "previous_state": self.previous_state,
+            "state": self.state,
+            "event_seq": self.event_seq,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class AllowlistInfo:
+    """An allowlist entry (``id`` is the entry number used by ``allowlist remove``)."""
+
+    id: int
+    type: str
+    value: str
+    quality: int | None
+    note: str | None
+    created_at: datetime
+    added: bool = False
+
+    @classmethod
+    def of(cls, entry: AllowlistEntry, *, added: bool = False) -> AllowlistInfo:
+        """From a store row; ``added`` is True when this call created it."""
+        return cls(
+            id=entry.id,
+            type=entry.type,
+            value=entry.value,
+            quality=entry.quality,
+            note=entry.note,
+            created_at=entry.created_at,
+            added=added,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return {
+            "id": self.id,
+            "type": self.type,
+            "value": self.value,
+            "quality": self.quality,
+            "note": self.note,
+            "created_at": _iso(self.created_at),
+            "added": self.added,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRecord:
+    """One audit row: who (key id, ``None`` for the CLI operator), what, on what, when."""
+
+    id: int
+    actor_key_id: str | None
+    action: str
+    target: str | None
+    details: dict[str, Any]
+    created_at: datetime
+
+    @classmethod
+    def of(cls, entry: AuditEntry) -> AuditRecord:
+        """From a store row."""
+        return cls(
+            id=entry.id,
+            actor_key_id=entry.actor_key_id,
+            action=entry.action,
+            target=entry.target,
+            details=dict(entry.details),
+            created_at=entry.created_at,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return {
+            "id": self.id,
+            "actor": self.actor_key_id,
+            "action": self.action,
+            "target": self.target,
+            "details": self.details,
+            "created_at": _iso(self.created_at),
+        }
+
+
+# --- validation helpers ----------------------------------------------------------------------
+
+
+def _name(value: str, what: str) -> str:
+    if not isinstance(value, str):
+        raise InvalidInput(f"a {what} name is text")
+    name = value.strip()
+    if not name:
+        raise InvalidInput(f"a {what} name cannot be empty")
+    if len(name) > MAX_NAME_LENGTH:
+        raise InvalidInput(f"a {what} name has at most {MAX_NAME_LENGTH} characters")
+    if any(ord(c) < 32 or ord(c) == 127 for c in name):
+        raise InvalidInput(f"a {what} name cannot contain control characters")
+    return name
+
+
+def _limit(limit: int) -> int:
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIST_LIMIT:
+        raise InvalidInput(f"limit must be from 1 to {MAX_LIST_LIMIT}")
+    return limit
+
+
+def _organisation(repo: Repository, name: str) -> Organisation:
+    org = repo.get_organisation(name)
+    if org is None:
+        raise NotFound(f"no organisation named {name!r}; see `hashwall org list`")
+    return org
+
+
+def _platform(repo: Repository, name: str) -> Platform:
+    platform = repo.get_platform(name)
+    if platform is None:
+        raise NotFound(f"no platform named {name!r}; see `hashwall platform list`")
+    return platform
+
+
+def _partner(repo: Repository, name: str) -> Partner:
+    partner = repo.get_partner(name)
+    if partner is None:
+        raise NotFound(f"no partner named {name!r}; see `hashwall partner list`")
+    return partner
+
+
+def _item(repo: Repository, item_ref: str) -> Item:
+    item = repo.get_item(item_ref.strip(), for_update=True) if isinstance(item_ref, str) else None
+    if item is None:
+        raise NotFound(f"no item {item_ref!r}")
+    return item
+
+
+def _platform_info(repo: Repository, platform: Platform) -> PlatformInfo:
+    org = repo.get_organisation_by_id(platform.organisation_id)
+    return PlatformInfo(
+        name=platform.name,
+        organisation=org.name if org is not None else "",
+        policy=platform.policy,
+        created_at=platform.created_at,
+    )
+
+
+def _key_info(key: ApiKey, platforms: Mapping[int, str], partners: Mapping[int, str]) -> KeyInfo:
+    return KeyInfo(
+        key_id=key.key_id,
+        role=key.role,
+        scopes=key.scopes,
+        platform=platforms.get(key.platform_id) if key.platform_id is not None else None,
+        partner=partners.get(key.partner_id) if key.partner_id is not None else None,
+        label=key.label,
+        created_at=key.created_at,
+        revoked_at=key.revoked_at,
+    )
+
+
+def _one_key_info(repo: Repository, key: ApiKey) -> KeyInfo:
+    platforms: dict[int, str] = {}
+    partners: dict[int, str] = {}
+    if key.platform_id is not None:
+        platform = repo.get_platform_by_id(key.platform_id)
+        if platform is not None:
+            platforms[platform.id] = platform.name
+    if key.partner_id is not None:
+        partner = repo.get_partner_by_id(key.partner_id)
+        if partner is not None:
+            partners[partner.id] = partner.name
+    return _key_info(key, platforms, partners)
+
+
+# --- organisations, platforms, partners ------------------------------------------------------
+
+
+def add_organisation(ctx: ServiceContext, actor: Actor, name: str) -> OrganisationInfo:
+    """Create an organisation (a company that owns platforms); ``already_exists`` if taken."""
+    require_operator(actor)
+    clean = _name(name, "organisation")
+    with ctx.store.write() as repo:
+        org = repo.add_organisation(clean)
+        repo.add_audit(ORGANISATION_ADDED, actor_key_id=actor.key_id, target=clean)
+    return OrganisationInfo.of(org)
+
+
+def list_organisations(ctx: ServiceContext, actor: Actor) -> list[OrganisationInfo]:
+    """All organisations, by name."""
+    require_operator(actor)
+    with ctx.store.read() as repo:
+        return [OrganisationInfo.of(org) for org in repo.list_organisations()]
+
+
+def default_policy(ctx: ServiceContext) -> PlatformPolicy:
+    """A new platform's policy: :class:`PlatformPolicy` defaults, retention from the settings."""
+    return PlatformPolicy(retention_days=ctx.settings.match_retention_days)
+
+
+def add_platform(
+    ctx: ServiceContext,
+    actor: Actor,
+    *,
+    organisation: str,
+    name: str,
+    policy: PolicyUpdate | None = None,
+) -> PlatformInfo:
+    """Create a platform of ``organisation`` with :func:`default_policy` plus ``policy``."""
+    require_operator(actor)
+    clean = _name(name, "platform")
+    full_policy = (policy or PolicyUpdate()).apply(default_policy(ctx))
+    with ctx.store.write() as repo:
+        org = _organisation(repo, organisation)
+        platform = repo.add_platform(org.id, clean, full_policy)
+        repo.add_audit(
+            PLATFORM_ADDED,
+            actor_key_id=actor.key_id,
+            target=clean,
+            details={"organisation": org.name, "policy": full_policy.to_dict()},
+        )
+        return _platform_info(repo, platform)
+
+
+def list_platforms(
+    ctx: ServiceContext, actor: Actor, *, organisation: str | None = None
+) -> list[PlatformInfo]:
+    """All platforms (of one organisation if named), by name, with their policies."""
+    require_operator(actor)
+    with ctx.store.read() as repo:
+        org_id = _organisation(repo, organisation).id if organisation is not None else None
+        names = {org.id: org.name for org in repo.list_organisations()}
+        return [
+            PlatformInfo(
+                name=p.name,
+                organisation=names.get(p.organisation_id, ""),
+                policy=p.policy,
+                created_at=p.created_at,
+            )
+            for p in repo.list_platforms(org_id)
+        ]
+
+
+def set_platform_policy(
+    ctx: ServiceContext, actor: Actor, platform: str, update: PolicyUpdate
+) -> PlatformInfo:
+    """Change some fields of a platform's policy; the result is validated as a whole."""
+    require_operator(actor)
+    with ctx.store.write() as repo:
+        current = _platform(repo, platform)
+        new_policy = update.apply(current.policy)
+        updated = repo.set_platform_policy(current.id, new_policy)
+        repo.add_audit(
+            PLATFORM_POLICY_SET,
+            actor_key_id=actor.key_id,
+            target=current.name,
+            details={"changes": update.changes(), "policy": new_policy.to_dict()},
+        )
+        return _platform_info(repo, updated)
+
+
+def add_partner(ctx: ServiceContext, actor: Actor, name: str) -> PartnerInfo:
+    """Create an intake partner (helpline, hotline); ``already_exists`` if the name is taken."""
+    require_operator(actor)
+    clean = _name(name, "partner")
+    with ctx.store.write() as repo:
+        partner = repo.add_partner(clean)
+        repo.add_audit(PARTNER_ADDED, actor_key_id=actor.key_id, target=clean)
+    return PartnerInfo.of(partner)
+
+
+def list_partners(ctx: ServiceContext, actor: Actor) -> list[PartnerInfo]:
+    """All intake partners, by name."""
+    require_operator(actor)
+    with ctx.store.read() as repo:
+        return [PartnerInfo.of(p) for p in repo.list_partners()]
+
+
+# --- API keys --------------------------------------------------------------------------------
+
+
+def _scopes(role: str, scopes: Iterable[str] | None) -> tuple[Scope, ...]:
+    given = sorted(set(scopes)) if scopes is not None else None
+    if role != "platform":
+        if given:
+            raise InvalidInput("only platform keys have scopes")
+        return ()
+    if given is None:
+        return cast(tuple[Scope, ...], PLATFORM_SCOPES)
+    if not given:
+        raise InvalidInput(
+            f"a platform key needs at least one scope of {', '.join(PLATFORM_SCOPES)}"
+        )
+    for scope in given:
+        if scope not in PLATFORM_SCOPES:
+            raise InvalidInput(f"scope must be one of {', '.join(PLATFORM_SCOPES)}, not {scope!r}")
+    return cast(tuple[Scope, ...], tuple(given))
+
+
+def create_api_key(
+    ctx: ServiceContext,
+    actor: Actor,
+    *,
+    role: str,
+    platform: str | None = None,
+    partner: str | None = None,
+    scopes: Iterable[str] | None = None,
+    label: str | None = None,
+) -> CreatedKey:
+    """Create an API key and return it with its full ``<key_id>.<secret>``, shown only once.
+
+    ``admin`` keys have no owner; ``intake`` keys belong to a ``partner``; ``platform`` keys to
+    a ``platform``, with ``scopes`` among ``check``, ``feed``, ``verdict`` (default: all
+    three). Only a hash of the secret is stored.
+    """
+    require_operator(actor)
+    if role not in ROLES:
+        raise InvalidInput(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+    if role == "platform" and (platform is None or partner is not None):
+        raise InvalidInput("a platform key names its platform (--platform), and no partner")
+    if role == "intake" and (partner is None or platform is not None):
+        raise InvalidInput("an intake key names its partner (--partner), and no platform")
+    if role == "admin" and (platform is not None or partner is not None):
+        raise InvalidInput("an admin key has no platform and no partner")
+    scope_tuple = _scopes(role, scopes)
+    clean_label = label.strip() if label is not None else None
+    if clean_label is not None and len(clean_label) > MAX_LABEL_LENGTH:
+        raise InvalidInput(f"a key label has at most {MAX_LABEL_LENGTH} characters")
+    secret = new_api_secret()
+    with ctx.store.write() as repo:
+        owner_platform = _platform(repo, platform) if platform is not None else None
+        owner_partner = _partner(repo, partner) if partner is not None else None
+        key = repo.add_api_key(
+            role=cast(Role, role),
+            secret_hash=hash_api_secret(secret),
+            scopes=scope_tuple,
+            platform_id=owner_platform.id if owner_platform is not None else None,
+            partner_id=owner_partner.id if owner_partner is not None else None,
+            label=clean_label or None,
+        )
+        info = _key_info(
+            key,
+            {owner_platform.id: owner_platform.name} if owner_platform is not None else {},
+            {owner_partner.id: owner_partner.name} if owner_partner is not None else {},
+        )
+        repo.add_audit(
+            API_KEY_CREATED,
+            actor_key_id=actor.key_id,
+            target=key.key_id,
+            details={
+                "role": role,
+                "scopes": list(scope_tuple),
+                "platform": info.platform,
+                "partner": info.partner,
+            },
+        )
+    return CreatedKey(info=info, key=format_api_key(key.key_id, secret))
+
+
+def list_api_keys(
+    ctx: ServiceContext, actor: Actor, *, include_revoked: bool = True
+) -> list[KeyInfo]:
+    """All keys, oldest first, without secrets or secret hashes."""
+    require_operator(actor)
+    with ctx.store.read() as repo:
+        platforms = {p.id: p.name for p in repo.list_platforms()}
+        partners = {p.id: p.name for p in repo.list_partners()}
+        return [
+            _key_info(key, platforms, partners)
+            for key in repo.list_api_keys(include_revoked=include_revoked)
+        ]
+
+
+def revoke_api_key(ctx: ServiceContext, actor: Actor, key_id: str) -> KeyInfo:
+    """Revoke a key (idempotent; the first revocation time is kept); ``not_found`` if unknown.
+
+    A key id, or a full ``<key_id>.<secret>`` string, is accepted (only the id part is used).
+    """
+    require_operator(actor)
+    wanted = key_id.strip().partition(".")[0]
+    with ctx.store.write() as repo:
+        key = repo.get_api_key(wanted)
+        if key is None:
+            raise NotFound(f"no API key {wanted!r}; see `hashwall key list`")
+        already = key.revoked
+        revoked = repo.revoke_api_key(wanted)
+        if not already:
+            repo.add_audit(API_KEY_REVOKED, actor_key_id=actor.key_id, target=wanted)
+        return _one_key_info(repo, revoked)
+
+
+def authenticate(ctx: ServiceContext, presented: str) -> Actor:
+    """The :class:`Actor` of a presented ``<key_id>.<secret>`` string.
+
+    Unknown, revoked and malformed keys all raise the same :class:`~hashwall.errors.InvalidKey`
+    (``invalid_key``, 401) with the same message, and an unknown key id still costs one secret
+    hash, so the answer says nothing about which keys exist.
+    """
+    parsed = (
+        parse_api_key(presented)
+        if isinstance(presented, str) and len(presented) <= MAX_KEY_LENGTH
+        else None
+    )
+    if parsed is None:
+        raise InvalidKey(_INVALID_KEY_MESSAGE)
+    key_id, secret = parsed
+    with ctx.store.read() as repo:
+        key = repo.get_api_key(key_id)
+    if key is None:
+        hash_api_secret(secret)  # the same work as a wrong secret
+        raise InvalidKey(_INVALID_KEY_MESSAGE)
+    if not verify_api_secret(key.secret_hash, secret) or key.revoked:
+        raise InvalidKey(_INVALID_KEY_MESSAGE)
+    return Actor(
+        kind=key.role,
+        key_id=key.key_id,
+        platform_id=key.platform_id,
+        partner_id=key.partner_id,
+        scopes=frozenset(key.scopes),
+    )
+
+
+# --- quarantine ------------------------------------------------------------------------------
+
+
+def list_quarantine(
+    ctx: ServiceContext, actor: Actor, *, limit: int = 100, after: str | None = None
+) -> list[QuarantinedItem]:
+    """Quarantined items, oldest first, paged by ``after`` (the last item ref of a page)."""
+    require_operator(actor)
+    _limit(limit)
+    with ctx.store.read() as repo:
+        after_id = 0
+        if after is not None:
+            anchor = repo.get_item(after.strip())
+            if anchor is None:
+                raise NotFound(f"no item {after!r}")
+            after_id = anchor.id
+        queue = repo.list_items_by_state("quarantined", limit=limit, after_id=after_id)
+        result = []
+        for item in queue:
+            not_ncii = repo.list_verdicts(item.id, verdict="not_ncii")
+            result.append(
+                QuarantinedItem(
+                    item_ref=item.item_ref,
+                    kind=item.kind,
+                    trust=item.trust,
+                    state=item.state,
+                    csam=item.csam,
+                    created_at=item.created_at,
+                    state_changed_at=item.state_changed_at,
+                    not_ncii_verdicts=len(not_ncii),
+                    not_ncii_organisations=len({v.organisation_id for v in not_ncii}),
+                )
+            )
+        return result
+
+
+def reinstate_item(ctx: ServiceContext, actor: Actor, item_ref: str) -> ItemStateChange:
+    """Return a quarantined item to ``active`` (it blocks again per its trust).
+
+    Writes an ``item_reinstated`` event; ``invalid_state`` unless the item is quarantined.
+    """
+    require_operator(actor)
+    with ctx.store.write() as repo:
+        item = _item(repo, item_ref)
+        if item.state != "quarantined":
+            raise InvalidState(f"item {item.item_ref} is {item.state}, not quarantined")
+        updated = repo.set_item_state(item.id, "active")
+        repo.add_audit(
+            ITEM_REINSTATED_ACTION,
+            actor_key_id=actor.key_id,
+            target=item.item_ref,
+            details={"previous_state": item.state},
+        )
+        event = repo.append_event(
+            ITEM_REINSTATED, {"item": item.item_ref, "state": "active"}, item=updated
+        )
+    return ItemStateChange(item.item_ref, item.state, "active", event.seq)
+
+
+def delete_item(ctx: ServiceContext, actor: Actor, item_ref: str) -> ItemStateChange:
+    """Delete a live item (normally from quarantine): state ``deleted``, hash values gone.
+
+    The item's signal rows (and, as on withdrawal, its exemptions and the upload hashes of its
+    verdicts) are deleted, an ``item_deleted`` event is written, and the values in its earlier
+    events are erased in the same transaction. ``invalid_state`` if the item is
+    already withdrawn or deleted (its values are gone already).
+    """
+    require_operator(actor)
+    with ctx.store.write() as repo:
+        item = _item(repo, item_ref)
+        if not item.live:
+            raise InvalidState(f"item {item.item_ref} is already {item.state}")
+        updated = repo.set_item_state(item.id, "deleted")
+        repo.delete_item_signals(item.id)
+        # As for a withdrawal: the uploads' hashes kept for this item go too.
+        repo.conn.execute(delete(exemptions).where(exemptions.c.item_id == item.id))
+        repo.conn.execute(
+            update(verdicts)
+            .where(verdicts.c.item_id == item.id)
+            .values(upload_pdq=None, upload_sha256=None)
+        )
+        repo.add_audit(
+            ITEM_DELETED_ACTION,
+            actor_key_id=actor.key_id,
+            target=item.item_ref,
+            details={"previous_state": item.state},
+        )
+        event = repo.append_event(
+            ITEM_DELETED, {"item": item.item_ref, "state": "deleted"}, item=updated
+        )
+    return ItemStateChange(item.item_ref, item.state, "deleted", event.seq)
+
+
+# --- allowlist -------------------------------------------------------------------------------
+
+
+def _parse_signal(raw: Signal | Mapping[str, Any]) -> Signal:
+    return Signal.parse(raw.to_dict() if isinstance(raw, Signal) else raw)
+
+
+def add_to_allowlist(
+    ctx: ServiceContext,
+    actor: Actor,
+    signals: Sequence[Signal | Mapping[str, Any]],
+    *,
+    note: str | None = None,
+) -> list[AllowlistInfo]:
+    """Allowlist signals of an image known not to be NCII (refused at intake, never matched).
+
+    Every signal is validated (:meth:`Signal.parse`, ``invalid_hash``) before anything is
+    written. Idempotent: an entry already there is returned with ``added`` False.
+    """
+    require_operator(actor)
+    if not signals:
+        raise InvalidInput("give at least one signal to allowlist")
+    parsed = [_parse_signal(s) for s in signals]
+    clean_note = note.strip() if note is not None else None
+    if clean_note is not None and len(clean_note) > 500:
+        raise InvalidInput("an allowlist note has at most 500 characters")
+    result = []
+    with ctx.store.write() as repo:
+        for signal in parsed:
+            existed = bool(repo.find_allowlisted(signal.type, [signal.value]))
+            entry = repo.add_to_allowlist(signal, note=clean_note or None)
+            if not existed:
+                repo.add_audit(
+                    ALLOWLIST_ADDED,
+                    actor_key_id=actor.key_id,
+                    target=f"allowlist:{entry.id}",
+                    details={"type": entry.type},
+                )
+            result.append(AllowlistInfo.of(entry, added=not existed))
+    return result
+
+
+def list_allowlist(
+    ctx: ServiceContext,
+    actor: Actor,
+    *,
+    signal_type: str | None = None,
+    limit: int = 100,
+    after_id: int = 0,
+) -> list[AllowlistInfo]:
+    """Allowlist entries by entry id, paged by ``after_id``, of one signal type if given."""
+    require_operator(actor)
+    _limit(limit)
+    with ctx.store.read() as repo:
+        entries = repo.list_allowlist(signal_type=signal_type, limit=limit, after_id=after_id)
+        return [AllowlistInfo.of(e) for e in entries]
+
+
+def remove_from_allowlist(ctx: ServiceContext, actor: Actor, entry_id: int) -> None:
+    """Remove an allowlist entry by its id; ``not_found`` if there is none."""
+    require_operator(actor)
+    with ctx.store.write() as repo:
+        repo.remove_from_allowlist(entry_id)
+        repo.add_audit(ALLOWLIST_REMOVED, actor_key_id=actor.key_id, target=f"allowlist:{entry_id}")
+
+
+# --- audit -----------------------------------------------------------------------------------
+
+
+def list_audit(
+    ctx: ServiceContext,
+    actor: Actor,
+    *,
+    limit: int = 100,
+    before_id: int | None = None,
+    actor_key_id: str | None = None,
+    action: str | None = None,
+) -> list[AuditRecord]:
+    """Audit entries, newest first, paged by ``before_id``, filtered by key id and/or action."""
+    require_operator(actor)
+    _limit(limit)
+    with ctx.store.read() as repo:
+        entries = repo.list_audit(
+            limit=limit, before_id=before_id, actor_key_id=actor_key_id, action=action
+        )
+        return [AuditRecord.of(e) for e in entries]
