@@ -1,0 +1,459 @@
+"""Decoders in worker processes, so that a crash or a hang in a decoder costs one worker.
+
+libjpeg, libpng, libheif and friends are C code run on hostile bytes. A
+:class:`DecodePool` runs :func:`hashwall.hash_image` in ``N`` worker processes (started afresh,
+never forked: the server has threads), each with an address-space limit (``RLIMIT_AS``, so a memory
+blow-up is a ``MemoryError`` in the worker, not the OOM killer in the server) and a time limit
+per task. A worker that dies (segfault, abort) or overruns its time is killed and replaced in
+the background, and the request that met it gets a clean error:
+
+==============================  =====================  ======================================
+what happened                   error                  status
+==============================  =====================  ======================================
+bad bytes (the media layer)     as ``hash_image``      4xx, the same as in process
+crash, or out of memory         ``decode_failed``      422 (the same bytes would fail again)
+over ``decode_timeout``         ``decode_timeout``     422 (only the worker's own time counts)
+no free worker in time          ``overloaded``         503 (``Retry-After``)
+==============================  =====================  ======================================
+
+The pool is its own (not ``concurrent.futures.ProcessPoolExecutor``, whose one dead worker
+breaks the whole executor). Callers block in their own thread (:meth:`DecodePool.hash_media`)
+or await (:meth:`DecodePool.hash_media_async`); both are safe from any number of threads.
+Media bytes go through a pipe, never a file, and are never logged; workers cannot dump core.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import logging
+import os
+import queue
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import Any, Literal, TypeVar
+
+from hashwall import errors
+from hashwall.api import decode_worker
+from hashwall.errors import DecodeFailed, DecodeTimeout, HashwallError, Overloaded
+from hashwall.hashing.image import HashMode, ImageHashes, Note
+from hashwall.hashing.pdq import PdqHash
+from hashwall.settings import Settings
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# A worker's answer is a few kB of JSON; anything larger is not one of ours.
+_MAX_REPLY_BYTES = 1 << 20
+_MAX_MESSAGE_CHARS = 500
+_STARTUP_TIMEOUT = 120.0
+_HEX = re.compile(r"[0-9a-f]+")
+
+
+class WorkerStartError(RuntimeError):
+    """A decoder worker could not start (a configuration problem, reported at startup)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PoolStats:
+    """Counters of a pool since it started, for metrics and tests."""
+
+    workers: int
+    idle: int
+    restarts: int
+    crashes: int
+    timeouts: int
+
+
+class _Worker:
+    """One worker process and the parent's end of its socket.
+
+    Started as ``python -m hashwall.api.decode_worker``, not through ``multiprocessing``: a
+    spawned child would re-run the parent's ``__main__`` (any script or server that builds a
+    pool at import time), and nothing is pickled either way.
+    """
+
+    def __init__(self, memory_limit: int, test_hooks: bool) -> None:
+        parent_end, child_end = socket.socketpair()
+        command = [
+            sys.executable,
+            "-m",
+            "hashwall.api.decode_worker",
+            str(child_end.fileno()),
+            str(memory_limit),
+            "1" if test_hooks else "0",
+        ]
+        env = dict(os.environ)
+        env.update(decode_worker.THREAD_LIMITS)
+        try:
+            self.process = subprocess.Popen(
+                command, pass_fds=(child_end.fileno(),), env=env, stdin=subprocess.DEVNULL
+            )
+        finally:
+            child_end.close()
+        self.conn = Connection(parent_end.detach())
+
+    def wait_ready(self, timeout: float) -> None:
+        """Block until the worker has warmed up; :class:`WorkerStartError` if it cannot."""
+        try:
+            if not self.conn.poll(timeout):
+                raise WorkerStartError(f"a decoder worker did not start within {timeout:.0f} s")
+            hello = json.loads(self.conn.recv_bytes(_MAX_REPLY_BYTES))
+        except (EOFError, OSError, ValueError):
+            raise WorkerStartError(
+                f"a decoder worker exited while starting ({_describe_exit(self.process)})"
+            ) from None
+        if not isinstance(hello, dict) or hello.get("ready") is not True:
+            message = hello.get("message") if isinstance(hello, dict) else None
+            raise WorkerStartError(str(message or "a decoder worker refused to start"))
+
+    def healthy(self) -> bool:
+        """True if the worker is alive and has nothing unexpected waiting on its socket."""
+        try:
+            return self.process.poll() is None and not self.conn.poll(0)
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        """Kill the process (it may be stuck in C code) and release the socket."""
+        if self.process.poll() is None:
+            self.process.kill()
+        try:
+            self.process.wait(5)
+        except subprocess.TimeoutExpired:
+            log.error("decoder worker %d did not exit after SIGKILL", self.process.pid)
+        self.conn.close()
+
+
+def _describe_exit(process: subprocess.Popen[bytes]) -> str:
+    try:
+        code = process.wait(1)
+    except subprocess.TimeoutExpired:
+        code = None
+    if code is None:
+        return "still running"
+    if code < 0:
+        try:
+            return f"signal {signal.Signals(-code).name}"
+        except ValueError:
+            return f"signal {-code}"
+    return f"exit code {code}"
+
+
+class DecodePool:
+    """``N`` decoder worker processes with memory and time limits, replaced when they die.
+
+    ``test_hooks=True`` enables the test-only tasks (``_crash_for_tests`` and its siblings);
+    nothing in the media bytes can reach them.
+    """
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        workers: int | None = None,
+        test_hooks: bool = False,
+    ) -> None:
+        settings = settings or Settings()
+        self._size = workers if workers is not None else settings.decode_workers
+        if self._size < 1:
+            raise ValueError("a decode pool needs at least one worker")
+        self._memory_limit = settings.decode_memory_limit
+        self._timeout = settings.decode_timeout
+        self._queue_timeout = settings.decode_queue_timeout
+        self._test_hooks = test_hooks
+        self._idle: queue.Queue[_Worker] = queue.Queue()
+        self._workers: set[_Worker] = set()
+        self._lock = threading.Lock()
+        self._closed = False
+        self._restarts = self._crashes = self._timeouts = 0
+        # Threads that wait on workers for async callers: a few beyond the workers, so that
+        # waiting for a free worker is bounded by the queue timeout, not by this pool.
+        self._threads = ThreadPoolExecutor(
+            max_workers=self._size * 4, thread_name_prefix="hashwall-decode"
+        )
+        starting = [self._spawn() for _ in range(self._size)]
+        try:
+            for worker in starting:
+                worker.wait_ready(_STARTUP_TIMEOUT)
+        except WorkerStartError:
+            self.close()
+            raise
+        for worker in starting:
+            self._idle.put(worker)
+
+    # --- public ---------------------------------------------------------------------------
+
+    def hash_media(self, data: bytes, *, fast: bool, orientations: bool) -> ImageHashes:
+        """Fingerprint media bytes in a worker; see :func:`hashwall.hash_image`.
+
+        Raises what ``hash_image`` raises for bad bytes, and :class:`DecodeFailed`,
+        :class:`DecodeTimeout` or :class:`Overloaded` (see the module docstring).
+        """
+        return self._hash(data, fast, orientations, time.monotonic() + self._queue_timeout)
+
+    async def hash_media_async(self, data: bytes, *, fast: bool, orientations: bool) -> ImageHashes:
+        """:meth:`hash_media` for asyncio: the event loop is never blocked."""
+        deadline = time.monotonic() + self._queue_timeout
+        call = functools.partial(self._hash, data, fast, orientations, deadline)
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._threads, call)
+        except RuntimeError:
+            if self._closed:  # the executor refuses work after close()
+                raise Overloaded("the decoder pool is shut down") from None
+            raise
+
+    def stats(self) -> PoolStats:
+        """Workers alive or starting, idle workers, and what happened to the others."""
+        with self._lock:
+            return PoolStats(
+                workers=len(self._workers),
+                idle=self._idle.qsize(),
+                restarts=self._restarts,
+                crashes=self._crashes,
+                timeouts=self._timeouts,
+            )
+
+    def close(self) -> None:
+        """Stop every worker. Calls after this raise :class:`Overloaded`."""
+        with self._lock:
+            self._closed = True
+            workers = list(self._workers)
+            self._workers.clear()
+        for worker in workers:
+            worker.stop()
+        self._threads.shutdown(wait=False, cancel_futures=True)
+
+    def __enter__(self) -> DecodePool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- test-only tasks ------------------------------------------------------------------
+
+    def _crash_for_tests(self) -> None:
+        """Make one worker call ``os.abort()`` (only with ``test_hooks=True``)."""
+        self._run_test_task({"task": "abort"})
+
+    def _sleep_for_tests(self, seconds: float) -> None:
+        """Make one worker sleep (only with ``test_hooks=True``)."""
+        self._run_test_task({"task": "sleep", "seconds": seconds})
+
+    def _allocate_for_tests(self, nbytes: int) -> None:
+        """Make one worker allocate ``nbytes`` (only with ``test_hooks=True``)."""
+        self._run_test_task({"task": "allocate", "bytes": nbytes})
+
+    def _run_test_task(self, header: dict[str, Any]) -> None:
+        if not self._test_hooks:
+            raise RuntimeError("test tasks need DecodePool(test_hooks=True)")
+        self._run(header, b"", time.monotonic() + self._queue_timeout, lambda _: None)
+
+    # --- the work -------------------------------------------------------------------------
+
+    def _hash(self, data: bytes, fast: bool, orientations: bool, deadline: float) -> ImageHashes:
+        header = {"task": "hash", "fast": fast, "orientations": orientations}
+        return self._run(header, data, deadline, _hashes_from_wire)
+
+    def _run(
+        self,
+        header: dict[str, Any],
+        data: bytes,
+        deadline: float,
+        parse: Callable[[Any], T],
+    ) -> T:
+        worker = self._acquire(deadline)
+        outcome: Literal["ok", "timeout", "died"] = "ok"
+        raw = b""
+        try:
+            worker.conn.send_bytes(json.dumps(header).encode())
+            worker.conn.send_bytes(data)
+            if worker.conn.poll(self._timeout):
+                raw = worker.conn.recv_bytes(_MAX_REPLY_BYTES)
+            else:
+                outcome = "timeout"
+        except (EOFError, OSError):
+            outcome = "died"
+        except BaseException:
+            # Interrupted half-way (KeyboardInterrupt, a signal): the pipe is out of step.
+            self._replace(worker)
+            raise
+
+        if outcome == "timeout":
+            with self._lock:
+                self._timeouts += 1
+            log.warning("decoder worker overran %.1f s; killing and replacing it", self._timeout)
+            self._replace(worker)
+            raise DecodeTimeout(
+                f"decoding took longer than {self._timeout:g} s and was stopped; "
+                "send a smaller or simpler file"
+            )
+        if outcome == "died":
+            how = _describe_exit(worker.process)
+            with self._lock:
+                self._crashes += 1
+            log.warning("decoder worker died (%s); replacing it", how)
+            self._replace(worker)
+            raise DecodeFailed(
+                "the decoder crashed on this input; the file cannot be hashed, "
+                "send it in another format"
+            )
+
+        try:
+            reply = json.loads(raw)
+            if not isinstance(reply, dict):
+                raise TypeError("not an object")
+            recycle = reply.get("recycle") is True
+            if "error" in reply:
+                error = _error_from_wire(reply["error"])
+            else:
+                result = parse(reply["ok"])
+                error = None
+        except (KeyError, TypeError, ValueError, HashwallError):
+            log.warning("decoder worker sent a malformed answer; replacing it")
+            self._replace(worker)
+            raise DecodeFailed("the decoder failed on this input") from None
+
+        if recycle:
+            self._replace(worker)
+        else:
+            self._release(worker)
+        if error is not None:
+            raise error
+        return result
+
+    # --- workers --------------------------------------------------------------------------
+
+    def _spawn(self) -> _Worker:
+        worker = _Worker(self._memory_limit, self._test_hooks)
+        with self._lock:
+            self._workers.add(worker)
+        return worker
+
+    def _acquire(self, deadline: float) -> _Worker:
+        while True:
+            if self._closed:
+                raise Overloaded("the decoder pool is shut down")
+            try:
+                worker = self._idle.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                raise Overloaded(
+                    "every decoder is busy; retry in a moment", retry_after=1.0
+                ) from None
+            if worker.healthy():
+                return worker
+            # Died while idle (the OOM killer, a signal): replace it and look again.
+            log.warning(
+                "idle decoder worker died (%s); replacing it", _describe_exit(worker.process)
+            )
+            with self._lock:
+                self._crashes += 1
+            self._replace(worker)
+
+    def _release(self, worker: _Worker) -> None:
+        if self._closed:
+            worker.stop()
+        else:
+            self._idle.put(worker)
+
+    def _replace(self, worker: _Worker) -> None:
+        """Stop ``worker`` and start another in the background (start-up takes ~1-2 s)."""
+        worker.stop()
+        with self._lock:
+            self._workers.discard(worker)
+            if self._closed:
+                return
+            self._restarts += 1
+        threading.Thread(
+            target=self._start_replacement, name="hashwall-decode-restart", daemon=True
+        ).start()
+
+    def _start_replacement(self) -> None:
+        delay = 1.0
+        while not self._closed:
+            worker = self._spawn()
+            try:
+                worker.wait_ready(_STARTUP_TIMEOUT)
+            except WorkerStartError as exc:
+                worker.stop()
+                with self._lock:
+                    self._workers.discard(worker)
+                if self._closed:
+                    return
+                log.error("decoder worker failed to start: %s; retrying in %.0f s", exc, delay)
+                time.sleep(delay)
+                delay = min(delay * 2, 30.0)
+                continue
+            self._release(worker)
+            return
+
+
+def _error_from_wire(error: Any) -> HashwallError:
+    """Rebuild an error a worker reported; anything unknown becomes :class:`DecodeFailed`."""
+    if not isinstance(error, dict):
+        raise TypeError("error is not an object")
+    name, message = error.get("type"), error.get("message")
+    if not isinstance(name, str) or not isinstance(message, str):
+        raise TypeError("error has no type or message")
+    cls = getattr(errors, name, None)
+    if not (isinstance(cls, type) and issubclass(cls, HashwallError)):
+        cls = DecodeFailed
+    return cls(message[:_MAX_MESSAGE_CHARS])
+
+
+def _int(value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise TypeError("expected a non-negative integer")
+    return value
+
+
+def _hex(value: Any, length: int) -> str:
+    if not isinstance(value, str) or len(value) != length or not _HEX.fullmatch(value):
+        raise TypeError(f"expected {length} lowercase hex digits")
+    return value
+
+
+def _str(value: Any) -> str:
+    if not isinstance(value, str) or len(value) > _MAX_MESSAGE_CHARS:
+        raise TypeError("expected a short string")
+    return value
+
+
+def _hashes_from_wire(wire: Any) -> ImageHashes:
+    """Rebuild and validate the :class:`ImageHashes` a worker sent as JSON."""
+    if not isinstance(wire, dict):
+        raise TypeError("hashes are not an object")
+    orientations = wire["orientations"]
+    if orientations is not None and (not isinstance(orientations, list) or len(orientations) != 8):
+        raise TypeError("orientations must be 8 hashes or null")
+    notes = wire["notes"]
+    if not isinstance(notes, list):
+        raise TypeError("notes must be a list")
+    return ImageHashes(
+        pdq=PdqHash.from_hex(_hex(wire["pdq"], 64)),
+        quality=_int(wire["quality"]),
+        md5=_hex(wire["md5"], 32),
+        sha256=_hex(wire["sha256"], 64),
+        width=_int(wire["width"]),
+        height=_int(wire["height"]),
+        format=_str(wire["format"]),
+        mode=HashMode(wire["mode"]),
+        frame_count=_int(wire["frame_count"]),
+        orientations=(
+            None
+            if orientations is None
+            else tuple(PdqHash.from_hex(_hex(h, 64)) for h in orientations)
+        ),
+        notes=tuple(Note(_str(code), _str(message)) for code, message in notes),
+    )

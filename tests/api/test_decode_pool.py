@@ -1,0 +1,185 @@
+"""The decoder pool: a crash, a hang or a memory blow-up costs one worker, never the service."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+import os
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+from PIL import Image
+
+from hashwall import hash_image
+from hashwall.api.decode_pool import DecodePool
+from hashwall.errors import (
+    CorruptMedia,
+    DecodeFailed,
+    DecodeTimeout,
+    Overloaded,
+    TooManyPixels,
+    UnsupportedMedia,
+)
+from hashwall.settings import MB, Settings
+
+from support import encode, textured_rgb
+
+TIME_LIMIT = 1.5
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "the pool did not recover in time"
+        time.sleep(0.05)
+
+
+@pytest.fixture(scope="module")
+def pool() -> Iterator[DecodePool]:
+    settings = Settings(
+        decode_timeout=TIME_LIMIT, decode_queue_timeout=30.0, decode_memory_limit=512 * MB
+    )
+    with DecodePool(settings, workers=2, test_hooks=True) as p:
+        yield p
+
+
+@pytest.fixture
+def recovered(pool: DecodePool) -> Iterator[DecodePool]:
+    """The shared pool, with both workers up again after the test broke some."""
+    yield pool
+    wait_until(lambda: pool.stats().idle == 2)
+
+
+def test_image_hashes_in_a_worker_as_in_process(pool: DecodePool) -> None:
+    data = encode(textured_rgb(seed=3), "JPEG", quality=90)
+    for fast in (True, False):
+        got = pool.hash_media(data, fast=fast, orientations=True)
+        assert got == hash_image(data, fast=fast, orientations=True)
+    assert pool.hash_media(data, fast=True, orientations=False).orientations is None
+
+
+def test_bad_bytes_raise_the_media_error_and_keep_the_worker(pool: DecodePool) -> None:
+    before = pool.stats()
+    with pytest.raises(UnsupportedMedia):
+        pool.hash_media(b"hello, not an image", fast=True, orientations=False)
+    jpeg = encode(textured_rgb(), "JPEG")
+    with pytest.raises(CorruptMedia):
+        pool.hash_media(jpeg[: len(jpeg) // 3], fast=False, orientations=False)
+    assert pool.stats().restarts == before.restarts
+
+
+def test_worker_that_aborts_yields_decode_failed_and_pool_keeps_answering(
+    recovered: DecodePool,
+) -> None:
+    before = recovered.stats()
+    with pytest.raises(DecodeFailed) as caught:
+        recovered._crash_for_tests()
+    assert caught.value.status == 422
+    assert caught.value.code == "decode_failed"
+    data = encode(textured_rgb(seed=1), "PNG")
+    for _ in range(3):  # the surviving worker answers while the replacement starts
+        assert recovered.hash_media(data, fast=True, orientations=False).usable
+    after = recovered.stats()
+    assert after.crashes == before.crashes + 1
+    assert after.restarts == before.restarts + 1
+
+
+def test_worker_that_hangs_yields_decode_timeout_and_pool_recovers(
+    recovered: DecodePool,
+) -> None:
+    started = time.monotonic()
+    with pytest.raises(DecodeTimeout) as caught:
+        recovered._sleep_for_tests(60)
+    assert TIME_LIMIT <= time.monotonic() - started < TIME_LIMIT + 5
+    assert caught.value.code == "decode_timeout"
+    assert recovered.stats().timeouts >= 1
+    data = encode(textured_rgb(seed=2), "JPEG")
+    assert recovered.hash_media(data, fast=True, orientations=False).usable
+    wait_until(lambda: recovered.stats().idle == 2)
+    recovered._sleep_for_tests(0.01)  # a short task is fine on the new worker
+
+
+def test_allocation_beyond_the_memory_limit_yields_decode_failed(recovered: DecodePool) -> None:
+    with pytest.raises(DecodeFailed, match="more memory"):
+        recovered._allocate_for_tests(1024 * MB)
+    recovered._allocate_for_tests(16 * MB)
+
+
+def test_image_too_big_for_the_memory_limit_is_refused_cleanly(pool: DecodePool) -> None:
+    # 8000 x 8000 of one colour: a ~1 MB PNG that needs 192 MB of pixels, and more to hash.
+    buf = io.BytesIO()
+    Image.new("RGB", (8000, 8000), (120, 30, 200)).save(buf, "PNG", compress_level=1)
+    with pytest.raises((TooManyPixels, DecodeFailed)) as caught:
+        pool.hash_media(buf.getvalue(), fast=False, orientations=False)
+    assert caught.value.status in (413, 422)
+
+
+def test_concurrent_requests_from_threads_all_get_their_own_answer(pool: DecodePool) -> None:
+    images = [encode(textured_rgb(seed=s), "JPEG") for s in range(6)]
+    expected = [hash_image(d, fast=True).pdq for d in images]
+    results: dict[int, object] = {}
+
+    def work(i: int) -> None:
+        try:
+            results[i] = pool.hash_media(images[i % 6], fast=True, orientations=False).pdq
+        except Exception as exc:
+            results[i] = exc
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(18)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [results[i] for i in range(18)] == [expected[i % 6] for i in range(18)]
+
+
+def test_async_callers_share_the_pool(pool: DecodePool) -> None:
+    images = [encode(textured_rgb(seed=s), "PNG") for s in range(4)]
+
+    async def main() -> list[str]:
+        hashes = await asyncio.gather(
+            *(pool.hash_media_async(d, fast=True, orientations=False) for d in images)
+        )
+        return [h.pdq.hex for h in hashes]
+
+    assert asyncio.run(main()) == [hash_image(d, fast=True).pdq.hex for d in images]
+
+
+def test_media_bytes_reach_no_log_no_error_and_no_temp_file(
+    pool: DecodePool, caplog: pytest.LogCaptureFixture
+) -> None:
+    sentinel = b"SENTINEL-7f3a9c-media-bytes"
+    jpeg = encode(textured_rgb(), "JPEG")
+    hostile = jpeg[:200] + sentinel * 50
+    tmp = tempfile.gettempdir()
+    before = set(os.listdir(tmp))
+    with caplog.at_level(logging.DEBUG), pytest.raises(CorruptMedia) as caught:
+        pool.hash_media(hostile, fast=False, orientations=False)
+    assert sentinel.decode() not in caught.value.message
+    assert sentinel.decode() not in caplog.text
+    assert set(os.listdir(tmp)) <= before
+
+
+def test_saturated_pool_answers_overloaded_and_test_tasks_need_the_flag() -> None:
+    settings = Settings(decode_queue_timeout=0.3)
+    with DecodePool(settings, workers=1) as single:
+        with pytest.raises(RuntimeError, match="test_hooks"):
+            single._crash_for_tests()
+        # The worker itself refuses a test task when it was not started with hooks.
+        with pytest.raises(DecodeFailed, match="unknown task"):
+            single._run({"task": "abort"}, b"", time.monotonic() + 1, lambda _: None)
+        assert single.stats().crashes == 0
+
+        busy = single._acquire(time.monotonic() + 1)  # every worker taken
+        with pytest.raises(Overloaded) as caught:
+            single.hash_media(b"\xff\xd8", fast=True, orientations=False)
+        assert caught.value.status == 503
+        single._release(busy)
+        data = encode(textured_rgb(), "JPEG")
+        assert single.hash_media(data, fast=True, orientations=False).usable
+    with pytest.raises(Overloaded):
+        single.hash_media(data, fast=True, orientations=False)
