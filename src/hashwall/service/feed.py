@@ -1,0 +1,409 @@
+"""The feed: what a platform needs to match uploads locally, as a snapshot plus ordered events.
+
+A platform that cannot send every upload over the network syncs the bank instead: first a
+*snapshot* of the live set (every ``active`` or ``quarantined`` item: its ref, kind, trust, state
+and signals), then the *events* after it, in ``seq`` order, forever. Every call returns one page
+and an opaque ``cursor`` to pass to the next call; ``more`` says whether the next call has
+something to return right now.
+
+The cursor (``hwf1.`` + base64url JSON) holds a phase and a position:
+
+- ``snapshot`` phase: ``(at, after)``. ``at`` is the event ``seq`` the snapshot was started at
+  (the log's head when the first page was read); ``after`` the last item ref returned. Items are
+  paged by their random public ref. A page returns the items live *when the page is read* with
+  ``item_ref > after``, except those whose ``item_added`` event is after ``at`` (the event phase
+  delivers those, so no item comes twice).
+- ``events`` phase: ``(seq)``. A page returns the events with ``seq`` greater than it, in order.
+  When the snapshot's last page is read, the same call goes on with the events after ``at``.
+
+Each page is read in one consistent snapshot of the store (:meth:`Store.read`, ``REPEATABLE
+READ`` on PostgreSQL), and the event log is gap-free for followers (``store/events.py``). So:
+
+- **No gaps.** Every item live at ``at`` and still live when its page is read is in the
+  snapshot; every change from ``at`` on is an event of the event phase.
+- **No duplicates.** An item ref comes at most once in the snapshot (refs only grow along the
+  pages); an event ``seq`` at most once (it only grows).
+- **Exactly the live set.** Events are state assignments (``item_added`` sets the whole item,
+  ``item_withdrawn``/``item_deleted`` remove it, ``item_quarantined``/``item_reinstated`` set
+  its state, ``trust_changed`` its trust). A snapshot page may already show a change the event
+  phase then replays; applying an assignment twice changes nothing, so a consumer that applies
+  snapshot then events (:class:`FeedMirror`) ends with exactly the live set.
+- **Never the values of a withdrawn or deleted item.** The snapshot holds only items live when
+  the page is read; withdrawal and deletion erase the values from the item's earlier events in
+  the same transaction; and every ``item_added`` returned is checked against the item's state
+  in the page's own snapshot (values are dropped unless it is live). A consumer that starts (or
+  resumes, from any cursor) after a withdrawal never receives that item's values.
+
+Every read writes an ``audit`` row (``feed_read``, the acting key, the platform, counts).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Final, Literal
+
+from sqlalchemy import select
+
+from hashwall.errors import Forbidden, InvalidCursor, InvalidInput, NotFound
+from hashwall.service.context import Actor, ServiceContext
+from hashwall.store.events import (
+    ITEM_ADDED,
+    ITEM_DELETED,
+    ITEM_QUARANTINED,
+    ITEM_REINSTATED,
+    ITEM_WITHDRAWN,
+    TRUST_CHANGED,
+    Event,
+)
+from hashwall.store.repo import Platform, PlatformPolicy, Repository
+from hashwall.store.tables import LIVE_ITEM_STATES, events, items, signals
+
+Phase = Literal["snapshot", "events"]
+
+DEFAULT_FEED_LIMIT: Final = 1000
+MAX_FEED_LIMIT: Final = 10_000
+FEED_READ: Final = "feed_read"
+
+_CURSOR_PREFIX: Final = "hwf1."
+_MAX_CURSOR_LENGTH: Final = 512
+_SIGNAL_FIELDS: Final = ("type", "value", "quality", "frame_number", "frame_timestamp")
+_STATE_OF_EVENT: Final = {ITEM_QUARANTINED: "quarantined", ITEM_REINSTATED: "active"}
+_REMOVING_EVENTS: Final = frozenset({ITEM_WITHDRAWN, ITEM_DELETED})
+
+
+# --- the cursor ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    """A position in the feed. ``seq``: the snapshot's event seq, or the last event returned."""
+
+    phase: Phase
+    seq: int
+    after_item: str = ""
+
+    def encode(self) -> str:
+        """The opaque string given to consumers."""
+        body: dict[str, Any] = {"p": "s" if self.phase == "snapshot" else "e", "q": self.seq}
+        if self.phase == "snapshot":
+            body["a"] = self.after_item
+        raw = json.dumps(body, separators=(",", ":")).encode()
+        return _CURSOR_PREFIX + base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, text: str) -> Cursor:
+        """Parse a cursor this service issued; anything else is ``invalid_cursor``."""
+        bad = InvalidCursor(
+            "this feed cursor was not issued by this service; start again without a cursor"
+        )
+        if not isinstance(text, str) or len(text) > _MAX_CURSOR_LENGTH:
+            raise bad
+        if not text.startswith(_CURSOR_PREFIX):
+            raise bad
+        payload = text[len(_CURSOR_PREFIX) :]
+        try:
+            raw = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
+            body = json.loads(raw)
+        except (binascii.Error, ValueError):
+            raise bad from None
+        if not isinstance(body, dict):
+            raise bad
+        phase, seq, after = body.get("p"), body.get("q"), body.get("a", "")
+        if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
+            raise bad
+        if phase == "s" and isinstance(after, str) and set(body) == {"p", "q", "a"}:
+            return cls("snapshot", seq, after)
+        if phase == "e" and set(body) == {"p", "q"}:
+            return cls("events", seq)
+        raise bad
+
+
+# --- what a page holds -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FeedItem:
+    """A live item of the snapshot: everything needed to match it locally."""
+
+    item_ref: str
+    kind: str
+    trust: str
+    state: str
+    signals: tuple[dict[str, Any], ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return {
+            "item": self.item_ref,
+            "kind": self.kind,
+            "trust": self.trust,
+            "state": self.state,
+            "signals": [dict(s) for s in self.signals],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class FeedEvent:
+    """One event of the log, in the feed's form (``data`` holds the type's own fields)."""
+
+    seq: int
+    type: str
+    item_ref: str | None
+    created_at: datetime
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form: ``{"seq", "type", "item", <fields of the type>, "created_at"}``."""
+        return {
+            "seq": self.seq,
+            "type": self.type,
+            "item": self.item_ref,
+            **self.data,
+            "created_at": self.created_at.isoformat(),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class FeedPage:
+    """One page: snapshot items and/or events, the cursor for the next call, and ``more``.
+
+    ``snapshot_seq`` is the seq the snapshot was taken at (None in the events phase);
+    ``head_seq`` the log's head when the page was read. ``policy`` is the platform's.
+    """
+
+    platform: str
+    policy: PlatformPolicy
+    phase: Phase
+    snapshot_seq: int | None
+    items: tuple[FeedItem, ...]
+    events: tuple[FeedEvent, ...]
+    cursor: str
+    more: bool
+    head_seq: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return {
+            "platform": self.platform,
+            "policy": self.policy.to_dict(),
+            "phase": self.phase,
+            "snapshot_seq": self.snapshot_seq,
+            "items": [i.to_dict() for i in self.items],
+            "events": [e.to_dict() for e in self.events],
+            "cursor": self.cursor,
+            "more": self.more,
+            "head_seq": self.head_seq,
+        }
+
+
+# --- the use case ----------------------------------------------------------------------------
+
+
+def read_feed(
+    ctx: ServiceContext,
+    actor: Actor,
+    *,
+    cursor: str | None = None,
+    limit: int = DEFAULT_FEED_LIMIT,
+    platform: str | None = None,
+) -> FeedPage:
+    """One page of the feed for a platform, from ``cursor`` (None: start with the snapshot).
+
+    A platform key needs the ``feed`` scope and reads its own platform's feed (``platform``, if
+    given, must be its own). The operator and admin keys name the ``platform``. ``limit`` (1 to
+    10 000) bounds the items plus events of the page.
+    """
+    actor.require("operator", "admin", "platform", scope="feed")
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_FEED_LIMIT:
+        raise InvalidInput(f"limit must be from 1 to {MAX_FEED_LIMIT}")
+    start = Cursor.decode(cursor) if cursor is not None else None
+    with ctx.store.read() as repo:
+        target = _platform(repo, actor, platform)
+        head = repo.last_event_seq()
+        position = start or Cursor("snapshot", head)
+        if position.seq > head:
+            raise InvalidCursor("this feed cursor is ahead of the event log; start again")
+        page_items: list[FeedItem] = []
+        page_events: list[FeedEvent] = []
+        snapshot_seq: int | None = None
+        if position.phase == "snapshot":
+            snapshot_seq = position.seq
+            rows = _snapshot_items(repo, position.seq, position.after_item, limit + 1)
+            if len(rows) > limit:
+                page_items = rows[:limit]
+                nxt = Cursor("snapshot", position.seq, page_items[-1].item_ref)
+            else:
+                page_items = rows
+                room = limit - len(rows)
+                page_events = _events(repo, position.seq, room) if room else []
+                nxt = Cursor("events", page_events[-1].seq if page_events else position.seq)
+        else:
+            page_events = _events(repo, position.seq, limit)
+            nxt = Cursor("events", page_events[-1].seq if page_events else position.seq)
+        more = nxt.phase == "snapshot" or nxt.seq < head
+    with ctx.store.write() as repo:
+        repo.add_audit(
+            FEED_READ,
+            actor_key_id=actor.key_id,
+            target=target.name,
+            details={
+                "phase": position.phase,
+                "from_seq": position.seq,
+                "to_seq": nxt.seq,
+                "items": len(page_items),
+                "events": len(page_events),
+            },
+        )
+    return FeedPage(
+        platform=target.name,
+        policy=target.policy,
+        phase=position.phase,
+        snapshot_seq=snapshot_seq,
+        items=tuple(page_items),
+        events=tuple(page_events),
+        cursor=nxt.encode(),
+        more=more,
+        head_seq=head,
+    )
+
+
+def _platform(repo: Repository, actor: Actor, name: str | None) -> Platform:
+    if actor.kind == "platform":
+        own = repo.get_platform_by_id(actor.platform_id) if actor.platform_id is not None else None
+        if own is None:
+            raise Forbidden("this key belongs to no platform")
+        if name is not None and name != own.name:
+            raise Forbidden("a platform key reads its own platform's feed only")
+        return own
+    if name is None:
+        raise InvalidInput("name the platform whose feed to read")
+    found = repo.get_platform(name)
+    if found is None:
+        raise NotFound(f"no platform named {name!r}")
+    return found
+
+
+def _snapshot_items(repo: Repository, at: int, after: str, count: int) -> list[FeedItem]:
+    """Up to ``count`` items live now, by ref after ``after``, banked at or before ``at``."""
+    added_later = (
+        select(events.c.seq)
+        .where(events.c.item_id == items.c.id, events.c.type == ITEM_ADDED, events.c.seq > at)
+        .exists()
+    )
+    rows = repo.conn.execute(
+        select(items.c.id, items.c.item_ref, items.c.kind, items.c.trust, items.c.state)
+        .where(items.c.state.in_(LIVE_ITEM_STATES), items.c.item_ref > after, ~added_later)
+        .order_by(items.c.item_ref)
+        .limit(count)
+    ).all()
+    by_item: dict[int, list[dict[str, Any]]] = {row.id: [] for row in rows}
+    if by_item:
+        signal_rows = repo.conn.execute(
+            select(signals).where(signals.c.item_id.in_(list(by_item))).order_by(signals.c.id)
+        )
+        for s in signal_rows:
+            by_item[s.item_id].append(_signal(dict(s._mapping)))
+    return [
+        FeedItem(row.item_ref, row.kind, row.trust, row.state, tuple(by_item[row.id]))
+        for row in rows
+    ]
+
+
+def _signal(raw: Mapping[str, Any]) -> dict[str, Any]:
+    body = {name: raw.get(name) for name in ("type", "value", "quality")}
+    for name in ("frame_number", "frame_timestamp"):
+        if raw.get(name) is not None:
+            body[name] = raw[name]
+    return body
+
+
+def _events(repo: Repository, after: int, count: int) -> list[FeedEvent]:
+    """Up to ``count`` events after ``after``, with values only for items live in this read."""
+    log = repo.read_events(after, count)
+    added = {e.item_id for e in log if e.type == ITEM_ADDED and e.item_id is not None}
+    live = {
+        item_id
+        for item_id, item in repo.get_items_by_ids(added).items()
+        if item.state in LIVE_ITEM_STATES
+    }
+    return [_feed_event(e, e.item_id in live) for e in log]
+
+
+def _feed_event(event: Event, values_allowed: bool) -> FeedEvent:
+    payload = event.payload
+    data: dict[str, Any]
+    if event.type == ITEM_ADDED:
+        raw_signals = payload.get("signals")
+        kept = [
+            _signal(s)
+            for s in (raw_signals if isinstance(raw_signals, list) else [])
+            if values_allowed and isinstance(s, Mapping) and s.get("value") is not None
+        ]
+        data = {
+            "kind": payload.get("kind", "image"),
+            "trust": payload.get("trust"),
+            "state": payload.get("state", "active"),
+            "signals": kept,
+        }
+    elif event.type in _STATE_OF_EVENT:
+        data = {"state": _STATE_OF_EVENT[event.type]}
+    elif event.type == TRUST_CHANGED:
+        data = {"trust": payload.get("trust")}
+    elif event.type in _REMOVING_EVENTS:
+        data = {}
+    else:  # a type this version does not know: its fields, never any signals
+        data = {"data": {k: v for k, v in payload.items() if k not in ("signals", "item")}}
+    return FeedEvent(event.seq, event.type, event.item_ref, event.created_at, data)
+
+
+# --- a reference consumer --------------------------------------------------------------------
+
+
+@dataclass
+class FeedMirror:
+    """A platform's local copy of the live set, built by applying feed pages in order.
+
+    ``items`` maps item ref -> ``{"kind", "trust", "state", "signals"}``. Apply each page's
+    wire form (:meth:`FeedPage.to_dict`) with :meth:`apply`, then call :func:`read_feed` with
+    :attr:`cursor` until ``more`` is False (and again later, to follow new events).
+    """
+
+    items: dict[str, dict[str, Any]] = field(default_factory=dict)
+    cursor: str | None = None
+
+    def apply(self, page: Mapping[str, Any]) -> None:
+        """Apply one page (snapshot items, then events) and remember its cursor."""
+        for item in page["items"]:
+            self.items[item["item"]] = {
+                "kind": item["kind"],
+                "trust": item["trust"],
+                "state": item["state"],
+                "signals": list(item["signals"]),
+            }
+        for event in page["events"]:
+            self._apply_event(event)
+        self.cursor = page["cursor"]
+
+    def _apply_event(self, event: Mapping[str, Any]) -> None:
+        ref = event.get("item")
+        if ref is None:
+            return
+        kind = event["type"]
+        if kind == ITEM_ADDED:
+            self.items[ref] = {
+                "kind": event["kind"],
+                "trust": event["trust"],
+                "state": event["state"],
+                "signals": list(event["signals"]),
+            }
+        elif kind in _REMOVING_EVENTS:
+            self.items.pop(ref, None)
+        elif ref in self.items and kind in _STATE_OF_EVENT:
+            self.items[ref]["state"] = event["state"]
+        elif ref in self.items and kind == TRUST_CHANGED:
+            self.items[ref]["trust"] = event["trust"]
