@@ -1,0 +1,316 @@
+"""Check: one upload's signals -> ``allow``, ``review`` or ``block`` for one platform.
+
+DESIGN.md's matching rules, in order:
+
+1. Signals are validated (``invalid_hash``). A PDQ below ``settings.pdq_min_quality`` is never
+   matched; an upload with only such a PDQ and no exact digest match is ``allow`` with reason
+   ``low_quality``.
+2. Candidates: items whose PDQ is within the platform's threshold of any of the upload's
+   orientations (the 8 dihedral hashes when given, else the one hash), from the live index
+   (``ctx.live``; without one, a scan of the store), plus items holding an equal ``md5`` or
+   ``sha256``, from the store.
+3. In one store transaction, **the candidates are re-read** (the index may lag; the store does
+   not: a withdrawal is final the moment its call returns), and dropped when not ``active`` or
+   ``quarantined``, when the upload or the item is allowlisted, or when the platform exempted
+   this upload for the item (a ``not_ncii`` verdict: equal sha256, or PDQ within
+   ``settings.distinct_upload_bits`` in any orientation).
+4. Per item: ``quarantined`` -> review; ``active`` and ``vouched``/``confirmed`` -> block;
+   ``active`` and ``unvouched`` -> the policy's ``unvouched_answer`` (review, or allow = drop).
+   The answer is ``block`` if any item blocks, else ``review`` if any item remains, else
+   ``allow``. Every remaining item gets a ``matches`` row (its own decision) and a match ref;
+   distance and orientation are returned only if the platform's policy reveals them.
+
+An ``allow`` says nothing about why (no oracle): withdrawn, exempted, allowlisted and
+never-banked look the same (reason ``no_match``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from hashwall.errors import Forbidden, InvalidHash
+from hashwall.hashing.image import ImageHashes
+from hashwall.hashing.pdq import MIN_QUALITY, ORIENTATIONS, PdqHash
+from hashwall.hashing.signals import Signal
+from hashwall.index.base import DihedralMatch
+from hashwall.service.allowlist import AllowlistMatcher
+from hashwall.service.context import Actor, ServiceContext
+from hashwall.service.live import scan_store
+from hashwall.store.ids import new_check_id
+from hashwall.store.repo import Decision, Exemption, Item, Platform, Repository
+
+CheckDecision = Literal["allow", "review", "block"]
+CheckReason = Literal["match", "no_match", "low_quality"]
+
+#: Signal types matched by equality.
+EXACT_TYPES = ("md5", "sha256")
+
+
+@dataclass(frozen=True, slots=True)
+class CheckRequest:
+    """The signals of one upload; ``pdq_orientations`` are its 8 dihedral PDQ hashes if known.
+
+    Build one from outside data with :meth:`from_wire` (validates everything) or from a local
+    hash with :meth:`from_image`.
+    """
+
+    signals: tuple[Signal, ...]
+    pdq_orientations: tuple[PdqHash, ...] | None = None
+
+    def __post_init__(self) -> None:
+        types = [s.type for s in self.signals]
+        if len(set(types)) != len(types):
+            raise InvalidHash("an upload carries at most one signal of each type")
+        if self.pdq_orientations is not None:
+            if len(self.pdq_orientations) != len(ORIENTATIONS):
+                raise InvalidHash(f"send all {len(ORIENTATIONS)} orientation hashes, or none")
+            if "pdq" not in types:
+                raise InvalidHash("orientation hashes come with the upload's pdq signal")
+        for signal in self.signals:
+            if signal.type == "pdq" and signal.quality is None:
+                raise InvalidHash("a pdq signal needs its quality (0-100)")
+
+    @classmethod
+    def from_wire(
+        cls,
+        signals: Sequence[Mapping[str, Any]],
+        pdq_orientations: Sequence[str] | None = None,
+    ) -> CheckRequest:
+        """Validate signals (and orientation hashes, 64 hex each) from outside."""
+        if not signals:
+            raise InvalidHash("send at least one signal of the upload")
+        parsed = tuple(_parse(s) for s in signals)
+        low = any(s.type == "pdq" and (s.quality or 0) < MIN_QUALITY for s in parsed)
+        # A featureless image's hashes are degenerate (odd bit counts): accept any 64 hex
+        # digits then, since they are never matched; otherwise they must look like real PDQ.
+        parse_hash = PdqHash.from_hex if low else PdqHash.parse
+        orientations = (
+            tuple(parse_hash(h) for h in pdq_orientations) if pdq_orientations is not None else None
+        )
+        return cls(parsed, orientations)
+
+    @classmethod
+    def from_image(cls, hashes: ImageHashes) -> CheckRequest:
+        """The request for an image hashed here (with its orientations if they were computed)."""
+        return cls(
+            (
+                Signal("pdq", hashes.pdq.hex, hashes.quality),
+                Signal("md5", hashes.md5),
+                Signal("sha256", hashes.sha256),
+            ),
+            hashes.orientations,
+        )
+
+    @property
+    def pdq(self) -> Signal | None:
+        """The upload's PDQ signal, if any."""
+        return next((s for s in self.signals if s.type == "pdq"), None)
+
+    def pdq_hashes(self) -> tuple[PdqHash, ...]:
+        """The hashes to search: the 8 orientations, else the single PDQ, else none."""
+        if self.pdq_orientations is not None:
+            return self.pdq_orientations
+        pdq = self.pdq
+        return (PdqHash.from_hex(pdq.value),) if pdq is not None else ()
+
+    def value(self, signal_type: str) -> str | None:
+        """The value of the upload's signal of ``signal_type``."""
+        return next((s.value for s in self.signals if s.type == signal_type), None)
+
+
+def _parse(raw: Mapping[str, Any]) -> Signal:
+    quality = raw.get("quality")
+    value = raw.get("value")
+    if (
+        raw.get("type") == "pdq"
+        and isinstance(quality, int)
+        and not isinstance(quality, bool)
+        and 0 <= quality < MIN_QUALITY
+        and isinstance(value, str)
+    ):
+        return Signal("pdq", PdqHash.from_hex(value).hex, quality)
+    return Signal.parse(raw)
+
+
+@dataclass(frozen=True, slots=True)
+class CheckMatch:
+    """One banked item behind a non-allow answer, by its match ref (never the item itself)."""
+
+    match_ref: str
+    decision: Decision
+    signal_type: str
+    distance: int | None = None
+    orientation: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The wire form (distance/orientation only when revealed)."""
+        body: dict[str, Any] = {
+            "match_ref": self.match_ref,
+            "decision": self.decision,
+            "signal_type": self.signal_type,
+        }
+        if self.distance is not None:
+            body["distance"] = self.distance
+        if self.orientation is not None:
+            body["orientation"] = self.orientation
+        return body
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    """The answer for one upload on one platform."""
+
+    check_id: str
+    decision: CheckDecision
+    reason: CheckReason
+    matches: tuple[CheckMatch, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The wire form."""
+        return {
+            "check_id": self.check_id,
+            "decision": self.decision,
+            "reason": self.reason,
+            "matches": [m.to_dict() for m in self.matches],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    item_id: int
+    signal_type: str
+    distance: int | None
+    orientation: int | None
+
+
+def check(ctx: ServiceContext, actor: Actor, request: CheckRequest) -> CheckResult:
+    """Answer one upload for the acting platform (a ``platform`` key with scope ``check``)."""
+    actor.require("platform", scope="check")
+    if actor.platform_id is None:
+        raise Forbidden("a platform key must belong to a platform")
+    check_id = new_check_id()
+    settings = ctx.settings
+    pdq = request.pdq
+    pdq_usable = (
+        pdq is not None and pdq.quality is not None and pdq.quality >= settings.pdq_min_quality
+    )
+    exact = [(s.type, s.value) for s in request.signals if s.type in EXACT_TYPES]
+
+    with ctx.store.read() as repo:
+        platform = repo.get_platform_by_id(actor.platform_id)
+        if platform is None:
+            raise Forbidden("the platform of this key no longer exists")
+        candidates: dict[int, _Candidate] = {}
+        for signal_type, value in exact:
+            for item in repo.find_items_by_signal(signal_type, [value]):
+                candidates.setdefault(item.id, _Candidate(item.id, signal_type, None, None))
+
+    if pdq_usable:
+        for hit in _search_pdq(ctx, request.pdq_hashes(), platform.policy.pdq_threshold):
+            candidates[hit.id] = _Candidate(hit.id, "pdq", hit.distance, hit.orientation)
+
+    if not candidates:
+        low = pdq is not None and not pdq_usable
+        return CheckResult(check_id, "allow", "low_quality" if low else "no_match")
+
+    with ctx.store.write() as repo:
+        return _decide(repo, ctx, platform, request, check_id, candidates)
+
+
+def _search_pdq(ctx: ServiceContext, hashes: Sequence[PdqHash], radius: int) -> list[DihedralMatch]:
+    if not hashes:
+        return []
+    if ctx.live is not None:
+        return ctx.live.search_pdq(hashes, radius)
+    return scan_store(ctx.store, hashes, radius)
+
+
+def _decide(
+    repo: Repository,
+    ctx: ServiceContext,
+    platform: Platform,
+    request: CheckRequest,
+    check_id: str,
+    candidates: dict[int, _Candidate],
+) -> CheckResult:
+    """Steps 3 and 4, inside one transaction: re-read, drop, decide, record."""
+    items = {i.id: i for i in repo.get_items_by_ids(list(candidates)).values() if i.live}
+    if items:
+        allow = AllowlistMatcher.load(repo, ctx.settings.pdq_threshold)
+        if not allow.empty:
+            if allow.matches(request.signals, request.pdq_hashes()):
+                items = {}
+            else:
+                items = {
+                    item_id: item
+                    for item_id, item in items.items()
+                    if not allow.matches(
+                        [Signal(s.type, s.value, s.quality) for s in repo.list_signals(item_id)]
+                    )
+                }
+    if items:
+        exempt = {
+            e.item_id
+            for e in repo.list_exemptions(platform.id, list(items))
+            if _exempts(e, request, ctx.settings.distinct_upload_bits)
+        }
+        items = {item_id: item for item_id, item in items.items() if item_id not in exempt}
+
+    matched: list[CheckMatch] = []
+    policy = platform.policy
+    for item_id in sorted(items, key=lambda i: _order(candidates[i])):
+        decision = _item_decision(items[item_id], platform)
+        if decision is None:
+            continue
+        candidate = candidates[item_id]
+        orientation = (
+            ORIENTATIONS[candidate.orientation].value if candidate.orientation is not None else None
+        )
+        row = repo.add_match(
+            check_id=check_id,
+            platform_id=platform.id,
+            item_id=item_id,
+            decision=decision,
+            signal_type=candidate.signal_type,
+            distance=candidate.distance,
+            orientation=orientation,
+        )
+        matched.append(
+            CheckMatch(
+                match_ref=row.match_ref,
+                decision=decision,
+                signal_type=candidate.signal_type,
+                distance=candidate.distance if policy.reveal_distance else None,
+                orientation=orientation if policy.reveal_orientation else None,
+            )
+        )
+    if not matched:
+        return CheckResult(check_id, "allow", "no_match")
+    overall: CheckDecision = "block" if any(m.decision == "block" for m in matched) else "review"
+    return CheckResult(check_id, overall, "match", tuple(matched))
+
+
+def _order(candidate: _Candidate) -> tuple[int, int]:
+    return (candidate.distance if candidate.distance is not None else -1, candidate.item_id)
+
+
+def _item_decision(item: Item, platform: Platform) -> Decision | None:
+    """What one live item answers on this platform (None: nothing, i.e. allow)."""
+    if item.state == "quarantined":
+        return "review"
+    if item.trust in ("vouched", "confirmed"):
+        return "block"
+    return "review" if platform.policy.unvouched_answer == "review" else None
+
+
+def _exempts(exemption: Exemption, request: CheckRequest, bits: int) -> bool:
+    """Whether an exemption covers this upload: equal sha256, or PDQ within ``bits``."""
+    sha = request.value("sha256")
+    if exemption.upload_sha256 is not None and sha is not None and exemption.upload_sha256 == sha:
+        return True
+    if exemption.upload_pdq is None:
+        return False
+    exempted = PdqHash.from_hex(exemption.upload_pdq)
+    return any(h.distance(exempted) <= bits for h in request.pdq_hashes())

@@ -1,0 +1,299 @@
+"""The live index of a serving process: built from the store, then following the event log.
+
+Usage::
+
+    live = LiveIndexes(store, settings)
+    live.start()              # build from a snapshot, then follow events in a background thread
+    ctx = ServiceContext(store, settings, live=live)
+    ...
+    live.stop()
+
+Tests drive it by hand: ``live.build()`` then ``live.catch_up()`` whenever they want the index
+current (and not calling it simulates a lagging process).
+
+**Index ids are item row ids.** An image item holds at most one ``pdq`` signal (intake enforces
+it), so the item id is a key for its hash: ``item_added`` adds ``item_id -> pdq``, and
+``item_withdrawn``/``item_deleted`` remove ``item_id``. Item ids never leave the service; the check
+re-reads the items behind the ids from the store before any answer other than ``allow``.
+
+Build: one read-only snapshot gives both the event cursor (``last_event_seq``) and the live PDQ
+signals, streamed as column-wise chunks (``Repository.iter_live_signals``) and converted to
+``(n, 32)`` uint8 arrays, never one Python object per row. Follow: events with ``seq > cursor``
+in batches, translated by :func:`index_events`:
+
+======================  ==============================================================
+``item_added``          add the item's PDQ (skipped when its value was erased: the item was
+                        withdrawn or deleted later, and that event removes it anyway)
+``item_withdrawn``      remove the item
+``item_deleted``        remove the item
+``item_quarantined``    nothing: a quarantined item stays in the index and answers review
+``item_reinstated``     nothing (it never left); re-adds the PDQ if the payload carries one
+``trust_changed``       nothing (trust is re-read from the store by the check)
+anything else           nothing (the cursor still moves past it)
+======================  ==============================================================
+
+The background thread polls every ``settings.index_poll_interval`` seconds (at most 0.2). On
+PostgreSQL it also LISTENs on ``hashwall_events`` and wakes as soon as an event commits; any
+failure of the listener falls back to plain polling. Appends are serialised in commit order
+(``store/events.py``), so reading ``seq > cursor`` never skips an event.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from hashwall.hashing.codes import HASH_BYTES, Hash256
+from hashwall.index.base import DIHEDRAL, DihedralMatch, Match
+from hashwall.index.brute import BruteForceIndex
+from hashwall.index.live import IndexEvent, IndexHolder
+from hashwall.settings import Settings
+from hashwall.store.events import (
+    ITEM_DELETED,
+    ITEM_WITHDRAWN,
+    NOTIFY_CHANNEL,
+    Event,
+)
+from hashwall.store.repo import Repository, Store
+
+log = logging.getLogger(__name__)
+
+#: The signal family this index holds.
+PDQ = "pdq"
+#: Events read per batch while catching up.
+EVENT_BATCH = 1000
+#: Rows per chunk while building.
+BUILD_CHUNK = 50_000
+
+_REMOVING = frozenset({ITEM_WITHDRAWN, ITEM_DELETED})
+_NO_IDS: npt.NDArray[np.int64] = np.zeros(0, dtype=np.int64)
+
+
+def hex_codes(values: Sequence[str]) -> npt.NDArray[np.uint8]:
+    """Canonical 64-hex-digit codes as an ``(n, 32)`` uint8 array (one join, one parse)."""
+    if not values:
+        return np.zeros((0, HASH_BYTES), dtype=np.uint8)
+    return np.frombuffer(bytes.fromhex("".join(values)), dtype=np.uint8).reshape(-1, HASH_BYTES)
+
+
+def index_events(events: Sequence[Event], signal_type: str = PDQ) -> list[IndexEvent]:
+    """Translate log events into index changes (one per event, so the cursor moves past all).
+
+    See the module docstring for the table. Events without a change become an empty removal.
+    """
+    out: list[IndexEvent] = []
+    for event in events:
+        item_id = event.item_id
+        if item_id is None:
+            out.append(IndexEvent(event.seq, "remove", _NO_IDS))
+            continue
+        ids = np.array([item_id], dtype=np.int64)
+        if event.type in _REMOVING:
+            out.append(IndexEvent(event.seq, "remove", ids))
+            continue
+        values = _signal_values(event.payload, signal_type)
+        if values:
+            # One code per item: the last one wins, as in the index.
+            out.append(IndexEvent(event.seq, "add", ids, hex_codes(values[-1:])))
+        else:
+            out.append(IndexEvent(event.seq, "remove", _NO_IDS))
+    return out
+
+
+def _signal_values(payload: dict[str, Any], signal_type: str) -> list[str]:
+    signal_list = payload.get("signals")
+    if not isinstance(signal_list, list):
+        return []
+    return [
+        s["value"]
+        for s in signal_list
+        if isinstance(s, dict) and s.get("type") == signal_type and isinstance(s.get("value"), str)
+    ]
+
+
+def _chunks(repo: Repository, signal_type: str) -> Iterator[tuple[npt.ArrayLike, npt.ArrayLike]]:
+    for chunk in repo.iter_live_signals(signal_type, chunk_size=BUILD_CHUNK):
+        yield np.asarray(chunk.item_ids, dtype=np.int64), hex_codes(chunk.values)
+
+
+def scan_store(
+    store: Store, orientations: Sequence[Hash256], radius: int, signal_type: str = PDQ
+) -> list[DihedralMatch]:
+    """Search the store's live signals by brute force (no live index: tools and the CLI)."""
+    index = BruteForceIndex()
+    with store.read() as repo:
+        for ids, codes in _chunks(repo, signal_type):
+            index.add(ids, codes)
+    return search_orientations(index, orientations, radius)
+
+
+class _Searchable(Protocol):
+    def search(self, query: Hash256, radius: int) -> list[Match]: ...
+
+    def search_dihedral(
+        self, orientations: Sequence[Hash256], radius: int
+    ) -> list[DihedralMatch]: ...
+
+
+def search_orientations(
+    index: _Searchable, orientations: Sequence[Hash256], radius: int
+) -> list[DihedralMatch]:
+    """Best distance (and its orientation position) per id over 8 orientations, or any number."""
+    if len(orientations) == DIHEDRAL:
+        return index.search_dihedral(list(orientations), radius)
+    best: dict[int, DihedralMatch] = {}
+    for position, query in enumerate(orientations):
+        for match in index.search(query, radius):
+            found = best.get(match.id)
+            if found is None or match.distance < found.distance:
+                best[match.id] = DihedralMatch(match.id, match.distance, position)
+    return sorted(best.values(), key=lambda m: (m.distance, m.id))
+
+
+class LiveIndexes:
+    """The in-memory PDQ index of one serving process, kept current from the event log."""
+
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.pdq = IndexHolder()
+        self._clock = clock
+        self._catch_up_lock = threading.Lock()
+        self._synced_at: float | None = None
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._listener: threading.Thread | None = None
+
+    # -- state for readyz ---------------------------------------------------------------------
+
+    @property
+    def built(self) -> bool:
+        """True once the initial build from the store finished."""
+        return self.pdq.ready
+
+    @property
+    def last_seq(self) -> int:
+        """The last event applied (the snapshot's cursor right after the build)."""
+        return self.pdq.last_event
+
+    @property
+    def lag_seconds(self) -> float | None:
+        """Seconds since the index last reached the end of the log (None before the build)."""
+        if self._synced_at is None:
+            return None
+        return max(0.0, self._clock() - self._synced_at)
+
+    @property
+    def ready(self) -> bool:
+        """Built, and caught up with the log within ``settings.index_max_lag`` seconds."""
+        lag = self.lag_seconds
+        return self.built and lag is not None and lag <= self.settings.index_max_lag
+
+    @property
+    def size(self) -> int:
+        """Hashes in the PDQ index."""
+        return self.pdq.size
+
+    # -- building and following ---------------------------------------------------------------
+
+    def build(self) -> None:
+        """Build the PDQ index from one snapshot of the store (cursor and signals agree)."""
+        with self._catch_up_lock, self.store.read() as repo:
+            cursor = repo.last_event_seq()
+            self.pdq.build_from(_chunks(repo, PDQ), last_event=cursor)
+            self._synced_at = self._clock()
+        log.info("live index built: %d PDQ hashes at event %d", self.pdq.size, cursor)
+
+    def catch_up(self) -> int:
+        """Apply every event visible now after the cursor; return how many were read."""
+        total = 0
+        with self._catch_up_lock:
+            while True:
+                with self.store.read() as repo:
+                    events = repo.read_events(self.pdq.last_event, EVENT_BATCH)
+                if events:
+                    self.pdq.apply(index_events(events, PDQ))
+                    total += len(events)
+                if len(events) < EVENT_BATCH:
+                    self._synced_at = self._clock()
+                    return total
+
+    def search_pdq(self, orientations: Sequence[Hash256], radius: int) -> list[DihedralMatch]:
+        """Item ids within ``radius`` of any of the upload's orientations (1 or 8 hashes)."""
+        return search_orientations(self.pdq, orientations, radius)
+
+    def start(self) -> None:
+        """Build (if not built yet) and follow the log in a background daemon thread."""
+        if self._thread is not None:
+            return
+        if not self.built:
+            self.build()
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._follow, name="hashwall-index", daemon=True)
+        self._thread.start()
+        if self.store.engine.dialect.name == "postgresql":
+            self._listener = threading.Thread(
+                target=self._listen, name="hashwall-index-listen", daemon=True
+            )
+            self._listener.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop following (the index stays searchable, and stale)."""
+        self._stop.set()
+        self._wake.set()
+        for thread in (self._thread, self._listener):
+            if thread is not None:
+                thread.join(timeout)
+        self._thread = self._listener = None
+
+    def __enter__(self) -> LiveIndexes:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _follow(self) -> None:
+        interval = self.settings.index_poll_interval
+        while not self._stop.is_set():
+            try:
+                self.catch_up()
+            except Exception:  # keep following; the lag grows and readyz turns false
+                log.exception("live index: reading the event log failed; retrying")
+            self._wake.wait(interval)
+            self._wake.clear()
+
+    def _listen(self) -> None:
+        """Wake the follower as soon as PostgreSQL notifies a new event (best effort)."""
+        try:
+            raw = self.store.engine.raw_connection()
+        except Exception:
+            log.warning("live index: LISTEN unavailable, polling only", exc_info=True)
+            return
+        try:
+            conn: Any = raw.driver_connection
+            conn.autocommit = True
+            conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
+            while not self._stop.is_set():
+                for _ in conn.notifies(timeout=self.settings.index_poll_interval, stop_after=1):
+                    self._wake.set()
+        except Exception:
+            log.warning("live index: LISTEN failed, polling only", exc_info=True)
+        finally:
+            try:
+                raw.invalidate()  # autocommit was changed: never return it to the pool
+            except Exception:
+                log.debug("live index: closing the LISTEN connection failed", exc_info=True)

@@ -1,0 +1,216 @@
+"""Verdicts: confirmation, exemptions, quarantine across organisations only, csam, ownership."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pytest
+
+from hashwall.errors import Forbidden, InvalidInput, NotFound
+from hashwall.hashing.image import ImageHashes
+from hashwall.hashing.pdq import PdqHash
+from hashwall.hashing.signals import Signal
+from hashwall.service.check import CheckRequest, check
+from hashwall.service.context import Actor, ServiceContext
+from hashwall.service.intake import ItemSubmission, create_case
+from hashwall.service.live import LiveIndexes
+from hashwall.service.verdicts import VerdictRequest, submit_verdict
+from hashwall.store.events import ITEM_REINSTATED
+from hashwall.store.repo import Item
+
+if TYPE_CHECKING:
+    from conftest import PdqFamily, World
+
+
+def _bank(ctx: ServiceContext, actor: Actor, code: PdqHash) -> str:
+    receipt = create_case(ctx, actor, [ItemSubmission((Signal("pdq", code.hex, 90),))])
+    return receipt.accepted[0].item_ref
+
+
+def _ask(ctx: ServiceContext, platform: Actor, upload: PdqHash) -> tuple[str, str | None]:
+    result = check(ctx, platform, CheckRequest((Signal("pdq", upload.hex, 90),)))
+    return result.decision, (result.matches[0].match_ref if result.matches else None)
+
+
+def _not_ncii(ctx: ServiceContext, platform: Actor, upload: PdqHash) -> None:
+    decision, match_ref = _ask(ctx, platform, upload)
+    assert decision != "allow" and match_ref is not None
+    result = submit_verdict(
+        ctx, platform, VerdictRequest(match_ref, "not_ncii", upload_pdq=upload.hex)
+    )
+    assert result.recorded
+
+
+def _item(ctx: ServiceContext, item_ref: str) -> Item:
+    with ctx.store.read() as repo:
+        item = repo.get_item(item_ref)
+    assert item is not None
+    return item
+
+
+def _reinstate(ctx: ServiceContext, item_ref: str) -> None:
+    """What the operator's reinstate does: active again, and an item_reinstated event."""
+    with ctx.store.write() as repo:
+        item = repo.get_item(item_ref)
+        assert item is not None and item.state == "quarantined"
+        item = repo.set_item_state(item.id, "active")
+        repo.add_audit("item_reinstated", target=item.item_ref)
+        repo.append_event(ITEM_REINSTATED, {"item": item.item_ref}, item=item)
+
+
+def test_confirmed_verdict_promotes_an_unvouched_item(
+    ctx: ServiceContext, world: World, images: dict[str, ImageHashes]
+) -> None:
+    receipt = create_case(ctx, Actor.reporter(), [ItemSubmission.from_image(images["original"])])
+    item_ref = receipt.accepted[0].item_ref
+    feed = world.platform("Example", "feed")
+    result = check(ctx, feed, CheckRequest.from_image(images["flipped"]))
+    assert result.decision == "review"
+
+    verdict = VerdictRequest(result.matches[0].match_ref, "confirmed")
+    assert submit_verdict(ctx, feed, verdict).recorded
+    assert _item(ctx, item_ref).trust == "confirmed"
+    assert check(ctx, feed, CheckRequest.from_image(images["resized"])).decision == "block"
+    other_org = world.platform("Other", "photos")
+    assert check(ctx, other_org, CheckRequest.from_image(images["original"])).decision == "block"
+    with ctx.store.read() as repo:
+        assert [e.type for e in repo.read_events()] == ["item_added", "trust_changed"]
+        assert repo.read_events()[-1].payload == {"item": item_ref, "trust": "confirmed"}
+        assert [a.actor_key_id for a in repo.list_audit(action="verdict_confirmed")] == [
+            feed.key_id
+        ]
+
+
+def test_a_platform_cannot_judge_another_platforms_match(
+    ctx: ServiceContext, world: World, pdq_family: PdqFamily
+) -> None:
+    banked = pdq_family.new()
+    _bank(ctx, world.partner("Helpline"), banked)
+    feed = world.platform("Example", "feed")
+    sibling = world.platform("Example", "chat")  # same organisation, still another platform
+    stranger = world.platform("Other", "photos")
+    _, match_ref = _ask(ctx, feed, banked)
+    assert match_ref is not None
+    for platform in (sibling, stranger):
+        with pytest.raises(Forbidden):
+            submit_verdict(ctx, platform, VerdictRequest(match_ref, "confirmed"))
+    no_scope = world.platform("Example", "checker", scopes=("check",))
+    with pytest.raises(Forbidden):
+        submit_verdict(ctx, no_scope, VerdictRequest(match_ref, "confirmed"))
+    with pytest.raises(Forbidden):
+        submit_verdict(ctx, Actor.reporter(), VerdictRequest(match_ref, "confirmed"))
+    with pytest.raises(NotFound):
+        submit_verdict(ctx, feed, VerdictRequest("mch_unknown", "confirmed"))
+    with pytest.raises(InvalidInput):
+        submit_verdict(ctx, feed, VerdictRequest(match_ref, "not_ncii"))  # no upload hashes
+    with ctx.store.read() as repo:
+        assert repo.list_audit(action="verdict_confirmed") == []
+
+
+def test_not_ncii_exempts_that_upload_on_that_platform_only(
+    ctx: ServiceContext, world: World, pdq_family: PdqFamily
+) -> None:
+    banked = pdq_family.new()
+    item_ref = _bank(ctx, world.partner("Helpline"), banked)
+    feed, photos = world.platform("Example", "feed"), world.platform("Other", "photos")
+    upload = pdq_family.near(banked, 20)
+    _not_ncii(ctx, feed, upload)
+
+    assert _ask(ctx, feed, upload)[0] == "allow"
+    assert _ask(ctx, feed, pdq_family.near(upload, 4))[0] == "allow"  # the same upload, re-encoded
+    assert _ask(ctx, feed, pdq_family.near(banked, 20))[0] == "block"  # another upload
+    assert _ask(ctx, feed, banked)[0] == "block"
+    assert _ask(ctx, photos, upload)[0] == "block"  # another platform
+    assert _item(ctx, item_ref).state == "active"
+
+
+def test_one_organisation_cannot_quarantine_an_item_alone(
+    ctx: ServiceContext, world: World, pdq_family: PdqFamily
+) -> None:
+    banked = pdq_family.new()
+    item_ref = _bank(ctx, world.partner("Helpline"), banked)
+    platforms = [world.platform("Big Co", name) for name in ("feed", "chat", "photos")]
+    for platform in platforms:
+        for _ in range(2):
+            _not_ncii(ctx, platform, pdq_family.near(banked, 24))  # distinct uploads every time
+    assert _item(ctx, item_ref).state == "active"
+    with ctx.store.read() as repo:
+        assert len(repo.list_verdicts(_item(ctx, item_ref).id, verdict="not_ncii")) == 6
+        assert [e.type for e in repo.read_events()] == ["item_added"]
+
+
+def test_two_organisations_on_distinct_uploads_quarantine_then_the_operator_reinstates(
+    ctx: ServiceContext, world: World, pdq_family: PdqFamily
+) -> None:
+    ctx.live = LiveIndexes(ctx.store, ctx.settings)
+    ctx.live.build()
+    banked = pdq_family.new()
+    item_ref = _bank(ctx, world.partner("Helpline"), banked)
+    ctx.live.catch_up()
+    feed, photos = world.platform("Example", "feed"), world.platform("Other", "photos")
+    third = world.platform("Third", "video")
+    upload = pdq_family.near(banked, 20)
+
+    # Repeated verdicts on one upload count once, across organisations too.
+    _, match_ref = _ask(ctx, feed, upload)
+    assert match_ref is not None
+    for _ in range(3):
+        verdict = VerdictRequest(match_ref, "not_ncii", upload_pdq=upload.hex)
+        assert submit_verdict(ctx, feed, verdict).recorded
+    _not_ncii(ctx, photos, pdq_family.near(upload, 6))
+    assert _item(ctx, item_ref).state == "active"
+    with ctx.store.read() as repo:
+        assert feed.platform_id is not None
+        assert len(repo.list_exemptions(feed.platform_id, [_item(ctx, item_ref).id])) == 1
+
+    # A second organisation on a distinct upload: quarantined.
+    _not_ncii(ctx, photos, pdq_family.near(banked, 22))
+    item = _item(ctx, item_ref)
+    assert item.state == "quarantined" and item.trust == "vouched"
+    with ctx.store.read() as repo:
+        assert repo.read_events()[-1].type == "item_quarantined"
+        assert [a.actor_key_id for a in repo.list_audit(action="item_quarantined")] == [
+            photos.key_id
+        ]
+    # Quarantined: it stays in the index and answers review everywhere it is not exempted.
+    ctx.live.catch_up()
+    assert ctx.live.size == 1
+    assert _ask(ctx, third, banked)[0] == "review"
+    assert _ask(ctx, feed, upload)[0] == "allow"  # still exempted there
+
+    _reinstate(ctx, item_ref)
+    assert _ask(ctx, third, banked)[0] == "block"
+    # The overruled verdicts do not count again: one more organisation alone is not enough.
+    _not_ncii(ctx, third, pdq_family.near(banked, 26))
+    assert _item(ctx, item_ref).state == "active"
+    _not_ncii(ctx, feed, pdq_family.near(banked, 28))
+    assert _item(ctx, item_ref).state == "quarantined"
+
+
+def test_quarantine_threshold_is_a_setting(
+    ctx: ServiceContext, world: World, pdq_family: PdqFamily
+) -> None:
+    ctx.settings = ctx.settings.model_copy(update={"quarantine_min_orgs": 3})
+    banked = pdq_family.new()
+    item_ref = _bank(ctx, world.partner("Helpline"), banked)
+    for org in ("A", "B"):
+        _not_ncii(ctx, world.platform(org, f"{org}-feed"), pdq_family.near(banked, 20))
+    assert _item(ctx, item_ref).state == "active"
+    _not_ncii(ctx, world.platform("C", "C-feed"), pdq_family.near(banked, 20))
+    assert _item(ctx, item_ref).state == "quarantined"
+
+
+def test_csam_flags_the_item_and_it_keeps_blocking(
+    ctx: ServiceContext, world: World, pdq_family: PdqFamily
+) -> None:
+    banked = pdq_family.new()
+    item_ref = _bank(ctx, world.partner("Helpline"), banked)
+    feed = world.platform("Example", "feed")
+    _, match_ref = _ask(ctx, feed, banked)
+    assert match_ref is not None
+    assert submit_verdict(ctx, feed, VerdictRequest(match_ref, "csam")).recorded
+    item = _item(ctx, item_ref)
+    assert item.csam and item.state == "active"
+    assert _ask(ctx, feed, banked)[0] == "block"
+    with ctx.store.read() as repo:
+        assert [a.target for a in repo.list_audit(action="verdict_csam")] == [match_ref]
