@@ -230,3 +230,14 @@ def test_allowlist_takes_signals_and_image_files(db_url: str, tmp_path: Path) ->
     assert run_json("allowlist", "remove", str(listed[0]["id"])) == {"removed": listed[0]["id"]}
     human = run("allowlist", "list")
     assert human.exit_code == 0 and hashes.md5 in human.stdout.replace("\n", "")
+
+
+def test_retention_run(db_url: str) -> None:
+    run_json("org", "add", "Org")
+    run_json("platform", "add", "photos", "--org", "Org", "--retention-days", "30")
+    report = run_json("retention", "run")
+    assert report["deleted"] == 0
+    assert [p["platform"] for p in report["platforms"]] == ["photos"]
+    assert report["platforms"][0]["retention_days"] == 30
+    human = run("retention", "run")
+    assert human.exit_code == 0 and "photos" in human.stdout

@@ -642,6 +642,25 @@ def allowlist_remove(
         Console().print(f"Removed allowlist entry {entry_id}.", highlight=False)
 
 
+# --- retention -------------------------------------------------------------------------------
+
+
+@retention_app.command("run")
+def retention_run(json_out: JsonOption = False) -> None:
+    """Delete match records older than each platform's retention days (run it daily)."""
+    from hashwall.service.retention import run_retention
+
+    report = run_operator(json_out, run_retention)
+    if json_out:
+        _print_json(report.to_dict())
+        return
+    table = _table("platform", "retention days", "deleted before", "deleted")
+    for p in report.platforms:
+        table.add_row(p.platform, str(p.retention_days), _when(p.cutoff), str(p.deleted))
+    _show(table, "No platforms: nothing to do.")
+    Console().print(f"{report.deleted} match record(s) deleted.", highlight=False)
+
+
 # --- audit -----------------------------------------------------------------------------------
 
 
