@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -209,3 +209,28 @@ class PdqFamily:
 def pdq_family() -> PdqFamily:
     """Synthetic PDQ hashes at chosen distances (deterministic per test)."""
     return PdqFamily()
+
+
+@pytest.fixture
+def fresh_ctx(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[FreshCtx]:
+    """A factory of new, empty, migrated stores on ``backend``, one per call (with its context).
+
+    For property tests that need a fresh bank per hypothesis example. Dispose each context's
+    store when done with it; PostgreSQL schemas are dropped when the test ends.
+    """
+    made: list[Store] = []
+
+    def make() -> ServiceContext:
+        url = fresh_service_database_url(backend, tmp_path / f"fresh-{len(made)}", request)
+        engine = make_engine(url)
+        migrate.upgrade(engine)
+        store = Store(engine)
+        made.append(store)
+        return ServiceContext(store=store, settings=Settings(database_url=url), pins=CHEAP_PINS)
+
+    yield make
+    for store in made:
+        store.dispose()
+
+
+FreshCtx = Callable[[], ServiceContext]
