@@ -41,8 +41,10 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any, Literal, TypeVar
 
+import hashwall
 from hashwall import errors
 from hashwall.api import decode_worker
 from hashwall.errors import DecodeFailed, DecodeTimeout, HashwallError, Overloaded
@@ -59,6 +61,7 @@ _MAX_REPLY_BYTES = 1 << 20
 _MAX_MESSAGE_CHARS = 500
 _STARTUP_TIMEOUT = 120.0
 _HEX = re.compile(r"[0-9a-f]+")
+_PACKAGE_ROOT = str(Path(hashwall.__file__).resolve().parents[1])
 
 
 class WorkerStartError(RuntimeError):
@@ -96,6 +99,8 @@ class _Worker:
         ]
         env = dict(os.environ)
         env.update(decode_worker.THREAD_LIMITS)
+        # The worker imports hashwall from where this process did, installed or not.
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_ROOT, env.get("PYTHONPATH")) if p)
         try:
             self.process = subprocess.Popen(
                 command, pass_fds=(child_end.fileno(),), env=env, stdin=subprocess.DEVNULL
