@@ -115,7 +115,9 @@ def test_async_hits_count_like_sync_ones(limiter: RateLimiter) -> None:
     rate = Rate(per_second=1, burst=3)
 
     async def main() -> list[bool]:
-        return [(await limiter.hit_async("key:async", rate)).allowed for _ in range(4)]
+        answers = [(await limiter.hit_async("key:async", rate)).allowed for _ in range(4)]
+        await limiter.aclose()
+        return answers
 
     assert asyncio.run(main()) == [True, True, True, False]
 
@@ -296,6 +298,7 @@ def test_redis_right_pin_resets_and_async_twins_agree(redis_target: RedisTarget)
         second = await backoff.attempt_async("HW-S", "192.0.2.5")
         await backoff.succeeded_async("HW-S", "192.0.2.5")
         third = await backoff.attempt_async("HW-S", "192.0.2.5")
+        await backoff.aclose()
         return [first.allowed, second.allowed, third.allowed]
 
     assert asyncio.run(main()) == [True, False, True]

@@ -132,6 +132,14 @@ class RateLimiter(Protocol):
         """:meth:`hit` for asyncio."""
         ...
 
+    def close(self) -> None:
+        """Release connections (sync)."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections, async ones too (call it from the event loop, at shutdown)."""
+        ...
+
 
 class InProcessRateLimiter:
     """GCRA in this process's memory; thread-safe; forgets subjects once they are idle."""
@@ -164,6 +172,12 @@ class InProcessRateLimiter:
     async def hit_async(self, subject: str, rate: Rate, cost: int = 1) -> Decision:
         """:meth:`hit` (it never blocks on I/O)."""
         return self.hit(subject, rate, cost)
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+    async def aclose(self) -> None:
+        """Nothing to release."""
 
     def __len__(self) -> int:
         with self._lock:
@@ -218,6 +232,11 @@ class _RedisBackend:
     def close(self) -> None:
         self.client.close()
 
+    async def aclose(self) -> None:
+        if self._async is not None:
+            client, self._async = self._async, None
+            await client.aclose()
+
 
 class RedisRateLimiter:
     """GCRA in Redis, shared by every replica; one atomic script per request."""
@@ -267,7 +286,13 @@ class RedisRateLimiter:
         return self._decision(reply)
 
     def close(self) -> None:
-        """Close the sync client (the async one closes with its event loop)."""
+        """Close the sync client."""
+        self._redis.close()
+
+    async def aclose(self) -> None:
+        """Close both clients (the async one must close on its own event loop)."""
+        self._async_script = None
+        await self._redis.aclose()
         self._redis.close()
 
 
@@ -319,6 +344,14 @@ class PinBackoff(Protocol):
 
     async def succeeded_async(self, case_number: str, client: str) -> None:
         """:meth:`succeeded` for asyncio."""
+        ...
+
+    def close(self) -> None:
+        """Release connections (sync)."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections, async ones too (call it from the event loop, at shutdown)."""
         ...
 
 
@@ -401,6 +434,12 @@ class InProcessPinBackoff:
                 for k, c in self._counters.items()
                 if now - c.last <= horizon or c.next_allowed > now
             }
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+    async def aclose(self) -> None:
+        """Nothing to release."""
 
     def __len__(self) -> int:
         with self._lock:
@@ -522,7 +561,13 @@ class RedisPinBackoff:
             self._fallback.succeeded(case_number, client)
 
     def close(self) -> None:
-        """Close the sync client (the async one closes with its event loop)."""
+        """Close the sync client."""
+        self._redis.close()
+
+    async def aclose(self) -> None:
+        """Close both clients (the async one must close on its own event loop)."""
+        self._async_scripts = None
+        await self._redis.aclose()
         self._redis.close()
 
 
