@@ -174,7 +174,7 @@ def query_words(query: Hash256) -> WordArray:
     """One query hash as a ``(1, 4)`` word array."""
     if not isinstance(query, Hash256):
         raise InvalidHash(f"a query must be a Hash256, got {type(query).__name__}")
-    return bytes_to_words(np.frombuffer(query.value, dtype=np.uint8).reshape(1, HASH_BYTES))
+    return np.frombuffer(query.value, dtype=">u8").astype(np.uint64).reshape(1, 4)
 
 
 def dihedral_words(orientations: Sequence[Hash256] | npt.ArrayLike) -> WordArray:

@@ -76,8 +76,6 @@ class Layout:
             raise InvalidInput("substring widths must be 1..32 bits and sum to 256")
         if not 1 <= self.high_bits <= min(self.widths) or self.high_bits > 24:
             raise InvalidInput("high_bits must be in 1..min(widths) and <= 24")
-        if max(self.widths) - self.high_bits > 16:
-            raise InvalidInput("at most 16 low bits per substring")
 
     @property
     def starts(self) -> tuple[int, ...]:
@@ -167,6 +165,12 @@ class _Segment:
     offsets: npt.NDArray[np.uint32]  # (m, 2**high_bits + 1)
     entries: npt.NDArray[np.uint32]  # (m, n) position | key << pos_bits, in bucket order
     plans: dict[int, _Plan] = field(default_factory=dict, compare=False)
+    starts: npt.NDArray[np.int64] = field(init=False, compare=False)
+    widths: npt.NDArray[np.int64] = field(init=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "starts", np.array(self.layout.starts, dtype=np.int64))
+        object.__setattr__(self, "widths", np.array(self.layout.widths, dtype=np.int64))
 
     def plan(self, radius: int) -> _Plan:
         """The probing plan for ``radius`` (memoised: it depends only on the layout and n)."""
@@ -366,8 +370,8 @@ class MihIndex:
                     queries,
                     radius,
                     plan.taus,
-                    np.array(lay.starts, dtype=np.int64),
-                    np.array(lay.widths, dtype=np.int64),
+                    main.starts,
+                    main.widths,
                     lay.high_bits,
                     main.pos_bits,
                     plan.max_probes,

@@ -1,0 +1,32 @@
+"""``hashwall bench index`` prints one JSON object of the documented shape; recall is 1.0."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+from typer.testing import CliRunner
+
+from hashwall.bench.index import DEFAULT_PHOTOS
+from hashwall.cli.main import app
+
+KEYS = {"qps", "p50_us", "p99_us", "build_s", "bytes_per_hash", "recall"}
+
+
+@pytest.mark.parametrize("data", ["random", "photos"])
+def test_bench_index_json_shape_and_exact_recall(data: str) -> None:
+    if data == "photos" and not DEFAULT_PHOTOS.is_dir():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"photos missing at {DEFAULT_PHOTOS}")
+        pytest.skip("shared photos absent")
+    args = ["bench", "index", "--n", "20000", "--queries", "50", "--data", data, "--json"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["n"] == 20000 and doc["data"] == data and doc["radius"] == 31
+    assert set(doc["results"]) == {"hashwall", "faiss_flat", "faiss_hma", "oracle"}
+    for method, row in doc["results"].items():
+        assert set(row) == KEYS, method
+        assert all(isinstance(v, float | int) for v in row.values())
+    assert doc["results"]["hashwall"]["recall"] == 1.0

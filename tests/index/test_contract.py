@@ -1,0 +1,224 @@
+"""One contract for every HashIndex implementation: exactly the brute-force oracle's answers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from hashwall.errors import InvalidHash, InvalidInput
+from hashwall.hashing.codes import Hash256
+from hashwall.index.base import MAX_ID, HashIndex, Match
+from hashwall.index.brute import BruteForceIndex
+from hashwall.index.mih import Layout, MihIndex
+from tests.index.conftest import clustered_codes, flip_bits, random_codes
+
+Factory = Callable[[], HashIndex]
+
+FACTORIES: dict[str, Factory] = {
+    "brute": BruteForceIndex,
+    "mih": MihIndex,
+    "mih_compacting": lambda: MihIndex(delta_max=7, removed_max=5),
+    "mih_11x8": lambda: MihIndex(layout=Layout.split(11, 8), delta_max=16, removed_max=16),
+    "mih_8x12": lambda: MihIndex(layout=Layout.split(8, 12), delta_max=0, removed_max=0),
+    "mih_32x4": lambda: MihIndex(layout=Layout.split(32, 4)),
+}
+
+
+@pytest.fixture(params=sorted(FACTORIES))
+def make(request: pytest.FixtureRequest) -> Factory:
+    return FACTORIES[request.param]
+
+
+def h(row: np.ndarray) -> Hash256:
+    return Hash256(bytes(row))
+
+
+def assert_same_as_oracle(
+    index: HashIndex, oracle: BruteForceIndex, queries: np.ndarray, radii: tuple[int, ...]
+) -> None:
+    assert len(index) == len(oracle)
+    for r in radii:
+        assert index.search_many(queries, r) == oracle.search_many(queries, r), f"radius {r}"
+    assert index.search(h(queries[0]), radii[-1]) == oracle.search(h(queries[0]), radii[-1])
+
+
+@pytest.mark.parametrize("kind", ["random", "clustered"])
+def test_answers_equal_the_oracle_for_every_radius(make: Factory, kind: str) -> None:
+    rng = np.random.default_rng(1)
+    gen = random_codes if kind == "random" else clustered_codes
+    codes = gen(rng, 3000)
+    ids = np.unique(rng.integers(0, 10**12, size=3100))[:3000]
+    rng.shuffle(ids)
+    index, oracle = make(), BruteForceIndex()
+    index.add(ids, codes)
+    oracle.add(ids, codes)
+    queries = np.concatenate([flip_bits(rng, codes[:20], 0, 63), gen(rng, 10)])
+    assert_same_as_oracle(index, oracle, queries, (0, 1, 8, 15, 31, 32, 47, 63))
+
+
+def test_a_query_finds_itself_at_distance_zero(make: Factory) -> None:
+    codes = random_codes(np.random.default_rng(2), 500)
+    index = make()
+    index.add(np.arange(500), codes)
+    for i in (0, 17, 499):
+        assert Match(i, 0) in index.search(h(codes[i]), 0)
+
+
+def test_empty_index_returns_nothing(make: Factory) -> None:
+    index = make()
+    q = random_codes(np.random.default_rng(3), 8)
+    assert len(index) == 0
+    assert index.search(h(q[0]), 63) == []
+    assert index.search_many(q, 31) == [[] for _ in range(8)]
+    assert index.search_dihedral(q, 31) == []
+
+
+def test_index_with_exactly_one_hash_matches_it(make: Factory) -> None:
+    code = random_codes(np.random.default_rng(4), 1)
+    index = make()
+    index.add([42], code)
+    assert index.search(h(code[0]), 0) == [Match(42, 0)]
+    near = flip_bits(np.random.default_rng(5), code, 31, 31)
+    assert index.search(h(near[0]), 31) == [Match(42, 31)]
+    assert index.search(h(near[0]), 30) == []
+
+
+def test_duplicate_hashes_under_different_ids_all_match(make: Factory) -> None:
+    code = random_codes(np.random.default_rng(6), 1)
+    index = make()
+    index.add([7, 3, 9], np.repeat(code, 3, axis=0))
+    assert index.search(h(code[0]), 0) == [Match(3, 0), Match(7, 0), Match(9, 0)]
+    index.remove([3])
+    assert index.search(h(code[0]), 5) == [Match(7, 0), Match(9, 0)]
+
+
+def test_adding_an_existing_id_replaces_its_hash(make: Factory) -> None:
+    a, b = random_codes(np.random.default_rng(7), 2)
+    index = make()
+    index.add([1, 1], np.stack([a, b]))  # last one wins within a batch
+    assert len(index) == 1
+    assert index.search(h(a), 10) == []
+    index.add([1], a[None, :])
+    assert index.search(h(a), 0) == [Match(1, 0)]
+    assert index.search(h(b), 10) == []
+
+
+def test_removing_an_unknown_id_is_a_no_op(make: Factory) -> None:
+    codes = random_codes(np.random.default_rng(8), 50)
+    index = make()
+    index.remove([1, 2, 3])
+    index.add(np.arange(50), codes)
+    index.remove([10**12, 50, MAX_ID])
+    assert len(index) == 50
+    assert index.search(h(codes[0]), 0) == [Match(0, 0)]
+
+
+def test_removal_takes_effect_for_the_next_query(make: Factory) -> None:
+    codes = random_codes(np.random.default_rng(9), 200)
+    index = make()
+    index.add(np.arange(200), codes)
+    index.remove([5])
+    assert index.search(h(codes[5]), 63) == []
+    index.add([5], codes[5:6])
+    assert index.search(h(codes[5]), 0) == [Match(5, 0)]
+
+
+def test_ids_up_to_2_63_minus_1(make: Factory) -> None:
+    codes = random_codes(np.random.default_rng(10), 3)
+    ids = np.array([MAX_ID, 0, MAX_ID - 1], dtype=np.uint64)
+    index = make()
+    index.add(ids, codes)
+    assert index.search(h(codes[0]), 0) == [Match(MAX_ID, 0)]
+    assert isinstance(index.search(h(codes[0]), 0)[0].id, int)
+    index.remove(np.array([MAX_ID], dtype=np.uint64))
+    assert index.search(h(codes[0]), 0) == []
+
+
+@pytest.mark.parametrize("bad", [[-1], [2**63], np.array([1.5])])
+def test_out_of_range_ids_are_rejected(make: Factory, bad: object) -> None:
+    with pytest.raises(InvalidInput):
+        make().add(bad, random_codes(np.random.default_rng(0), 1))
+
+
+@pytest.mark.parametrize("radius", [-1, 64, 256])
+def test_radius_outside_0_to_63_is_rejected(make: Factory, radius: int) -> None:
+    code = random_codes(np.random.default_rng(0), 1)
+    with pytest.raises(InvalidInput):
+        make().search(h(code[0]), radius)
+
+
+def test_malformed_hash_arrays_are_rejected(make: Factory) -> None:
+    with pytest.raises(InvalidHash):
+        make().add([1], np.zeros((1, 31), dtype=np.uint8))
+    with pytest.raises(InvalidInput):
+        make().add([1, 2], np.zeros((1, 32), dtype=np.uint8))
+
+
+def test_dihedral_reports_best_distance_and_its_orientation(make: Factory) -> None:
+    rng = np.random.default_rng(11)
+    codes = clustered_codes(rng, 2000)
+    index, oracle = make(), BruteForceIndex()
+    index.add(np.arange(2000), codes)
+    oracle.add(np.arange(2000), codes)
+    for start in (0, 100, 1000):
+        orientations = flip_bits(rng, codes[start : start + 8], 0, 40)
+        orientations[3] = codes[start + 50]  # an exact copy seen in orientation 3
+        got = index.search_dihedral([h(r) for r in orientations], 31)
+        assert got == oracle.search_dihedral(orientations, 31)
+        assert [m for m in got if m.id == start + 50][0][1:] == (0, 3)
+
+
+def test_save_and_load_round_trip_without_pickle(make: Factory, tmp_path: Path) -> None:
+    rng = np.random.default_rng(12)
+    codes = clustered_codes(rng, 1500)
+    index = make()
+    index.add(np.arange(1500) * 3, codes)
+    index.remove([0, 3, 6])
+    index.add([1], codes[:1])
+    index.save(tmp_path / "ix")
+    assert all(p.suffix in {".npy", ".json"} for p in (tmp_path / "ix").iterdir())
+    for mmap in (False, True):
+        loaded = type(index).load(tmp_path / "ix", mmap=mmap)
+        q = flip_bits(rng, codes[:10], 0, 40)
+        assert len(loaded) == len(index)
+        assert loaded.search_many(q, 31) == index.search_many(q, 31)
+        loaded.add([10**15], codes[5:6])  # a loaded (even memory-mapped) index stays mutable
+        assert Match(10**15, 0) in loaded.search(h(codes[5]), 0)
+
+
+# --- random operation sequences (hypothesis) --------------------------------------------------
+
+POOL = clustered_codes(np.random.default_rng(13), 400)
+
+op = st.one_of(
+    st.tuples(st.just("add"), st.lists(st.integers(0, 399), min_size=1, max_size=30)),
+    st.tuples(st.just("remove"), st.lists(st.integers(0, 450), min_size=1, max_size=10)),
+    st.tuples(st.just("search"), st.integers(0, 399), st.sampled_from([0, 5, 31, 32, 63])),
+)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(ops=st.lists(op, min_size=1, max_size=25), name=st.sampled_from(sorted(FACTORIES)))
+def test_interleaved_adds_removes_and_searches_match_the_oracle(
+    ops: list[tuple], name: str
+) -> None:
+    index, oracle = FACTORIES[name](), BruteForceIndex()
+    rng = np.random.default_rng(len(ops))
+    for o in ops:
+        if o[0] == "add":
+            ids = np.array(o[1]) % 300  # ids collide on purpose: re-adds replace
+            codes = POOL[np.array(o[1])]
+            index.add(ids, codes)
+            oracle.add(ids, codes)
+        elif o[0] == "remove":
+            index.remove(o[1])
+            oracle.remove(o[1])
+        else:
+            q = flip_bits(rng, POOL[o[1] : o[1] + 1], 0, 20)
+            assert index.search_many(q, o[2]) == oracle.search_many(q, o[2])
+        assert len(index) == len(oracle)
