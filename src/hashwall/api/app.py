@@ -1,0 +1,240 @@
+"""The FastAPI application: routes under ``/v1``, health and metrics, and the defences.
+
+Usage::
+
+    app = create_app()                      # Settings() from HASHWALL_* variables
+    uvicorn.run(app, host="127.0.0.1", port=8000)
+
+What runs where:
+
+- **At start** (lifespan): the store is opened and its schema compared with the package's head
+  revision (nothing is migrated: that is ``hashwall db upgrade``'s job; a schema not at head
+  makes ``/readyz`` 503 and ``/v1`` routes ``store_unavailable``); the live index is built and
+  follows the event log; the decoder pool starts now or on the first media request.
+- **Per request** (:class:`Guard`, outermost): a JSON body is read with its hard limit
+  (``max_json_bytes``, 413) before FastAPI sees it; media routes read their own bodies in
+  memory (:mod:`hashwall.api.body`); latency and status are counted per route template; an
+  unexpected exception becomes a 500 problem without a traceback. Then ``/v1`` routes pass
+  :func:`hashwall.api.auth.caller` (key, rate limits), call one use case, and format.
+- **At shutdown**: the follower stops, the decoder pool (if this app started it), the Redis
+  clients (``aclose``) and the argon2 threads are closed, the store disposed (if opened here).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any, Final
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+import hashwall
+from hashwall.api.body import BodyKind, read_body
+from hashwall.api.clientaddr import ClientAddressResolver
+from hashwall.api.idempotency import idempotency_store
+from hashwall.api.limits import ConcurrencyCap, pin_backoff, rate_limiter
+from hashwall.api.metrics import Metrics
+from hashwall.api.models import CaseCreate, CheckIn, Problem
+from hashwall.api.problems import (
+    error_response,
+    install_problem_handlers,
+    internal_error_response,
+    log_unexpected,
+)
+from hashwall.api.routes import admin, cases, check, feed, health, matches
+from hashwall.api.state import ApiState, MediaHasher
+from hashwall.errors import HashwallError
+from hashwall.service.context import ServiceContext
+from hashwall.settings import Settings
+from hashwall.store.repo import Store
+
+log = logging.getLogger("hashwall.api")
+
+#: Routes that read their own bodies (JSON or a media form, up to the media limits).
+MEDIA_ROUTES: Final = frozenset({("POST", "/v1/cases"), ("POST", "/v1/check")})
+#: Models the OpenAPI document refers to without FastAPI seeing them in a signature.
+DOCUMENTED_MODELS: Final = (Problem, CaseCreate, CheckIn)
+_BODY_METHODS: Final = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+DESCRIPTION: Final = """\
+hashwall banks fingerprints of intimate images so that platforms can block re-uploads, without
+the images ever leaving the person's device.
+
+Auth: `Authorization: Bearer <key>` (roles `admin`, `intake`, `platform`; platform scopes
+`check`, `feed`, `verdict`). No key: the anonymous reporter channel (`/v1/cases*` only).
+Errors: `application/problem+json` with a stable `code`. See docs/api.md.
+"""
+
+
+class Guard:
+    """Outermost middleware: body limits for JSON routes, metrics, and the last-resort 500."""
+
+    def __init__(self, app: ASGIApp, state: ApiState) -> None:
+        self.app = app
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+        response_started = False
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status, response_started
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+                response_started = True
+            await send(message)
+
+        method = scope["method"]
+        try:
+            if method in _BODY_METHODS and (method, scope["path"]) not in MEDIA_ROUTES:
+                receive = await self._buffered(scope, receive)
+            await self.app(scope, receive, send_wrapper)
+        except HashwallError as exc:
+            if not response_started:
+                await error_response(exc)(scope, receive, send_wrapper)
+        except Exception as exc:
+            log_unexpected(exc, f"{method} {_route_of(scope)}")
+            if not response_started:
+                await internal_error_response()(scope, receive, send_wrapper)
+        finally:
+            self.state.metrics.observe_request(
+                _route_of(scope), method, status, time.perf_counter() - started
+            )
+
+    async def _buffered(self, scope: Scope, receive: Receive) -> Receive:
+        """Read the body within ``max_json_bytes`` and hand it on, in one message."""
+        headers = dict(scope.get("headers", ()))
+        length = headers.get(b"content-length")
+        body = await read_body(
+            receive,
+            limit=self.state.settings.max_json_bytes,
+            content_length=length.decode("latin-1") if length is not None else None,
+            kind=BodyKind.JSON,
+        )
+        delivered = False
+
+        async def replay() -> Message:
+            nonlocal delivered
+            if not delivered:
+                delivered = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        return replay
+
+
+def _route_of(scope: Scope) -> str:
+    route: Any = scope.get("route")
+    path = getattr(route, "path", None)
+    return path if isinstance(path, str) else "unmatched"
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    ctx: ServiceContext | None = None,
+    decode_pool: MediaHasher | None = None,
+    start_decode_pool: bool = False,
+) -> FastAPI:
+    """The hashwall API for ``settings`` (default: ``Settings()``), or over an existing ``ctx``.
+
+    ``ctx`` (tests, embedding): its store and settings are used; its live index too if it has
+    one (built here if needed, followed only if this app built it). ``decode_pool``: a pool to
+    use instead of starting one (the caller closes it). ``start_decode_pool``: start the pool
+    with the app rather than on the first media request.
+    """
+    owns_store = ctx is None
+    if ctx is None:
+        settings = settings or Settings()
+        ctx = ServiceContext(Store.from_url(settings.database_url), settings)
+    settings = ctx.settings
+    state = ApiState(
+        ctx=ctx,
+        limiter=rate_limiter(settings),
+        pin_backoff=pin_backoff(settings),
+        pin_cap=ConcurrencyCap.for_pin_checks(settings),
+        resolver=ClientAddressResolver(settings.trusted_proxies),
+        idempotency=idempotency_store(settings),
+        metrics=Metrics(),
+        decode_pool=decode_pool,
+        owns_decode_pool=decode_pool is None,
+    )
+    state.metrics.pool_stats = lambda: _pool_stats(state)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await run_in_threadpool(state.open_store)
+        if start_decode_pool:
+            await state.decoder()
+        try:
+            yield
+        finally:
+            await _shutdown(state, owns_store=owns_store)
+
+    app = FastAPI(
+        title="hashwall",
+        version=hashwall.__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.hashwall = state
+    install_problem_handlers(app)
+    for module in (cases, check, matches, feed, admin, health):
+        app.include_router(module.router)
+    app.add_middleware(Guard, state=state)
+    _document_problems(app)
+    return app
+
+
+def _document_problems(app: FastAPI) -> None:
+    """Add the schemas routes refer to by hand (error answers, bodies read by the route)."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+            )
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            for model in DOCUMENTED_MODELS:
+                model_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+                components.update(model_schema.pop("$defs", {}))
+                components[model.__name__] = model_schema
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _pool_stats(state: ApiState) -> Any:
+    stats = getattr(state.decode_pool, "stats", None)
+    return stats() if callable(stats) else None
+
+
+async def _shutdown(state: ApiState, *, owns_store: bool) -> None:
+    live = state.ctx.live
+    if live is not None and state.owns_live:
+        await run_in_threadpool(live.stop)
+    if state.decode_pool is not None and state.owns_decode_pool:
+        pool, state.decode_pool = state.decode_pool, None
+        await run_in_threadpool(pool.close)
+    for closer in (state.limiter.aclose, state.pin_backoff.aclose, state.idempotency.aclose):
+        try:
+            await closer()
+        except Exception as exc:  # shutting down: report and go on closing the rest
+            log_unexpected(exc, "shutdown")
+    state.pin_cap.close()
+    if owns_store:
+        state.ctx.store.dispose()
+    state.store_problem = "the service is shut down"

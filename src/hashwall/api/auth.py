@@ -1,0 +1,116 @@
+"""Who is calling: ``Authorization: Bearer <key>`` -> :class:`Actor`, plus the rate limits.
+
+Every request that reaches a ``/v1`` route passes :func:`caller`:
+
+- No ``Authorization`` header: the anonymous reporter channel (``Actor.reporter()``), limited
+  per client address (``rate_limit_client_*``).
+- A key: checked against the store on every request (a revoked key stops working at once),
+  through :func:`hashwall.service.operator.authenticate`; limited per key
+  (``rate_limit_key_*``). A key that does not authenticate counts against the client address,
+  so guessing keys is limited like anything anonymous.
+
+The client address comes from :class:`~hashwall.api.clientaddr.ClientAddressResolver`
+(``X-Forwarded-For`` only from trusted proxies) and serves as a limiter subject only.
+Role and scope: :func:`require` builds the dependency of a route (403 ``forbidden``; 401
+``invalid_key`` without a key).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated, Final
+
+from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
+
+from hashwall.api.clientaddr import limit_subject
+from hashwall.api.limits import client_rate, key_rate
+from hashwall.api.state import ApiState, api_state
+from hashwall.errors import InvalidKey
+from hashwall.service.context import Actor, ActorKind
+from hashwall.service.operator import MAX_KEY_LENGTH, authenticate
+from hashwall.store.repo import Scope
+
+_NO_KEY: Final = "this route needs an API key: send the header Authorization: Bearer <key>"
+_MALFORMED: Final = "send the API key as Authorization: Bearer <key>"
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """The acting :class:`Actor` and the client address (a limiter subject, never stored)."""
+
+    actor: Actor
+    client: str
+
+    @property
+    def has_key(self) -> bool:
+        """True when the request carried a valid API key."""
+        return self.actor.key_id is not None
+
+
+def bearer_token(header: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header; None without a header.
+
+    A header that is not a bearer token is ``invalid_key``.
+    """
+    if header is None:
+        return None
+    scheme, _, token = header.strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token or len(token) > MAX_KEY_LENGTH:
+        raise InvalidKey(_MALFORMED)
+    return token
+
+
+async def caller(request: Request, state: Annotated[ApiState, Depends(api_state)]) -> Caller:
+    """Dependency: authenticate the request (if it carries a key) and apply the rate limits."""
+    settings = state.settings
+    client = limit_subject(state.resolver.from_scope(request.scope))
+    try:
+        token = bearer_token(request.headers.get("authorization"))
+    except InvalidKey:
+        (await state.limiter.hit_async(f"client:{client}", client_rate(settings))).raise_if_denied(
+            "requests from this address"
+        )
+        raise
+    if token is None:
+        (await state.limiter.hit_async(f"client:{client}", client_rate(settings))).raise_if_denied(
+            "requests from this address"
+        )
+        state.require_store()
+        return Caller(Actor.reporter(), client)
+    state.require_store()
+    try:
+        actor = await run_in_threadpool(authenticate, state.ctx, token)
+    except InvalidKey:
+        (await state.limiter.hit_async(f"client:{client}", client_rate(settings))).raise_if_denied(
+            "requests from this address"
+        )
+        raise
+    (await state.limiter.hit_async(f"key:{actor.key_id}", key_rate(settings))).raise_if_denied(
+        "requests with this API key"
+    )
+    return Caller(actor, client)
+
+
+CallerDep = Annotated[Caller, Depends(caller)]
+
+
+def require(*kinds: ActorKind, scope: Scope | None = None) -> Callable[[Caller], Awaitable[Caller]]:
+    """A dependency that needs a key of one of ``kinds`` (and ``scope`` for platform keys)."""
+
+    async def dependency(who: CallerDep) -> Caller:
+        if not who.has_key:
+            raise InvalidKey(_NO_KEY)
+        who.actor.require(*kinds, scope=scope)
+        return who
+
+    return dependency
+
+
+AdminCaller = Annotated[Caller, Depends(require("admin"))]
+IntakeCaller = Annotated[Caller, Depends(require("intake"))]
+CheckCaller = Annotated[Caller, Depends(require("platform", scope="check"))]
+VerdictCaller = Annotated[Caller, Depends(require("platform", scope="verdict"))]
+FeedCaller = Annotated[Caller, Depends(require("platform", "admin", scope="feed"))]

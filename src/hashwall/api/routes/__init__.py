@@ -1,0 +1,1 @@
+"""The HTTP routes, one module per group; each route parses, calls one use case, formats."""

@@ -1,0 +1,168 @@
+"""Reporter and intake routes: open a case, look at it, add to it, withdraw it; partner tools.
+
+The case number and PIN travel in JSON bodies only, never in a URL. Every route that takes a
+PIN goes through the PIN backoff (per case and client address, and per address) and the cap on
+concurrent argon2 checks (:func:`~hashwall.api.routes.common.call_with_pin`).
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, status
+from starlette.concurrency import run_in_threadpool
+
+from hashwall.api.auth import CallerDep, IntakeCaller
+from hashwall.api.models import (
+    CaseAccess,
+    CaseCreate,
+    CaseCreated,
+    CaseItemsAdd,
+    CaseItemsAdded,
+    CaseStatus,
+    CaseVouch,
+    CaseVouched,
+    CaseWithdraw,
+    CaseWithdrawn,
+    PinReissue,
+    PinReissued,
+)
+from hashwall.api.routes.common import (
+    ERRORS,
+    MEDIA_FIELD,
+    StateDep,
+    call_with_pin,
+    json_body,
+    media_form,
+    media_request_body,
+    media_type,
+)
+from hashwall.errors import Forbidden
+from hashwall.service import intake, withdraw
+
+router = APIRouter(prefix="/v1/cases", tags=["cases"], responses=ERRORS)
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=CaseCreated,
+    openapi_extra=media_request_body(
+        CaseCreate,
+        'JSON `{"items": [{"kind", "signals"}]}` (anyone; no key = the anonymous channel), '
+        f"or (intake key only) a multipart form whose `{MEDIA_FIELD}` is one image, hashed in "
+        "memory and discarded.",
+    ),
+)
+async def create_case(request: Request, who: CallerDep, state: StateDep) -> CaseCreated:
+    """Open a case. Without a key: the anonymous channel (items answer ``review`` until vouched).
+
+    With an ``intake`` key: the partner channel (items are ``vouched`` and ``block``). The PIN
+    in the answer is shown this once.
+    """
+    if media_type(request) == "form":
+        if who.actor.kind != "intake":
+            raise Forbidden(
+                "only an intake key may send media; the reporter channel sends signals "
+                "(hashed on the person's own device)"
+            )
+        form = await media_form(request, state)
+        pool = await state.decoder()
+        hashes = await pool.hash_media_async(
+            form.file(MEDIA_FIELD).data, fast=True, orientations=False
+        )
+        del form
+        items = [intake.ItemSubmission.from_image(hashes)]
+    else:
+        body, _ = await json_body(request, CaseCreate, state)
+        items = [item.submission() for item in body.items]
+    receipt = await run_in_threadpool(intake.create_case, state.ctx, who.actor, items)
+    return CaseCreated.from_result(receipt)
+
+
+@router.post("/status", response_model=CaseStatus)
+async def case_status(body: CaseAccess, who: CallerDep, state: StateDep) -> CaseStatus:
+    """The case and its items' trust and state (case number + PIN, or the filing partner)."""
+    view = await call_with_pin(
+        state,
+        who,
+        body.case_number,
+        body.pin,
+        intake.case_status,
+        state.ctx,
+        who.actor,
+        body.case_number,
+        pin=body.pin,
+    )
+    return CaseStatus.from_result(view)
+
+
+@router.post("/items", response_model=CaseItemsAdded)
+async def add_items(body: CaseItemsAdd, who: CallerDep, state: StateDep) -> CaseItemsAdded:
+    """Add items to an active case (case number + PIN, or the filing partner)."""
+    added = await call_with_pin(
+        state,
+        who,
+        body.case_number,
+        body.pin,
+        intake.add_items,
+        state.ctx,
+        who.actor,
+        body.case_number,
+        [item.submission() for item in body.items],
+        pin=body.pin,
+    )
+    return CaseItemsAdded.from_result(added)
+
+
+@router.post("/withdraw", response_model=CaseWithdrawn)
+async def withdraw_case(body: CaseWithdraw, who: CallerDep, state: StateDep) -> CaseWithdrawn:
+    """Withdraw the case, or one item (``item_ref``): final everywhere when this returns."""
+    if body.item_ref is None:
+        result = await call_with_pin(
+            state,
+            who,
+            body.case_number,
+            body.pin,
+            withdraw.withdraw_case,
+            state.ctx,
+            who.actor,
+            body.case_number,
+            pin=body.pin,
+        )
+    else:
+        result = await call_with_pin(
+            state,
+            who,
+            body.case_number,
+            body.pin,
+            withdraw.withdraw_item,
+            state.ctx,
+            who.actor,
+            body.case_number,
+            body.item_ref,
+            pin=body.pin,
+        )
+    return CaseWithdrawn.from_result(result)
+
+
+@router.post("/reissue-pin", response_model=PinReissued)
+async def reissue_pin(body: PinReissue, who: IntakeCaller, state: StateDep) -> PinReissued:
+    """A new PIN for a case this partner filed (the old PIN stops working)."""
+    result = await run_in_threadpool(intake.reissue_pin, state.ctx, who.actor, body.case_number)
+    return PinReissued(case_number=result.case_number, pin=result.pin)
+
+
+@router.post("/vouch", response_model=CaseVouched)
+async def vouch_case(body: CaseVouch, who: IntakeCaller, state: StateDep) -> CaseVouched:
+    """Vouch for an anonymous case the person showed (number + PIN): its items may block."""
+    result = await call_with_pin(
+        state,
+        who,
+        body.case_number,
+        body.pin,
+        intake.vouch_case,
+        state.ctx,
+        who.actor,
+        body.case_number,
+        pin=body.pin,
+    )
+    return CaseVouched(case_number=result.case_number, vouched_items=list(result.item_refs))

@@ -1,0 +1,185 @@
+"""Platform checks: one upload (signals, or the media file) or a batch of up to 100 uploads.
+
+Both honour ``Idempotency-Key`` (:mod:`hashwall.api.idempotency`): a retry returns the first
+answer, and never writes a second match record.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Final
+
+from fastapi import APIRouter, Header, Request
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+
+from hashwall.api.auth import CheckCaller
+from hashwall.api.idempotency import HEADER, StoredAnswer, valid_key
+from hashwall.api.models import (
+    BatchCheckIn,
+    BatchCheckOut,
+    BatchCheckResult,
+    BatchError,
+    CheckIn,
+    CheckOut,
+)
+from hashwall.api.routes.common import (
+    ERRORS,
+    MEDIA_FIELD,
+    StateDep,
+    json_body,
+    media_form,
+    media_request_body,
+    media_type,
+)
+from hashwall.api.state import ApiState
+from hashwall.errors import HashwallError
+from hashwall.service.check import CheckRequest, CheckResult, check
+from hashwall.service.context import Actor, ServiceContext
+
+router = APIRouter(prefix="/v1", tags=["check"], responses=ERRORS)
+
+IdempotencyHeader = Annotated[
+    str | None,
+    Header(
+        alias=HEADER,
+        max_length=255,
+        description="Any unique string (a UUID): a retry with the same key gets the same answer.",
+    ),
+]
+_JSON: Final = "application/json"
+
+
+def _wire(model: CheckIn) -> CheckRequest:
+    return CheckRequest.from_wire([s.wire() for s in model.signals], model.pdq_orientations)
+
+
+def _platform_name(state: ApiState, actor: Actor) -> str:
+    platform_id = actor.platform_id
+    if platform_id is None:
+        return "unknown"
+    name = state.platform_names.get(platform_id)
+    if name is None:
+        with state.ctx.store.read() as repo:
+            platform = repo.get_platform_by_id(platform_id)
+        name = platform.name if platform is not None else "unknown"
+        state.platform_names[platform_id] = name
+    return name
+
+
+def _check_and_name(
+    state: ApiState, ctx: ServiceContext, actor: Actor, request: CheckRequest
+) -> tuple[CheckResult, str]:
+    return check(ctx, actor, request), _platform_name(state, actor)
+
+
+async def _idempotent(
+    state: ApiState,
+    actor: Actor,
+    route: str,
+    key: str | None,
+    fingerprint: bytes,
+    run: Callable[[], Awaitable[bytes]],
+) -> Response:
+    """Answer with ``run()``'s JSON once per (key, route, idempotency key); replay after."""
+    if key is None or actor.key_id is None:
+        return Response(await run(), media_type=_JSON)
+    store = state.idempotency
+    slot = store.slot(actor.key_id, route, key)
+    print_ = store.fingerprint(fingerprint)
+    stored = await store.begin(slot, print_)
+    if stored is not None:
+        return Response(
+            stored.body,
+            status_code=stored.status,
+            media_type=_JSON,
+            headers={"Idempotent-Replay": "true"},
+        )
+    try:
+        body = await run()
+    except BaseException:
+        await store.release(slot)
+        raise
+    await store.finish(slot, print_, StoredAnswer(200, body))
+    return Response(body, media_type=_JSON)
+
+
+@router.post(
+    "/check",
+    response_model=CheckOut,
+    response_model_exclude_none=True,
+    openapi_extra=media_request_body(
+        CheckIn,
+        "JSON signals of the upload (hashed by the platform), or a multipart form whose "
+        f"`{MEDIA_FIELD}` is the upload itself (hashed in memory and discarded).",
+    ),
+)
+async def check_upload(
+    request: Request,
+    who: CheckCaller,
+    state: StateDep,
+    idempotency_key: IdempotencyHeader = None,
+) -> Response:
+    """Check one upload before it is published: ``allow``, ``review`` or ``block``."""
+    key = valid_key(idempotency_key)
+    if media_type(request) == "form":
+        form = await media_form(request, state)
+        pool = await state.decoder()
+        hashes = await pool.hash_media_async(
+            form.file(MEDIA_FIELD).data, fast=True, orientations=True
+        )
+        del form
+        upload = CheckRequest.from_image(hashes)
+        fingerprint = b"media\x00" + hashes.sha256.encode()
+    else:
+        body, raw = await json_body(request, CheckIn, state)
+        upload = _wire(body)
+        fingerprint = b"json\x00" + raw
+
+    async def run() -> bytes:
+        result, platform = await run_in_threadpool(
+            _check_and_name, state, state.ctx, who.actor, upload
+        )
+        state.metrics.observe_decision(platform, result.decision)
+        return CheckOut.from_result(result).model_dump_json(exclude_none=True).encode()
+
+    return await _idempotent(state, who.actor, "check", key, fingerprint, run)
+
+
+def _check_batch(
+    state: ApiState, ctx: ServiceContext, actor: Actor, uploads: list[CheckIn]
+) -> tuple[list[BatchCheckResult], str]:
+    results: list[BatchCheckResult] = []
+    for index, upload in enumerate(uploads):
+        try:
+            result = check(ctx, actor, _wire(upload))
+        except HashwallError as exc:
+            error = BatchError(code=exc.code, status=exc.status, detail=exc.message)
+            results.append(BatchCheckResult(index=index, error=error))
+        else:
+            results.append(BatchCheckResult(index=index, result=CheckOut.from_result(result)))
+    return results, _platform_name(state, actor)
+
+
+@router.post("/check/batch", response_model=BatchCheckOut, response_model_exclude_none=True)
+async def check_batch(
+    body: BatchCheckIn,
+    who: CheckCaller,
+    state: StateDep,
+    idempotency_key: IdempotencyHeader = None,
+) -> Response:
+    """Check up to 100 uploads (signals) at once; each gets its own answer or error."""
+    key = valid_key(idempotency_key)
+    fingerprint = b"batch\x00" + json.dumps(body.model_dump(mode="json"), sort_keys=True).encode()
+
+    async def run() -> bytes:
+        results, platform = await run_in_threadpool(
+            _check_batch, state, state.ctx, who.actor, body.uploads
+        )
+        for entry in results:
+            if entry.result is not None:
+                state.metrics.observe_decision(platform, entry.result.decision)
+        return BatchCheckOut(results=results).model_dump_json(exclude_none=True).encode()
+
+    return await _idempotent(state, who.actor, "check_batch", key, fingerprint, run)

@@ -1,0 +1,137 @@
+"""What several route modules share: bodies that may be JSON or media, PIN-taking calls."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any, Final, ParamSpec, TypeVar
+
+from fastapi import Depends, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from hashwall.api.auth import Caller
+from hashwall.api.body import BodyKind, MultipartForm, read_body, read_multipart
+from hashwall.api.state import ApiState, api_state
+from hashwall.errors import MalformedBody
+from hashwall.store.ids import normalise_case_number
+
+P = ParamSpec("P")
+T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
+
+StateDep = Annotated[ApiState, Depends(api_state)]
+
+#: The form field that carries the media file.
+MEDIA_FIELD: Final = "file"
+
+_PROBLEM: Final = {
+    "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+}
+#: OpenAPI ``responses`` for the errors every ``/v1`` route may answer.
+ERRORS: Final[dict[int | str, dict[str, Any]]] = {
+    status: {"description": description, **_PROBLEM}
+    for status, description in (
+        (400, "Bad input (`invalid_input`, `invalid_hash`, `malformed_body`, ...)"),
+        (401, "No valid API key (`invalid_key`) or wrong case number/PIN"),
+        (403, "Wrong role, scope or tenant (`forbidden`)"),
+        (413, "Body over its limit (`payload_too_large`, `media_too_large`)"),
+        (422, "Request does not match its schema (`invalid_request`)"),
+        (429, "Rate limit or PIN backoff (`rate_limited`, with Retry-After)"),
+        (503, "Overloaded or store unavailable (Retry-After)"),
+    )
+}
+
+
+def media_type(request: Request) -> str:
+    """``json`` or ``form`` from the Content-Type; anything else is ``malformed_body``."""
+    content_type = request.headers.get("content-type", "").lower()
+    if content_type.startswith("multipart/form-data"):
+        return "form"
+    if content_type.split(";")[0].strip() in ("application/json", ""):
+        return "json"
+    raise MalformedBody("send Content-Type: application/json, or multipart/form-data with a file")
+
+
+def parse_model(model: type[M], body: bytes) -> M:
+    """Validate a JSON body against ``model``; a mismatch is the usual 422 ``invalid_request``."""
+    try:
+        return model.model_validate_json(body)
+    except ValidationError as exc:
+        raise RequestValidationError(exc.errors(include_input=False)) from None
+
+
+async def json_body(request: Request, model: type[M], state: ApiState) -> tuple[M, bytes]:
+    """Read a JSON body within ``max_json_bytes`` and validate it."""
+    body = await read_body(
+        request.receive,
+        limit=state.settings.max_json_bytes,
+        content_length=request.headers.get("content-length"),
+        kind=BodyKind.JSON,
+    )
+    return parse_model(model, body), body
+
+
+async def media_form(request: Request, state: ApiState) -> MultipartForm:
+    """Read a ``multipart/form-data`` body with one media file, in memory, within limits."""
+    return await read_multipart(
+        request.receive,
+        content_type=request.headers.get("content-type", ""),
+        settings=state.settings,
+        content_length=request.headers.get("content-length"),
+        max_files=1,
+    )
+
+
+def media_request_body(json_model: type[BaseModel], description: str) -> dict[str, Any]:
+    """``openapi_extra`` for a route that takes JSON, or a form with one media ``file``.
+
+    ``json_model`` must be among the app's ``DOCUMENTED_MODELS`` (added to the components).
+    """
+    return {
+        "requestBody": {
+            "required": True,
+            "description": description,
+            "content": {
+                "application/json": {
+                    "schema": {"$ref": f"#/components/schemas/{json_model.__name__}"}
+                },
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "required": [MEDIA_FIELD],
+                        "properties": {MEDIA_FIELD: {"type": "string", "format": "binary"}},
+                    }
+                },
+            },
+        }
+    }
+
+
+def case_subject(case_number: str) -> str:
+    """The case number as the PIN backoff counts it (typed variants count as one case)."""
+    return normalise_case_number(case_number) or case_number.strip().upper()
+
+
+async def call_with_pin(
+    state: ApiState,
+    who: Caller,
+    case_number: str,
+    pin: str | None,
+    fn: Callable[P, T],
+    /,
+    *args: P.args,
+    **kwargs: P.kwargs,
+) -> T:
+    """Run a use case that may check a PIN: backoff first, argon2 under the concurrency cap.
+
+    Without a PIN (the partner that filed the case) it just runs in a worker thread.
+    """
+    if pin is None:
+        return await run_in_threadpool(fn, *args, **kwargs)
+    subject = case_subject(case_number)
+    decision = await state.pin_backoff.attempt_async(subject, who.client)
+    decision.raise_if_denied("PIN attempts for this case from this address")
+    result = await state.pin_cap.run_async(fn, *args, **kwargs)
+    await state.pin_backoff.succeeded_async(subject, who.client)
+    return result

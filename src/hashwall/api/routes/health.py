@@ -1,0 +1,58 @@
+"""Liveness, readiness and metrics (not rate limited, no key)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from hashwall.api.metrics import CONTENT_TYPE
+from hashwall.api.models import Health, Readiness
+from hashwall.api.routes.common import StateDep
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz", response_model=Health)
+async def healthz() -> Health:
+    """The process answers (it may not be ready)."""
+    return Health(status="ok")
+
+
+@router.get(
+    "/readyz",
+    response_model=Readiness,
+    responses={503: {"model": Readiness, "description": "Not ready (see detail)."}},
+)
+async def readyz(state: StateDep) -> JSONResponse:
+    """Ready: schema at head, index built and within ``index_max_lag`` s of the event log."""
+    if state.store_problem is not None:
+        await run_in_threadpool(state.open_store)
+    live = state.ctx.live
+    built = live is not None and live.built
+    lag = live.lag_seconds if live is not None else None
+    ready = state.store_problem is None and live is not None and live.ready
+    if state.store_problem is not None:
+        detail = state.store_problem
+    elif not built:
+        detail = "the live index is not built yet"
+    elif not ready:
+        detail = f"the live index is {lag:.1f} s behind the event log" if lag else "not ready"
+    else:
+        detail = "ready"
+    body = Readiness(
+        ready=ready,
+        schema_ok=state.store_problem is None,
+        index_built=built,
+        index_size=live.size if live is not None else 0,
+        last_seq=live.last_seq if live is not None else 0,
+        lag_seconds=lag,
+        detail=detail,
+    )
+    return JSONResponse(body.model_dump(mode="json"), status_code=200 if ready else 503)
+
+
+@router.get("/metrics", response_class=Response)
+async def metrics(state: StateDep) -> Response:
+    """Prometheus text format (this process only)."""
+    return Response(state.metrics.render(), media_type=CONTENT_TYPE)
