@@ -9,7 +9,8 @@ database), ``service_store`` (a migrated :class:`Store`), ``settings`` and ``ctx
 :class:`ServiceContext` over that store, hashing PINs with cheap argon2 parameters), ``world``
 (creates organisations, platforms and partners through the repository and returns actors),
 ``images`` (session-wide hashes of a generated photo and its altered copies) and
-``pdq_family`` (synthetic PDQ hashes at chosen distances).
+``pdq_family`` (synthetic PDQ hashes at chosen distances), ``fresh_ctx`` (a factory of new,
+migrated stores, one per call: for property tests).
 """
 
 from __future__ import annotations

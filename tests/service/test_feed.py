@@ -260,3 +260,38 @@ def test_cursor_round_trip() -> None:
     for cursor in (Cursor("snapshot", 0), Cursor("snapshot", 12, "itm_abc-_"), Cursor("events", 7)):
         text = cursor.encode()
         assert text.startswith("hwf1.") and Cursor.decode(text) == cursor
+
+
+def test_feed_over_the_real_intake_and_withdrawal(ctx: ServiceContext, platform: str) -> None:
+    """The same promises with cases filed and withdrawn through ``service.intake``/``withdraw``."""
+    from bank_ops import random_signals
+
+    from hashwall.service.intake import ItemSubmission, create_case
+    from hashwall.service.withdraw import withdraw_case, withdraw_item
+
+    rng = random.Random(6)
+    ops.add_partner(ctx, OP, "Helpline")
+    intake_key = ops.create_api_key(ctx, OP, role="intake", partner="Helpline")
+    partner = ops.authenticate(ctx, intake_key.key)
+    reporter = Actor.reporter()
+    sigs = [random_signals(rng) for _ in range(4)]
+    kept = create_case(ctx, reporter, [ItemSubmission(tuple(sigs[0]))])
+    vouched = create_case(ctx, partner, [ItemSubmission(tuple(sigs[1]))])
+    two = create_case(ctx, reporter, [ItemSubmission(tuple(s)) for s in sigs[2:]])
+    early = Consumer(ctx, platform, 1)
+    early.step()  # mid-snapshot before the withdrawals
+    withdraw_case(ctx, reporter, two.case_number, pin=two.pin)
+    withdraw_item(ctx, partner, vouched.case_number, vouched.accepted[0].item_ref)
+    late = Consumer(ctx, platform, 1)
+    for consumer in (early, late):
+        consumer.drain()
+        assert mirror_view(consumer.mirror) == live_bank(ctx.store)
+    kept_ref = kept.accepted[0].item_ref
+    assert set(late.mirror.items) == {kept_ref}
+    assert late.mirror.items[kept_ref]["trust"] == "unvouched"
+    withdrawn_values = [s.value for group in sigs[1:] for s in group]
+    for consumer in (early, late):
+        text = json.dumps(consumer.pages[1:] if consumer is early else consumer.pages)
+        for value in withdrawn_values:
+            assert value not in text
+    assert all(s.value in late.received() for s in sigs[0])

@@ -1,5 +1,5 @@
 """Property test (hypothesis): random interleavings of enrol / withdraw / quarantine / reinstate /
-delete / trust changes and feed reads, replayed through the feed from random cursors, always end
+delete / trust changes and feed reads, replayed through the feed from every cursor handed out, end
 with exactly the live set, and no page read after a withdrawal or deletion holds its values.
 
 Every example runs on a fresh store (a new SQLite file or PostgreSQL schema, ``fresh_ctx``).
