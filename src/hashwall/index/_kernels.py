@@ -7,10 +7,13 @@ A substring is a contiguous bit range ``[start, start + width)`` (width <= 32).
 from __future__ import annotations
 
 import numpy as np
+from llvmlite import ir
 from numba import njit, types
+from numba.core import cgutils
 from numba.extending import intrinsic
 
 _ONE = np.uint64(1)
+_POS40 = np.int64((1 << 40) - 1)
 
 
 @intrinsic
@@ -20,6 +23,31 @@ def _ctpop(typingctx, x):  # type: ignore[no-untyped-def]
 
     def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
         return builder.ctpop(args[0])
+
+    return sig, codegen
+
+
+@intrinsic
+def _prefetch(typingctx, arr, i, j):  # type: ignore[no-untyped-def]
+    # llvm.prefetch of &arr[i, j] (2-d array): start a cache miss now, use the data later
+    sig = types.void(arr, i, j)
+
+    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
+        aryty = signature.args[0]
+        ary = context.make_array(aryty)(context, builder, args[0])
+        idx = [
+            context.cast(builder, args[1], signature.args[1], types.intp),
+            context.cast(builder, args[2], signature.args[2], types.intp),
+        ]
+        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, idx, wraparound=False)
+        i8p = ir.IntType(8).as_pointer()
+        i32 = ir.IntType(32)
+        fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0")
+        builder.call(
+            fn, [builder.bitcast(ptr, i8p), ir.Constant(i32, 0), ir.Constant(i32, 3), ir.Constant(i32, 1)]
+        )
+        return context.get_dummy_value()
 
     return sig, codegen
 
@@ -136,8 +164,7 @@ def search_tables(  # type: ignore[no-untyped-def]
     pr_rem = np.empty(max_probes, dtype=np.int64)
     pr_lo = np.empty(max_probes, dtype=np.int64)
     pr_hi = np.empty(max_probes, dtype=np.int64)
-    cand_p = np.empty(1024, dtype=np.int64)
-    cand_t = np.empty(1024, dtype=np.int64)
+    cand = np.empty(4096, dtype=np.int64)  # position | table << 40
     pos_mask = (_ONE << np.uint64(pos_bits)) - _ONE
     has_removed = removed.shape[0] > 0
     for t in range(m):
@@ -169,6 +196,7 @@ def search_tables(  # type: ignore[no-untyped-def]
                         flip |= _ONE << np.uint64(comb[i])
                     pr_t[npr] = t
                     pr_v[npr] = np.int64(qh ^ flip)
+                    _prefetch(offsets, t, pr_v[npr])
                     pr_rem[npr] = tau - k
                     npr += 1
                     i = k - 1
@@ -183,32 +211,31 @@ def search_tables(  # type: ignore[no-untyped-def]
         for i in range(npr):
             pr_lo[i] = offsets[pr_t[i], pr_v[i]]
             pr_hi[i] = offsets[pr_t[i], pr_v[i] + 1]
+            if pr_hi[i] > pr_lo[i]:
+                _prefetch(entries, pr_t[i], pr_lo[i])
         # phase 3: scan buckets; keep entries whose key bits are within the remaining radius
+        # (branch-free: every entry is written, the count only advances for kept ones)
         nc = 0
         for i in range(npr):
             t = pr_t[i]
             rem = pr_rem[i]
             qk = qkey[t]
-            filt = rem < key_bits[t]
-            ent_t = entries[t]
             lo = pr_lo[i]
             hi = pr_hi[i]
-            if nc + (hi - lo) > cand_p.shape[0]:
-                cap = max(cand_p.shape[0] * 2, nc + (hi - lo))
-                new_p = np.empty(cap, dtype=np.int64)
-                new_p[:nc] = cand_p[:nc]
-                cand_p = new_p
-                new_t = np.empty(cap, dtype=np.int64)
-                new_t[:nc] = cand_t[:nc]
-                cand_t = new_t
+            if nc + (hi - lo) > cand.shape[0]:
+                grown = np.empty(max(cand.shape[0] * 2, nc + (hi - lo)), dtype=np.int64)
+                grown[:nc] = cand[:nc]
+                cand = grown
+            tag = np.int64(t) << np.int64(40)
             for e in range(lo, hi):
-                x = np.uint64(ent_t[e])
-                cand_p[nc] = np.int64(x & pos_mask)
-                cand_t[nc] = t
-                nc += (not filt) or _popc((x >> np.uint64(pos_bits)) ^ qk) <= rem
+                x = np.uint64(entries[t, e])
+                cand[nc] = np.int64(x & pos_mask) | tag
+                nc += _popc((x >> np.uint64(pos_bits)) ^ qk) <= rem
         # phase 4: verify candidates against the full code (independent loads)
         for c in range(nc):
-            p = cand_p[c]
+            _prefetch(words, cand[c] & _POS40, 0)
+        for c in range(nc):
+            p = cand[c] & _POS40
             row = words[p]
             d = _popc(row[0] ^ q0) + _popc(row[1] ^ q1)
             if d > radius:
@@ -216,7 +243,7 @@ def search_tables(  # type: ignore[no-untyped-def]
             d += _popc(row[2] ^ q2) + _popc(row[3] ^ q3)
             if d > radius:
                 continue
-            t = cand_t[c]
+            t = cand[c] >> np.int64(40)
             dup = False
             for u in range(t):
                 if taus[u] >= 0:

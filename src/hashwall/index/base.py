@@ -187,7 +187,7 @@ def dihedral_words(orientations: Sequence[Hash256] | npt.ArrayLike) -> WordArray
 
 def dedupe_last(ids: IdArray, words: WordArray) -> tuple[IdArray, WordArray]:
     """Keep the last occurrence of each id in a batch (ids are keys: last one wins)."""
-    if ids.size <= 1:
+    if ids.size <= 1 or bool(np.all(ids[1:] > ids[:-1])):
         return ids, words
     rev_ids = ids[::-1]
     _, first_in_rev = np.unique(rev_ids, return_index=True)

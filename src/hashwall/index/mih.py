@@ -1,11 +1,13 @@
 """``MihIndex``: exact radius search by multi-index hashing, laid out for memory locality.
 
 Layout (chosen by measurement, see ``docs/benchmarks.md``): the 256 bits are split into ``m``
-contiguous substrings (about 11 of 23-24 bits for large banks). Table ``t`` is a counting sort
-of all positions by the top ``high_bits`` of substring ``t``: a small ``offsets`` array (fits in
-cache) plus ``postings`` (uint32 positions) and ``lows`` (the remaining substring bits, one
-byte) in bucket order. A probe reads one contiguous bucket and rejects most entries on the
-one-byte low part before touching the 32-byte code, so few random reads reach the code array.
+contiguous substrings (11 of 23-24 bits for banks above 65,536 codes). Table ``t`` is a
+counting sort of all positions by the top ``high_bits`` of substring ``t`` (about log2(n) - 3,
+so buckets hold ~8 entries): an ``offsets`` array plus one uint32 per code in bucket order that
+packs the code's position with the rest of its substring bits (as many as the position leaves
+room for). A probe reads one contiguous bucket and rejects entries on those packed bits before
+touching the 32-byte code, so only true substring neighbours cost a random read of the codes.
+Codes are stored once, sorted by id (removal finds them by binary search).
 
 Search at radius ``r`` gives each table a substring radius ``tau_t`` with
 ``sum(tau_t + 1) > r`` (the general pigeonhole principle): every code within ``r`` has some
@@ -21,6 +23,7 @@ change. When the delta or the tombstones grow past a threshold the main segment 
 
 from __future__ import annotations
 
+import ctypes
 import json
 import math
 import threading
@@ -96,10 +99,19 @@ class Layout:
     @classmethod
     def for_size(cls, n: int) -> Layout:
         """The measured default for a bank of ``n`` codes (see docs/benchmarks.md)."""
-        high = int(min(20, max(8, round(math.log2(max(n, 1))) - 3)))
+        high = int(min(20, max(8, round(math.log2(max(n, 1))) - 3)))  # buckets of ~8 entries
         if n <= 1 << 16:
             return cls.split(16, min(high, 16))
+        # 11 x 23-24 bits, tau = 2 at radius 31 (measured best from 1M to 10M, see docs)
         return cls.split(11, high)
+
+
+def _release_free_memory() -> None:
+    """Hand the build's freed scratch memory back to the OS (glibc keeps it otherwise)."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: nothing to do
+        pass
 
 
 def pos_bits_for(n: int) -> int:
@@ -202,6 +214,8 @@ class _Segment:
         entries = np.empty((m, n), dtype=np.uint32)
         for t, (start, width) in enumerate(zip(lay.starts, lay.widths, strict=True)):
             k.build_table(words, start, width, h, pos_bits_for(n), offsets[t], entries[t])
+        if n >= 1 << 16:
+            _release_free_memory()
         return cls(lay, ids, words, offsets, entries)
 
     def nbytes(self) -> int:
@@ -263,8 +277,13 @@ class MihIndex:
             raise InvalidInput(f"{new_ids.size} ids for {new_words.shape[0]} hashes")
         new_ids, new_words = dedupe_last(new_ids, new_words)
         index = cls(layout=layout)
-        # copy: the index must not alias (and later see changes to) the caller's arrays
-        seg = _Segment.build(new_ids.copy(), new_words.copy(), layout)
+        # the index must not alias (and later see changes to) the caller's arrays; converting
+        # (n, 32) bytes to words already copies, so copy only what would still be shared
+        if isinstance(hashes, np.ndarray) and np.may_share_memory(new_words, hashes):
+            new_words = new_words.copy()
+        if isinstance(ids, np.ndarray) and np.may_share_memory(new_ids, ids):
+            new_ids = new_ids.copy()
+        seg = _Segment.build(new_ids, new_words, layout)
         index._snap = _Snapshot(seg, _EMPTY_POS, np.zeros(0, np.int64), np.zeros((0, 4), np.uint64))
         return index
 
