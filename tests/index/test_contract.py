@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.index.conftest import clustered_codes, flip_bits, random_codes
 
 from hashwall.errors import InvalidHash, InvalidInput
 from hashwall.hashing.codes import Hash256
 from hashwall.index.base import MAX_ID, HashIndex, Match
 from hashwall.index.brute import BruteForceIndex
 from hashwall.index.mih import Layout, MihIndex
-from tests.index.conftest import clustered_codes, flip_bits, random_codes
 
 Factory = Callable[[], HashIndex]
 
@@ -170,7 +170,7 @@ def test_dihedral_reports_best_distance_and_its_orientation(make: Factory) -> No
         orientations[3] = codes[start + 50]  # an exact copy seen in orientation 3
         got = index.search_dihedral([h(r) for r in orientations], 31)
         assert got == oracle.search_dihedral(orientations, 31)
-        assert [m for m in got if m.id == start + 50][0][1:] == (0, 3)
+        assert next(m for m in got if m.id == start + 50)[1:] == (0, 3)
 
 
 def test_save_and_load_round_trip_without_pickle(make: Factory, tmp_path: Path) -> None:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from tests.index.conftest import random_codes
 
 from hashwall.hashing.codes import Hash256
 from hashwall.index.base import Match
 from hashwall.index.live import IndexEvent, IndexHolder, IndexNotReady
-from tests.index.conftest import random_codes
 
 
 def chunks(codes: np.ndarray, size: int):  # type: ignore[no-untyped-def]

@@ -90,6 +90,7 @@ def _child(method: str, workdir: Path, radius: int, sample: int) -> dict[str, An
         import faiss
 
         faiss.omp_set_num_threads(1)
+        findex: Any
         if method == "faiss_flat":
             findex = faiss.IndexBinaryFlat(256)
             findex.add(bank)

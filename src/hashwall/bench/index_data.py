@@ -42,7 +42,7 @@ def photo_hashes(photos: Path) -> Words:
         key.update(f"{p.relative_to(photos)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
     cache = CACHE_DIR / f"photos-pdq-{key.hexdigest()[:16]}.npy"
     if cache.exists():
-        return np.load(cache, allow_pickle=False)
+        return np.asarray(np.load(cache, allow_pickle=False), dtype=np.uint64)
     rows = []
     for p in files:
         with Image.open(p) as im:

@@ -26,7 +26,9 @@ def bench_hash(
 def bench_index(
     n: Annotated[int, typer.Option("--n", help="Hashes in the bank.")] = 1_000_000,
     queries: Annotated[int, typer.Option(help="Queries (the same for every method).")] = 1000,
-    data: Annotated[str, typer.Option(help="random | photos (the shape of a real bank).")] = "photos",
+    data: Annotated[
+        str, typer.Option(help="random | photos (the shape of a real bank).")
+    ] = "photos",
     photos: Annotated[
         Path | None, typer.Option(help="Photos whose PDQ hashes seed --data photos.")
     ] = None,

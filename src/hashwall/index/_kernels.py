@@ -1,3 +1,5 @@
+# mypy: ignore-errors
+# (numba-compiled code is untyped; mih.py wraps these kernels behind typed methods)
 """numba inner loops of the multi-index hash (``mih.py``); every function is ``nogil``.
 
 Hashes are ``(n, 4)`` uint64 big-endian words: bit 0 of the code is the top bit of word 0.
@@ -45,7 +47,13 @@ def _prefetch(typingctx, arr, i, j):  # type: ignore[no-untyped-def]
         fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
         fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0")
         builder.call(
-            fn, [builder.bitcast(ptr, i8p), ir.Constant(i32, 0), ir.Constant(i32, 3), ir.Constant(i32, 1)]
+            fn,
+            [
+                builder.bitcast(ptr, i8p),
+                ir.Constant(i32, 0),
+                ir.Constant(i32, 3),
+                ir.Constant(i32, 1),
+            ],
         )
         return context.get_dummy_value()
 

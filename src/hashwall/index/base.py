@@ -44,7 +44,8 @@ class DihedralMatch(NamedTuple):
     """Best match of an id over the 8 orientations of one upload.
 
     ``orientation`` is the position (0-7) of the query orientation that achieved the smallest
-    distance (the lowest position on ties); for PDQ it indexes ``hashwall.hashing.pdq.ORIENTATIONS``.
+    distance (the lowest position on ties); for PDQ it indexes
+    ``hashwall.hashing.pdq.ORIENTATIONS``.
     """
 
     id: int
@@ -131,7 +132,7 @@ def as_ids(ids: npt.ArrayLike) -> IdArray:
     return out
 
 
-def as_words(hashes: npt.ArrayLike) -> WordArray:
+def as_words(hashes: npt.ArrayLike | Sequence[Hash256]) -> WordArray:
     """Hashes as a C-contiguous ``(n, 4)`` uint64 array of big-endian words (word 0 = bits 0-63).
 
     Accepts ``(n, 32)`` uint8 (canonical), ``(n, 4)`` uint64 (already words), a single
@@ -179,7 +180,10 @@ def query_words(query: Hash256) -> WordArray:
 
 def dihedral_words(orientations: Sequence[Hash256] | npt.ArrayLike) -> WordArray:
     """The 8 orientation hashes of one upload as an ``(8, 4)`` word array."""
-    words = as_words(list(orientations) if isinstance(orientations, tuple) else orientations)
+    arg: npt.ArrayLike | list[Hash256] = (
+        list(orientations) if isinstance(orientations, tuple) else orientations  # type: ignore[assignment]
+    )
+    words = as_words(arg)
     if words.shape[0] != DIHEDRAL:
         raise InvalidHash(f"expected {DIHEDRAL} orientation hashes, got {words.shape[0]}")
     return words

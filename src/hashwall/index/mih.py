@@ -23,6 +23,7 @@ change. When the delta or the tombstones grow past a threshold the main segment 
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import math
@@ -30,7 +31,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Self
+from typing import Literal, Self
 
 import numpy as np
 import numpy.typing as npt
@@ -94,7 +95,7 @@ class Layout:
         """``m`` near-equal contiguous substrings (wider ones first)."""
         base, extra = divmod(256, m)
         widths = tuple(base + 1 if i < extra else base for i in range(m))
-        return cls(widths, min(high_bits, min(widths)))
+        return cls(widths, min(high_bits, *widths))
 
     @classmethod
     def for_size(cls, n: int) -> Layout:
@@ -108,10 +109,8 @@ class Layout:
 
 def _release_free_memory() -> None:
     """Hand the build's freed scratch memory back to the OS (glibc keeps it otherwise)."""
-    try:
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to do
         ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc: nothing to do
-        pass
 
 
 def pos_bits_for(n: int) -> int:
@@ -452,7 +451,7 @@ class MihIndex:
         if meta.get("format") != FORMAT_VERSION or meta.get("kind") != "mih":
             raise InvalidInput(f"{path} is not a hashwall MIH index (format {FORMAT_VERSION})")
         layout = Layout(tuple(int(w) for w in meta["widths"]), int(meta["high_bits"]))
-        mode = "r" if mmap else None
+        mode: Literal["r"] | None = "r" if mmap else None
         ids = np.load(path / "ids.npy", allow_pickle=False)
         codes = np.load(path / "hashes.npy", allow_pickle=False)
         offsets = np.load(path / "offsets.npy", allow_pickle=False, mmap_mode=mode)
