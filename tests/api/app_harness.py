@@ -41,7 +41,7 @@ from support import encode, textured_rgb
 
 with warnings.catch_warnings():
     # Starlette 1.x suggests httpx2 for its TestClient; httpx (pinned) works the same here.
-    warnings.simplefilter("ignore", DeprecationWarning)
+    warnings.simplefilter("ignore")
     from starlette.testclient import TestClient
 
 POSTGRES_ENV = "HASHWALL_TEST_POSTGRES_URL"
