@@ -1,0 +1,165 @@
+"""Media through the API: hashed in a decoder worker, then gone (sentinel); and decoders that
+crash or hang cost one request a clean error, never the service."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from app_harness import (
+    assert_problem,
+    fresh_database_url,
+    hashes_of,
+    item_json,
+    jpeg,
+    media_with_sentinel,
+    photo,
+    running_api,
+)
+
+from hashwall.api.decode_pool import DecodePool
+from hashwall.hashing.image import ImageHashes
+from hashwall.settings import Settings
+
+CRASH = b"TEST-CRASH-THE-DECODER"
+HANG = b"TEST-HANG-THE-DECODER"
+
+
+class FaultyPool(DecodePool):
+    """A real pool whose workers abort or sleep when a test's marker bytes come in.
+
+    The pool's own test hooks do the damage inside a worker process, exactly as a segfault or a
+    stuck libjpeg would; the marker check lives here, in the test, never in hashwall.
+    """
+
+    async def hash_media_async(self, data: bytes, *, fast: bool, orientations: bool) -> ImageHashes:
+        if data.startswith(CRASH):
+            await asyncio.to_thread(self._crash_for_tests)
+        if data.startswith(HANG):
+            await asyncio.to_thread(self._sleep_for_tests, 60)
+        return await super().hash_media_async(data, fast=fast, orientations=orientations)
+
+
+@pytest.fixture(scope="module")
+def pool() -> Iterator[FaultyPool]:
+    """One decoder worker with a 1 s time limit, shared by the module's tests."""
+    settings = Settings(decode_timeout=1.0, decode_queue_timeout=10.0)
+    with FaultyPool(settings, workers=1, test_hooks=True) as faulty:
+        yield faulty
+
+
+def _files_with(root: Path, needle: bytes, since: float) -> list[str]:
+    found = []
+    for dirpath, _, names in os.walk(root, onerror=lambda _: None):
+        for name in names:
+            path = Path(dirpath) / name
+            try:
+                stat = path.stat()
+                if stat.st_mtime < since or stat.st_size > 200 * 1024 * 1024 or not path.is_file():
+                    continue
+                if needle in path.read_bytes():
+                    found.append(str(path))
+            except OSError:
+                continue
+    return found
+
+
+def test_media_bytes_leave_no_trace_in_database_logs_or_temp_files(
+    pool: FaultyPool,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    sentinel = b"HWSENTINEL-" + secrets.token_hex(12).encode()
+    media = media_with_sentinel(sentinel)
+    assert len(media) >= 5 * 1024 * 1024
+    started = time.time() - 1
+    caplog.set_level("DEBUG")
+    url = fresh_database_url("sqlite", tmp_path, request)
+    files = {"file": ("private-name.jpg", media, "image/jpeg")}
+    with running_api(url, decode_pool=pool) as api:
+        enrolled = api.post("/v1/cases", "intake_a", files=files)
+        assert enrolled.status_code == 201, enrolled.text
+        api.catch_up()
+        checked = api.post("/v1/check", "feed", files=files, headers={"Idempotency-Key": "s-1"})
+        assert checked.status_code == 200, checked.text
+        assert checked.json()["decision"] == "block"
+        # Errors on the same bytes carry none of them either.
+        cut = {"file": ("x.jpg", media[: len(media) // 2], "image/jpeg")}
+        broken = api.post("/v1/check", "feed", files=cut)
+        assert 400 <= broken.status_code < 500
+        assert sentinel not in broken.content
+        assert b"private-name" not in broken.content
+        pin = enrolled.json()["pin"]
+
+    database = Path(url.removeprefix("sqlite:///")).parent
+    stored = list(database.iterdir())
+    assert any(p.name.endswith(".db") for p in stored)
+    for path in stored:  # the database, its -wal and -shm
+        content = path.read_bytes()
+        assert sentinel not in content, path
+        assert b"private-name" not in content, path
+    assert sentinel.decode() not in caplog.text
+    assert pin not in caplog.text
+    assert _files_with(Path(tempfile.gettempdir()), sentinel, started) == []
+
+
+def test_a_crashing_decoder_costs_one_request_not_the_service(
+    pool: FaultyPool, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    url = fresh_database_url("sqlite", tmp_path, request)
+    good = jpeg(photo(21))
+    with running_api(url, decode_pool=pool) as api:
+        crash = api.post("/v1/check", "feed", files={"file": ("a.jpg", CRASH, "image/jpeg")})
+        assert_problem(crash, 422, "decode_failed")
+        assert api.client.get("/healthz").status_code == 200
+        after = api.post("/v1/check", "feed", files={"file": ("b.jpg", good, "image/jpeg")})
+        assert after.status_code == 200, after.text
+        assert after.json()["decision"] == "allow"
+        enrolled = api.post("/v1/cases", "intake_a", files={"file": ("c.jpg", CRASH, "image/jpeg")})
+        assert_problem(enrolled, 422, "decode_failed")
+    assert pool.stats().crashes >= 2
+
+
+def test_a_hanging_decoder_times_out_cleanly(
+    pool: FaultyPool, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    url = fresh_database_url("sqlite", tmp_path, request)
+    good = jpeg(photo(22))
+    with running_api(url, decode_pool=pool) as api:
+        started = time.monotonic()
+        hang = api.post("/v1/check", "feed", files={"file": ("a.jpg", HANG, "image/jpeg")})
+        assert_problem(hang, 422, "decode_timeout")
+        assert time.monotonic() - started < 10
+        assert (
+            api.post(
+                "/v1/check", "feed", json={"signals": item_json(hashes_of(good))["signals"]}
+            ).status_code
+            == 200
+        )
+        after = api.post("/v1/check", "feed", files={"file": ("b.jpg", good, "image/jpeg")})
+        assert after.status_code == 200, after.text
+    assert pool.stats().timeouts >= 1
+
+
+def test_undecodable_media_is_a_4xx(
+    pool: FaultyPool, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    url = fresh_database_url("sqlite", tmp_path, request)
+    with running_api(url, decode_pool=pool) as api:
+        for data in (
+            b"",
+            b"<svg xmlns='http://www.w3.org/2000/svg'/>",
+            b"\xff\xd8\xff" + b"\0" * 50,
+        ):
+            response = api.post("/v1/check", "feed", files={"file": ("x", data, "image/jpeg")})
+            assert 400 <= response.status_code < 500, response.text
+            assert response.headers["content-type"].startswith("application/problem+json")
+        missing = api.post("/v1/check", "feed", files={"other": ("x", b"abc", "image/jpeg")})
+        assert_problem(missing, 400, "malformed_body")
