@@ -35,10 +35,18 @@ ERRORS: Final[dict[int | str, dict[str, Any]]] = {
         (400, "Bad input (`invalid_input`, `invalid_hash`, `malformed_body`, ...)"),
         (401, "No valid API key (`invalid_key`) or wrong case number/PIN"),
         (403, "Wrong role, scope or tenant (`forbidden`)"),
-        (413, "Body over its limit (`payload_too_large`, `media_too_large`)"),
-        (422, "Request does not match its schema (`invalid_request`)"),
+        (404, "No such row (`not_found`)"),
+        (409, "State conflict (`already_exists`, `invalid_state`, `case_withdrawn`)"),
+        (413, "Body over its limit (`payload_too_large`, `media_too_large`, `too_many_pixels`)"),
+        (415, "Media that is not a supported image (`unsupported_media`)"),
+        (
+            422,
+            "Schema mismatch (`invalid_request`) or media that cannot be hashed "
+            "(`corrupt_media`, `decode_failed`, `decode_timeout`, `no_items_accepted`, ...)",
+        ),
         (429, "Rate limit or PIN backoff (`rate_limited`, with Retry-After)"),
-        (503, "Overloaded or store unavailable (Retry-After)"),
+        (500, "Unexpected failure (`internal_error`); it is logged"),
+        (503, "Overloaded or store unavailable (`overloaded`, `store_unavailable`)"),
     )
 }
 
