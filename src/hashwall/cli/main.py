@@ -7,6 +7,7 @@ import typer
 from hashwall.cli.bench import bench_app
 from hashwall.cli.db import db_app
 from hashwall.cli.hashing import compare_command, hash_command
+from hashwall.cli.operator import register_operator_commands
 
 app = typer.Typer(
     name="hashwall",
@@ -19,6 +20,7 @@ app.command("hash")(hash_command)
 app.command("compare")(compare_command)
 app.add_typer(db_app, name="db")
 app.add_typer(bench_app, name="bench")
+register_operator_commands(app)
 
 
 if __name__ == "__main__":  # pragma: no cover
