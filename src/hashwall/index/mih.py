@@ -2,8 +2,8 @@
 
 Layout (chosen by measurement, see ``docs/benchmarks.md``): the 256 bits are split into ``m``
 contiguous substrings (11 of 23-24 bits for banks above 65,536 codes). Table ``t`` is a
-counting sort of all positions by the top ``high_bits`` of substring ``t`` (about log2(n) - 3,
-so buckets hold ~8 entries): an ``offsets`` array plus one uint32 per code in bucket order that
+counting sort of all positions by the top ``high_bits`` of substring ``t`` (about log2(n) - 2,
+so buckets hold ~4 entries): an ``offsets`` array plus one uint32 per code in bucket order that
 packs the code's position with the rest of its substring bits (as many as the position leaves
 room for). A probe reads one contiguous bucket and rejects entries on those packed bits before
 touching the 32-byte code, so only true substring neighbours cost a random read of the codes.
@@ -100,9 +100,10 @@ class Layout:
     @classmethod
     def for_size(cls, n: int) -> Layout:
         """The measured default for a bank of ``n`` codes (see docs/benchmarks.md)."""
-        high = int(min(20, max(8, round(math.log2(max(n, 1))) - 3)))  # buckets of ~8 entries
+        log_n = round(math.log2(max(n, 1)))
         if n <= 1 << 16:
-            return cls.split(16, min(high, 16))
+            return cls.split(16, int(min(16, max(8, log_n - 3))))
+        high = int(min(21, max(8, log_n - 2)))  # buckets of ~4 entries
         # 11 x 23-24 bits, tau = 2 at radius 31 (measured best from 1M to 10M, see docs)
         return cls.split(11, high)
 
@@ -406,7 +407,10 @@ class MihIndex:
 
     def search(self, query: Hash256, radius: int) -> list[Match]:
         """Every id within ``radius`` bits of ``query``, by distance then id."""
-        return group_matches(*self._search_words(query_words(query), check_radius(radius)))[0]
+        _, ids, dists = self._search_words(query_words(query), check_radius(radius))
+        if ids.size == 0:
+            return []
+        return [Match(i, d) for d, i in sorted(zip(dists.tolist(), ids.tolist(), strict=True))]
 
     def search_many(self, queries: npt.ArrayLike, radius: int) -> list[list[Match]]:
         """``search`` for each row of an ``(q, 32)`` uint8 array, in one kernel call."""
