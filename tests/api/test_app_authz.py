@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from app_harness import (
     Api,
     assert_problem,

@@ -7,6 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from hashwall.service.context import PinHashing
+
 from app_harness import (
     CHEAP_PINS,
     assert_problem,
@@ -18,8 +21,6 @@ from app_harness import (
     photo,
     running_api,
 )
-
-from hashwall.service.context import PinHashing
 
 MD5 = {"signals": [{"type": "md5", "value": "0" * 32}]}
 

@@ -7,6 +7,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+from hashwall.store import migrate
+
 from app_harness import (
     Api,
     assert_problem,
@@ -18,8 +21,6 @@ from app_harness import (
     photo,
     running_api,
 )
-
-from hashwall.store import migrate
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

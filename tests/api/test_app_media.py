@@ -12,6 +12,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from hashwall.api.decode_pool import DecodePool
+from hashwall.hashing.image import ImageHashes
+from hashwall.settings import Settings
+
 from app_harness import (
     assert_problem,
     fresh_database_url,
@@ -22,10 +27,6 @@ from app_harness import (
     photo,
     running_api,
 )
-
-from hashwall.api.decode_pool import DecodePool
-from hashwall.hashing.image import ImageHashes
-from hashwall.settings import Settings
 
 CRASH = b"TEST-CRASH-THE-DECODER"
 HANG = b"TEST-HANG-THE-DECODER"

@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 import schemathesis
-from app_harness import CHEAP_PINS, TEST_SETTINGS, make_world
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import (
     not_a_server_error,
@@ -28,6 +27,8 @@ from hashwall.settings import Settings
 from hashwall.store import migrate
 from hashwall.store.engine import make_engine
 from hashwall.store.repo import Store
+
+from app_harness import CHEAP_PINS, TEST_SETTINGS, make_world
 
 KEYS: dict[str, str] = {}
 
