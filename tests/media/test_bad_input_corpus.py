@@ -12,6 +12,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
+from PIL import Image
+
+from hashwall.errors import HashwallError
+from hashwall.media import MediaFormat, decode_image
+from hashwall.settings import Settings
+
 from media_samples import (
     animation,
     avif,
@@ -29,11 +35,6 @@ from media_samples import (
     sixteen_bit_png,
     zip_archive,
 )
-from PIL import Image
-
-from hashwall.errors import HashwallError
-from hashwall.media import MediaFormat, decode_image
-from hashwall.settings import Settings
 
 
 @dataclass(frozen=True)

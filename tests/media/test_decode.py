@@ -6,6 +6,12 @@ import io
 
 import numpy as np
 import pytest
+from PIL import Image, ImageCms, ImageOps
+
+from hashwall.errors import HashwallError
+from hashwall.media import DecodedImage, MediaFormat, decode_image, iter_frames, to_rgb
+from hashwall.settings import Settings
+
 from media_samples import (
     animation,
     avif,
@@ -22,11 +28,6 @@ from media_samples import (
     sixteen_bit_png,
     zip_archive,
 )
-from PIL import Image, ImageCms, ImageOps
-
-from hashwall.errors import HashwallError
-from hashwall.media import DecodedImage, MediaFormat, decode_image, iter_frames, to_rgb
-from hashwall.settings import Settings
 
 # --- every supported format decodes -----------------------------------------------------------
 

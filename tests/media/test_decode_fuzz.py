@@ -13,11 +13,12 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from media_samples import animation, encode, jpeg, picture, png
 
 from hashwall.errors import HashwallError
 from hashwall.media import DecodedImage, decode_image, iter_frames
 from hashwall.settings import Settings
+
+from media_samples import animation, encode, jpeg, picture, png
 
 # Pillow warns about damaged metadata while it copes with it; the property is about exceptions.
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")

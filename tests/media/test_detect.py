@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from media_samples import animation, avif, encode, heic, jpeg, picture, png, zip_archive
 
 from hashwall.errors import EmptyMedia, UnsupportedMedia
 from hashwall.media import MediaFormat, detect_format
+
+from media_samples import animation, avif, encode, heic, jpeg, picture, png, zip_archive
 
 
 @pytest.mark.parametrize(

@@ -8,13 +8,14 @@ import time
 import zlib
 
 import pytest
-from media_samples import animation, encode, gif_with_repeated_frames, jpeg, png, png_chunk
 from PIL import Image, ImageFile
 
 from hashwall.errors import HashwallError
 from hashwall.media import decode_image, iter_frames
 from hashwall.media.limits import count_gif_frames
 from hashwall.settings import Settings
+
+from media_samples import animation, encode, gif_with_repeated_frames, jpeg, png, png_chunk
 
 
 def _code(data: bytes, settings: Settings) -> str:

@@ -9,12 +9,13 @@ import random
 from typing import Any
 
 import pytest
-from bank_ops import LiveView, enrol, live_bank, quarantine, withdraw
 
 from hashwall.errors import Forbidden, InvalidCursor, InvalidInput, NotFound
 from hashwall.service import operator as ops
 from hashwall.service.context import Actor, ServiceContext
 from hashwall.service.feed import Cursor, FeedMirror, read_feed
+
+from bank_ops import LiveView, enrol, live_bank, quarantine, withdraw
 
 OP = Actor.operator()
 
@@ -264,10 +265,10 @@ def test_cursor_round_trip() -> None:
 
 def test_feed_over_the_real_intake_and_withdrawal(ctx: ServiceContext, platform: str) -> None:
     """The same promises with cases filed and withdrawn through ``service.intake``/``withdraw``."""
-    from bank_ops import random_signals
-
     from hashwall.service.intake import ItemSubmission, create_case
     from hashwall.service.withdraw import withdraw_case, withdraw_item
+
+    from bank_ops import random_signals
 
     rng = random.Random(6)
     ops.add_partner(ctx, OP, "Helpline")

@@ -15,7 +15,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from bank_ops import LiveView, enrol, live_bank, quarantine, withdraw
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -23,6 +22,8 @@ from hashwall.service import operator as ops
 from hashwall.service.context import Actor, ServiceContext
 from hashwall.service.feed import FeedMirror, read_feed
 from hashwall.store.events import TRUST_CHANGED
+
+from bank_ops import LiveView, enrol, live_bank, quarantine, withdraw
 
 OP = Actor.operator()
 PLATFORM = "photos"

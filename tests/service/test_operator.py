@@ -7,7 +7,6 @@ import json
 import random
 
 import pytest
-from bank_ops import PDQ_A, enrol, quarantine
 from sqlalchemy import select
 
 from hashwall.errors import (
@@ -25,6 +24,8 @@ from hashwall.service.context import Actor, ServiceContext
 from hashwall.settings import Settings
 from hashwall.store.credentials import hash_api_secret, parse_api_key
 from hashwall.store.tables import api_keys
+
+from bank_ops import PDQ_A, enrol, quarantine
 
 OP = Actor.operator()
 

@@ -6,13 +6,14 @@ import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from bank_ops import enrol
 
 from hashwall.errors import Forbidden, InvalidInput
 from hashwall.service import operator as ops
 from hashwall.service.context import Actor, ServiceContext
 from hashwall.service.retention import MATCHES_EXPIRED, run_retention
 from hashwall.store.repo import Store
+
+from bank_ops import enrol
 
 OP = Actor.operator()
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
