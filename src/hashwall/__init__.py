@@ -14,6 +14,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from hashwall.client import AsyncClient, Client
     from hashwall.errors import HashwallError
     from hashwall.hashing.codes import Hash256
     from hashwall.hashing.image import HashMode, ImageHashes, hash_file, hash_image
@@ -22,6 +23,8 @@ if TYPE_CHECKING:
     from hashwall.settings import Settings
 
 _EXPORTS = {
+    "AsyncClient": "hashwall.client",
+    "Client": "hashwall.client",
     "HashwallError": "hashwall.errors",
     "Hash256": "hashwall.hashing.codes",
     "HashMode": "hashwall.hashing.image",
@@ -37,6 +40,8 @@ _EXPORTS = {
 
 __all__ = [
     "ORIENTATIONS",
+    "AsyncClient",
+    "Client",
     "Hash256",
     "HashMode",
     "HashwallError",

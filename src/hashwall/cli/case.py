@@ -1,0 +1,323 @@
+"""``hashwall case create|status|withdraw``: a person's case, from their own computer.
+
+``create`` hashes the files here and sends only their signals (PDQ, md5, sha256): the images
+never leave the machine. Without ``--key`` the case is anonymous (its items answer ``review``
+until an intake partner vouches for it); with an intake key it is the partner's (``block``).
+
+The PIN is a secret: ``status`` and ``withdraw`` read it from ``--pin``, ``HASHWALL_PIN``, a
+hidden prompt on a terminal, or the first line of standard input (in that order). With an
+intake ``--key`` and no PIN given, the partner that filed the case acts without it.
+
+``--json`` prints one document: ``create`` ``{"case_number", "pin", "items": [{"path",
+"status", "item_ref", "code", "message"}]}`` (``status``: ``accepted``, ``refused`` by the
+service, or ``failed`` here, e.g. an unreadable file); ``status`` the case (``case_number``,
+``channel``, ``status``, ``created_at``, ``withdrawn_at``, ``items``); ``withdraw``
+``{"case_number", "case_withdrawn", "withdrawn_items"}``; a failure ``{"error": {"code",
+"message"}}``.
+
+Exit codes: 0 done; 1 failed (nothing changed); 3 (``create``) the case was opened but some
+files were not banked.
+"""
+
+from __future__ import annotations
+
+import getpass
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.table import Table
+
+from hashwall.cli.remote import JsonOption, KeyOption, ServerOption, fail, print_json
+from hashwall.errors import HashwallError, InvalidInput
+
+if TYPE_CHECKING:
+    from hashwall.client import CaseCreated, Client, ItemOutcome
+    from hashwall.hashing.image import ImageHashes
+
+#: Items per request (the service's limit); more files are added to the case in further calls.
+ITEMS_PER_REQUEST = 100
+SOME_NOT_BANKED = 3
+
+case_app = typer.Typer(
+    name="case",
+    help="A person's case: bank fingerprints of photos, look at the case, withdraw it.",
+    no_args_is_help=True,
+)
+
+PinOption = Annotated[
+    str | None,
+    typer.Option(
+        "--pin",
+        envvar="HASHWALL_PIN",
+        help="The case's PIN (HASHWALL_PIN). Leave it out to be asked for it, hidden, or to "
+        "pipe it on standard input; a PIN on the command line is visible to other users.",
+        show_default=False,
+    ),
+]
+CaseNumberArgument = Annotated[str, typer.Argument(help="The case number, e.g. HW-7K2D-Q9XM-4TRB.")]
+
+
+def read_pin(pin: str | None, *, key: str | None) -> str | None:
+    """The PIN from the option/env, else (without a key) a hidden prompt or stdin's first line."""
+    if pin is not None:
+        return pin.strip()
+    if key:
+        return None  # the partner that filed the case needs no PIN
+    entered = getpass.getpass("PIN: ") if sys.stdin.isatty() else sys.stdin.readline()
+    entered = entered.strip()
+    if not entered:
+        raise InvalidInput(
+            "no PIN given: type it when asked, pipe it on standard input, or set HASHWALL_PIN"
+        )
+    return entered
+
+
+def _client(server: str, key: str | None) -> Client:
+    from hashwall.client import Client
+
+    return Client(server, key=key)
+
+
+def _hash_files(
+    paths: list[Path], fast: bool
+) -> tuple[list[tuple[Path, ImageHashes]], list[dict[str, Any]]]:
+    """Hash every file here: ``(path, hashes)`` of those that could be, records of the others."""
+    from hashwall.cli.hashing import iter_paths
+    from hashwall.hashing.image import hash_file
+    from hashwall.settings import Settings
+
+    settings = Settings()
+    files = list(iter_paths(paths))
+    hashed: list[tuple[Path, ImageHashes]] = []
+    failed: list[dict[str, Any]] = []
+    with Progress(
+        TextColumn("hashing"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=Console(stderr=True),
+        disable=len(files) < 2 or not sys.stderr.isatty(),
+        transient=True,
+    ) as progress:
+        task = progress.add_task("hash", total=len(files))
+        for path in files:
+            try:
+                hashed.append((path, hash_file(path, fast=fast, settings=settings)))
+            except HashwallError as exc:
+                failed.append(_record(path, "failed", code=exc.code, message=exc.message))
+            progress.advance(task)
+    return hashed, failed
+
+
+def _record(
+    path: Path,
+    status: str,
+    *,
+    item_ref: str | None = None,
+    code: str | None = None,
+    message: str | None = None,
+) -> dict[str, Any]:
+    return {
+        "path": str(path),
+        "status": status,
+        "item_ref": item_ref,
+        "code": code,
+        "message": message,
+    }
+
+
+def _outcomes(paths: list[Path], outcomes: list[ItemOutcome]) -> list[dict[str, Any]]:
+    return [
+        _record(
+            paths[o.index],
+            o.status,
+            item_ref=o.item_ref,
+            code=o.code,
+            message=o.message,
+        )
+        for o in outcomes
+    ]
+
+
+def _refusals(paths: list[Path], problem: dict[str, Any]) -> list[dict[str, Any]]:
+    out = []
+    for refusal in problem.get("refusals") or []:
+        index = refusal.get("index")
+        if isinstance(index, int) and 0 <= index < len(paths):
+            out.append(
+                _record(
+                    paths[index],
+                    "refused",
+                    code=refusal.get("code"),
+                    message=refusal.get("message"),
+                )
+            )
+    return out
+
+
+@case_app.command("create")
+def create_command(
+    paths: Annotated[list[Path], typer.Argument(help="Photos or folders (recursive).")],
+    server: ServerOption,
+    key: KeyOption = None,
+    json_out: JsonOption = False,
+    fast: Annotated[
+        bool, typer.Option("--fast", help="Fast hashing (reduced decode) instead of reference.")
+    ] = False,
+) -> None:
+    """Hash photos here and open a case with their fingerprints; prints the case number and PIN."""
+    from hashwall.client import ApiError
+
+    hashed, records = _hash_files(paths, fast)
+    if not hashed:
+        for record in records:
+            _print_failure(record, json_out)
+        fail(InvalidInput("no file could be hashed: nothing was sent"), json_out)
+    created: CaseCreated | None = None
+    with _client(server, key) as client:
+        for start in range(0, len(hashed), ITEMS_PER_REQUEST):
+            chunk = hashed[start : start + ITEMS_PER_REQUEST]
+            chunk_paths = [path for path, _ in chunk]
+            try:
+                if created is None:
+                    created = client.create_case([h for _, h in chunk])
+                    records.extend(_outcomes(chunk_paths, created.items))
+                else:
+                    added = client.add_items(
+                        created.case_number, [h for _, h in chunk], pin=created.pin
+                    )
+                    records.extend(_outcomes(chunk_paths, added.items))
+            except ApiError as exc:
+                if exc.code != "no_items_accepted":
+                    _report_partial(created, records, json_out)
+                    fail(exc, json_out)
+                records.extend(_refusals(chunk_paths, exc.problem))
+                if created is None and start + ITEMS_PER_REQUEST >= len(hashed):
+                    for record in records:
+                        _print_failure(record, json_out)
+                    fail(exc, json_out)
+            except HashwallError as exc:
+                _report_partial(created, records, json_out)
+                fail(exc, json_out)
+    assert created is not None
+    _print_created(created, records, json_out)
+    banked = sum(1 for r in records if r["status"] == "accepted")
+    raise typer.Exit(0 if banked == len(records) else SOME_NOT_BANKED)
+
+
+def _print_failure(record: dict[str, Any], json_out: bool) -> None:
+    if not json_out:
+        Console(stderr=True).print(
+            f"{escape(record['path'])}: [red]{record['code']}[/red]: {escape(record['message'])}",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
+def _report_partial(created: CaseCreated | None, records: list[dict[str, Any]], json: bool) -> None:
+    """A case opened before a later request failed must still be shown: it holds items."""
+    if created is not None:
+        _print_created(created, records, json)
+
+
+def _print_created(created: CaseCreated, records: list[dict[str, Any]], json_out: bool) -> None:
+    if json_out:
+        print_json({"case_number": created.case_number, "pin": created.pin, "items": records})
+        return
+    console = Console()
+    console.print(f"case number: [bold]{created.case_number}[/bold]")
+    console.print(f"PIN:         [bold]{created.pin}[/bold]")
+    console.print(
+        "Keep both somewhere safe: the PIN is shown only this once, and you need it to see "
+        "or withdraw the case.",
+        soft_wrap=True,
+    )
+    if created.channel == "anonymous":
+        console.print(
+            "Anonymous case: platforms send matches to review until a partner vouches for it.",
+            soft_wrap=True,
+        )
+    table = Table(show_lines=False)
+    table.add_column("file", overflow="fold")
+    table.add_column("status")
+    table.add_column("item or reason", overflow="fold")
+    for record in records:
+        if record["status"] == "accepted":
+            table.add_row(escape(record["path"]), "[green]banked[/green]", record["item_ref"])
+        else:
+            reason = f"{record['code']}: {record['message']}"
+            table.add_row(escape(record["path"]), f"[red]{record['status']}[/red]", escape(reason))
+    console.print(table)
+
+
+@case_app.command("status")
+def status_command(
+    case_number: CaseNumberArgument,
+    server: ServerOption,
+    pin: PinOption = None,
+    key: KeyOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Show a case and the state of each of its items."""
+    try:
+        secret = read_pin(pin, key=key)
+        with _client(server, key) as client:
+            view = client.case_status(case_number, secret)
+    except HashwallError as exc:
+        fail(exc, json_out)
+    if json_out:
+        print_json(view.model_dump(mode="json"))
+        return
+    console = Console()
+    console.print(
+        f"case {view.case_number}: [bold]{view.status}[/bold] ({view.channel}), "
+        f"opened {view.created_at:%Y-%m-%d %H:%M}"
+        + (f", withdrawn {view.withdrawn_at:%Y-%m-%d %H:%M}" if view.withdrawn_at else "")
+    )
+    table = Table(show_lines=False)
+    for column in ("item", "kind", "trust", "state", "created"):
+        table.add_column(column, no_wrap=column == "item")
+    for item in view.items:
+        table.add_row(
+            item.item_ref, item.kind, item.trust, item.state, f"{item.created_at:%Y-%m-%d %H:%M}"
+        )
+    console.print(table)
+
+
+@case_app.command("withdraw")
+def withdraw_command(
+    case_number: CaseNumberArgument,
+    server: ServerOption,
+    item: Annotated[
+        str | None, typer.Option("--item", help="Withdraw only this item (its ref).")
+    ] = None,
+    pin: PinOption = None,
+    key: KeyOption = None,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    json_out: JsonOption = False,
+) -> None:
+    """Withdraw the case (or one item): its fingerprints are erased and stop matching at once."""
+    try:
+        secret = read_pin(pin, key=key)
+    except HashwallError as exc:
+        fail(exc, json_out)
+    if not yes and sys.stdin.isatty() and not json_out:
+        what = f"item {item} of case {case_number}" if item else f"case {case_number}"
+        typer.confirm(f"Withdraw {what}? This cannot be undone", abort=True, err=True)
+    try:
+        with _client(server, key) as client:
+            result = client.withdraw(case_number, secret, item_ref=item)
+    except HashwallError as exc:
+        fail(exc, json_out)
+    if json_out:
+        print_json(result.model_dump(mode="json"))
+        return
+    what = "the case" if result.case_withdrawn else "the item"
+    Console().print(
+        f"withdrew {what} ({len(result.withdrawn_items)} item(s)) of case {result.case_number}: "
+        "platforms no longer match them."
+    )

@@ -1,0 +1,184 @@
+"""``hashwall check PATH...``: ask the service what to do with uploads, as a platform does.
+
+Each file is hashed here (fast mode, with its 8 orientations) and only its signals are sent;
+``--send-media`` uploads the file itself instead (hashed by the service in memory, never
+stored). Needs a platform key with the ``check`` scope. A progress bar shows on a terminal.
+
+Output: a table, or with ``--json`` one object per file and line: ``{"path", "decision",
+"reason", "check_id", "matches", "error"}`` (``decision`` null and ``error`` ``{"code",
+"message"}`` when the file could not be checked).
+
+Exit codes: 0 every file ``allow``; 4 at least one ``block``; 3 at least one ``review`` (and
+no ``block``); 1 some file could not be checked (and none was ``block`` or ``review``), or the
+service could not be used at all (unreachable, bad key: then nothing more is tried); 2 usage.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Final
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from hashwall.cli.remote import (
+    KeyOption,
+    ServerOption,
+    error_document,
+    fail,
+    print_json,
+)
+from hashwall.errors import HashwallError, InvalidKey
+
+if TYPE_CHECKING:
+    from hashwall.client import CheckResult, Client
+    from hashwall.settings import Settings
+
+EXIT_ALLOW: Final = 0
+EXIT_ERROR: Final = 1
+EXIT_REVIEW: Final = 3
+EXIT_BLOCK: Final = 4
+#: Answers that mean no later file can succeed either: stop at once.
+FATAL_CODES: Final = frozenset({"invalid_key", "forbidden", "connection_failed"})
+RETRIES: Final = 3
+
+
+def _check_one(
+    client: Client, path: Path, *, send_media: bool, fast: bool, settings: Settings
+) -> CheckResult:
+    """Hash (or read) one file and check it, retrying politely on 429/503 (idempotently)."""
+    from hashwall.client import ApiError
+    from hashwall.hashing.image import hash_file, read_media_file
+
+    idempotency_key = str(uuid.uuid4())
+    if send_media:
+        data = read_media_file(path, settings)
+    else:
+        hashes = hash_file(path, fast=fast, orientations=True, settings=settings)
+    for attempt in range(RETRIES + 1):
+        try:
+            if send_media:
+                return client.check(media=data, idempotency_key=idempotency_key)
+            return client.check(hashes, idempotency_key=idempotency_key)
+        except ApiError as exc:
+            if exc.status not in (429, 503) or attempt == RETRIES:
+                raise
+            time.sleep(min(exc.retry_after or 1.0, 30.0))
+    raise AssertionError("unreachable")
+
+
+def _record(path: Path, result: CheckResult | None, error: HashwallError | None) -> dict[str, Any]:
+    return {
+        "path": str(path),
+        "decision": result.decision if result else None,
+        "reason": result.reason if result else None,
+        "check_id": result.check_id if result else None,
+        "matches": [m.model_dump(exclude_none=True) for m in result.matches] if result else [],
+        "error": error_document(error) if error else None,
+    }
+
+
+def _describe(record: dict[str, Any]) -> str:
+    parts = []
+    for match in record["matches"]:
+        text = match["match_ref"]
+        if "distance" in match:
+            text += f" distance {match['distance']}"
+        if "orientation" in match:
+            text += f" {match['orientation']}"
+        parts.append(text)
+    return "; ".join(parts)
+
+
+_STYLE: Final = {"allow": "green", "review": "yellow", "block": "red"}
+
+
+def check_command(
+    paths: Annotated[list[Path], typer.Argument(help="Upload files or folders (recursive).")],
+    server: ServerOption,
+    key: KeyOption = None,
+    send_media: Annotated[
+        bool,
+        typer.Option("--send-media", help="Upload the files instead of hashing them here."),
+    ] = False,
+    reference: Annotated[
+        bool, typer.Option("--reference", help="Hash in reference mode instead of fast mode.")
+    ] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+) -> None:
+    """Check files against the bank: allow, review or block (exit 0 only if all allow)."""
+    from hashwall.cli.hashing import iter_paths
+    from hashwall.client import Client
+    from hashwall.settings import Settings
+
+    if not key:
+        fail(InvalidKey("a platform key is needed: --key or HASHWALL_KEY"), json_out, 2)
+    settings = Settings()
+    files = list(iter_paths(paths))
+    if not files:
+        fail(HashwallError("no files found"), json_out)
+    console = Console()
+    table = Table(show_lines=False)
+    for column in ("file", "decision", "reason", "matches"):
+        table.add_column(column, overflow="fold")
+    counts = {"allow": 0, "review": 0, "block": 0, "error": 0}
+    fatal: HashwallError | None = None
+    with (
+        Client(server, key=key) as client,
+        Progress(
+            TextColumn("checking"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
+            disable=len(files) < 2 or not sys.stderr.isatty(),
+            transient=True,
+        ) as progress,
+    ):
+        task = progress.add_task("check", total=len(files))
+        for path in files:
+            result: CheckResult | None = None
+            error: HashwallError | None = None
+            try:
+                result = _check_one(
+                    client, path, send_media=send_media, fast=not reference, settings=settings
+                )
+            except HashwallError as exc:
+                if exc.code in FATAL_CODES:
+                    fatal = exc
+                    break
+                error = exc
+            counts[result.decision if result else "error"] += 1
+            record = _record(path, result, error)
+            if json_out:
+                print_json(record)
+            elif result is not None:
+                style = _STYLE[result.decision]
+                table.add_row(
+                    escape(str(path)),
+                    f"[{style}]{result.decision}[/{style}]",
+                    result.reason,
+                    _describe(record),
+                )
+            else:
+                assert error is not None
+                message = f"[red]{error.code}[/red]: {escape(error.message)}"
+                table.add_row(escape(str(path)), "[red]error[/red]", "", message)
+            progress.advance(task)
+    if not json_out and table.row_count:
+        console.print(table)
+        summary = ", ".join(f"{n} {name}" for name, n in counts.items() if n)
+        Console(stderr=True).print(summary)
+    if fatal is not None:
+        fail(fatal, json_out)
+    if counts["block"]:
+        raise typer.Exit(EXIT_BLOCK)
+    if counts["review"]:
+        raise typer.Exit(EXIT_REVIEW)
+    raise typer.Exit(EXIT_ERROR if counts["error"] else EXIT_ALLOW)

@@ -1,0 +1,247 @@
+"""A real hashwall server for end-to-end tests: uvicorn on a free port, over real HTTP.
+
+- :func:`served_in_thread`: ``create_app`` under ``uvicorn.Server`` in a background thread of
+  the test process, with cheap argon2 parameters for PINs (as tests/service and tests/api).
+- :func:`served_in_process`: ``python -m hashwall.cli.serve`` (the ``hashwall serve`` command)
+  as a separate process, configured by ``HASHWALL_*`` variables only; PINs cost real argon2.
+
+Both serve a store prepared by :func:`prepare_store`: migrated, one organisation with two
+platforms (``feed`` reveals distance and orientation, ``chat`` does not), an intake partner,
+and a key each (``admin``, ``feed``, ``chat``, ``intake``).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import Engine, text
+
+from hashwall.api.app import create_app
+from hashwall.service import operator
+from hashwall.service.context import Actor, PinHashing, ServiceContext
+from hashwall.settings import Settings
+from hashwall.store import migrate
+from hashwall.store.engine import make_engine, normalise_url
+from hashwall.store.repo import Store
+
+POSTGRES_ENV = "HASHWALL_TEST_POSTGRES_URL"
+BACKENDS = ("sqlite", "postgresql")
+
+_CHEAP = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+_CHEAP_DUMMY = _CHEAP.hash("00000000")
+
+
+def _cheap_verify(pin_hash: str | None, pin: str) -> bool:
+    try:
+        ok = _CHEAP.verify(pin_hash if pin_hash is not None else _CHEAP_DUMMY, pin)
+    except (VerificationError, InvalidHashError):
+        return False
+    return ok and pin_hash is not None
+
+
+CHEAP_PINS = PinHashing(hash=_CHEAP.hash, verify=_cheap_verify)
+
+#: Generous limits, so that the flows are not rate limited.
+LIMITS: dict[str, Any] = {
+    "rate_limit_client_per_second": 1000.0,
+    "rate_limit_client_burst": 10_000,
+    "rate_limit_key_per_second": 1000.0,
+    "rate_limit_key_burst": 10_000,
+    "pin_client_free_attempts": 1000,
+}
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def postgres_url() -> str:
+    """The test PostgreSQL server, or skip (fail under ``CI=true``) when it is not configured."""
+    url = os.environ.get(POSTGRES_ENV)
+    if not url:
+        message = f"{POSTGRES_ENV} is not set: PostgreSQL end-to-end tests not run"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return url
+
+
+def fresh_database_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    """An empty database: a new SQLite file, or a new PostgreSQL schema dropped after the test."""
+    if backend == "sqlite":
+        (tmp_path / "store").mkdir(exist_ok=True)
+        return f"sqlite:///{tmp_path / 'store' / 'hashwall.db'}"
+    base = postgres_url()
+    admin: Engine = make_engine(base)
+    schema = f"e2e_{secrets.token_hex(6)}"
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+
+    def drop() -> None:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+    request.addfinalizer(drop)
+    url = normalise_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
+    return url.render_as_string(hide_password=False)
+
+
+def prepare_store(database_url: str) -> dict[str, str]:
+    """Migrate the store and create the tenants; the keys by name."""
+    engine = make_engine(database_url)
+    try:
+        migrate.upgrade(engine)
+        ctx = ServiceContext(Store(engine), Settings(database_url=database_url))
+        op = Actor.operator()
+        operator.add_organisation(ctx, op, "Social Co")
+        reveal = operator.PolicyUpdate(reveal_distance=True, reveal_orientation=True)
+        operator.add_platform(ctx, op, organisation="Social Co", name="feed", policy=reveal)
+        operator.add_platform(ctx, op, organisation="Social Co", name="chat")
+        operator.add_partner(ctx, op, "Helpline")
+        return {
+            "admin": operator.create_api_key(ctx, op, role="admin").key,
+            "feed": operator.create_api_key(ctx, op, role="platform", platform="feed").key,
+            "chat": operator.create_api_key(ctx, op, role="platform", platform="chat").key,
+            "intake": operator.create_api_key(ctx, op, role="intake", partner="Helpline").key,
+        }
+    finally:
+        engine.dispose()
+
+
+@dataclass(frozen=True)
+class Served:
+    """A running server: its base URL and the keys of its store."""
+
+    url: str
+    keys: dict[str, str]
+
+
+def wait_ready(
+    url: str, timeout: float = 60.0, process: subprocess.Popen[bytes] | None = None
+) -> None:
+    """Poll ``/readyz`` until it answers 200 (the index is built and caught up)."""
+    deadline = time.monotonic() + timeout
+    last = "no answer"
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"the server exited with {process.returncode}")
+        try:
+            response = httpx.get(f"{url}/readyz", timeout=2.0)
+            if response.status_code == 200:
+                return
+            last = response.text
+        except httpx.TransportError as exc:
+            last = repr(exc)
+        time.sleep(0.05)
+    raise TimeoutError(f"{url} not ready after {timeout} s: {last}")
+
+
+def wait_indexed(url: str, size: int, timeout: float = 10.0) -> None:
+    """Wait until the server's live index holds ``size`` PDQ hashes (it follows within 200 ms).
+
+    A new item matches once the index has it; a removed one stops matching at once (the store
+    is re-read before any non-allow answer), so only additions need this.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        body = httpx.get(f"{url}/readyz", timeout=2.0).json()
+        if body["index_size"] == size:
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"index of {url} holds {body['index_size']} hashes, not {size}")
+        time.sleep(0.02)
+
+
+@contextmanager
+def served_in_thread(database_url: str, keys: dict[str, str], **settings: Any) -> Iterator[Served]:
+    """Serve the app (cheap PINs) in a background thread of this process."""
+    engine = make_engine(database_url)
+    config = Settings(database_url=database_url, **{**LIMITS, **settings})
+    ctx = ServiceContext(Store(engine), config, pins=CHEAP_PINS)
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(ctx=ctx),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            proxy_headers=False,
+        )
+    )
+    thread = threading.Thread(target=server.run, name="hashwall-e2e-server", daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(url)
+        yield Served(url, keys)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        engine.dispose()
+
+
+def server_env(database_url: str, **extra: str) -> dict[str, str]:
+    """The environment of a server process: the store and generous limits."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HASHWALL_")}
+    env["HASHWALL_DATABASE_URL"] = database_url
+    for name, value in LIMITS.items():
+        env[f"HASHWALL_{name.upper()}"] = str(value)
+    env.update(extra)
+    return env
+
+
+@contextmanager
+def served_in_processes(
+    database_url: str, keys: dict[str, str], count: int = 1, **extra_env: str
+) -> Iterator[list[Served]]:
+    """Run ``count`` ``hashwall serve`` processes (``python -m hashwall.cli.serve``) at once."""
+    processes: list[tuple[subprocess.Popen[bytes], str]] = []
+    try:
+        for _ in range(count):
+            port = free_port()
+            argv = [sys.executable, "-m", "hashwall.cli.serve", "--port", str(port)]
+            argv += ["--log-level", "warning"]
+            process = subprocess.Popen(argv, env=server_env(database_url, **extra_env))
+            processes.append((process, f"http://127.0.0.1:{port}"))
+        for process, url in processes:
+            wait_ready(url, process=process)
+        yield [Served(url, keys) for _, url in processes]
+    finally:
+        for process, _ in processes:
+            process.terminate()
+        for process, _ in processes:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+@contextmanager
+def served_in_process(
+    database_url: str, keys: dict[str, str], **extra_env: str
+) -> Iterator[Served]:
+    """Run one ``hashwall serve`` process on a free port."""
+    with served_in_processes(database_url, keys, 1, **extra_env) as [served]:
+        yield served
