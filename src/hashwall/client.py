@@ -274,12 +274,13 @@ class CaseVouched(Response):
 
 
 class CheckMatch(Response):
-    """A banked item behind a non-allow answer, by its match ref (for verdicts).
+    """A banked item behind a non-allow answer: its match ref (for verdicts) and item ref.
 
     ``distance`` and ``orientation`` are set only where the platform's policy reveals them.
     """
 
     match_ref: str
+    item_ref: str
     decision: Literal["review", "block"]
     signal_type: str
     distance: int | None = None
