@@ -49,6 +49,7 @@ def test_partner_enrolled_photo_blocks_its_altered_copies(
         assert (name, result.decision, result.reason) == (name, "block", "match")
         (match,) = result.matches
         assert match.decision == "block" and match.match_ref.startswith("mch_")
+        assert match.item_ref == item_ref
         if name in ("original", "reencoded"):
             assert match.orientation == "original"
         if name == "rotated":
@@ -176,5 +177,5 @@ def test_results_serialise_without_hidden_fields(
     platform = world.platform("Example", "feed")
     body = check(ctx, platform, CheckRequest.from_image(images["original"])).to_dict()
     assert body["decision"] == "block" and body["reason"] == "match"
-    assert set(body["matches"][0]) == {"match_ref", "decision", "signal_type"}
+    assert set(body["matches"][0]) == {"match_ref", "item_ref", "decision", "signal_type"}
     assert images["original"].pdq.hex not in str(body)

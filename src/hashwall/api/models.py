@@ -266,12 +266,13 @@ class CheckIn(ApiModel):
 
 
 class CheckMatchOut(ResponseModel):
-    """A banked item behind a non-allow answer, by its match ref (for verdicts).
+    """A banked item behind a non-allow answer: its match ref (for verdicts) and item ref.
 
     ``distance`` and ``orientation`` are present only where the platform's policy reveals them.
     """
 
     match_ref: str
+    item_ref: str
     decision: Literal["review", "block"]
     signal_type: str
     distance: int | None = None
@@ -299,6 +300,7 @@ class CheckOut(ResponseModel):
             matches=[
                 CheckMatchOut(
                     match_ref=m.match_ref,
+                    item_ref=m.item_ref,
                     decision=m.decision,
                     signal_type=m.signal_type,
                     distance=m.distance,

@@ -136,9 +136,14 @@ def _parse(raw: Mapping[str, Any]) -> Signal:
 
 @dataclass(frozen=True, slots=True)
 class CheckMatch:
-    """One banked item behind a non-allow answer, by its match ref (never the item itself)."""
+    """One banked item behind a non-allow answer: the match ref (for verdicts) and the item ref.
+
+    The item ref lets a platform see that several uploads hit the same banked item; it says
+    nothing about the item's case, its reporter or its hash values.
+    """
 
     match_ref: str
+    item_ref: str
     decision: Decision
     signal_type: str
     distance: int | None = None
@@ -148,6 +153,7 @@ class CheckMatch:
         """The wire form (distance/orientation only when revealed)."""
         body: dict[str, Any] = {
             "match_ref": self.match_ref,
+            "item_ref": self.item_ref,
             "decision": self.decision,
             "signal_type": self.signal_type,
         }
@@ -280,6 +286,7 @@ def _decide(
         matched.append(
             CheckMatch(
                 match_ref=row.match_ref,
+                item_ref=items[item_id].item_ref,
                 decision=decision,
                 signal_type=candidate.signal_type,
                 distance=candidate.distance if policy.reveal_distance else None,
