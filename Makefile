@@ -38,3 +38,13 @@ format: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+# A local demo on http://127.0.0.1:8000 over SQLite (./var/hashwall.db): migrates, creates the
+# demo organisation, platforms, partner and keys once (kept in ./var/demo-keys.json, 0600),
+# prints the keys and the URLs, and serves until Ctrl-C.
+.PHONY: run
+RUN_ENV := HASHWALL_DATABASE_URL=sqlite:///./var/hashwall.db
+run: $(STAMP)
+	$(RUN_ENV) $(BIN)/hashwall db upgrade
+	$(RUN_ENV) $(BIN)/hashwall demo setup --url http://127.0.0.1:8000
+	$(RUN_ENV) $(BIN)/hashwall serve --host 127.0.0.1 --port 8000
