@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from hashwall.bench.index import DEFAULT_PHOTOS
 from hashwall.cli.main import app
 
-KEYS = {"qps", "p50_us", "p99_us", "build_s", "bytes_per_hash", "recall"}
+KEYS = {"qps", "p50_us", "p99_us", "p99_cpu_us", "build_s", "bytes_per_hash", "recall"}
 
 
 @pytest.mark.parametrize("data", ["random", "photos"])
