@@ -50,3 +50,48 @@ def bench_index(
             seed=seed,
         )
     )
+
+
+@bench_app.command("api")
+def bench_api(
+    bank: Annotated[int, typer.Option("--bank", help="Hashes in the bank.")] = 1_000_000,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Server worker processes (and cores it is pinned to).")
+    ] = 1,
+    backend: Annotated[
+        list[str] | None,
+        typer.Option(help="sqlite and/or postgresql (default: both; postgresql if configured)."),
+    ] = None,
+    concurrency: Annotated[int, typer.Option(min=1, help="Connections kept busy.")] = 8,
+    duration: Annotated[float, typer.Option(min=1.0, help="Seconds measured per load.")] = 10.0,
+    hit_rate: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Share of uploads that match the bank.")
+    ] = 0.01,
+    photos: Annotated[
+        Path | None, typer.Option(help="JPEGs for the media checks (default: the wallpapers).")
+    ] = None,
+    no_media: Annotated[bool, typer.Option("--no-media", help="Skip the media checks.")] = False,
+    postgres_url: Annotated[
+        str | None,
+        typer.Option(help="PostgreSQL server (default: HASHWALL_BENCH_POSTGRES_URL)."),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the generated bank and uploads.")] = 0,
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """The HTTP API under load: signal checks/s, p50/p99, server CPU per check, media checks."""
+    from hashwall.bench.api import DEFAULT_PHOTOS, run_api_bench
+
+    raise typer.Exit(
+        run_api_bench(
+            bank=bank,
+            workers=workers,
+            backends=backend or ["sqlite", "postgresql"],
+            concurrency=concurrency,
+            duration=duration,
+            hit_rate=hit_rate,
+            photos=None if no_media else (photos or DEFAULT_PHOTOS),
+            postgres_url=postgres_url,
+            seed=seed,
+            json_out=json_out,
+        )
+    )

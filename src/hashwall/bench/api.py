@@ -1,0 +1,686 @@
+"""``hashwall bench api``: checks per second through the HTTP API, with a bank of N hashes.
+
+For each back end (SQLite; PostgreSQL when a server is configured):
+
+1. **Bank.** A fresh store (a temporary SQLite file, or a new PostgreSQL schema) is migrated;
+   one organisation, platform and key are made through the operator use cases. Then N banked
+   items (``vouched``, one PDQ signal each, and their ``item_added`` events) are written
+   directly in chunks: ``executemany`` in one transaction on SQLite, ``COPY`` on PostgreSQL.
+   Hashes have the shape of a real bank (real photo hashes, varied; ``bench/index_data.py``),
+   or are uniform without photos.
+2. **Server.** ``hashwall serve`` (``python -m hashwall.cli.serve``) starts on a free port,
+   pinned to the first ``--workers`` cores (``taskset``), with rate limits lifted; the time to
+   ``/readyz`` (the live index built from the store) is reported.
+3. **Signal checks.** A load generator pinned to the remaining cores sends signal-only
+   ``POST /v1/check`` (a PDQ hash, its 8 orientations and a sha256, as the SDK sends them) on
+   ``--concurrency`` keep-alive connections (raw asyncio HTTP/1.1, so that the generator is
+   not the bottleneck), for a warm-up and then ``--duration`` seconds. ``--hit-rate`` of the
+   uploads are near copies of banked hashes (``block``, a match record written); the others
+   match nothing. Reported: checks/s (and per server core), p50/p99 latency, errors, the
+   decisions, and the server's CPU time per check (``psutil``, the server and its children).
+4. **Media checks.** The same for multipart uploads of the JPEGs in ``--photos`` (hashed by
+   the server's decoder pool, fast mode with orientations), compared with this machine's
+   fast-mode hashing rate on one core (the rate ``hashwall bench hash`` measures).
+
+Target (issue 5): >= 1,000 signal checks/s per server core with p99 <= 20 ms at a 1M-hash
+bank; media checks at >= 80% of the fast hashing rate per core.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+import numpy.typing as npt
+
+#: Real photos whose PDQ hashes shape the bank (as ``hashwall bench index --data photos``).
+SEED_PHOTOS: Final = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "photos"
+#: The 1024-px JPEGs uploaded by the media checks.
+DEFAULT_PHOTOS: Final = SEED_PHOTOS / "wallpapers"
+CHUNK: Final = 50_000
+QUALITY: Final = 90
+HIT_DISTANCE: Final = 8
+QUERIES: Final = 20_000
+TARGET_PER_CORE: Final = 1000.0
+TARGET_P99_MS: Final = 20.0
+TARGET_MEDIA_RATIO: Final = 0.8
+POSTGRES_ENVS: Final = ("HASHWALL_BENCH_POSTGRES_URL", "HASHWALL_TEST_POSTGRES_URL")
+
+
+# --- the bank ---------------------------------------------------------------------------------
+
+
+def _hexes(words: npt.NDArray[np.uint64]) -> list[str]:
+    raw = np.ascontiguousarray(words, dtype=np.uint64).astype(">u8").tobytes()
+    return [raw[i : i + 32].hex() for i in range(0, len(raw), 32)]
+
+
+def make_hashes(
+    n: int, queries: int, seed: int, photos: Path | None
+) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64]]:
+    """``(bank, strangers)``: N bank hashes and hashes of other images (``(k, 4)`` words)."""
+    from hashwall.bench.index_data import make_data, photo_hashes
+
+    bases = None
+    if photos is not None and photos.exists():
+        try:
+            bases = photo_hashes(photos)
+        except FileNotFoundError:
+            bases = None
+    bank, mixed = make_data("photos" if bases is not None else "random", n, queries, seed, bases)
+    return bank, mixed[1::2] if bases is not None else mixed
+
+
+def _valid(words: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
+    """Rows whose popcount a PDQ hash can have (the API refuses the others as ``invalid_hash``)."""
+    from hashwall.hashing.pdq import POPCOUNT_MAX, POPCOUNT_MIN
+
+    bits = np.unpackbits(np.ascontiguousarray(words).astype(">u8").view(np.uint8), axis=1)
+    count = bits.reshape(words.shape[0], -1).sum(axis=1)
+    ok: npt.NDArray[np.uint64] = words[(count >= POPCOUNT_MIN) & (count <= POPCOUNT_MAX)]
+    return ok
+
+
+@dataclass(frozen=True, slots=True)
+class BenchStore:
+    """A migrated store with a platform key and a bank of ``size`` PDQ hashes."""
+
+    url: str
+    key: str
+    size: int
+    seconds: float
+
+
+def _now_text() -> str:
+    return datetime.now(UTC).replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def _rows(
+    codes: Sequence[str], first_id: int, case_id: int, now: str
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    from hashwall.store.ids import new_item_ref
+
+    items, signals, events = [], [], []
+    for offset, code in enumerate(codes):
+        row_id = first_id + offset
+        ref = new_item_ref()
+        items.append((row_id, ref, case_id, "image", "vouched", "active", False, now))
+        signals.append((row_id, row_id, "pdq", code, QUALITY))
+        payload = {
+            "item": ref,
+            "kind": "image",
+            "trust": "vouched",
+            "signals": [{"type": "pdq", "value": code, "quality": QUALITY}],
+        }
+        events.append((row_id, "item_added", row_id, ref, json.dumps(payload), now))
+    return items, signals, events
+
+
+_ITEM_COLUMNS: Final = "id, item_ref, case_id, kind, trust, state, csam, created_at"
+_SIGNAL_COLUMNS: Final = "id, item_id, type, value, quality"
+_EVENT_COLUMNS: Final = "seq, type, item_id, item_ref, payload, created_at"
+
+
+def _bulk_sqlite(conn: Any, chunks: Iterator[list[str]], case_id: int, start: int) -> None:
+    now = _now_text()
+    cur = conn.cursor()
+    next_id = start
+    for codes in chunks:
+        items, signals, events = _rows(codes, next_id, case_id, now)
+        cur.executemany(f"INSERT INTO items ({_ITEM_COLUMNS}) VALUES (?,?,?,?,?,?,?,?)", items)
+        cur.executemany(f"INSERT INTO signals ({_SIGNAL_COLUMNS}) VALUES (?,?,?,?,?)", signals)
+        cur.executemany(f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES (?,?,?,?,?,?)", events)
+        next_id += len(codes)
+    conn.commit()
+
+
+def _bulk_postgres(conn: Any, chunks: Iterator[list[str]], case_id: int, start: int) -> None:
+    now = _now_text() + "+00"
+    cur = conn.cursor()
+    next_id = start
+    for codes in chunks:
+        items, signals, events = _rows(codes, next_id, case_id, now)
+        for table, columns, rows in (
+            ("items", _ITEM_COLUMNS, items),
+            ("signals", _SIGNAL_COLUMNS, signals),
+            ("events", _EVENT_COLUMNS, events),
+        ):
+            with cur.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        next_id += len(codes)
+    for table, column in (("items", "id"), ("signals", "id"), ("events", "seq")):
+        cur.execute(
+            f"SELECT setval(pg_get_serial_sequence('{table}', '{column}'), "
+            f"(SELECT max({column}) FROM {table}))"
+        )
+    cur.execute("ANALYZE")
+    conn.commit()
+
+
+def build_store(url: str, bank: npt.NDArray[np.uint64]) -> BenchStore:
+    """Migrate, create a platform and its key, and bulk-insert the bank."""
+    from sqlalchemy import func, select
+
+    from hashwall.service import operator
+    from hashwall.service.context import Actor, ServiceContext
+    from hashwall.settings import Settings
+    from hashwall.store import migrate
+    from hashwall.store.engine import make_engine
+    from hashwall.store.repo import Store
+    from hashwall.store.tables import events, items, signals
+
+    started = time.perf_counter()
+    engine = make_engine(url)
+    try:
+        migrate.upgrade(engine)
+        ctx = ServiceContext(Store(engine), Settings(database_url=url))
+        op = Actor.operator()
+        operator.add_organisation(ctx, op, "Bench Co")
+        operator.add_platform(ctx, op, organisation="Bench Co", name="bench")
+        operator.add_partner(ctx, op, "Bench Helpline")
+        key = operator.create_api_key(ctx, op, role="platform", platform="bench").key
+        with ctx.store.write() as repo:
+            partner = repo.get_partner("Bench Helpline")
+            assert partner is not None
+            case = repo.create_case(pin_hash="-", channel="partner", partner_id=partner.id)
+        with engine.connect() as conn:
+            start = 1 + max(
+                int(conn.execute(select(func.coalesce(func.max(t), 0))).scalar_one())
+                for t in (items.c.id, signals.c.id, events.c.seq)
+            )
+        codes = _hexes(bank)
+        chunks = (codes[i : i + CHUNK] for i in range(0, len(codes), CHUNK))
+        raw = engine.raw_connection()
+        try:
+            if engine.dialect.name == "postgresql":
+                _bulk_postgres(raw.driver_connection, chunks, case.id, start)
+            else:
+                _bulk_sqlite(raw.driver_connection, chunks, case.id, start)
+        finally:
+            raw.close()
+    finally:
+        engine.dispose()
+    return BenchStore(url, key, len(bank), time.perf_counter() - started)
+
+
+@contextmanager
+def bench_database(backend: str, postgres_url: str | None) -> Iterator[str]:
+    """A fresh empty database (temporary SQLite file or PostgreSQL schema), dropped after."""
+    if backend == "sqlite":
+        with tempfile.TemporaryDirectory(prefix="hashwall-bench-") as folder:
+            yield f"sqlite:///{folder}/hashwall.db"
+        return
+    from sqlalchemy import text
+
+    from hashwall.store.engine import make_engine, normalise_url
+
+    assert postgres_url is not None
+    admin = make_engine(postgres_url)
+    schema = f"bench_{secrets.token_hex(6)}"
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        url = normalise_url(postgres_url).update_query_dict({"options": f"-csearch_path={schema}"})
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+# --- the server -------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class RunningServer:
+    """A ``hashwall serve`` process and where it listens."""
+
+    process: subprocess.Popen[bytes]
+    port: int
+    ready_seconds: float
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU of the server and its children (workers, decoder pool) so far."""
+        import psutil
+
+        try:
+            root = psutil.Process(self.process.pid)
+            procs = [root, *root.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            return 0.0
+        total = 0.0
+        for proc in procs:
+            try:
+                times = proc.cpu_times()
+                total += times.user + times.system
+            except psutil.NoSuchProcess:
+                pass
+        return total
+
+
+@contextmanager
+def running_server(
+    url: str, cores: Sequence[int], workers: int, decode_workers: int
+) -> Iterator[RunningServer]:
+    """Serve ``url`` pinned to ``cores``, rate limits lifted; wait for ``/readyz``."""
+    import httpx
+
+    port = _free_port()
+    argv = [sys.executable, "-m", "hashwall.cli.serve", "--port", str(port)]
+    argv += ["--workers", str(workers), "--log-level", "warning", "--no-access-log"]
+    if shutil.which("taskset"):
+        argv = ["taskset", "-c", ",".join(map(str, cores)), *argv]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HASHWALL_")}
+    env.update(
+        HASHWALL_DATABASE_URL=url,
+        HASHWALL_RATE_LIMIT_KEY_PER_SECOND="1000000000",
+        HASHWALL_RATE_LIMIT_KEY_BURST="1000000000",
+        HASHWALL_DECODE_WORKERS=str(decode_workers),
+    )
+    started = time.perf_counter()
+    process = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL)
+    try:
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"the server exited with {process.returncode}")
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=5).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.perf_counter() - started > 1800:
+                raise TimeoutError("the server was not ready after 30 minutes")
+            time.sleep(0.1)
+        yield RunningServer(process, port, time.perf_counter() - started)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+# --- the load generator (a separate process, pinned to the other cores) ------------------------
+
+
+def _pin(cores: Sequence[int]) -> None:
+    if cores and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, set(cores))
+
+
+async def _connection(
+    port: int,
+    requests: Sequence[bytes],
+    offset: int,
+    step: int,
+    warm_until: float,
+    stop_at: float,
+    out: dict[str, Any],
+) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    i = offset
+    latencies: list[float] = out["latencies"]
+    try:
+        while True:
+            began = time.perf_counter()
+            if began >= stop_at:
+                return
+            writer.write(requests[i % len(requests)])
+            i += step
+            head = await reader.readuntil(b"\r\n\r\n")
+            status = int(head[9:12])
+            length = 0
+            for line in head.split(b"\r\n"):
+                if line[:15].lower() == b"content-length:":
+                    length = int(line[15:])
+            body = await reader.readexactly(length)
+            ended = time.perf_counter()
+            out["sent"] += 1
+            if began < warm_until:
+                continue
+            latencies.append(ended - began)
+            if status != 200:
+                out["errors"] += 1
+            else:
+                for decision in ("allow", "review", "block"):
+                    if b'"decision":"' + decision.encode() in body:
+                        out["decisions"][decision] += 1
+                        break
+    finally:
+        writer.close()
+
+
+def load(
+    port: int,
+    requests: Sequence[bytes],
+    concurrency: int,
+    warmup: float,
+    duration: float,
+) -> dict[str, Any]:
+    """Send ``requests`` round robin on ``concurrency`` connections; latencies after warm-up."""
+    out: dict[str, Any] = {
+        "latencies": [],
+        "sent": 0,
+        "errors": 0,
+        "decisions": {"allow": 0, "review": 0, "block": 0},
+    }
+
+    async def main() -> None:
+        now = time.perf_counter()
+        warm_until, stop_at = now + warmup, now + warmup + duration
+        await asyncio.gather(
+            *(
+                _connection(port, requests, c, concurrency, warm_until, stop_at, out)
+                for c in range(concurrency)
+            )
+        )
+
+    asyncio.run(main())
+    latencies = np.asarray(out.pop("latencies"), dtype=np.float64)
+    out["measured"] = int(latencies.size)
+    out["p50_ms"] = float(np.percentile(latencies, 50) * 1000) if latencies.size else None
+    out["p99_ms"] = float(np.percentile(latencies, 99) * 1000) if latencies.size else None
+    out["checks_per_s"] = latencies.size / duration
+    return out
+
+
+def _request(path: str, key: str, body: bytes, content_type: str) -> bytes:
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {key}\r\n"
+        f"Content-Type: {content_type}\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+def signal_requests(
+    key: str,
+    bank: npt.NDArray[np.uint64],
+    strangers: npt.NDArray[np.uint64],
+    hit_rate: float,
+    count: int,
+    seed: int,
+) -> list[bytes]:
+    """Check requests: an upload's PDQ, 8 orientations and sha256; ``hit_rate`` near copies."""
+    rng = np.random.default_rng(seed)
+    strangers = _valid(strangers)
+    picks = strangers[rng.integers(0, len(strangers), size=(count, 8))]
+    hits = rng.random(count) < hit_rate
+    if hits.any():
+        near = bank[rng.integers(0, len(bank), size=int(hits.sum()))].copy()
+        for row in near:  # a few bits off: a re-encoded copy of a banked image
+            for bit in rng.choice(256, size=HIT_DISTANCE, replace=False):
+                row[bit // 64] ^= np.uint64(1) << np.uint64(63 - bit % 64)
+        picks[hits, 0] = near
+    out = []
+    for row in picks:
+        orientations = _hexes(row)
+        body = {
+            "signals": [
+                {"type": "pdq", "value": orientations[0], "quality": QUALITY},
+                {"type": "sha256", "value": secrets.token_hex(32)},
+            ],
+            "pdq_orientations": orientations,
+        }
+        out.append(_request("/v1/check", key, json.dumps(body).encode(), "application/json"))
+    return out
+
+
+def media_requests(key: str, files: Sequence[Path]) -> list[bytes]:
+    """Multipart check requests, one per file."""
+    out = []
+    for path in files:
+        boundary = secrets.token_hex(16)
+        body = (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="upload"\r\n'
+            "Content-Type: application/octet-stream\r\n\r\n"
+        ).encode()
+        body += path.read_bytes() + f"\r\n--{boundary}--\r\n".encode()
+        out.append(_request("/v1/check", key, body, f"multipart/form-data; boundary={boundary}"))
+    return out
+
+
+def fast_hash_rate(files: Sequence[Path], seconds: float = 5.0) -> float:
+    """Images/s of fast-mode hashing with orientations (as the server hashes), one thread."""
+    from hashwall.hashing.image import hash_image
+
+    datas = [p.read_bytes() for p in files]
+    hash_image(datas[0], fast=True, orientations=True)  # compile / load the kernels
+    done, started = 0, time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        hash_image(datas[done % len(datas)], fast=True, orientations=True)
+        done += 1
+    return done / (time.perf_counter() - started)
+
+
+# --- the run --------------------------------------------------------------------------------
+
+
+def _cores(workers: int) -> tuple[list[int], list[int]]:
+    available = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    if len(available) <= workers:
+        return available, available
+    return available[:workers], available[workers:]
+
+
+def _measure(
+    server: RunningServer,
+    pool: ProcessPoolExecutor,
+    requests: list[bytes],
+    concurrency: int,
+    warmup: float,
+    duration: float,
+    cores: int,
+) -> dict[str, Any]:
+    cpu_before = server.cpu_seconds()
+    result = pool.submit(load, server.port, requests, concurrency, warmup, duration).result()
+    cpu = server.cpu_seconds() - cpu_before
+    result["server_cpu_us_per_check"] = cpu / max(result["sent"], 1) * 1e6
+    result["server_cpu_util"] = cpu / (warmup + duration)
+    result["checks_per_s_per_core"] = result["checks_per_s"] / cores
+    return result
+
+
+def run_backend(
+    backend: str,
+    *,
+    bank: npt.NDArray[np.uint64],
+    strangers: npt.NDArray[np.uint64],
+    workers: int,
+    concurrency: int,
+    duration: float,
+    hit_rate: float,
+    media_files: Sequence[Path],
+    postgres_url: str | None,
+    seed: int,
+    log: Any,
+) -> dict[str, Any]:
+    """The whole measurement on one back end."""
+    server_cores, load_cores = _cores(workers)
+    report: dict[str, Any] = {"backend": backend, "bank": len(bank), "workers": workers}
+    with bench_database(backend, postgres_url) as url:
+        log(f"{backend}: writing a bank of {len(bank):,} hashes")
+        store = build_store(url, bank)
+        report["bank_write_s"] = round(store.seconds, 1)
+        with (
+            running_server(url, server_cores, workers, decode_workers=workers) as server,
+            ProcessPoolExecutor(
+                1, mp_context=get_context("spawn"), initializer=_pin, initargs=(load_cores,)
+            ) as pool,
+        ):
+            report["ready_s"] = round(server.ready_seconds, 1)
+            log(f"{backend}: ready in {server.ready_seconds:.1f} s; signal checks")
+            requests = signal_requests(store.key, bank, strangers, hit_rate, QUERIES, seed)
+            report["signals"] = _measure(
+                server, pool, requests, concurrency, 2.0, duration, len(server_cores) or 1
+            )
+            if media_files:
+                log(f"{backend}: media checks")
+                media = _measure(
+                    server,
+                    pool,
+                    media_requests(store.key, media_files),
+                    max(2, 2 * workers),
+                    2.0,
+                    duration,
+                    len(server_cores) or 1,
+                )
+                report["media"] = media
+    report["server_cores"] = server_cores
+    report["load_cores"] = load_cores
+    return report
+
+
+def _postgres_url(explicit: str | None) -> str | None:
+    if explicit:
+        return explicit
+    for name in POSTGRES_ENVS:
+        if os.environ.get(name):
+            return os.environ[name]
+    return None
+
+
+def _print_table(report: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    table = Table(title=f"hashwall bench api: bank {report['bank']:,} hashes")
+    for column in (
+        "back end", "load", "checks/s", "per core", "p50 ms", "p99 ms", "errors",
+        "CPU µs/check", "ready s",
+    ):  # fmt: skip
+        table.add_column(column, justify="left" if column in ("back end", "load") else "right")
+    for run in report["runs"]:
+        for kind in ("signals", "media"):
+            r = run.get(kind)
+            if r is None:
+                continue
+            table.add_row(
+                run["backend"],
+                kind,
+                f"{r['checks_per_s']:,.0f}",
+                f"{r['checks_per_s_per_core']:,.0f}",
+                f"{r['p50_ms']:.1f}" if r["p50_ms"] is not None else "-",
+                f"{r['p99_ms']:.1f}" if r["p99_ms"] is not None else "-",
+                str(r["errors"]),
+                f"{r['server_cpu_us_per_check']:,.0f}",
+                str(run["ready_s"]),
+            )
+    console.print(table)
+    if report.get("fast_hash_images_per_s"):
+        console.print(
+            f"fast hashing on one core: {report['fast_hash_images_per_s']:.1f} images/s; "
+            "media checks per server core / that rate: "
+            + ", ".join(
+                f"{r['backend']} {r['media_vs_fast_hash']:.0%}"
+                for r in report["runs"]
+                if "media_vs_fast_hash" in r
+            )
+        )
+    console.print(
+        f"target: >= {TARGET_PER_CORE:,.0f} checks/s per core with p99 <= {TARGET_P99_MS:.0f} "
+        f"ms: {'met' if report['target_met'] else 'NOT met'}"
+    )
+
+
+def run_api_bench(
+    *,
+    bank: int,
+    workers: int,
+    backends: Sequence[str],
+    concurrency: int,
+    duration: float,
+    hit_rate: float,
+    photos: Path | None,
+    postgres_url: str | None,
+    seed: int,
+    json_out: bool,
+) -> int:
+    """Run the benchmark; print a table or one JSON object; the exit code."""
+    from hashwall.bench.index_data import photo_files
+
+    def log(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    pg = _postgres_url(postgres_url)
+    runs_on = [b for b in backends if b != "postgresql" or pg]
+    skipped = [b for b in backends if b not in runs_on]
+    if skipped:
+        log("postgresql skipped: no --postgres-url or HASHWALL_BENCH_POSTGRES_URL")
+    media_files = photo_files(photos)[:64] if photos is not None and photos.exists() else []
+    log(f"generating {bank:,} bank hashes")
+    hashes, strangers = make_hashes(bank, 4 * QUERIES, seed, SEED_PHOTOS)
+    report: dict[str, Any] = {
+        "bank": bank,
+        "workers": workers,
+        "concurrency": concurrency,
+        "duration_s": duration,
+        "hit_rate": hit_rate,
+        "cpu_count": os.cpu_count(),
+        "skipped": skipped,
+        "runs": [],
+    }
+    if media_files:
+        _, load_cores = _cores(workers)
+        with ProcessPoolExecutor(
+            1, mp_context=get_context("spawn"), initializer=_pin, initargs=(load_cores,)
+        ) as pool:
+            rate = pool.submit(fast_hash_rate, media_files).result()
+        report["fast_hash_images_per_s"] = rate
+        report["media_files"] = len(media_files)
+    for backend in runs_on:
+        run = run_backend(
+            backend,
+            bank=hashes,
+            strangers=strangers,
+            workers=workers,
+            concurrency=concurrency,
+            duration=duration,
+            hit_rate=hit_rate,
+            media_files=media_files,
+            postgres_url=pg,
+            seed=seed,
+            log=log,
+        )
+        if "media" in run and report.get("fast_hash_images_per_s"):
+            per_core = run["media"]["checks_per_s_per_core"]
+            run["media_vs_fast_hash"] = per_core / report["fast_hash_images_per_s"]
+        report["runs"].append(run)
+    report["target_met"] = bool(report["runs"]) and all(
+        r["signals"]["checks_per_s_per_core"] >= TARGET_PER_CORE
+        and (r["signals"]["p99_ms"] or 1e9) <= TARGET_P99_MS
+        and r["signals"]["errors"] == 0
+        for r in report["runs"]
+    )
+    if json_out:
+        print(json.dumps(report))
+    else:
+        _print_table(report)
+    return 0
