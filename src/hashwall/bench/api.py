@@ -368,6 +368,7 @@ async def _connection(
             latencies.append(ended - began)
             if status != 200:
                 out["errors"] += 1
+                out["error_statuses"][str(status)] = out["error_statuses"].get(str(status), 0) + 1
             else:
                 for decision in ("allow", "review", "block"):
                     if b'"decision":"' + decision.encode() in body:
@@ -389,6 +390,7 @@ def load(
         "latencies": [],
         "sent": 0,
         "errors": 0,
+        "error_statuses": {},
         "decisions": {"allow": 0, "review": 0, "block": 0},
     }
 
@@ -426,8 +428,9 @@ def signal_requests(
     hit_rate: float,
     count: int,
     seed: int,
+    digests: bool = True,
 ) -> list[bytes]:
-    """Check requests: an upload's PDQ, 8 orientations and sha256; ``hit_rate`` near copies."""
+    """Check requests: an upload's PDQ, 8 orientations (and sha256); ``hit_rate`` near copies."""
     rng = np.random.default_rng(seed)
     strangers = _valid(strangers)
     picks = strangers[rng.integers(0, len(strangers), size=(count, 8))]
@@ -441,13 +444,12 @@ def signal_requests(
     out = []
     for row in picks:
         orientations = _hexes(row)
-        body = {
-            "signals": [
-                {"type": "pdq", "value": orientations[0], "quality": QUALITY},
-                {"type": "sha256", "value": secrets.token_hex(32)},
-            ],
-            "pdq_orientations": orientations,
-        }
+        signals: list[dict[str, Any]] = [
+            {"type": "pdq", "value": orientations[0], "quality": QUALITY}
+        ]
+        if digests:
+            signals.append({"type": "sha256", "value": secrets.token_hex(32)})
+        body = {"signals": signals, "pdq_orientations": orientations}
         out.append(_request("/v1/check", key, json.dumps(body).encode(), "application/json"))
     return out
 
@@ -519,6 +521,7 @@ def run_backend(
     media_files: Sequence[Path],
     postgres_url: str | None,
     seed: int,
+    digests: bool,
     log: Any,
 ) -> dict[str, Any]:
     """The whole measurement on one back end."""
@@ -536,7 +539,9 @@ def run_backend(
         ):
             report["ready_s"] = round(server.ready_seconds, 1)
             log(f"{backend}: ready in {server.ready_seconds:.1f} s; signal checks")
-            requests = signal_requests(store.key, bank, strangers, hit_rate, QUERIES, seed)
+            requests = signal_requests(
+                store.key, bank, strangers, hit_rate, QUERIES, seed, digests=digests
+            )
             report["signals"] = _measure(
                 server, pool, requests, concurrency, 2.0, duration, len(server_cores) or 1
             )
@@ -570,7 +575,7 @@ def _print_table(report: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    console = Console(width=max(Console().width, 110))
     table = Table(title=f"hashwall bench api: bank {report['bank']:,} hashes")
     for column in (
         "back end", "load", "checks/s", "per core", "p50 ms", "p99 ms", "errors",
@@ -622,6 +627,7 @@ def run_api_bench(
     postgres_url: str | None,
     seed: int,
     json_out: bool,
+    digests: bool = True,
 ) -> int:
     """Run the benchmark; print a table or one JSON object; the exit code."""
     from hashwall.bench.index_data import photo_files
@@ -643,6 +649,7 @@ def run_api_bench(
         "concurrency": concurrency,
         "duration_s": duration,
         "hit_rate": hit_rate,
+        "digests": digests,
         "cpu_count": os.cpu_count(),
         "skipped": skipped,
         "runs": [],
@@ -667,6 +674,7 @@ def run_api_bench(
             media_files=media_files,
             postgres_url=pg,
             seed=seed,
+            digests=digests,
             log=log,
         )
         if "media" in run and report.get("fast_hash_images_per_s"):

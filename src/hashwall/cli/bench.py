@@ -71,6 +71,10 @@ def bench_api(
         Path | None, typer.Option(help="JPEGs for the media checks (default: the wallpapers).")
     ] = None,
     no_media: Annotated[bool, typer.Option("--no-media", help="Skip the media checks.")] = False,
+    digests: Annotated[
+        bool,
+        typer.Option(help="Send the upload's sha256 with its PDQ hashes, as the SDK does."),
+    ] = True,
     postgres_url: Annotated[
         str | None,
         typer.Option(help="PostgreSQL server (default: HASHWALL_BENCH_POSTGRES_URL)."),
@@ -93,5 +97,6 @@ def bench_api(
             postgres_url=postgres_url,
             seed=seed,
             json_out=json_out,
+            digests=digests,
         )
     )
