@@ -135,6 +135,13 @@ class AlreadyExists(HashwallError):
 # --- the service itself (5xx) ---------------------------------------------------------------
 
 
+class IndexNotReady(HashwallError):
+    """A search arrived before the index finished building from the store."""
+
+    code = "index_not_ready"
+    status = 503
+
+
 class StoreUnavailable(HashwallError):
     """The database cannot be reached or opened (wrong URL, server down, no permission)."""
 

@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 from tests.index.conftest import random_codes
 
+from hashwall.errors import IndexNotReady
 from hashwall.hashing.codes import Hash256
 from hashwall.index.base import Match
-from hashwall.index.live import IndexEvent, IndexHolder, IndexNotReady
+from hashwall.index.live import IndexEvent, IndexHolder
 
 
 def chunks(codes: np.ndarray, size: int):  # type: ignore[no-untyped-def]

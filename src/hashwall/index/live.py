@@ -11,22 +11,15 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import ClassVar, Literal
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
 
-from hashwall.errors import HashwallError, InvalidInput
+from hashwall.errors import IndexNotReady, InvalidInput
 from hashwall.hashing.codes import Hash256
 from hashwall.index.base import DihedralMatch, Match, as_ids, as_words
 from hashwall.index.mih import MihIndex
-
-
-class IndexNotReady(HashwallError):
-    """A search arrived before the index finished building from the store."""
-
-    code: ClassVar[str] = "index_not_ready"
-    status: ClassVar[int] = 503
 
 
 @dataclass(frozen=True, slots=True)
