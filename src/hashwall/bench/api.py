@@ -87,14 +87,14 @@ def make_hashes(
     return bank, mixed[1::2] if bases is not None else mixed
 
 
-def _valid(words: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
-    """Rows whose popcount a PDQ hash can have (the API refuses the others as ``invalid_hash``)."""
+def _pdq_like(words: npt.NDArray[np.uint64]) -> npt.NDArray[np.bool_]:
+    """Which rows have a popcount a PDQ hash can have (the API refuses others: ``invalid_hash``)."""
     from hashwall.hashing.pdq import POPCOUNT_MAX, POPCOUNT_MIN
 
-    bits = np.unpackbits(np.ascontiguousarray(words).astype(">u8").view(np.uint8), axis=1)
-    count = bits.reshape(words.shape[0], -1).sum(axis=1)
-    ok: npt.NDArray[np.uint64] = words[(count >= POPCOUNT_MIN) & (count <= POPCOUNT_MAX)]
-    return ok
+    rows = np.ascontiguousarray(words, dtype=np.uint64).astype(">u8").view(np.uint8)
+    count = np.unpackbits(rows.reshape(words.shape[0], -1), axis=1).sum(axis=1)
+    mask: npt.NDArray[np.bool_] = (count >= POPCOUNT_MIN) & (count <= POPCOUNT_MAX)
+    return mask
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +140,9 @@ _EVENT_COLUMNS: Final = "seq, type, item_id, item_ref, payload, created_at"
 def _bulk_sqlite(conn: Any, chunks: Iterator[list[str]], case_id: int, start: int) -> None:
     now = _now_text()
     cur = conn.cursor()
+    # A bulk load into a throwaway file: a big page cache for the random index inserts.
+    cur.execute("PRAGMA cache_size = -1048576")
+    cur.execute("PRAGMA synchronous = OFF")
     next_id = start
     for codes in chunks:
         items, signals, events = _rows(codes, next_id, case_id, now)
@@ -432,7 +435,7 @@ def signal_requests(
 ) -> list[bytes]:
     """Check requests: an upload's PDQ, 8 orientations (and sha256); ``hit_rate`` near copies."""
     rng = np.random.default_rng(seed)
-    strangers = _valid(strangers)
+    strangers = strangers[_pdq_like(strangers)]
     picks = strangers[rng.integers(0, len(strangers), size=(count, 8))]
     hits = rng.random(count) < hit_rate
     if hits.any():
@@ -441,6 +444,9 @@ def signal_requests(
             for bit in rng.choice(256, size=HIT_DISTANCE, replace=False):
                 row[bit // 64] ^= np.uint64(1) << np.uint64(63 - bit % 64)
         picks[hits, 0] = near
+        # A few flips can leave the popcount a PDQ hash may have: use a stranger there.
+        invalid = ~_pdq_like(picks[:, 0])
+        picks[invalid, 0] = strangers[rng.integers(0, len(strangers), size=int(invalid.sum()))]
     out = []
     for row in picks:
         orientations = _hexes(row)
