@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 import os
+import secrets
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -52,3 +54,70 @@ def encode(pixels: np.ndarray, fmt: str = "JPEG", **params: object) -> bytes:
     buf = io.BytesIO()
     Image.fromarray(pixels).save(buf, format=fmt, **params)
     return buf.getvalue()
+
+
+# --- databases: every store-backed test runs on SQLite and on PostgreSQL ---------------------
+
+POSTGRES_ENV = "HASHWALL_TEST_POSTGRES_URL"
+BACKENDS = ("sqlite", "postgresql")
+
+
+def postgres_url() -> str:
+    """The test server's URL, or skip (fail under ``CI=true``) when it is not configured."""
+    url = os.environ.get(POSTGRES_ENV)
+    if not url:
+        message = f"{POSTGRES_ENV} is not set: PostgreSQL tests not run"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return url
+
+
+def fresh_database_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    """An empty database: a new SQLite file, or a new PostgreSQL schema dropped after the test."""
+    from sqlalchemy import text
+
+    from hashwall.store.engine import make_engine, normalise_url
+
+    if backend == "sqlite":
+        folder = tmp_path / f"db-{secrets.token_hex(3)}"
+        return f"sqlite:///{folder / 'hashwall.db'}"
+    base = postgres_url()
+    admin = make_engine(base)
+    schema = f"test_{secrets.token_hex(6)}"
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+
+    def drop() -> None:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+    request.addfinalizer(drop)
+    url = normalise_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
+    return url.render_as_string(hide_password=False)
+
+
+# --- PINs: cheap argon2id in tests (production: argon2-cffi's defaults, ~0.4 s per PIN) -------
+
+
+def _cheap_pins() -> Any:
+    from argon2 import PasswordHasher
+    from argon2.exceptions import InvalidHashError, VerificationError
+
+    from hashwall.service.context import PinHashing
+
+    hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    dummy = hasher.hash("00000000")
+
+    def verify(pin_hash: str | None, pin: str) -> bool:
+        try:
+            ok = hasher.verify(pin_hash if pin_hash is not None else dummy, pin)
+        except (VerificationError, InvalidHashError):
+            return False
+        return ok and pin_hash is not None
+
+    return PinHashing(hash=hasher.hash, verify=verify)
+
+
+CHEAP_PINS = _cheap_pins()

@@ -9,57 +9,38 @@ Starlette ``TestClient``. PINs are hashed with cheap argon2 parameters (as in te
 from __future__ import annotations
 
 import io
-import os
 import secrets
 import struct
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pytest
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from PIL import Image
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import func, select
 
 from hashwall.api.app import create_app
 from hashwall.api.state import ApiState, MediaHasher
 from hashwall.hashing.image import ImageHashes, hash_image
 from hashwall.service import operator
-from hashwall.service.context import Actor, PinHashing, ServiceContext
+from hashwall.service.context import Actor, ServiceContext
 from hashwall.settings import Settings
 from hashwall.store import migrate
-from hashwall.store.engine import make_engine, normalise_url
+from hashwall.store.engine import make_engine
 from hashwall.store.repo import Store
 from hashwall.store.tables import matches
 
-from support import encode, textured_rgb
+from support import CHEAP_PINS, encode, textured_rgb
 
 with warnings.catch_warnings():
     # Starlette 1.x suggests httpx2 for its TestClient; httpx (pinned) works the same here.
     warnings.simplefilter("ignore")
     from starlette.testclient import TestClient
 
-POSTGRES_ENV = "HASHWALL_TEST_POSTGRES_URL"
 CLIENT = ("203.0.113.7", 40000)
 
-_CHEAP = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-_CHEAP_DUMMY = _CHEAP.hash("00000000")
-
-
-def _cheap_verify(pin_hash: str | None, pin: str) -> bool:
-    try:
-        ok = _CHEAP.verify(pin_hash if pin_hash is not None else _CHEAP_DUMMY, pin)
-    except (VerificationError, InvalidHashError):
-        return False
-    return ok and pin_hash is not None
-
-
-CHEAP_PINS = PinHashing(hash=_CHEAP.hash, verify=_cheap_verify)
 
 #: Generous limits: tests of the limits themselves lower them.
 TEST_SETTINGS: dict[str, Any] = {
@@ -69,37 +50,6 @@ TEST_SETTINGS: dict[str, Any] = {
     "rate_limit_key_burst": 10_000,
     "pin_client_free_attempts": 1000,
 }
-
-
-def postgres_url() -> str:
-    """The test server's URL, or skip (fail under ``CI=true``) when it is not configured."""
-    url = os.environ.get(POSTGRES_ENV)
-    if not url:
-        message = f"{POSTGRES_ENV} is not set: PostgreSQL API tests not run"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return url
-
-
-def fresh_database_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
-    """An empty database: a new SQLite file, or a new PostgreSQL schema dropped after the test."""
-    if backend == "sqlite":
-        return f"sqlite:///{tmp_path / 'api-store' / 'hashwall.db'}"
-    base = postgres_url()
-    admin: Engine = make_engine(base)
-    schema = f"test_{secrets.token_hex(6)}"
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-
-    def drop() -> None:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-    request.addfinalizer(drop)
-    url = normalise_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
-    return url.render_as_string(hide_password=False)
 
 
 @dataclass

@@ -19,7 +19,6 @@ from hashwall.settings import Settings
 
 from app_harness import (
     assert_problem,
-    fresh_database_url,
     hashes_of,
     item_json,
     jpeg,
@@ -27,6 +26,7 @@ from app_harness import (
     photo,
     running_api,
 )
+from support import fresh_database_url
 
 CRASH = b"TEST-CRASH-THE-DECODER"
 HANG = b"TEST-HANG-THE-DECODER"

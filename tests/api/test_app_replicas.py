@@ -22,13 +22,13 @@ from app_harness import (
     TestClient,
     assert_problem,
     check_json,
-    fresh_database_url,
     hashes_of,
     item_json,
     jpeg,
     photo,
     running_api,
 )
+from support import fresh_database_url
 
 
 @pytest.fixture

@@ -15,68 +15,21 @@ migrated stores, one per call: for property tests).
 
 from __future__ import annotations
 
-import os
-import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Engine, text
 
 from hashwall.hashing.image import ImageHashes, hash_image
 from hashwall.hashing.pdq import PdqHash
-from hashwall.service.context import Actor, PinHashing, ServiceContext
+from hashwall.service.context import Actor, ServiceContext
 from hashwall.settings import Settings
 from hashwall.store import migrate
-from hashwall.store.engine import make_engine, normalise_url
+from hashwall.store.engine import make_engine
 from hashwall.store.repo import PlatformPolicy, Scope, Store
 
-from support import encode, textured_rgb
-
-POSTGRES_ENV = "HASHWALL_TEST_POSTGRES_URL"
-BACKENDS = ["sqlite", "postgresql"]
-
-
-def service_postgres_url() -> str:
-    """The test server's URL, or skip (fail under ``CI=true``) when it is not configured."""
-    url = os.environ.get(POSTGRES_ENV)
-    if not url:
-        message = f"{POSTGRES_ENV} is not set: PostgreSQL service tests not run"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return url
-
-
-@pytest.fixture(scope="session")
-def service_postgres_admin() -> Iterator[Engine]:
-    """An engine on the test server's default schema, to create and drop test schemas."""
-    engine = make_engine(service_postgres_url())
-    yield engine
-    engine.dispose()
-
-
-def fresh_service_database_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
-    """The URL of an empty database: a new SQLite file, or a new PostgreSQL schema."""
-    if backend == "sqlite":
-        return f"sqlite:///{tmp_path / 'service-store' / 'hashwall.db'}"
-    admin: Engine = request.getfixturevalue("service_postgres_admin")
-    schema = f"test_{secrets.token_hex(6)}"
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-
-    def drop() -> None:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-
-    request.addfinalizer(drop)
-    url = normalise_url(service_postgres_url()).update_query_dict(
-        {"options": f"-csearch_path={schema}"}
-    )
-    return url.render_as_string(hide_password=False)
+from support import BACKENDS, CHEAP_PINS, encode, fresh_database_url, textured_rgb
 
 
 @pytest.fixture(params=BACKENDS)
@@ -88,7 +41,7 @@ def backend(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def service_database_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
     """An empty database on ``backend``."""
-    return fresh_service_database_url(backend, tmp_path, request)
+    return fresh_database_url(backend, tmp_path, request)
 
 
 @pytest.fixture
@@ -104,22 +57,6 @@ def service_store(service_database_url: str) -> Iterator[Store]:
 def settings(service_database_url: str) -> Settings:
     """Default settings pointing at the test database."""
     return Settings(database_url=service_database_url)
-
-
-# Cheap argon2id for tests (production uses argon2-cffi's defaults, ~0.4 s per PIN here).
-_CHEAP_ARGON2 = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-_CHEAP_DUMMY = _CHEAP_ARGON2.hash("00000000")
-
-
-def _cheap_verify(pin_hash: str | None, pin: str) -> bool:
-    try:
-        matched = _CHEAP_ARGON2.verify(pin_hash if pin_hash is not None else _CHEAP_DUMMY, pin)
-    except (VerificationError, InvalidHashError):
-        return False
-    return matched and pin_hash is not None
-
-
-CHEAP_PINS = PinHashing(hash=_CHEAP_ARGON2.hash, verify=_cheap_verify)
 
 
 @pytest.fixture
@@ -222,7 +159,7 @@ def fresh_ctx(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> I
     made: list[Store] = []
 
     def make() -> ServiceContext:
-        url = fresh_service_database_url(backend, tmp_path / f"fresh-{len(made)}", request)
+        url = fresh_database_url(backend, tmp_path, request)
         engine = make_engine(url)
         migrate.upgrade(engine)
         store = Store(engine)

@@ -7,58 +7,18 @@ under ``CI=true``. Each PostgreSQL test gets its own fresh schema (``search_path
 
 from __future__ import annotations
 
-import os
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
 from hashwall.store import migrate
-from hashwall.store.engine import make_engine, normalise_url
+from hashwall.store.engine import make_engine
 from hashwall.store.repo import Repository, Store
 
-POSTGRES_ENV = "HASHWALL_TEST_POSTGRES_URL"
-BACKENDS = ["sqlite", "postgresql"]
-
-
-def postgres_url() -> str:
-    """The test server's URL, or skip (fail under ``CI=true``) when it is not configured."""
-    url = os.environ.get(POSTGRES_ENV)
-    if not url:
-        message = f"{POSTGRES_ENV} is not set: PostgreSQL store tests not run"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return url
-
-
-@pytest.fixture(scope="session")
-def postgres_admin() -> Iterator[Engine]:
-    """An engine on the test server's default schema, to create and drop test schemas."""
-    engine = make_engine(postgres_url())
-    yield engine
-    engine.dispose()
-
-
-def fresh_database_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
-    """The URL of an empty database: a new SQLite file, or a new PostgreSQL schema."""
-    if backend == "sqlite":
-        return f"sqlite:///{tmp_path / 'store' / 'hashwall.db'}"
-    admin: Engine = request.getfixturevalue("postgres_admin")
-    schema = f"test_{secrets.token_hex(6)}"
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-
-    def drop() -> None:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-
-    request.addfinalizer(drop)
-    url = normalise_url(postgres_url()).update_query_dict({"options": f"-csearch_path={schema}"})
-    return url.render_as_string(hide_password=False)
+from support import BACKENDS, fresh_database_url
 
 
 @pytest.fixture(params=BACKENDS)

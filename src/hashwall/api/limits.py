@@ -167,7 +167,8 @@ class InProcessRateLimiter:
             if allow_at > now:
                 return Decision(False, allow_at - now)
             self._tat[key] = new_tat
-            return Decision(True, 0.0, int((now - allow_at) / rate.interval))
+            # The epsilon absorbs float rounding of large clock values (3.9999999 is 4 tokens).
+            return Decision(True, 0.0, int((now - allow_at) / rate.interval + 1e-6))
 
     async def hit_async(self, subject: str, rate: Rate, cost: int = 1) -> Decision:
         """:meth:`hit` (it never blocks on I/O)."""
