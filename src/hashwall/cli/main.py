@@ -5,9 +5,14 @@ from __future__ import annotations
 import typer
 
 from hashwall.cli.bench import bench_app
+from hashwall.cli.case import case_app
+from hashwall.cli.check import check_command
 from hashwall.cli.db import db_app
+from hashwall.cli.demo import demo_app
+from hashwall.cli.feed import feed_app
 from hashwall.cli.hashing import compare_command, hash_command
 from hashwall.cli.operator import register_operator_commands
+from hashwall.cli.serve import serve_command
 
 app = typer.Typer(
     name="hashwall",
@@ -18,6 +23,11 @@ app = typer.Typer(
 )
 app.command("hash")(hash_command)
 app.command("compare")(compare_command)
+app.command("serve")(serve_command)
+app.command("check")(check_command)
+app.add_typer(case_app, name="case")
+app.add_typer(feed_app, name="feed")
+app.add_typer(demo_app, name="demo")
 app.add_typer(db_app, name="db")
 app.add_typer(bench_app, name="bench")
 register_operator_commands(app)
