@@ -729,16 +729,14 @@ class Repository:
         """Items in ``states`` holding a signal of ``signal_type`` equal to one of ``values``."""
         if not values:
             return []
+        # An IN over the (type, value) index: one index probe per value. A correlated EXISTS
+        # made SQLite walk every live item (about 1 s per check at a million items).
+        holders = select(signals.c.item_id).where(
+            signals.c.type == signal_type, signals.c.value.in_(list(values))
+        )
         stmt = (
             select(items)
-            .where(
-                items.c.state.in_(list(states)),
-                exists().where(
-                    signals.c.item_id == items.c.id,
-                    signals.c.type == signal_type,
-                    signals.c.value.in_(list(values)),
-                ),
-            )
+            .where(items.c.id.in_(holders), items.c.state.in_(list(states)))
             .order_by(items.c.id)
         )
         return self._all(Item, stmt)
