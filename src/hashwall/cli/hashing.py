@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
@@ -66,6 +67,33 @@ def _record(
     return record
 
 
+class _HashTable:
+    """The ``hash`` table: one row per file; on a narrow terminal the hash goes under the path."""
+
+    WIDE = 110  # a 64-digit hash beside a path, quality, size and note
+
+    def __init__(self, width: int) -> None:
+        self.wide = width >= self.WIDE
+        self.table = Table(box=box.SIMPLE_HEAD, show_lines=not self.wide)
+        if self.wide:
+            self.table.add_column("path", overflow="fold")
+            self.table.add_column("pdq", no_wrap=True, min_width=64)
+            self.table.add_column("quality", justify="right")
+            self.table.add_column("size")
+            self.table.add_column("note", overflow="fold")
+        else:
+            self.table.add_column("path / pdq / size", overflow="fold", min_width=64)
+            self.table.add_column("quality", justify="right")
+
+    def add(self, path: str, pdq: str, quality: str, size: str, note: str) -> None:
+        """One file (or one orientation of it)."""
+        if self.wide:
+            self.table.add_row(path, pdq, quality, size, note)
+            return
+        lines = [path] + [x for x in (pdq, " ".join(filter(None, (size, note)))) if x]
+        self.table.add_row("\n".join(lines), quality)
+
+
 def hash_command(
     paths: Annotated[list[Path], typer.Argument(help="Image files or folders (recursive).")],
     json_out: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
@@ -80,12 +108,7 @@ def hash_command(
     console = Console()
     err_console = Console(stderr=True)
     show_progress = len(files) > 1 and sys.stderr.isatty()
-    table = Table(title=None, show_lines=False)
-    table.add_column("path", overflow="fold")
-    table.add_column("pdq", no_wrap=True, min_width=64)
-    table.add_column("quality", justify="right")
-    table.add_column("size")
-    table.add_column("note", overflow="fold")
+    table = _HashTable(console.width)
     failed = 0
     with Progress(
         TextColumn("hashing"),
@@ -113,22 +136,17 @@ def hash_command(
                 sys.stdout.flush()
             elif result is not None:
                 note = "; ".join(n.code for n in result.notes)
-                table.add_row(
-                    str(path),
-                    result.pdq.hex,
-                    str(result.quality),
-                    f"{result.width}x{result.height}",
-                    note,
-                )
+                size = f"{result.width}x{result.height}"
+                table.add(str(path), result.pdq.hex, str(result.quality), size, note)
                 if all_orientations and result.orientations:
                     for name, h in zip(ORIENTATIONS, result.orientations, strict=True):
-                        table.add_row(f"  {name}", h.hex, "", "", "")
+                        table.add(f"  {name}", h.hex, "", "", "")
             else:
                 assert error is not None
-                table.add_row(str(path), "", "", "", f"[red]{error.code}[/red]: {error.message}")
+                table.add(str(path), "", "", "", f"[red]{error.code}[/red]: {error.message}")
             progress.advance(task)
     if not json_out:
-        console.print(table)
+        console.print(table.table)
         if failed:
             err_console.print(f"{failed} of {len(files)} files could not be hashed")
     if not files:
