@@ -191,8 +191,20 @@ class _Candidate:
     orientation: int | None
 
 
-def check(ctx: ServiceContext, actor: Actor, request: CheckRequest) -> CheckResult:
-    """Answer one upload for the acting platform (a ``platform`` key with scope ``check``)."""
+def check(
+    ctx: ServiceContext,
+    actor: Actor,
+    request: CheckRequest,
+    *,
+    platform: Platform | None = None,
+) -> CheckResult:
+    """Answer one upload for the acting platform (a ``platform`` key with scope ``check``).
+
+    ``platform``: the actor's platform row if the caller already read it (the API reads it with
+    the key, in one transaction). An upload without exact digests then needs no store read
+    before the search; one that finds no candidate answers ``allow`` without any. Candidates are
+    always re-read in the write transaction of step 3, whatever was passed here.
+    """
     actor.require("platform", scope="check")
     if actor.platform_id is None:
         raise Forbidden("a platform key must belong to a platform")
@@ -204,14 +216,17 @@ def check(ctx: ServiceContext, actor: Actor, request: CheckRequest) -> CheckResu
     )
     exact = [(s.type, s.value) for s in request.signals if s.type in EXACT_TYPES]
 
-    with ctx.store.read() as repo:
-        platform = repo.get_platform_by_id(actor.platform_id)
-        if platform is None:
-            raise Forbidden("the platform of this key no longer exists")
-        candidates: dict[int, _Candidate] = {}
-        for signal_type, value in exact:
-            for item in repo.find_items_by_signal(signal_type, [value]):
-                candidates.setdefault(item.id, _Candidate(item.id, signal_type, None, None))
+    if platform is not None and platform.id != actor.platform_id:
+        platform = None  # not this actor's platform: read it below
+    candidates: dict[int, _Candidate] = {}
+    if exact or platform is None:
+        with ctx.store.read() as repo:
+            platform = repo.get_platform_by_id(actor.platform_id)
+            if platform is None:
+                raise Forbidden("the platform of this key no longer exists")
+            for signal_type, value in exact:
+                for item in repo.find_items_by_signal(signal_type, [value]):
+                    candidates.setdefault(item.id, _Candidate(item.id, signal_type, None, None))
 
     if pdq_usable:
         for hit in _search_pdq(ctx, request.pdq_hashes(), platform.policy.pdq_threshold):

@@ -685,6 +685,23 @@ def authenticate(ctx: ServiceContext, presented: str) -> Actor:
     (``invalid_key``, 401) with the same message, and an unknown key id still costs one secret
     hash, so the answer says nothing about which keys exist.
     """
+    return _authenticate(ctx, presented, with_platform=False)[0]
+
+
+def authenticate_with_platform(
+    ctx: ServiceContext, presented: str
+) -> tuple[Actor, Platform | None]:
+    """:func:`authenticate`, plus the key's platform row read in the same transaction.
+
+    The platform is ``None`` for keys of no platform (or whose platform no longer exists). A
+    check can use it instead of reading the platform again (one store transaction fewer).
+    """
+    return _authenticate(ctx, presented, with_platform=True)
+
+
+def _authenticate(
+    ctx: ServiceContext, presented: str, *, with_platform: bool
+) -> tuple[Actor, Platform | None]:
     parsed = (
         parse_api_key(presented)
         if isinstance(presented, str) and len(presented) <= MAX_KEY_LENGTH
@@ -693,20 +710,25 @@ def authenticate(ctx: ServiceContext, presented: str) -> Actor:
     if parsed is None:
         raise InvalidKey(_INVALID_KEY_MESSAGE)
     key_id, secret = parsed
+    platform: Platform | None = None
     with ctx.store.read() as repo:
         key = repo.get_api_key(key_id)
-    if key is None:
-        hash_api_secret(secret)  # the same work as a wrong secret
-        raise InvalidKey(_INVALID_KEY_MESSAGE)
-    if not verify_api_secret(key.secret_hash, secret) or key.revoked:
-        raise InvalidKey(_INVALID_KEY_MESSAGE)
-    return Actor(
+        if key is None:
+            hash_api_secret(secret)  # the same work as a wrong secret
+            raise InvalidKey(_INVALID_KEY_MESSAGE)
+        if not verify_api_secret(key.secret_hash, secret) or key.revoked:
+            raise InvalidKey(_INVALID_KEY_MESSAGE)
+        if with_platform and key.platform_id is not None:
+            # only for a valid key: a wrong secret costs the same whether the key id exists
+            platform = repo.get_platform_by_id(key.platform_id)
+    actor = Actor(
         kind=key.role,
         key_id=key.key_id,
         platform_id=key.platform_id,
         partner_id=key.partner_id,
         scopes=frozenset(key.scopes),
     )
+    return actor, platform
 
 
 # --- quarantine ------------------------------------------------------------------------------

@@ -37,6 +37,7 @@ from hashwall.api.state import ApiState
 from hashwall.errors import HashwallError
 from hashwall.service.check import CheckRequest, CheckResult, check
 from hashwall.service.context import Actor, ServiceContext
+from hashwall.store.repo import Platform
 
 router = APIRouter(prefix="/v1", tags=["check"], responses=ERRORS)
 
@@ -69,9 +70,13 @@ def _platform_name(state: ApiState, actor: Actor) -> str:
 
 
 def _check_and_name(
-    state: ApiState, ctx: ServiceContext, actor: Actor, request: CheckRequest
+    state: ApiState,
+    ctx: ServiceContext,
+    actor: Actor,
+    request: CheckRequest,
+    platform: Platform | None,
 ) -> tuple[CheckResult, str]:
-    return check(ctx, actor, request), _platform_name(state, actor)
+    return check(ctx, actor, request, platform=platform), _platform_name(state, actor)
 
 
 async def _idempotent(
@@ -139,7 +144,7 @@ async def check_upload(
 
     async def run() -> bytes:
         result, platform = await run_in_threadpool(
-            _check_and_name, state, state.ctx, who.actor, upload
+            _check_and_name, state, state.ctx, who.actor, upload, who.platform
         )
         state.metrics.observe_decision(platform, result.decision)
         return CheckOut.from_result(result).model_dump_json(exclude_none=True).encode()
