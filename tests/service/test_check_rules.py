@@ -179,3 +179,48 @@ def test_results_serialise_without_hidden_fields(
     assert body["decision"] == "block" and body["reason"] == "match"
     assert set(body["matches"][0]) == {"match_ref", "item_ref", "decision", "signal_type"}
     assert images["original"].pdq.hex not in str(body)
+
+
+def test_a_platform_read_with_the_key_saves_the_read_and_a_foreign_one_is_ignored(
+    live_ctx: ServiceContext,
+    world: World,
+    images: dict[str, ImageHashes],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ctx = live_ctx
+    _enrol(ctx, world.partner("Helpline"), images["original"])
+    assert ctx.live is not None and ctx.live.catch_up() == 1
+    strict = world.platform("Example", "strict", PlatformPolicy(pdq_threshold=10))
+    default = world.platform("Example", "default")
+    assert strict.platform_id is not None and default.platform_id is not None
+    with ctx.store.read() as repo:
+        strict_row = repo.get_platform_by_id(strict.platform_id)
+        default_row = repo.get_platform_by_id(default.platform_id)
+    assert strict_row is not None and default_row is not None
+
+    reads = 0
+    real_read = ctx.store.read
+
+    def counting_read():  # type: ignore[no-untyped-def]
+        nonlocal reads
+        reads += 1
+        return real_read()
+
+    monkeypatch.setattr(ctx.store, "read", counting_read)
+
+    def pdq_only(name: str) -> CheckRequest:
+        h = images[name]
+        return CheckRequest((Signal("pdq", h.pdq.hex, h.quality),), h.orientations)
+
+    # the passed row is used: no read before the search, its threshold applies
+    assert check(ctx, default, pdq_only("resized"), platform=default_row).decision == "block"
+    assert check(ctx, default, pdq_only("other"), platform=default_row).decision == "allow"
+    assert check(ctx, strict, pdq_only("resized"), platform=strict_row).decision == "allow"
+    assert reads == 0
+    # another platform's row is ignored: the actor's own is read (and its threshold applies)
+    assert check(ctx, strict, pdq_only("resized"), platform=default_row).decision == "allow"
+    assert reads == 1
+    # exact digests still need the read transaction
+    full = CheckRequest.from_image(images["resized"])
+    assert check(ctx, default, full, platform=default_row).decision == "block"
+    assert reads == 2
