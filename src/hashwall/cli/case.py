@@ -32,7 +32,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from hashwall.cli.remote import JsonOption, KeyOption, ServerOption, fail, print_json
+from hashwall.cli.output import fail, print_json
+from hashwall.cli.remote import JsonOption, KeyOption, ServerOption
 from hashwall.errors import HashwallError, InvalidInput
 
 if TYPE_CHECKING:

@@ -27,13 +27,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from hashwall.cli.remote import (
-    KeyOption,
-    ServerOption,
-    error_document,
-    fail,
-    print_json,
-)
+from hashwall.cli.output import fail, print_json
+from hashwall.cli.remote import KeyOption, ServerOption
 from hashwall.errors import HashwallError, InvalidKey
 
 if TYPE_CHECKING:
@@ -80,7 +75,7 @@ def _record(path: Path, result: CheckResult | None, error: HashwallError | None)
         "reason": result.reason if result else None,
         "check_id": result.check_id if result else None,
         "matches": [m.model_dump(exclude_none=True) for m in result.matches] if result else [],
-        "error": error_document(error) if error else None,
+        "error": error.to_dict() if error else None,
     }
 
 

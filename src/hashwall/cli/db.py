@@ -13,17 +13,16 @@ The database URL is printed with its password hidden.
 
 from __future__ import annotations
 
-import json
-import sys
 from collections.abc import Callable
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
-from hashwall.errors import HashwallError, InvalidInput, StoreUnavailable
+from hashwall.cli.output import fail, print_json
+from hashwall.errors import InvalidInput, StoreUnavailable
 from hashwall.settings import Settings
 from hashwall.store import migrate
 from hashwall.store.engine import make_engine, redact
@@ -67,7 +66,7 @@ def upgrade_command(
 
     report = _with_engine(url, run, json_out)
     if json_out:
-        _print_json(report)
+        print_json(report)
     elif report["from"] == report["to"]:
         Console().print(f"{report['database']}: already at revision {report['to']}")
     else:
@@ -98,7 +97,7 @@ def current_command(
 
     report = _with_engine(url, run, json_out)
     if json_out:
-        _print_json(report)
+        print_json(report)
     else:
         state = "up to date" if report["up_to_date"] else "run `hashwall db upgrade`"
         Console().print(
@@ -114,13 +113,13 @@ def _with_engine(
     try:
         engine = make_engine(url)
     except (ValueError, SQLAlchemyError) as exc:  # an unusable URL
-        _fail(InvalidInput(f"cannot use database URL {_safe(url)}: {exc}"), json_out, code=2)
+        fail(InvalidInput(f"cannot use database URL {_safe(url)}: {exc}"), json_out, 2)
     try:
         return run(engine)
     except SQLAlchemyError as exc:
         orig = exc.orig if isinstance(exc, DBAPIError) else None
         detail = str(orig) if orig is not None else type(exc).__name__
-        _fail(StoreUnavailable(f"{redact(url)}: {detail.strip()}"), json_out, code=1)
+        fail(StoreUnavailable(f"{redact(url)}: {detail.strip()}"), json_out, 1)
     finally:
         engine.dispose()
 
@@ -130,16 +129,3 @@ def _safe(url: str) -> str:
         return redact(url)
     except (ValueError, SQLAlchemyError):
         return "(unparseable)"
-
-
-def _fail(error: HashwallError, json_out: bool, *, code: int) -> NoReturn:
-    if json_out:
-        _print_json({"error": error.to_dict()})
-    else:
-        Console(stderr=True).print(f"[red]{error.code}[/red]: {error.message}", highlight=False)
-    raise typer.Exit(code)
-
-
-def _print_json(document: dict[str, Any]) -> None:
-    sys.stdout.write(json.dumps(document) + "\n")
-    sys.stdout.flush()

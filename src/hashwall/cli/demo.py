@@ -27,7 +27,7 @@ from rich.console import Console
 
 from hashwall.cli.feed import write_atomically
 from hashwall.cli.operator import run_operator
-from hashwall.cli.remote import print_json
+from hashwall.cli.output import print_json
 from hashwall.errors import AlreadyExists, InvalidKey
 from hashwall.service import operator as ops
 from hashwall.service.context import Actor, ServiceContext

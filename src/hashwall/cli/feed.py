@@ -31,7 +31,8 @@ from typing import TYPE_CHECKING, Annotated, Any, Final
 import typer
 from rich.console import Console
 
-from hashwall.cli.remote import JsonOption, KeyOption, ServerOption, fail, print_json
+from hashwall.cli.output import fail, print_json
+from hashwall.cli.remote import JsonOption, KeyOption, ServerOption
 from hashwall.errors import HashwallError, InvalidInput, InvalidKey
 
 if TYPE_CHECKING:

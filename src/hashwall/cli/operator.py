@@ -17,11 +17,10 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import Annotated, TypeVar
 
 import typer
 from rich.console import Console
@@ -29,6 +28,7 @@ from rich.markup import escape
 from rich.table import Table
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
+from hashwall.cli.output import fail, print_json
 from hashwall.errors import HashwallError, InvalidInput, StoreUnavailable
 from hashwall.hashing.signals import SIGNAL_TYPES, Signal
 from hashwall.service import operator as ops
@@ -68,21 +68,6 @@ for _sub in (
 # --- plumbing --------------------------------------------------------------------------------
 
 
-def _print_json(document: Any) -> None:
-    sys.stdout.write(json.dumps(document) + "\n")
-    sys.stdout.flush()
-
-
-def _fail(error: HashwallError, json_out: bool) -> NoReturn:
-    if json_out:
-        _print_json({"error": error.to_dict()})
-    else:
-        Console(stderr=True).print(
-            f"[red]{error.code}[/red]: {escape(error.message)}", highlight=False, soft_wrap=True
-        )
-    raise typer.Exit(1)
-
-
 def run_operator(
     json_out: bool,
     use_case: Callable[[ServiceContext, Actor], _T],
@@ -97,15 +82,15 @@ def run_operator(
         config = settings or Settings()
         store = Store.from_url(config.database_url)
     except (ValueError, SQLAlchemyError) as exc:
-        _fail(InvalidInput(f"cannot use the configured database: {exc}"), json_out)
+        fail(InvalidInput(f"cannot use the configured database: {exc}"), json_out)
     try:
         return use_case(ServiceContext(store=store, settings=config), Actor.operator())
     except HashwallError as exc:
-        _fail(exc, json_out)
+        fail(exc, json_out)
     except SQLAlchemyError as exc:
         orig = exc.orig if isinstance(exc, DBAPIError) else None
         detail = str(orig).strip() if orig is not None else type(exc).__name__
-        _fail(
+        fail(
             StoreUnavailable(
                 f"{redact(config.database_url)}: {detail} "
                 "(is the schema created? run `hashwall db upgrade`)"
@@ -150,7 +135,7 @@ def org_add(
     """Add an organisation."""
     org = run_operator(json_out, lambda ctx, actor: ops.add_organisation(ctx, actor, name))
     if json_out:
-        _print_json(org.to_dict())
+        print_json(org.to_dict())
     else:
         Console().print(f"Added organisation {escape(org.name)}.", highlight=False)
 
@@ -160,7 +145,7 @@ def org_list(json_out: JsonOption = False) -> None:
     """List organisations."""
     orgs = run_operator(json_out, ops.list_organisations)
     if json_out:
-        _print_json({"organisations": [o.to_dict() for o in orgs]})
+        print_json({"organisations": [o.to_dict() for o in orgs]})
         return
     table = _table("name", "created")
     for org in orgs:
@@ -292,7 +277,7 @@ def platform_add(
 
     platform = run_operator(json_out, run)
     if json_out:
-        _print_json(platform.to_dict())
+        print_json(platform.to_dict())
     else:
         _print_platforms([platform])
 
@@ -309,7 +294,7 @@ def platform_list(
         json_out, lambda ctx, actor: ops.list_platforms(ctx, actor, organisation=organisation)
     )
     if json_out:
-        _print_json({"platforms": [p.to_dict() for p in platforms]})
+        print_json({"platforms": [p.to_dict() for p in platforms]})
     else:
         _print_platforms(platforms)
 
@@ -344,7 +329,7 @@ def platform_set_policy(
 
     platform = run_operator(json_out, run)
     if json_out:
-        _print_json(platform.to_dict())
+        print_json(platform.to_dict())
     else:
         _print_platforms([platform])
 
@@ -360,7 +345,7 @@ def partner_add(
     """Add an intake partner."""
     partner = run_operator(json_out, lambda ctx, actor: ops.add_partner(ctx, actor, name))
     if json_out:
-        _print_json(partner.to_dict())
+        print_json(partner.to_dict())
     else:
         Console().print(f"Added partner {escape(partner.name)}.", highlight=False)
 
@@ -370,7 +355,7 @@ def partner_list(json_out: JsonOption = False) -> None:
     """List intake partners."""
     partners = run_operator(json_out, ops.list_partners)
     if json_out:
-        _print_json({"partners": [p.to_dict() for p in partners]})
+        print_json({"partners": [p.to_dict() for p in partners]})
         return
     table = _table("name", "created")
     for partner in partners:
@@ -430,7 +415,7 @@ def key_create(
         ),
     )
     if json_out:
-        _print_json(created.to_dict())
+        print_json(created.to_dict())
         return
     info = created.info
     owner = f" for {info.platform or info.partner}" if (info.platform or info.partner) else ""
@@ -453,7 +438,7 @@ def key_list(
         json_out, lambda ctx, actor: ops.list_api_keys(ctx, actor, include_revoked=not active)
     )
     if json_out:
-        _print_json({"keys": [k.to_dict() for k in keys]})
+        print_json({"keys": [k.to_dict() for k in keys]})
     else:
         _print_keys(keys)
 
@@ -466,7 +451,7 @@ def key_revoke(
     """Revoke an API key: from now on it authenticates nothing."""
     key = run_operator(json_out, lambda ctx, actor: ops.revoke_api_key(ctx, actor, key_id))
     if json_out:
-        _print_json(key.to_dict())
+        print_json(key.to_dict())
     else:
         Console().print(f"Revoked key {key.key_id} at {_when(key.revoked_at)}.", highlight=False)
 
@@ -487,7 +472,7 @@ def quarantine_list(
         json_out, lambda ctx, actor: ops.list_quarantine(ctx, actor, limit=limit, after=after)
     )
     if json_out:
-        _print_json({"items": [item.to_dict() for item in queue]})
+        print_json({"items": [item.to_dict() for item in queue]})
         return
     table = _table(
         "item", "kind", "trust", "csam", "not-NCII verdicts", "organisations", "quarantined"
@@ -521,7 +506,7 @@ def quarantine_reinstate(
     """Return a quarantined item to the active bank."""
     change = run_operator(json_out, lambda ctx, actor: ops.reinstate_item(ctx, actor, item_ref))
     if json_out:
-        _print_json(change.to_dict())
+        print_json(change.to_dict())
     else:
         _print_change(change, "Reinstated")
 
@@ -534,7 +519,7 @@ def quarantine_delete(
     """Delete an item for good: its hash values are erased everywhere."""
     change = run_operator(json_out, lambda ctx, actor: ops.delete_item(ctx, actor, item_ref))
     if json_out:
-        _print_json(change.to_dict())
+        print_json(change.to_dict())
     else:
         _print_change(change, "Deleted")
 
@@ -582,7 +567,7 @@ def allowlist_add(
 
     entries = run_operator(json_out, run)
     if json_out:
-        _print_json({"entries": [e.to_dict() for e in entries]})
+        print_json({"entries": [e.to_dict() for e in entries]})
     else:
         _print_allowlist(entries, show_added=True)
 
@@ -624,7 +609,7 @@ def allowlist_list(
         ),
     )
     if json_out:
-        _print_json({"entries": [e.to_dict() for e in entries]})
+        print_json({"entries": [e.to_dict() for e in entries]})
     else:
         _print_allowlist(entries)
 
@@ -637,7 +622,7 @@ def allowlist_remove(
     """Remove an allowlist entry."""
     run_operator(json_out, lambda ctx, actor: ops.remove_from_allowlist(ctx, actor, entry_id))
     if json_out:
-        _print_json({"removed": entry_id})
+        print_json({"removed": entry_id})
     else:
         Console().print(f"Removed allowlist entry {entry_id}.", highlight=False)
 
@@ -652,7 +637,7 @@ def retention_run(json_out: JsonOption = False) -> None:
 
     report = run_operator(json_out, run_retention)
     if json_out:
-        _print_json(report.to_dict())
+        print_json(report.to_dict())
         return
     table = _table("platform", "retention days", "deleted before", "deleted")
     for p in report.platforms:
@@ -685,7 +670,7 @@ def audit_command(
         ),
     )
     if json_out:
-        _print_json({"audit": [e.to_dict() for e in entries]})
+        print_json({"audit": [e.to_dict() for e in entries]})
         return
     table = _table("id", "when", "actor", "action", "target", "details")
     for e in entries:
