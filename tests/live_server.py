@@ -13,7 +13,6 @@ and a key each (``admin``, ``feed``, ``chat``, ``intake``).
 from __future__ import annotations
 
 import os
-import secrets
 import socket
 import subprocess
 import sys
@@ -22,49 +21,20 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 import uvicorn
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Engine, text
 
 from hashwall.api.app import create_app
 from hashwall.service import operator
-from hashwall.service.context import Actor, PinHashing, ServiceContext
+from hashwall.service.context import Actor, ServiceContext
 from hashwall.settings import Settings
 from hashwall.store import migrate
-from hashwall.store.engine import make_engine, normalise_url
+from hashwall.store.engine import make_engine
 from hashwall.store.repo import Store
 
-POSTGRES_ENV = "HASHWALL_TEST_POSTGRES_URL"
-BACKENDS = ("sqlite", "postgresql")
-
-_CHEAP = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-_CHEAP_DUMMY = _CHEAP.hash("00000000")
-
-
-def _cheap_verify(pin_hash: str | None, pin: str) -> bool:
-    try:
-        ok = _CHEAP.verify(pin_hash if pin_hash is not None else _CHEAP_DUMMY, pin)
-    except (VerificationError, InvalidHashError):
-        return False
-    return ok and pin_hash is not None
-
-
-CHEAP_PINS = PinHashing(hash=_CHEAP.hash, verify=_cheap_verify)
-
-#: Generous limits, so that the flows are not rate limited.
-LIMITS: dict[str, Any] = {
-    "rate_limit_client_per_second": 1000.0,
-    "rate_limit_client_burst": 10_000,
-    "rate_limit_key_per_second": 1000.0,
-    "rate_limit_key_burst": 10_000,
-    "pin_client_free_attempts": 1000,
-}
+from support import CHEAP_PINS, TEST_SETTINGS
 
 
 def free_port() -> int:
@@ -73,38 +43,6 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
-
-
-def postgres_url() -> str:
-    """The test PostgreSQL server, or skip (fail under ``CI=true``) when it is not configured."""
-    url = os.environ.get(POSTGRES_ENV)
-    if not url:
-        message = f"{POSTGRES_ENV} is not set: PostgreSQL end-to-end tests not run"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return url
-
-
-def fresh_database_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
-    """An empty database: a new SQLite file, or a new PostgreSQL schema dropped after the test."""
-    if backend == "sqlite":
-        (tmp_path / "store").mkdir(exist_ok=True)
-        return f"sqlite:///{tmp_path / 'store' / 'hashwall.db'}"
-    base = postgres_url()
-    admin: Engine = make_engine(base)
-    schema = f"e2e_{secrets.token_hex(6)}"
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-
-    def drop() -> None:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-    request.addfinalizer(drop)
-    url = normalise_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
-    return url.render_as_string(hide_password=False)
 
 
 def prepare_store(database_url: str) -> dict[str, str]:
@@ -177,7 +115,7 @@ def wait_indexed(url: str, size: int, timeout: float = 10.0) -> None:
 def served_in_thread(database_url: str, keys: dict[str, str], **settings: Any) -> Iterator[Served]:
     """Serve the app (cheap PINs) in a background thread of this process."""
     engine = make_engine(database_url)
-    config = Settings(database_url=database_url, **{**LIMITS, **settings})
+    config = Settings(database_url=database_url, **{**TEST_SETTINGS, **settings})
     ctx = ServiceContext(Store(engine), config, pins=CHEAP_PINS)
     port = free_port()
     server = uvicorn.Server(
@@ -205,7 +143,7 @@ def server_env(database_url: str, **extra: str) -> dict[str, str]:
     """The environment of a server process: the store and generous limits."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("HASHWALL_")}
     env["HASHWALL_DATABASE_URL"] = database_url
-    for name, value in LIMITS.items():
+    for name, value in TEST_SETTINGS.items():
         env[f"HASHWALL_{name.upper()}"] = str(value)
     env.update(extra)
     return env

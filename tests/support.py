@@ -98,6 +98,16 @@ def fresh_database_url(backend: str, tmp_path: Path, request: pytest.FixtureRequ
     return url.render_as_string(hide_password=False)
 
 
+#: Generous rate limits for tests that are not about the limits (those lower them).
+TEST_SETTINGS: dict[str, Any] = {
+    "rate_limit_client_per_second": 1000.0,
+    "rate_limit_client_burst": 10_000,
+    "rate_limit_key_per_second": 1000.0,
+    "rate_limit_key_burst": 10_000,
+    "pin_client_free_attempts": 1000,
+}
+
+
 # --- PINs: cheap argon2id in tests (production: argon2-cffi's defaults, ~0.4 s per PIN) -------
 
 

@@ -32,7 +32,7 @@ from hashwall.store.engine import make_engine
 from hashwall.store.repo import Store
 from hashwall.store.tables import matches
 
-from support import CHEAP_PINS, encode, textured_rgb
+from support import CHEAP_PINS, TEST_SETTINGS, encode, textured_rgb
 
 with warnings.catch_warnings():
     # Starlette 1.x suggests httpx2 for its TestClient; httpx (pinned) works the same here.
@@ -40,16 +40,6 @@ with warnings.catch_warnings():
     from starlette.testclient import TestClient
 
 CLIENT = ("203.0.113.7", 40000)
-
-
-#: Generous limits: tests of the limits themselves lower them.
-TEST_SETTINGS: dict[str, Any] = {
-    "rate_limit_client_per_second": 1000.0,
-    "rate_limit_client_burst": 10_000,
-    "rate_limit_key_per_second": 1000.0,
-    "rate_limit_key_burst": 10_000,
-    "pin_client_free_attempts": 1000,
-}
 
 
 @dataclass

@@ -9,7 +9,9 @@ import pytest
 from remote_cli import json_lines, run, write_pictures
 
 from hashwall import Client, hash_image
-from live_server import Served, fresh_database_url, prepare_store, served_in_thread, wait_indexed
+from live_server import Served, prepare_store, served_in_thread, wait_indexed
+
+from support import fresh_database_url
 
 
 @pytest.fixture

@@ -11,7 +11,9 @@ from remote_cli import json_lines, run, write_pictures
 
 from hashwall import Client, hash_file
 from hashwall.cli.check import EXIT_ALLOW, EXIT_BLOCK, EXIT_ERROR, EXIT_REVIEW
-from live_server import Served, fresh_database_url, prepare_store, served_in_thread, wait_indexed
+from live_server import Served, prepare_store, served_in_thread, wait_indexed
+
+from support import fresh_database_url
 
 
 @pytest.fixture

@@ -11,7 +11,9 @@ import pytest
 from remote_cli import json_lines, run, write_pictures
 
 from hashwall import Client, hash_file
-from live_server import Served, fresh_database_url, prepare_store, served_in_thread
+from live_server import Served, prepare_store, served_in_thread
+
+from support import fresh_database_url
 
 
 @pytest.fixture

@@ -19,17 +19,9 @@ from hashwall import AsyncClient, Client, ImageHashes, hash_image
 from hashwall import client as sdk
 from hashwall.api import models
 from hashwall.errors import InvalidCredentials, InvalidKey
-from live_server import (
-    BACKENDS,
-    Served,
-    free_port,
-    fresh_database_url,
-    prepare_store,
-    served_in_thread,
-    wait_indexed,
-)
+from live_server import Served, free_port, prepare_store, served_in_thread, wait_indexed
 
-from support import encode, textured_rgb
+from support import BACKENDS, encode, fresh_database_url, textured_rgb
 
 
 @pytest.fixture(params=BACKENDS)

@@ -10,15 +10,9 @@ import numpy as np
 import pytest
 
 from hashwall import Client, hash_image
-from live_server import (
-    fresh_database_url,
-    prepare_store,
-    served_in_process,
-    served_in_processes,
-    wait_indexed,
-)
+from live_server import prepare_store, served_in_process, served_in_processes, wait_indexed
 
-from support import encode, textured_rgb
+from support import encode, fresh_database_url, textured_rgb
 
 
 def test_withdrawal_served_by_one_replica_makes_the_other_answer_allow_at_once(
