@@ -48,3 +48,11 @@ def test_bulk_written_bank_is_what_the_store_reads_back(tmp_path: Path) -> None:
         body = json.loads(request.split(b"\r\n\r\n", 1)[1])
         for value in [body["signals"][0]["value"], *body["pdq_orientations"]]:
             PdqHash.parse(value)
+
+
+def test_no_orientations_sends_the_one_pdq_signal() -> None:
+    bank, strangers = make_hashes(200, 100, 2, None)
+    [request] = signal_requests("k.s", bank, strangers, 0.0, 1, 0, orientations=False)
+    body = json.loads(request.split(b"\r\n\r\n", 1)[1])
+    assert "pdq_orientations" not in body
+    assert [s["type"] for s in body["signals"]] == ["pdq", "sha256"]

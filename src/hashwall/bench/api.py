@@ -12,7 +12,8 @@ For each back end (SQLite; PostgreSQL when a server is configured):
    pinned to the first ``--workers`` cores (``taskset``), with rate limits lifted; the time to
    ``/readyz`` (the live index built from the store) is reported.
 3. **Signal checks.** A load generator pinned to the remaining cores sends signal-only
-   ``POST /v1/check`` (a PDQ hash, its 8 orientations and a sha256, as the SDK sends them) on
+   ``POST /v1/check`` (a PDQ hash, its 8 orientations and a sha256, as the SDK sends them;
+   ``--no-orientations`` sends the PDQ alone, ``--no-digests`` no sha256) on
    ``--concurrency`` keep-alive connections (raw asyncio HTTP/1.1, so that the generator is
    not the bottleneck), for a warm-up and then ``--duration`` seconds. ``--hit-rate`` of the
    uploads are near copies of banked hashes (``block``, a match record written); the others
@@ -432,8 +433,12 @@ def signal_requests(
     count: int,
     seed: int,
     digests: bool = True,
+    orientations: bool = True,
 ) -> list[bytes]:
-    """Check requests: an upload's PDQ, 8 orientations (and sha256); ``hit_rate`` near copies."""
+    """Check requests: an upload's PDQ, 8 orientations (and sha256); ``hit_rate`` near copies.
+
+    ``orientations=False``: the PDQ alone (what a platform hashing with another tool sends).
+    """
     rng = np.random.default_rng(seed)
     strangers = strangers[_pdq_like(strangers)]
     picks = strangers[rng.integers(0, len(strangers), size=(count, 8))]
@@ -449,13 +454,13 @@ def signal_requests(
         picks[invalid, 0] = strangers[rng.integers(0, len(strangers), size=int(invalid.sum()))]
     out = []
     for row in picks:
-        orientations = _hexes(row)
-        signals: list[dict[str, Any]] = [
-            {"type": "pdq", "value": orientations[0], "quality": QUALITY}
-        ]
+        hexes = _hexes(row)
+        signals: list[dict[str, Any]] = [{"type": "pdq", "value": hexes[0], "quality": QUALITY}]
         if digests:
             signals.append({"type": "sha256", "value": secrets.token_hex(32)})
-        body = {"signals": signals, "pdq_orientations": orientations}
+        body: dict[str, Any] = {"signals": signals}
+        if orientations:
+            body["pdq_orientations"] = hexes
         out.append(_request("/v1/check", key, json.dumps(body).encode(), "application/json"))
     return out
 
@@ -529,6 +534,7 @@ def run_backend(
     seed: int,
     digests: bool,
     log: Any,
+    orientations: bool = True,
 ) -> dict[str, Any]:
     """The whole measurement on one back end."""
     server_cores, load_cores = _cores(workers)
@@ -546,7 +552,14 @@ def run_backend(
             report["ready_s"] = round(server.ready_seconds, 1)
             log(f"{backend}: ready in {server.ready_seconds:.1f} s; signal checks")
             requests = signal_requests(
-                store.key, bank, strangers, hit_rate, QUERIES, seed, digests=digests
+                store.key,
+                bank,
+                strangers,
+                hit_rate,
+                QUERIES,
+                seed,
+                digests=digests,
+                orientations=orientations,
             )
             report["signals"] = _measure(
                 server, pool, requests, concurrency, 2.0, duration, len(server_cores) or 1
@@ -634,6 +647,7 @@ def run_api_bench(
     seed: int,
     json_out: bool,
     digests: bool = True,
+    orientations: bool = True,
 ) -> int:
     """Run the benchmark; print a table or one JSON object; the exit code."""
     from hashwall.bench.index_data import photo_files
@@ -656,6 +670,7 @@ def run_api_bench(
         "duration_s": duration,
         "hit_rate": hit_rate,
         "digests": digests,
+        "orientations": orientations,
         "cpu_count": os.cpu_count(),
         "skipped": skipped,
         "runs": [],
@@ -681,6 +696,7 @@ def run_api_bench(
             postgres_url=pg,
             seed=seed,
             digests=digests,
+            orientations=orientations,
             log=log,
         )
         if "media" in run and report.get("fast_hash_images_per_s"):

@@ -75,6 +75,13 @@ def bench_api(
         bool,
         typer.Option(help="Send the upload's sha256 with its PDQ hashes, as the SDK does."),
     ] = True,
+    orientations: Annotated[
+        bool,
+        typer.Option(
+            help="Send the upload's 8 orientation hashes with its PDQ, as the SDK does "
+            "(--no-orientations: the one PDQ a platform hashing with another tool sends)."
+        ),
+    ] = True,
     postgres_url: Annotated[
         str | None,
         typer.Option(help="PostgreSQL server (default: HASHWALL_BENCH_POSTGRES_URL)."),
@@ -98,5 +105,6 @@ def bench_api(
             seed=seed,
             json_out=json_out,
             digests=digests,
+            orientations=orientations,
         )
     )
