@@ -29,35 +29,36 @@ def _ctpop(typingctx, x):  # type: ignore[no-untyped-def]
     return sig, codegen
 
 
+def _prefetch_codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
+    # llvm.prefetch (read, high locality) of the element at the given indices
+    aryty = signature.args[0]
+    ary = context.make_array(aryty)(context, builder, args[0])
+    idx = [
+        context.cast(builder, a, ty, types.intp)
+        for a, ty in zip(args[1:], signature.args[1:], strict=True)
+    ]
+    ptr = cgutils.get_item_pointer(context, builder, aryty, ary, idx, wraparound=False)
+    i8p = ir.IntType(8).as_pointer()
+    i32 = ir.IntType(32)
+    fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
+    fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0")
+    builder.call(
+        fn,
+        [builder.bitcast(ptr, i8p), ir.Constant(i32, 0), ir.Constant(i32, 3), ir.Constant(i32, 1)],
+    )
+    return context.get_dummy_value()
+
+
 @intrinsic
 def _prefetch(typingctx, arr, i, j):  # type: ignore[no-untyped-def]
-    # llvm.prefetch of &arr[i, j] (2-d array): start a cache miss now, use the data later
-    sig = types.void(arr, i, j)
+    # start the cache miss of &arr[i, j] (2-d array) now, use the data later
+    return types.void(arr, i, j), _prefetch_codegen
 
-    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
-        aryty = signature.args[0]
-        ary = context.make_array(aryty)(context, builder, args[0])
-        idx = [
-            context.cast(builder, args[1], signature.args[1], types.intp),
-            context.cast(builder, args[2], signature.args[2], types.intp),
-        ]
-        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, idx, wraparound=False)
-        i8p = ir.IntType(8).as_pointer()
-        i32 = ir.IntType(32)
-        fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
-        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0")
-        builder.call(
-            fn,
-            [
-                builder.bitcast(ptr, i8p),
-                ir.Constant(i32, 0),
-                ir.Constant(i32, 3),
-                ir.Constant(i32, 1),
-            ],
-        )
-        return context.get_dummy_value()
 
-    return sig, codegen
+@intrinsic
+def _prefetch_at(typingctx, arr, i):  # type: ignore[no-untyped-def]
+    # start the cache miss of &arr[i] (1-d array) now, use the data later
+    return types.void(arr, i), _prefetch_codegen
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -66,17 +67,17 @@ def _popc(x):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, nogil=True, inline="always")
-def substring(row, start, width):  # type: ignore[no-untyped-def]
-    """The ``width`` bits of ``row`` starting at bit ``start`` as an integer."""
+def substring_at(words, p, start, width):  # type: ignore[no-untyped-def]
+    """The ``width`` bits of code ``words[p]`` starting at bit ``start`` as an integer."""
     word = start >> 6
     off = start & 63
     mask = (_ONE << np.uint64(width)) - _ONE
     if off + width <= 64:
-        return (row[word] >> np.uint64(64 - off - width)) & mask
+        return (words[p, word] >> np.uint64(64 - off - width)) & mask
     hi_bits = 64 - off
     lo_bits = width - hi_bits
-    hi = row[word] & ((_ONE << np.uint64(hi_bits)) - _ONE)
-    lo = row[word + 1] >> np.uint64(64 - lo_bits)
+    hi = words[p, word] & ((_ONE << np.uint64(hi_bits)) - _ONE)
+    lo = words[p, word + 1] >> np.uint64(64 - lo_bits)
     return (hi << np.uint64(lo_bits)) | lo
 
 
@@ -96,7 +97,7 @@ def build_table(words, start, width, high_bits, pos_bits, offsets, entries):  # 
     counts = np.zeros(nb + 1, dtype=np.int64)
     buckets = np.empty(n, dtype=np.uint32)
     for i in range(n):
-        s = substring(words[i], start, width)
+        s = substring_at(words, i, start, width)
         buckets[i] = np.uint32(s >> np.uint64(low_bits))
         counts[buckets[i] + 1] += 1
     for b in range(nb):
@@ -107,7 +108,7 @@ def build_table(words, start, width, high_bits, pos_bits, offsets, entries):  # 
         b = buckets[i]
         e = counts[b]
         counts[b] = e + 1
-        key = (substring(words[i], start, width) >> np.uint64(low_bits - key_bits)) & key_mask
+        key = (substring_at(words, i, start, width) >> np.uint64(low_bits - key_bits)) & key_mask
         entries[e] = np.uint32((key << np.uint64(pos_bits)) | np.uint64(i))
 
 
@@ -132,6 +133,44 @@ def _grow(buf, size):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, nogil=True)
+def flip_masks(bits, tau):  # type: ignore[no-untyped-def]
+    """Every mask over ``bits`` bits with at most ``tau`` bits set, by popcount.
+
+    Returns ``(masks, counts)``: ``counts[k]`` = number of masks with popcount <= ``k``, so
+    the masks of popcount ``k`` are ``masks[counts[k - 1]:counts[k]]``.
+    """
+    total = 0
+    c = 1
+    counts = np.empty(tau + 1, dtype=np.int64)
+    for k in range(tau + 1):
+        if k > 0:
+            c = c * (bits - k + 1) // k
+        total += c
+        counts[k] = total
+    masks = np.empty(total, dtype=np.uint32)
+    comb = np.empty(max(tau, 1), dtype=np.int64)
+    j = 0
+    for k in range(tau + 1):
+        for i in range(k):
+            comb[i] = i
+        while True:
+            flip = np.uint64(0)
+            for i in range(k):
+                flip |= _ONE << np.uint64(comb[i])
+            masks[j] = np.uint32(flip)
+            j += 1
+            i = k - 1
+            while i >= 0 and comb[i] == bits - k + i:
+                i -= 1
+            if i < 0:
+                break
+            comb[i] += 1
+            for u in range(i + 1, k):
+                comb[u] = comb[u - 1] + 1
+    return masks, counts
+
+
+@njit(cache=True, nogil=True)
 def search_tables(  # type: ignore[no-untyped-def]
     queries,
     radius,
@@ -140,7 +179,8 @@ def search_tables(  # type: ignore[no-untyped-def]
     widths,
     high_bits,
     pos_bits,
-    max_probes,
+    masks,
+    mask_counts,
     words,
     offsets,
     entries,
@@ -150,112 +190,113 @@ def search_tables(  # type: ignore[no-untyped-def]
 
     Table ``t`` is probed at substring radius ``taus[t]`` (``-1`` = unused); the radii satisfy
     ``sum(taus + 1) > radius`` so that, by the pigeonhole principle, every code within
-    ``radius`` has some used substring within its ``tau``. A code is reported only from the
-    first used table where it qualifies, so no visited-set is needed.
+    ``radius`` has some used substring within its ``tau``. The buckets of a query are its top
+    ``high_bits`` XOR each precomputed flip mask (``flip_masks(high_bits, max(taus))``). A
+    code is reported only from the first used table where it qualifies, so no visited-set is
+    needed.
 
     Each query runs in phases whose loads are independent of each other (bucket bounds, then
     bucket entries, then candidate codes) so the CPU overlaps the cache misses instead of
-    waiting for each one. Returns CSR ``(offsets (q+1,), positions, distances)``.
+    waiting for each one; arrays are indexed as flat rows (no per-row views). Returns CSR
+    ``(offsets (q+1,), positions, distances)``.
     """
     m = taus.shape[0]
     nq = queries.shape[0]
+    stride = offsets.shape[1]
+    n = entries.shape[1]
+    off_flat = offsets.reshape(-1)
+    ent_flat = entries.reshape(-1)
+    probes = 0
+    for t in range(m):
+        if taus[t] >= 0:
+            probes += mask_counts[taus[t]]
     out_off = np.zeros(nq + 1, dtype=np.int64)
     pos_buf = np.empty(64, dtype=np.int64)
     dist_buf = np.empty(64, dtype=np.int64)
     size = 0
     qsub = np.empty(m, dtype=np.uint64)
-    qkey = np.empty(m, dtype=np.uint64)
-    key_bits = np.empty(m, dtype=np.int64)
-    comb = np.empty(64, dtype=np.int64)
-    pr_t = np.empty(max_probes, dtype=np.int64)
-    pr_v = np.empty(max_probes, dtype=np.int64)
-    pr_rem = np.empty(max_probes, dtype=np.int64)
-    pr_lo = np.empty(max_probes, dtype=np.int64)
-    pr_hi = np.empty(max_probes, dtype=np.int64)
+    pr_b = np.empty(probes, dtype=np.int64)
+    pr_lo = np.empty(probes, dtype=np.int64)
+    pr_hi = np.empty(probes, dtype=np.int64)
     cand = np.empty(4096, dtype=np.int64)  # position | table << 40
     pos_mask = (_ONE << np.uint64(pos_bits)) - _ONE
     has_removed = removed.shape[0] > 0
-    for t in range(m):
-        key_bits[t] = min(widths[t] - high_bits, 32 - pos_bits)
     for qi in range(nq):
-        q = queries[qi]
-        q0 = q[0]
-        q1 = q[1]
-        q2 = q[2]
-        q3 = q[3]
-        # phase 1: the buckets to read (substring neighbours of the query)
+        q0 = queries[qi, 0]
+        q1 = queries[qi, 1]
+        q2 = queries[qi, 2]
+        q3 = queries[qi, 3]
+        # phase 1: the buckets to read (substring neighbours of the query), prefetched
         npr = 0
         for t in range(m):
-            low_bits = widths[t] - high_bits
-            qsub[t] = substring(q, starts[t], widths[t])
-            qkey[t] = (qsub[t] >> np.uint64(low_bits - key_bits[t])) & (
-                (_ONE << np.uint64(key_bits[t])) - _ONE
-            )
+            qsub[t] = substring_at(queries, qi, starts[t], widths[t])
             tau = taus[t]
             if tau < 0:
                 continue
-            qh = qsub[t] >> np.uint64(low_bits)
-            for k in range(min(tau, high_bits) + 1):
-                for i in range(k):
-                    comb[i] = i
-                while True:
-                    flip = np.uint64(0)
-                    for i in range(k):
-                        flip |= _ONE << np.uint64(comb[i])
-                    pr_t[npr] = t
-                    pr_v[npr] = np.int64(qh ^ flip)
-                    _prefetch(offsets, t, pr_v[npr])
-                    pr_rem[npr] = tau - k
-                    npr += 1
-                    i = k - 1
-                    while i >= 0 and comb[i] == high_bits - k + i:
-                        i -= 1
-                    if i < 0:
-                        break
-                    comb[i] += 1
-                    for j in range(i + 1, k):
-                        comb[j] = comb[j - 1] + 1
-        # phase 2: bucket bounds (independent loads)
-        for i in range(npr):
-            pr_lo[i] = offsets[pr_t[i], pr_v[i]]
-            pr_hi[i] = offsets[pr_t[i], pr_v[i] + 1]
-            if pr_hi[i] > pr_lo[i]:
-                _prefetch(entries, pr_t[i], pr_lo[i])
+            qh = np.int64(qsub[t] >> np.uint64(widths[t] - high_bits))
+            base = t * stride
+            for j in range(mask_counts[tau]):
+                b = base + (qh ^ np.int64(masks[j]))
+                pr_b[npr] = b
+                _prefetch_at(off_flat, b)
+                npr += 1
+        # phase 2: bucket bounds (independent loads); prefetch each bucket's entries
+        total = 0
+        i = 0
+        for t in range(m):
+            if taus[t] < 0:
+                continue
+            base = t * n
+            end = i + mask_counts[taus[t]]
+            while i < end:
+                b = pr_b[i]
+                lo = np.int64(off_flat[b]) + base
+                hi = np.int64(off_flat[b + 1]) + base
+                pr_lo[i] = lo
+                pr_hi[i] = hi
+                total += hi - lo
+                _prefetch_at(ent_flat, lo)
+                i += 1
+        if total > cand.shape[0]:
+            cand = np.empty(total + total // 2, dtype=np.int64)
         # phase 3: scan buckets; keep entries whose key bits are within the remaining radius
         # (branch-free: every entry is written, the count only advances for kept ones)
         nc = 0
-        for i in range(npr):
-            t = pr_t[i]
-            rem = pr_rem[i]
-            qk = qkey[t]
-            lo = pr_lo[i]
-            hi = pr_hi[i]
-            if nc + (hi - lo) > cand.shape[0]:
-                grown = np.empty(max(cand.shape[0] * 2, nc + (hi - lo)), dtype=np.int64)
-                grown[:nc] = cand[:nc]
-                cand = grown
+        i = 0
+        for t in range(m):
+            tau = taus[t]
+            if tau < 0:
+                continue
+            low_bits = widths[t] - high_bits
+            key_bits = min(low_bits, 32 - pos_bits)
+            key_mask = (_ONE << np.uint64(key_bits)) - _ONE
+            qk = (qsub[t] >> np.uint64(low_bits - key_bits)) & key_mask
             tag = np.int64(t) << np.int64(40)
-            for e in range(lo, hi):
-                x = np.uint64(entries[t, e])
-                cand[nc] = np.int64(x & pos_mask) | tag
-                nc += _popc((x >> np.uint64(pos_bits)) ^ qk) <= rem
+            for k in range(tau + 1):
+                end = i + mask_counts[k] - (mask_counts[k - 1] if k > 0 else 0)
+                rem = tau - k
+                while i < end:
+                    for e in range(pr_lo[i], pr_hi[i]):
+                        x = np.uint64(ent_flat[e])
+                        cand[nc] = np.int64(x & pos_mask) | tag
+                        nc += _popc((x >> np.uint64(pos_bits)) ^ qk) <= rem
+                    i += 1
         # phase 4: verify candidates against the full code (independent loads)
         for c in range(nc):
             _prefetch(words, cand[c] & _POS40, 0)
         for c in range(nc):
             p = cand[c] & _POS40
-            row = words[p]
-            d = _popc(row[0] ^ q0) + _popc(row[1] ^ q1)
+            d = _popc(words[p, 0] ^ q0) + _popc(words[p, 1] ^ q1)
             if d > radius:
                 continue
-            d += _popc(row[2] ^ q2) + _popc(row[3] ^ q3)
+            d += _popc(words[p, 2] ^ q2) + _popc(words[p, 3] ^ q3)
             if d > radius:
                 continue
             t = cand[c] >> np.int64(40)
             dup = False
             for u in range(t):
                 if taus[u] >= 0:
-                    xs = substring(row, starts[u], widths[u]) ^ qsub[u]
+                    xs = substring_at(words, p, starts[u], widths[u]) ^ qsub[u]
                     if _popc(xs) <= taus[u]:
                         dup = True
                         break

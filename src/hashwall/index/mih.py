@@ -160,11 +160,16 @@ def plan_radii(layout: Layout, n: int, radius: int) -> tuple[npt.NDArray[np.int6
     return np.array(taus, dtype=np.int64), scan
 
 
+#: Most flip masks a plan may enumerate per table before it scans instead (4 MiB of masks).
+MAX_MASKS = 1 << 20
+
+
 @dataclass(frozen=True, slots=True)
 class _Plan:
     taus: npt.NDArray[np.int64]
     scan: bool
-    max_probes: int
+    masks: npt.NDArray[np.uint32]  # flip masks over high_bits, by popcount (<= max tau)
+    mask_counts: npt.NDArray[np.int64]  # masks with popcount <= k
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,8 +195,13 @@ class _Segment:
         if found is None:
             taus, scan = plan_radii(self.layout, int(self.ids.size), radius)
             h = self.layout.high_bits
-            probes = int(sum(_combinations(h, int(t)) for t in taus))
-            found = self.plans[radius] = _Plan(taus, scan, probes)
+            tau = int(taus.max())
+            if scan or tau < 0 or _combinations(h, tau) > MAX_MASKS:
+                masks, counts = np.zeros(1, np.uint32), np.ones(1, np.int64)
+                scan = True
+            else:
+                masks, counts = k.flip_masks(h, tau)
+            found = self.plans[radius] = _Plan(taus, scan, masks, counts)
         return found
 
     @property
@@ -393,7 +403,8 @@ class MihIndex:
                     main.widths,
                     lay.high_bits,
                     main.pos_bits,
-                    plan.max_probes,
+                    plan.masks,
+                    plan.mask_counts,
                     main.words,
                     main.offsets,
                     main.entries,
