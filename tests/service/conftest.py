@@ -26,6 +26,7 @@ from hashwall.hashing.pdq import PdqHash
 from hashwall.service.context import Actor, ServiceContext
 from hashwall.settings import Settings
 from hashwall.store import migrate
+from hashwall.store.credentials import hash_api_secret
 from hashwall.store.engine import make_engine
 from hashwall.store.repo import PlatformPolicy, Scope, Store
 
@@ -78,13 +79,20 @@ class World:
         policy: PlatformPolicy | None = None,
         scopes: tuple[Scope, ...] = ("check", "feed", "verdict"),
     ) -> Actor:
-        """A platform (and its organisation, if new) and an actor for a key of it."""
+        """A platform (and its organisation, if new) and an actor for a key of it (a real key
+        row: the check re-reads it before any answer other than allow)."""
         with self.store.write() as repo:
             org = repo.get_organisation(organisation) or repo.add_organisation(organisation)
             platform = repo.add_platform(org.id, name, policy)
+            key = repo.add_api_key(
+                role="platform",
+                secret_hash=hash_api_secret(f"secret-{name}"),
+                scopes=scopes,
+                platform_id=platform.id,
+            )
         return Actor(
             kind="platform",
-            key_id=f"key_test_{name}",
+            key_id=key.key_id,
             platform_id=platform.id,
             scopes=frozenset(scopes),
         )

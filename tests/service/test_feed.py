@@ -296,3 +296,36 @@ def test_feed_over_the_real_intake_and_withdrawal(ctx: ServiceContext, platform:
         for value in withdrawn_values:
             assert value not in text
     assert all(s.value in late.received() for s in sigs[0])
+
+
+def test_key_revocations_and_platform_changes_never_reach_the_feed(
+    ctx: ServiceContext, platform: str
+) -> None:
+    rng = random.Random(9)
+    key = ops.create_api_key(ctx, OP, role="platform", platform=platform, scopes=["check"])
+    consumer = Consumer(ctx, platform, 1)
+    consumer.drain()
+    first = enrol(ctx.store, rng=rng)
+    ops.revoke_api_key(ctx, OP, key.info.key_id)
+    ops.set_platform_policy(ctx, OP, platform, ops.PolicyUpdate(pdq_threshold=20))
+    second = enrol(ctx.store, rng=rng)
+    with ctx.store.read() as repo:
+        head = repo.last_event_seq()
+        logged = [e.type for e in repo.read_events(0)]
+    assert "api_key_revoked" in logged and "platform_changed" in logged  # in the log...
+    for limit in (1, 2, 100):
+        reader = Consumer(ctx, platform, limit)
+        reader.mirror.cursor = consumer.mirror.cursor
+        reader.drain()
+        received = reader.received()
+        types = [e["type"] for p in reader.pages for e in p["events"]]
+        assert types == ["item_added", "item_added"]  # ...never in the feed
+        assert key.info.key_id not in received and "platform_id" not in received
+        assert [e["item"] for p in reader.pages for e in p["events"]] == [
+            first.item_ref,
+            second.item_ref,
+        ]
+        assert Cursor.decode(reader.mirror.cursor or "").seq == head  # read past them
+    # A cursor parked on the internal events moves past them, with nothing to show.
+    page = read_feed(ctx, OP, cursor=Cursor("events", head - 2).encode(), platform=platform)
+    assert [e.type for e in page.events] == ["item_added"] and not page.more

@@ -9,6 +9,13 @@ Every request that reaches a ``/v1`` route passes :func:`caller`:
   platform key's platform row in the same transaction, for checks); limited per key
   (``rate_limit_key_*``). A key that does not authenticate counts against the client address,
   so guessing keys is limited like anything anonymous.
+- The check routes only (:data:`CheckCaller`) verify a key from the process's key cache first
+  (:func:`~hashwall.service.operator.authenticate_from_memory`: no store transaction, no thread
+  pool), and read the store (remembering the key) when it is not there. A revocation reaches
+  the cache of every process within the index poll interval (at most 0.2 s), and the check
+  re-reads the key in the write transaction of any ``review``/``block`` answer, so a revoked
+  key never creates a match or sees a match ref (``service/keys.py``). Every other route
+  (feed, verdicts, intake, admin) still reads the key from the store on every request.
 
 The client address comes from :class:`~hashwall.api.clientaddr.ClientAddressResolver`
 (``X-Forwarded-For`` only from trusted proxies) and serves as a limiter subject only.
@@ -30,7 +37,12 @@ from hashwall.api.limits import client_rate, key_rate
 from hashwall.api.state import ApiState, api_state
 from hashwall.errors import InvalidKey
 from hashwall.service.context import Actor, ActorKind
-from hashwall.service.operator import MAX_KEY_LENGTH, authenticate_with_platform
+from hashwall.service.operator import (
+    MAX_KEY_LENGTH,
+    authenticate_and_remember,
+    authenticate_from_memory,
+    authenticate_with_platform,
+)
 from hashwall.store.repo import Platform, Scope
 
 _NO_KEY: Final = "this route needs an API key: send the header Authorization: Bearer <key>"
@@ -71,6 +83,15 @@ def bearer_token(header: str | None) -> str | None:
 
 async def caller(request: Request, state: Annotated[ApiState, Depends(api_state)]) -> Caller:
     """Dependency: authenticate the request (if it carries a key) and apply the rate limits."""
+    return await _identify(request, state, from_memory=False)
+
+
+async def check_caller(request: Request, state: Annotated[ApiState, Depends(api_state)]) -> Caller:
+    """:func:`caller` for the check routes: the key from the key cache when it is there."""
+    return await _identify(request, state, from_memory=True)
+
+
+async def _identify(request: Request, state: ApiState, *, from_memory: bool) -> Caller:
     settings = state.settings
     client = limit_subject(state.resolver.from_scope(request.scope))
     try:
@@ -87,8 +108,14 @@ async def caller(request: Request, state: Annotated[ApiState, Depends(api_state)
         state.require_store()
         return Caller(Actor.reporter(), client)
     state.require_store()
+    known = authenticate_from_memory(state.ctx, token) if from_memory else None
     try:
-        actor, platform = await run_in_threadpool(authenticate_with_platform, state.ctx, token)
+        if known is not None:
+            actor, platform = known
+        elif from_memory:
+            actor, platform = await run_in_threadpool(authenticate_and_remember, state.ctx, token)
+        else:
+            actor, platform = await run_in_threadpool(authenticate_with_platform, state.ctx, token)
     except InvalidKey:
         (await state.limiter.hit_async(f"client:{client}", client_rate(settings))).raise_if_denied(
             "requests from this address"
@@ -101,22 +128,32 @@ async def caller(request: Request, state: Annotated[ApiState, Depends(api_state)
 
 
 CallerDep = Annotated[Caller, Depends(caller)]
+CheckCallerDep = Annotated[Caller, Depends(check_caller)]
 
 
 def require(*kinds: ActorKind, scope: Scope | None = None) -> Callable[[Caller], Awaitable[Caller]]:
     """A dependency that needs a key of one of ``kinds`` (and ``scope`` for platform keys)."""
 
     async def dependency(who: CallerDep) -> Caller:
-        if not who.has_key:
-            raise InvalidKey(_NO_KEY)
-        who.actor.require(*kinds, scope=scope)
-        return who
+        return _required(who, kinds, scope)
 
     return dependency
 
 
+def _required(who: Caller, kinds: tuple[ActorKind, ...], scope: Scope | None) -> Caller:
+    if not who.has_key:
+        raise InvalidKey(_NO_KEY)
+    who.actor.require(*kinds, scope=scope)
+    return who
+
+
+async def _require_check(who: CheckCallerDep) -> Caller:
+    return _required(who, ("platform",), "check")
+
+
 AdminCaller = Annotated[Caller, Depends(require("admin"))]
 IntakeCaller = Annotated[Caller, Depends(require("intake"))]
-CheckCaller = Annotated[Caller, Depends(require("platform", scope="check"))]
+#: Checks: the key may come from the key cache (see the module docstring).
+CheckCaller = Annotated[Caller, Depends(_require_check)]
 VerdictCaller = Annotated[Caller, Depends(require("platform", scope="verdict"))]
 FeedCaller = Annotated[Caller, Depends(require("platform", "admin", scope="feed"))]

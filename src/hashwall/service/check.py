@@ -13,7 +13,9 @@ DESIGN.md's matching rules, in order:
    not: a withdrawal is final the moment its call returns), and dropped when not ``active`` or
    ``quarantined``, when the upload or the item is allowlisted, or when the platform exempted
    this upload for the item (a ``not_ncii`` verdict: equal sha256, or PDQ within
-   ``settings.distinct_upload_bits`` in any orientation).
+   ``settings.distinct_upload_bits`` in any orientation). The same transaction re-reads the
+   actor's key (revoked: ``invalid_key``, nothing written) and its platform's policy (the
+   caller may have both from the key cache, which lags by up to the poll interval).
 4. Per item: ``quarantined`` -> review; ``active`` and ``vouched``/``confirmed`` -> block;
    ``active`` and ``unvouched`` -> the policy's ``unvouched_answer`` (review, or allow = drop).
    The answer is ``block`` if any item blocks, else ``review`` if any item remains, else
@@ -30,7 +32,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from hashwall.errors import Forbidden, InvalidHash
+from hashwall.errors import Forbidden, InvalidHash, InvalidKey
 from hashwall.hashing.image import ImageHashes
 from hashwall.hashing.pdq import MIN_QUALITY, ORIENTATIONS, PdqHash
 from hashwall.hashing.signals import Signal
@@ -38,6 +40,7 @@ from hashwall.index.base import DihedralMatch
 from hashwall.service.allowlist import AllowlistMatcher
 from hashwall.service.context import Actor, ServiceContext
 from hashwall.service.live import scan_store
+from hashwall.service.operator import INVALID_KEY_MESSAGE
 from hashwall.store.ids import new_check_id
 from hashwall.store.repo import Decision, Exemption, Item, Platform, Repository
 
@@ -237,7 +240,7 @@ def check(
         return CheckResult(check_id, "allow", "low_quality" if low else "no_match")
 
     with ctx.store.write() as repo:
-        return _decide(repo, ctx, platform, request, check_id, candidates)
+        return _decide(repo, ctx, actor, platform, request, check_id, candidates)
 
 
 def _search_pdq(ctx: ServiceContext, hashes: Sequence[PdqHash], radius: int) -> list[DihedralMatch]:
@@ -251,12 +254,33 @@ def _search_pdq(ctx: ServiceContext, hashes: Sequence[PdqHash], radius: int) -> 
 def _decide(
     repo: Repository,
     ctx: ServiceContext,
+    actor: Actor,
     platform: Platform,
     request: CheckRequest,
     check_id: str,
     candidates: dict[int, _Candidate],
 ) -> CheckResult:
-    """Steps 3 and 4, inside one transaction: re-read, drop, decide, record."""
+    """Steps 3 and 4, inside one transaction: re-read, drop, decide, record.
+
+    The key and the platform are re-read here too: the caller may have verified the key from
+    memory (``service/keys.py``), which can lag a revocation or a policy change by up to the
+    poll interval; the store does not. A revoked key never creates a match or sees a match ref,
+    and the answer follows the policy as it is now.
+    """
+    if actor.key_id is not None:
+        key = repo.get_api_key(actor.key_id)
+        if key is None or key.revoked:
+            raise InvalidKey(INVALID_KEY_MESSAGE)
+    current = repo.get_platform_by_id(platform.id)
+    if current is None:
+        raise Forbidden("the platform of this key no longer exists")
+    platform = current
+    threshold = platform.policy.pdq_threshold
+    candidates = {
+        item_id: c
+        for item_id, c in candidates.items()
+        if c.distance is None or c.distance <= threshold
+    }
     items = {i.id: i for i in repo.get_items_by_ids(list(candidates)).values() if i.live}
     if items:
         allow = AllowlistMatcher.load(repo, ctx.settings.pdq_threshold)

@@ -52,6 +52,7 @@ from sqlalchemy import select
 from hashwall.errors import Forbidden, InvalidCursor, InvalidInput, NotFound
 from hashwall.service.context import Actor, ServiceContext
 from hashwall.store.events import (
+    INTERNAL_EVENT_TYPES,
     ITEM_ADDED,
     ITEM_DELETED,
     ITEM_QUARANTINED,
@@ -240,11 +241,13 @@ def read_feed(
             else:
                 page_items = rows
                 room = limit - len(rows)
-                page_events = _events(repo, position.seq, room) if room else []
-                nxt = Cursor("events", page_events[-1].seq if page_events else position.seq)
+                page_events, read_to = (
+                    _events(repo, position.seq, room) if room else ([], position.seq)
+                )
+                nxt = Cursor("events", read_to)
         else:
-            page_events = _events(repo, position.seq, limit)
-            nxt = Cursor("events", page_events[-1].seq if page_events else position.seq)
+            page_events, read_to = _events(repo, position.seq, limit)
+            nxt = Cursor("events", read_to)
         more = nxt.phase == "snapshot" or nxt.seq < head
     with ctx.store.write() as repo:
         repo.add_audit(
@@ -322,8 +325,13 @@ def _signal(raw: Mapping[str, Any]) -> dict[str, Any]:
     return body
 
 
-def _events(repo: Repository, after: int, count: int) -> list[FeedEvent]:
-    """Up to ``count`` events after ``after``, with values only for items live in this read."""
+def _events(repo: Repository, after: int, count: int) -> tuple[list[FeedEvent], int]:
+    """Up to ``count`` events after ``after``, with values only for items live in this read,
+    and the last ``seq`` read (the next cursor).
+
+    Internal events (key revocations, platform changes: ``INTERNAL_EVENT_TYPES``) are read past
+    but never returned: they concern the service's processes, not what a platform may see.
+    """
     log = repo.read_events(after, count)
     added = {e.item_id for e in log if e.type == ITEM_ADDED and e.item_id is not None}
     live = {
@@ -331,7 +339,8 @@ def _events(repo: Repository, after: int, count: int) -> list[FeedEvent]:
         for item_id, item in repo.get_items_by_ids(added).items()
         if item.state in LIVE_ITEM_STATES
     }
-    return [_feed_event(e, e.item_id in live) for e in log]
+    shown = [_feed_event(e, e.item_id in live) for e in log if e.type not in INTERNAL_EVENT_TYPES]
+    return shown, log[-1].seq if log else after
 
 
 def _feed_event(event: Event, values_allowed: bool) -> FeedEvent:

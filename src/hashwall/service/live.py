@@ -29,6 +29,8 @@ in batches, translated by :func:`index_events`:
 ``item_quarantined``    nothing: a quarantined item stays in the index and answers review
 ``item_reinstated``     nothing (it never left); re-adds the PDQ if the payload carries one
 ``trust_changed``       nothing (trust is re-read from the store by the check)
+``api_key_revoked``     the key cache drops the key (``keys``, see ``service/keys.py``)
+``platform_changed``    the key cache drops the platform's keys (their policy changed)
 anything else           nothing (the cursor still moves past it)
 ======================  ==============================================================
 
@@ -53,6 +55,7 @@ from hashwall.hashing.codes import HASH_BYTES, Hash256
 from hashwall.index.base import DIHEDRAL, DihedralMatch, Match
 from hashwall.index.brute import BruteForceIndex
 from hashwall.index.live import IndexEvent, IndexHolder
+from hashwall.service.keys import KeyCache
 from hashwall.settings import Settings
 from hashwall.store.events import (
     ITEM_DELETED,
@@ -169,6 +172,8 @@ class LiveIndexes:
         self.store = store
         self.settings = settings
         self.pdq = IndexHolder()
+        #: Verified API keys, following revocations and platform changes (service/keys.py).
+        self.keys = KeyCache()
         self._clock = clock
         self._catch_up_lock = threading.Lock()
         self._synced_at: float | None = None
@@ -203,6 +208,11 @@ class LiveIndexes:
         return self.built and lag is not None and lag <= self.settings.index_max_lag
 
     @property
+    def keys_current(self) -> bool:
+        """Whether the key cache may answer: :attr:`ready` (the log read within max lag)."""
+        return self.ready
+
+    @property
     def size(self) -> int:
         """Hashes in the PDQ index."""
         return self.pdq.size
@@ -214,6 +224,7 @@ class LiveIndexes:
         with self._catch_up_lock, self.store.read() as repo:
             cursor = repo.last_event_seq()
             self.pdq.build_from(_chunks(repo, PDQ), last_event=cursor)
+            self.keys.start_at(cursor)
             self._synced_at = self._clock()
         log.info("live index built: %d PDQ hashes at event %d", self.pdq.size, cursor)
 
@@ -226,6 +237,7 @@ class LiveIndexes:
                     events = repo.read_events(self.pdq.last_event, EVENT_BATCH)
                 if events:
                     self.pdq.apply(index_events(events, PDQ))
+                    self.keys.apply(events)
                     total += len(events)
                 if len(events) < EVENT_BATCH:
                     self._synced_at = self._clock()

@@ -32,6 +32,8 @@ from sqlalchemy import delete, update
 from hashwall.errors import InvalidInput, InvalidKey, InvalidState, NotFound
 from hashwall.hashing.signals import Signal
 from hashwall.service.context import Actor, ServiceContext
+from hashwall.service.keys import CachedKey
+from hashwall.store import events as event_log
 from hashwall.store.credentials import (
     format_api_key,
     hash_api_secret,
@@ -77,7 +79,7 @@ ITEM_DELETED_ACTION: Final = "item_deleted"
 ALLOWLIST_ADDED: Final = "allowlist_added"
 ALLOWLIST_REMOVED: Final = "allowlist_removed"
 
-_INVALID_KEY_MESSAGE: Final = (
+INVALID_KEY_MESSAGE: Final = (
     "the API key is not valid (unknown, revoked or malformed); ask the operator for a key"
 )
 
@@ -545,7 +547,13 @@ def set_platform_policy(
             target=current.name,
             details={"changes": update.changes(), "policy": new_policy.to_dict()},
         )
-        return _platform_info(repo, updated)
+        # Serving processes hold the policy with the platform's keys: tell them (in this
+        # transaction, so the event exists exactly when the change does).
+        event = repo.append_event(event_log.PLATFORM_CHANGED, {"platform_id": current.id})
+        info = _platform_info(repo, updated)
+    if ctx.live is not None:
+        ctx.live.keys.platform_changed(current.id, event.seq)
+    return info
 
 
 def add_partner(ctx: ServiceContext, actor: Actor, name: str) -> PartnerInfo:
@@ -675,7 +683,12 @@ def revoke_api_key(ctx: ServiceContext, actor: Actor, key_id: str) -> KeyInfo:
         revoked = repo.revoke_api_key(wanted)
         if not already:
             repo.add_audit(API_KEY_REVOKED, actor_key_id=actor.key_id, target=wanted)
-        return _one_key_info(repo, revoked)
+            # Every serving process drops the key when its follower reads this event.
+            repo.append_event(event_log.API_KEY_REVOKED, {"key_id": wanted})
+        info = _one_key_info(repo, revoked)
+    if ctx.live is not None:
+        ctx.live.keys.revoke(wanted)  # this process: at once
+    return info
 
 
 def authenticate(ctx: ServiceContext, presented: str) -> Actor:
@@ -699,25 +712,63 @@ def authenticate_with_platform(
     return _authenticate(ctx, presented, with_platform=True)
 
 
-def _authenticate(
-    ctx: ServiceContext, presented: str, *, with_platform: bool
-) -> tuple[Actor, Platform | None]:
-    parsed = (
-        parse_api_key(presented)
-        if isinstance(presented, str) and len(presented) <= MAX_KEY_LENGTH
-        else None
-    )
+def authenticate_from_memory(
+    ctx: ServiceContext, presented: str
+) -> tuple[Actor, Platform | None] | None:
+    """:func:`authenticate_with_platform` from the process's key cache alone, without the store.
+
+    None when the store must decide: no live index following the log (or lagging more than
+    ``settings.index_max_lag``), a key id not cached, a wrong secret, a malformed key. Then
+    call :func:`authenticate_and_remember`. Costs one secret hash, like a store verification.
+    See ``service/keys.py`` for how revocations reach the cache.
+    """
+    live = ctx.live
+    if live is None or not live.keys_current:
+        return None
+    parsed = _parse(presented)
     if parsed is None:
-        raise InvalidKey(_INVALID_KEY_MESSAGE)
+        return None
+    key_id, secret = parsed
+    entry = live.keys.get(key_id)
+    # Hash before looking at the entry: the same work whether the key id is cached or not.
+    matched = verify_api_secret(entry.secret_hash if entry is not None else "", secret)
+    if entry is None or not matched:
+        return None  # the store decides, with the same work for unknown ids and wrong secrets
+    return entry.actor, entry.platform
+
+
+def authenticate_and_remember(ctx: ServiceContext, presented: str) -> tuple[Actor, Platform | None]:
+    """:func:`authenticate_with_platform`, then keep the verified key in the key cache.
+
+    Only a key that verified is kept; an unknown id, a wrong secret or a revoked key raise
+    ``invalid_key`` as before and leave nothing in memory.
+    """
+    return _authenticate(ctx, presented, with_platform=True, remember=True)
+
+
+def _parse(presented: str) -> tuple[str, str] | None:
+    if not isinstance(presented, str) or len(presented) > MAX_KEY_LENGTH:
+        return None
+    return parse_api_key(presented)
+
+
+def _authenticate(
+    ctx: ServiceContext, presented: str, *, with_platform: bool, remember: bool = False
+) -> tuple[Actor, Platform | None]:
+    parsed = _parse(presented)
+    if parsed is None:
+        raise InvalidKey(INVALID_KEY_MESSAGE)
     key_id, secret = parsed
     platform: Platform | None = None
+    keys = ctx.live.keys if remember and ctx.live is not None else None
+    read_after = keys.cursor if keys is not None else 0  # before the read: see KeyCache.put
     with ctx.store.read() as repo:
         key = repo.get_api_key(key_id)
         if key is None:
             hash_api_secret(secret)  # the same work as a wrong secret
-            raise InvalidKey(_INVALID_KEY_MESSAGE)
+            raise InvalidKey(INVALID_KEY_MESSAGE)
         if not verify_api_secret(key.secret_hash, secret) or key.revoked:
-            raise InvalidKey(_INVALID_KEY_MESSAGE)
+            raise InvalidKey(INVALID_KEY_MESSAGE)
         if with_platform and key.platform_id is not None:
             # only for a valid key: a wrong secret costs the same whether the key id exists
             platform = repo.get_platform_by_id(key.platform_id)
@@ -728,6 +779,8 @@ def _authenticate(
         partner_id=key.partner_id,
         scopes=frozenset(key.scopes),
     )
+    if keys is not None:
+        keys.put(key.key_id, CachedKey(key.secret_hash, actor, platform), read_after)
     return actor, platform
 
 

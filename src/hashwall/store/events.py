@@ -17,6 +17,10 @@ after one with a larger ``seq``:
 A rolled-back append leaves a gap in ``seq``: followers must use ``seq > last_seen``, never
 ``seq == last_seen + 1``.
 
+Besides item events, ``api_key_revoked`` and ``platform_changed`` tell every serving process
+to drop a cached key (``service/keys.py``); they are internal (:data:`INTERNAL_EVENT_TYPES`)
+and the feed never shows them.
+
 Payloads are JSON objects. Item events carry the item's public ref in the ``item_ref`` column
 (and, by convention, ``payload["item"]``); ``item_added`` carries its signals as
 ``payload["signals"] = [{"type", "value", "quality"}, ...]`` (frames add ``frame_number`` and
@@ -42,11 +46,26 @@ ITEM_DELETED: Final = "item_deleted"
 ITEM_QUARANTINED: Final = "item_quarantined"
 ITEM_REINSTATED: Final = "item_reinstated"
 TRUST_CHANGED: Final = "trust_changed"
+#: A key was revoked (payload ``key_id``): serving processes drop it from their key cache.
+API_KEY_REVOKED: Final = "api_key_revoked"
+#: A platform's row or policy changed (payload ``platform_id``): cached keys re-read it.
+PLATFORM_CHANGED: Final = "platform_changed"
 
 #: Known event types. A new type is one line here (and a consumer that understands it).
 EVENT_TYPES: Final = frozenset(
-    {ITEM_ADDED, ITEM_WITHDRAWN, ITEM_DELETED, ITEM_QUARANTINED, ITEM_REINSTATED, TRUST_CHANGED}
+    {
+        ITEM_ADDED,
+        ITEM_WITHDRAWN,
+        ITEM_DELETED,
+        ITEM_QUARANTINED,
+        ITEM_REINSTATED,
+        TRUST_CHANGED,
+        API_KEY_REVOKED,
+        PLATFORM_CHANGED,
+    }
 )
+#: Events for the service's own processes only: never shown in a platform's feed.
+INTERNAL_EVENT_TYPES: Final = frozenset({API_KEY_REVOKED, PLATFORM_CHANGED})
 #: Events after which an item's signal values must exist nowhere.
 ERASING_EVENT_TYPES: Final = frozenset({ITEM_WITHDRAWN, ITEM_DELETED})
 
