@@ -52,6 +52,7 @@ class Scene:
             "/v1/cases", "intake_a", json={"items": [item_json(hashes_of(image))]}
         )
         assert response.status_code == 201
+        self.api.catch_up()  # digests and PDQ are both matched from the live index
         answer = self.api.post("/v1/check", platform, json=check_json(hashes_of(image)))
         assert answer.json()["decision"] == "block", answer.text
         ref: str = answer.json()["matches"][0]["match_ref"]

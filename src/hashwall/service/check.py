@@ -8,7 +8,7 @@ DESIGN.md's matching rules, in order:
 2. Candidates: items whose PDQ is within the platform's threshold of any of the upload's
    orientations (the 8 dihedral hashes when given, else the one hash), from the live index
    (``ctx.live``; without one, a scan of the store), plus items holding an equal ``md5`` or
-   ``sha256``, from the store.
+   ``sha256``, from the live digests (``ctx.live.digests``; without a live index, the store).
 3. In one store transaction, **the candidates are re-read** (the index may lag; the store does
    not: a withdrawal is final the moment its call returns), and dropped when not ``active`` or
    ``quarantined``, when the upload or the item is allowlisted, or when the platform exempted
@@ -204,8 +204,9 @@ def check(
     """Answer one upload for the acting platform (a ``platform`` key with scope ``check``).
 
     ``platform``: the actor's platform row if the caller already read it (the API reads it with
-    the key, in one transaction). An upload without exact digests then needs no store read
-    before the search; one that finds no candidate answers ``allow`` without any. Candidates are
+    the key, or has it from the key cache). With a live index, an upload then needs no store
+    read before the search (digests and PDQ are both in memory); one that finds no candidate
+    answers ``allow`` without any. Candidates are
     always re-read in the write transaction of step 3, whatever was passed here.
     """
     actor.require("platform", scope="check")
@@ -222,12 +223,17 @@ def check(
     if platform is not None and platform.id != actor.platform_id:
         platform = None  # not this actor's platform: read it below
     candidates: dict[int, _Candidate] = {}
-    if exact or platform is None:
+    live = ctx.live
+    if live is not None:  # exact digests from memory: no store read before deciding
+        for signal_type, value in exact:
+            for item_id in live.find_digest(signal_type, value):
+                candidates.setdefault(item_id, _Candidate(item_id, signal_type, None, None))
+    if (exact and live is None) or platform is None:
         with ctx.store.read() as repo:
             platform = repo.get_platform_by_id(actor.platform_id)
             if platform is None:
                 raise Forbidden("the platform of this key no longer exists")
-            for signal_type, value in exact:
+            for signal_type, value in exact if live is None else ():
                 for item in repo.find_items_by_signal(signal_type, [value]):
                     candidates.setdefault(item.id, _Candidate(item.id, signal_type, None, None))
 

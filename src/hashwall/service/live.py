@@ -16,6 +16,10 @@ it), so the item id is a key for its hash: ``item_added`` adds ``item_id -> pdq`
 ``item_withdrawn``/``item_deleted`` remove ``item_id``. Item ids never leave the service; the check
 re-reads the items behind the ids from the store before any answer other than ``allow``.
 
+The exact digests (``md5``, ``sha256``) of the live items are held the same way
+(``self.digests``, :mod:`hashwall.service.digests`): built from the same snapshot, changed by
+the same events (added with ``item_added``, removed with ``item_withdrawn``/``item_deleted``).
+
 Build: one read-only snapshot gives both the event cursor (``last_event_seq``) and the live PDQ
 signals, streamed as column-wise chunks (``Repository.iter_live_signals``) and converted to
 ``(n, 32)`` uint8 arrays, never one Python object per row. Follow: events with ``seq > cursor``
@@ -55,6 +59,7 @@ from hashwall.hashing.codes import HASH_BYTES, Hash256
 from hashwall.index.base import DIHEDRAL, DihedralMatch, Match
 from hashwall.index.brute import BruteForceIndex
 from hashwall.index.live import IndexEvent, IndexHolder
+from hashwall.service.digests import DigestIndex
 from hashwall.service.keys import KeyCache
 from hashwall.settings import Settings
 from hashwall.store.events import (
@@ -107,6 +112,21 @@ def index_events(events: Sequence[Event], signal_type: str = PDQ) -> list[IndexE
         else:
             out.append(IndexEvent(event.seq, "remove", _NO_IDS))
     return out
+
+
+def apply_digest_events(digests: DigestIndex, events: Sequence[Event]) -> None:
+    """Apply log events to the exact digests (the same rules as :func:`index_events`)."""
+    for event in events:
+        item_id = event.item_id
+        if item_id is None:
+            continue
+        if event.type in _REMOVING:
+            digests.remove(item_id)
+            continue
+        digests.add(
+            item_id,
+            [(t, v) for t in digests.types for v in _signal_values(event.payload, t)],
+        )
 
 
 def _signal_values(payload: dict[str, Any], signal_type: str) -> list[str]:
@@ -172,6 +192,8 @@ class LiveIndexes:
         self.store = store
         self.settings = settings
         self.pdq = IndexHolder()
+        #: Exact digests (md5, sha256) of the live items, following the same events.
+        self.digests = DigestIndex()
         #: Verified API keys, following revocations and platform changes (service/keys.py).
         self.keys = KeyCache()
         self._clock = clock
@@ -223,10 +245,19 @@ class LiveIndexes:
         """Build the PDQ index from one snapshot of the store (cursor and signals agree)."""
         with self._catch_up_lock, self.store.read() as repo:
             cursor = repo.last_event_seq()
+            self.digests.clear()
+            for digest_type in self.digests.types:
+                for chunk in repo.iter_live_signals(digest_type, chunk_size=BUILD_CHUNK):
+                    self.digests.replace(digest_type, chunk.item_ids, chunk.values)
             self.pdq.build_from(_chunks(repo, PDQ), last_event=cursor)
             self.keys.start_at(cursor)
             self._synced_at = self._clock()
-        log.info("live index built: %d PDQ hashes at event %d", self.pdq.size, cursor)
+        log.info(
+            "live index built: %d PDQ hashes, %d digests at event %d",
+            self.pdq.size,
+            len(self.digests),
+            cursor,
+        )
 
     def catch_up(self) -> int:
         """Apply every event visible now after the cursor; return how many were read."""
@@ -237,11 +268,16 @@ class LiveIndexes:
                     events = repo.read_events(self.pdq.last_event, EVENT_BATCH)
                 if events:
                     self.pdq.apply(index_events(events, PDQ))
+                    apply_digest_events(self.digests, events)
                     self.keys.apply(events)
                     total += len(events)
                 if len(events) < EVENT_BATCH:
                     self._synced_at = self._clock()
                     return total
+
+    def find_digest(self, signal_type: str, value: str) -> tuple[int, ...]:
+        """Item ids holding this exact digest (``md5``/``sha256``, hex), from memory."""
+        return self.digests.find(signal_type, value)
 
     def search_pdq(self, orientations: Sequence[Hash256], radius: int) -> list[DihedralMatch]:
         """Item ids within ``radius`` of any of the upload's orientations (1 or 8 hashes)."""
