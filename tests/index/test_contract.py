@@ -24,7 +24,7 @@ FACTORIES: dict[str, Factory] = {
     "mih": MihIndex,
     "mih_compacting": lambda: MihIndex(delta_max=7, removed_max=5),
     "mih_11x8": lambda: MihIndex(layout=Layout.split(11, 8), delta_max=16, removed_max=16),
-    "mih_8x12": lambda: MihIndex(layout=Layout.split(8, 12), delta_max=0, removed_max=0),
+    "mih_12x10": lambda: MihIndex(layout=Layout.split(12, 10), delta_max=0, removed_max=0),
     "mih_32x4": lambda: MihIndex(layout=Layout.split(32, 4)),
 }
 
@@ -230,7 +230,10 @@ def _flip_in(code: np.ndarray, start: int, width: int, k: int, rng: np.random.Ge
         code[b // 8] ^= np.uint8(0x80 >> (b % 8))
 
 
-@pytest.mark.parametrize(("layout", "radius"), [(None, 31), (None, 20), (Layout.split(16, 12), 31)])
+@pytest.mark.parametrize(
+    ("layout", "radius"),
+    [(None, 31), (None, 20), (None, 40), (Layout.split(16, 12), 31), (Layout.split(12, 10), 31)],
+)
 def test_every_table_finds_what_only_it_can_find(layout: Layout | None, radius: int) -> None:
     # Codes at distance exactly `radius` whose only substring within its probe radius is in
     # table t: missed unless table t probes the right buckets. Large enough that the tables,
@@ -259,3 +262,10 @@ def test_every_table_finds_what_only_it_can_find(layout: Layout | None, radius: 
     found = index.search_many(qs, radius)
     assert found == oracle.search_many(qs, radius)
     assert all(any(m.distance == radius for m in hits) for hits in found)
+
+
+@pytest.mark.parametrize("widths", [(32,) * 8, (25,) + (23,) * 10 + (1,), (16,) * 15])
+def test_layouts_outside_the_limits_are_rejected(widths: tuple[int, ...]) -> None:
+    # substrings of more than 24 bits would need bitmaps of over 2 MiB per table
+    with pytest.raises(InvalidInput):
+        Layout(widths, 8)

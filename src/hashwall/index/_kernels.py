@@ -3,7 +3,7 @@
 """numba inner loops of the multi-index hash (``mih.py``); every function is ``nogil``.
 
 Hashes are ``(n, 4)`` uint64 big-endian words: bit 0 of the code is the top bit of word 0.
-A substring is a contiguous bit range ``[start, start + width)`` (width <= 32).
+A substring is a contiguous bit range ``[start, start + width)`` (width <= 24).
 """
 
 from __future__ import annotations
@@ -134,19 +134,13 @@ def _grow(buf, size):  # type: ignore[no-untyped-def]
 
 @njit(cache=True, nogil=True)
 def flip_masks(bits, tau):  # type: ignore[no-untyped-def]
-    """Every mask over ``bits`` bits with at most ``tau`` bits set, by popcount.
-
-    Returns ``(masks, counts)``: ``counts[k]`` = number of masks with popcount <= ``k``, so
-    the masks of popcount ``k`` are ``masks[counts[k - 1]:counts[k]]``.
-    """
+    """Every mask over ``bits`` bits with at most ``tau`` bits set (by popcount, as uint32)."""
     total = 0
     c = 1
-    counts = np.empty(tau + 1, dtype=np.int64)
     for k in range(tau + 1):
         if k > 0:
             c = c * (bits - k + 1) // k
         total += c
-        counts[k] = total
     masks = np.empty(total, dtype=np.uint32)
     comb = np.empty(max(tau, 1), dtype=np.int64)
     j = 0
@@ -167,7 +161,17 @@ def flip_masks(bits, tau):  # type: ignore[no-untyped-def]
             comb[i] += 1
             for u in range(i + 1, k):
                 comb[u] = comb[u - 1] + 1
-    return masks, counts
+    return masks
+
+
+@njit(cache=True, nogil=True)
+def build_bitmaps(words, starts, widths, bm_off, bitmaps):  # type: ignore[no-untyped-def]
+    """Set bit ``s`` of table ``t``'s bitmap for every code whose substring ``t`` is ``s``."""
+    for t in range(starts.shape[0]):
+        base = bm_off[t]
+        for i in range(words.shape[0]):
+            s = substring_at(words, i, starts[t], widths[t])
+            bitmaps[base + np.int64(s >> np.uint64(6))] |= _ONE << (s & np.uint64(63))
 
 
 @njit(cache=True, nogil=True)
@@ -180,7 +184,10 @@ def search_tables(  # type: ignore[no-untyped-def]
     high_bits,
     pos_bits,
     masks,
-    mask_counts,
+    mask_off,
+    mask_cnt,
+    bm_off,
+    bitmaps,
     words,
     offsets,
     entries,
@@ -190,15 +197,18 @@ def search_tables(  # type: ignore[no-untyped-def]
 
     Table ``t`` is probed at substring radius ``taus[t]`` (``-1`` = unused); the radii satisfy
     ``sum(taus + 1) > radius`` so that, by the pigeonhole principle, every code within
-    ``radius`` has some used substring within its ``tau``. The buckets of a query are its top
-    ``high_bits`` XOR each precomputed flip mask (``flip_masks(high_bits, max(taus))``). A
-    code is reported only from the first used table where it qualifies, so no visited-set is
-    needed.
+    ``radius`` has some used substring within its ``tau``. The substrings to look up are the
+    query's substring XOR each of the table's flip masks (``masks[mask_off[t]:][:mask_cnt[t]]``,
+    every mask over the substring's width with at most ``tau`` bits set); the table's occupancy
+    bitmap drops those no code has (most of them, unless the bank is dense) before any bucket
+    is read. A surviving substring ``s`` reads the bucket of its top ``high_bits`` and keeps
+    the entries whose packed key bits equal the rest of ``s``. A code is reported only from
+    the first used table where it qualifies, so no visited-set is needed.
 
-    Each query runs in phases whose loads are independent of each other (bucket bounds, then
-    bucket entries, then candidate codes) so the CPU overlaps the cache misses instead of
-    waiting for each one; arrays are indexed as flat rows (no per-row views). Returns CSR
-    ``(offsets (q+1,), positions, distances)``.
+    Each query runs in phases whose loads are independent of each other (bitmap words, bucket
+    bounds, bucket entries, candidate codes), each prefetched one phase ahead, so the CPU
+    overlaps the cache misses instead of waiting for each one; arrays are indexed as flat
+    rows (no per-row views). Returns CSR ``(offsets (q+1,), positions, distances)``.
     """
     m = taus.shape[0]
     nq = queries.shape[0]
@@ -209,13 +219,14 @@ def search_tables(  # type: ignore[no-untyped-def]
     probes = 0
     for t in range(m):
         if taus[t] >= 0:
-            probes += mask_counts[taus[t]]
+            probes += mask_cnt[t]
     out_off = np.zeros(nq + 1, dtype=np.int64)
     pos_buf = np.empty(64, dtype=np.int64)
     dist_buf = np.empty(64, dtype=np.int64)
     size = 0
     qsub = np.empty(m, dtype=np.uint64)
-    pr_b = np.empty(probes, dtype=np.int64)
+    pr_s = np.empty(probes, dtype=np.int64)  # substring value
+    pr_t = np.empty(probes, dtype=np.int64)  # its table
     pr_lo = np.empty(probes, dtype=np.int64)
     pr_hi = np.empty(probes, dtype=np.int64)
     cand = np.empty(4096, dtype=np.int64)  # position | table << 40
@@ -226,62 +237,61 @@ def search_tables(  # type: ignore[no-untyped-def]
         q1 = queries[qi, 1]
         q2 = queries[qi, 2]
         q3 = queries[qi, 3]
-        # phase 1: the buckets to read (substring neighbours of the query), prefetched
+        # phase 1: every substring within tau of the query's; prefetch its bitmap word
         npr = 0
         for t in range(m):
             qsub[t] = substring_at(queries, qi, starts[t], widths[t])
-            tau = taus[t]
-            if tau < 0:
-                continue
-            qh = np.int64(qsub[t] >> np.uint64(widths[t] - high_bits))
-            base = t * stride
-            for j in range(mask_counts[tau]):
-                b = base + (qh ^ np.int64(masks[j]))
-                pr_b[npr] = b
-                _prefetch_at(off_flat, b)
-                npr += 1
-        # phase 2: bucket bounds (independent loads); prefetch each bucket's entries
-        total = 0
-        i = 0
-        for t in range(m):
             if taus[t] < 0:
                 continue
-            base = t * n
-            end = i + mask_counts[taus[t]]
-            while i < end:
-                b = pr_b[i]
-                lo = np.int64(off_flat[b]) + base
-                hi = np.int64(off_flat[b + 1]) + base
-                pr_lo[i] = lo
-                pr_hi[i] = hi
-                total += hi - lo
-                _prefetch_at(ent_flat, lo)
-                i += 1
+            qs = np.int64(qsub[t])
+            first = mask_off[t]
+            bo = bm_off[t]
+            for j in range(first, first + mask_cnt[t]):
+                sv = qs ^ np.int64(masks[j])
+                pr_s[npr] = sv
+                pr_t[npr] = t
+                _prefetch_at(bitmaps, bo + (sv >> 6))
+                npr += 1
+        # phase 2: keep the substrings some code has (branch-free); prefetch bucket bounds
+        nb = 0
+        for i in range(npr):
+            sv = pr_s[i]
+            t = pr_t[i]
+            pr_s[nb] = sv
+            pr_t[nb] = t
+            nb += np.int64((bitmaps[bm_off[t] + (sv >> 6)] >> np.uint64(sv & 63)) & _ONE)
+        for i in range(nb):
+            t = pr_t[i]
+            b = t * stride + (pr_s[i] >> (widths[t] - high_bits))
+            pr_lo[i] = b
+            _prefetch_at(off_flat, b)
+        # phase 3: bucket bounds (independent loads); prefetch each bucket's entries
+        total = 0
+        for i in range(nb):
+            b = pr_lo[i]
+            base = pr_t[i] * n
+            lo = np.int64(off_flat[b]) + base
+            hi = np.int64(off_flat[b + 1]) + base
+            pr_lo[i] = lo
+            pr_hi[i] = hi
+            total += hi - lo
+            _prefetch_at(ent_flat, lo)
         if total > cand.shape[0]:
             cand = np.empty(total + total // 2, dtype=np.int64)
-        # phase 3: scan buckets; keep entries whose key bits are within the remaining radius
-        # (branch-free: every entry is written, the count only advances for kept ones)
+        # phase 4: entries whose key bits are the substring's (branch-free)
         nc = 0
-        i = 0
-        for t in range(m):
-            tau = taus[t]
-            if tau < 0:
-                continue
+        for i in range(nb):
+            t = pr_t[i]
             low_bits = widths[t] - high_bits
             key_bits = min(low_bits, 32 - pos_bits)
             key_mask = (_ONE << np.uint64(key_bits)) - _ONE
-            qk = (qsub[t] >> np.uint64(low_bits - key_bits)) & key_mask
+            qk = np.uint64(pr_s[i] >> (low_bits - key_bits)) & key_mask
             tag = np.int64(t) << np.int64(40)
-            for k in range(tau + 1):
-                end = i + mask_counts[k] - (mask_counts[k - 1] if k > 0 else 0)
-                rem = tau - k
-                while i < end:
-                    for e in range(pr_lo[i], pr_hi[i]):
-                        x = np.uint64(ent_flat[e])
-                        cand[nc] = np.int64(x & pos_mask) | tag
-                        nc += _popc((x >> np.uint64(pos_bits)) ^ qk) <= rem
-                    i += 1
-        # phase 4: verify candidates against the full code (independent loads)
+            for e in range(pr_lo[i], pr_hi[i]):
+                x = np.uint64(ent_flat[e])
+                cand[nc] = np.int64(x & pos_mask) | tag
+                nc += (x >> np.uint64(pos_bits)) == qk
+        # phase 5: verify candidates against the full code (independent loads)
         for c in range(nc):
             _prefetch(words, cand[c] & _POS40, 0)
         for c in range(nc):

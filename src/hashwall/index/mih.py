@@ -5,15 +5,18 @@ contiguous substrings (11 of 23-24 bits for banks above 65,536 codes). Table ``t
 counting sort of all positions by the top ``high_bits`` of substring ``t`` (about log2(n) - 2,
 so buckets hold ~4 entries): an ``offsets`` array plus one uint32 per code in bucket order that
 packs the code's position with the rest of its substring bits (as many as the position leaves
-room for). A probe reads one contiguous bucket and rejects entries on those packed bits before
-touching the 32-byte code, so only true substring neighbours cost a random read of the codes.
-Codes are stored once, sorted by id (removal finds them by binary search).
+room for), and an occupancy bitmap of ``2**width`` bits (which substring values some code has;
+at most 2 MiB per table, so substrings are at most 24 bits). Codes are stored once, sorted by
+id (removal finds them by binary search).
 
 Search at radius ``r`` gives each table a substring radius ``tau_t`` with
 ``sum(tau_t + 1) > r`` (the general pigeonhole principle): every code within ``r`` has some
 substring ``t`` within ``tau_t``. The radii are chosen per query radius by a cost model; when
-probing would cost more than a scan (large radii on large ``m``), the main segment is scanned.
-Results are exact for every radius 0..63.
+probing would cost more than a scan (large radii), the main segment is scanned. For each
+substring value within ``tau_t`` of the query's, the bitmap says at once whether any code has
+it (at 1M codes and 23 bits, ~1 in 9 does); only those read their bucket, and keep the entries
+whose packed bits equal the value, so only true substring neighbours cost a random read of
+the codes. Results are exact for every radius 0..63.
 
 Mutations: the main segment is immutable. Adds go to a small delta (scanned brute force),
 removals to a sorted tombstone array; each mutation publishes a new immutable snapshot in a
@@ -59,9 +62,15 @@ from hashwall.index.base import (
 PosArray = npt.NDArray[np.int64]
 FORMAT_VERSION = 1
 
-# Cost model (ns, one core of the benchmark machine): a bucket probe (random read of
-# offsets), an entry read in a bucket (sequential), a candidate (random 32-byte read), and
-# a code in a full scan.
+#: Widest substring: each table keeps a bitmap of 2**width bits (2 MiB at 24).
+MAX_WIDTH = 24
+#: Most substrings a query may look up across the tables before a scan is cheaper to run.
+MAX_LOOKUPS = 1 << 18
+
+# Cost model (ns, one core of the benchmark machine): a substring looked up in a bitmap, a
+# bucket read (random reads of offsets and entries), an entry read in a bucket (sequential),
+# a candidate (random 32-byte read), and a code in a full scan.
+_BIT_NS = 3.0
 _PROBE_NS = 50.0
 _ENTRY_NS = 2.5
 _CANDIDATE_NS = 20.0
@@ -76,8 +85,8 @@ class Layout:
     high_bits: int
 
     def __post_init__(self) -> None:
-        if sum(self.widths) != 256 or not all(1 <= w <= 32 for w in self.widths):
-            raise InvalidInput("substring widths must be 1..32 bits and sum to 256")
+        if sum(self.widths) != 256 or not all(1 <= w <= MAX_WIDTH for w in self.widths):
+            raise InvalidInput(f"substring widths must be 1..{MAX_WIDTH} bits and sum to 256")
         if not 1 <= self.high_bits <= min(self.widths) or self.high_bits > 24:
             raise InvalidInput("high_bits must be in 1..min(widths) and <= 24")
 
@@ -89,6 +98,15 @@ class Layout:
             out.append(acc)
             acc += w
         return tuple(out)
+
+    @property
+    def bitmap_offsets(self) -> tuple[int, ...]:
+        """Where each table's occupancy bitmap starts in the flat uint64 array (and its end)."""
+        out, acc = [], 0
+        for w in self.widths:
+            out.append(acc)
+            acc += max(1, (1 << w) // 64)
+        return (*out, acc)
 
     @classmethod
     def split(cls, m: int, high_bits: int) -> Layout:
@@ -132,15 +150,21 @@ def plan_radii(layout: Layout, n: int, radius: int) -> tuple[npt.NDArray[np.int6
     m = len(layout.widths)
     h = layout.high_bits
     key_bits = 32 - pos_bits_for(n)
+    per_bucket = n / 2.0**h
 
     def cost(t: int, tau: int) -> float:
         if tau < 0:
             return 0.0
-        w = min(layout.widths[t], h + key_bits)  # bits known before reading the code
-        probes = _combinations(h, tau)
-        entries = probes * n / 2.0**h
-        cands = _combinations(w, tau) * n / 2.0**w
-        return probes * _PROBE_NS + entries * _ENTRY_NS + cands * _CANDIDATE_NS
+        w = layout.widths[t]
+        lookups = _combinations(w, tau)
+        occupied = lookups * -math.expm1(-n / 2.0**w)  # substrings some code has
+        known = min(w, h + key_bits)  # bits compared before reading the code
+        cands = lookups * n / 2.0**known
+        return (
+            lookups * _BIT_NS
+            + occupied * (_PROBE_NS + per_bucket * _ENTRY_NS)
+            + cands * _CANDIDATE_NS
+        )
 
     taus = [-1] * m
     total = 0.0
@@ -156,20 +180,18 @@ def plan_radii(layout: Layout, n: int, radius: int) -> tuple[npt.NDArray[np.int6
             return np.full(m, -1, dtype=np.int64), True
         taus[best_t] += 1
         total += best_c
-    scan = n * _SCAN_NS < total
+    lookups = sum(_combinations(w, t) for w, t in zip(layout.widths, taus, strict=True))
+    scan = n * _SCAN_NS < total or lookups > MAX_LOOKUPS
     return np.array(taus, dtype=np.int64), scan
-
-
-#: Most flip masks a plan may enumerate per table before it scans instead (4 MiB of masks).
-MAX_MASKS = 1 << 20
 
 
 @dataclass(frozen=True, slots=True)
 class _Plan:
     taus: npt.NDArray[np.int64]
     scan: bool
-    masks: npt.NDArray[np.uint32]  # flip masks over high_bits, by popcount (<= max tau)
-    mask_counts: npt.NDArray[np.int64]  # masks with popcount <= k
+    masks: npt.NDArray[np.uint32]  # each used table's flip masks (width w_t, <= tau_t bits)
+    mask_off: npt.NDArray[np.int64]  # where table t's masks start
+    mask_cnt: npt.NDArray[np.int64]  # how many (0 for unused tables)
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,24 +206,34 @@ class _Segment:
     plans: dict[int, _Plan] = field(default_factory=dict, compare=False)
     starts: npt.NDArray[np.int64] = field(init=False, compare=False)
     widths: npt.NDArray[np.int64] = field(init=False, compare=False)
+    bm_off: npt.NDArray[np.int64] = field(init=False, compare=False)
+    bitmaps: npt.NDArray[np.uint64] = field(init=False, compare=False)  # derived from words
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "starts", np.array(self.layout.starts, dtype=np.int64))
-        object.__setattr__(self, "widths", np.array(self.layout.widths, dtype=np.int64))
+        lay = self.layout
+        object.__setattr__(self, "starts", np.array(lay.starts, dtype=np.int64))
+        object.__setattr__(self, "widths", np.array(lay.widths, dtype=np.int64))
+        bm = lay.bitmap_offsets
+        object.__setattr__(self, "bm_off", np.array(bm[:-1], dtype=np.int64))
+        bitmaps = np.zeros(bm[-1], dtype=np.uint64)
+        k.build_bitmaps(self.words, self.starts, self.widths, self.bm_off, bitmaps)
+        object.__setattr__(self, "bitmaps", bitmaps)
 
     def plan(self, radius: int) -> _Plan:
         """The probing plan for ``radius`` (memoised: it depends only on the layout and n)."""
         found = self.plans.get(radius)
         if found is None:
             taus, scan = plan_radii(self.layout, int(self.ids.size), radius)
-            h = self.layout.high_bits
-            tau = int(taus.max())
-            if scan or tau < 0 or _combinations(h, tau) > MAX_MASKS:
-                masks, counts = np.zeros(1, np.uint32), np.ones(1, np.int64)
-                scan = True
-            else:
-                masks, counts = k.flip_masks(h, tau)
-            found = self.plans[radius] = _Plan(taus, scan, masks, counts)
+            m = len(self.layout.widths)
+            per_table = [
+                k.flip_masks(w, int(t)) if t >= 0 and not scan else np.zeros(0, np.uint32)
+                for w, t in zip(self.layout.widths, taus, strict=True)
+            ]
+            counts = np.array([a.size for a in per_table], dtype=np.int64)
+            offsets = np.zeros(m, dtype=np.int64)
+            offsets[1:] = np.cumsum(counts)[:-1]
+            masks = np.concatenate(per_table) if counts.sum() else np.zeros(1, np.uint32)
+            found = self.plans[radius] = _Plan(taus, scan, masks, offsets, counts)
         return found
 
     @property
@@ -229,7 +261,8 @@ class _Segment:
         return cls(lay, ids, words, offsets, entries)
 
     def nbytes(self) -> int:
-        return int(self.ids.nbytes + self.words.nbytes + self.offsets.nbytes + self.entries.nbytes)
+        arrays = (self.ids, self.words, self.offsets, self.entries, self.bitmaps)
+        return sum(int(a.nbytes) for a in arrays)
 
 
 _EMPTY_POS: PosArray = np.zeros(0, dtype=np.int64)
@@ -404,7 +437,10 @@ class MihIndex:
                     lay.high_bits,
                     main.pos_bits,
                     plan.masks,
-                    plan.mask_counts,
+                    plan.mask_off,
+                    plan.mask_cnt,
+                    main.bm_off,
+                    main.bitmaps,
                     main.words,
                     main.offsets,
                     main.entries,
