@@ -192,6 +192,7 @@ def search_tables(  # type: ignore[no-untyped-def]
     offsets,
     entries,
     removed,
+    scratch,
 ):
     """Exact radius search of each query in the main segment via the substring tables.
 
@@ -208,7 +209,9 @@ def search_tables(  # type: ignore[no-untyped-def]
     Each query runs in phases whose loads are independent of each other (bitmap words, bucket
     bounds, bucket entries, candidate codes), each prefetched one phase ahead, so the CPU
     overlaps the cache misses instead of waiting for each one; arrays are indexed as flat
-    rows (no per-row views). Returns CSR ``(offsets (q+1,), positions, distances)``.
+    rows (no per-row views). ``scratch`` is a caller-owned int64 work array (reused across
+    calls, so a query does not allocate and fault in fresh pages); it is grown here when too
+    small. Returns CSR ``(offsets (q+1,), positions, distances)`` and the scratch array.
     """
     m = taus.shape[0]
     nq = queries.shape[0]
@@ -225,11 +228,13 @@ def search_tables(  # type: ignore[no-untyped-def]
     dist_buf = np.empty(64, dtype=np.int64)
     size = 0
     qsub = np.empty(m, dtype=np.uint64)
-    pr_s = np.empty(probes, dtype=np.int64)  # substring value
-    pr_t = np.empty(probes, dtype=np.int64)  # its table
-    pr_lo = np.empty(probes, dtype=np.int64)
-    pr_hi = np.empty(probes, dtype=np.int64)
-    cand = np.empty(4096, dtype=np.int64)  # position | table << 40
+    if scratch.shape[0] < 4 * probes + 4096:
+        scratch = np.empty(4 * probes + 8192, dtype=np.int64)
+    pr_s = scratch[:probes]  # substring value
+    pr_t = scratch[probes : 2 * probes]  # its table
+    pr_lo = scratch[2 * probes : 3 * probes]
+    pr_hi = scratch[3 * probes : 4 * probes]
+    cand = scratch[4 * probes :]  # position | table << 40
     pos_mask = (_ONE << np.uint64(pos_bits)) - _ONE
     has_removed = removed.shape[0] > 0
     for qi in range(nq):
@@ -277,7 +282,14 @@ def search_tables(  # type: ignore[no-untyped-def]
             total += hi - lo
             _prefetch_at(ent_flat, lo)
         if total > cand.shape[0]:
-            cand = np.empty(total + total // 2, dtype=np.int64)
+            grown = np.empty(4 * probes + total + total // 2, dtype=np.int64)
+            grown[: 4 * probes] = scratch[: 4 * probes]
+            scratch = grown
+            pr_s = scratch[:probes]
+            pr_t = scratch[probes : 2 * probes]
+            pr_lo = scratch[2 * probes : 3 * probes]
+            pr_hi = scratch[3 * probes : 4 * probes]
+            cand = scratch[4 * probes :]
         # phase 4: entries whose key bits are the substring's (branch-free)
         nc = 0
         for i in range(nb):
@@ -321,7 +333,7 @@ def search_tables(  # type: ignore[no-untyped-def]
             dist_buf[size] = d
             size += 1
         out_off[qi + 1] = size
-    return out_off, pos_buf[:size].copy(), dist_buf[:size].copy()
+    return out_off, pos_buf[:size].copy(), dist_buf[:size].copy(), scratch
 
 
 @njit(cache=True, nogil=True)

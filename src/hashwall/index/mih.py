@@ -266,6 +266,7 @@ class _Segment:
 
 
 _EMPTY_POS: PosArray = np.zeros(0, dtype=np.int64)
+_NO_SCRATCH: PosArray = np.zeros(0, dtype=np.int64)
 
 
 @dataclass(frozen=True, slots=True)
@@ -303,6 +304,7 @@ class MihIndex:
         self._delta_max = delta_max
         self._removed_max = removed_max
         self._lock = threading.Lock()
+        self._scratch = threading.local()  # each searching thread's kernel work array
         self._snap = _Snapshot(
             _empty_segment(layout), _EMPTY_POS, np.zeros(0, np.int64), np.zeros((0, 4), np.uint64)
         )
@@ -428,7 +430,7 @@ class MihIndex:
                 off, pos, dist = k.scan(queries, radius, main.words, s.removed)
             else:
                 lay = main.layout
-                off, pos, dist = k.search_tables(
+                off, pos, dist, scratch = k.search_tables(
                     queries,
                     radius,
                     plan.taus,
@@ -445,7 +447,9 @@ class MihIndex:
                     main.offsets,
                     main.entries,
                     s.removed,
+                    getattr(self._scratch, "array", _NO_SCRATCH),
                 )
+                self._scratch.array = scratch
         ids = main.ids[pos]
         if s.delta_ids.size == 0:
             return off, ids, dist
