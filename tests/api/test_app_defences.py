@@ -176,7 +176,7 @@ def test_unexpected_errors_are_a_500_problem_logged_without_details(
         raise RuntimeError(secret)
 
     with running_api(url) as api:
-        monkeypatch.setattr("hashwall.api.routes.check.check", boom)
+        monkeypatch.setattr("hashwall.api.routes.check.check_in_memory", boom)
         caplog.set_level("DEBUG")
         response = api.post("/v1/check", "feed", json=MD5)
         assert_problem(response, 500, "internal_error")

@@ -206,47 +206,113 @@ def check(
     ``platform``: the actor's platform row if the caller already read it (the API reads it with
     the key, or has it from the key cache). With a live index, an upload then needs no store
     read before the search (digests and PDQ are both in memory); one that finds no candidate
-    answers ``allow`` without any. Candidates are
-    always re-read in the write transaction of step 3, whatever was passed here.
+    answers ``allow`` without any. Candidates are always re-read in the write transaction of
+    step 3, whatever was passed here.
+    """
+    first = check_in_memory(ctx, actor, request, platform=platform)
+    return first if isinstance(first, CheckResult) else first.run()
+
+
+def check_in_memory(
+    ctx: ServiceContext,
+    actor: Actor,
+    request: CheckRequest,
+    *,
+    platform: Platform | None = None,
+) -> CheckResult | StoreStep:
+    """The part of :func:`check` that needs no store: the answer when that is enough, else the
+    :class:`StoreStep` that finishes it (blocking: run it where blocking is fine).
+
+    The answer comes from memory only when there is a live index, ``platform`` is the actor's,
+    and nothing matched (``allow``). Everything else goes through the store.
     """
     actor.require("platform", scope="check")
     if actor.platform_id is None:
         raise Forbidden("a platform key must belong to a platform")
     check_id = new_check_id()
-    settings = ctx.settings
-    pdq = request.pdq
-    pdq_usable = (
-        pdq is not None and pdq.quality is not None and pdq.quality >= settings.pdq_min_quality
-    )
-    exact = [(s.type, s.value) for s in request.signals if s.type in EXACT_TYPES]
-
     if platform is not None and platform.id != actor.platform_id:
-        platform = None  # not this actor's platform: read it below
-    candidates: dict[int, _Candidate] = {}
+        platform = None  # not this actor's platform: read it in the store step
     live = ctx.live
-    if live is not None:  # exact digests from memory: no store read before deciding
-        for signal_type, value in exact:
-            for item_id in live.find_digest(signal_type, value):
-                candidates.setdefault(item_id, _Candidate(item_id, signal_type, None, None))
-    if (exact and live is None) or platform is None:
-        with ctx.store.read() as repo:
-            platform = repo.get_platform_by_id(actor.platform_id)
-            if platform is None:
-                raise Forbidden("the platform of this key no longer exists")
-            for signal_type, value in exact if live is None else ():
-                for item in repo.find_items_by_signal(signal_type, [value]):
-                    candidates.setdefault(item.id, _Candidate(item.id, signal_type, None, None))
+    if live is None or platform is None:
+        return StoreStep(ctx, actor, request, check_id, platform, None)
+    candidates: dict[int, _Candidate] = {}
+    for signal_type, value in _exact(request):
+        for item_id in live.find_digest(signal_type, value):
+            candidates.setdefault(item_id, _Candidate(item_id, signal_type, None, None))
+    _add_pdq_candidates(ctx, request, platform, candidates)
+    if not candidates:
+        return _allow(ctx, request, check_id)
+    return StoreStep(ctx, actor, request, check_id, platform, candidates)
 
-    if pdq_usable:
+
+@dataclass(frozen=True, slots=True)
+class StoreStep:
+    """What is left of a check that needs the store: reading the platform and the candidates
+    (without a live index or a platform row), then steps 3 and 4 in one write transaction."""
+
+    ctx: ServiceContext
+    actor: Actor
+    request: CheckRequest
+    check_id: str
+    platform: Platform | None
+    candidates: dict[int, _Candidate] | None
+
+    def run(self) -> CheckResult:
+        """Finish the check (store transactions: blocking)."""
+        ctx, actor, request = self.ctx, self.actor, self.request
+        platform, candidates = self.platform, self.candidates
+        if candidates is None:
+            candidates = {}
+            exact = _exact(request)
+            from_store = exact if ctx.live is None else []
+            if from_store or platform is None:
+                with ctx.store.read() as repo:
+                    platform = repo.get_platform_by_id(actor.platform_id or 0)
+                    if platform is None:
+                        raise Forbidden("the platform of this key no longer exists")
+                    for signal_type, value in from_store:
+                        for item in repo.find_items_by_signal(signal_type, [value]):
+                            candidates.setdefault(
+                                item.id, _Candidate(item.id, signal_type, None, None)
+                            )
+            if ctx.live is not None:
+                for signal_type, value in exact:
+                    for item_id in ctx.live.find_digest(signal_type, value):
+                        candidates.setdefault(item_id, _Candidate(item_id, signal_type, None, None))
+            _add_pdq_candidates(ctx, request, platform, candidates)
+        if not candidates:
+            return _allow(ctx, request, self.check_id)
+        if platform is None:  # never: candidates come with the platform they were searched for
+            raise Forbidden("the platform of this key no longer exists")
+        with ctx.store.write() as repo:
+            return _decide(repo, ctx, actor, platform, request, self.check_id, candidates)
+
+
+def _exact(request: CheckRequest) -> list[tuple[str, str]]:
+    return [(s.type, s.value) for s in request.signals if s.type in EXACT_TYPES]
+
+
+def _pdq_usable(ctx: ServiceContext, request: CheckRequest) -> bool:
+    pdq = request.pdq
+    return (
+        pdq is not None and pdq.quality is not None and pdq.quality >= ctx.settings.pdq_min_quality
+    )
+
+
+def _add_pdq_candidates(
+    ctx: ServiceContext,
+    request: CheckRequest,
+    platform: Platform,
+    candidates: dict[int, _Candidate],
+) -> None:
+    if _pdq_usable(ctx, request):
         for hit in _search_pdq(ctx, request.pdq_hashes(), platform.policy.pdq_threshold):
             candidates[hit.id] = _Candidate(hit.id, "pdq", hit.distance, hit.orientation)
 
-    if not candidates:
-        low = pdq is not None and not pdq_usable
-        return CheckResult(check_id, "allow", "low_quality" if low else "no_match")
 
-    with ctx.store.write() as repo:
-        return _decide(repo, ctx, actor, platform, request, check_id, candidates)
+def _allow(ctx: ServiceContext, request: CheckRequest, check_id: str) -> CheckResult:
+    low = request.pdq is not None and not _pdq_usable(ctx, request)
+    return CheckResult(check_id, "allow", "low_quality" if low else "no_match")
 
 
 def _search_pdq(ctx: ServiceContext, hashes: Sequence[PdqHash], radius: int) -> list[DihedralMatch]:

@@ -35,7 +35,7 @@ from hashwall.api.routes.common import (
 )
 from hashwall.api.state import ApiState
 from hashwall.errors import HashwallError
-from hashwall.service.check import CheckRequest, CheckResult, check
+from hashwall.service.check import CheckRequest, CheckResult, StoreStep, check, check_in_memory
 from hashwall.service.context import Actor, ServiceContext
 from hashwall.store.repo import Platform
 
@@ -57,6 +57,7 @@ def _wire(model: CheckIn) -> CheckRequest:
 
 
 def _platform_name(state: ApiState, actor: Actor) -> str:
+    """The metric label of the actor's platform (reads the store once per platform: blocking)."""
     platform_id = actor.platform_id
     if platform_id is None:
         return "unknown"
@@ -69,14 +70,25 @@ def _platform_name(state: ApiState, actor: Actor) -> str:
     return name
 
 
-def _check_and_name(
-    state: ApiState,
-    ctx: ServiceContext,
-    actor: Actor,
-    request: CheckRequest,
-    platform: Platform | None,
+async def _check_one(
+    state: ApiState, actor: Actor, upload: CheckRequest, platform: Platform | None
 ) -> tuple[CheckResult, str]:
-    return check(ctx, actor, request, platform=platform), _platform_name(state, actor)
+    """The check and its platform's metric label, with no thread-pool hop unless the store is
+    needed: an ``allow`` found in memory (key cache, live index) is answered right here."""
+    first = check_in_memory(state.ctx, actor, upload, platform=platform)
+    if platform is not None and platform.id == actor.platform_id:
+        state.platform_names.setdefault(platform.id, platform.name)
+    name = state.platform_names.get(actor.platform_id or 0)
+    if isinstance(first, CheckResult) and name is not None:
+        return first, name
+    return await run_in_threadpool(_finish, state, actor, first)
+
+
+def _finish(
+    state: ApiState, actor: Actor, first: CheckResult | StoreStep
+) -> tuple[CheckResult, str]:
+    result = first if isinstance(first, CheckResult) else first.run()
+    return result, _platform_name(state, actor)
 
 
 async def _idempotent(
@@ -143,9 +155,7 @@ async def check_upload(
         fingerprint = b"json\x00" + raw
 
     async def run() -> bytes:
-        result, platform = await run_in_threadpool(
-            _check_and_name, state, state.ctx, who.actor, upload, who.platform
-        )
+        result, platform = await _check_one(state, who.actor, upload, who.platform)
         state.metrics.observe_decision(platform, result.decision)
         return CheckOut.from_result(result).model_dump_json(exclude_none=True).encode()
 
