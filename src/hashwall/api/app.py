@@ -185,10 +185,15 @@ def create_app(
         version=hashwall.__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        # No OpenTelemetry from FastAPI: hashwall exports its own metrics (/metrics), and spans
+        # of a global provider would carry request details (client addresses are reporter
+        # data). Off, its per-request check of the providers is gone too.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.hashwall = state
     install_problem_handlers(app)
-    for module in (cases, check, matches, feed, admin, health):
+    # The check router first: routes are matched in order, and checks are most of the traffic.
+    for module in (check, cases, matches, feed, admin, health):
         app.include_router(module.router)
     app.add_middleware(Guard, state=state)
     _document_problems(app)

@@ -11,6 +11,7 @@ The address is a rate-limit subject and nothing else: it is never stored or logg
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -23,6 +24,7 @@ UNKNOWN = "unknown"
 IPV6_SUBJECT_PREFIX = 64
 
 
+@functools.lru_cache(maxsize=4096)  # pure; the same few peers make most requests
 def parse_address(text: str) -> IPAddress | None:
     """An IP address from a header or a peer: bare, ``[v6]:port`` or ``v4:port``; else None."""
     text = text.strip()
@@ -87,6 +89,7 @@ class ClientAddressResolver:
         return self.resolve(peer, forwarded)
 
 
+@functools.lru_cache(maxsize=4096)
 def limit_subject(address: str) -> str:
     """The rate-limit subject for a client address: itself for IPv4, its /64 for IPv6."""
     parsed = parse_address(address)

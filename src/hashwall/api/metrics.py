@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -126,17 +126,26 @@ class Metrics:
         )
         self.live: LiveIndexes | None = None
         self.feed_lag: dict[str, int] = {}
+        # Labelled children by label values: ``labels()`` costs more than the observation.
+        self._children: dict[tuple[str, ...], Any] = {}
         self.pool_stats: Callable[[], PoolStats | None] | None = None
         self.registry.register(_LiveCollector(self))
 
     def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
         """Count one answered request."""
-        self.latency.labels(route, method).observe(seconds)
-        self.requests.labels(route, method, str(status)).inc()
+        self._child(self.latency, "l", route, method).observe(seconds)
+        self._child(self.requests, "r", route, method, str(status)).inc()
 
     def observe_decision(self, platform: str, decision: str) -> None:
         """Count one check answer."""
-        self.decisions.labels(platform, decision).inc()
+        self._child(self.decisions, "d", platform, decision).inc()
+
+    def _child(self, metric: Any, kind: str, *values: str) -> Any:
+        key = (kind, *values)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*values)
+        return child
 
     def observe_feed(self, platform: str, lag_events: int) -> None:
         """Remember how far behind the log a platform's last feed page was."""
