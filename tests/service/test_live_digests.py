@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import hashlib
-import sys
-from typing import TYPE_CHECKING
+import threading
+from typing import TYPE_CHECKING, Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hashwall.hashing.signals import Signal
 from hashwall.service.check import CheckRequest, check
 from hashwall.service.context import ServiceContext
-from hashwall.service.digests import DigestIndex
+from hashwall.service.digests import DigestChange, DigestIndex
 from hashwall.service.intake import ItemSubmission, create_case
 from hashwall.service.live import LiveIndexes
 from hashwall.service.withdraw import withdraw_item
@@ -90,9 +93,189 @@ def test_digest_index_holds_raw_bytes_and_drops_values_on_removal() -> None:
     index.add(7, [("sha256", sha)])  # a replayed event changes nothing
     assert index.find("sha256", sha) == (7,) and len(index) == 2
     assert index.find("sha256", "zz" * 32) == () and index.find("sha256", "ab") == ()
-    [key] = index._by_value["sha256"]
-    assert isinstance(key, bytes) and len(key) == 32
-    assert sys.getsizeof(key) < sys.getsizeof(sha)
+    index.compact()
+    index.add(7, [("sha256", sha.upper())])  # replayed against the main segment
+    assert index.find("sha256", sha) == (7,) and index.nbytes() == (8 + 24 + 8) + (8 + 8 + 8)
     index.remove(7)
     assert index.find("sha256", sha) == () and len(index) == 0
-    assert not index._by_value["sha256"] and not index._by_item["sha256"]
+    index.compact()
+    assert index.nbytes() == 0  # the removed values are dropped at compaction
+
+
+def test_digest_index_memory_is_arrays_of_raw_bytes_per_banked_file() -> None:
+    n = 10_000
+    files = [str(i).encode() for i in range(n)]
+    index = DigestIndex()
+    index.build("md5", [(range(n), [hashlib.md5(f).hexdigest() for f in files])])
+    index.build("sha256", [(range(n), [hashlib.sha256(f).hexdigest() for f in files])])
+    assert index.nbytes() == 64 * n  # 8-byte key + rest + 8-byte id, per digest
+    assert index.find("sha256", hashlib.sha256(files[1234]).hexdigest()) == (1234,)
+    assert index.size("md5") == index.size("sha256") == n
+
+
+def test_build_streams_chunks_and_skips_values_that_are_not_digests() -> None:
+    sha = [hashlib.sha256(bytes([i])).hexdigest() for i in range(4)]
+    index = DigestIndex()
+    index.build(
+        "sha256", iter([([1, 2], [sha[0], "erased"]), ([3, 4], [sha[2], sha[3][:-2] + "zz"])])
+    )
+    index.build("pdq", [([5], ["ab" * 32])])  # not a digest type: ignored
+    assert index.find("sha256", sha[0]) == (1,) and index.find("sha256", sha[2]) == (3,)
+    assert index.find("sha256", sha[1]) == () and index.size("sha256") == 2
+    index.build("sha256", [])  # a new snapshot replaces the old one
+    assert index.find("sha256", sha[0]) == () and len(index) == 0
+
+
+def _colliding(tail: int, prefix: int = 0) -> str:
+    """A sha256 whose first 8 bytes (the sort key) are ``prefix``: equal keys, other digests."""
+    return (prefix.to_bytes(8, "big") + tail.to_bytes(24, "big")).hex()
+
+
+def test_equal_keys_with_different_digests_are_told_apart() -> None:
+    index = DigestIndex(delta_max=1)
+    index.build("sha256", [([1, 2, 3], [_colliding(1), _colliding(2), _colliding(1)])])
+    index.add(4, [("sha256", _colliding(3))])
+    index.add(5, [("sha256", _colliding(2))])  # past delta_max: compacted into the main segment
+    assert index.find("sha256", _colliding(1)) == (1, 3)
+    assert index.find("sha256", _colliding(2)) == (2, 5)
+    assert index.find("sha256", _colliding(3)) == (4,)
+    assert index.find("sha256", _colliding(4)) == ()
+
+
+def test_a_value_added_removed_and_readded_is_found_only_while_held() -> None:
+    sha = _colliding(9, prefix=7)
+    index = DigestIndex()
+    index.build("sha256", [([1], [sha])])
+    index.remove(1)
+    assert index.find("sha256", sha) == ()
+    index.add(1, [("sha256", sha)])  # the same item again (the main segment's row stays dead)
+    index.add(2, [("sha256", sha)])
+    assert index.find("sha256", sha) == (1, 2)
+    index.remove(1)
+    assert index.find("sha256", sha) == (2,)
+    index.compact()
+    index.add(1, [("sha256", sha)])
+    assert index.find("sha256", sha) == (1, 2) and index.size("sha256") == 2
+    index.remove(2)
+    index.compact()
+    assert index.find("sha256", sha) == (1,)
+
+
+class DictModel:
+    """The specification: ``item -> set of (type, value)``."""
+
+    def __init__(self) -> None:
+        self.held: dict[int, set[tuple[str, bytes]]] = {}
+
+    def add(self, item_id: int, signals: list[tuple[str, str]]) -> None:
+        for signal_type, value in signals:
+            self.held.setdefault(item_id, set()).add((signal_type, bytes.fromhex(value)))
+
+    def remove(self, item_id: int) -> None:
+        self.held.pop(item_id, None)
+
+    def find(self, signal_type: str, value: str) -> tuple[int, ...]:
+        key = (signal_type, bytes.fromhex(value))
+        return tuple(sorted(i for i, held in self.held.items() if key in held))
+
+    def size(self, signal_type: str) -> int:
+        return sum(1 for held in self.held.values() if any(t == signal_type for t, _ in held))
+
+
+# Few values, half of them sharing a sort key, so that collisions and duplicates are common.
+_VALUES = [("sha256", _colliding(t, prefix=t % 2)) for t in range(6)] + [
+    ("md5", (t % 2).to_bytes(8, "big").hex() + t.to_bytes(8, "big").hex()) for t in range(4)
+]
+_items = st.integers(1, 8)
+_signals = st.lists(st.sampled_from(_VALUES), max_size=3)
+_ops = st.lists(
+    st.one_of(
+        st.tuples(st.just("add"), _items, _signals),
+        st.tuples(st.just("remove"), _items, st.just([])),
+        st.tuples(
+            st.just("batch"),
+            st.lists(st.tuples(_items, _signals, st.booleans()), max_size=4),
+            st.just([]),
+        ),
+        st.tuples(st.just("compact"), st.just(0), st.just([])),
+    ),
+    max_size=40,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    initial=st.lists(st.tuples(_items, st.sampled_from(_VALUES)), max_size=10),
+    ops=_ops,
+    delta_max=st.sampled_from([0, 2, 1000]),
+    dead_max=st.sampled_from([0, 2, 1000]),
+)
+def test_answers_match_a_dict_model_under_any_interleaving(
+    initial: list[tuple[int, tuple[str, str]]],
+    ops: list[tuple[str, Any, Any]],
+    delta_max: int,
+    dead_max: int,
+) -> None:
+    index = DigestIndex(delta_max=delta_max, dead_max=dead_max)
+    model = DictModel()
+    for signal_type in index.types:
+        rows = [(i, v) for i, (t, v) in initial if t == signal_type]
+        index.build(signal_type, [([i for i, _ in rows], [v for _, v in rows])])
+    for item_id, signal in initial:
+        model.add(item_id, [signal])
+    for op, arg, signals in ops:
+        if op == "add":
+            index.add(arg, signals)
+            model.add(arg, signals)
+        elif op == "remove":
+            index.remove(arg)
+            model.remove(arg)
+        elif op == "batch":
+            index.apply([DigestChange(i, tuple(sig), removed=gone) for i, sig, gone in arg])
+            for i, sig, gone in arg:
+                model.remove(i) if gone else model.add(i, sig)
+        else:
+            index.compact()
+        for signal_type, value in _VALUES:
+            assert index.find(signal_type, value) == model.find(signal_type, value)
+            assert index.find(signal_type, value.upper()) == model.find(signal_type, value)
+        for signal_type in index.types:
+            assert index.size(signal_type) == model.size(signal_type)
+
+
+def test_lookups_during_compaction_from_another_thread_see_whole_changes() -> None:
+    kept = [(i, hashlib.sha256(b"kept %d" % i).hexdigest()) for i in range(200)]
+    index = DigestIndex(delta_max=5, dead_max=5)
+    index.build("sha256", [([i for i, _ in kept], [v for _, v in kept])])
+    stop = threading.Event()
+    wrong: list[str] = []
+    churn = hashlib.sha256(b"churn").hexdigest()
+
+    def look() -> None:
+        while not stop.is_set():
+            for item_id, value in kept[::17]:
+                if index.find("sha256", value) != (item_id,):
+                    wrong.append(value)
+            # Items 1000+ hold the churned value only in pairs, published in one batch.
+            if len(index.find("sha256", churn)) % 2:
+                wrong.append("half a batch")
+
+    threads = [threading.Thread(target=look) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    try:
+        for round_ in range(300):
+            a, b = 1000 + 2 * round_, 1001 + 2 * round_
+            index.apply(
+                [DigestChange(a, (("sha256", churn),)), DigestChange(b, (("sha256", churn),))]
+            )
+            assert index.find("sha256", churn)[-2:] == (a, b)
+            index.apply([DigestChange(a, removed=True), DigestChange(b, removed=True)])
+            assert index.find("sha256", churn) == ()  # never returned once its removal applied
+            if round_ % 50 == 0:
+                index.compact()
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+    assert not wrong

@@ -1,32 +1,57 @@
-"""Exact digests (``md5``, ``sha256``) of the live bank, in memory: equality in one dict probe.
+"""Exact digests (``md5``, ``sha256``) of the live bank, in memory: equality by binary search.
 
 A check with digests then needs no store read before deciding (the PDQ index already works
 this way); candidates are still re-read from the store before any answer other than ``allow``.
 
-Per digest type, two dicts share the same objects: ``value -> item id`` (the lookup) and
-``item id -> value`` (so that a withdrawal, whose events no longer carry the values, can remove
-them). Values are raw ``bytes`` (16 or 32), not hex text: about half the memory per entry
-(see ``docs/benchmarks.md``). Two items may hold the same digest (two people banked the same
-file): the value then maps to a tuple of ids.
+Layout, per digest type (measured in ``docs/benchmarks.md``: ~64 B per banked file with both
+digests, against ~340 B for the dicts this replaced):
 
-Built from the same snapshot as the PDQ index and kept current by the same events
-(``service/live.py``): ``item_added`` adds the item's digests (erased values are skipped),
-``item_withdrawn``/``item_deleted`` remove them, so a withdrawn item's digests are not held
-in memory after its event is applied. Thread-safe: the follower applies under a lock that the
-lookups take too, so a lookup never sees half of one change.
+- an immutable **main segment** in numpy, sorted by key: the digest's first 8 bytes as a
+  ``uint64`` key (``np.searchsorted``), the remaining bytes as an ``(n, size - 8)`` uint8
+  array and the item ids as ``int64``, all in key order. Two items may hold the same digest
+  (two people banked the same file), and two digests may share a key: a lookup walks the
+  equal keys and compares the remaining bytes.
+- a small **delta** of values added since the main segment was built (``value -> item ids``
+  and ``item id -> values``, dicts).
+- **dead item ids**: a withdrawal's event no longer carries the values, and the main segment
+  has no ``item -> position`` map (that map was most of the dicts' memory), so a removal marks
+  the item id dead and drops its delta values. Lookups skip main-segment hits of dead items,
+  so a removed item is never returned once its change is applied. An item added again after
+  its removal holds only its new (delta) values. **The removed values themselves stay in
+  memory until the next compaction.**
+
+When the delta or the dead ids pass a threshold, the main segment is rebuilt (a linear merge,
+not a sort) without the dead items' rows and with the delta folded in. Every change builds a
+new immutable :class:`_Table` per type and publishes all types in one assignment (as
+``hashwall.index.mih`` does for PDQ), so lookups take no lock and never see half a change;
+changes are serialised by a lock. :meth:`DigestIndex.apply` takes a whole batch of events at
+once, so the delta is copied once per batch, not once per event.
+
+Built from the same snapshot as the PDQ index (streamed in chunks, never one Python object per
+row: :meth:`DigestIndex.build`) and kept current by the same events (``service/live.py``):
+``item_added`` adds the item's digests (erased or malformed values are skipped),
+``item_withdrawn``/``item_deleted`` remove them.
 """
 
 from __future__ import annotations
 
+import sys
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Final
+
+import numpy as np
+import numpy.typing as npt
 
 #: Digest types matched by equality, and their sizes in bytes.
 DIGEST_SIZES: Final = {"md5": 16, "sha256": 32}
+#: Bytes of a digest used as its sort key.
+KEY_BYTES: Final = 8
 
-_Ids = int | tuple[int, ...]
-_Values = bytes | tuple[bytes, ...]
+KeyArray = npt.NDArray[np.uint64]
+ByteArray = npt.NDArray[np.uint8]
+IdArray = npt.NDArray[np.int64]
 
 
 def digest_bytes(signal_type: str, value: str) -> bytes | None:
@@ -40,97 +65,299 @@ def digest_bytes(signal_type: str, value: str) -> bytes | None:
         return None
 
 
-class DigestIndex:
-    """Live items' exact digests, by type: ``value -> item ids``, and back for removal."""
+@dataclass(frozen=True, slots=True)
+class DigestChange:
+    """One event's effect: add ``signals`` (``(type, hex value)``) to an item, or remove it."""
 
-    def __init__(self, types: Iterable[str] = tuple(DIGEST_SIZES)) -> None:
+    item_id: int
+    signals: tuple[tuple[str, str], ...] = ()
+    removed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class _Main:
+    """The sorted, immutable rows of one digest type (see the module docstring)."""
+
+    keys: KeyArray
+    rest: ByteArray
+    ids: IdArray
+
+    @classmethod
+    def empty(cls, size: int) -> _Main:
+        return cls(
+            np.zeros(0, np.uint64), np.zeros((0, size - KEY_BYTES), np.uint8), np.zeros(0, np.int64)
+        )
+
+    @classmethod
+    def sorted_from(cls, keys: KeyArray, rest: ByteArray, ids: IdArray) -> _Main:
+        order = np.argsort(keys, kind="stable")
+        return cls(keys[order], rest[order], ids[order])
+
+    def ids_of(self, key: bytes) -> list[int]:
+        """Item ids of the rows holding the digest ``key`` (dead ones included)."""
+        keys = self.keys
+        k = np.uint64(int.from_bytes(key[:KEY_BYTES], sys.byteorder))
+        i = int(np.searchsorted(keys, k))
+        found: list[int] = []
+        tail = key[KEY_BYTES:]
+        while i < keys.size and keys[i] == k:
+            if self.rest[i].tobytes() == tail:
+                found.append(int(self.ids[i]))
+            i += 1
+        return found
+
+    def nbytes(self) -> int:
+        return int(self.keys.nbytes + self.rest.nbytes + self.ids.nbytes)
+
+
+@dataclass(frozen=True, slots=True)
+class _Table:
+    """Everything a lookup of one digest type reads; never changed once published."""
+
+    main: _Main
+    dead: frozenset[int]  # item ids whose main rows no longer count
+    delta: Mapping[bytes, tuple[int, ...]]  # value -> item ids, added since the build
+    delta_items: Mapping[int, tuple[bytes, ...]]  # item id -> its delta values (removal)
+
+    def find(self, key: bytes) -> tuple[int, ...]:
+        dead = self.dead
+        found = {i for i in self.main.ids_of(key) if i not in dead}
+        found.update(self.delta.get(key, ()))
+        return tuple(sorted(found))
+
+    def holds(self, item_id: int, key: bytes) -> bool:
+        if key in self.delta_items.get(item_id, ()):
+            return True
+        return item_id not in self.dead and item_id in self.main.ids_of(key)
+
+
+def _split(size: int, raw: bytes) -> tuple[KeyArray, ByteArray]:
+    """``(keys, rest)`` of concatenated raw digests of ``size`` bytes (copies: no aliasing)."""
+    rows = np.frombuffer(raw, dtype=np.uint8).reshape(-1, size)
+    keys = np.ascontiguousarray(rows[:, :KEY_BYTES]).view(np.uint64).reshape(-1)
+    return keys, np.ascontiguousarray(rows[:, KEY_BYTES:])
+
+
+def parse_chunk(
+    signal_type: str, item_ids: Sequence[int], values: Sequence[str]
+) -> tuple[KeyArray, ByteArray, IdArray]:
+    """A chunk of ``(item id, hex value)`` rows as arrays (one join and one parse, not per row).
+
+    Values that are not digests of ``signal_type`` (erased, malformed) are skipped.
+    """
+    size = DIGEST_SIZES[signal_type]
+    ids = np.asarray(item_ids, dtype=np.int64).reshape(-1)
+    if ids.size != len(values):
+        raise ValueError(f"{ids.size} item ids for {len(values)} values")
+    raw: bytes | None = None
+    if all(len(v) == 2 * size for v in values):
+        try:
+            raw = bytes.fromhex("".join(values))
+        except ValueError:
+            raw = None
+    if raw is None:  # some value is not a digest: keep the rows that are
+        parsed = [digest_bytes(signal_type, v) for v in values]
+        keep = np.array([p is not None for p in parsed], dtype=bool)
+        raw = b"".join(p for p in parsed if p is not None)
+        ids = ids[keep]
+    keys, rest = _split(size, raw)
+    return keys, rest, ids.copy()
+
+
+def _merge(main: _Main, keys: KeyArray, rest: ByteArray, ids: IdArray) -> _Main:
+    """``main`` with these rows inserted in key order (a linear merge when main is large)."""
+    if keys.size == 0:
+        return main
+    order = np.argsort(keys, kind="stable")
+    keys, rest, ids = keys[order], rest[order], ids[order]
+    at = np.searchsorted(main.keys, keys, side="right")
+    return _Main(
+        np.insert(main.keys, at, keys),
+        np.insert(main.rest, at, rest, axis=0),
+        np.insert(main.ids, at, ids),
+    )
+
+
+def _compact(size: int, table: _Table) -> _Table:
+    """The main segment rebuilt without dead items' rows and with the delta folded in."""
+    main = table.main
+    if table.dead:
+        dead = np.fromiter(table.dead, dtype=np.int64, count=len(table.dead))
+        alive = ~np.isin(main.ids, dead)
+        main = _Main(main.keys[alive], main.rest[alive], main.ids[alive])
+    values = [value for value, ids in table.delta.items() for _ in ids]
+    delta_ids = np.fromiter(
+        (i for ids in table.delta.values() for i in ids), dtype=np.int64, count=len(values)
+    )
+    keys, rest = _split(size, b"".join(values))
+    return _Table(_merge(main, keys, rest, delta_ids), frozenset(), {}, {})
+
+
+class _Changes:
+    """A writer's working copy of one table while a batch is applied (then frozen)."""
+
+    def __init__(self, table: _Table) -> None:
+        self.base = table
+        self.dead = set(table.dead)
+        self.delta = dict(table.delta)
+        self.delta_items = dict(table.delta_items)
+
+    def add(self, item_id: int, key: bytes) -> None:
+        held = self.delta_items.get(item_id, ())
+        if key in held:
+            return  # replayed
+        if item_id not in self.dead and item_id in self.base.main.ids_of(key):
+            return  # replayed, still in the main segment
+        self.delta_items[item_id] = (*held, key)
+        self.delta[key] = (*self.delta.get(key, ()), item_id)
+
+    def remove(self, item_id: int) -> None:
+        # The main segment cannot tell cheaply whether it holds the item: mark it dead anyway.
+        self.dead.add(item_id)
+        for key in self.delta_items.pop(item_id, ()):
+            rest = tuple(i for i in self.delta[key] if i != item_id)
+            if rest:
+                self.delta[key] = rest
+            else:
+                del self.delta[key]
+
+    def frozen(self) -> _Table:
+        return _Table(self.base.main, frozenset(self.dead), self.delta, self.delta_items)
+
+
+class DigestIndex:
+    """Live items' exact digests, by type: lookups by value; see the module docstring."""
+
+    def __init__(
+        self,
+        types: Iterable[str] = tuple(DIGEST_SIZES),
+        *,
+        delta_max: int | None = None,
+        dead_max: int | None = None,
+    ) -> None:
+        self._sizes = {t: DIGEST_SIZES[t] for t in types}
+        self._delta_max = delta_max
+        self._dead_max = dead_max
         self._lock = threading.Lock()
-        self._by_value: dict[str, dict[bytes, _Ids]] = {t: {} for t in types}
-        self._by_item: dict[str, dict[int, _Values]] = {t: {} for t in self._by_value}
+        self._tables: Mapping[str, _Table] = self._empty()
+
+    def _empty(self) -> dict[str, _Table]:
+        return {
+            t: _Table(_Main.empty(size), frozenset(), {}, {}) for t, size in self._sizes.items()
+        }
 
     @property
     def types(self) -> tuple[str, ...]:
         """The digest types held."""
-        return tuple(self._by_value)
+        return tuple(self._sizes)
 
     def __len__(self) -> int:
-        return sum(len(d) for d in self._by_item.values())
+        return sum(self.size(t) for t in self._sizes)
 
     def size(self, signal_type: str) -> int:
-        """Items holding a digest of ``signal_type``."""
-        return len(self._by_item.get(signal_type, {}))
+        """Items holding a digest of ``signal_type`` (O(n): for logs and tests, not lookups)."""
+        table = self._tables.get(signal_type)
+        if table is None:
+            return 0
+        main_ids = np.unique(table.main.ids)
+        if table.dead:
+            dead = np.fromiter(table.dead, dtype=np.int64, count=len(table.dead))
+            main_ids = main_ids[~np.isin(main_ids, dead)]
+        delta_ids = np.fromiter(table.delta_items, dtype=np.int64, count=len(table.delta_items))
+        return int(np.union1d(main_ids, delta_ids).size)
+
+    def nbytes(self) -> int:
+        """Bytes held by the main segments' arrays (the delta and dead ids are bounded)."""
+        return sum(t.main.nbytes() for t in self._tables.values())
 
     def find(self, signal_type: str, value: str) -> tuple[int, ...]:
-        """Ids of the live items holding ``value`` (hex) of ``signal_type``."""
+        """Ids of the live items holding ``value`` (hex) of ``signal_type``, ascending."""
         key = digest_bytes(signal_type, value)
-        table = self._by_value.get(signal_type)
+        table = self._tables.get(signal_type)  # one read: a consistent snapshot
         if key is None or table is None:
             return ()
+        return table.find(key)
+
+    def build(
+        self, signal_type: str, chunks: Iterable[tuple[Sequence[int], Sequence[str]]]
+    ) -> None:
+        """Replace the ``signal_type`` digests with a snapshot's ``(item ids, hex values)`` chunks.
+
+        Each chunk becomes arrays at once; one sort at the end; published in one assignment.
+        """
+        size = self._sizes.get(signal_type)
+        if size is None:
+            for _ in chunks:  # consume the stream anyway: the caller's read may need it
+                pass
+            return
+        parts = [parse_chunk(signal_type, ids, values) for ids, values in chunks]
+        if parts:
+            keys, rest, ids = (np.concatenate(col) for col in zip(*parts, strict=True))
+            main = _Main.sorted_from(keys, rest, ids)
+        else:
+            main = _Main.empty(size)
+        del parts
         with self._lock:
-            found = table.get(key)
-        if found is None:
-            return ()
-        return found if isinstance(found, tuple) else (found,)
+            self._tables = {**self._tables, signal_type: _Table(main, frozenset(), {}, {})}
 
     def replace(self, signal_type: str, item_ids: Sequence[int], values: Sequence[str]) -> None:
-        """Add a snapshot's rows (build): one call per chunk, under the lock."""
+        """Merge one chunk of snapshot rows into the main segment (O(n): prefer :meth:`build`)."""
+        if signal_type not in self._sizes:
+            return
+        keys, rest, ids = parse_chunk(signal_type, item_ids, values)
         with self._lock:
-            for item_id, value in zip(item_ids, values, strict=True):
-                self._add(signal_type, int(item_id), value)
+            table = self._tables[signal_type]
+            merged = _Table(_merge(table.main, keys, rest, ids), *_tail(table))
+            self._tables = {**self._tables, signal_type: merged}
 
     def add(self, item_id: int, signals: Iterable[tuple[str, str]]) -> None:
         """Add an item's ``(type, hex value)`` digests (other types are ignored)."""
-        with self._lock:
-            for signal_type, value in signals:
-                self._add(signal_type, item_id, value)
+        self.apply([DigestChange(item_id, tuple(signals))])
 
     def remove(self, item_id: int) -> None:
         """Remove every digest of ``item_id`` (nothing if it held none)."""
+        self.apply([DigestChange(item_id, removed=True)])
+
+    def apply(self, changes: Iterable[DigestChange]) -> None:
+        """Apply changes in order and publish them together (one snapshot per batch)."""
         with self._lock:
-            for signal_type, by_item in self._by_item.items():
-                held = by_item.pop(item_id, None)
-                if held is None:
+            work = {t: _Changes(table) for t, table in self._tables.items()}
+            for change in changes:
+                item_id = int(change.item_id)
+                if change.removed:
+                    for w in work.values():
+                        w.remove(item_id)
                     continue
-                table = self._by_value[signal_type]
-                for key in held if isinstance(held, tuple) else (held,):
-                    ids = table.get(key)
-                    if ids is None:
-                        continue
-                    rest = tuple(
-                        i for i in (ids if isinstance(ids, tuple) else (ids,)) if i != item_id
-                    )
-                    if not rest:
-                        del table[key]
-                    else:
-                        table[key] = rest[0] if len(rest) == 1 else rest
+                for signal_type, value in change.signals:
+                    w_type = work.get(signal_type)
+                    key = digest_bytes(signal_type, value)
+                    if w_type is not None and key is not None:
+                        w_type.add(item_id, key)
+            tables = {t: self._maybe_compact(t, w.frozen()) for t, w in work.items()}
+            self._tables = tables
+
+    def compact(self) -> None:
+        """Fold the delta into rebuilt main segments and drop dead items' rows now."""
+        with self._lock:
+            self._tables = {t: _compact(self._sizes[t], tb) for t, tb in self._tables.items()}
 
     def clear(self) -> None:
-        """Forget everything (before a rebuild)."""
+        """Forget everything."""
         with self._lock:
-            for table in self._by_value.values():
-                table.clear()
-            for by_item in self._by_item.values():
-                by_item.clear()
+            self._tables = self._empty()
 
-    def _add(self, signal_type: str, item_id: int, value: str) -> None:
-        table = self._by_value.get(signal_type)
-        if table is None:
-            return
-        key = digest_bytes(signal_type, value)
-        if key is None:
-            return
-        by_item = self._by_item[signal_type]
-        held = by_item.get(item_id)
-        if held is not None:
-            if key == held or (isinstance(held, tuple) and key in held):
-                return  # replayed
-            by_item[item_id] = (*held, key) if isinstance(held, tuple) else (held, key)
-        else:
-            by_item[item_id] = key
-        ids = table.get(key)
-        if ids is None:
-            table[key] = item_id
-        elif isinstance(ids, tuple):
-            table[key] = (*ids, item_id)
-        else:
-            table[key] = (ids, item_id)
+    def _maybe_compact(self, signal_type: str, table: _Table) -> _Table:
+        n = int(table.main.ids.size)
+        delta_max = (
+            self._delta_max if self._delta_max is not None else min(65536, max(4096, n // 256))
+        )
+        dead_max = self._dead_max if self._dead_max is not None else max(4096, n // 64)
+        if len(table.delta_items) > delta_max or len(table.dead) > dead_max:
+            return _compact(self._sizes[signal_type], table)
+        return table
+
+
+def _tail(
+    table: _Table,
+) -> tuple[frozenset[int], Mapping[bytes, tuple[int, ...]], Mapping[int, tuple[bytes, ...]]]:
+    return table.dead, table.delta, table.delta_items

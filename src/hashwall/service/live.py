@@ -59,7 +59,7 @@ from hashwall.hashing.codes import HASH_BYTES, Hash256
 from hashwall.index.base import DIHEDRAL, DihedralMatch, Match
 from hashwall.index.brute import BruteForceIndex
 from hashwall.index.live import IndexEvent, IndexHolder
-from hashwall.service.digests import DigestIndex
+from hashwall.service.digests import DigestChange, DigestIndex
 from hashwall.service.keys import KeyCache
 from hashwall.settings import Settings
 from hashwall.store.events import (
@@ -115,18 +115,19 @@ def index_events(events: Sequence[Event], signal_type: str = PDQ) -> list[IndexE
 
 
 def apply_digest_events(digests: DigestIndex, events: Sequence[Event]) -> None:
-    """Apply log events to the exact digests (the same rules as :func:`index_events`)."""
+    """Apply log events to the exact digests (the rules of :func:`index_events`), as one batch."""
+    changes: list[DigestChange] = []
     for event in events:
         item_id = event.item_id
         if item_id is None:
             continue
         if event.type in _REMOVING:
-            digests.remove(item_id)
+            changes.append(DigestChange(item_id, removed=True))
             continue
-        digests.add(
-            item_id,
-            [(t, v) for t in digests.types for v in _signal_values(event.payload, t)],
-        )
+        signals = tuple((t, v) for t in digests.types for v in _signal_values(event.payload, t))
+        if signals:
+            changes.append(DigestChange(item_id, signals))
+    digests.apply(changes)
 
 
 def _signal_values(payload: dict[str, Any], signal_type: str) -> list[str]:
@@ -245,10 +246,9 @@ class LiveIndexes:
         """Build the PDQ index from one snapshot of the store (cursor and signals agree)."""
         with self._catch_up_lock, self.store.read() as repo:
             cursor = repo.last_event_seq()
-            self.digests.clear()
             for digest_type in self.digests.types:
-                for chunk in repo.iter_live_signals(digest_type, chunk_size=BUILD_CHUNK):
-                    self.digests.replace(digest_type, chunk.item_ids, chunk.values)
+                chunks = repo.iter_live_signals(digest_type, chunk_size=BUILD_CHUNK)
+                self.digests.build(digest_type, ((c.item_ids, c.values) for c in chunks))
             self.pdq.build_from(_chunks(repo, PDQ), last_event=cursor)
             self.keys.start_at(cursor)
             self._synced_at = self._clock()
