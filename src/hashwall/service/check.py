@@ -42,7 +42,13 @@ from hashwall.service.context import Actor, ServiceContext
 from hashwall.service.live import scan_store
 from hashwall.service.operator import INVALID_KEY_MESSAGE
 from hashwall.store.ids import new_check_id
-from hashwall.store.repo import Decision, Exemption, Item, Platform, Repository
+from hashwall.store.repo import (
+    CheckCandidate,
+    Decision,
+    NewMatch,
+    Platform,
+    Repository,
+)
 
 CheckDecision = Literal["allow", "review", "block"]
 CheckReason = Literal["match", "no_match", "low_quality"]
@@ -338,12 +344,14 @@ def _decide(
     memory (``service/keys.py``), which can lag a revocation or a policy change by up to the
     poll interval; the store does not. A revoked key never creates a match or sees a match ref,
     and the answer follows the policy as it is now.
+
+    Three statements when the allowlist holds no PDQ entry (the key with the platform; the live
+    candidates with their exact-allowlist flags and this platform's exemptions; the match rows),
+    four otherwise (the PDQ entries with the candidates' PDQ values, for the distances).
     """
-    if actor.key_id is not None:
-        key = repo.get_api_key(actor.key_id)
-        if key is None or key.revoked:
-            raise InvalidKey(INVALID_KEY_MESSAGE)
-    current = repo.get_platform_by_id(platform.id)
+    usable, current = repo.read_check_caller(actor.key_id, platform.id)
+    if not usable:
+        raise InvalidKey(INVALID_KEY_MESSAGE)
     if current is None:
         raise Forbidden("the platform of this key no longer exists")
     platform = current
@@ -353,30 +361,31 @@ def _decide(
         for item_id, c in candidates.items()
         if c.distance is None or c.distance <= threshold
     }
-    items = {i.id: i for i in repo.get_items_by_ids(list(candidates)).values() if i.live}
-    if items:
-        allow = AllowlistMatcher.load(repo, ctx.settings.pdq_threshold)
-        if not allow.empty:
-            if allow.matches(request.signals, request.pdq_hashes()):
-                items = {}
-            else:
-                items = {
-                    item_id: item
-                    for item_id, item in items.items()
-                    if not allow.matches(
-                        [Signal(s.type, s.value, s.quality) for s in repo.list_signals(item_id)]
-                    )
-                }
-    if items:
-        exempt = {
-            e.item_id
-            for e in repo.list_exemptions(platform.id, list(items))
-            if _exempts(e, request, ctx.settings.distinct_upload_bits)
+    upload_exact = [(s.type, s.value) for s in request.signals if s.type != "pdq"]
+    found = repo.read_check_candidates(platform.id, list(candidates), upload_exact)
+    if found.upload_allowlisted:
+        return CheckResult(check_id, "allow", "no_match")
+    items = {item_id: item for item_id, item in found.items.items() if not item.allowlisted}
+    if items and found.pdq_allowlist:
+        entries, held = repo.read_pdq_allowlist(list(items))
+        allow = AllowlistMatcher(
+            frozenset(), tuple(PdqHash.from_hex(v) for v in entries), ctx.settings.pdq_threshold
+        )
+        if allow.matches(request.signals, request.pdq_hashes()):
+            return CheckResult(check_id, "allow", "no_match")
+        items = {
+            item_id: item
+            for item_id, item in items.items()
+            if not allow.matches_pdq([PdqHash.from_hex(v) for v in held.get(item_id, ())])
         }
-        items = {item_id: item for item_id, item in items.items() if item_id not in exempt}
+    bits = ctx.settings.distinct_upload_bits
+    items = {
+        item_id: item
+        for item_id, item in items.items()
+        if not any(_exempts(pdq, sha, request, bits) for pdq, sha in item.exemptions)
+    }
 
-    matched: list[CheckMatch] = []
-    policy = platform.policy
+    rows: list[NewMatch] = []
     for item_id in sorted(items, key=lambda i: _order(candidates[i])):
         decision = _item_decision(items[item_id], platform)
         if decision is None:
@@ -385,36 +394,33 @@ def _decide(
         orientation = (
             ORIENTATIONS[candidate.orientation].value if candidate.orientation is not None else None
         )
-        row = repo.add_match(
-            check_id=check_id,
-            platform_id=platform.id,
-            item_id=item_id,
-            decision=decision,
-            signal_type=candidate.signal_type,
-            distance=candidate.distance,
-            orientation=orientation,
+        rows.append(
+            NewMatch(item_id, decision, candidate.signal_type, candidate.distance, orientation)
         )
-        matched.append(
-            CheckMatch(
-                match_ref=row.match_ref,
-                item_ref=items[item_id].item_ref,
-                decision=decision,
-                signal_type=candidate.signal_type,
-                distance=candidate.distance if policy.reveal_distance else None,
-                orientation=orientation if policy.reveal_orientation else None,
-            )
-        )
-    if not matched:
+    if not rows:
         return CheckResult(check_id, "allow", "no_match")
+    refs = repo.add_matches(check_id=check_id, platform_id=platform.id, rows=rows)
+    policy = platform.policy
+    matched = tuple(
+        CheckMatch(
+            match_ref=ref,
+            item_ref=items[row.item_id].item_ref,
+            decision=row.decision,
+            signal_type=candidates[row.item_id].signal_type,
+            distance=row.distance if policy.reveal_distance else None,
+            orientation=row.orientation if policy.reveal_orientation else None,
+        )
+        for ref, row in zip(refs, rows, strict=True)
+    )
     overall: CheckDecision = "block" if any(m.decision == "block" for m in matched) else "review"
-    return CheckResult(check_id, overall, "match", tuple(matched))
+    return CheckResult(check_id, overall, "match", matched)
 
 
 def _order(candidate: _Candidate) -> tuple[int, int]:
     return (candidate.distance if candidate.distance is not None else -1, candidate.item_id)
 
 
-def _item_decision(item: Item, platform: Platform) -> Decision | None:
+def _item_decision(item: CheckCandidate, platform: Platform) -> Decision | None:
     """What one live item answers on this platform (None: nothing, i.e. allow)."""
     if item.state == "quarantined":
         return "review"
@@ -423,12 +429,14 @@ def _item_decision(item: Item, platform: Platform) -> Decision | None:
     return "review" if platform.policy.unvouched_answer == "review" else None
 
 
-def _exempts(exemption: Exemption, request: CheckRequest, bits: int) -> bool:
+def _exempts(
+    upload_pdq: str | None, upload_sha256: str | None, request: CheckRequest, bits: int
+) -> bool:
     """Whether an exemption covers this upload: equal sha256, or PDQ within ``bits``."""
     sha = request.value("sha256")
-    if exemption.upload_sha256 is not None and sha is not None and exemption.upload_sha256 == sha:
+    if upload_sha256 is not None and sha is not None and upload_sha256 == sha:
         return True
-    if exemption.upload_pdq is None:
+    if upload_pdq is None:
         return False
-    exempted = PdqHash.from_hex(exemption.upload_pdq)
+    exempted = PdqHash.from_hex(upload_pdq)
     return any(h.distance(exempted) <= bits for h in request.pdq_hashes())

@@ -43,10 +43,14 @@ from sqlalchemy import (
     Engine,
     Row,
     Table,
+    bindparam,
     delete,
     exists,
     insert,
+    literal,
     select,
+    tuple_,
+    union_all,
     update,
 )
 from sqlalchemy.engine import URL
@@ -356,6 +360,49 @@ class AuditEntry:
     target: str | None
     details: dict[str, Any]
     created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CheckCandidate:
+    """A check candidate as the store holds it now (only live items are read).
+
+    ``allowlisted``: one of the item's signals equals an allowlist entry of its type.
+    ``exemptions``: the (``upload_pdq``, ``upload_sha256``) of this platform's exemptions of the
+    item (whether one covers the upload is for the check to decide).
+    """
+
+    id: int
+    item_ref: str
+    trust: Trust
+    state: ItemState
+    allowlisted: bool
+    exemptions: tuple[tuple[str | None, str | None], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CheckCandidates:
+    """What :meth:`Repository.read_check_candidates` read in its one statement.
+
+    ``items``: the live candidates by row id. ``upload_allowlisted``: one of the upload's exact
+    signals is allowlisted. ``pdq_allowlist``: the allowlist holds PDQ entries (then near matches
+    need :meth:`Repository.read_pdq_allowlist`). The last two are False when ``items`` is empty
+    (nothing to drop then).
+    """
+
+    items: dict[int, CheckCandidate]
+    upload_allowlisted: bool
+    pdq_allowlist: bool
+
+
+@dataclass(frozen=True, slots=True)
+class NewMatch:
+    """One row for :meth:`Repository.add_matches`."""
+
+    item_id: int
+    decision: Decision
+    signal_type: str | None = None
+    distance: int | None = None
+    orientation: str | None = None
 
 
 # --- the store and the repository ------------------------------------------------------------
@@ -762,6 +809,105 @@ class Repository:
             item_ids, values, qualities, frames = (list(col) for col in zip(*part, strict=True))
             yield SignalChunk(item_ids, values, qualities, frames)
 
+    # -- the check's write transaction (few statements: it runs for every non-allow answer) ------
+
+    def read_check_caller(
+        self, key_id: str | None, platform_id: int
+    ) -> tuple[bool, Platform | None]:
+        """Whether the key ``key_id`` is usable now (exists and is not revoked; True when None)
+        and the platform row, in one statement when the platform exists."""
+        if key_id is None:
+            return True, self.get_platform_by_id(platform_id)
+        row = self.conn.execute(
+            _CHECK_CALLER, {"key_id": key_id, "platform_id": platform_id}
+        ).one_or_none()
+        if row is None:  # no such platform (rare): the key is still answered for
+            key = self.get_api_key(key_id)
+            return key is not None and not key.revoked, None
+        return bool(row.key_usable), _platform(row)
+
+    def read_check_candidates(
+        self,
+        platform_id: int,
+        item_ids: Collection[int],
+        upload_exact: Collection[tuple[str, str]] = (),
+    ) -> CheckCandidates:
+        """The live ones of ``item_ids``, each with whether a signal of it is allowlisted
+        exactly and this platform's exemptions of it, plus whether one of ``upload_exact``
+        (type, value) is allowlisted and whether the allowlist holds PDQ entries: one statement.
+        """
+        if not item_ids:
+            return CheckCandidates({}, False, False)
+        params: dict[str, Any] = {"platform_id": platform_id, "item_ids": list(set(item_ids))}
+        if upload_exact:
+            stmt = _CHECK_CANDIDATES_UPLOAD
+            params["upload_exact"] = list(upload_exact)
+        else:
+            stmt = _CHECK_CANDIDATES
+        found: dict[int, CheckCandidate] = {}
+        upload, pdq = False, False
+        for row in self.conn.execute(stmt, params):
+            (item_id, item_ref, trust, state, allowlisted, upload, pdq, exemption, e_pdq, e_sha) = (
+                row
+            )
+            known = found.get(item_id)
+            if known is None:
+                known = CheckCandidate(item_id, item_ref, trust, state, bool(allowlisted), ())
+            if exemption is not None:
+                known = CheckCandidate(
+                    item_id,
+                    item_ref,
+                    trust,
+                    state,
+                    known.allowlisted,
+                    (*known.exemptions, (e_pdq, e_sha)),
+                )
+            found[item_id] = known
+        return CheckCandidates(found, bool(upload), bool(pdq))
+
+    def read_pdq_allowlist(
+        self, item_ids: Collection[int]
+    ) -> tuple[list[str], dict[int, list[str]]]:
+        """The allowlist's PDQ values and the PDQ values of ``item_ids``, in one statement."""
+        values: list[str] = []
+        per_item: dict[int, list[str]] = {}
+        for item_id, value in self.conn.execute(_PDQ_ALLOWLIST, {"item_ids": list(set(item_ids))}):
+            if item_id == 0:  # row ids start at 1
+                values.append(value)
+            else:
+                per_item.setdefault(item_id, []).append(value)
+        return values, per_item
+
+    def add_matches(
+        self, *, check_id: str, platform_id: int, rows: Sequence[NewMatch]
+    ) -> list[str]:
+        """Record a check's non-allow answers (one insert for all), each with a fresh random
+        match ref; return the refs in the order of ``rows``."""
+        for new in rows:
+            _check_choice("decision", new.decision, DECISIONS)
+        if not rows:
+            return []
+        refs = [new_match_ref() for _ in rows]
+        now = self.clock()
+        self.conn.execute(
+            _INSERT_MATCH,
+            [
+                {
+                    "match_ref": ref,
+                    "check_id": check_id,
+                    "platform_id": platform_id,
+                    "item_id": new.item_id,
+                    "signal_type": new.signal_type,
+                    "distance": new.distance,
+                    "orientation": new.orientation,
+                    "decision": new.decision,
+                    "created_at": now,
+                }
+                for ref, new in zip(refs, rows, strict=True)
+            ],
+        )
+        return refs
+
     # -- matches, verdicts, exemptions ---------------------------------------------------------
 
     def add_match(
@@ -1030,6 +1176,68 @@ class Repository:
     def _require_free(self, table: Table, name: str, what: str) -> None:
         if self.conn.execute(select(exists().where(table.c.name == name))).scalar():
             raise AlreadyExists(f"a {what} named {name!r} already exists; choose another name")
+
+
+# The check's statements, built once (building a select costs more than running it on SQLite).
+
+
+def _check_candidates(upload_exact: bool) -> Any:
+    held = signals.alias("held")
+    item_allowlisted = exists().where(
+        held.c.item_id == items.c.id,
+        allowlist.c.type == held.c.type,
+        allowlist.c.value == held.c.value,
+    )
+    upload_allowlisted: Any = literal(False)
+    if upload_exact:
+        upload_allowlisted = exists().where(
+            tuple_(allowlist.c.type, allowlist.c.value).in_(
+                bindparam("upload_exact", expanding=True)
+            )
+        )
+    return (
+        select(
+            items.c.id,
+            items.c.item_ref,
+            items.c.trust,
+            items.c.state,
+            item_allowlisted.label("item_allowlisted"),
+            upload_allowlisted.label("upload_allowlisted"),
+            exists().where(allowlist.c.type == "pdq").label("pdq_allowlist"),
+            exemptions.c.id.label("exemption_id"),
+            exemptions.c.upload_pdq,
+            exemptions.c.upload_sha256,
+        )
+        .select_from(
+            items.outerjoin(
+                exemptions,
+                (exemptions.c.item_id == items.c.id)
+                & (exemptions.c.platform_id == bindparam("platform_id")),
+            )
+        )
+        .where(
+            items.c.id.in_(bindparam("item_ids", expanding=True)),
+            items.c.state.in_(LIVE_ITEM_STATES),
+        )
+        .order_by(items.c.id, exemptions.c.id)
+    )
+
+
+_CHECK_CALLER = select(
+    exists()
+    .where(api_keys.c.key_id == bindparam("key_id"), api_keys.c.revoked_at.is_(None))
+    .label("key_usable"),
+    *platforms.c,
+).where(platforms.c.id == bindparam("platform_id"))
+_CHECK_CANDIDATES = _check_candidates(upload_exact=False)
+_CHECK_CANDIDATES_UPLOAD = _check_candidates(upload_exact=True)
+_PDQ_ALLOWLIST = union_all(
+    select(literal(0).label("item_id"), allowlist.c.value).where(allowlist.c.type == "pdq"),
+    select(signals.c.item_id, signals.c.value).where(
+        signals.c.item_id.in_(bindparam("item_ids", expanding=True)), signals.c.type == "pdq"
+    ),
+)
+_INSERT_MATCH = insert(matches)
 
 
 def _check_choice(what: str, value: str, allowed: Sequence[str]) -> None:
