@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from tests.index.conftest import random_codes
@@ -53,3 +56,19 @@ def test_holder_builds_an_empty_bank() -> None:
     holder = IndexHolder()
     holder.build_from([], last_event=0)
     assert holder.ready and holder.size == 0
+
+
+def test_a_built_holder_has_its_search_kernels_compiled() -> None:
+    # In a fresh process nothing else compiles them: a holder that says it is ready must
+    # not leave the first request to compile for seconds.
+    code = (
+        "from hashwall.index import _kernels as k\n"
+        "from hashwall.index.live import IndexHolder\n"
+        "assert not k.search_tables.signatures and not k.scan.signatures\n"
+        "holder = IndexHolder()\n"
+        "holder.build_from([])\n"
+        "assert holder.ready\n"
+        "assert k.search_tables.signatures and k.scan.signatures\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]

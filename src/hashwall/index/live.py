@@ -19,7 +19,7 @@ import numpy.typing as npt
 from hashwall.errors import IndexNotReady, InvalidInput
 from hashwall.hashing.codes import Hash256
 from hashwall.index.base import DihedralMatch, Match, as_ids, as_words
-from hashwall.index.mih import MihIndex
+from hashwall.index.mih import MihIndex, warm_up
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +79,7 @@ class IndexHolder:
         all_words = np.concatenate(word_parts) if word_parts else np.zeros((0, 4), np.uint64)
         del id_parts, word_parts
         index = self._build(all_ids, all_words)
+        warm_up()  # compile the kernels before this holder says it is ready
         with self._lock:
             self._index = index
             self._last_event = int(last_event)

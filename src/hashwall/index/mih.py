@@ -528,6 +528,21 @@ class MihIndex:
         return index
 
 
+def warm_up() -> None:
+    """Compile (or load from numba's on-disk cache) the build and search kernels now.
+
+    On a fresh install the first search compiles for several seconds; a serving process calls
+    this before it reports ready, so no request pays for it. Fast once compiled (~1 ms).
+    """
+    words = np.random.default_rng(0).integers(0, 2**63, size=(64, 4), dtype=np.uint64)
+    index = MihIndex.from_arrays(np.arange(64), words, layout=Layout.split(16, 4))
+    index.search_many(words[:2], 0)  # the substring tables (radius 0 never scans)
+    index.search_many(words[:2], 63)  # the scan
+    index.add([64], words[:1])
+    index.remove([0])
+    index.search_many(words[:2], 0)  # the delta and the tombstones
+
+
 def _merge_csr(
     a_off: npt.NDArray[np.int64],
     a_ids: IdArray,
