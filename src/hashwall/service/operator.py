@@ -27,8 +27,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, cast
 
-from sqlalchemy import delete, update
-
 from hashwall.errors import InvalidInput, InvalidKey, InvalidState, NotFound
 from hashwall.hashing.signals import Signal
 from hashwall.service.context import Actor, ServiceContext
@@ -56,7 +54,7 @@ from hashwall.store.repo import (
     Scope,
     UnvouchedAnswer,
 )
-from hashwall.store.tables import PLATFORM_SCOPES, ROLES, exemptions, verdicts
+from hashwall.store.tables import PLATFORM_SCOPES, ROLES
 
 #: Longest organisation, platform or partner name (the column width).
 MAX_NAME_LENGTH: Final = 200
@@ -857,14 +855,7 @@ def delete_item(ctx: ServiceContext, actor: Actor, item_ref: str) -> ItemStateCh
         if not item.live:
             raise InvalidState(f"item {item.item_ref} is already {item.state}")
         updated = repo.set_item_state(item.id, "deleted")
-        repo.delete_item_signals(item.id)
-        # As for a withdrawal: the uploads' hashes kept for this item go too.
-        repo.conn.execute(delete(exemptions).where(exemptions.c.item_id == item.id))
-        repo.conn.execute(
-            update(verdicts)
-            .where(verdicts.c.item_id == item.id)
-            .values(upload_pdq=None, upload_sha256=None)
-        )
+        repo.erase_item_hashes(item.id)  # as for a withdrawal
         repo.add_audit(
             ITEM_DELETED_ACTION,
             actor_key_id=actor.key_id,

@@ -17,14 +17,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import delete, update
-
 from hashwall.errors import NotFound
 from hashwall.service.access import authorise_case
 from hashwall.service.context import Actor, ServiceContext
 from hashwall.store.events import ITEM_WITHDRAWN
 from hashwall.store.repo import Item, Repository
-from hashwall.store.tables import exemptions, verdicts
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,13 +84,7 @@ def withdraw_item(
 def _withdraw_item(repo: Repository, item: Item) -> Item:
     """State withdrawn, signal values and upload hashes deleted (the event comes last)."""
     withdrawn = repo.set_item_state(item.id, "withdrawn")
-    repo.delete_item_signals(item.id)
-    repo.conn.execute(delete(exemptions).where(exemptions.c.item_id == item.id))
-    repo.conn.execute(
-        update(verdicts)
-        .where(verdicts.c.item_id == item.id)
-        .values(upload_pdq=None, upload_sha256=None)
-    )
+    repo.erase_item_hashes(item.id)
     return withdrawn
 
 

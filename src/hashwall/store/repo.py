@@ -766,6 +766,17 @@ class Repository:
         """Delete an item's signal rows (withdrawal, deletion); return how many were deleted."""
         return self.conn.execute(delete(signals).where(signals.c.item_id == item_id)).rowcount
 
+    def erase_item_hashes(self, item_id: int) -> None:
+        """Everything hash-like kept for an item (withdrawal, deletion): its signal rows, the
+        exemptions on it, and the upload hashes of the verdicts on it (near copies of it)."""
+        self.delete_item_signals(item_id)
+        self.conn.execute(delete(exemptions).where(exemptions.c.item_id == item_id))
+        self.conn.execute(
+            update(verdicts)
+            .where(verdicts.c.item_id == item_id)
+            .values(upload_pdq=None, upload_sha256=None)
+        )
+
     def find_items_by_signal(
         self,
         signal_type: str,
