@@ -183,3 +183,91 @@ def test_saturated_pool_answers_overloaded_and_test_tasks_need_the_flag() -> Non
         assert single.hash_media(data, fast=True, orientations=False).usable
     with pytest.raises(Overloaded):
         single.hash_media(data, fast=True, orientations=False)
+
+
+def test_async_callers_wait_on_the_loop_for_a_busy_pool_and_time_out_cleanly() -> None:
+    settings = Settings(decode_queue_timeout=0.3)
+    data = encode(textured_rgb(seed=4), "JPEG")
+    with DecodePool(settings, workers=1) as single:
+        busy = single._acquire(time.monotonic() + 1)  # every worker taken
+
+        async def overloaded() -> float:
+            started = time.monotonic()
+            with pytest.raises(Overloaded) as caught:
+                await single.hash_media_async(data, fast=True, orientations=False)
+            assert caught.value.status == 503
+            return time.monotonic() - started
+
+        assert 0.3 <= asyncio.run(overloaded()) < 2
+        assert threading.active_count() < 10  # no thread per waiting caller
+
+        async def served_when_a_thread_releases() -> str:
+            # The worker comes back from another thread (a sync caller): handed over.
+            threading.Timer(0.1, single._release, args=(busy,)).start()
+            return (await single.hash_media_async(data, fast=True, orientations=False)).pdq.hex
+
+        assert asyncio.run(served_when_a_thread_releases()) == hash_image(data, fast=True).pdq.hex
+        assert single.stats().idle == 1
+
+
+def test_cancelled_async_callers_never_cost_or_leak_a_worker() -> None:
+    settings = Settings(decode_queue_timeout=30.0)
+    data = encode(textured_rgb(seed=5), "JPEG")
+    expected = hash_image(data, fast=True).pdq.hex
+    with DecodePool(settings, workers=1) as single:
+
+        async def main() -> str:
+            # Cancelled while its task is in the worker: the worker finishes and comes back.
+            first = asyncio.create_task(single.hash_media_async(data, fast=True, orientations=True))
+            # Cancelled while waiting for the busy worker: nothing to give back.
+            second = asyncio.create_task(single.hash_media_async(data, fast=True, orientations=True))
+            await asyncio.sleep(0.01)
+            first.cancel()
+            second.cancel()
+            for task in (first, second):
+                with pytest.raises(asyncio.CancelledError):
+                    await task
+            third = await single.hash_media_async(data, fast=True, orientations=False)
+            return third.pdq.hex
+
+        assert asyncio.run(main()) == expected
+        stats = single.stats()
+        assert (stats.idle, stats.restarts, stats.crashes) == (1, 0, 0)
+
+
+def test_closing_the_pool_fails_waiting_async_callers() -> None:
+    settings = Settings(decode_queue_timeout=30.0)
+    single = DecodePool(settings, workers=1)
+    single._acquire(time.monotonic() + 1)  # every worker taken
+
+    async def main() -> None:
+        waiting = asyncio.create_task(
+            single.hash_media_async(b"\xff\xd8", fast=True, orientations=False)
+        )
+        await asyncio.sleep(0.05)
+        single.close()
+        with pytest.raises(Overloaded, match="shut down"):
+            await asyncio.wait_for(waiting, 5)
+
+    asyncio.run(main())
+
+
+def test_workers_on_descriptors_past_1024_stay_healthy() -> None:
+    resource = pytest.importorskip("resource")
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = 1200
+    if hard != resource.RLIM_INFINITY and hard < wanted:
+        pytest.skip(f"the hard limit on open files is {hard}")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, wanted), hard))
+    filler = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]  # as a busy server
+    try:
+        with DecodePool(Settings(), workers=1) as single:
+            assert min(w.sock.fileno() for w in single._workers) > 1024
+            data = encode(textured_rgb(seed=6), "JPEG")
+            for _ in range(2):
+                assert single.hash_media(data, fast=True, orientations=False).usable
+            assert single.stats().restarts == 0
+    finally:
+        for fd in filler:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))

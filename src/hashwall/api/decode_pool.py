@@ -19,30 +19,37 @@ no free worker in time          ``overloaded``         503 (``Retry-After``)
 The pool is its own (not ``concurrent.futures.ProcessPoolExecutor``, whose one dead worker
 breaks the whole executor). Callers block in their own thread (:meth:`DecodePool.hash_media`)
 or await (:meth:`DecodePool.hash_media_async`); both are safe from any number of threads.
-Media bytes go through a pipe, never a file, and are never logged; workers cannot dump core.
+An async caller talks to its worker's socket from the event loop itself, and waits on the loop
+for a free worker when all are busy: no thread hop (on a server core shared with the decoders,
+handing each upload to a thread and back cost more than the exchange itself).
+Media bytes go through a socket, never a file, and are never logged; workers cannot dump core.
+
+Frames on the socket are those of :class:`multiprocessing.connection.Connection` (a 4-byte
+big-endian length, then the bytes), which the worker uses on its end.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
+import collections
+import contextlib
 import json
 import logging
 import os
 import queue
 import re
+import select
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Final, Literal, TypeVar
 
 import hashwall
 from hashwall import errors
@@ -55,11 +62,25 @@ from hashwall.settings import Settings
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+_Outcome = Literal["ok", "timeout", "died", "malformed"]
 
 # A worker's answer is a few kB of JSON; anything larger is not one of ours.
 _MAX_REPLY_BYTES = 1 << 20
 _MAX_MESSAGE_CHARS = 500
 _STARTUP_TIMEOUT = 120.0
+# The frame header of multiprocessing.connection: a signed 4-byte big-endian length.
+_FRAME = struct.Struct("!i")
+_MAX_FRAME = 0x7FFFFFFF
+_RECV_CHUNK = 1 << 16
+_SEND_BUFFER = 4 << 20
+# The task headers of the hash tasks, encoded once.
+_HASH_HEADERS: Final = {
+    (fast, orientations): json.dumps(
+        {"task": "hash", "fast": fast, "orientations": orientations}
+    ).encode()
+    for fast in (False, True)
+    for orientations in (False, True)
+}
 _HEX = re.compile(r"[0-9a-f]+")
 _PACKAGE_ROOT = str(Path(hashwall.__file__).resolve().parents[1])
 
@@ -85,6 +106,10 @@ class _Worker:
     Started as ``python -m hashwall.api.decode_worker``, not through ``multiprocessing``: a
     spawned child would re-run the parent's ``__main__`` (any script or server that builds a
     pool at import time), and nothing is pickled either way.
+
+    The socket is used by one caller at a time (whoever took the worker from the pool): a
+    thread with a timeout (:meth:`exchange`) or the event loop, non-blocking
+    (:class:`_AsyncExchange`).
     """
 
     def __init__(self, memory_limit: int, test_hooks: bool) -> None:
@@ -105,16 +130,25 @@ class _Worker:
             self.process = subprocess.Popen(
                 command, pass_fds=(child_end.fileno(),), env=env, stdin=subprocess.DEVNULL
             )
+        except BaseException:
+            parent_end.close()
+            raise
         finally:
             child_end.close()
-        self.conn = Connection(parent_end.detach())
+        # Room for a whole upload in the socket (the kernel caps it at net.core.wmem_max), so
+        # that it goes in one call, not in pieces as the worker reads.
+        parent_end.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, _SEND_BUFFER)
+        self.sock = parent_end
 
     def wait_ready(self, timeout: float) -> None:
         """Block until the worker has warmed up; :class:`WorkerStartError` if it cannot."""
         try:
-            if not self.conn.poll(timeout):
-                raise WorkerStartError(f"a decoder worker did not start within {timeout:.0f} s")
-            hello = json.loads(self.conn.recv_bytes(_MAX_REPLY_BYTES))
+            self.sock.settimeout(timeout)
+            hello = json.loads(_recv_frame(self.sock))
+        except TimeoutError:
+            raise WorkerStartError(
+                f"a decoder worker did not start within {timeout:.0f} s"
+            ) from None
         except (EOFError, OSError, ValueError):
             raise WorkerStartError(
                 f"a decoder worker exited while starting ({_describe_exit(self.process)})"
@@ -123,11 +157,23 @@ class _Worker:
             message = hello.get("message") if isinstance(hello, dict) else None
             raise WorkerStartError(str(message or "a decoder worker refused to start"))
 
+    def exchange(self, frames: tuple[bytes, ...], timeout: float) -> bytes:
+        """Send ``frames``, return the reply (blocking; ``TimeoutError`` past ``timeout``)."""
+        self.sock.settimeout(timeout)
+        for frame in frames:
+            self.sock.sendall(_FRAME.pack(len(frame)))
+            self.sock.sendall(frame)
+        return _recv_frame(self.sock)
+
     def healthy(self) -> bool:
         """True if the worker is alive and has nothing unexpected waiting on its socket."""
         try:
-            return self.process.poll() is None and not self.conn.poll(0)
-        except OSError:
+            if self.process.poll() is not None:
+                return False
+            poller = select.poll()  # not select(): a server may hold descriptors past 1024
+            poller.register(self.sock, select.POLLIN)
+            return not poller.poll(0)  # anything readable is a stray message or end of file
+        except (OSError, ValueError):
             return False
 
     def stop(self) -> None:
@@ -138,7 +184,89 @@ class _Worker:
             self.process.wait(5)
         except subprocess.TimeoutExpired:
             log.error("decoder worker %d did not exit after SIGKILL", self.process.pid)
-        self.conn.close()
+        self.sock.close()
+
+
+def _header(length: int) -> bytes:
+    if length > _MAX_FRAME:
+        raise ValueError("a frame of 2 GiB or more")
+    return _FRAME.pack(length)
+
+
+def _parse_frame(buf: bytearray) -> bytes:
+    """The payload of the one whole frame in ``buf``; ``ValueError`` for anything else."""
+    (size,) = _FRAME.unpack_from(buf)
+    if not 0 <= size <= _MAX_REPLY_BYTES or len(buf) != _FRAME.size + size:
+        raise ValueError("not one reply frame")
+    return bytes(buf[_FRAME.size :])
+
+
+def _missing(buf: bytearray) -> int:
+    """How many bytes the frame begun in ``buf`` still needs (at most one chunk)."""
+    if len(buf) < _FRAME.size:
+        return _RECV_CHUNK
+    size: int = _FRAME.unpack_from(buf)[0]
+    if not 0 <= size <= _MAX_REPLY_BYTES:
+        raise ValueError("a reply larger than any of ours")
+    return min(_FRAME.size + size - len(buf), _RECV_CHUNK)
+
+
+def _recv_frame(sock: socket.socket) -> bytes:
+    """One frame from a blocking socket (``EOFError`` if the worker closed it)."""
+    buf = bytearray()
+    while (need := _missing(buf)) > 0:
+        chunk = sock.recv(need)
+        if not chunk:
+            raise EOFError("the worker closed its socket")
+        buf += chunk
+    return _parse_frame(buf)
+
+
+class _AsyncExchange:
+    """:meth:`_Worker.exchange` on a non-blocking socket, from the event loop.
+
+    Keeps how far it got, so that a caller cancelled half-way can hand the rest (reading the
+    reply) to a background task instead of killing the worker.
+    """
+
+    __slots__ = ("buf", "loop", "sent", "sock")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, sock: socket.socket) -> None:
+        self.loop, self.sock = loop, sock
+        self.sent = False
+        self.buf = bytearray()
+
+    async def run(self, frames: tuple[bytes, ...]) -> bytes:
+        """Send ``frames`` (one ``sendmsg``, without copying, almost always), read the reply."""
+        parts: list[bytes] = []
+        for frame in frames:
+            parts += (_header(len(frame)), frame)
+        total = sum(len(part) for part in parts)
+        try:
+            done = self.sock.sendmsg(parts)
+        except BlockingIOError:
+            done = 0
+        if done < total:  # the socket's buffer is full: the rest as the worker reads it
+            for part in parts:
+                if done < len(part):
+                    await self.loop.sock_sendall(self.sock, memoryview(part)[done:])
+                done = max(0, done - len(part))
+        self.sent = True
+        return await self.reply()
+
+    async def reply(self) -> bytes:
+        """The reply frame (what is left of it)."""
+        while (need := _missing(self.buf)) > 0:
+            chunk = await self.loop.sock_recv(self.sock, need)
+            if not chunk:
+                raise EOFError("the worker closed its socket")
+            self.buf += chunk
+        return _parse_frame(self.buf)
+
+
+def _shut_down(waiter: asyncio.Future[_Worker]) -> None:
+    if not waiter.done():
+        waiter.set_exception(Overloaded("the decoder pool is shut down"))
 
 
 def _describe_exit(process: subprocess.Popen[bytes]) -> str:
@@ -183,11 +311,11 @@ class DecodePool:
         self._lock = threading.Lock()
         self._closed = False
         self._restarts = self._crashes = self._timeouts = 0
-        # Threads that wait on workers for async callers: a few beyond the workers, so that
-        # waiting for a free worker is bounded by the queue timeout, not by this pool.
-        self._threads = ThreadPoolExecutor(
-            max_workers=self._size * 4, thread_name_prefix="hashwall-decode"
-        )
+        self._background: set[asyncio.Task[None]] = set()
+        # Async callers waiting for a worker, first come first served (under _lock).
+        self._waiters: collections.deque[
+            tuple[asyncio.AbstractEventLoop, asyncio.Future[_Worker]]
+        ] = collections.deque()
         starting = [self._spawn() for _ in range(self._size)]
         try:
             for worker in starting:
@@ -211,13 +339,33 @@ class DecodePool:
     async def hash_media_async(self, data: bytes, *, fast: bool, orientations: bool) -> ImageHashes:
         """:meth:`hash_media` for asyncio: the event loop is never blocked."""
         deadline = time.monotonic() + self._queue_timeout
-        call = functools.partial(self._hash, data, fast, orientations, deadline)
+        header = _HASH_HEADERS[bool(fast), bool(orientations)]
+        worker = self._acquire_nowait() or await self._acquire_async(deadline)
+        exchange = _AsyncExchange(asyncio.get_running_loop(), worker.sock)
+        raw = b""
+        outcome: _Outcome = "ok"
         try:
-            return await asyncio.get_running_loop().run_in_executor(self._threads, call)
-        except RuntimeError:
-            if self._closed:  # the executor refuses work after close()
-                raise Overloaded("the decoder pool is shut down") from None
+            worker.sock.setblocking(False)
+            async with asyncio.timeout(self._timeout):
+                raw = await exchange.run((header, data))
+        except TimeoutError:
+            outcome = "timeout"
+        except (EOFError, OSError):
+            outcome = "died"
+        except ValueError:
+            outcome = "malformed"
+        except asyncio.CancelledError:
+            # The caller went away after the task was sent: let the worker finish it and go
+            # back to the pool (a client that disconnects must not cost a worker).
+            if exchange.sent:
+                self._finish_later(worker, exchange)
+            else:
+                self._replace(worker)
             raise
+        except BaseException:
+            self._replace(worker)
+            raise
+        return self._settle(worker, outcome, raw, _hashes_from_wire)
 
     def stats(self) -> PoolStats:
         """Workers alive or starting, idle workers, and what happened to the others."""
@@ -236,9 +384,13 @@ class DecodePool:
             self._closed = True
             workers = list(self._workers)
             self._workers.clear()
+            waiters = list(self._waiters)
+            self._waiters.clear()
         for worker in workers:
             worker.stop()
-        self._threads.shutdown(wait=False, cancel_futures=True)
+        for loop, waiter in waiters:
+            with contextlib.suppress(RuntimeError):  # a closed loop has no caller left
+                loop.call_soon_threadsafe(_shut_down, waiter)
 
     def __enter__(self) -> DecodePool:
         return self
@@ -268,33 +420,40 @@ class DecodePool:
     # --- the work -------------------------------------------------------------------------
 
     def _hash(self, data: bytes, fast: bool, orientations: bool, deadline: float) -> ImageHashes:
-        header = {"task": "hash", "fast": fast, "orientations": orientations}
+        header = _HASH_HEADERS[bool(fast), bool(orientations)]
         return self._run(header, data, deadline, _hashes_from_wire)
 
     def _run(
         self,
-        header: dict[str, Any],
+        header: dict[str, Any] | bytes,
         data: bytes,
         deadline: float,
         parse: Callable[[Any], T],
     ) -> T:
+        if isinstance(header, dict):
+            header = json.dumps(header).encode()
         worker = self._acquire(deadline)
-        outcome: Literal["ok", "timeout", "died"] = "ok"
+        outcome: _Outcome = "ok"
         raw = b""
         try:
-            worker.conn.send_bytes(json.dumps(header).encode())
-            worker.conn.send_bytes(data)
-            if worker.conn.poll(self._timeout):
-                raw = worker.conn.recv_bytes(_MAX_REPLY_BYTES)
-            else:
-                outcome = "timeout"
+            raw = worker.exchange((header, data), self._timeout)
+        except TimeoutError:
+            outcome = "timeout"
         except (EOFError, OSError):
             outcome = "died"
+        except ValueError:
+            outcome = "malformed"
         except BaseException:
-            # Interrupted half-way (KeyboardInterrupt, a signal): the pipe is out of step.
+            # Interrupted half-way (KeyboardInterrupt, a signal): the socket is out of step.
             self._replace(worker)
             raise
+        return self._settle(worker, outcome, raw, parse)
 
+    def _settle(
+        self, worker: _Worker, outcome: _Outcome, raw: bytes, parse: Callable[[Any], T]
+    ) -> T:
+        """Turn what an exchange with ``worker`` gave into the answer or the error; put the
+        worker back in the pool, or replace it when it is dead, stuck or out of step."""
         if outcome == "timeout":
             with self._lock:
                 self._timeouts += 1
@@ -314,8 +473,9 @@ class DecodePool:
                 "the decoder crashed on this input; the file cannot be hashed, "
                 "send it in another format"
             )
-
         try:
+            if outcome == "malformed":
+                raise ValueError("not one frame")
             reply = json.loads(raw)
             if not isinstance(reply, dict):
                 raise TypeError("not an object")
@@ -338,6 +498,27 @@ class DecodePool:
             raise error
         return result
 
+    def _finish_later(self, worker: _Worker, exchange: _AsyncExchange) -> None:
+        """Read the reply of a task whose caller was cancelled, then release the worker."""
+
+        async def finish() -> None:
+            try:
+                async with asyncio.timeout(self._timeout):
+                    raw = await exchange.reply()
+            except asyncio.CancelledError:
+                self._replace(worker)
+                raise
+            except (TimeoutError, EOFError, OSError, ValueError):
+                self._replace(worker)
+                return
+            # The media layer's error for bytes nobody waits for any more is nobody's business.
+            with contextlib.suppress(HashwallError):
+                self._settle(worker, "ok", raw, lambda _: None)
+
+        task = exchange.loop.create_task(finish())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
     # --- workers --------------------------------------------------------------------------
 
     def _spawn(self) -> _Worker:
@@ -358,19 +539,83 @@ class DecodePool:
                 ) from None
             if worker.healthy():
                 return worker
-            # Died while idle (the OOM killer, a signal): replace it and look again.
-            log.warning(
-                "idle decoder worker died (%s); replacing it", _describe_exit(worker.process)
-            )
+            self._lost_while_idle(worker)
+
+    def _lost_while_idle(self, worker: _Worker) -> None:
+        # Died while idle (the OOM killer, a signal): replace it; the caller looks again.
+        log.warning("idle decoder worker died (%s); replacing it", _describe_exit(worker.process))
+        with self._lock:
+            self._crashes += 1
+        self._replace(worker)
+
+    def _acquire_nowait(self) -> _Worker | None:
+        """An idle, healthy worker if there is one right now (never blocks)."""
+        while True:
+            if self._closed:
+                raise Overloaded("the decoder pool is shut down")
+            try:
+                worker = self._idle.get_nowait()
+            except queue.Empty:
+                return None
+            if worker.healthy():
+                return worker
+            self._lost_while_idle(worker)
+
+    async def _acquire_async(self, deadline: float) -> _Worker:
+        """A healthy worker for an async caller, waiting on the event loop (not in a thread)
+        while every worker is busy: a released worker is handed straight to the first waiter."""
+        loop = asyncio.get_running_loop()
+        while True:
+            worker = self._acquire_nowait()
+            if worker is not None:
+                return worker
+            waiter: asyncio.Future[_Worker] = loop.create_future()
             with self._lock:
-                self._crashes += 1
-            self._replace(worker)
+                if self._idle.qsize():  # released in between: take it
+                    continue
+                self._waiters.append((loop, waiter))
+            try:
+                async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
+                    worker = await waiter
+            except TimeoutError:
+                raise Overloaded(
+                    "every decoder is busy; retry in a moment", retry_after=1.0
+                ) from None
+            except asyncio.CancelledError:
+                # Handed a worker just as the caller left: it goes straight back.
+                if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
+                    self._release(waiter.result())
+                raise
+            if worker.healthy():
+                return worker
+            self._lost_while_idle(worker)
 
     def _release(self, worker: _Worker) -> None:
+        """Give ``worker`` to the first async caller waiting for one, else back to the pool."""
         if self._closed:
             worker.stop()
+            return
+        with self._lock:
+            while self._waiters:
+                loop, waiter = self._waiters.popleft()
+                if not waiter.done():
+                    break
+            else:
+                self._idle.put(worker)
+                return
+        if asyncio._get_running_loop() is loop:
+            self._deliver(waiter, worker)
+            return
+        try:
+            loop.call_soon_threadsafe(self._deliver, waiter, worker)
+        except RuntimeError:  # that loop is closed: its caller is gone
+            self._release(worker)
+
+    def _deliver(self, waiter: asyncio.Future[_Worker], worker: _Worker) -> None:
+        if waiter.done():  # timed out or cancelled meanwhile
+            self._release(worker)
         else:
-            self._idle.put(worker)
+            waiter.set_result(worker)
 
     def _replace(self, worker: _Worker) -> None:
         """Stop ``worker`` and start another in the background (start-up takes ~1-2 s)."""
