@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
-from hashwall.bench.api import build_store, make_hashes, signal_requests
+from hashwall.bench.api import MEDIA_SLICES, build_store, make_hashes, signal_requests
 from hashwall.cli.bench import bench_app
 from hashwall.hashing.pdq import PdqHash
 from hashwall.store.repo import Store
+
+from support import encode, textured_rgb
 
 
 def test_bench_api_json_on_sqlite_reports_throughput_latency_and_cpu() -> None:
@@ -56,3 +59,25 @@ def test_no_orientations_sends_the_one_pdq_signal() -> None:
     body = json.loads(request.split(b"\r\n\r\n", 1)[1])
     assert "pdq_orientations" not in body
     assert [s["type"] for s in body["signals"]] == ["pdq", "sha256"]
+
+
+def test_bench_api_media_checks_take_turns_with_hashing_on_the_server_core(
+    tmp_path: Path,
+) -> None:
+    for seed in range(3):
+        (tmp_path / f"upload-{seed}.jpg").write_bytes(encode(textured_rgb(seed=seed), "JPEG"))
+    result = CliRunner().invoke(
+        bench_app,
+        ["api", "--bank", "2000", "--duration", "1", "--backend", "sqlite",
+         "--photos", str(tmp_path), "--json"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    [run] = json.loads(result.stdout)["runs"]
+    media = run["media"]
+    assert media["errors"] == 0, media["error_statuses"]
+    assert media["measured"] > 0 and media["decisions"]["allow"] > 0
+    assert media["p99_ms"] >= media["p50_ms"] > 0
+    assert len(media["fast_hash_slices"]) == MEDIA_SLICES
+    assert all(rate > 0 for rate in media["fast_hash_slices"])
+    ratio = media["checks_per_s_per_core"] / media["fast_hash_images_per_s"]
+    assert run["media_vs_fast_hash"] == media["vs_fast_hash"] == pytest.approx(ratio)
