@@ -220,7 +220,9 @@ def test_cancelled_async_callers_never_cost_or_leak_a_worker() -> None:
             # Cancelled while its task is in the worker: the worker finishes and comes back.
             first = asyncio.create_task(single.hash_media_async(data, fast=True, orientations=True))
             # Cancelled while waiting for the busy worker: nothing to give back.
-            second = asyncio.create_task(single.hash_media_async(data, fast=True, orientations=True))
+            second = asyncio.create_task(
+                single.hash_media_async(data, fast=True, orientations=True)
+            )
             await asyncio.sleep(0.01)
             first.cancel()
             second.cancel()
