@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
-from hashwall.bench.api import MEDIA_SLICES, build_store, make_hashes, signal_requests
+from hashwall.bench.api import (
+    MEDIA_SLICES,
+    _target_met,
+    build_store,
+    load,
+    load_at_rate,
+    make_hashes,
+    signal_requests,
+)
 from hashwall.cli.bench import bench_app
 from hashwall.hashing.pdq import PdqHash
 from hashwall.store.repo import Store
@@ -31,6 +44,10 @@ def test_bench_api_json_on_sqlite_reports_throughput_latency_and_cpu() -> None:
     assert signals["checks_per_s"] > 0 and signals["p99_ms"] >= signals["p50_ms"] > 0
     assert signals["decisions"]["block"] > 0 and signals["decisions"]["allow"] > 0
     assert signals["server_cpu_us_per_check"] > 0
+    at_rate = run["signals_at_rate"]  # 1,000/s per core offered in an open loop by default
+    assert at_rate["offered_per_s"] == at_rate["offered_per_s_per_core"] == 1000.0
+    assert at_rate["errors"] == 0 and at_rate["p99_ms"] >= at_rate["p50_ms"] > 0
+    assert 700 < at_rate["checks_per_s"] < 1300  # the arrivals are Poisson, about 1,000 in 1 s
     assert isinstance(report["target_met"], bool)
 
 
@@ -81,3 +98,66 @@ def test_bench_api_media_checks_take_turns_with_hashing_on_the_server_core(
     assert all(rate > 0 for rate in media["fast_hash_slices"])
     ratio = media["checks_per_s_per_core"] / media["fast_hash_images_per_s"]
     assert run["media_vs_fast_hash"] == media["vs_fast_hash"] == pytest.approx(ratio)
+
+
+def _slow_http_server(seconds_per_answer: float) -> tuple[int, Callable[[], None]]:
+    """A keep-alive HTTP server on a thread that answers one request at a time, slowly."""
+    answer = b'HTTP/1.1 200 OK\r\nContent-Length: 20\r\n\r\n{"decision":"allow"}'
+    ready = threading.Event()
+    port: list[int] = []
+    stop: list[Callable[[], None]] = []
+
+    def run() -> None:
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            while await reader.readuntil(b"\r\n\r\n"):
+                time.sleep(seconds_per_answer)  # blocks the loop: one answer at a time
+                writer.write(answer)
+                await writer.drain()
+
+        async def main() -> None:
+            server = await asyncio.start_server(handle, "127.0.0.1", 0)
+            port.append(server.sockets[0].getsockname()[1])
+            done = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            stop.append(lambda: loop.call_soon_threadsafe(done.set))
+            ready.set()
+            await done.wait()
+            server.close()
+
+        asyncio.run(main())
+
+    threading.Thread(target=run, daemon=True).start()
+    ready.wait(5)
+    return port[0], stop[0]
+
+
+def test_open_loop_counts_the_wait_of_a_server_that_cannot_keep_up() -> None:
+    port, stop = _slow_http_server(0.02)  # 50 answers/s
+    request = b"POST /v1/check HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"
+    try:
+        closed = load(port, [request], 1, 0.0, 1.0)
+        offered = load_at_rate(port, [request], 100.0, 0.0, 1.0, connections=1)
+    finally:
+        stop()
+    # Closed loop: every answer takes ~20 ms. Open loop at twice what the server does: the
+    # queue grows for the whole second, and the latency counts it.
+    assert closed["p99_ms"] < 100
+    assert offered["offered_per_s"] == 100.0 and offered["errors"] == 0
+    assert offered["p99_ms"] > 300
+    assert offered["decisions"]["allow"] == offered["measured"] > 50
+
+
+def test_the_signal_target_reads_p99_at_the_offered_rate() -> None:
+    def run(most: float, p99_most: float, offered: float, p99_at: float) -> dict[str, Any]:
+        return {
+            "signals": {"checks_per_s_per_core": most, "p99_ms": p99_most, "errors": 0},
+            "signals_at_rate": {
+                "offered_per_s_per_core": offered, "p99_ms": p99_at, "errors": 0,
+            },
+        }  # fmt: skip
+
+    assert _target_met(run(1100, 25.0, 1000, 12.0))  # saturated p99 is not the target's
+    assert not _target_met(run(1100, 15.0, 1000, 22.0))
+    assert not _target_met(run(900, 10.0, 1000, 12.0))  # cannot do 1,000/s at all
+    assert not _target_met(run(1100, 25.0, 500, 5.0))  # offered too little: saturated p99
+    assert _target_met(run(1100, 15.0, 500, 5.0))

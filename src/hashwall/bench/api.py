@@ -19,6 +19,11 @@ For each back end (SQLite; PostgreSQL when a server is configured):
    uploads are near copies of banked hashes (``block``, a match record written); the others
    match nothing. Reported: checks/s (and per server core), p50/p99 latency, errors, the
    decisions, and the server's CPU time per check (``psutil``, the server and its children).
+   This closed loop keeps the server saturated: it measures the most it does, and the
+   latency of a full queue. Then, with ``--rate`` (default 1,000 per server core), the same
+   uploads are offered in an open loop: Poisson arrivals at that rate on up to
+   ``OPEN_LOOP_CONNECTIONS`` connections, each latency counted from the request's arrival
+   (time spent waiting for a free connection included), which is the p99 at that load.
 4. **Media checks.** The same for multipart uploads of the JPEGs in ``--photos`` (hashed by
    the server's decoder pool, fast mode with orientations), compared with fast-mode hashing of
    the same files in one process on one of the server's cores (``hash_image``, as a decoder
@@ -28,7 +33,8 @@ For each back end (SQLite; PostgreSQL when a server is configured):
    to 25% against the checks measured after it.
 
 Target (issue 5): >= 1,000 signal checks/s per server core with p99 <= 20 ms at a 1M-hash
-bank; media checks at >= 80% of the fast hashing rate per core.
+bank (read here as: the closed loop reaches 1,000/s per core, and the open loop at 1,000/s per
+core has p99 <= 20 ms); media checks at >= 80% of the fast hashing rate per core.
 """
 
 from __future__ import annotations
@@ -65,6 +71,8 @@ QUERIES: Final = 20_000
 TARGET_PER_CORE: Final = 1000.0
 TARGET_P99_MS: Final = 20.0
 TARGET_MEDIA_RATIO: Final = 0.8
+#: Connections the open-loop load keeps (a request waits when all are busy, and counts it).
+OPEN_LOOP_CONNECTIONS: Final = 64
 #: Turns taken by the media checks and the hashing they are compared with.
 MEDIA_SLICES: Final = 5
 POSTGRES_ENVS: Final = ("HASHWALL_BENCH_POSTGRES_URL", "HASHWALL_TEST_POSTGRES_URL")
@@ -345,6 +353,31 @@ def _pin(cores: Sequence[int]) -> None:
         os.sched_setaffinity(0, set(cores))
 
 
+async def _exchange(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes
+) -> tuple[int, bytes]:
+    """Send one raw request on a keep-alive connection; its status and body."""
+    writer.write(request)
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line[:15].lower() == b"content-length:":
+            length = int(line[15:])
+    return int(head[9:12]), await reader.readexactly(length)
+
+
+def _record(out: dict[str, Any], status: int, body: bytes, latency: float) -> None:
+    out["latencies"].append(latency)
+    if status != 200:
+        out["errors"] += 1
+        out["error_statuses"][str(status)] = out["error_statuses"].get(str(status), 0) + 1
+        return
+    for decision in ("allow", "review", "block"):
+        if b'"decision":"' + decision.encode() in body:
+            out["decisions"][decision] += 1
+            return
+
+
 async def _connection(
     port: int,
     requests: Sequence[bytes],
@@ -356,36 +389,105 @@ async def _connection(
 ) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     i = offset
-    latencies: list[float] = out["latencies"]
     try:
         while True:
             began = time.perf_counter()
             if began >= stop_at:
                 return
-            writer.write(requests[i % len(requests)])
+            status, body = await _exchange(reader, writer, requests[i % len(requests)])
             i += step
-            head = await reader.readuntil(b"\r\n\r\n")
-            status = int(head[9:12])
-            length = 0
-            for line in head.split(b"\r\n"):
-                if line[:15].lower() == b"content-length:":
-                    length = int(line[15:])
-            body = await reader.readexactly(length)
-            ended = time.perf_counter()
             out["sent"] += 1
-            if began < warm_until:
-                continue
-            latencies.append(ended - began)
-            if status != 200:
-                out["errors"] += 1
-                out["error_statuses"][str(status)] = out["error_statuses"].get(str(status), 0) + 1
-            else:
-                for decision in ("allow", "review", "block"):
-                    if b'"decision":"' + decision.encode() in body:
-                        out["decisions"][decision] += 1
-                        break
+            if began >= warm_until:
+                _record(out, status, body, time.perf_counter() - began)
     finally:
         writer.close()
+
+
+async def _open_loop_connection(
+    port: int,
+    requests: Sequence[bytes],
+    offset: int,
+    step: int,
+    arrivals: asyncio.Queue[float | None],
+    warm_until: float,
+    out: dict[str, Any],
+) -> None:
+    """Take the next arrival time, send, and count the latency from that time (so that a
+    request kept waiting for a free connection counts its wait: no coordinated omission)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    i = offset
+    try:
+        while (due := await arrivals.get()) is not None:
+            status, body = await _exchange(reader, writer, requests[i % len(requests)])
+            i += step
+            out["sent"] += 1
+            if due >= warm_until:
+                _record(out, status, body, time.perf_counter() - due)
+    finally:
+        writer.close()
+
+
+def _summary(out: dict[str, Any], duration: float, keep_latencies: bool) -> dict[str, Any]:
+    latencies = np.asarray(out.pop("latencies"), dtype=np.float64)
+    out["measured"] = int(latencies.size)
+    out["p50_ms"] = float(np.percentile(latencies, 50) * 1000) if latencies.size else None
+    out["p99_ms"] = float(np.percentile(latencies, 99) * 1000) if latencies.size else None
+    out["checks_per_s"] = latencies.size / duration
+    if keep_latencies:
+        out["latencies"] = latencies.tolist()
+    return out
+
+
+def _tally() -> dict[str, Any]:
+    return {
+        "latencies": [],
+        "sent": 0,
+        "errors": 0,
+        "error_statuses": {},
+        "decisions": {"allow": 0, "review": 0, "block": 0},
+    }
+
+
+def load_at_rate(
+    port: int,
+    requests: Sequence[bytes],
+    rate: float,
+    warmup: float,
+    duration: float,
+    connections: int = OPEN_LOOP_CONNECTIONS,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Offer ``rate`` requests/s (Poisson arrivals, open loop) on up to ``connections``
+    keep-alive connections; latencies from each request's arrival time, after warm-up."""
+    import random
+
+    out = _tally()
+
+    async def main() -> None:
+        arrivals: asyncio.Queue[float | None] = asyncio.Queue()
+        gaps = random.Random(seed)
+        due = time.perf_counter()
+        warm, stop_at = due + warmup, due + warmup + duration
+        workers = [
+            asyncio.create_task(
+                _open_loop_connection(port, requests, c, connections, arrivals, warm, out)
+            )
+            for c in range(connections)
+        ]
+        while due < stop_at:
+            now = time.perf_counter()
+            while due <= now:  # every arrival that is due, at once
+                arrivals.put_nowait(due)
+                due += gaps.expovariate(rate)
+            await asyncio.sleep(max(0.0, due - time.perf_counter()))
+        for _ in workers:
+            arrivals.put_nowait(None)
+        await asyncio.gather(*workers)
+
+    asyncio.run(main())
+    result = _summary(out, duration, keep_latencies=False)
+    result["offered_per_s"] = rate
+    return result
 
 
 def load(
@@ -396,15 +498,10 @@ def load(
     duration: float,
     keep_latencies: bool = False,
 ) -> dict[str, Any]:
-    """Send ``requests`` round robin on ``concurrency`` connections; latencies after warm-up
-    (in seconds under ``latencies`` too with ``keep_latencies``)."""
-    out: dict[str, Any] = {
-        "latencies": [],
-        "sent": 0,
-        "errors": 0,
-        "error_statuses": {},
-        "decisions": {"allow": 0, "review": 0, "block": 0},
-    }
+    """Send ``requests`` round robin on ``concurrency`` connections, each as soon as the last
+    answer came (closed loop: the most the server does); latencies after warm-up (in seconds
+    under ``latencies`` too with ``keep_latencies``)."""
+    out = _tally()
 
     async def main() -> None:
         now = time.perf_counter()
@@ -417,14 +514,7 @@ def load(
         )
 
     asyncio.run(main())
-    latencies = np.asarray(out.pop("latencies"), dtype=np.float64)
-    out["measured"] = int(latencies.size)
-    out["p50_ms"] = float(np.percentile(latencies, 50) * 1000) if latencies.size else None
-    out["p99_ms"] = float(np.percentile(latencies, 99) * 1000) if latencies.size else None
-    out["checks_per_s"] = latencies.size / duration
-    if keep_latencies:
-        out["latencies"] = latencies.tolist()
-    return out
+    return _summary(out, duration, keep_latencies)
 
 
 def _request(path: str, key: str, body: bytes, content_type: str) -> bytes:
@@ -589,6 +679,7 @@ def run_backend(
     digests: bool,
     log: Any,
     orientations: bool = True,
+    rate: float = 0.0,
 ) -> dict[str, Any]:
     """The whole measurement on one back end."""
     server_cores, load_cores = _cores(workers)
@@ -621,6 +712,20 @@ def run_backend(
             report["signals"] = _measure(
                 server, pool, requests, concurrency, 2.0, duration, len(server_cores) or 1
             )
+            if rate > 0:
+                offered = rate * (len(server_cores) or 1)
+                log(f"{backend}: signal checks offered at {offered:,.0f}/s (open loop)")
+                cpu_before = server.cpu_seconds()
+                at_rate = pool.submit(
+                    load_at_rate, server.port, requests, offered, 2.0, duration, seed=seed
+                ).result()
+                cpu = server.cpu_seconds() - cpu_before
+                at_rate["server_cpu_us_per_check"] = cpu / max(at_rate["sent"], 1) * 1e6
+                at_rate["checks_per_s_per_core"] = at_rate["checks_per_s"] / (
+                    len(server_cores) or 1
+                )
+                at_rate["offered_per_s_per_core"] = rate
+                report["signals_at_rate"] = at_rate
             if media_files:
                 log(f"{backend}: media checks, in turns with fast hashing on the server core")
                 report["media"] = _measure_media(
@@ -647,6 +752,23 @@ def _postgres_url(explicit: str | None) -> str | None:
     return None
 
 
+def _target_met(run: dict[str, Any]) -> bool:
+    """>= 1,000 checks/s per core (closed loop: the most the server does) and p99 <= 20 ms
+    with 1,000 checks/s per core offered (open loop; at saturation when that run was not made
+    at >= 1,000/s per core), with no error in either. A server that cannot keep up with the
+    offered rate fails on p99: its queue, and so its latency, grows for as long as it runs."""
+    most = run["signals"]
+    at = run.get("signals_at_rate")
+    if at is None or at["offered_per_s_per_core"] < TARGET_PER_CORE:
+        at = most
+    return bool(
+        most["checks_per_s_per_core"] >= TARGET_PER_CORE
+        and most["errors"] == 0
+        and at["errors"] == 0
+        and (at["p99_ms"] or 1e9) <= TARGET_P99_MS
+    )
+
+
 def _print_table(report: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -659,13 +781,18 @@ def _print_table(report: dict[str, Any]) -> None:
     ):  # fmt: skip
         table.add_column(column, justify="left" if column in ("back end", "load") else "right")
     for run in report["runs"]:
-        for kind in ("signals", "media"):
+        for kind in ("signals", "signals_at_rate", "media"):
             r = run.get(kind)
             if r is None:
                 continue
+            label = kind
+            if kind == "signals_at_rate":
+                label = f"signals @ {r['offered_per_s']:,.0f}/s"
+            elif kind == "signals":
+                label = "signals (most)"
             table.add_row(
                 run["backend"],
-                kind,
+                label,
                 f"{r['checks_per_s']:,.0f}",
                 f"{r['checks_per_s_per_core']:,.0f}",
                 f"{r['p50_ms']:.1f}" if r["p50_ms"] is not None else "-",
@@ -684,8 +811,9 @@ def _print_table(report: dict[str, Any]) -> None:
                 f"{media['vs_fast_hash']:.0%} (target {TARGET_MEDIA_RATIO:.0%})"
             )
     console.print(
-        f"target: >= {TARGET_PER_CORE:,.0f} checks/s per core with p99 <= {TARGET_P99_MS:.0f} "
-        f"ms: {'met' if report['target_met'] else 'NOT met'}"
+        f"target: >= {TARGET_PER_CORE:,.0f} checks/s per core, and p99 <= {TARGET_P99_MS:.0f} ms "
+        f"at {TARGET_PER_CORE:,.0f} checks/s per core: "
+        f"{'met' if report['target_met'] else 'NOT met'}"
     )
 
 
@@ -703,6 +831,7 @@ def run_api_bench(
     json_out: bool,
     digests: bool = True,
     orientations: bool = True,
+    rate: float = TARGET_PER_CORE,
 ) -> int:
     """Run the benchmark; print a table or one JSON object; the exit code."""
     from hashwall.bench.index_data import photo_files
@@ -726,6 +855,7 @@ def run_api_bench(
         "hit_rate": hit_rate,
         "digests": digests,
         "orientations": orientations,
+        "rate_per_core": rate,
         "cpu_count": os.cpu_count(),
         "skipped": skipped,
         "runs": [],
@@ -746,17 +876,13 @@ def run_api_bench(
             seed=seed,
             digests=digests,
             orientations=orientations,
+            rate=rate,
             log=log,
         )
         if "media" in run:
             run["media_vs_fast_hash"] = run["media"]["vs_fast_hash"]
         report["runs"].append(run)
-    report["target_met"] = bool(report["runs"]) and all(
-        r["signals"]["checks_per_s_per_core"] >= TARGET_PER_CORE
-        and (r["signals"]["p99_ms"] or 1e9) <= TARGET_P99_MS
-        and r["signals"]["errors"] == 0
-        for r in report["runs"]
-    )
+    report["target_met"] = bool(report["runs"]) and all(_target_met(r) for r in report["runs"])
     if json_out:
         print(json.dumps(report))
     else:

@@ -82,6 +82,14 @@ def bench_api(
             "(--no-orientations: the one PDQ a platform hashing with another tool sends)."
         ),
     ] = True,
+    rate: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            help="Signal checks/s per server core offered in an open-loop run (Poisson "
+            "arrivals; latency counted from each arrival), after the closed-loop run; 0 skips it.",
+        ),
+    ] = 1000.0,
     postgres_url: Annotated[
         str | None,
         typer.Option(help="PostgreSQL server (default: HASHWALL_BENCH_POSTGRES_URL)."),
@@ -89,7 +97,8 @@ def bench_api(
     seed: Annotated[int, typer.Option(help="Seed of the generated bank and uploads.")] = 0,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
-    """The HTTP API under load: signal checks/s, p50/p99, server CPU per check, media checks."""
+    """The HTTP API under load: signal checks/s (closed loop, and open loop at --rate), p50/p99,
+    server CPU per check, media checks against fast hashing on the server core."""
     from hashwall.bench.api import DEFAULT_PHOTOS, run_api_bench
 
     raise typer.Exit(
@@ -106,5 +115,6 @@ def bench_api(
             json_out=json_out,
             digests=digests,
             orientations=orientations,
+            rate=rate,
         )
     )
