@@ -264,6 +264,20 @@ class _AsyncExchange:
         return _parse_frame(self.buf)
 
 
+# How an exchange with a worker can fail (TimeoutError is an OSError: it is tested first).
+_EXCHANGE_FAILURES = (TimeoutError, EOFError, OSError, ValueError)
+
+
+def _failure(exc: BaseException) -> _Outcome:
+    """What an exchange that raised one of ``_EXCHANGE_FAILURES`` means for the worker: it
+    overran its time, it died (or its socket did), or it answered out of step."""
+    if isinstance(exc, TimeoutError):
+        return "timeout"
+    if isinstance(exc, (EOFError, OSError)):
+        return "died"
+    return "malformed"
+
+
 def _shut_down(waiter: asyncio.Future[_Worker]) -> None:
     if not waiter.done():
         waiter.set_exception(Overloaded("the decoder pool is shut down"))
@@ -348,12 +362,8 @@ class DecodePool:
             worker.sock.setblocking(False)
             async with asyncio.timeout(self._timeout):
                 raw = await exchange.run((header, data))
-        except TimeoutError:
-            outcome = "timeout"
-        except (EOFError, OSError):
-            outcome = "died"
-        except ValueError:
-            outcome = "malformed"
+        except _EXCHANGE_FAILURES as exc:
+            outcome = _failure(exc)
         except asyncio.CancelledError:
             # The caller went away after the task was sent: let the worker finish it and go
             # back to the pool (a client that disconnects must not cost a worker).
@@ -437,12 +447,8 @@ class DecodePool:
         raw = b""
         try:
             raw = worker.exchange((header, data), self._timeout)
-        except TimeoutError:
-            outcome = "timeout"
-        except (EOFError, OSError):
-            outcome = "died"
-        except ValueError:
-            outcome = "malformed"
+        except _EXCHANGE_FAILURES as exc:
+            outcome = _failure(exc)
         except BaseException:
             # Interrupted half-way (KeyboardInterrupt, a signal): the socket is out of step.
             self._replace(worker)
