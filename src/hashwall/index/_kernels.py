@@ -215,10 +215,11 @@ def search_tables(  # type: ignore[no-untyped-def]
     Each query runs in phases whose loads are independent of each other (bitmap words, bucket
     bounds, bucket entries, candidate codes): the bitmap words and bucket bounds are
     prefetched one phase ahead, the entries and candidate codes ``_AHEAD`` items ahead within
-    their own phase, so the CPU overlaps the cache misses instead of waiting for each one; arrays are indexed as flat
-    rows (no per-row views). ``scratch`` is a caller-owned int64 work array (reused across
-    calls, so a query does not allocate and fault in fresh pages); it is grown here when too
-    small. Returns CSR ``(offsets (q+1,), positions, distances)`` and the scratch array.
+    their own phase, so the CPU overlaps the cache misses instead of waiting for each one;
+    arrays are indexed as flat rows (no per-row views). ``scratch`` is a caller-owned int64
+    work array (reused across calls, so a query does not allocate and fault in fresh pages);
+    it is grown here when too small. Returns CSR ``(offsets (q+1,), positions, distances)``
+    and the scratch array.
     """
     m = taus.shape[0]
     nq = queries.shape[0]
