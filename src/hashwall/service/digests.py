@@ -125,11 +125,6 @@ class _Table:
         found.update(self.delta.get(key, ()))
         return tuple(sorted(found))
 
-    def holds(self, item_id: int, key: bytes) -> bool:
-        if key in self.delta_items.get(item_id, ()):
-            return True
-        return item_id not in self.dead and item_id in self.main.ids_of(key)
-
 
 def _split(size: int, raw: bytes) -> tuple[KeyArray, ByteArray]:
     """``(keys, rest)`` of concatenated raw digests of ``size`` bytes (copies: no aliasing)."""
@@ -300,16 +295,6 @@ class DigestIndex:
         with self._lock:
             self._tables = {**self._tables, signal_type: _Table(main, frozenset(), {}, {})}
 
-    def replace(self, signal_type: str, item_ids: Sequence[int], values: Sequence[str]) -> None:
-        """Merge one chunk of snapshot rows into the main segment (O(n): prefer :meth:`build`)."""
-        if signal_type not in self._sizes:
-            return
-        keys, rest, ids = parse_chunk(signal_type, item_ids, values)
-        with self._lock:
-            table = self._tables[signal_type]
-            merged = _Table(_merge(table.main, keys, rest, ids), *_tail(table))
-            self._tables = {**self._tables, signal_type: merged}
-
     def add(self, item_id: int, signals: Iterable[tuple[str, str]]) -> None:
         """Add an item's ``(type, hex value)`` digests (other types are ignored)."""
         self.apply([DigestChange(item_id, tuple(signals))])
@@ -341,11 +326,6 @@ class DigestIndex:
         with self._lock:
             self._tables = {t: _compact(self._sizes[t], tb) for t, tb in self._tables.items()}
 
-    def clear(self) -> None:
-        """Forget everything."""
-        with self._lock:
-            self._tables = self._empty()
-
     def _maybe_compact(self, signal_type: str, table: _Table) -> _Table:
         n = int(table.main.ids.size)
         delta_max = (
@@ -355,9 +335,3 @@ class DigestIndex:
         if len(table.delta_items) > delta_max or len(table.dead) > dead_max:
             return _compact(self._sizes[signal_type], table)
         return table
-
-
-def _tail(
-    table: _Table,
-) -> tuple[frozenset[int], Mapping[bytes, tuple[int, ...]], Mapping[int, tuple[bytes, ...]]]:
-    return table.dead, table.delta, table.delta_items
