@@ -39,7 +39,7 @@ from hashwall.hashing.signals import Signal
 from hashwall.index.base import DihedralMatch
 from hashwall.service.allowlist import AllowlistMatcher
 from hashwall.service.context import Actor, ServiceContext
-from hashwall.service.live import scan_store
+from hashwall.service.live import LiveIndexes, scan_store
 from hashwall.service.operator import INVALID_KEY_MESSAGE
 from hashwall.store.ids import new_check_id
 from hashwall.store.repo import (
@@ -242,9 +242,7 @@ def check_in_memory(
     if live is None or platform is None:
         return StoreStep(ctx, actor, request, check_id, platform, None)
     candidates: dict[int, _Candidate] = {}
-    for signal_type, value in _exact(request):
-        for item_id in live.find_digest(signal_type, value):
-            candidates.setdefault(item_id, _Candidate(item_id, signal_type, None, None))
+    _add_digest_candidates(live, _exact(request), candidates)
     _add_pdq_candidates(ctx, request, platform, candidates)
     if not candidates:
         return _allow(ctx, request, check_id)
@@ -282,9 +280,7 @@ class StoreStep:
                                 item.id, _Candidate(item.id, signal_type, None, None)
                             )
             if ctx.live is not None:
-                for signal_type, value in exact:
-                    for item_id in ctx.live.find_digest(signal_type, value):
-                        candidates.setdefault(item_id, _Candidate(item_id, signal_type, None, None))
+                _add_digest_candidates(ctx.live, exact, candidates)
             _add_pdq_candidates(ctx, request, platform, candidates)
         if not candidates:
             return _allow(ctx, request, self.check_id)
@@ -303,6 +299,14 @@ def _pdq_usable(ctx: ServiceContext, request: CheckRequest) -> bool:
     return (
         pdq is not None and pdq.quality is not None and pdq.quality >= ctx.settings.pdq_min_quality
     )
+
+
+def _add_digest_candidates(
+    live: LiveIndexes, exact: list[tuple[str, str]], candidates: dict[int, _Candidate]
+) -> None:
+    for signal_type, value in exact:
+        for item_id in live.find_digest(signal_type, value):
+            candidates.setdefault(item_id, _Candidate(item_id, signal_type, None, None))
 
 
 def _add_pdq_candidates(

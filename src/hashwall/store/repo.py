@@ -855,25 +855,19 @@ class Repository:
             params["upload_exact"] = list(upload_exact)
         else:
             stmt = _CHECK_CANDIDATES
-        found: dict[int, CheckCandidate] = {}
+        # One row per (item, exemption of it on this platform), or one row with no exemption.
+        heads: dict[int, tuple[str, Trust, ItemState, bool]] = {}
+        held: dict[int, list[tuple[str | None, str | None]]] = {}
         upload, pdq = False, False
         for row in self.conn.execute(stmt, params):
             (item_id, item_ref, trust, state, allowlisted, upload, pdq, exemption, e_pdq, e_sha) = (
                 row
             )
-            known = found.get(item_id)
-            if known is None:
-                known = CheckCandidate(item_id, item_ref, trust, state, bool(allowlisted), ())
+            heads.setdefault(item_id, (item_ref, trust, state, bool(allowlisted)))
+            exempt = held.setdefault(item_id, [])
             if exemption is not None:
-                known = CheckCandidate(
-                    item_id,
-                    item_ref,
-                    trust,
-                    state,
-                    known.allowlisted,
-                    (*known.exemptions, (e_pdq, e_sha)),
-                )
-            found[item_id] = known
+                exempt.append((e_pdq, e_sha))
+        found = {i: CheckCandidate(i, *head, tuple(held[i])) for i, head in heads.items()}
         return CheckCandidates(found, bool(upload), bool(pdq))
 
     def read_pdq_allowlist(
