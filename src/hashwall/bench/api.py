@@ -48,7 +48,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -383,41 +383,16 @@ async def _connection(
     requests: Sequence[bytes],
     offset: int,
     step: int,
-    warm_until: float,
-    stop_at: float,
-    out: dict[str, Any],
-) -> None:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    i = offset
-    try:
-        while True:
-            began = time.perf_counter()
-            if began >= stop_at:
-                return
-            status, body = await _exchange(reader, writer, requests[i % len(requests)])
-            i += step
-            out["sent"] += 1
-            if began >= warm_until:
-                _record(out, status, body, time.perf_counter() - began)
-    finally:
-        writer.close()
-
-
-async def _open_loop_connection(
-    port: int,
-    requests: Sequence[bytes],
-    offset: int,
-    step: int,
-    arrivals: asyncio.Queue[float | None],
+    next_due: Callable[[], Awaitable[float | None]],
     warm_until: float,
     out: dict[str, Any],
 ) -> None:
-    """Take the next arrival time, send, and count the latency from that time (so that a
-    request kept waiting for a free connection counts its wait: no coordinated omission)."""
+    """Send ``requests[offset::step]`` (round robin) on one keep-alive connection, each when
+    ``next_due`` says (None: stop), and count its latency from that time after warm-up."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     i = offset
     try:
-        while (due := await arrivals.get()) is not None:
+        while (due := await next_due()) is not None:
             status, body = await _exchange(reader, writer, requests[i % len(requests)])
             i += step
             out["sent"] += 1
@@ -468,9 +443,11 @@ def load_at_rate(
         gaps = random.Random(seed)
         due = time.perf_counter()
         warm, stop_at = due + warmup, due + warmup + duration
+        # Each connection takes the next arrival time; a request kept waiting for a free
+        # connection counts its wait (no coordinated omission).
         workers = [
             asyncio.create_task(
-                _open_loop_connection(port, requests, c, connections, arrivals, warm, out)
+                _connection(port, requests, c, connections, arrivals.get, warm, out)
             )
             for c in range(connections)
         ]
@@ -506,9 +483,14 @@ def load(
     async def main() -> None:
         now = time.perf_counter()
         warm_until, stop_at = now + warmup, now + warmup + duration
+
+        async def now_until_stop() -> float | None:  # closed loop: the next one at once
+            began = time.perf_counter()
+            return began if began < stop_at else None
+
         await asyncio.gather(
             *(
-                _connection(port, requests, c, concurrency, warm_until, stop_at, out)
+                _connection(port, requests, c, concurrency, now_until_stop, warm_until, out)
                 for c in range(concurrency)
             )
         )
