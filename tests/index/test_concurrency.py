@@ -5,10 +5,11 @@ from __future__ import annotations
 import threading
 
 import numpy as np
-from tests.index.conftest import random_codes
 
 from hashwall.hashing.codes import Hash256
 from hashwall.index.mih import MihIndex
+
+from index_codes import random_codes
 
 
 def test_searches_during_adds_and_removes_see_whole_batches_only() -> None:

@@ -9,13 +9,14 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.index.conftest import clustered_codes, flip_bits, random_codes
 
 from hashwall.errors import InvalidHash, InvalidInput
 from hashwall.hashing.codes import Hash256
 from hashwall.index.base import MAX_ID, HashIndex, Match
 from hashwall.index.brute import BruteForceIndex
 from hashwall.index.mih import Layout, MihIndex, plan_radii
+
+from index_codes import clustered_codes, flip_bits, random_codes
 
 Factory = Callable[[], HashIndex]
 

@@ -7,12 +7,13 @@ import sys
 
 import numpy as np
 import pytest
-from tests.index.conftest import random_codes
 
 from hashwall.errors import IndexNotReady
 from hashwall.hashing.codes import Hash256
 from hashwall.index.base import Match
 from hashwall.index.live import IndexEvent, IndexHolder
+
+from index_codes import random_codes
 
 
 def chunks(codes: np.ndarray, size: int):  # type: ignore[no-untyped-def]
