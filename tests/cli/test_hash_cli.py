@@ -115,6 +115,7 @@ def test_compare_unrelated_images_do_not_match(tmp_path: Path) -> None:
     result = runner.invoke(
         app, ["compare", "--json", str(tmp_path / "a.png"), str(tmp_path / "b.png")]
     )
+    assert result.exit_code == 1, "no match is exit code 1, as for cmp and diff"
     out = json.loads(result.stdout)
     assert out["match"] is False and out["distance"] > 31
     assert out["reason"] == "beyond_threshold"
@@ -123,10 +124,28 @@ def test_compare_unrelated_images_do_not_match(tmp_path: Path) -> None:
 def test_compare_two_hashes_and_threshold(tmp_path: Path) -> None:
     a = "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22"
     b = "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b2d"  # 4 bits apart
-    out = json.loads(runner.invoke(app, ["compare", "--json", a, b]).stdout)
+    within = runner.invoke(app, ["compare", "--json", a, b])
+    out = json.loads(within.stdout)
     assert (out["match"], out["distance"], out["rotated"]) == (True, 4, None)
-    out = json.loads(runner.invoke(app, ["compare", "--json", "--threshold", "3", a, b]).stdout)
-    assert out["match"] is False
+    assert within.exit_code == 0
+    beyond = runner.invoke(app, ["compare", "--json", "--threshold", "3", a, b])
+    assert json.loads(beyond.stdout)["match"] is False
+    assert beyond.exit_code == 1
+
+
+def test_compare_featureless_image_is_no_match(tmp_path: Path) -> None:
+    flat = np.full((64, 64, 3), 128, dtype=np.uint8)
+    (tmp_path / "flat.png").write_bytes(encode(flat, "PNG"))
+    result = runner.invoke(
+        app, ["compare", "--json", str(tmp_path / "flat.png"), str(tmp_path / "flat.png")]
+    )
+    assert json.loads(result.stdout)["reason"] == "low_quality"
+    assert result.exit_code == 1
+
+
+def test_compare_help_documents_exit_codes() -> None:
+    result = runner.invoke(app, ["compare", "--help"])
+    assert "Exit codes" in result.stdout
 
 
 def test_compare_bad_operand_is_a_clean_error() -> None:

@@ -21,6 +21,11 @@ from hashwall.settings import Settings
 
 DEFAULT_THRESHOLD = 31
 
+#: ``hashwall compare`` exit codes, as ``cmp`` and ``diff`` use them.
+COMPARE_MATCH = 0
+COMPARE_NO_MATCH = 1
+COMPARE_ERROR = 2
+
 
 def iter_paths(paths: list[Path]) -> Iterator[Path]:
     """Files named, and files under folders named (recursively, sorted, hidden ones skipped)."""
@@ -180,7 +185,12 @@ def compare_command(
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     fast: Annotated[bool, typer.Option("--fast", help="Fast mode for files.")] = False,
 ) -> None:
-    """Distance between two images or hashes, in the best of the 8 orientations."""
+    """Distance between two images or hashes, in the best of the 8 orientations.
+
+    Exit codes: 0 they match (distance within --threshold, both usable); 1 they do not match
+    (beyond the threshold, or an image too featureless to match on: reason low_quality); 2 an
+    operand could not be read or hashed, or the command line is wrong.
+    """
     settings = Settings()
     console = Console()
     try:
@@ -191,7 +201,7 @@ def compare_command(
             sys.stdout.write(json.dumps({"match": False, "error": exc.to_dict()}) + "\n")
         else:
             Console(stderr=True).print(f"[red]{exc.code}[/red]: {exc.message}")
-        raise typer.Exit(2) from None
+        raise typer.Exit(COMPARE_ERROR) from None
     # The rotated side is a file (its 8 dihedral hashes are known); a bare hash cannot be rotated.
     rotated: str | None = None
     distances: list[tuple[int, str]]
@@ -227,7 +237,7 @@ def compare_command(
         console.print(f"{verdict}: distance {distance}{where}, threshold {threshold}")
         if low:
             console.print(f"quality below {MIN_QUALITY}: too featureless to match on")
-    raise typer.Exit(0)
+    raise typer.Exit(COMPARE_MATCH if match else COMPARE_NO_MATCH)
 
 
 __all__ = ["compare_command", "hash_command", "iter_paths"]
