@@ -72,12 +72,16 @@ def test_partner_banked_photo_blocks_its_rotated_copy(
     assert lines[0]["decision"] == "block"
 
 
-def test_anonymous_photo_is_review_and_broken_file_is_an_error(
+def test_anonymous_photo_is_review_and_a_broken_file_beside_it_exits_1(
     server: Served, pictures: dict[str, Path]
 ) -> None:
     bank(server, pictures["photo"], None)
-    code, lines = check(server, pictures["photo"], pictures["broken"])
+    code, lines = check(server, pictures["photo"])
     assert code == EXIT_REVIEW
+    assert lines[0]["decision"] == "review"
+
+    code, lines = check(server, pictures["photo"], pictures["broken"])
+    assert code == EXIT_ERROR, "a file that could not be checked wins over any answer"
     assert lines[0]["decision"] == "review"
     assert lines[1]["decision"] is None
     assert lines[1]["error"]["code"] == "corrupt_media"

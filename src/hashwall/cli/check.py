@@ -8,9 +8,10 @@ Output: a table, or with ``--json`` one object per file and line: ``{"path", "de
 "reason", "check_id", "matches", "error"}`` (``decision`` null and ``error`` ``{"code",
 "message"}`` when the file could not be checked).
 
-Exit codes: 0 every file ``allow``; 4 at least one ``block``; 3 at least one ``review`` (and
-no ``block``); 1 some file could not be checked (and none was ``block`` or ``review``), or the
-service could not be used at all (unreachable, bad key: then nothing more is tried); 2 usage.
+Exit codes: 1 some file could not be checked, whatever the others answered (a script must not
+take a partial run for an answer), or the service could not be used at all (unreachable, bad
+key: then nothing more is tried); otherwise 4 at least one ``block``, 3 at least one ``review``
+(and no ``block``), 0 every file ``allow``; 2 usage.
 """
 
 from __future__ import annotations
@@ -107,7 +108,11 @@ def check_command(
     ] = False,
     json_out: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
 ) -> None:
-    """Check files against the bank: allow, review or block (exit 0 only if all allow)."""
+    """Check files against the bank: allow, review or block.
+
+    Exit codes: 0 every file allow; 4 some block; 3 some review (no block); 1 any file could
+    not be checked (whatever the others answered) or the service could not be used; 2 usage.
+    """
     from hashwall.cli.hashing import iter_paths
     from hashwall.client import Client
     from hashwall.settings import Settings
@@ -172,8 +177,8 @@ def check_command(
         Console(stderr=True).print(summary)
     if fatal is not None:
         fail(fatal, json_out)
+    if counts["error"]:
+        raise typer.Exit(EXIT_ERROR)
     if counts["block"]:
         raise typer.Exit(EXIT_BLOCK)
-    if counts["review"]:
-        raise typer.Exit(EXIT_REVIEW)
-    raise typer.Exit(EXIT_ERROR if counts["error"] else EXIT_ALLOW)
+    raise typer.Exit(EXIT_REVIEW if counts["review"] else EXIT_ALLOW)
