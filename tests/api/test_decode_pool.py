@@ -6,6 +6,8 @@ import asyncio
 import io
 import logging
 import os
+import socket
+import struct
 import tempfile
 import threading
 import time
@@ -15,7 +17,7 @@ import pytest
 from PIL import Image
 
 from hashwall import hash_image
-from hashwall.api.decode_pool import DecodePool
+from hashwall.api.decode_pool import DecodePool, _AsyncExchange
 from hashwall.errors import (
     CorruptMedia,
     DecodeFailed,
@@ -223,7 +225,11 @@ def test_cancelled_async_callers_never_cost_or_leak_a_worker() -> None:
             second = asyncio.create_task(
                 single.hash_media_async(data, fast=True, orientations=True)
             )
-            await asyncio.sleep(0.01)
+            # The first task's first step takes the idle worker and sends its task (one
+            # sendmsg); cancel it in the loop's next step, before it can have resumed with the
+            # reply, however fast or slow the worker is.
+            while single.stats().idle:
+                await asyncio.sleep(0)
             first.cancel()
             second.cancel()
             for task in (first, second):
@@ -235,6 +241,42 @@ def test_cancelled_async_callers_never_cost_or_leak_a_worker() -> None:
         assert asyncio.run(main()) == expected
         stats = single.stats()
         assert (stats.idle, stats.restarts, stats.crashes) == (1, 0, 0)
+
+
+def _readable(sock: socket.socket) -> bool:
+    try:
+        return bool(sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT))
+    except BlockingIOError:
+        return False
+
+
+def test_a_cancelled_reader_keeps_a_chunk_already_taken_off_the_socket() -> None:
+    """The reply read by the loop just before the caller's cancellation is not lost: the
+    background finisher completes it (else the worker would wait out the time limit and be
+    replaced)."""
+    ours, theirs = socket.socketpair()
+    frame = b"x" * 1000
+
+    async def main() -> bytes:
+        ours.setblocking(False)
+        exchange = _AsyncExchange(asyncio.get_running_loop(), ours)
+        reader = asyncio.create_task(exchange.reply())
+        await asyncio.sleep(0)  # the reader waits for the socket
+        theirs.sendall(struct.pack("!i", len(frame)) + frame)
+        # Cancel once the loop has taken the bytes off the socket, before the reader resumed.
+        while _readable(ours):
+            await asyncio.sleep(0)
+        assert not reader.done()
+        reader.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await reader
+        return await asyncio.wait_for(exchange.reply(), 5)
+
+    try:
+        assert asyncio.run(main()) == frame
+    finally:
+        ours.close()
+        theirs.close()
 
 
 def test_closing_the_pool_fails_waiting_async_callers() -> None:

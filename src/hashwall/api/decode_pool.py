@@ -226,15 +226,19 @@ class _AsyncExchange:
     """:meth:`_Worker.exchange` on a non-blocking socket, from the event loop.
 
     Keeps how far it got, so that a caller cancelled half-way can hand the rest (reading the
-    reply) to a background task instead of killing the worker.
+    reply) to a background task instead of killing the worker. A receive in flight is kept too
+    (``pending``, awaited through a shield): a cancellation that lands after the loop read a
+    chunk off the socket but before the caller resumed would otherwise drop that chunk, and the
+    reply could never be completed.
     """
 
-    __slots__ = ("buf", "loop", "sent", "sock")
+    __slots__ = ("buf", "loop", "pending", "sent", "sock")
 
     def __init__(self, loop: asyncio.AbstractEventLoop, sock: socket.socket) -> None:
         self.loop, self.sock = loop, sock
         self.sent = False
         self.buf = bytearray()
+        self.pending: asyncio.Future[bytes] | None = None
 
     async def run(self, frames: tuple[bytes, ...]) -> bytes:
         """Send ``frames`` (one ``sendmsg``, without copying, almost always), read the reply."""
@@ -257,11 +261,20 @@ class _AsyncExchange:
     async def reply(self) -> bytes:
         """The reply frame (what is left of it)."""
         while (need := _missing(self.buf)) > 0:
-            chunk = await self.loop.sock_recv(self.sock, need)
+            if self.pending is None:
+                self.pending = asyncio.ensure_future(self.loop.sock_recv(self.sock, need))
+            chunk = await asyncio.shield(self.pending)
+            self.pending = None
             if not chunk:
                 raise EOFError("the worker closed its socket")
             self.buf += chunk
         return _parse_frame(self.buf)
+
+    def abandon(self) -> None:
+        """Stop a receive in flight (the worker is being replaced: its socket closes)."""
+        if self.pending is not None:
+            self.pending.cancel()
+            self.pending = None
 
 
 # How an exchange with a worker can fail (TimeoutError is an OSError: it is tested first).
@@ -363,6 +376,7 @@ class DecodePool:
             async with asyncio.timeout(self._timeout):
                 raw = await exchange.run((header, data))
         except _EXCHANGE_FAILURES as exc:
+            exchange.abandon()
             outcome = _failure(exc)
         except asyncio.CancelledError:
             # The caller went away after the task was sent: let the worker finish it and go
@@ -373,6 +387,7 @@ class DecodePool:
                 self._replace(worker)
             raise
         except BaseException:
+            exchange.abandon()
             self._replace(worker)
             raise
         return self._settle(worker, outcome, raw, _hashes_from_wire)
@@ -512,9 +527,11 @@ class DecodePool:
                 async with asyncio.timeout(self._timeout):
                     raw = await exchange.reply()
             except asyncio.CancelledError:
+                exchange.abandon()
                 self._replace(worker)
                 raise
             except (TimeoutError, EOFError, OSError, ValueError):
+                exchange.abandon()
                 self._replace(worker)
                 return
             # The media layer's error for bytes nobody waits for any more is nobody's business.
