@@ -12,8 +12,12 @@ intake ``--key`` and no PIN given, the partner that filed the case acts without 
 "status", "item_ref", "code", "message"}]}`` (``status``: ``accepted``, ``refused`` by the
 service, or ``failed`` here, e.g. an unreadable file); ``status`` the case (``case_number``,
 ``channel``, ``status``, ``created_at``, ``withdrawn_at``, ``items``); ``withdraw``
-``{"case_number", "case_withdrawn", "withdrawn_items"}``; a failure ``{"error": {"code",
-"message"}}``.
+``{"case_number", "case_withdrawn", "withdrawn_items", "already_withdrawn"}``; a failure
+``{"error": {"code", "message"}}``.
+
+``withdraw`` asks for confirmation on a terminal and, without ``--yes``, refuses to run when
+standard input is not a terminal (exit code 1, nothing withdrawn). Withdrawing what is already
+withdrawn changes nothing and says so (``already_withdrawn``), with exit code 0.
 
 Exit codes: 0 done; 1 failed (nothing changed); 3 (``create``) the case was opened but some
 files were not banked.
@@ -301,24 +305,46 @@ def withdraw_command(
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
     json_out: JsonOption = False,
 ) -> None:
-    """Withdraw the case (or one item): its fingerprints are erased and stop matching at once."""
+    """Withdraw the case (or one item): its fingerprints are erased and stop matching at once.
+
+    Asks for confirmation on a terminal; when standard input is not a terminal (a script, a
+    pipe), nothing is withdrawn without --yes.
+    """
+    what = f"item {item} of case {case_number}" if item else f"case {case_number}"
+    if not yes and not stdin_is_terminal():
+        fail(
+            InvalidInput(
+                f"not withdrawing {what}: standard input is not a terminal, so there is no one "
+                "to confirm; add --yes to withdraw without being asked"
+            ),
+            json_out,
+        )
     try:
         secret = read_pin(pin, key=key)
     except HashwallError as exc:
         fail(exc, json_out)
-    if not yes and sys.stdin.isatty() and not json_out:
-        what = f"item {item} of case {case_number}" if item else f"case {case_number}"
+    if not yes:
         typer.confirm(f"Withdraw {what}? This cannot be undone", abort=True, err=True)
     try:
         with _client(server, key) as client:
             result = client.withdraw(case_number, secret, item_ref=item)
     except HashwallError as exc:
         fail(exc, json_out)
+    # Withdrawal is idempotent: nothing newly withdrawn means it had been done before.
+    already = not result.withdrawn_items
     if json_out:
-        print_json(result.model_dump(mode="json"))
+        print_json({**result.model_dump(mode="json"), "already_withdrawn": already})
         return
-    what = "the case" if result.case_withdrawn else "the item"
+    if already:
+        Console().print(f"{what} was already withdrawn: nothing changed.")
+        return
+    what = "the case" if item is None else "the item"
     Console().print(
         f"withdrew {what} ({len(result.withdrawn_items)} item(s)) of case {result.case_number}: "
         "platforms no longer match them."
     )
+
+
+def stdin_is_terminal() -> bool:
+    """Whether a person can answer a prompt (tests replace this)."""
+    return sys.stdin.isatty()
