@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,9 @@ from typer.testing import CliRunner, Result
 from hashwall import hash_file
 from hashwall.cli.db import db_app
 from hashwall.cli.operator import register_operator_commands
+from hashwall.store import migrate
 from hashwall.store.credentials import parse_api_key
+from hashwall.store.engine import make_engine
 from hashwall.store.events import ITEM_ADDED, ITEM_QUARANTINED
 from hashwall.store.repo import SignalRecord, Store
 
@@ -180,13 +183,46 @@ def test_errors_are_one_line_or_one_json_document(db_url: str) -> None:
 def test_unmigrated_store_is_store_unavailable(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("HASHWALL_DATABASE_URL", f"sqlite:///{tmp_path / 'empty.db'}")
+    empty = tmp_path / "empty.db"
+    sqlite3.connect(empty).close()
+    monkeypatch.setenv("HASHWALL_DATABASE_URL", f"sqlite:///{empty}")
     result = run("org", "list")
     assert result.exit_code == 1 and result.stderr.startswith("store_unavailable: ")
     assert "hashwall db upgrade" in result.stderr
+    assert "HASHWALL_DATABASE_URL" in result.stderr
     monkeypatch.setenv("HASHWALL_DATABASE_URL", "mysql://nope")
     result = run("org", "list", "--json")
     assert result.exit_code == 1 and json.loads(result.stdout)["error"]["code"] == "invalid_input"
+
+
+def test_no_database_says_what_to_do_and_creates_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("HASHWALL_DATABASE_URL", raising=False)
+    result = run("org", "list")
+    assert result.exit_code == 1 and result.stderr.startswith("store_unavailable: ")
+    message = " ".join(result.stderr.split())
+    assert "hashwall db upgrade" in message and "HASHWALL_DATABASE_URL" in message
+    assert "no such table" not in message
+    assert not (tmp_path / "var").exists(), "no empty database (or folder) is left behind"
+    machine = run("key", "list", "--json")
+    assert json.loads(machine.stdout)["error"]["code"] == "store_unavailable"
+
+
+def test_store_behind_this_hashwall_asks_for_an_upgrade(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = make_engine(url)
+    migrate.upgrade(engine, "0001")
+    engine.dispose()
+    monkeypatch.setenv("HASHWALL_DATABASE_URL", url)
+    result = run("org", "list")
+    if migrate.head_revision() == "0001":
+        assert result.exit_code == 0
+        return
+    assert result.exit_code == 1 and "hashwall db upgrade" in result.stderr
 
 
 def test_quarantine_commands(db_url: str) -> None:

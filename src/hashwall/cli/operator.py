@@ -3,14 +3,17 @@
 
 They work directly on the configured store (``HASHWALL_DATABASE_URL``, default
 ``sqlite:///./var/hashwall.db``) as the operator (no key), so the first admin key needs none.
+They never create a database: where there is none (or it was never migrated, or is at an older
+revision) they fail with ``store_unavailable`` naming ``hashwall db upgrade`` and
+``HASHWALL_DATABASE_URL``.
+
 Each command parses, calls one use case of :mod:`hashwall.service.operator` (or
 :mod:`hashwall.service.retention`) and formats: rich tables for people, or with ``--json``
 exactly one JSON document on stdout. Listings print ``{"<things>": [...]}``; single results print
 the object itself.
 
 On failure nothing but ``code: message`` goes to stderr (``{"error": {"code", "message"}}`` on
-stdout with ``--json``) and the exit code is 1; never a traceback. A store that was never
-migrated is ``store_unavailable``: run ``hashwall db upgrade`` first.
+stdout with ``--json``) and the exit code is 1; never a traceback.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from hashwall.cli.output import fail, print_json
@@ -34,7 +38,8 @@ from hashwall.hashing.signals import SIGNAL_TYPES, Signal
 from hashwall.service import operator as ops
 from hashwall.service.context import Actor, ServiceContext
 from hashwall.settings import Settings
-from hashwall.store.engine import redact
+from hashwall.store import migrate
+from hashwall.store.engine import normalise_url, redact
 from hashwall.store.repo import Store
 
 _T = TypeVar("_T")
@@ -80,10 +85,13 @@ def run_operator(
     """
     try:
         config = settings or Settings()
-        store = Store.from_url(config.database_url)
+        url = normalise_url(config.database_url)
     except (ValueError, SQLAlchemyError) as exc:
         fail(InvalidInput(f"cannot use the configured database: {exc}"), json_out)
+    _require_sqlite_file(url, json_out)  # before an engine would create an empty one
+    store = Store.from_url(url)
     try:
+        _require_schema(store, config.database_url)
         return use_case(ServiceContext(store=store, settings=config), Actor.operator())
     except HashwallError as exc:
         fail(exc, json_out)
@@ -99,6 +107,40 @@ def run_operator(
         )
     finally:
         store.dispose()
+
+
+_WHERE = "set HASHWALL_DATABASE_URL to the service's database (sqlite:///PATH or postgresql://...)"
+
+
+def _require_sqlite_file(url: URL, json_out: bool) -> None:
+    """Fail, creating nothing, when a SQLite store's file does not exist."""
+    database = url.database
+    if url.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        return
+    if not Path(database).expanduser().exists():
+        fail(
+            StoreUnavailable(
+                f"no hashwall database at {database}: {_WHERE}, or create one here with "
+                "`hashwall db upgrade`"
+            ),
+            json_out,
+        )
+
+
+def _require_schema(store: Store, url: str) -> None:
+    """``store_unavailable`` unless the store's schema is at this hashwall's revision."""
+    current = migrate.current_revision(store.engine)
+    head = migrate.head_revision()
+    if current is None:
+        raise StoreUnavailable(
+            f"{redact(url)} holds no hashwall schema: run `hashwall db upgrade` to create it, "
+            f"or {_WHERE}"
+        )
+    if current != head:
+        raise StoreUnavailable(
+            f"{redact(url)} is at schema revision {current}, this hashwall needs {head}: "
+            "run `hashwall db upgrade`"
+        )
 
 
 def _when(value: datetime | None) -> str:
