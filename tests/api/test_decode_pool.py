@@ -96,7 +96,9 @@ def test_worker_that_hangs_yields_decode_timeout_and_pool_recovers(
     started = time.monotonic()
     with pytest.raises(DecodeTimeout) as caught:
         recovered._sleep_for_tests(60)
-    assert TIME_LIMIT <= time.monotonic() - started < TIME_LIMIT + 5
+    # Not sooner than the limit (an upper bound would measure the machine's load: the
+    # decode_timeout error itself says the limit, not the 60 s task, ended the wait).
+    assert time.monotonic() - started >= TIME_LIMIT
     assert caught.value.code == "decode_timeout"
     assert recovered.stats().timeouts >= 1
     data = encode(textured_rgb(seed=2), "JPEG")

@@ -47,7 +47,10 @@ def test_bench_api_json_on_sqlite_reports_throughput_latency_and_cpu() -> None:
     at_rate = run["signals_at_rate"]  # 1,000/s per core offered in an open loop by default
     assert at_rate["offered_per_s"] == at_rate["offered_per_s_per_core"] == 1000.0
     assert at_rate["errors"] == 0 and at_rate["p99_ms"] >= at_rate["p50_ms"] > 0
-    assert 700 < at_rate["checks_per_s"] < 1300  # the arrivals are Poisson, about 1,000 in 1 s
+    # Every arrival is answered and counted: how many there are is fixed by the seed (Poisson,
+    # about 1,000 in 1 s), not by how fast the machine is.
+    assert at_rate["measured"] == at_rate["offered"]
+    assert 700 < at_rate["offered"] < 1300
     assert isinstance(report["target_met"], bool)
 
 
@@ -139,12 +142,13 @@ def test_open_loop_counts_the_wait_of_a_server_that_cannot_keep_up() -> None:
         offered = load_at_rate(port, [request], 100.0, 0.0, 1.0, connections=1)
     finally:
         stop()
-    # Closed loop: every answer takes ~20 ms. Open loop at twice what the server does: the
-    # queue grows for the whole second, and the latency counts it.
-    assert closed["p99_ms"] < 100
+    # Every answer takes at least 20 ms, one at a time: the server does at most 50/s however
+    # fast the machine. Open loop at 100/s: the queue grows for the whole second, and the
+    # latency counts it (bounds from below only: a busy machine only makes them larger).
+    assert closed["p50_ms"] >= 20
     assert offered["offered_per_s"] == 100.0 and offered["errors"] == 0
     assert offered["p99_ms"] > 300
-    assert offered["decisions"]["allow"] == offered["measured"] > 50
+    assert offered["decisions"]["allow"] == offered["measured"] == offered["offered"] > 50
 
 
 def test_the_signal_target_reads_p99_at_the_offered_rate() -> None:

@@ -143,7 +143,7 @@ def test_the_background_follower_picks_up_new_events(
     with LiveIndexes(ctx.store, ctx.settings) as live:
         assert live.ready and live.size == 0
         _bank(ctx, helpline, code)
-        deadline = time.monotonic() + 3
+        deadline = time.monotonic() + 30  # a bound on the wait, not on the speed
         while not live.search_pdq([code], 0) and time.monotonic() < deadline:
             time.sleep(0.02)
         assert len(live.search_pdq([code], 0)) == 1

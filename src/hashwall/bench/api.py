@@ -437,8 +437,10 @@ def load_at_rate(
     import random
 
     out = _tally()
+    offered = 0
 
     async def main() -> None:
+        nonlocal offered
         arrivals: asyncio.Queue[float | None] = asyncio.Queue()
         gaps = random.Random(seed)
         due = time.perf_counter()
@@ -453,8 +455,9 @@ def load_at_rate(
         ]
         while due < stop_at:
             now = time.perf_counter()
-            while due <= now:  # every arrival that is due, at once
+            while due <= now and due < stop_at:  # every arrival that is due, at once
                 arrivals.put_nowait(due)
+                offered += due >= warm
                 due += gaps.expovariate(rate)
             await asyncio.sleep(max(0.0, due - time.perf_counter()))
         for _ in workers:
@@ -464,6 +467,7 @@ def load_at_rate(
     asyncio.run(main())
     result = _summary(out, duration, keep_latencies=False)
     result["offered_per_s"] = rate
+    result["offered"] = offered  # arrivals after warm-up: fixed by the seed, not by the machine
     return result
 
 
