@@ -1,26 +1,31 @@
-"""``hashwall case create|status|withdraw``: a person's case, from their own computer.
+"""``hashwall case create|status|add|withdraw|vouch|reissue-pin``: cases, over the API.
+
+``create``, ``status``, ``add`` and ``withdraw`` are what a person does from their own computer
+(or an intake partner for them); ``vouch`` and ``reissue-pin`` are intake partners' tools.
 
 ``create`` hashes the files here and sends only their signals (PDQ, md5, sha256): the images
 never leave the machine. Without ``--key`` the case is anonymous (its items answer ``review``
 until an intake partner vouches for it); with an intake key it is the partner's (``block``).
 
-The PIN is a secret: ``status`` and ``withdraw`` read it from ``--pin``, ``HASHWALL_PIN``, a
-hidden prompt on a terminal, or the first line of standard input (in that order). With an
-intake ``--key`` and no PIN given, the partner that filed the case acts without it.
+The PIN is a secret: ``status``, ``add``, ``withdraw`` and ``vouch`` read it from ``--pin``,
+``HASHWALL_PIN``, a hidden prompt on a terminal, or the first line of standard input (in that
+order). With an intake ``--key`` and no PIN given, the partner that filed the case acts without
+it (except ``vouch``: a partner vouches for a case the person shows, with its PIN).
 
 ``--json`` prints one document: ``create`` ``{"case_number", "pin", "items": [{"path",
 "status", "item_ref", "code", "message"}]}`` (``status``: ``accepted``, ``refused`` by the
 service, or ``failed`` here, e.g. an unreadable file); ``status`` the case (``case_number``,
 ``channel``, ``status``, ``created_at``, ``withdrawn_at``, ``items``); ``withdraw``
-``{"case_number", "case_withdrawn", "withdrawn_items", "already_withdrawn"}``; a failure
-``{"error": {"code", "message"}}``.
+``{"case_number", "case_withdrawn", "withdrawn_items", "already_withdrawn"}``; ``add``
+``{"case_number", "items"}`` (as ``create``); ``vouch`` ``{"case_number", "vouched_items"}``;
+``reissue-pin`` ``{"case_number", "pin"}``; a failure ``{"error": {"code", "message"}}``.
 
 ``withdraw`` asks for confirmation on a terminal and, without ``--yes``, refuses to run when
 standard input is not a terminal (exit code 1, nothing withdrawn). Withdrawing what is already
 withdrawn changes nothing and says so (``already_withdrawn``), with exit code 0.
 
-Exit codes: 0 done; 1 failed (nothing changed); 3 (``create``) the case was opened but some
-files were not banked.
+Exit codes: 0 done; 1 failed (nothing changed); 3 (``create``, ``add``) the case was opened
+or added to, but some files were not banked.
 """
 
 from __future__ import annotations
@@ -38,7 +43,7 @@ from rich.table import Table
 
 from hashwall.cli.output import fail, print_json
 from hashwall.cli.remote import JsonOption, KeyOption, ServerOption
-from hashwall.errors import HashwallError, InvalidInput
+from hashwall.errors import HashwallError, InvalidInput, InvalidKey
 
 if TYPE_CHECKING:
     from hashwall.client import CaseCreated, Client, ItemOutcome
@@ -50,7 +55,8 @@ SOME_NOT_BANKED = 3
 
 case_app = typer.Typer(
     name="case",
-    help="A person's case: bank fingerprints of photos, look at the case, withdraw it.",
+    help="A person's case: bank fingerprints of photos, look at the case, withdraw it; "
+    "intake partners: vouch, re-issue a PIN.",
     no_args_is_help=True,
 )
 
@@ -246,6 +252,10 @@ def _print_created(created: CaseCreated, records: list[dict[str, Any]], json_out
             "Anonymous case: platforms send matches to review until a partner vouches for it.",
             soft_wrap=True,
         )
+    console.print(_items_table(records))
+
+
+def _items_table(records: list[dict[str, Any]]) -> Table:
     table = Table(show_lines=False)
     table.add_column("file", overflow="fold")
     table.add_column("status")
@@ -256,7 +266,7 @@ def _print_created(created: CaseCreated, records: list[dict[str, Any]], json_out
         else:
             reason = f"{record['code']}: {record['message']}"
             table.add_row(escape(record["path"]), f"[red]{record['status']}[/red]", escape(reason))
-    console.print(table)
+    return table
 
 
 @case_app.command("status")
@@ -342,6 +352,131 @@ def withdraw_command(
     Console().print(
         f"withdrew {what} ({len(result.withdrawn_items)} item(s)) of case {result.case_number}: "
         "platforms no longer match them."
+    )
+
+
+@case_app.command("add")
+def add_command(
+    case_number: CaseNumberArgument,
+    paths: Annotated[list[Path], typer.Argument(help="Photos or folders (recursive).")],
+    server: ServerOption,
+    pin: PinOption = None,
+    key: KeyOption = None,
+    json_out: JsonOption = False,
+    fast: Annotated[
+        bool, typer.Option("--fast", help="Fast hashing (reduced decode) instead of reference.")
+    ] = False,
+) -> None:
+    """Hash more photos here and add their fingerprints to an active case.
+
+    The case's PIN, or the intake --key of the partner that filed it. Exit code 3 when some
+    files were not banked.
+    """
+    from hashwall.client import ApiError
+
+    try:
+        secret = read_pin(pin, key=key)
+    except HashwallError as exc:
+        fail(exc, json_out)
+    hashed, records = _hash_files(paths, fast)
+    if not hashed:
+        for record in records:
+            _print_failure(record, json_out)
+        fail(InvalidInput("no file could be hashed: nothing was sent"), json_out)
+    with _client(server, key) as client:
+        for start in range(0, len(hashed), ITEMS_PER_REQUEST):
+            chunk = hashed[start : start + ITEMS_PER_REQUEST]
+            chunk_paths = [path for path, _ in chunk]
+            try:
+                added = client.add_items(case_number, [h for _, h in chunk], pin=secret)
+                records.extend(_outcomes(chunk_paths, added.items))
+            except ApiError as exc:
+                if exc.code != "no_items_accepted":
+                    _print_added(case_number, records, json_out, partial=True)
+                    fail(exc, json_out)
+                records.extend(_refusals(chunk_paths, exc.problem))
+            except HashwallError as exc:
+                _print_added(case_number, records, json_out, partial=True)
+                fail(exc, json_out)
+    _print_added(case_number, records, json_out)
+    banked = sum(1 for r in records if r["status"] == "accepted")
+    raise typer.Exit(0 if banked == len(records) else SOME_NOT_BANKED)
+
+
+def _print_added(
+    case_number: str, records: list[dict[str, Any]], json_out: bool, *, partial: bool = False
+) -> None:
+    if partial and not any(r["status"] == "accepted" for r in records):
+        return  # nothing was added: the failure alone says it
+    if json_out:
+        print_json({"case_number": case_number, "items": records})
+        return
+    banked = sum(1 for r in records if r["status"] == "accepted")
+    Console().print(f"case {case_number}: {banked} of {len(records)} file(s) banked")
+    Console().print(_items_table(records))
+
+
+@case_app.command("vouch")
+def vouch_command(
+    case_number: CaseNumberArgument,
+    server: ServerOption,
+    pin: PinOption = None,
+    key: KeyOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Intake partners: vouch for an anonymous case a person showed you (its number and PIN).
+
+    Its unvouched items become vouched: platforms then block them instead of sending them to
+    review. Needs an intake --key and the case's PIN.
+    """
+    if not key:
+        fail(InvalidKey("vouching needs an intake key: --key or HASHWALL_KEY"), json_out)
+    try:
+        secret = read_pin(pin, key=None)  # the person's PIN, even with a key
+        assert secret is not None
+        with _client(server, key) as client:
+            result = client.vouch(case_number, secret)
+    except HashwallError as exc:
+        fail(exc, json_out)
+    if json_out:
+        print_json(result.model_dump(mode="json"))
+        return
+    count = len(result.vouched_items)
+    Console().print(
+        f"vouched for case {result.case_number}: {count} item(s) now vouched"
+        + ("" if count else " (none was unvouched)")
+        + "."
+    )
+
+
+@case_app.command("reissue-pin")
+def reissue_pin_command(
+    case_number: CaseNumberArgument,
+    server: ServerOption,
+    key: KeyOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Intake partners: a new PIN for a case you filed (the person lost theirs).
+
+    The old PIN stops working at once; the new one is shown this once. Needs the intake --key of
+    the partner that filed the case.
+    """
+    if not key:
+        fail(InvalidKey("re-issuing a PIN needs an intake key: --key or HASHWALL_KEY"), json_out)
+    try:
+        with _client(server, key) as client:
+            result = client.reissue_pin(case_number)
+    except HashwallError as exc:
+        fail(exc, json_out)
+    if json_out:
+        print_json(result.model_dump(mode="json"))
+        return
+    console = Console()
+    console.print(f"case number: [bold]{result.case_number}[/bold]")
+    console.print(f"new PIN:     [bold]{result.pin}[/bold]")
+    console.print(
+        "Give it to the person now: it is shown only this once, and the old PIN no longer works.",
+        soft_wrap=True,
     )
 
 
