@@ -11,6 +11,8 @@ What runs where:
   revision (nothing is migrated: that is ``hashwall db upgrade``'s job; a schema not at head
   makes ``/readyz`` 503 and ``/v1`` routes ``store_unavailable``); the live index is built and
   follows the event log; the decoder pool starts now or on the first media request.
+- **Pages**: ``/`` (what hashwall is, links), ``/docs`` (Swagger UI) and ``/static/*``, all
+  from this server, no CDN (:mod:`hashwall.api.routes.pages`).
 - **Per request** (:class:`Guard`, outermost): a JSON body is read with its hard limit
   (``max_json_bytes``, 413) before FastAPI sees it; media routes read their own bodies in
   memory (:mod:`hashwall.api.body`); latency and status are counted per route template; an
@@ -46,7 +48,7 @@ from hashwall.api.problems import (
     internal_error_response,
     log_unexpected,
 )
-from hashwall.api.routes import admin, cases, check, feed, health, matches
+from hashwall.api.routes import admin, cases, check, feed, health, matches, pages
 from hashwall.api.state import ApiState, MediaHasher
 from hashwall.errors import HashwallError
 from hashwall.service.context import ServiceContext
@@ -185,6 +187,10 @@ def create_app(
         version=hashwall.__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        # /docs is served by routes/pages.py with Swagger UI's assets from this server (FastAPI's
+        # own pages load them from a CDN); no ReDoc page.
+        docs_url=None,
+        redoc_url=None,
         # No OpenTelemetry from FastAPI: hashwall exports its own metrics (/metrics), and spans
         # of a global provider would carry request details (client addresses are reporter
         # data). Off, its per-request check of the providers is gone too.
@@ -193,7 +199,7 @@ def create_app(
     app.state.hashwall = state
     install_problem_handlers(app)
     # The check router first: routes are matched in order, and checks are most of the traffic.
-    for module in (check, cases, matches, feed, admin, health):
+    for module in (check, cases, matches, feed, admin, health, pages):
         app.include_router(module.router)
     app.add_middleware(Guard, state=state)
     _document_problems(app)

@@ -1,0 +1,76 @@
+"""The pages a browser opens: the home page (``/``), the API docs (``/docs``) and their assets.
+
+Everything a page loads comes from this server (``/static/...``), so the pages work where the
+server has no way out to the internet and tell no third party who opened them. Swagger UI's
+script and stylesheet are the ones the ``fastapi-offline`` package ships (a pinned dependency),
+not a CDN's; the home page is ours and runs no script.
+"""
+
+from __future__ import annotations
+
+from importlib.resources import files
+from pathlib import Path
+from typing import Final
+
+from fastapi import APIRouter, Request
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse
+from starlette.exceptions import HTTPException
+
+router = APIRouter(include_in_schema=False)
+
+_OURS: Final = Path(str(files("hashwall.api") / "static"))
+_SWAGGER_UI: Final = Path(str(files("fastapi_offline") / "static"))
+
+#: The files served under ``/static/``: name -> (file, media type). Nothing else is.
+ASSETS: Final = {
+    "hashwall.css": (_OURS / "hashwall.css", "text/css; charset=utf-8"),
+    "favicon.svg": (_OURS / "favicon.svg", "image/svg+xml"),
+    "swagger-ui-bundle.js": (_SWAGGER_UI / "swagger-ui-bundle.js", "text/javascript"),
+    "swagger-ui.css": (_SWAGGER_UI / "swagger-ui.css", "text/css; charset=utf-8"),
+}
+
+#: The home page may load only this server's stylesheet and icon, and nothing runs on it.
+HOME_POLICY: Final = (
+    "default-src 'none'; style-src 'self'; img-src 'self'; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+_CACHE: Final = "public, max-age=3600"
+
+
+@router.get("/", response_class=HTMLResponse)
+async def home() -> HTMLResponse:
+    """What hashwall is, and links to the docs and the health endpoints."""
+    return HTMLResponse(
+        (_OURS / "index.html").read_text(encoding="utf-8"),
+        headers={"Content-Security-Policy": HOME_POLICY, "X-Content-Type-Options": "nosniff"},
+    )
+
+
+@router.get("/docs", response_class=HTMLResponse)
+async def docs(request: Request) -> HTMLResponse:
+    """Swagger UI over ``/openapi.json``, with its assets served from here."""
+    root = request.scope.get("root_path", "")
+    return get_swagger_ui_html(
+        openapi_url=f"{root}{request.app.openapi_url}",
+        title=f"{request.app.title} API",
+        swagger_js_url=f"{root}/static/swagger-ui-bundle.js",
+        swagger_css_url=f"{root}/static/swagger-ui.css",
+        swagger_favicon_url=f"{root}/static/favicon.svg",
+        # No validator badge: it would send the schema's address to a public validator.
+        swagger_ui_parameters={"validatorUrl": None},
+    )
+
+
+@router.get("/static/{name}")
+async def static(name: str) -> FileResponse:
+    """One of :data:`ASSETS` (404 for any other name)."""
+    asset = ASSETS.get(name)
+    if asset is None:
+        raise HTTPException(status_code=404)
+    path, media_type = asset
+    return FileResponse(
+        path,
+        media_type=media_type,
+        headers={"Cache-Control": _CACHE, "X-Content-Type-Options": "nosniff"},
+    )
