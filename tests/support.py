@@ -21,14 +21,32 @@ def shared_data_dir() -> Path:
     return Path(override) if override else (REPO.parent / "shared" / "data")
 
 
+# What a skipped test needs, and what to set to run it: the end of a run gives one line for
+# each (tests/conftest.py), not one line per test. A skip's message starts with its need.
+NEEDS = {
+    "needs PostgreSQL": "set HASHWALL_TEST_POSTGRES_URL=postgresql://USER@HOST:5432/DB "
+    "(an empty database the tests may create schemas in)",
+    "needs Redis": "run Redis at 127.0.0.1:6379 or set HASHWALL_TEST_REDIS_URL=redis://HOST:PORT/DB",
+    "needs the reference data": "set HASHWALL_SHARED_DATA to a folder with pdq-reference/, "
+    "photos/ and videos/ (tests/README.md says where each comes from)",
+}
+
+
+def skip_needing(need: str, detail: str) -> None:
+    """Skip the running test for lack of ``need`` (a key of :data:`NEEDS`); under ``CI=true``,
+    where nothing may be missing, fail instead."""
+    assert need in NEEDS, need
+    message = f"{need}: {detail}"
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
 def require_shared_data(*parts: str) -> Path:
     """The path under the shared data, or skip (fail under ``CI=true``) when it is missing."""
     path = shared_data_dir().joinpath(*parts)
     if not path.exists():
-        message = f"reference data missing: {path}"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+        skip_needing("needs the reference data", f"{path} is missing")
     return path
 
 
@@ -66,10 +84,8 @@ def postgres_url() -> str:
     """The test server's URL, or skip (fail under ``CI=true``) when it is not configured."""
     url = os.environ.get(POSTGRES_ENV)
     if not url:
-        message = f"{POSTGRES_ENV} is not set: PostgreSQL tests not run"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+        skip_needing("needs PostgreSQL", f"{POSTGRES_ENV} is not set")
+        raise AssertionError("unreachable")
     return url
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
 from typer.testing import CliRunner
@@ -11,15 +10,15 @@ from typer.testing import CliRunner
 from hashwall.bench.index import DEFAULT_PHOTOS
 from hashwall.cli.main import app
 
+from support import skip_needing
+
 KEYS = {"qps", "p50_us", "p99_us", "p99_cpu_us", "build_s", "bytes_per_hash", "recall"}
 
 
 @pytest.mark.parametrize("data", ["random", "photos"])
 def test_bench_index_json_shape_and_exact_recall(data: str) -> None:
     if data == "photos" and not DEFAULT_PHOTOS.is_dir():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"photos missing at {DEFAULT_PHOTOS}")
-        pytest.skip("shared photos absent")
+        skip_needing("needs the reference data", f"no photos at {DEFAULT_PHOTOS}")
     args = ["bench", "index", "--n", "20000", "--queries", "50", "--data", data, "--json"]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
