@@ -1,9 +1,14 @@
-"""``hashwall demo setup`` (what ``make run`` runs before serving): once, then the same keys."""
+"""``hashwall demo setup`` (what ``make run`` runs before serving): once, then the same keys,
+then what to do next (commands that work as printed)."""
 
 from __future__ import annotations
 
 import json
+import os
+import re
 import stat
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -11,15 +16,22 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from hashwall.cli.check import EXIT_ALLOW, EXIT_BLOCK
 from hashwall.cli.db import db_app
-from hashwall.cli.demo import PLATFORMS, demo_app
+from hashwall.cli.demo import CASE_NUMBER, PLATFORMS, demo_app
 from hashwall.errors import InvalidKey
 from hashwall.service import operator
 from hashwall.service.context import Actor, ServiceContext
 from hashwall.settings import Settings
+from hashwall.store import migrate
+from hashwall.store.engine import make_engine
 from hashwall.store.repo import Store
+from live_server import served_in_thread, wait_indexed
+
+from support import encode, textured_rgb
 
 runner = CliRunner()
+HASHWALL = str(Path(sys.executable).parent / "hashwall")
 
 
 def _app() -> typer.Typer:
@@ -114,3 +126,63 @@ def test_setup_on_a_store_without_schema_fails_cleanly(
     result = runner.invoke(APP, ["demo", "setup", "--json"])
     assert result.exit_code == 1
     assert json.loads(result.stdout)["error"]["code"] == "store_unavailable"
+
+
+def test_setup_prints_exports_and_three_commands_that_work_as_printed(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'var' / 'hashwall.db'}"
+    (tmp_path / "var").mkdir()
+    engine = make_engine(url)
+    migrate.upgrade(engine)
+    engine.dispose()
+    (tmp_path / "photo.jpg").write_bytes(encode(textured_rgb(400, 300, seed=5), "JPEG", quality=90))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HASHWALL_")}
+    env |= {"HASHWALL_DATABASE_URL": url, "COLUMNS": "80"}
+
+    def shell(script: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["bash", "-euc", script],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+        )
+
+    with served_in_thread(url, {}) as server:
+        printed = subprocess.run(
+            [HASHWALL, "demo", "setup", "--url", server.url],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=120,
+        ).stdout
+        keys = json.loads((tmp_path / "var" / "demo-keys.json").read_text())
+        lines = printed.splitlines()
+        exports = [line for line in lines if line.startswith("export ")]
+        assert (
+            f"export HASHWALL_SERVER={server.url} PLATFORM_KEY={keys['platforms'][0]['key']} "
+            f"INTAKE_KEY={keys['partner']['key']} ADMIN_KEY={keys['admin_key']}"
+        ) in exports
+        bank, check, withdraw = [line for line in lines if line.startswith("hashwall ")]
+        prelude = "\n".join(exports) + "\n"
+
+        banked = shell(prelude + bank)
+        assert banked.returncode == 0, banked.stderr + banked.stdout
+        case_number = re.search(r"HW(?:-[0-9A-Z]{4}){3}", banked.stdout)
+        assert case_number is not None, banked.stdout
+        wait_indexed(server.url, 1)
+
+        checked = shell(prelude + check)
+        assert checked.returncode == EXIT_BLOCK, checked.stderr + checked.stdout
+        assert "block" in checked.stdout
+
+        assert CASE_NUMBER in withdraw
+        withdrawn = shell(prelude + withdraw.replace(CASE_NUMBER, case_number.group()))
+        assert withdrawn.returncode == 0, withdrawn.stderr + withdrawn.stdout
+
+        again = shell(prelude + check)
+        assert again.returncode == EXIT_ALLOW, again.stderr + again.stdout
+        assert "allow" in again.stdout

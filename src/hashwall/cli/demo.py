@@ -11,6 +11,11 @@ prints them. Otherwise what is missing is created, earlier ``demo`` keys are rev
 are made and saved. Works on the store directly as the operator (``HASHWALL_DATABASE_URL``); the
 schema must exist (``hashwall db upgrade``).
 
+The keys are followed by what to do next (:func:`next_steps`): an ``export
+HASHWALL_SERVER=... PLATFORM_KEY=... INTAKE_KEY=... ADMIN_KEY=...`` line to copy into another
+terminal, and three commands to try: bank a photo as the partner, check it as the first
+platform, withdraw the case.
+
 ``--json`` prints ``{"created", "keys_file", "database", "urls", "admin_key", "platforms":
 [{"name", "description", "key"}], "partner": {"name", "key"}}``.
 """
@@ -19,6 +24,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import shlex
+import shutil
+import sys
 from pathlib import Path
 from typing import Annotated, Any, Final
 
@@ -43,6 +51,8 @@ PLATFORMS: Final = (
 PARTNER: Final = "Demo Helpline"
 LABEL: Final = "demo"
 DEFAULT_KEYS_FILE: Final = Path("./var/demo-keys.json")
+#: Stands for the case number that the first example command prints.
+CASE_NUMBER: Final = "CASE_NUMBER"
 
 demo_app = typer.Typer(name="demo", help="A demo world for trying hashwall out.")
 
@@ -132,6 +142,36 @@ def _print(document: dict[str, Any]) -> None:
     console.print(f"keys saved in {document['keys_file']} (readable by you only)")
     links = document["urls"]
     console.print(f"API:     {links['api']}\ndocs:    {links['docs']}\nOpenAPI: {links['openapi']}")
+    console.print()
+    console.print("Next, in another terminal in this folder:")
+    console.print("\n".join(next_steps(document)), markup=False)
+
+
+def next_steps(document: dict[str, Any]) -> list[str]:
+    """Shell lines to copy: the exports, then bank a photo, check it, withdraw the case."""
+    platform = document["platforms"][0]
+    exports = {
+        "HASHWALL_SERVER": document["urls"]["api"],
+        "PLATFORM_KEY": platform["key"],
+        "INTAKE_KEY": document["partner"]["key"],
+        "ADMIN_KEY": document["admin_key"],
+    }
+    lines = []
+    command = Path(sys.executable).parent / "hashwall"
+    if shutil.which("hashwall") is None and command.exists():
+        lines.append(f'export PATH={shlex.quote(str(command.parent))}:"$PATH"')
+    lines += [
+        "export " + " ".join(f"{name}={shlex.quote(value)}" for name, value in exports.items()),
+        f"# 1. Bank a photo as the partner {document['partner']['name']} (any photo.jpg of yours:",
+        "#    only its fingerprints are sent). It prints the case number and the PIN.",
+        'hashwall case create photo.jpg --key "$INTAKE_KEY"',
+        f"# 2. Check the same photo as the platform {platform['name']}: the answer is block.",
+        'hashwall check photo.jpg --key "$PLATFORM_KEY"',
+        "# 3. Withdraw the case, with the case number from step 1 (the partner that filed it",
+        "#    needs no PIN); step 2 then answers allow.",
+        f'hashwall case withdraw {CASE_NUMBER} --key "$INTAKE_KEY" --yes',
+    ]
+    return lines
 
 
 @demo_app.command("setup")
