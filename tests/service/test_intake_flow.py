@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from typing import TYPE_CHECKING
 
@@ -11,7 +12,8 @@ from sqlalchemy import select
 from hashwall.errors import Forbidden, InvalidCredentials, NoItemsAccepted
 from hashwall.hashing.image import ImageHashes
 from hashwall.hashing.signals import Signal
-from hashwall.service.context import Actor, ServiceContext
+from hashwall.service.access import PinCheck, recording_pin_check
+from hashwall.service.context import Actor, PinHashing, ServiceContext
 from hashwall.service.intake import (
     AllItemsRefused,
     ItemAccepted,
@@ -30,6 +32,9 @@ from hashwall.store.tables import audit, cases, events, signals
 if TYPE_CHECKING:
     from conftest import World
 
+#: 12 symbols of Crockford's base 32 in three groups of four.
+PIN_PATTERN = re.compile(r"[0-9A-HJKMNP-TV-Z]{4}(-[0-9A-HJKMNP-TV-Z]{4}){2}")
+
 
 def _submission(hashes: ImageHashes) -> ItemSubmission:
     return ItemSubmission.from_image(hashes)
@@ -41,7 +46,7 @@ def test_reporter_case_is_anonymous_and_unvouched(
     receipt = create_case(ctx, Actor.reporter(), [_submission(images["original"])])
 
     assert CASE_NUMBER_PATTERN.fullmatch(receipt.case_number)
-    assert re.fullmatch(r"\d{8}", receipt.pin)
+    assert PIN_PATTERN.fullmatch(receipt.pin)
     assert receipt.pin not in repr(receipt)
     assert receipt.channel == "anonymous"
     assert [type(o) for o in receipt.items] == [ItemAccepted]
@@ -63,6 +68,7 @@ def test_reporter_case_is_anonymous_and_unvouched(
         for table in (audit, events, cases):
             for row in repo.conn.execute(select(table)):
                 assert receipt.pin not in str(tuple(row))
+                assert receipt.pin.replace("-", "") not in str(tuple(row))
 
 
 def test_partner_case_is_vouched(
@@ -165,6 +171,67 @@ def test_unknown_case_and_wrong_pin_are_one_error(
         case_status(ctx, Actor.reporter(), receipt.case_number)  # no PIN at all
 
 
+def test_a_pin_is_read_as_typed_in_any_case_with_or_without_separators(
+    ctx: ServiceContext, images: dict[str, ImageHashes]
+) -> None:
+    receipt = create_case(ctx, Actor.reporter(), [_submission(images["original"])])
+    compact = receipt.pin.replace("-", "")
+    typed = [
+        receipt.pin.lower(),
+        compact,
+        " ".join(receipt.pin.split("-")),
+        f" {compact[:6]} - {compact[6:]} ",
+        receipt.pin.replace("0", "o").replace("1", "I"),
+    ]
+    for pin in typed:
+        assert case_status(ctx, Actor.reporter(), receipt.case_number, pin=pin).status == "active"
+
+
+def test_an_old_eight_digit_pin_still_opens_its_case(
+    ctx: ServiceContext, images: dict[str, ImageHashes]
+) -> None:
+    receipt = create_case(ctx, Actor.reporter(), [_submission(images["original"])])
+    with ctx.store.write() as repo:  # a case from before 12-symbol PINs
+        case = repo.get_case(receipt.case_number)
+        assert case is not None
+        repo.set_case_pin(case.id, ctx.pins.hash("40718253"))
+    for pin in ("40718253", "4071 8253", "4071-8253"):
+        assert case_status(ctx, Actor.reporter(), receipt.case_number, pin=pin)
+    with pytest.raises(InvalidCredentials):
+        case_status(ctx, Actor.reporter(), receipt.case_number, pin=receipt.pin)
+    with pytest.raises(InvalidCredentials):
+        case_status(ctx, Actor.reporter(), receipt.case_number, pin="40718254")
+
+
+def test_text_that_cannot_be_a_pin_is_refused_without_argon2_work(
+    ctx: ServiceContext, images: dict[str, ImageHashes]
+) -> None:
+    receipt = create_case(ctx, Actor.reporter(), [_submission(images["original"])])
+    verified: list[str] = []
+    fullwidth_digits = "".join(chr(0xFF11 + i) for i in range(8))  # digits, but not ASCII
+
+    def spy(pin_hash: str | None, pin: str) -> bool:
+        verified.append(pin)
+        return ctx.pins.verify(pin_hash, pin)
+
+    spying = ServiceContext(ctx.store, ctx.settings, pins=PinHashing(ctx.pins.hash, spy))
+    for number in (receipt.case_number, "HW-0000-0000-0000"):
+        for pin in ("1234567", "K7QM-4XRT-9HW", "K7QM-4XRT-9HWU", "?" * 12, fullwidth_digits):
+            check = PinCheck()
+            with recording_pin_check(check), pytest.raises(InvalidCredentials) as raised:
+                case_status(spying, Actor.reporter(), number, pin=pin)
+            assert "not a PIN" in raised.value.message
+            assert not check.verified
+    assert verified == []
+    # A PIN that could be one is verified (and says so), for a known case or an unknown one.
+    for number, right in ((receipt.case_number, True), ("HW-0000-0000-0000", False)):
+        check = PinCheck()
+        with recording_pin_check(check), contextlib.suppress(InvalidCredentials):
+            case_status(spying, Actor.reporter(), number, pin=receipt.pin)
+        assert (check.verified, check.right) == (True, right)
+    assert len(verified) == 2
+
+
 def test_add_items_and_status(
     ctx: ServiceContext, images: dict[str, ImageHashes], world: World
 ) -> None:
@@ -212,6 +279,7 @@ def test_partner_reissues_a_pin_for_its_own_cases_only(
 
     reissued = reissue_pin(ctx, helpline, receipt.case_number)
     assert reissued.pin != receipt.pin and reissued.pin not in repr(reissued)
+    assert PIN_PATTERN.fullmatch(reissued.pin)
     with pytest.raises(InvalidCredentials):
         case_status(ctx, Actor.reporter(), receipt.case_number, pin=receipt.pin)
     assert case_status(ctx, Actor.reporter(), receipt.case_number, pin=reissued.pin)

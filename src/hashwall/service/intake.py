@@ -13,7 +13,8 @@ bank. Refusals only ever speak of the submitter's own image: whether somebody el
 image is never said (the answer is the same either way). If every item is refused, nothing is
 written and :class:`~hashwall.errors.NoItemsAccepted` is raised.
 
-The PIN is returned once (:class:`CaseReceipt`) and stored as an argon2 hash. Each banked item
+The PIN (``K7QM-4XRT-9HWP``: 12 symbols, 60 random bits) is returned once
+(:class:`CaseReceipt`) and stored as an argon2 hash. Each banked item
 writes an ``item_added`` event with its signals, appended last in the transaction.
 """
 
@@ -37,7 +38,7 @@ from hashwall.hashing.signals import Signal
 from hashwall.service.access import authorise_case, filed_by
 from hashwall.service.allowlist import AllowlistMatcher
 from hashwall.service.context import Actor, ServiceContext
-from hashwall.store.credentials import new_pin
+from hashwall.store.credentials import new_pin, pin_key
 from hashwall.store.events import ITEM_ADDED, TRUST_CHANGED
 from hashwall.store.repo import (
     Case,
@@ -195,8 +196,7 @@ def create_case(ctx: ServiceContext, actor: Actor, items: Sequence[ItemSubmissio
     if channel == "partner" and actor.partner_id is None:
         raise InvalidInput("an intake key must belong to a partner")
     prepared = _prepare(ctx, items)
-    pin = new_pin()
-    pin_hash = ctx.pins.hash(pin)
+    pin, pin_hash = _new_pin(ctx)
     with ctx.store.write() as repo:
         case = repo.create_case(
             pin_hash=pin_hash,
@@ -265,8 +265,7 @@ def case_status(
 def reissue_pin(ctx: ServiceContext, actor: Actor, case_number: str) -> PinReissue:
     """A partner gives a person a new PIN for a case the partner filed (the old one stops)."""
     case = filed_by(ctx, actor, case_number)
-    pin = new_pin()
-    pin_hash = ctx.pins.hash(pin)
+    pin, pin_hash = _new_pin(ctx)
     with ctx.store.write() as repo:
         repo.set_case_pin(case.id, pin_hash)
         repo.add_audit("case_pin_reissued", actor_key_id=actor.key_id, target=case.case_number)
@@ -308,6 +307,14 @@ class _Prepared:
     kind: ItemKind
     signals: tuple[Signal, ...] = ()
     refusal: ItemRefused | None = None
+
+
+def _new_pin(ctx: ServiceContext) -> tuple[str, str]:
+    """A fresh PIN as shown to the person, and its hash as stored."""
+    pin = new_pin()
+    key = pin_key(pin)
+    assert key is not None  # a fresh PIN always reads as one
+    return pin, ctx.pins.hash(key)
 
 
 def _trust_for(case: Case) -> Trust:
