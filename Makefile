@@ -13,8 +13,9 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-# The whole suite except tests marked slow; conformance tests skip without ../shared/data
-# unless CI=true. MARKERS selects another subset (pytest -m syntax).
+# The whole suite except tests marked slow; conformance tests skip without the reference data
+# (HASHWALL_SHARED_DATA, see README.md) unless CI=true. MARKERS selects another subset (pytest -m
+# syntax).
 MARKERS ?= not slow
 test: $(STAMP)
 	$(BIN)/python -m pytest -m "$(MARKERS)" -q
@@ -23,7 +24,7 @@ test: $(STAMP)
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q
 
-# Only the tests against ../shared/data, failing (not skipping) when it is missing.
+# Only the tests against the reference data, failing (not skipping) when it is missing.
 conformance: $(STAMP)
 	CI=true $(BIN)/python -m pytest -m "conformance and not slow" -q
 
@@ -41,7 +42,7 @@ clean:
 
 # A local demo on http://127.0.0.1:8000 over SQLite (./var/hashwall.db): migrates, creates the
 # demo organisation, platforms, partner and keys once (kept in ./var/demo-keys.json, 0600),
-# prints the keys and the URLs, and serves until Ctrl-C.
+# prints the keys as export lines with three commands to try, and serves until Ctrl-C.
 .PHONY: run
 RUN_ENV := HASHWALL_DATABASE_URL=sqlite:///./var/hashwall.db
 run: $(STAMP)

@@ -66,10 +66,10 @@ def test_readme_cli_example_runs(command: str, workdir: Path) -> None:
 @pytest.mark.parametrize(
     "command", [c for c in _console_commands() if c.startswith("hashwall bench")]
 )
-def test_readme_bench_example_runs(command: str) -> None:
-    require_shared_data("photos")
-    workdir = REPO  # the examples name ../shared/data relative to the repository
-    result = _run(command, workdir)
+def test_readme_bench_example_runs(command: str, tmp_path: Path) -> None:
+    # The examples name a folder of real photographs, photos/: the reference corpus's wallpapers.
+    (tmp_path / "photos").symlink_to(require_shared_data("photos", "wallpapers"))
+    result = _run(command, tmp_path)
     assert result.returncode == 0, result.stderr + result.stdout
 
 
