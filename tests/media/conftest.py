@@ -1,4 +1,5 @@
-"""Fixtures for the media tests: settings, and the shared reference data (../shared/data)."""
+"""Fixtures for the media tests: settings, and the reference data (``HASHWALL_SHARED_DATA``:
+the PDQ reference images of facebook/ThreatExchange, see test_media_conformance.py)."""
 
 from __future__ import annotations
 
