@@ -42,7 +42,7 @@ def _require_browser() -> None:
     except ImportError:
         missing.append("playwright (pip install -e '.[dev]')")
     if missing:
-        message = "browser test needs " + " and ".join(missing)
+        message = "needs Chromium and Playwright: missing " + " and ".join(missing)
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(message)
         pytest.skip(message)

@@ -3,11 +3,11 @@
 The tests marked ``conformance`` also run on the reference data, and skip without it.
 
 The reference data is not in this repository; ``HASHWALL_SHARED_DATA`` names the folder that
-holds it (see README.md). ``pdq-reference/``: the PDQ test images of facebook/ThreatExchange (its
-``pdq/data/`` folder and python-threatexchange's test images; BSD licence), with
-``expected.tsv``, the reference hashes that repository's tests and READMEs give for them.
-``photos/``: a corpus of openly licensed photographs (desktop wallpapers and sample photos
-shipped in Debian, PyPI and npm packages).
+holds it (see tests/README.md). ``pdq-reference/``: the PDQ test images of
+facebook/ThreatExchange (its ``pdq/data/`` folder and python-threatexchange's test images; BSD
+licence), with ``expected.tsv``, the reference hashes that repository's tests and READMEs give
+for them. ``photos/``: a corpus of openly licensed photographs (desktop wallpapers and sample
+photos shipped in Debian, PyPI and npm packages).
 """
 
 from __future__ import annotations
