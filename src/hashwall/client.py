@@ -234,14 +234,15 @@ class ItemStatus(Response):
 
 
 class CaseStatus(Response):
-    """A case and its items."""
+    """A case and its items (``status`` ``removed``: the service erased it on request)."""
 
     case_number: str
     channel: Literal["anonymous", "partner"]
-    status: Literal["active", "withdrawn"]
+    status: Literal["active", "withdrawn", "removed"]
     created_at: datetime
     withdrawn_at: datetime | None
     items: list[ItemStatus]
+    removed_at: datetime | None = None
 
 
 class CaseItemsAdded(Response):
@@ -448,10 +449,12 @@ class AllowlistEntry(Response):
 
 
 class AuditRecord(Response):
-    """One audit row: who (key id; null for the operator's CLI), what, on what, when."""
+    """One audit row: who (``actor``: ``operator``, ``admin:KEY_ID``, ``partner:NAME``,
+    ``platform:NAME`` or ``reporter``; ``actor_key_id``: the key used), what, on what, when."""
 
     id: int
     actor: str | None
+    actor_key_id: str | None = None
     action: str
     target: str | None
     details: dict[str, Any]

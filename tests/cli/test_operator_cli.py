@@ -131,7 +131,7 @@ def test_setup_flow_with_json(db_url: str) -> None:
 
     audit = run_json("audit", "--limit", "3")["audit"]
     assert [e["action"] for e in audit] == ["api_key_revoked", "api_key_created", "api_key_created"]
-    assert all(e["actor"] is None for e in audit)
+    assert all(e["actor"] == "operator" and e["actor_key_id"] is None for e in audit)
 
 
 def test_human_output_is_tables(db_url: str) -> None:

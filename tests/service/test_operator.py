@@ -376,6 +376,8 @@ def test_audit_listing_filters_and_pages(ctx: ServiceContext) -> None:
     assert [e.target for e in ops.list_audit(ctx, OP, actor_key_id=admin.key_id)] == ["Hotline"]
     assert ops.list_audit(ctx, OP, limit=2, before_id=everything[1].id) == everything[2:4]
     body = everything[0].to_dict()
-    assert body["actor"] == admin.key_id and body["action"] == "partner_added"
+    assert body["actor"] == f"admin:{admin.key_id}" and body["action"] == "partner_added"
+    assert body["actor_key_id"] == admin.key_id
+    assert all(e.actor == "operator" for e in everything[1:])
     with pytest.raises(InvalidInput):
         ops.list_audit(ctx, OP, limit=0)

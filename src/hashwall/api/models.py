@@ -151,14 +151,19 @@ class ItemStatus(ResponseModel):
 
 
 class CaseStatus(ResponseModel):
-    """``POST /v1/cases/status``: the case and its items."""
+    """``POST /v1/cases/status``: the case and its items.
+
+    ``status`` ``removed``: the service erased the case at the person's request (``removed_at``);
+    its items are ``deleted`` and no longer listed.
+    """
 
     case_number: str
     channel: Literal["anonymous", "partner"]
-    status: Literal["active", "withdrawn"]
+    status: Literal["active", "withdrawn", "removed"]
     created_at: datetime
     withdrawn_at: datetime | None
     items: list[ItemStatus]
+    removed_at: datetime | None = None
 
     @classmethod
     def from_result(cls, view: intake.CaseView) -> CaseStatus:
@@ -169,6 +174,7 @@ class CaseStatus(ResponseModel):
             status=view.status,
             created_at=view.created_at,
             withdrawn_at=view.withdrawn_at,
+            removed_at=view.removed_at,
             items=[
                 ItemStatus(
                     item_ref=i.item_ref,
@@ -603,10 +609,16 @@ class AllowlistEntryOut(ResponseModel):
 
 
 class AuditOut(ResponseModel):
-    """One audit row: who (key id; null for the operator's CLI), what, on what, when."""
+    """One audit row: who, what, on what, when.
+
+    ``actor``: role and name (``operator``, ``admin:KEY_ID``, ``partner:NAME``,
+    ``platform:NAME``, ``reporter`` for the anonymous channel); ``actor_key_id``: the key used,
+    null without one.
+    """
 
     id: int
     actor: str | None
+    actor_key_id: str | None = None
     action: str
     target: str | None
     details: dict[str, Any]

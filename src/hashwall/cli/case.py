@@ -293,6 +293,13 @@ def status_command(
         f"opened {view.created_at:%Y-%m-%d %H:%M}"
         + (f", withdrawn {view.withdrawn_at:%Y-%m-%d %H:%M}" if view.withdrawn_at else "")
     )
+    if view.removed_at is not None:
+        console.print(
+            f"The service removed this case at your request on {view.removed_at:%Y-%m-%d}: "
+            "its fingerprints were erased and no platform matches them.",
+            soft_wrap=True,
+        )
+        return
     table = Table(show_lines=False)
     for column in ("item", "kind", "trust", "state", "created"):
         table.add_column(column, no_wrap=column == "item")

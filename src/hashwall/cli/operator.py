@@ -558,8 +558,13 @@ def quarantine_delete(
     item_ref: Annotated[str, typer.Argument(help="The item ref (itm_...).")],
     json_out: JsonOption = False,
 ) -> None:
-    """Delete an item for good: its hash values are erased everywhere."""
-    change = run_operator(json_out, lambda ctx, actor: ops.delete_item(ctx, actor, item_ref))
+    """Delete a quarantined item for good: its hash values are erased everywhere.
+
+    Only quarantined items; an active one is deleted with `hashwall item delete --reason`.
+    """
+    change = run_operator(
+        json_out, lambda ctx, actor: ops.delete_quarantined_item(ctx, actor, item_ref)
+    )
     if json_out:
         print_json(change.to_dict())
     else:
@@ -704,7 +709,11 @@ def audit_command(
     ] = None,
     json_out: JsonOption = False,
 ) -> None:
-    """Show the audit log, newest first (every state change and every feed read)."""
+    """Show the audit log, newest first (every state change and every feed read).
+
+    The actor is a role and a name: operator, admin:KEY_ID, partner:NAME, platform:NAME, or
+    reporter (the anonymous channel).
+    """
     entries = run_operator(
         json_out,
         lambda ctx, actor: ops.list_audit(
@@ -719,7 +728,7 @@ def audit_command(
         table.add_row(
             str(e.id),
             _when(e.created_at),
-            e.actor_key_id or "operator",
+            e.actor,
             e.action,
             e.target or "",
             _short(json.dumps(e.details, sort_keys=True)) if e.details else "",

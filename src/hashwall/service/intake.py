@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from hashwall.errors import (
     Allowlisted,
@@ -152,10 +152,11 @@ class CaseView:
 
     case_number: str
     channel: Channel
-    status: CaseStatus
+    status: CaseStatus | Literal["removed"]  # removed: the operator erased it on request
     created_at: datetime
     withdrawn_at: datetime | None
     items: tuple[ItemView, ...]
+    removed_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,6 +208,7 @@ def create_case(ctx: ServiceContext, actor: Actor, items: Sequence[ItemSubmissio
         repo.add_audit(
             "case_created",
             actor_key_id=actor.key_id,
+            actor_role=actor.kind,  # "reporter" on the anonymous channel (no key)
             target=case.case_number,
             details={"channel": channel, **_counts(outcomes)},
         )
@@ -233,6 +235,7 @@ def add_items(
         repo.add_audit(
             "case_items_added",
             actor_key_id=actor.key_id,
+            actor_role=actor.kind,  # "reporter" on the anonymous channel (no key)
             target=current.case_number,
             details=_counts(outcomes),
         )
@@ -251,7 +254,8 @@ def case_status(
     return CaseView(
         case_number=current.case_number,
         channel=current.channel,
-        status=current.status,
+        status="removed" if current.removed_at is not None else current.status,
+        removed_at=current.removed_at,
         created_at=current.created_at,
         withdrawn_at=current.withdrawn_at,
         items=tuple(

@@ -64,6 +64,8 @@ MAX_LABEL_LENGTH: Final = 200
 MAX_KEY_LENGTH: Final = 256
 #: Most rows one listing returns.
 MAX_LIST_LIMIT: Final = 1000
+#: Longest reason for an audited deletion or erasure.
+MAX_REASON_LENGTH: Final = 500
 
 # Audit actions (stable strings: operators filter on them).
 ORGANISATION_ADDED: Final = "organisation_added"
@@ -342,9 +344,15 @@ class AllowlistInfo:
 
 @dataclass(frozen=True, slots=True)
 class AuditRecord:
-    """One audit row: who (key id, ``None`` for the CLI operator), what, on what, when."""
+    """One audit row: who, what, on what, when.
+
+    ``actor`` names who acted as role and name: ``operator`` (the CLI on the store),
+    ``admin:KEY_ID`` (an admin key), ``partner:NAME``, ``platform:NAME``, or ``reporter`` (the
+    anonymous channel). ``actor_key_id`` is the key used (``None`` without a key).
+    """
 
     id: int
+    actor: str
     actor_key_id: str | None
     action: str
     target: str | None
@@ -352,10 +360,11 @@ class AuditRecord:
     created_at: datetime
 
     @classmethod
-    def of(cls, entry: AuditEntry) -> AuditRecord:
-        """From a store row."""
+    def of(cls, entry: AuditEntry, owners: Mapping[str, str] | None = None) -> AuditRecord:
+        """From a store row; ``owners`` maps key ids to ``platform:NAME`` / ``partner:NAME``."""
         return cls(
             id=entry.id,
+            actor=_actor_label(entry, owners or {}),
             actor_key_id=entry.actor_key_id,
             action=entry.action,
             target=entry.target,
@@ -367,12 +376,23 @@ class AuditRecord:
         """JSON form."""
         return {
             "id": self.id,
-            "actor": self.actor_key_id,
+            "actor": self.actor,
+            "actor_key_id": self.actor_key_id,
             "action": self.action,
             "target": self.target,
             "details": self.details,
             "created_at": _iso(self.created_at),
         }
+
+
+def _actor_label(entry: AuditEntry, owners: Mapping[str, str]) -> str:
+    key_id = entry.actor_key_id
+    if key_id is not None and key_id in owners:
+        return owners[key_id]
+    role = entry.actor_role or ("operator" if key_id is None else "key")
+    if role in ("operator", "reporter") or key_id is None:
+        return role
+    return f"{role}:{key_id}"  # an admin key, or a key whose owner is gone
 
 
 # --- validation helpers ----------------------------------------------------------------------
@@ -841,30 +861,75 @@ def reinstate_item(ctx: ServiceContext, actor: Actor, item_ref: str) -> ItemStat
     return ItemStateChange(item.item_ref, item.state, "active", event.seq)
 
 
-def delete_item(ctx: ServiceContext, actor: Actor, item_ref: str) -> ItemStateChange:
-    """Delete a live item (normally from quarantine): state ``deleted``, hash values gone.
+def delete_quarantined_item(ctx: ServiceContext, actor: Actor, item_ref: str) -> ItemStateChange:
+    """The operator's decision on a quarantined item: delete it (see :func:`delete_item`).
 
-    The item's signal rows (and, as on withdrawal, its exemptions and the upload hashes of its
-    verdicts) are deleted, an ``item_deleted`` event is written, and the values in its earlier
-    events are erased in the same transaction. ``invalid_state`` if the item is
-    already withdrawn or deleted (its values are gone already).
+    ``invalid_state`` unless the item is quarantined: an active item is deleted only on purpose,
+    with :func:`delete_item` and a reason (``hashwall item delete``).
     """
     require_operator(actor)
     with ctx.store.write() as repo:
         item = _item(repo, item_ref)
-        if not item.live:
-            raise InvalidState(f"item {item.item_ref} is already {item.state}")
-        updated = repo.set_item_state(item.id, "deleted")
-        repo.erase_item_hashes(item.id)  # as for a withdrawal
-        repo.add_audit(
-            ITEM_DELETED_ACTION,
-            actor_key_id=actor.key_id,
-            target=item.item_ref,
-            details={"previous_state": item.state},
-        )
-        event = repo.append_event(
-            ITEM_DELETED, {"item": item.item_ref, "state": "deleted"}, item=updated
-        )
+        if item.state != "quarantined":
+            raise InvalidState(
+                f"item {item.item_ref} is {item.state}, not quarantined; to delete an item that "
+                "is not quarantined use `hashwall item delete ITEM --reason ...`"
+            )
+        return delete_live_item(repo, actor, item)
+
+
+def delete_item(
+    ctx: ServiceContext, actor: Actor, item_ref: str, *, reason: str | None = None
+) -> ItemStateChange:
+    """Delete a live item (active or quarantined): state ``deleted``, hash values gone.
+
+    ``reason`` (why an active item goes; at most 500 characters) is kept in the audit row.
+    ``invalid_state`` if the item is already withdrawn or deleted.
+    """
+    require_operator(actor)
+    details = {"reason": clean_reason(reason)} if reason is not None else None
+    with ctx.store.write() as repo:
+        return delete_live_item(repo, actor, _item(repo, item_ref), details=details)
+
+
+def clean_reason(reason: str) -> str:
+    """A reason for an audited action: text, not empty, at most 500 characters."""
+    text = reason.strip() if isinstance(reason, str) else ""
+    if not text:
+        raise InvalidInput("give a reason (it is kept in the audit log)")
+    if len(text) > MAX_REASON_LENGTH:
+        raise InvalidInput(f"a reason has at most {MAX_REASON_LENGTH} characters")
+    return text
+
+
+def delete_live_item(
+    repo: Repository,
+    actor: Actor,
+    item: Item,
+    *,
+    action: str = ITEM_DELETED_ACTION,
+    details: Mapping[str, Any] | None = None,
+) -> ItemStateChange:
+    """Delete a live item inside the caller's transaction: state ``deleted``, hashes gone.
+
+    The item's signal rows (and, as on withdrawal, its exemptions and the upload hashes of its
+    matches and verdicts) are deleted, an audit row ``action`` and an ``item_deleted`` event
+    are written, and the values in its earlier events are erased. ``invalid_state`` if the
+    item is already withdrawn or deleted (its values are gone already).
+    """
+    if not item.live:
+        raise InvalidState(f"item {item.item_ref} is already {item.state}")
+    updated = repo.set_item_state(item.id, "deleted")
+    repo.erase_item_hashes(item.id)  # as for a withdrawal
+    repo.add_audit(
+        action,
+        actor_key_id=actor.key_id,
+        target=item.item_ref,
+        details={"previous_state": item.state, **(details or {})},
+    )
+    event = repo.append_event(
+        ITEM_DELETED, {"item": item.item_ref, "state": "deleted"}, item=updated
+    )
     return ItemStateChange(item.item_ref, item.state, "deleted", event.seq)
 
 
@@ -953,4 +1018,18 @@ def list_audit(
         entries = repo.list_audit(
             limit=limit, before_id=before_id, actor_key_id=actor_key_id, action=action
         )
-        return [AuditRecord.of(e) for e in entries]
+        owners = _key_owners(repo) if any(e.actor_key_id for e in entries) else {}
+        return [AuditRecord.of(e, owners) for e in entries]
+
+
+def _key_owners(repo: Repository) -> dict[str, str]:
+    """``platform:NAME`` or ``partner:NAME`` of every key that has an owner, by key id."""
+    platforms = {p.id: p.name for p in repo.list_platforms()}
+    partners = {p.id: p.name for p in repo.list_partners()}
+    owners = {}
+    for key in repo.list_api_keys(include_revoked=True):
+        if key.platform_id is not None and key.platform_id in platforms:
+            owners[key.key_id] = f"platform:{platforms[key.platform_id]}"
+        elif key.partner_id is not None and key.partner_id in partners:
+            owners[key.key_id] = f"partner:{partners[key.partner_id]}"
+    return owners

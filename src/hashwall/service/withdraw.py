@@ -49,6 +49,7 @@ def withdraw_case(
         repo.add_audit(
             "case_withdrawn",
             actor_key_id=actor.key_id,
+            actor_role=actor.kind,  # "reporter" on the anonymous channel (no key)
             target=case.case_number,
             details={"items": len(done)},
         )
@@ -74,6 +75,7 @@ def withdraw_item(
         repo.add_audit(
             "item_withdrawn",
             actor_key_id=actor.key_id,
+            actor_role=actor.kind,  # "reporter" on the anonymous channel (no key)
             target=item.item_ref,
             details={"case": case.case_number},
         )

@@ -46,6 +46,7 @@ from sqlalchemy import (
     bindparam,
     delete,
     exists,
+    func,
     insert,
     literal,
     select,
@@ -213,6 +214,7 @@ class Case:
     status: CaseStatus
     created_at: datetime
     withdrawn_at: datetime | None
+    removed_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -352,7 +354,7 @@ class AllowlistEntry:
 
 @dataclass(frozen=True, slots=True)
 class AuditEntry:
-    """One audited action: who (key id, None for the operator on the store), what, on what."""
+    """One audited action: who (role, and key id: None without a key), what, on what."""
 
     id: int
     actor_key_id: str | None
@@ -360,6 +362,7 @@ class AuditEntry:
     target: str | None
     details: dict[str, Any]
     created_at: datetime
+    actor_role: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -662,6 +665,10 @@ class Repository:
         """Replace a case's PIN hash (a partner re-issued the PIN)."""
         return self._update_one(cases, Case, case_id, pin_hash=pin_hash)
 
+    def remove_case(self, case_id: int) -> Case:
+        """Mark a case removed by the operator (closed as ``withdrawn``; ``removed_at`` now)."""
+        return self._update_one(cases, Case, case_id, status="withdrawn", removed_at=self.clock())
+
     def set_case_status(self, case_id: int, status: CaseStatus) -> Case:
         """Set a case's status; ``withdrawn`` also records ``withdrawn_at``."""
         _check_choice("status", status, CASE_STATUSES)
@@ -739,6 +746,16 @@ class Repository:
     def set_item_csam(self, item_id: int, csam: bool = True) -> Item:
         """Flag (or unflag) an item for the operator's legal duties."""
         return self._update_one(items, Item, item_id, csam=csam)
+
+    def list_flagged_items(self, *, limit: int = 100, after_id: int = 0) -> list[Item]:
+        """Items flagged ``csam`` (the operator's queue), by row id, paged by ``after_id``."""
+        return self._all(
+            Item,
+            select(items)
+            .where(items.c.csam.is_(True), items.c.id > after_id)
+            .order_by(items.c.id)
+            .limit(limit),
+        )
 
     # -- signals -------------------------------------------------------------------------------
 
@@ -964,6 +981,64 @@ class Repository:
             stmt = stmt.where(matches.c.check_id == check_id)
         return self._all(Match, stmt)
 
+    def list_pending_matches(
+        self, platform_id: int, *, limit: int = 100, after_id: int = 0
+    ) -> list[tuple[Match, Item]]:
+        """A platform's matches awaiting its verdict, with their items, oldest first.
+
+        Pending: no verdict of this platform on the match yet, and the item still in the bank
+        (a verdict on a withdrawn or deleted item is not recorded). Paged by ``after_id``.
+        """
+        judged = exists().where(
+            verdicts.c.match_id == matches.c.id, verdicts.c.platform_id == platform_id
+        )
+        stmt = (
+            select(matches, items)
+            .join(items, items.c.id == matches.c.item_id)
+            .where(
+                matches.c.platform_id == platform_id,
+                matches.c.id > after_id,
+                items.c.state.in_(LIVE_ITEM_STATES),
+                ~judged,
+            )
+            .order_by(matches.c.id)
+            .limit(limit)
+        )
+        match_columns = [c.name for c in matches.c]
+        item_columns = [c.name for c in items.c]
+        out = []
+        for row in self.conn.execute(stmt):
+            values = tuple(row)
+            match_row = dict(zip(match_columns, values[: len(match_columns)], strict=True))
+            item_row = dict(zip(item_columns, values[len(match_columns) :], strict=True))
+            out.append((_from_mapping(Match, match_row), _from_mapping(Item, item_row)))
+        return out
+
+    def count_matches(self, item_ids: Collection[int]) -> dict[int, int]:
+        """How many match records each item has (items without any are left out)."""
+        if not item_ids:
+            return {}
+        rows = self.conn.execute(
+            select(matches.c.item_id, func.count())
+            .where(matches.c.item_id.in_(set(item_ids)))
+            .group_by(matches.c.item_id)
+        )
+        return {item_id: count for item_id, count in rows}
+
+    def count_verdicts(self, item_ids: Collection[int]) -> dict[int, dict[str, int]]:
+        """Each item's verdicts counted by kind (items without any are left out)."""
+        if not item_ids:
+            return {}
+        rows = self.conn.execute(
+            select(verdicts.c.item_id, verdicts.c.verdict, func.count())
+            .where(verdicts.c.item_id.in_(set(item_ids)))
+            .group_by(verdicts.c.item_id, verdicts.c.verdict)
+        )
+        out: dict[int, dict[str, int]] = {}
+        for item_id, verdict, count in rows:
+            out.setdefault(item_id, {})[verdict] = count
+        return out
+
     def delete_matches_before(self, platform_id: int, cutoff: datetime) -> int:
         """Retention: delete a platform's matches created before ``cutoff``; return the count."""
         return self.conn.execute(
@@ -1127,12 +1202,26 @@ class Repository:
         actor_key_id: str | None = None,
         target: str | None = None,
         details: Mapping[str, Any] | None = None,
+        actor_role: str | None = None,
     ) -> AuditEntry:
-        """Record an action (``actor_key_id`` None: the operator, directly on the store)."""
+        """Record an action and who took it.
+
+        ``actor_role``: the acting role; when not given, the role of ``actor_key_id`` (read in
+        the same statement), or ``operator`` (directly on the store) without a key. The
+        anonymous channel passes ``reporter``.
+        """
+        role: Any = actor_role
+        if role is None:
+            role = (
+                select(api_keys.c.role).where(api_keys.c.key_id == actor_key_id).scalar_subquery()
+                if actor_key_id is not None
+                else "operator"
+            )
         return self._insert(
             audit,
             AuditEntry,
             actor_key_id=actor_key_id,
+            actor_role=role,
             action=action,
             target=target,
             details=dict(details or {}),
@@ -1251,7 +1340,10 @@ def _check_choice(what: str, value: str, allowed: Sequence[str]) -> None:
 
 
 def _build(cls: type[_T], row: Row[Any]) -> _T:
-    mapping = row._mapping
+    return _from_mapping(cls, row._mapping)
+
+
+def _from_mapping(cls: type[_T], mapping: Mapping[Any, Any]) -> _T:
     names = [f.name for f in fields(cast(Any, cls))]
     return cls(**{name: mapping[name] for name in names})
 

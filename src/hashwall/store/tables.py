@@ -214,6 +214,8 @@ cases = Table(
     Column("status", String(16), nullable=False),
     _created(),
     Column("withdrawn_at", UtcDateTime(), nullable=True),
+    # The operator erased the case on the person's request (status withdrawn, items deleted).
+    Column("removed_at", UtcDateTime(), nullable=True),
     CheckConstraint(_in("channel", CASE_CHANNELS), name="channel"),
     CheckConstraint(_in("status", CASE_STATUSES), name="status"),
     CheckConstraint(
@@ -371,6 +373,8 @@ audit = Table(
     _id(),
     # NULL when the operator acted directly on the store (CLI), without a key.
     Column("actor_key_id", String(32), nullable=True, index=True),
+    # The acting role: operator, admin, intake, platform, or reporter (the anonymous channel).
+    Column("actor_role", String(16), nullable=True),
     Column("action", String(64), nullable=False),
     Column("target", String(200), nullable=True),
     Column("details", Json, nullable=False),

@@ -176,8 +176,10 @@ async def reinstate_item(
 
 @router.post("/quarantine/{item_ref}/delete", response_model=ItemStateChangeOut)
 async def delete_item(item_ref: ItemRef, who: AdminCaller, state: StateDep) -> ItemStateChangeOut:
-    """Delete a live item: its hash values are erased everywhere."""
-    change = await run_in_threadpool(operator.delete_item, state.ctx, who.actor, item_ref)
+    """Delete a quarantined item (``invalid_state`` otherwise): its hash values are erased."""
+    change = await run_in_threadpool(
+        operator.delete_quarantined_item, state.ctx, who.actor, item_ref
+    )
     return ItemStateChangeOut.from_result(change)
 
 
