@@ -108,6 +108,13 @@ class FileUnreadable(InvalidInput):
 # --- access (4xx) ---------------------------------------------------------------------------
 
 
+class UploadMismatch(InvalidInput):
+    """A verdict names an upload other than the one its match was made on."""
+
+    code = "upload_mismatch"
+    status = 422
+
+
 class Forbidden(HashwallError):
     """The actor may not do this (wrong role, missing scope, or another tenant's data)."""
 

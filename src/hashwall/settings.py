@@ -51,6 +51,13 @@ class Settings(BaseSettings):
         description="Different organisations whose not_ncii verdicts (on distinct uploads) "
         "quarantine an item. One organisation alone never can.",
     )
+    confirm_min_orgs: int = Field(
+        default=2,
+        ge=2,
+        description="Different organisations whose confirmed verdicts (on distinct uploads) make "
+        "an unvouched item block on every platform. One organisation's confirmation makes it "
+        "block on that organisation's own platforms only.",
+    )
     distinct_upload_bits: int = Field(
         default=8,
         ge=0,

@@ -148,12 +148,22 @@ def test_verdicts_confirm_and_exempt(api: Api, pictures: dict[str, bytes]) -> No
     confirmed = api.post(f"/v1/matches/{match_ref}/verdict", "feed", json={"verdict": "confirmed"})
     assert confirmed.status_code == 200, confirmed.text
     assert confirmed.json()["recorded"] is True
-    assert check(api, pictures["original"], key="photos")["decision"] == "block"
+    # Confirmed by Social Co: it blocks on Social Co's platforms; Other Co still reviews it.
+    assert check(api, pictures["original"], key="chat")["decision"] == "block"
+    reviewed = check(api, pictures["original"], key="photos")
+    assert reviewed["decision"] == "review"
 
-    blocked = check(api, pictures["original"], key="photos")
+    # A verdict names the upload its match was made on, or none: another upload is refused.
+    other = hashes_of(pictures["other"])
+    wrong = api.post(
+        f"/v1/matches/{reviewed['matches'][0]['match_ref']}/verdict",  # type: ignore[index]
+        "photos",
+        json={"verdict": "not_ncii", "upload_pdq": other.pdq.hex},
+    )
+    assert_problem(wrong, 422, "upload_mismatch")
     hashes = hashes_of(pictures["original"])
     exempt = api.post(
-        f"/v1/matches/{blocked['matches'][0]['match_ref']}/verdict",  # type: ignore[index]
+        f"/v1/matches/{reviewed['matches'][0]['match_ref']}/verdict",  # type: ignore[index]
         "photos",
         json={"verdict": "not_ncii", "upload_pdq": hashes.pdq.hex, "upload_sha256": hashes.sha256},
     )

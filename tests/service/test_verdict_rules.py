@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from hashwall.errors import Forbidden, InvalidInput, NotFound
+from hashwall.errors import Forbidden, InvalidInput, NotFound, UploadMismatch
 from hashwall.hashing.image import ImageHashes
 from hashwall.hashing.pdq import PdqHash
 from hashwall.hashing.signals import Signal
@@ -14,7 +14,8 @@ from hashwall.service.check import CheckRequest, check
 from hashwall.service.context import Actor, ServiceContext
 from hashwall.service.intake import ItemSubmission, create_case
 from hashwall.service.live import LiveIndexes
-from hashwall.service.verdicts import VerdictRequest, submit_verdict
+from hashwall.service.verdicts import VerdictRequest, confirm_item, submit_verdict
+from hashwall.service.withdraw import withdraw_case
 from hashwall.store.events import ITEM_REINSTATED
 from hashwall.store.repo import Item
 
@@ -58,27 +59,170 @@ def _reinstate(ctx: ServiceContext, item_ref: str) -> None:
         repo.append_event(ITEM_REINSTATED, {"item": item.item_ref}, item=item)
 
 
-def test_confirmed_verdict_promotes_an_unvouched_item(
+def _confirm(ctx: ServiceContext, platform: Actor, upload: PdqHash) -> None:
+    decision, match_ref = _ask(ctx, platform, upload)
+    assert decision != "allow" and match_ref is not None
+    assert submit_verdict(ctx, platform, VerdictRequest(match_ref, "confirmed")).recorded
+
+
+def _events(ctx: ServiceContext) -> list[str]:
+    with ctx.store.read() as repo:
+        return [e.type for e in repo.read_events()]
+
+
+def test_a_confirmation_blocks_at_once_on_the_confirming_organisations_platforms_only(
     ctx: ServiceContext, world: World, images: dict[str, ImageHashes]
 ) -> None:
     receipt = create_case(ctx, Actor.reporter(), [ItemSubmission.from_image(images["original"])])
     item_ref = receipt.accepted[0].item_ref
     feed = world.platform("Example", "feed")
+    chat = world.platform("Example", "chat")
+    other_org = world.platform("Other", "photos")
     result = check(ctx, feed, CheckRequest.from_image(images["flipped"]))
     assert result.decision == "review"
 
     verdict = VerdictRequest(result.matches[0].match_ref, "confirmed")
     assert submit_verdict(ctx, feed, verdict).recorded
-    assert _item(ctx, item_ref).trust == "confirmed"
     assert check(ctx, feed, CheckRequest.from_image(images["resized"])).decision == "block"
-    other_org = world.platform("Other", "photos")
-    assert check(ctx, other_org, CheckRequest.from_image(images["original"])).decision == "block"
+    assert check(ctx, chat, CheckRequest.from_image(images["original"])).decision == "block"
+    assert check(ctx, other_org, CheckRequest.from_image(images["original"])).decision == "review"
+    assert _item(ctx, item_ref).trust == "unvouched"
+    assert _events(ctx) == ["item_added"]  # nothing for the feeds: it is not confirmed for all
     with ctx.store.read() as repo:
-        assert [e.type for e in repo.read_events()] == ["item_added", "trust_changed"]
-        assert repo.read_events()[-1].payload == {"item": item_ref, "trust": "confirmed"}
         assert [a.actor_key_id for a in repo.list_audit(action="verdict_confirmed")] == [
             feed.key_id
         ]
+        assert repo.list_audit(action="item_confirmed") == []
+
+
+def test_one_organisation_cannot_get_an_anonymous_image_blocked_everywhere(
+    ctx: ServiceContext, world: World, pdq_family: PdqFamily
+) -> None:
+    # An organisation banks any image anonymously, then confirms it from every platform it
+    # has, on as many distinct uploads as it likes: other organisations still only review it.
+    banked = pdq_family.new()
+    item_ref = _bank(ctx, Actor.reporter(), banked)
+    own = [world.platform("Big Co", name) for name in ("feed", "chat", "photos")]
+    for platform in own:
+        for _ in range(2):
+            _confirm(ctx, platform, pdq_family.near(banked, 24))
+    assert all(_ask(ctx, p, banked)[0] == "block" for p in own)
+    assert _ask(ctx, world.platform("Victim Co", "victim-feed"), banked)[0] == "review"
+    assert _item(ctx, item_ref).trust == "unvouched"
+    assert _events(ctx) == ["item_added"]
+
+
+def test_two_organisations_on_distinct_uploads_confirm_it_for_everyone(
+    ctx: ServiceContext, world: World, pdq_family: PdqFamily
+) -> None:
+    banked = pdq_family.new()
+    item_ref = _bank(ctx, Actor.reporter(), banked)
+    first, second = world.platform("A", "a-feed"), world.platform("B", "b-feed")
+    third = world.platform("C", "c-feed")
+    upload = pdq_family.near(banked, 20)
+    _confirm(ctx, first, upload)
+    _confirm(ctx, second, pdq_family.near(upload, 6))  # the same upload, re-encoded: once
+    assert _item(ctx, item_ref).trust == "unvouched"
+    assert _ask(ctx, third, banked)[0] == "review"
+
+    _confirm(ctx, second, pdq_family.near(banked, 22))  # a distinct upload
+    assert _item(ctx, item_ref).trust == "confirmed"
+    assert _ask(ctx, third, banked)[0] == "block"
+    assert _events(ctx) == ["item_added", "trust_changed"]
+    with ctx.store.read() as repo:
+        assert repo.read_events()[-1].payload == {"item": item_ref, "trust": "confirmed"}
+        assert [a.actor_key_id for a in repo.list_audit(action="item_confirmed")] == [second.key_id]
+
+
+def test_confirmations_needed_is_a_setting(
+    ctx: ServiceContext, world: World, pdq_family: PdqFamily
+) -> None:
+    ctx.settings = ctx.settings.model_copy(update={"confirm_min_orgs": 3})
+    banked = pdq_family.new()
+    item_ref = _bank(ctx, Actor.reporter(), banked)
+    for org in ("A", "B"):
+        _confirm(ctx, world.platform(org, f"{org}-feed"), pdq_family.near(banked, 20))
+    assert _item(ctx, item_ref).trust == "unvouched"
+    _confirm(ctx, world.platform("C", "C-feed"), pdq_family.near(banked, 20))
+    assert _item(ctx, item_ref).trust == "confirmed"
+
+
+def test_the_operator_confirms_an_item_for_everyone(
+    ctx: ServiceContext, world: World, pdq_family: PdqFamily
+) -> None:
+    banked = pdq_family.new()
+    item_ref = _bank(ctx, Actor.reporter(), banked)
+    elsewhere = world.platform("Other", "photos")
+    with pytest.raises(Forbidden):
+        confirm_item(ctx, elsewhere, item_ref)
+    assert _ask(ctx, elsewhere, banked)[0] == "review"
+    done = confirm_item(ctx, Actor.operator(), item_ref)
+    assert (done.trust, done.changed) == ("confirmed", True)
+    assert _ask(ctx, elsewhere, banked)[0] == "block"
+    assert not confirm_item(ctx, Actor.operator(), item_ref).changed
+    assert _events(ctx) == ["item_added", "trust_changed"]
+    with pytest.raises(NotFound):
+        confirm_item(ctx, Actor.operator(), "itm_unknown")
+
+
+def test_a_verdict_is_about_the_upload_its_match_was_made_on(
+    ctx: ServiceContext, world: World, pdq_family: PdqFamily
+) -> None:
+    banked = pdq_family.new()
+    item_ref = _bank(ctx, Actor.reporter(), banked)
+    first, second = world.platform("A", "a-feed"), world.platform("B", "b-feed")
+    upload = pdq_family.near(banked, 20)
+    sha = "ab" * 32
+    result = check(ctx, first, CheckRequest((Signal("pdq", upload.hex, 90), Signal("sha256", sha))))
+    match_ref = result.matches[0].match_ref
+    made_up = pdq_family.near(banked, 24)  # near the banked item, far from the upload
+    assert made_up.distance(upload) > 31
+    for wrong in (
+        VerdictRequest(match_ref, "confirmed", upload_pdq=made_up.hex),
+        VerdictRequest(match_ref, "not_ncii", upload_pdq=made_up.hex),
+        VerdictRequest(match_ref, "confirmed", upload_sha256="cd" * 32),
+    ):
+        with pytest.raises(UploadMismatch) as caught:
+            submit_verdict(ctx, first, wrong)
+        assert (caught.value.code, caught.value.status) == ("upload_mismatch", 422)
+    with ctx.store.read() as repo:
+        assert repo.list_verdicts(_item(ctx, item_ref).id) == []
+
+    # Within the platform's threshold (the reviewer's own hash of the upload): recorded, with
+    # the match's values. A second organisation sending "distinct" values for the same upload
+    # cannot make two uploads of it.
+    near = pdq_family.near(upload, 10)
+    assert submit_verdict(
+        ctx, first, VerdictRequest(match_ref, "confirmed", upload_pdq=near.hex)
+    ).recorded
+    _, other_ref = _ask(ctx, second, upload)
+    assert other_ref is not None
+    with pytest.raises(UploadMismatch):
+        submit_verdict(ctx, second, VerdictRequest(other_ref, "confirmed", upload_pdq=made_up.hex))
+    assert submit_verdict(ctx, second, VerdictRequest(other_ref, "confirmed")).recorded
+    with ctx.store.read() as repo:
+        recorded = repo.list_verdicts(_item(ctx, item_ref).id)
+    assert [(v.upload_pdq, v.upload_sha256) for v in recorded] == [
+        (upload.hex, sha),
+        (upload.hex, None),
+    ]
+    assert _item(ctx, item_ref).trust == "unvouched"  # one upload, however many organisations
+
+
+def test_withdrawal_erases_the_uploads_kept_on_matches(
+    ctx: ServiceContext, world: World, pdq_family: PdqFamily
+) -> None:
+    banked = pdq_family.new()
+    receipt = create_case(
+        ctx, world.partner("Helpline"), [ItemSubmission((Signal("pdq", banked.hex, 90),))]
+    )
+    feed = world.platform("A", "feed")
+    _, match_ref = _ask(ctx, feed, pdq_family.near(banked, 10))
+    assert match_ref is not None
+    withdraw_case(ctx, Actor.reporter(), receipt.case_number, pin=receipt.pin)
+    with ctx.store.read() as repo:
+        match = repo.get_match(match_ref)
+    assert match is not None and (match.upload_pdq, match.upload_sha256) == (None, None)
 
 
 def test_a_platform_cannot_judge_another_platforms_match(
@@ -101,8 +245,9 @@ def test_a_platform_cannot_judge_another_platforms_match(
         submit_verdict(ctx, Actor.reporter(), VerdictRequest(match_ref, "confirmed"))
     with pytest.raises(NotFound):
         submit_verdict(ctx, feed, VerdictRequest("mch_unknown", "confirmed"))
-    with pytest.raises(InvalidInput):
-        submit_verdict(ctx, feed, VerdictRequest(match_ref, "not_ncii"))  # no upload hashes
+    with pytest.raises(InvalidInput):  # not the upload of the match
+        far = pdq_family.near(banked, 60)
+        submit_verdict(ctx, feed, VerdictRequest(match_ref, "not_ncii", upload_pdq=far.hex))
     with ctx.store.read() as repo:
         assert repo.list_audit(action="verdict_confirmed") == []
 

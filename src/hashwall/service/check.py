@@ -17,10 +17,14 @@ DESIGN.md's matching rules, in order:
    actor's key (revoked: ``invalid_key``, nothing written) and its platform's policy (the
    caller may have both from the key cache, which lags by up to the poll interval).
 4. Per item: ``quarantined`` -> review; ``active`` and ``vouched``/``confirmed`` -> block;
-   ``active`` and ``unvouched`` -> the policy's ``unvouched_answer`` (review, or allow = drop).
+   ``active`` and ``unvouched`` -> block if a platform of this platform's organisation confirmed
+   it (a ``confirmed`` verdict: it blocks for that organisation at once, for everyone only
+   once several organisations did, see ``service/verdicts.py``), else the policy's
+   ``unvouched_answer`` (review, or allow = drop).
    The answer is ``block`` if any item blocks, else ``review`` if any item remains, else
    ``allow``. Every remaining item gets a ``matches`` row (its own decision) and a match ref;
-   distance and orientation are returned only if the platform's policy reveals them.
+   distance and orientation are returned only if the platform's policy reveals them. The match
+   rows keep the upload (its PDQ as sent and its sha256): a verdict is about that upload.
 
 An ``allow`` says nothing about why (no oracle): withdrawn, exempted, allowlisted and
 never-banked look the same (reason ``no_match``).
@@ -366,7 +370,9 @@ def _decide(
         if c.distance is None or c.distance <= threshold
     }
     upload_exact = [(s.type, s.value) for s in request.signals if s.type != "pdq"]
-    found = repo.read_check_candidates(platform.id, list(candidates), upload_exact)
+    found = repo.read_check_candidates(
+        platform.id, list(candidates), upload_exact, organisation_id=platform.organisation_id
+    )
     if found.upload_allowlisted:
         return CheckResult(check_id, "allow", "no_match")
     items = {item_id: item for item_id, item in found.items.items() if not item.allowlisted}
@@ -403,7 +409,14 @@ def _decide(
         )
     if not rows:
         return CheckResult(check_id, "allow", "no_match")
-    refs = repo.add_matches(check_id=check_id, platform_id=platform.id, rows=rows)
+    pdq = request.pdq
+    refs = repo.add_matches(
+        check_id=check_id,
+        platform_id=platform.id,
+        rows=rows,
+        upload_pdq=pdq.value if pdq is not None else None,
+        upload_sha256=request.value("sha256"),
+    )
     policy = platform.policy
     matched = tuple(
         CheckMatch(
@@ -428,7 +441,7 @@ def _item_decision(item: CheckCandidate, platform: Platform) -> Decision | None:
     """What one live item answers on this platform (None: nothing, i.e. allow)."""
     if item.state == "quarantined":
         return "review"
-    if item.trust in ("vouched", "confirmed"):
+    if item.trust in ("vouched", "confirmed") or item.confirmed_here:
         return "block"
     return "review" if platform.policy.unvouched_answer == "review" else None
 

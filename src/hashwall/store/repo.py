@@ -309,6 +309,8 @@ class Match:
     distance: int | None
     orientation: str | None
     decision: Decision
+    upload_pdq: str | None
+    upload_sha256: str | None
     created_at: datetime
 
 
@@ -371,7 +373,9 @@ class CheckCandidate:
 
     ``allowlisted``: one of the item's signals equals an allowlist entry of its type.
     ``exemptions``: the (``upload_pdq``, ``upload_sha256``) of this platform's exemptions of the
-    item (whether one covers the upload is for the check to decide).
+    item (whether one covers the upload is for the check to decide). ``confirmed_here``: an
+    organisation's platform confirmed the item (a ``confirmed`` verdict), the organisation of
+    the platform the candidates were read for.
     """
 
     id: int
@@ -380,6 +384,7 @@ class CheckCandidate:
     state: ItemState
     allowlisted: bool
     exemptions: tuple[tuple[str | None, str | None], ...]
+    confirmed_here: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -785,14 +790,16 @@ class Repository:
 
     def erase_item_hashes(self, item_id: int) -> None:
         """Everything hash-like kept for an item (withdrawal, deletion): its signal rows, the
-        exemptions on it, and the upload hashes of the verdicts on it (near copies of it)."""
+        exemptions on it, and the upload hashes of the matches and verdicts on it (near copies
+        of it)."""
         self.delete_item_signals(item_id)
         self.conn.execute(delete(exemptions).where(exemptions.c.item_id == item_id))
-        self.conn.execute(
-            update(verdicts)
-            .where(verdicts.c.item_id == item_id)
-            .values(upload_pdq=None, upload_sha256=None)
-        )
+        for table in (matches, verdicts):
+            self.conn.execute(
+                update(table)
+                .where(table.c.item_id == item_id)
+                .values(upload_pdq=None, upload_sha256=None)
+            )
 
     def find_items_by_signal(
         self,
@@ -859,14 +866,21 @@ class Repository:
         platform_id: int,
         item_ids: Collection[int],
         upload_exact: Collection[tuple[str, str]] = (),
+        *,
+        organisation_id: int = 0,
     ) -> CheckCandidates:
         """The live ones of ``item_ids``, each with whether a signal of it is allowlisted
-        exactly and this platform's exemptions of it, plus whether one of ``upload_exact``
-        (type, value) is allowlisted and whether the allowlist holds PDQ entries: one statement.
+        exactly, this platform's exemptions of it and whether ``organisation_id`` confirmed it,
+        plus whether one of ``upload_exact`` (type, value) is allowlisted and whether the
+        allowlist holds PDQ entries: one statement.
         """
         if not item_ids:
             return CheckCandidates({}, False, False)
-        params: dict[str, Any] = {"platform_id": platform_id, "item_ids": list(set(item_ids))}
+        params: dict[str, Any] = {
+            "platform_id": platform_id,
+            "organisation_id": organisation_id,
+            "item_ids": list(set(item_ids)),
+        }
         if upload_exact:
             stmt = _CHECK_CANDIDATES_UPLOAD
             params["upload_exact"] = list(upload_exact)
@@ -875,16 +889,18 @@ class Repository:
         # One row per (item, exemption of it on this platform), or one row with no exemption.
         heads: dict[int, tuple[str, Trust, ItemState, bool]] = {}
         held: dict[int, list[tuple[str | None, str | None]]] = {}
+        confirmed: dict[int, bool] = {}
         upload, pdq = False, False
         for row in self.conn.execute(stmt, params):
-            (item_id, item_ref, trust, state, allowlisted, upload, pdq, exemption, e_pdq, e_sha) = (
-                row
-            )
+            (item_id, item_ref, trust, state, allowlisted, here, upload, pdq, exemption) = row[:9]
             heads.setdefault(item_id, (item_ref, trust, state, bool(allowlisted)))
+            confirmed[item_id] = bool(here)
             exempt = held.setdefault(item_id, [])
             if exemption is not None:
-                exempt.append((e_pdq, e_sha))
-        found = {i: CheckCandidate(i, *head, tuple(held[i])) for i, head in heads.items()}
+                exempt.append((row.upload_pdq, row.upload_sha256))
+        found = {
+            i: CheckCandidate(i, *head, tuple(held[i]), confirmed[i]) for i, head in heads.items()
+        }
         return CheckCandidates(found, bool(upload), bool(pdq))
 
     def read_pdq_allowlist(
@@ -901,10 +917,16 @@ class Repository:
         return values, per_item
 
     def add_matches(
-        self, *, check_id: str, platform_id: int, rows: Sequence[NewMatch]
+        self,
+        *,
+        check_id: str,
+        platform_id: int,
+        rows: Sequence[NewMatch],
+        upload_pdq: str | None = None,
+        upload_sha256: str | None = None,
     ) -> list[str]:
         """Record a check's non-allow answers (one insert for all), each with a fresh random
-        match ref; return the refs in the order of ``rows``."""
+        match ref and the upload they were made on; return the refs in the order of ``rows``."""
         for new in rows:
             _check_choice("decision", new.decision, DECISIONS)
         if not rows:
@@ -923,6 +945,8 @@ class Repository:
                     "distance": new.distance,
                     "orientation": new.orientation,
                     "decision": new.decision,
+                    "upload_pdq": upload_pdq,
+                    "upload_sha256": upload_sha256,
                     "created_at": now,
                 }
                 for ref, new in zip(refs, rows, strict=True)
@@ -942,6 +966,8 @@ class Repository:
         signal_type: str | None = None,
         distance: int | None = None,
         orientation: str | None = None,
+        upload_pdq: str | None = None,
+        upload_sha256: str | None = None,
     ) -> Match:
         """Record one non-allow answer, with a fresh random match ref."""
         _check_choice("decision", decision, DECISIONS)
@@ -956,6 +982,8 @@ class Repository:
             distance=distance,
             orientation=orientation,
             decision=decision,
+            upload_pdq=upload_pdq,
+            upload_sha256=upload_sha256,
             created_at=self.clock(),
         )
 
@@ -1289,6 +1317,11 @@ def _check_candidates(upload_exact: bool) -> Any:
                 bindparam("upload_exact", expanding=True)
             )
         )
+    confirmed_here = exists().where(
+        verdicts.c.item_id == items.c.id,
+        verdicts.c.verdict == "confirmed",
+        verdicts.c.organisation_id == bindparam("organisation_id"),
+    )
     return (
         select(
             items.c.id,
@@ -1296,6 +1329,7 @@ def _check_candidates(upload_exact: bool) -> Any:
             items.c.trust,
             items.c.state,
             item_allowlisted.label("item_allowlisted"),
+            confirmed_here.label("confirmed_here"),
             upload_allowlisted.label("upload_allowlisted"),
             exists().where(allowlist.c.type == "pdq").label("pdq_allowlist"),
             exemptions.c.id.label("exemption_id"),

@@ -280,6 +280,10 @@ matches = Table(
     Column("distance", SmallInteger(), nullable=True),
     Column("orientation", String(16), nullable=True),
     Column("decision", String(16), nullable=False),
+    # The upload the match was made on (its PDQ as sent, and its sha256 when sent): a verdict
+    # on the match is about this upload, whatever the reviewer sends. Erased with the item.
+    Column("upload_pdq", String(64), nullable=True),
+    Column("upload_sha256", String(64), nullable=True),
     _created(),
     CheckConstraint(_in("decision", DECISIONS), name="decision"),
     # Retention deletes by (platform, age).
