@@ -56,7 +56,7 @@ SOME_NOT_BANKED = 3
 case_app = typer.Typer(
     name="case",
     help="A person's case: bank fingerprints of photos, look at the case, withdraw it; "
-    "intake partners: vouch, re-issue a PIN.",
+    "intake partners: vouch, re-issue a PIN; the operator, on the store: show, erase.",
     no_args_is_help=True,
 )
 

@@ -6,6 +6,7 @@ import typer
 
 from hashwall.cli.bench import bench_app
 from hashwall.cli.case import case_app
+from hashwall.cli.casework import register_casework_commands
 from hashwall.cli.check import check_command
 from hashwall.cli.db import db_app
 from hashwall.cli.demo import demo_app
@@ -31,6 +32,7 @@ app.add_typer(demo_app, name="demo")
 app.add_typer(db_app, name="db")
 app.add_typer(bench_app, name="bench")
 register_operator_commands(app)
+register_casework_commands(app, case_app)
 
 
 if __name__ == "__main__":  # pragma: no cover
