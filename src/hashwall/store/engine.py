@@ -3,7 +3,10 @@
 ``make_engine(url)`` is the only way hashwall opens a database:
 
 - ``sqlite:///./var/hashwall.db`` (the default; the parent folder is created): every connection
-  runs ``journal_mode=WAL``, ``foreign_keys=ON`` and ``busy_timeout``. hashwall issues ``BEGIN``
+  runs ``journal_mode=WAL``, ``foreign_keys=ON``, ``busy_timeout`` and ``secure_delete=ON``
+  (deleted content is overwritten with zeros, in table and index pages and in freed pages). The
+  database file is created readable by its owner only (0600); SQLite gives the ``-wal`` and
+  ``-shm`` files the database file's mode. hashwall issues ``BEGIN``
   itself (the pysqlite driver's own transaction handling is bypassed, as SQLAlchemy recommends).
   A transaction marked :func:`writable` starts with ``BEGIN IMMEDIATE``: it takes the single
   writer lock up front and waits up to ``busy_timeout`` for it, instead of failing half-way with
@@ -13,12 +16,21 @@
   transactions (:func:`read_only`) run ``REPEATABLE READ`` so that a snapshot of several tables is
   consistent; everything else is ``READ COMMITTED``.
 
+**Erasure on disk.** A transaction that erases hash values (a withdrawal, an operator deletion)
+calls :func:`erase_on_commit`. On SQLite, once it has committed and before the connection goes
+back to the pool (so before the use case returns), ``wal_checkpoint(TRUNCATE)`` copies the
+zeroed pages into the database file and empties the ``-wal`` file, which still held the pages as
+they were before: no byte of the erased values is left in any file of the store. On PostgreSQL
+the rows' old versions stay in the table files until ``VACUUM`` (see ``docs/security.md``).
+
 Use :class:`hashwall.store.repo.Store` rather than the engine directly: ``store.write()`` and
 ``store.read()`` open the right kind of transaction.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +38,15 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import StaticPool
 
+log = logging.getLogger(__name__)
+
 DEFAULT_DATABASE_URL = "sqlite:///./var/hashwall.db"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+#: The mode of a database file hashwall creates: its owner's only.
+DATABASE_FILE_MODE = 0o600
+
+# Key in a pooled connection's ``info``: its transaction erased hash values (see module doc).
+_ERASED = "hashwall_erased"
 
 # Execution option read by the SQLite ``begin`` listener: "IMMEDIATE" or "DEFERRED" (default).
 _SQLITE_BEGIN = "hashwall_sqlite_begin"
@@ -74,14 +93,48 @@ def read_only(conn: Connection) -> Connection:
     return conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
 
 
+def erase_on_commit(conn: Connection) -> None:
+    """Say that ``conn``'s transaction erases hash values: on SQLite, once it has committed,
+    no copy of them may stay in the ``-wal`` file (see the module docstring)."""
+    conn.info[_ERASED] = True
+
+
+def _create_private(path: Path) -> None:
+    """Create an empty database file, mode 0600, unless it exists (then it is left as it is)."""
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, DATABASE_FILE_MODE)
+    except FileExistsError:
+        return
+    os.close(fd)
+
+
+def _checkpoint_truncate(dbapi_connection: Any) -> None:
+    """Copy the WAL into the database file and truncate it to zero bytes."""
+    cursor = dbapi_connection.cursor()
+    try:
+        # Waits (busy_timeout) for the writer and for readers of older snapshots to finish.
+        busy, _, _ = cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    finally:
+        cursor.close()
+    if busy:
+        log.warning(
+            "the SQLite WAL could not be emptied after an erasure (busy for %d ms); "
+            "erased values stay in its -wal file until the next checkpoint",
+            SQLITE_BUSY_TIMEOUT_MS,
+        )
+
+
 def _sqlite_engine(url: URL, *, echo: bool) -> Engine:
     database = url.database
     kwargs: dict[str, Any] = {}
-    if not database or database == ":memory:":
+    in_memory = not database or database == ":memory:"
+    if in_memory:
         # One shared connection, or every connection would see its own empty database.
         kwargs.update(poolclass=StaticPool, connect_args={"check_same_thread": False})
     else:
-        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        path = Path(str(database)).expanduser()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _create_private(path)
     engine = create_engine(url, echo=echo, **kwargs)
 
     @event.listens_for(engine, "connect")
@@ -94,8 +147,15 @@ def _sqlite_engine(url: URL, *, echo: bool) -> Engine:
             cursor.execute("PRAGMA foreign_keys = ON")
             cursor.execute("PRAGMA journal_mode = WAL")
             cursor.execute("PRAGMA synchronous = NORMAL")
+            cursor.execute("PRAGMA secure_delete = ON")
         finally:
             cursor.close()
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(dbapi_connection: Any, record: Any) -> None:
+        # After the transaction ended (committed or rolled back) and before the caller goes on.
+        if record.info.pop(_ERASED, False) and dbapi_connection is not None and not in_memory:
+            _checkpoint_truncate(dbapi_connection)
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:

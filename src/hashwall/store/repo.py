@@ -59,7 +59,7 @@ from sqlalchemy.engine import URL
 from hashwall.errors import AlreadyExists, InvalidInput, NotFound
 from hashwall.hashing.signals import Signal
 from hashwall.store import events as event_log
-from hashwall.store.engine import make_engine, read_only, writable
+from hashwall.store.engine import erase_on_commit, make_engine, read_only, writable
 from hashwall.store.events import Event
 from hashwall.store.ids import (
     new_case_number,
@@ -792,6 +792,7 @@ class Repository:
         """Everything hash-like kept for an item (withdrawal, deletion): its signal rows, the
         exemptions on it, and the upload hashes of the matches and verdicts on it (near copies
         of it)."""
+        erase_on_commit(self.conn)  # no copy left in the files of the store either
         self.delete_item_signals(item_id)
         self.conn.execute(delete(exemptions).where(exemptions.c.item_id == item_id))
         for table in (matches, verdicts):
