@@ -71,6 +71,7 @@ __all__ = [
     "ItemStatus",
     "Organisation",
     "Partner",
+    "PendingMatch",
     "PinReissued",
     "Platform",
     "PlatformRetention",
@@ -284,6 +285,19 @@ class CheckMatch(Response):
     item_ref: str
     decision: Literal["review", "block"]
     signal_type: str
+    distance: int | None = None
+    orientation: str | None = None
+
+
+class PendingMatch(Response):
+    """One of the platform's matches awaiting its verdict (``distance``/``orientation`` only
+    where the platform's policy reveals them)."""
+
+    match_ref: str
+    check_id: str
+    item_ref: str
+    decision: Literal["review", "block"]
+    created_at: datetime
     distance: int | None = None
     orientation: str | None = None
 
@@ -712,6 +726,11 @@ class _Calls:
         return Call("POST", path, _model(VerdictRecorded), body)
 
     @staticmethod
+    def pending_matches(limit: int | None, after: str | None) -> Call[list[PendingMatch]]:
+        params = _params(state="pending", limit=limit, after=after)
+        return Call("GET", "/v1/matches", _models(PendingMatch), params=params)
+
+    @staticmethod
     def feed(cursor: str | None, limit: int | None, platform: str | None) -> Call[FeedPage]:
         params = _params(cursor=cursor, limit=limit, platform=platform)
         return Call("GET", "/v1/feed", _model(FeedPage), params=params)
@@ -991,6 +1010,15 @@ class Client:
         """A reviewer's verdict on a match (``not_ncii`` needs the upload's PDQ or sha256)."""
         return self.send(_Calls.verdict(match_ref, verdict, upload, upload_pdq, upload_sha256))
 
+    def pending_matches(
+        self, *, limit: int | None = None, after: str | None = None
+    ) -> list[PendingMatch]:
+        """This platform's matches awaiting its verdict, oldest first (``verdict`` scope).
+
+        Paged: pass the last ``match_ref`` of a page as ``after`` for the next one.
+        """
+        return self.send(_Calls.pending_matches(limit, after))
+
     def feed(
         self, cursor: str | None = None, *, limit: int | None = None, platform: str | None = None
     ) -> FeedPage:
@@ -1235,6 +1263,12 @@ class AsyncClient:
         """See :meth:`Client.verdict`."""
         call = _Calls.verdict(match_ref, verdict, upload, upload_pdq, upload_sha256)
         return await self.send(call)
+
+    async def pending_matches(
+        self, *, limit: int | None = None, after: str | None = None
+    ) -> list[PendingMatch]:
+        """See :meth:`Client.pending_matches`."""
+        return await self.send(_Calls.pending_matches(limit, after))
 
     async def feed(
         self, cursor: str | None = None, *, limit: int | None = None, platform: str | None = None

@@ -242,6 +242,7 @@ MIRRORS: list[tuple[type[sdk.Response], type[models.BaseModel]]] = [
     (sdk.BatchError, models.BatchError),
     (sdk.BatchCheckResult, models.BatchCheckResult),
     (sdk.VerdictRecorded, models.VerdictOut),
+    (sdk.PendingMatch, models.PendingMatchOut),
     (sdk.Policy, models.PolicyOut),
     (sdk.FeedItem, models.FeedItemOut),
     (sdk.FeedEvent, models.FeedEventOut),

@@ -18,7 +18,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from hashwall.service import feed as feed_service
-from hashwall.service import intake, operator, retention, verdicts, withdraw
+from hashwall.service import intake, operator, retention, reviews, verdicts, withdraw
 from hashwall.service.check import CheckResult
 
 #: Most items in one intake request, and most uploads in one batch check.
@@ -370,6 +370,26 @@ class VerdictOut(ResponseModel):
     def from_result(cls, result: verdicts.VerdictResult) -> VerdictOut:
         """From the service's result."""
         return cls(match_ref=result.match_ref, verdict=result.verdict, recorded=result.recorded)
+
+
+class PendingMatchOut(ResponseModel):
+    """``GET /v1/matches?state=pending``: one of the platform's matches awaiting its verdict.
+
+    ``distance`` and ``orientation`` appear only where the platform's policy reveals them.
+    """
+
+    match_ref: str
+    check_id: str
+    item_ref: str
+    decision: Literal["review", "block"]
+    created_at: datetime
+    distance: int | None = None
+    orientation: str | None = None
+
+    @classmethod
+    def from_result(cls, match: reviews.PendingMatch) -> PendingMatchOut:
+        """From the service's result."""
+        return cls.model_validate(match.to_dict())
 
 
 # --- feed -------------------------------------------------------------------------------------
