@@ -73,6 +73,8 @@ def test_reviewer_lists_pending_matches_and_sends_verdicts(
     human = run(server, "matches", "list")
     assert human.exit_code == 0 and first in human.stdout
 
+    wrong = run(server, "verdict", first, "not_ncii", "--upload", str(pictures["other"]))
+    assert wrong.exit_code == 1 and wrong.stderr.startswith("upload_mismatch: ")
     sent = run(server, "verdict", first, "not_ncii", "--upload", str(pictures["rotated"]),
                "--json")  # fmt: skip
     assert sent.exit_code == 0, sent.output

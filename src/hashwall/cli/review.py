@@ -7,10 +7,12 @@ Both need a platform key with the ``verdict`` scope (``--key`` or ``HASHWALL_KEY
   [{"match_ref", "check_id", "item_ref", "decision", "created_at"}], "next_after"}``
   (``distance``/``orientation`` too where the platform's policy reveals them; ``next_after``
   is the ref to pass as ``--after`` for the next page, null on the last one).
-- ``verdict MATCH_REF confirmed|not_ncii|csam --upload FILE``: the reviewer's verdict on one
-  match. ``--upload`` names the uploaded file the match was made on: it is hashed here and only
-  its PDQ and sha256 are sent (``not_ncii`` exempts that upload on this platform). ``--json``:
-  ``{"match_ref", "verdict", "recorded"}`` (``recorded`` false: the item has left the bank).
+- ``verdict MATCH_REF confirmed|not_ncii|csam [--upload FILE]``: the reviewer's verdict on one
+  match (``not_ncii`` exempts the upload on this platform). The service keeps the upload each
+  match was made on; ``--upload`` names that file so the service can make sure the verdict is
+  about it: it is hashed here and only its PDQ and sha256 are sent (another file is
+  ``upload_mismatch``). ``--json``: ``{"match_ref", "verdict", "recorded"}`` (``recorded``
+  false: the item has left the bank).
 
 Failures: ``code: message`` on stderr (``{"error": ...}`` with ``--json``), exit code 1.
 """
@@ -103,7 +105,10 @@ def verdict_command(
     server: ServerOption,
     upload: Annotated[
         Path | None,
-        typer.Option("--upload", help="The uploaded file the match was made on (hashed here)."),
+        typer.Option(
+            "--upload",
+            help="The uploaded file the match was made on (hashed here; checked against it).",
+        ),
     ] = None,
     key: KeyOption = None,
     json_out: JsonOption = False,
