@@ -237,6 +237,10 @@ async def _shutdown(state: ApiState, *, owns_store: bool) -> None:
     live = state.ctx.live
     if live is not None and state.owns_live:
         await run_in_threadpool(live.stop)
+    hit_log = state.ctx.hit_log
+    if hit_log is not None and state.owns_hit_log:
+        await run_in_threadpool(hit_log.close)
+        state.ctx.hit_log = None
     if state.decode_pool is not None and state.owns_decode_pool:
         pool, state.decode_pool = state.decode_pool, None
         await run_in_threadpool(pool.close)

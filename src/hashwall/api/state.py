@@ -23,6 +23,7 @@ from hashwall.api.metrics import Metrics
 from hashwall.errors import StoreUnavailable
 from hashwall.hashing.image import ImageHashes
 from hashwall.service.context import ServiceContext
+from hashwall.service.hitlog import HiddenHitLog
 from hashwall.service.live import LiveIndexes
 from hashwall.settings import Settings
 from hashwall.store import migrate
@@ -61,6 +62,8 @@ class ApiState:
     platform_names: dict[int, str] = field(default_factory=dict)
     #: Whether this app built the live index (and so follows the log and stops it at shutdown).
     owns_live: bool = False
+    #: Whether this app started the hit log (``service/hitlog.py``; closed at shutdown).
+    owns_hit_log: bool = False
     _pool_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _open_lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -103,6 +106,9 @@ class ApiState:
                     self.owns_live = True
                 elif not live.built:
                     live.build()
+                if self.ctx.hit_log is None:
+                    self.ctx.hit_log = HiddenHitLog(self.ctx.store)
+                    self.owns_hit_log = True
             except SQLAlchemyError as exc:
                 self.store_problem = (
                     f"the database cannot be used ({type(exc).__name__}); "

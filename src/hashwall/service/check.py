@@ -28,6 +28,16 @@ DESIGN.md's matching rules, in order:
 
 An ``allow`` says nothing about why (no oracle): withdrawn, exempted, allowlisted and
 never-banked look the same (reason ``no_match``).
+
+**No timing oracle.** On a platform whose policy answers ``allow`` for unvouched items, a hit on
+such an item answers ``allow`` like a miss. So that response time cannot tell them apart either,
+every check of such a platform takes the same path, hit or miss: the store step's statements
+(the key, the candidates; the candidates statement runs for a miss too), never the in-memory
+``allow``. Each such hidden hit is recorded for the operator (an audit row,
+``check_hit_allowed``), written after the answer by the process's hit log
+(``service/hitlog.py``), or in the check's own transaction without one. Platforms that answer
+``review`` for unvouched items (the default) answer a miss from memory: a hit there says so
+itself, and leaves a match row.
 """
 
 from __future__ import annotations
@@ -43,6 +53,7 @@ from hashwall.hashing.signals import Signal
 from hashwall.index.base import DihedralMatch
 from hashwall.service.allowlist import AllowlistMatcher
 from hashwall.service.context import Actor, ServiceContext
+from hashwall.service.hitlog import HiddenHit, write_hidden_hits
 from hashwall.service.live import LiveIndexes, scan_store
 from hashwall.service.operator import INVALID_KEY_MESSAGE
 from hashwall.store.ids import new_check_id
@@ -234,7 +245,8 @@ def check_in_memory(
     :class:`StoreStep` that finishes it (blocking: run it where blocking is fine).
 
     The answer comes from memory only when there is a live index, ``platform`` is the actor's,
-    and nothing matched (``allow``). Everything else goes through the store.
+    nothing matched (``allow``), and the platform answers ``review`` for unvouched items (see
+    "No timing oracle" above). Everything else goes through the store.
     """
     actor.require("platform", scope="check")
     if actor.platform_id is None:
@@ -248,7 +260,7 @@ def check_in_memory(
     candidates: dict[int, _Candidate] = {}
     _add_digest_candidates(live, _exact(request), candidates)
     _add_pdq_candidates(ctx, request, platform, candidates)
-    if not candidates:
+    if not candidates and not _hides_hits(platform):
         return _allow(ctx, request, check_id)
     return StoreStep(ctx, actor, request, check_id, platform, candidates)
 
@@ -286,12 +298,22 @@ class StoreStep:
             if ctx.live is not None:
                 _add_digest_candidates(ctx.live, exact, candidates)
             _add_pdq_candidates(ctx, request, platform, candidates)
-        if not candidates:
-            return _allow(ctx, request, self.check_id)
         if platform is None:  # never: candidates come with the platform they were searched for
             raise Forbidden("the platform of this key no longer exists")
+        if not candidates and not _hides_hits(platform):
+            return _allow(ctx, request, self.check_id)
         with ctx.store.write() as repo:
-            return _decide(repo, ctx, actor, platform, request, self.check_id, candidates)
+            result, hidden = _decide(repo, ctx, actor, platform, request, self.check_id, candidates)
+            if hidden and ctx.hit_log is None:
+                write_hidden_hits(repo, hidden)
+        if hidden and ctx.hit_log is not None:
+            ctx.hit_log.record(hidden)  # written after the answer: a hit costs what a miss does
+        return result
+
+
+def _hides_hits(platform: Platform) -> bool:
+    """Whether a hit can answer ``allow`` on this platform (its checks all take one path)."""
+    return platform.policy.unvouched_answer == "allow"
 
 
 def _exact(request: CheckRequest) -> list[tuple[str, str]]:
@@ -345,13 +367,16 @@ def _decide(
     request: CheckRequest,
     check_id: str,
     candidates: dict[int, _Candidate],
-) -> CheckResult:
+) -> tuple[CheckResult, list[HiddenHit]]:
     """Steps 3 and 4, inside one transaction: re-read, drop, decide, record.
 
     The key and the platform are re-read here too: the caller may have verified the key from
     memory (``service/keys.py``), which can lag a revocation or a policy change by up to the
     poll interval; the store does not. A revoked key never creates a match or sees a match ref,
     and the answer follows the policy as it is now.
+
+    Returns the answer and the hidden hits (items dropped because the policy answers ``allow``
+    for unvouched items), which the caller records.
 
     Three statements when the allowlist holds no PDQ entry (the key with the platform; the live
     candidates with their exact-allowlist flags and this platform's exemptions; the match rows),
@@ -370,11 +395,18 @@ def _decide(
         if c.distance is None or c.distance <= threshold
     }
     upload_exact = [(s.type, s.value) for s in request.signals if s.type != "pdq"]
+    # A miss runs the candidates statement too (for no row id: they start at 1), so that a hit
+    # and a miss of a platform that answers allow for unvouched items cost the same.
     found = repo.read_check_candidates(
-        platform.id, list(candidates), upload_exact, organisation_id=platform.organisation_id
+        platform.id,
+        list(candidates) or [0],
+        upload_exact,
+        organisation_id=platform.organisation_id,
     )
+    if not candidates:
+        return _allow(ctx, request, check_id), []
     if found.upload_allowlisted:
-        return CheckResult(check_id, "allow", "no_match")
+        return CheckResult(check_id, "allow", "no_match"), []
     items = {item_id: item for item_id, item in found.items.items() if not item.allowlisted}
     if items and found.pdq_allowlist:
         entries, held = repo.read_pdq_allowlist(list(items))
@@ -382,7 +414,7 @@ def _decide(
             frozenset(), tuple(PdqHash.from_hex(v) for v in entries), ctx.settings.pdq_threshold
         )
         if allow.matches(request.signals, request.pdq_hashes()):
-            return CheckResult(check_id, "allow", "no_match")
+            return CheckResult(check_id, "allow", "no_match"), []
         items = {
             item_id: item
             for item_id, item in items.items()
@@ -396,9 +428,11 @@ def _decide(
     }
 
     rows: list[NewMatch] = []
+    hidden: list[HiddenHit] = []
     for item_id in sorted(items, key=lambda i: _order(candidates[i])):
         decision = _item_decision(items[item_id], platform)
         if decision is None:
+            hidden.append(HiddenHit(check_id, actor.key_id, items[item_id].item_ref))
             continue
         candidate = candidates[item_id]
         orientation = (
@@ -408,7 +442,7 @@ def _decide(
             NewMatch(item_id, decision, candidate.signal_type, candidate.distance, orientation)
         )
     if not rows:
-        return CheckResult(check_id, "allow", "no_match")
+        return CheckResult(check_id, "allow", "no_match"), hidden
     pdq = request.pdq
     refs = repo.add_matches(
         check_id=check_id,
@@ -430,7 +464,7 @@ def _decide(
         for ref, row in zip(refs, rows, strict=True)
     )
     overall: CheckDecision = "block" if any(m.decision == "block" for m in matched) else "review"
-    return CheckResult(check_id, overall, "match", matched)
+    return CheckResult(check_id, overall, "match", matched), hidden
 
 
 def _order(candidate: _Candidate) -> tuple[int, int]:

@@ -12,6 +12,7 @@ from hashwall.store import credentials
 from hashwall.store.repo import Scope, Store
 
 if TYPE_CHECKING:
+    from hashwall.service.hitlog import HiddenHitLog
     from hashwall.service.live import LiveIndexes
 
 ActorKind = Literal["operator", "admin", "intake", "platform", "reporter"]
@@ -73,9 +74,12 @@ class ServiceContext:
 
     ``live`` is None outside a serving process (the CLI on the store, tools): the check then
     scans the store's live signals instead of an in-memory index (correct, but O(bank)).
+    ``hit_log``: where a serving process writes hits a platform's policy answers ``allow``,
+    after the answer (``service/hitlog.py``); without one the check writes them itself.
     """
 
     store: Store
     settings: Settings
     live: LiveIndexes | None = None
     pins: PinHashing = field(default_factory=PinHashing)
+    hit_log: HiddenHitLog | None = None
