@@ -143,13 +143,28 @@ class Settings(BaseSettings):
     pin_backoff_window: float = Field(
         default=86_400.0,
         gt=0,
-        description="Seconds without attempts after which a (case, client) or address starts over.",
+        description="Seconds without attempts after which a PIN counter (of a case and address, "
+        "an address, or a case) starts over.",
+    )
+    pin_case_free_attempts: int = Field(
+        default=10,
+        ge=1,
+        description="PIN attempts per case, from all addresses together, before backoff starts.",
+    )
+    pin_case_backoff_max: float = Field(
+        default=300.0,
+        gt=0,
+        description="Longest backoff delay (s) of a case's own counter: with 12-symbol PINs and "
+        "this at 300 s, guessing one case's PIN takes over 10^12 years (docs/security.md).",
     )
     pin_check_concurrency: int = Field(
         default=2, gt=0, description="argon2 PIN checks running at once in one process."
     )
     pin_check_max_waiting: int = Field(
-        default=64, ge=0, description="PIN checks that may wait for a slot before 'overloaded'."
+        default=64,
+        ge=0,
+        description="PIN checks that may wait for a slot; past that, a check of the address "
+        "that asked most lately is refused 'overloaded' (and not counted).",
     )
 
     @field_validator("trusted_proxies", mode="before")

@@ -1,4 +1,4 @@
-"""Rate limits, PIN-check backoff, and the cap on concurrent argon2 checks.
+"""Rate limits, PIN-check backoff, and the fair cap on concurrent argon2 checks.
 
 **Rate limits** (:class:`RateLimiter`) are GCRA, a token bucket kept as one timestamp per
 subject: ``rate`` requests per second sustained, ``burst`` at once. Subjects are API keys and
@@ -7,17 +7,23 @@ process; :class:`RedisRateLimiter` (``HASHWALL_REDIS_URL``) is shared by every r
 atomic (one Lua script, Redis's own clock). A denied request gets ``retry_after`` seconds, for a
 429 with ``Retry-After``.
 
-**PIN backoff** (:class:`PinBackoff`) slows guessing without ever locking a case. Attempts are
-counted per (case number, client address) and per client address; past a few free attempts,
-each counter makes the next attempt wait ``base * 2**k`` seconds (at most ``pin_backoff_max``),
-and a counter starts over after ``pin_backoff_window`` without attempts. There is no per-case
-counter and no lock: a stranger hammering a case number from their address slows only
-themselves (their own (case, address) pair and their own address), never the person who owns
-the case and withdraws from another address. A guesser spread over many addresses still pays
-argon2 per guess (:class:`ConcurrencyCap`) and faces PINs too many to enumerate. Every attempt is
-counted when it starts (so parallel guesses cannot slip past the counter) and a correct PIN
-gives its count back. Unknown case numbers are counted exactly like known ones: the counters
-say nothing about which cases exist.
+**PIN backoff** (:class:`PinBackoff`) makes guessing a PIN infeasible, with waits and never a
+hard lock. Attempts are counted per (case number, client address), per client address and per case
+number (all addresses together); past a few free attempts, each counter makes the next attempt
+wait ``base * 2**k`` seconds (at most ``pin_backoff_max``, ``pin_case_backoff_max`` for the case),
+and a counter starts over after ``pin_backoff_window`` without attempts. The per-case counter is
+what bounds a guesser with any number of addresses: one case's PIN is tried at most once per
+``pin_case_backoff_max`` seconds once its free attempts are spent (``docs/security.md`` has the
+arithmetic). An attempt is counted when it starts (so parallel guesses cannot slip past the
+counter); when it ends, a right PIN gives its count back (and forgets the pair's misses), and an
+attempt whose PIN was never verified (the cap overloaded, the request gone, text that is not a
+PIN) is refunded in full, its wait included: only a verified wrong PIN counts. Unknown case
+numbers are counted exactly like known ones: the counters say nothing about which cases exist.
+
+**The argon2 cap** (:class:`ConcurrencyCap`) runs a few PIN checks at once and lets a bounded
+number wait, served fairly by client address (the address that asked least lately goes first),
+so that a flood of wrong PINs from many addresses delays a person checking their own case by a
+few argon2 checks instead of refusing them.
 
 Limiter keys never hold a raw address or case number: they are keyed BLAKE2b digests
 (``Settings.limits_secret``, or a random key per process when it is unset and Redis is not
@@ -28,6 +34,7 @@ outage neither opens the gates nor stops people from withdrawing.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 import hashlib
 import logging
@@ -302,12 +309,15 @@ class RedisRateLimiter:
 
 @dataclass(frozen=True, slots=True)
 class BackoffPolicy:
-    """Free attempts per (case, client) and per client, then ``base * 2**k`` up to ``max``."""
+    """Free attempts per (case, client), per client and per case, then ``base * 2**k`` up to
+    ``max`` (``case_max`` for the per-case counter); counters start over after ``window``."""
 
     free_attempts: int = 5
     client_free_attempts: int = 20
+    case_free_attempts: int = 10
     base: float = 1.0
     max: float = 600.0
+    case_max: float = 300.0
     window: float = 86_400.0
 
     @classmethod
@@ -316,27 +326,49 @@ class BackoffPolicy:
         return cls(
             free_attempts=settings.pin_free_attempts,
             client_free_attempts=settings.pin_client_free_attempts,
+            case_free_attempts=settings.pin_case_free_attempts,
             base=settings.pin_backoff_base,
             max=settings.pin_backoff_max,
+            case_max=settings.pin_case_backoff_max,
             window=settings.pin_backoff_window,
         )
 
-    def delay(self, attempts: int, free: int) -> float:
+    def delay(self, attempts: int, free: int, longest: float | None = None) -> float:
         """Seconds to wait after the ``attempts``-th attempt (0 while attempts are free)."""
         if attempts < free:
             return 0.0
-        return min(self.max, self.base * 2.0 ** min(attempts - free, 62))
+        return min(
+            self.max if longest is None else longest, self.base * 2.0 ** min(attempts - free, 62)
+        )
+
+    def limits(self) -> tuple[tuple[int, float], tuple[int, float], tuple[int, float]]:
+        """(free attempts, longest delay) of the pair, client and case counters, in that order."""
+        return (
+            (self.free_attempts, self.max),
+            (self.client_free_attempts, self.max),
+            (self.case_free_attempts, self.case_max),
+        )
 
 
 class PinBackoff(Protocol):
-    """Slows PIN guessing per (case, client) and per client; never locks a case."""
+    """Slows PIN guessing per (case, client), per client and per case; never a hard lock.
+
+    Every attempt is counted when it starts (:meth:`attempt`); when it ends, the caller says
+    what became of it: the PIN was right (:meth:`succeeded`), the PIN was never verified
+    (:meth:`refund`: overloaded, cancelled, not a PIN, failed before argon2), or nothing (a
+    wrong PIN stays counted).
+    """
 
     def attempt(self, case_number: str, client: str) -> Decision:
         """Count a PIN attempt if it may go ahead now; else say when it may."""
         ...
 
     def succeeded(self, case_number: str, client: str) -> None:
-        """The PIN was right: forget this pair's attempts and give the client's back."""
+        """The PIN was right: forget this pair's attempts; give the client's and case's back."""
+        ...
+
+    def refund(self, case_number: str, client: str) -> None:
+        """The attempt was not evaluated: give it back to all three counters."""
         ...
 
     async def attempt_async(self, case_number: str, client: str) -> Decision:
@@ -345,6 +377,10 @@ class PinBackoff(Protocol):
 
     async def succeeded_async(self, case_number: str, client: str) -> None:
         """:meth:`succeeded` for asyncio."""
+        ...
+
+    async def refund_async(self, case_number: str, client: str) -> None:
+        """:meth:`refund` for asyncio."""
         ...
 
     def close(self) -> None:
@@ -380,43 +416,56 @@ class InProcessPinBackoff:
         self._lock = threading.Lock()
         self._calls = 0
 
-    def _keys(self, case_number: str, client: str) -> tuple[str, str]:
-        return self._key("pin", case_number, client), self._key("pin-client", client)
+    def _keys(self, case_number: str, client: str) -> tuple[str, str, str]:
+        return (
+            self._key("pin", case_number, client),
+            self._key("pin-client", client),
+            self._key("pin-case", case_number),
+        )
 
     def attempt(self, case_number: str, client: str) -> Decision:
         """Count a PIN attempt if it may go ahead now; else say when it may."""
-        pair_key, client_key = self._keys(case_number, client)
+        keys = self._keys(case_number, client)
         policy = self.policy
         with self._lock:
             now = self._clock()
             self._sweep(now)
-            pair = self._counters.get(pair_key) or _Counter()
-            per_client = self._counters.get(client_key) or _Counter()
-            for counter in (pair, per_client):
+            counters = [self._counters.get(k) or _Counter() for k in keys]
+            for counter in counters:
                 if now - counter.last > policy.window:
                     counter.attempts, counter.next_allowed = 0, 0.0
-            wait = max(pair.next_allowed, per_client.next_allowed) - now
+            wait = max(c.next_allowed for c in counters) - now
             if wait > 0:
                 return Decision(False, wait)
-            for counter, free in (
-                (pair, policy.free_attempts),
-                (per_client, policy.client_free_attempts),
-            ):
+            for key, counter, (free, longest) in zip(keys, counters, policy.limits(), strict=True):
                 counter.attempts += 1
                 counter.last = now
-                counter.next_allowed = now + policy.delay(counter.attempts, free)
-            self._counters[pair_key] = pair
-            self._counters[client_key] = per_client
+                counter.next_allowed = now + policy.delay(counter.attempts, free, longest)
+                self._counters[key] = counter
             return Decision(True)
 
+    def _give_back(self, key: str, free: int, longest: float) -> None:
+        counter = self._counters.get(key)
+        if counter is not None and counter.attempts > 0:
+            counter.attempts -= 1
+            counter.next_allowed = counter.last + self.policy.delay(counter.attempts, free, longest)
+
     def succeeded(self, case_number: str, client: str) -> None:
-        """The PIN was right: forget this pair's attempts and give the client's back."""
-        pair_key, client_key = self._keys(case_number, client)
+        """The PIN was right: forget this pair's attempts; give the client's and case's back."""
+        pair_key, client_key, case_key = self._keys(case_number, client)
+        (_, _), (client_free, client_max), (case_free, case_max) = self.policy.limits()
         with self._lock:
             self._counters.pop(pair_key, None)
-            per_client = self._counters.get(client_key)
-            if per_client is not None and per_client.attempts > 0:
-                per_client.attempts -= 1
+            self._give_back(client_key, client_free, client_max)
+            self._give_back(case_key, case_free, case_max)
+
+    def refund(self, case_number: str, client: str) -> None:
+        """The attempt was not evaluated: give it back to all three counters."""
+        with self._lock:
+            for key, (free, longest) in zip(
+                self._keys(case_number, client), self.policy.limits(), strict=True
+            ):
+                self._give_back(key, free, longest)
 
     async def attempt_async(self, case_number: str, client: str) -> Decision:
         """:meth:`attempt` (it never blocks on I/O)."""
@@ -425,6 +474,10 @@ class InProcessPinBackoff:
     async def succeeded_async(self, case_number: str, client: str) -> None:
         """:meth:`succeeded` (it never blocks on I/O)."""
         self.succeeded(case_number, client)
+
+    async def refund_async(self, case_number: str, client: str) -> None:
+        """:meth:`refund` (it never blocks on I/O)."""
+        self.refund(case_number, client)
 
     def _sweep(self, now: float) -> None:
         self._calls += 1
@@ -447,33 +500,50 @@ class InProcessPinBackoff:
             return len(self._counters)
 
 
+# KEYS: pair, client, case. ARGV: base, window, then (free, max) of pair, client, case.
 _PIN_ATTEMPT_LUA = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local base, max, window = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
-local function load(key)
-  local v = redis.call('HMGET', key, 'n', 'next')
-  return tonumber(v[1]) or 0, tonumber(v[2]) or 0
+local base, window = tonumber(ARGV[1]), tonumber(ARGV[2])
+local counts, wait = {}, 0
+for i = 1, 3 do
+  local v = redis.call('HMGET', KEYS[i], 'n', 'next')
+  counts[i] = tonumber(v[1]) or 0
+  wait = math.max(wait, (tonumber(v[2]) or 0) - now)
 end
-local n1, next1 = load(KEYS[1])
-local n2, next2 = load(KEYS[2])
-local wait = math.max(next1, next2) - now
 if wait > 0 then return {0, wait} end
-local function store(key, n, free)
+for i = 1, 3 do
+  local n, free, max = counts[i] + 1, tonumber(ARGV[1 + 2 * i]), tonumber(ARGV[2 + 2 * i])
   local delay = 0
   if n >= free then delay = math.min(max, base * 2 ^ math.min(n - free, 62)) end
-  redis.call('HSET', key, 'n', n, 'next', string.format('%.0f', now + delay))
-  redis.call('PEXPIRE', key, math.ceil((window + delay) / 1000))
+  redis.call('HSET', KEYS[i], 'n', n, 'next', string.format('%.0f', now + delay),
+             'last', string.format('%.0f', now))
+  redis.call('PEXPIRE', KEYS[i], math.ceil((window + delay) / 1000))
 end
-store(KEYS[1], n1 + 1, tonumber(ARGV[1]))
-store(KEYS[2], n2 + 1, tonumber(ARGV[2]))
 return {1, 0}
 """
 
-_PIN_SUCCEEDED_LUA = """
-redis.call('DEL', KEYS[1])
-local n = tonumber(redis.call('HGET', KEYS[2], 'n') or 0)
-if n > 0 then redis.call('HSET', KEYS[2], 'n', n - 1) end
+# KEYS: pair, client, case. ARGV: base, 1 to forget the pair (a right PIN) or 0 (not evaluated),
+# then (free, max) of pair, client, case. A counter given back waits as after its previous count.
+_PIN_GIVE_BACK_LUA = """
+local base = tonumber(ARGV[1])
+local first = 1
+if ARGV[2] == '1' then
+  redis.call('DEL', KEYS[1])
+  first = 2
+end
+for i = first, 3 do
+  local v = redis.call('HMGET', KEYS[i], 'n', 'last')
+  local n = tonumber(v[1]) or 0
+  if n > 0 then
+    n = n - 1
+    local free, max = tonumber(ARGV[1 + 2 * i]), tonumber(ARGV[2 + 2 * i])
+    local delay = 0
+    if n >= free then delay = math.min(max, base * 2 ^ math.min(n - free, 62)) end
+    redis.call('HSET', KEYS[i], 'n', n,
+               'next', string.format('%.0f', (tonumber(v[2]) or 0) + delay))
+  end
+end
 return 1
 """
 
@@ -494,29 +564,32 @@ class RedisPinBackoff:
         self._redis = _RedisBackend(url)
         self._key = _Keyer(secret, prefix)
         self._attempt = self._redis.client.register_script(_PIN_ATTEMPT_LUA)
-        self._succeeded = self._redis.client.register_script(_PIN_SUCCEEDED_LUA)
+        self._give_back = self._redis.client.register_script(_PIN_GIVE_BACK_LUA)
         self._async_scripts: tuple[Any, Any] | None = None
         self._fallback = fallback or InProcessPinBackoff(self.policy, secret=secret)
 
     def _keys(self, case_number: str, client: str) -> list[str]:
-        return [self._key("pin", case_number, client), self._key("pin-client", client)]
-
-    def _args(self) -> list[int]:
-        p = self.policy
         return [
-            p.free_attempts,
-            p.client_free_attempts,
-            round(p.base * _US),
-            round(p.max * _US),
-            round(p.window * _US),
+            self._key("pin", case_number, client),
+            self._key("pin-client", client),
+            self._key("pin-case", case_number),
         ]
+
+    def _limits(self) -> list[int]:
+        return [x for free, longest in self.policy.limits() for x in (free, round(longest * _US))]
+
+    def _attempt_args(self) -> list[int]:
+        return [round(self.policy.base * _US), round(self.policy.window * _US), *self._limits()]
+
+    def _give_back_args(self, *, right: bool) -> list[int]:
+        return [round(self.policy.base * _US), int(right), *self._limits()]
 
     def _scripts_async(self) -> tuple[Any, Any]:
         if self._async_scripts is None:
             client = self._redis.async_client
             self._async_scripts = (
                 client.register_script(_PIN_ATTEMPT_LUA),
-                client.register_script(_PIN_SUCCEEDED_LUA),
+                client.register_script(_PIN_GIVE_BACK_LUA),
             )
         return self._async_scripts
 
@@ -528,25 +601,50 @@ class RedisPinBackoff:
     def attempt(self, case_number: str, client: str) -> Decision:
         """Count a PIN attempt if it may go ahead now; else say when it may."""
         try:
-            reply = self._attempt(keys=self._keys(case_number, client), args=self._args())
+            reply = self._attempt(keys=self._keys(case_number, client), args=self._attempt_args())
         except redis.RedisError as exc:
             self._redis.warn(exc)
             return self._fallback.attempt(case_number, client)
         return self._decision(reply)
 
-    def succeeded(self, case_number: str, client: str) -> None:
-        """The PIN was right: forget this pair's attempts and give the client's back."""
+    def _settle(self, case_number: str, client: str, *, right: bool) -> None:
         try:
-            self._succeeded(keys=self._keys(case_number, client))
+            self._give_back(
+                keys=self._keys(case_number, client), args=self._give_back_args(right=right)
+            )
         except redis.RedisError as exc:
             self._redis.warn(exc)
-            self._fallback.succeeded(case_number, client)
+            if right:
+                self._fallback.succeeded(case_number, client)
+            else:
+                self._fallback.refund(case_number, client)
+
+    async def _settle_async(self, case_number: str, client: str, *, right: bool) -> None:
+        try:
+            _, script = self._scripts_async()
+            await script(
+                keys=self._keys(case_number, client), args=self._give_back_args(right=right)
+            )
+        except redis.RedisError as exc:
+            self._redis.warn(exc)
+            if right:
+                self._fallback.succeeded(case_number, client)
+            else:
+                self._fallback.refund(case_number, client)
+
+    def succeeded(self, case_number: str, client: str) -> None:
+        """The PIN was right: forget this pair's attempts; give the client's and case's back."""
+        self._settle(case_number, client, right=True)
+
+    def refund(self, case_number: str, client: str) -> None:
+        """The attempt was not evaluated: give it back to all three counters."""
+        self._settle(case_number, client, right=False)
 
     async def attempt_async(self, case_number: str, client: str) -> Decision:
         """:meth:`attempt` over the asyncio client."""
         try:
             script, _ = self._scripts_async()
-            reply = await script(keys=self._keys(case_number, client), args=self._args())
+            reply = await script(keys=self._keys(case_number, client), args=self._attempt_args())
         except redis.RedisError as exc:
             self._redis.warn(exc)
             return self._fallback.attempt(case_number, client)
@@ -554,12 +652,11 @@ class RedisPinBackoff:
 
     async def succeeded_async(self, case_number: str, client: str) -> None:
         """:meth:`succeeded` over the asyncio client."""
-        try:
-            _, script = self._scripts_async()
-            await script(keys=self._keys(case_number, client))
-        except redis.RedisError as exc:
-            self._redis.warn(exc)
-            self._fallback.succeeded(case_number, client)
+        await self._settle_async(case_number, client, right=True)
+
+    async def refund_async(self, case_number: str, client: str) -> None:
+        """:meth:`refund` over the asyncio client."""
+        await self._settle_async(case_number, client, right=False)
 
     def close(self) -> None:
         """Close the sync client."""
@@ -601,22 +698,52 @@ def pin_backoff(settings: Settings) -> PinBackoff:
 
 # --- argon2 concurrency -----------------------------------------------------------------------
 
+#: Half-life (s) of an address's demand for PIN checks: what it asked a minute ago counts half.
+DEMAND_HALF_LIFE = 60.0
+_GRANTED, _WAITING, _REFUSED = "granted", "waiting", "refused"
+
+
+@dataclass(slots=True, eq=False)
+class _Waiter:
+    flow: str
+    seq: int
+    wake: Callable[[str], None]  # called with _GRANTED or _REFUSED, from any thread
+    state: str = _WAITING
+
 
 class ConcurrencyCap:
-    """At most ``limit`` calls run at once (argon2 PIN checks); ``max_waiting`` more may queue,
-    and any beyond are refused at once with :class:`Overloaded` (503) instead of piling up.
+    """At most ``limit`` calls run at once (argon2 PIN checks); ``max_waiting`` more may wait.
 
-    Sync callers (:meth:`run`) and async callers (:meth:`run_async`, on this cap's own threads)
-    share the same slots.
+    Waiting is fair between *flows* (client addresses): the next slot goes to the waiting call
+    whose flow asked least lately (a count of its calls that halves every
+    :data:`DEMAND_HALF_LIFE` seconds), oldest first among equals. When the waiting room is full,
+    a newcomer takes the place of the waiting call whose flow asked most, if that flow asked
+    more than the newcomer's; whichever loses is refused at once with :class:`Overloaded` (503)
+    and ran nothing. So a flood from many addresses delays, and cannot refuse, a person who
+    asks once: their call waits at most for the calls already running and for waiting calls of
+    addresses that asked as little as they did.
+
+    :meth:`run` (this thread) and :meth:`run_async` (this cap's threads) are one flow ``""``;
+    :meth:`run_fair_async` names its flow. All share the same slots.
     """
 
-    def __init__(self, limit: int, max_waiting: int = 0) -> None:
+    def __init__(
+        self,
+        limit: int,
+        max_waiting: int = 0,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         if limit < 1 or max_waiting < 0:
             raise ValueError("a concurrency cap needs limit >= 1 and max_waiting >= 0")
-        self._slots = threading.BoundedSemaphore(limit)
-        self._capacity = limit + max_waiting
-        self._admitted = 0
+        self._limit = limit
+        self._max_waiting = max_waiting
+        self._clock = clock
         self._lock = threading.Lock()
+        self._running = 0
+        self._waiters: list[_Waiter] = []
+        self._demand: dict[str, tuple[float, float]] = {}  # flow -> (demand, as of when)
+        self._seq = 0
         self._threads = ThreadPoolExecutor(max_workers=limit, thread_name_prefix="hashwall-cap")
 
     @classmethod
@@ -628,35 +755,142 @@ class ConcurrencyCap:
     def admitted(self) -> int:
         """Calls running or waiting now."""
         with self._lock:
-            return self._admitted
+            return self._running + len(self._waiters)
 
-    def _admit(self) -> None:
+    @property
+    def waiting(self) -> int:
+        """Calls waiting for a slot now."""
         with self._lock:
-            if self._admitted >= self._capacity:
-                raise Overloaded("too many PIN checks at once; retry in a moment", retry_after=1)
-            self._admitted += 1
+            return len(self._waiters)
+
+    def waiting_for(self, flow: str) -> int:
+        """Calls of ``flow`` waiting for a slot now."""
+        with self._lock:
+            return sum(1 for w in self._waiters if w.flow == flow)
+
+    # -- the waiting room (every method below is called with the lock held) ----------------
+
+    def _demand_of(self, flow: str, now: float) -> float:
+        value, since = self._demand.get(flow, (0.0, now))
+        return value * math.exp2(-(now - since) / DEMAND_HALF_LIFE)
+
+    def _asked(self, flow: str, now: float) -> None:
+        self._demand[flow] = (self._demand_of(flow, now) + 1.0, now)
+        if self._seq % _CLEANUP_EVERY == 0:
+            waiting = {w.flow for w in self._waiters}
+            self._demand = {
+                f: d
+                for f, d in self._demand.items()
+                if f in waiting or self._demand_of(f, now) >= 0.01
+            }
+
+    def _rank(self, waiter: _Waiter, now: float) -> tuple[float, int]:
+        return (self._demand_of(waiter.flow, now), waiter.seq)
+
+    def _enter(self, flow: str, wake: Callable[[str], None]) -> tuple[_Waiter, _Waiter | None]:
+        """Admit a call: granted a slot, or waiting; and the waiter it displaced, if any."""
+        now = self._clock()
+        self._seq += 1
+        self._asked(flow, now)
+        waiter = _Waiter(flow, self._seq, wake)
+        if self._running < self._limit:
+            self._running += 1
+            waiter.state = _GRANTED
+            return waiter, None
+        if len(self._waiters) < self._max_waiting:
+            self._waiters.append(waiter)
+            return waiter, None
+        if self._waiters:
+            worst = max(self._waiters, key=lambda w: self._rank(w, now))
+            if self._rank(waiter, now) < self._rank(worst, now):
+                self._waiters.remove(worst)
+                worst.state = _REFUSED
+                self._waiters.append(waiter)
+                return waiter, worst
+        waiter.state = _REFUSED
+        return waiter, None
 
     def _leave(self, *_: object) -> None:
+        """A call ended: hand its slot to the best waiting call, or free it."""
         with self._lock:
-            self._admitted -= 1
+            if not self._waiters:
+                self._running -= 1
+                return
+            now = self._clock()
+            best = min(self._waiters, key=lambda w: self._rank(w, now))
+            self._waiters.remove(best)
+            best.state = _GRANTED
+        best.wake(_GRANTED)
 
-    def _call(self, fn: Callable[[], T]) -> T:
-        with self._slots:
-            return fn()
+    def _withdraw(self, waiter: _Waiter) -> bool:
+        """Take a waiting call out of the room (its caller gave up); False if it got a slot."""
+        with self._lock:
+            if waiter.state == _WAITING:
+                self._waiters.remove(waiter)
+                waiter.state = _REFUSED
+                return True
+            return waiter.state == _REFUSED
+
+    @staticmethod
+    def _overloaded() -> Overloaded:
+        return Overloaded("too many PIN checks at once; retry in a moment", retry_after=1)
+
+    # -- callers ---------------------------------------------------------------------------
 
     def run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Call ``fn`` in this thread once a slot is free."""
-        self._admit()
+        woken = threading.Event()
+        with self._lock:
+            waiter, displaced = self._enter("", lambda _: woken.set())
+        if displaced is not None:
+            displaced.wake(_REFUSED)
+        if waiter.state == _WAITING:
+            woken.wait()
+        if waiter.state != _GRANTED:
+            raise self._overloaded()
         try:
-            return self._call(functools.partial(fn, *args, **kwargs))
+            return fn(*args, **kwargs)
         finally:
             self._leave()
 
     async def run_async(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Call ``fn`` on one of the cap's threads once a slot is free; the loop never blocks."""
-        self._admit()
+        return await self.run_fair_async("", fn, *args, **kwargs)
+
+    async def run_fair_async(
+        self, flow: str, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        """:meth:`run_async` for ``flow`` (a client address): slots are shared fairly by flow."""
+        loop = asyncio.get_running_loop()
+        woken: asyncio.Future[str] = loop.create_future()
+
+        def settle(state: str) -> None:
+            if not woken.done():
+                woken.set_result(state)
+
+        def wake(state: str) -> None:
+            try:
+                loop.call_soon_threadsafe(settle, state)
+            except RuntimeError:  # the loop is closed: nobody will use the slot
+                if state == _GRANTED:
+                    self._leave()
+
+        with self._lock:
+            waiter, displaced = self._enter(flow, wake)
+        if displaced is not None:
+            displaced.wake(_REFUSED)
+        if waiter.state == _WAITING:
+            try:
+                await woken
+            except asyncio.CancelledError:
+                if not self._withdraw(waiter):
+                    self._leave()  # a slot was handed over as the caller gave up
+                raise
+        if waiter.state != _GRANTED:
+            raise self._overloaded()
+        call = functools.partial(fn, *args, **kwargs)
         try:
-            future = self._threads.submit(self._call, functools.partial(fn, *args, **kwargs))
+            future = self._threads.submit(contextvars.copy_context().run, call)
         except BaseException:
             self._leave()
             raise

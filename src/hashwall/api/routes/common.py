@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Annotated, Any, Final, ParamSpec, TypeVar
 
@@ -14,6 +15,7 @@ from hashwall.api.auth import Caller
 from hashwall.api.body import BodyKind, MultipartForm, read_body, read_multipart
 from hashwall.api.state import ApiState, api_state
 from hashwall.errors import MalformedBody
+from hashwall.service.access import PinCheck, recording_pin_check
 from hashwall.store.ids import normalise_case_number
 
 P = ParamSpec("P")
@@ -131,15 +133,46 @@ async def call_with_pin(
     *args: P.args,
     **kwargs: P.kwargs,
 ) -> T:
-    """Run a use case that may check a PIN: backoff first, argon2 under the concurrency cap.
+    """Run a use case that may check a PIN: backoff first, argon2 under the fair cap.
 
+    Only a PIN that was verified counts as an attempt: a right one is given back (and forgets
+    this address's misses on the case), and one that was never verified (the cap overloaded,
+    the request gone before its turn, text that is not a PIN, a failure before argon2) is
+    refunded. The count is settled when the check ends, even if the request is gone by then.
     Without a PIN (the partner that filed the case) it just runs in a worker thread.
     """
     if pin is None:
         return await run_in_threadpool(fn, *args, **kwargs)
     subject = case_subject(case_number)
     decision = await state.pin_backoff.attempt_async(subject, who.client)
-    decision.raise_if_denied("PIN attempts for this case from this address")
-    result = await state.pin_cap.run_async(fn, *args, **kwargs)
-    await state.pin_backoff.succeeded_async(subject, who.client)
-    return result
+    decision.raise_if_denied("PIN attempts for this case")
+    check = PinCheck()
+
+    def checked() -> T:
+        with recording_pin_check(check):
+            return fn(*args, **kwargs)
+
+    async def settled() -> T:
+        try:
+            return await state.pin_cap.run_fair_async(who.client, checked)
+        finally:
+            if not check.verified:
+                await state.pin_backoff.refund_async(subject, who.client)
+            elif check.right:
+                await state.pin_backoff.succeeded_async(subject, who.client)
+
+    job = asyncio.ensure_future(settled())
+    _SETTLING.add(job)
+    job.add_done_callback(_settled)
+    # Shielded: a client that hangs up does not cancel a check (nor its count) half-way.
+    return await asyncio.shield(job)
+
+
+#: PIN checks still running, kept from the garbage collector until they are settled.
+_SETTLING: set[asyncio.Future[Any]] = set()
+
+
+def _settled(job: asyncio.Future[Any]) -> None:
+    _SETTLING.discard(job)
+    if not job.cancelled():
+        job.exception()  # retrieved: the request that awaited it may be gone
