@@ -12,6 +12,7 @@ from hashwall.cli.db import db_app
 from hashwall.cli.demo import demo_app
 from hashwall.cli.feed import feed_app
 from hashwall.cli.hashing import compare_command, hash_command
+from hashwall.cli.match import match_command
 from hashwall.cli.operator import register_operator_commands
 from hashwall.cli.review import matches_app, verdict_command
 from hashwall.cli.serve import serve_command
@@ -28,6 +29,7 @@ app.command("compare")(compare_command)
 app.command("serve")(serve_command)
 app.command("check")(check_command)
 app.command("verdict")(verdict_command)
+app.command("match")(match_command)
 app.add_typer(matches_app, name="matches")
 app.add_typer(case_app, name="case")
 app.add_typer(feed_app, name="feed")

@@ -1,0 +1,95 @@
+"""``hashwall match FILE... --bank DIR/bank.json``: check uploads locally, against a feed copy.
+
+For platforms that keep the bank with ``hashwall feed sync`` instead of sending every upload:
+each file is hashed here (fast mode, with its 8 orientations, as ``hashwall check`` does) and
+answered by :class:`hashwall.service.local_match.LocalBank` with the service's index and rules
+for what the feed carries (not the allowlist, this platform's exemptions or its organisation's
+own confirmations). Nothing is sent anywhere; no match ref is made.
+
+Output: a table, or with ``--json`` one object per file and line: ``{"path", "decision",
+"reason", "matches": [{"item_ref", "decision", "signal_type", "distance", "orientation"}],
+"error"}``.
+
+Exit codes, as ``hashwall check``: 1 some file could not be hashed (whatever the others
+answered), or the bank copy could not be read; otherwise 4 some ``block``, 3 some ``review``,
+0 every file ``allow``; 2 usage.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from hashwall.cli.check import EXIT_ALLOW, EXIT_BLOCK, EXIT_ERROR, EXIT_REVIEW
+from hashwall.cli.output import fail, print_json
+from hashwall.errors import HashwallError
+
+
+def match_command(
+    paths: Annotated[list[Path], typer.Argument(help="Upload files or folders (recursive).")],
+    bank: Annotated[
+        Path, typer.Option("--bank", help="The copy `hashwall feed sync` keeps: DIR/bank.json.")
+    ],
+    reference: Annotated[
+        bool, typer.Option("--reference", help="Hash in reference mode instead of fast mode.")
+    ] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+) -> None:
+    """Match files locally against a feed copy: allow, review or block (exit codes as check)."""
+    from hashwall.cli.hashing import iter_paths
+    from hashwall.hashing.image import hash_file
+    from hashwall.service.check import CheckRequest
+    from hashwall.service.local_match import LocalBank
+    from hashwall.settings import Settings
+
+    try:
+        local = LocalBank.load(bank)
+    except HashwallError as exc:
+        fail(exc, json_out)
+    settings = Settings()
+    files = list(iter_paths(paths))
+    if not files:
+        fail(HashwallError("no files found"), json_out)
+    table = Table(show_lines=False)
+    for column in ("file", "decision", "reason", "matches"):
+        table.add_column(column, overflow="fold")
+    counts = {"allow": 0, "review": 0, "block": 0, "error": 0}
+    for path in files:
+        record: dict[str, Any] = {"path": str(path), "decision": None, "reason": None,
+                                  "matches": [], "error": None}  # fmt: skip
+        try:
+            hashes = hash_file(path, fast=not reference, orientations=True, settings=settings)
+            answer = local.match(CheckRequest.from_image(hashes))
+        except HashwallError as exc:
+            counts["error"] += 1
+            record["error"] = exc.to_dict()
+            message = f"[red]{exc.code}[/red]: {escape(exc.message)}"
+            table.add_row(escape(str(path)), "[red]error[/red]", "", message)
+        else:
+            counts[answer.decision] += 1
+            record.update(
+                decision=answer.decision,
+                reason=answer.reason,
+                matches=[m.to_dict() for m in answer.matches],
+            )
+            described = "; ".join(
+                m.item_ref + (f" distance {m.distance} {m.orientation}" if m.distance is not None
+                              else f" {m.signal_type}")
+                for m in answer.matches
+            )  # fmt: skip
+            table.add_row(escape(str(path)), answer.decision, answer.reason, described)
+        if json_out:
+            print_json(record)
+    if not json_out:
+        Console().print(table)
+        Console(stderr=True).print(", ".join(f"{n} {name}" for name, n in counts.items() if n))
+    if counts["error"]:
+        raise typer.Exit(EXIT_ERROR)
+    if counts["block"]:
+        raise typer.Exit(EXIT_BLOCK)
+    raise typer.Exit(EXIT_REVIEW if counts["review"] else EXIT_ALLOW)

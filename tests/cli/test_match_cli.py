@@ -1,0 +1,109 @@
+"""``hashwall match --bank``: local answers from a feed copy agree with the service's checks."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from remote_cli import json_lines, write_pictures
+from typer.testing import CliRunner, Result
+
+from hashwall import Client, hash_file, hash_image
+from hashwall.cli.check import EXIT_BLOCK, EXIT_ERROR, EXIT_REVIEW
+from hashwall.cli.main import app
+from live_server import Served, prepare_store, served_in_thread, wait_indexed
+
+from support import fresh_database_url
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def server(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Served]:
+    """A server (cheap PINs) over a fresh SQLite store."""
+    url = fresh_database_url("sqlite", tmp_path, request)
+    with served_in_thread(url, prepare_store(url)) as served:
+        yield served
+
+
+@pytest.fixture
+def pictures(tmp_path: Path) -> dict[str, Path]:
+    """photo, rotated, other and broken .jpg files."""
+    return write_pictures(tmp_path / "pictures")
+
+
+def run(*args: str) -> Result:
+    """Invoke hashwall; never a traceback."""
+    result = runner.invoke(app, list(args))
+    assert "Traceback" not in result.output and "Traceback" not in result.stderr
+    return result
+
+
+def sync(server: Served, folder: Path) -> Path:
+    """``hashwall feed sync`` into ``folder``; the bank copy's path."""
+    synced = run("feed", "sync", "--server", server.url, "--key", server.keys["feed"],
+                 "--dir", str(folder))  # fmt: skip
+    assert synced.exit_code == 0, synced.output
+    return folder / "bank.json"
+
+
+def test_local_answers_agree_with_the_service(
+    server: Served, pictures: dict[str, Path], tmp_path: Path
+) -> None:
+    with Client(server.url) as reporter:
+        reporter.create_case([hash_file(pictures["photo"])])  # anonymous: review
+    with Client(server.url, key=server.keys["intake"]) as partner:
+        partner.create_case([hash_file(pictures["other"])])  # vouched: block
+    wait_indexed(server.url, 2)
+    bank = sync(server, tmp_path / "feed")
+
+    files = [pictures["rotated"], pictures["other"]]
+    local = run("match", *map(str, files), "--bank", str(bank), "--json")
+    assert local.exit_code == EXIT_BLOCK, local.output
+    answers = json_lines(local)
+    with Client(server.url, key=server.keys["feed"]) as feed:
+        remote = [
+            feed.check(hash_image(p.read_bytes(), fast=True, orientations=True)) for p in files
+        ]
+    assert [a["decision"] for a in answers] == [r.decision for r in remote] == ["review", "block"]
+    assert [[m["item_ref"] for m in a["matches"]] for a in answers] == [
+        [m.item_ref for m in r.matches] for r in remote
+    ]
+    assert answers[0]["matches"][0]["orientation"] != "original"
+
+    review = run("match", str(pictures["rotated"]), "--bank", str(bank))
+    assert review.exit_code == EXIT_REVIEW and "review" in review.stdout
+    broken = run("match", str(pictures["broken"]), str(pictures["rotated"]), "--bank", str(bank))
+    assert broken.exit_code == EXIT_ERROR  # a file that could not be hashed wins
+
+    item = answers[0]["matches"][0]["item_ref"]
+    document = json.loads(bank.read_text())
+    assert document["items"][item]["trust"] == "unvouched"
+
+
+def test_a_withdrawal_reaches_the_copy_on_the_next_sync(
+    server: Served, pictures: dict[str, Path], tmp_path: Path
+) -> None:
+    with Client(server.url) as reporter:
+        case = reporter.create_case([hash_file(pictures["photo"])])
+    wait_indexed(server.url, 1)
+    bank = sync(server, tmp_path / "feed")
+    assert run("match", str(pictures["photo"]), "--bank", str(bank)).exit_code == EXIT_REVIEW
+    with Client(server.url) as reporter:
+        reporter.withdraw(case.case_number, case.pin)
+    sync(server, tmp_path / "feed")
+    allowed = run("match", str(pictures["photo"]), "--bank", str(bank), "--json")
+    assert allowed.exit_code == 0
+    assert json_lines(allowed)[0]["reason"] == "no_match"
+
+
+def test_a_file_that_is_not_a_bank_copy_is_a_clean_error(tmp_path: Path) -> None:
+    other = tmp_path / "bank.json"
+    other.write_text('{"format": "something else"}')
+    photo = write_pictures(tmp_path / "p")["photo"]
+    result = run("match", str(photo), "--bank", str(other))
+    assert result.exit_code == 1 and result.stderr.startswith("invalid_input: ")
+    missing = run("match", str(photo), "--bank", str(tmp_path / "nope.json"), "--json")
+    assert json_lines(missing)[0]["error"]["code"] == "invalid_input"
