@@ -53,7 +53,10 @@ __all__ = [
     "BatchCheckResult",
     "BatchError",
     "CaseCreated",
+    "CaseErasure",
+    "CaseItem",
     "CaseItemsAdded",
+    "CaseRecord",
     "CaseStatus",
     "CaseVouched",
     "CaseWithdrawn",
@@ -64,6 +67,7 @@ __all__ = [
     "FeedEvent",
     "FeedItem",
     "FeedPage",
+    "FlaggedItem",
     "Health",
     "Item",
     "ItemOutcome",
@@ -475,6 +479,56 @@ class AuditRecord(Response):
     created_at: datetime
 
 
+class CaseItem(Response):
+    """One item of a case as the operator sees it (no hash values)."""
+
+    item: str
+    kind: str
+    trust: str
+    state: str
+    csam: bool
+    created_at: datetime
+    state_changed_at: datetime | None
+    matches: int
+    verdicts: dict[str, int]
+
+
+class CaseRecord(Response):
+    """A case as the operator sees it (``status`` ``removed`` once erased)."""
+
+    case_number: str
+    channel: str
+    partner: str | None
+    status: str
+    created_at: datetime
+    withdrawn_at: datetime | None
+    removed_at: datetime | None
+    items: list[CaseItem]
+
+
+class CaseErasure(Response):
+    """What erasing a case did (``already_removed``: it had been erased before)."""
+
+    case_number: str
+    deleted_items: list[str]
+    already_removed: bool
+    removed_at: datetime | None
+
+
+class FlaggedItem(Response):
+    """An item a reviewer flagged ``csam``, for the operator's legal duties (no hash values)."""
+
+    item: str
+    case_number: str
+    kind: str
+    trust: str
+    state: str
+    created_at: datetime
+    csam_verdicts: int
+    platforms: list[str]
+    first_flagged_at: datetime | None
+
+
 class PlatformRetention(Response):
     """What one platform's retention deleted."""
 
@@ -825,6 +879,26 @@ class _Calls:
         return Call("DELETE", f"/v1/admin/allowlist/{int(entry_id)}", _nothing)
 
     @staticmethod
+    def show_case(case_number: str) -> Call[CaseRecord]:
+        body = {"case_number": case_number}
+        return Call("POST", "/v1/admin/cases/show", _model(CaseRecord), body)
+
+    @staticmethod
+    def erase_case(case_number: str, reason: str) -> Call[CaseErasure]:
+        body = {"case_number": case_number, "reason": reason}
+        return Call("POST", "/v1/admin/cases/erase", _model(CaseErasure), body)
+
+    @staticmethod
+    def delete_active_item(item_ref: str, reason: str) -> Call[ItemStateChange]:
+        path = f"/v1/admin/items/{_segment(item_ref)}/delete"
+        return Call("POST", path, _model(ItemStateChange), {"reason": reason})
+
+    @staticmethod
+    def list_csam(limit: int | None, after: str | None) -> Call[list[FlaggedItem]]:
+        params = _params(limit=limit, after=after)
+        return Call("GET", "/v1/admin/csam", _models(FlaggedItem), params=params)
+
+    @staticmethod
     def list_audit(
         limit: int | None, before_id: int | None, key_id: str | None, action: str | None
     ) -> Call[list[AuditRecord]]:
@@ -1099,8 +1173,24 @@ class Client:
         return self.send(_Calls.quarantine_decision(item_ref, "reinstate"))
 
     def delete_item(self, item_ref: str) -> ItemStateChange:
-        """Delete a live item: its hash values are erased everywhere."""
+        """Delete a quarantined item (``invalid_state`` otherwise): its hash values are erased."""
         return self.send(_Calls.quarantine_decision(item_ref, "delete"))
+
+    def delete_active_item(self, item_ref: str, *, reason: str) -> ItemStateChange:
+        """Delete an item in the bank (active or quarantined), with a reason for the audit."""
+        return self.send(_Calls.delete_active_item(item_ref, reason))
+
+    def show_case(self, case_number: str) -> CaseRecord:
+        """A case by its number: items, states, trust, match and verdict counts (no hashes)."""
+        return self.send(_Calls.show_case(case_number))
+
+    def erase_case(self, case_number: str, *, reason: str) -> CaseErasure:
+        """Erase a case at the person's request: items deleted, its status ``removed``."""
+        return self.send(_Calls.erase_case(case_number, reason))
+
+    def list_csam(self, *, limit: int | None = None, after: str | None = None) -> list[FlaggedItem]:
+        """Items reviewers flagged ``csam``, oldest first."""
+        return self.send(_Calls.list_csam(limit, after))
 
     def add_to_allowlist(
         self, signals: Sequence[SignalLike], *, note: str | None = None
@@ -1352,6 +1442,24 @@ class AsyncClient:
     async def delete_item(self, item_ref: str) -> ItemStateChange:
         """See :meth:`Client.delete_item`."""
         return await self.send(_Calls.quarantine_decision(item_ref, "delete"))
+
+    async def delete_active_item(self, item_ref: str, *, reason: str) -> ItemStateChange:
+        """See :meth:`Client.delete_active_item`."""
+        return await self.send(_Calls.delete_active_item(item_ref, reason))
+
+    async def show_case(self, case_number: str) -> CaseRecord:
+        """See :meth:`Client.show_case`."""
+        return await self.send(_Calls.show_case(case_number))
+
+    async def erase_case(self, case_number: str, *, reason: str) -> CaseErasure:
+        """See :meth:`Client.erase_case`."""
+        return await self.send(_Calls.erase_case(case_number, reason))
+
+    async def list_csam(
+        self, *, limit: int | None = None, after: str | None = None
+    ) -> list[FlaggedItem]:
+        """See :meth:`Client.list_csam`."""
+        return await self.send(_Calls.list_csam(limit, after))
 
     async def add_to_allowlist(
         self, signals: Sequence[SignalLike], *, note: str | None = None

@@ -17,8 +17,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
+from hashwall.service import casework, intake, operator, retention, reviews, verdicts, withdraw
 from hashwall.service import feed as feed_service
-from hashwall.service import intake, operator, retention, reviews, verdicts, withdraw
 from hashwall.service.check import CheckResult
 
 #: Most items in one intake request, and most uploads in one batch check.
@@ -586,6 +586,100 @@ class QuarantinedItemOut(ResponseModel):
 
     @classmethod
     def from_result(cls, item: operator.QuarantinedItem) -> QuarantinedItemOut:
+        """From the service's result."""
+        return cls.model_validate(item.to_dict())
+
+
+Reason = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=operator.MAX_REASON_LENGTH,
+        description="Why, for the audit log (a ticket number; no personal data).",
+    ),
+]
+
+
+class CaseLookupIn(ApiModel):
+    """``POST /v1/admin/cases/show``: a case number (in the body, never in a URL)."""
+
+    case_number: CaseNumber
+
+
+class CaseEraseIn(ApiModel):
+    """``POST /v1/admin/cases/erase``: the case to erase at the person's request, and why."""
+
+    case_number: CaseNumber
+    reason: Reason
+
+
+class ItemDeleteIn(ApiModel):
+    """``POST /v1/admin/items/{item_ref}/delete``: why this item is deleted."""
+
+    reason: Reason
+
+
+class CaseItemOut(ResponseModel):
+    """One item of a case as the operator sees it (no hash values)."""
+
+    item: str
+    kind: str
+    trust: str
+    state: str
+    csam: bool
+    created_at: datetime
+    state_changed_at: datetime | None
+    matches: int
+    verdicts: dict[str, int]
+
+
+class CaseRecordOut(ResponseModel):
+    """A case as the operator sees it (``status`` ``removed`` once erased)."""
+
+    case_number: str
+    channel: str
+    partner: str | None
+    status: str
+    created_at: datetime
+    withdrawn_at: datetime | None
+    removed_at: datetime | None
+    items: list[CaseItemOut]
+
+    @classmethod
+    def from_result(cls, record: casework.CaseRecord) -> CaseRecordOut:
+        """From the service's result."""
+        return cls.model_validate(record.to_dict())
+
+
+class CaseErasureOut(ResponseModel):
+    """What erasing a case did (``already_removed``: it had been erased before)."""
+
+    case_number: str
+    deleted_items: list[str]
+    already_removed: bool
+    removed_at: datetime | None
+
+    @classmethod
+    def from_result(cls, erasure: casework.CaseErasure) -> CaseErasureOut:
+        """From the service's result."""
+        return cls.model_validate(erasure.to_dict())
+
+
+class FlaggedItemOut(ResponseModel):
+    """An item a reviewer flagged ``csam`` (no hash values)."""
+
+    item: str
+    case_number: str
+    kind: str
+    trust: str
+    state: str
+    created_at: datetime
+    csam_verdicts: int
+    platforms: list[str]
+    first_flagged_at: datetime | None
+
+    @classmethod
+    def from_result(cls, item: casework.FlaggedItem) -> FlaggedItemOut:
         """From the service's result."""
         return cls.model_validate(item.to_dict())
 

@@ -1,7 +1,8 @@
 """Operator routes (``admin`` key): what the CLI's operator commands do, over HTTP.
 
-Organisations, platforms and policies, partners, API keys, quarantine, allowlist, audit and
-retention. Every change is audited with the acting key by the use case itself.
+Organisations, platforms and policies, partners, API keys, quarantine, cases (look one up,
+erase it at the person's request), items, the csam queue, allowlist, audit and retention. Every
+change is audited with the acting key by the use case itself.
 """
 
 from __future__ import annotations
@@ -19,6 +20,12 @@ from hashwall.api.models import (
     ApiKeyIn,
     ApiKeyOut,
     AuditOut,
+    CaseEraseIn,
+    CaseErasureOut,
+    CaseLookupIn,
+    CaseRecordOut,
+    FlaggedItemOut,
+    ItemDeleteIn,
     ItemStateChangeOut,
     OrganisationIn,
     OrganisationOut,
@@ -31,7 +38,7 @@ from hashwall.api.models import (
     RetentionOut,
 )
 from hashwall.api.routes.common import ERRORS, StateDep
-from hashwall.service import operator, retention
+from hashwall.service import casework, operator, retention
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"], responses=ERRORS)
 
@@ -181,6 +188,50 @@ async def delete_item(item_ref: ItemRef, who: AdminCaller, state: StateDep) -> I
         operator.delete_quarantined_item, state.ctx, who.actor, item_ref
     )
     return ItemStateChangeOut.from_result(change)
+
+
+# --- cases, items, the csam queue ------------------------------------------------------------
+
+
+@router.post("/cases/show", response_model=CaseRecordOut)
+async def show_case(body: CaseLookupIn, who: AdminCaller, state: StateDep) -> CaseRecordOut:
+    """A case by its number: items, states, trust, match and verdict counts (no hash values)."""
+    record = await run_in_threadpool(casework.find_case, state.ctx, who.actor, body.case_number)
+    return CaseRecordOut.from_result(record)
+
+
+@router.post("/cases/erase", response_model=CaseErasureOut)
+async def erase_case(body: CaseEraseIn, who: AdminCaller, state: StateDep) -> CaseErasureOut:
+    """Erase a case at the person's request: its items deleted, its status ``removed``."""
+    erased = await run_in_threadpool(
+        lambda: casework.erase_case(state.ctx, who.actor, body.case_number, reason=body.reason)
+    )
+    return CaseErasureOut.from_result(erased)
+
+
+@router.post("/items/{item_ref}/delete", response_model=ItemStateChangeOut)
+async def delete_banked_item(
+    item_ref: ItemRef, body: ItemDeleteIn, who: AdminCaller, state: StateDep
+) -> ItemStateChangeOut:
+    """Delete an item in the bank (active or quarantined), with a reason for the audit log."""
+    change = await run_in_threadpool(
+        lambda: casework.delete_active_item(state.ctx, who.actor, item_ref, reason=body.reason)
+    )
+    return ItemStateChangeOut.from_result(change)
+
+
+@router.get("/csam", response_model=list[FlaggedItemOut])
+async def list_csam(
+    who: AdminCaller,
+    state: StateDep,
+    limit: Limit = 100,
+    after: Annotated[str | None, Query(max_length=64)] = None,
+) -> list[FlaggedItemOut]:
+    """Items reviewers flagged ``csam``, oldest first, paged by ``after`` (an item ref)."""
+    flagged = await run_in_threadpool(
+        lambda: casework.list_csam(state.ctx, who.actor, limit=limit, after=after)
+    )
+    return [FlaggedItemOut.from_result(f) for f in flagged]
 
 
 # --- allowlist -------------------------------------------------------------------------------
