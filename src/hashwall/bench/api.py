@@ -127,7 +127,7 @@ def _now_text() -> str:
 
 
 def _rows(
-    codes: Sequence[str], first_id: int, case_id: int, now: str
+    codes: Sequence[str], first_id: int, case_id: int, now: str, trust: str = "vouched"
 ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]]]:
     from hashwall.store.ids import new_item_ref
 
@@ -135,12 +135,12 @@ def _rows(
     for offset, code in enumerate(codes):
         row_id = first_id + offset
         ref = new_item_ref()
-        items.append((row_id, ref, case_id, "image", "vouched", "active", False, now))
+        items.append((row_id, ref, case_id, "image", trust, "active", False, now))
         signals.append((row_id, row_id, "pdq", code, QUALITY))
         payload = {
             "item": ref,
             "kind": "image",
-            "trust": "vouched",
+            "trust": trust,
             "signals": [{"type": "pdq", "value": code, "quality": QUALITY}],
         }
         events.append((row_id, "item_added", row_id, ref, json.dumps(payload), now))
@@ -152,7 +152,9 @@ _SIGNAL_COLUMNS: Final = "id, item_id, type, value, quality"
 _EVENT_COLUMNS: Final = "seq, type, item_id, item_ref, payload, created_at"
 
 
-def _bulk_sqlite(conn: Any, chunks: Iterator[list[str]], case_id: int, start: int) -> None:
+def _bulk_sqlite(
+    conn: Any, chunks: Iterator[list[str]], case_id: int, start: int, trust: str
+) -> None:
     now = _now_text()
     cur = conn.cursor()
     # A bulk load into a throwaway file: a big page cache for the random index inserts.
@@ -160,7 +162,7 @@ def _bulk_sqlite(conn: Any, chunks: Iterator[list[str]], case_id: int, start: in
     cur.execute("PRAGMA synchronous = OFF")
     next_id = start
     for codes in chunks:
-        items, signals, events = _rows(codes, next_id, case_id, now)
+        items, signals, events = _rows(codes, next_id, case_id, now, trust)
         cur.executemany(f"INSERT INTO items ({_ITEM_COLUMNS}) VALUES (?,?,?,?,?,?,?,?)", items)
         cur.executemany(f"INSERT INTO signals ({_SIGNAL_COLUMNS}) VALUES (?,?,?,?,?)", signals)
         cur.executemany(f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES (?,?,?,?,?,?)", events)
@@ -168,12 +170,14 @@ def _bulk_sqlite(conn: Any, chunks: Iterator[list[str]], case_id: int, start: in
     conn.commit()
 
 
-def _bulk_postgres(conn: Any, chunks: Iterator[list[str]], case_id: int, start: int) -> None:
+def _bulk_postgres(
+    conn: Any, chunks: Iterator[list[str]], case_id: int, start: int, trust: str
+) -> None:
     now = _now_text() + "+00"
     cur = conn.cursor()
     next_id = start
     for codes in chunks:
-        items, signals, events = _rows(codes, next_id, case_id, now)
+        items, signals, events = _rows(codes, next_id, case_id, now, trust)
         for table, columns, rows in (
             ("items", _ITEM_COLUMNS, items),
             ("signals", _SIGNAL_COLUMNS, signals),
@@ -192,8 +196,15 @@ def _bulk_postgres(conn: Any, chunks: Iterator[list[str]], case_id: int, start: 
     conn.commit()
 
 
-def build_store(url: str, bank: npt.NDArray[np.uint64]) -> BenchStore:
-    """Migrate, create a platform and its key, and bulk-insert the bank."""
+def build_store(
+    url: str,
+    bank: npt.NDArray[np.uint64],
+    *,
+    trust: str = "vouched",
+    unvouched_answer: str = "review",
+) -> BenchStore:
+    """Migrate, create a platform (with ``unvouched_answer``) and its key, and bulk-insert the
+    bank (items of ``trust``, in one case)."""
     from sqlalchemy import func, select
 
     from hashwall.service import operator
@@ -211,7 +222,8 @@ def build_store(url: str, bank: npt.NDArray[np.uint64]) -> BenchStore:
         ctx = ServiceContext(Store(engine), Settings(database_url=url))
         op = Actor.operator()
         operator.add_organisation(ctx, op, "Bench Co")
-        operator.add_platform(ctx, op, organisation="Bench Co", name="bench")
+        policy = operator.PolicyUpdate.from_mapping({"unvouched_answer": unvouched_answer})
+        operator.add_platform(ctx, op, organisation="Bench Co", name="bench", policy=policy)
         operator.add_partner(ctx, op, "Bench Helpline")
         key = operator.create_api_key(ctx, op, role="platform", platform="bench").key
         with ctx.store.write() as repo:
@@ -228,9 +240,9 @@ def build_store(url: str, bank: npt.NDArray[np.uint64]) -> BenchStore:
         raw = engine.raw_connection()
         try:
             if engine.dialect.name == "postgresql":
-                _bulk_postgres(raw.driver_connection, chunks, case.id, start)
+                _bulk_postgres(raw.driver_connection, chunks, case.id, start, trust)
             else:
-                _bulk_sqlite(raw.driver_connection, chunks, case.id, start)
+                _bulk_sqlite(raw.driver_connection, chunks, case.id, start, trust)
         finally:
             raw.close()
     finally:

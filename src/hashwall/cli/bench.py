@@ -118,3 +118,51 @@ def bench_api(
             rate=rate,
         )
     )
+
+
+@bench_app.command("oracle")
+def bench_oracle(
+    bank: Annotated[int, typer.Option("--bank", help="Unvouched hashes in the bank.")] = 100_000,
+    checks: Annotated[
+        int, typer.Option(min=2, help="Hits and misses per round (as many misses again: B).")
+    ] = 1000,
+    rounds: Annotated[int, typer.Option(min=1, help="Rounds (each with fresh uploads).")] = 5,
+    backend: Annotated[str, typer.Option(help="sqlite or postgresql.")] = "sqlite",
+    postgres_url: Annotated[
+        str | None,
+        typer.Option(help="PostgreSQL server (default: HASHWALL_BENCH_POSTGRES_URL)."),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the generated bank and uploads.")] = 0,
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Whether response time tells a banked hash from an unbanked one on a platform that
+    answers allow for unvouched items: medians of hits and misses against miss-vs-miss noise,
+    and the hits on record."""
+    import json
+    import os
+
+    from hashwall.bench.oracle import run_oracle
+
+    if backend not in ("sqlite", "postgresql"):
+        raise typer.BadParameter("sqlite or postgresql", param_hint="--backend")
+    url = postgres_url or os.environ.get("HASHWALL_BENCH_POSTGRES_URL")
+    if backend == "postgresql" and not url:
+        raise typer.BadParameter("set --postgres-url or HASHWALL_BENCH_POSTGRES_URL")
+    report = run_oracle(
+        backend=backend, postgres_url=url, bank_size=bank, checks=checks, rounds=rounds, seed=seed
+    )
+    if json_out:
+        typer.echo(json.dumps(report))
+        return
+    typer.echo(f"{backend}, bank {bank:,}, {report['checks_per_round']:,} checks per round")
+    typer.echo("round  hit p50 us  miss A p50  miss B p50  hit-miss us  missA-missB us")
+    for index, r in enumerate(report["rounds"], 1):
+        typer.echo(
+            f"{index:>5}  {r['hit_median_us']:>10}  {r['miss_a_median_us']:>10}  "
+            f"{r['miss_b_median_us']:>10}  {r['hit_vs_miss_us']:>11}  {r['miss_vs_miss_us']:>14}"
+        )
+    typer.echo(
+        f"median |hit - miss| {report['median_abs_hit_vs_miss_us']} us, "
+        f"median |miss A - miss B| {report['median_abs_miss_vs_miss_us']} us; "
+        f"hits on record {report['hits_on_record']:,} of {report['hits_sent']:,}"
+    )

@@ -302,8 +302,13 @@ class StoreStep:
             raise Forbidden("the platform of this key no longer exists")
         if not candidates and not _hides_hits(platform):
             return _allow(ctx, request, self.check_id)
+        decoy = None
+        if not candidates and ctx.live is not None:  # a miss of a platform that hides hits
+            decoy = ctx.live.decoy_item_id
         with ctx.store.write() as repo:
-            result, hidden = _decide(repo, ctx, actor, platform, request, self.check_id, candidates)
+            result, hidden = _decide(
+                repo, ctx, actor, platform, request, self.check_id, candidates, decoy
+            )
             if hidden and ctx.hit_log is None:
                 write_hidden_hits(repo, hidden)
         if hidden and ctx.hit_log is not None:
@@ -367,6 +372,7 @@ def _decide(
     request: CheckRequest,
     check_id: str,
     candidates: dict[int, _Candidate],
+    decoy: int | None = None,
 ) -> tuple[CheckResult, list[HiddenHit]]:
     """Steps 3 and 4, inside one transaction: re-read, drop, decide, record.
 
@@ -376,7 +382,9 @@ def _decide(
     and the answer follows the policy as it is now.
 
     Returns the answer and the hidden hits (items dropped because the policy answers ``allow``
-    for unvouched items), which the caller records.
+    for unvouched items), which the caller records. ``decoy``: for a miss of a platform that
+    hides hits, a live item read and judged as if it were a candidate, then dropped, so that
+    the miss does the work of a hit (the same rows read, the same rules run).
 
     Three statements when the allowlist holds no PDQ entry (the key with the platform; the live
     candidates with their exact-allowlist flags and this platform's exemptions; the match rows),
@@ -395,8 +403,12 @@ def _decide(
         if c.distance is None or c.distance <= threshold
     }
     upload_exact = [(s.type, s.value) for s in request.signals if s.type != "pdq"]
-    # A miss runs the candidates statement too (for no row id: they start at 1), so that a hit
-    # and a miss of a platform that answers allow for unvouched items cost the same.
+    # A miss of a platform that hides hits runs the statement too, for the decoy (or for no
+    # row id: they start at 1), so that it costs what a hit does.
+    if not candidates and decoy is not None:
+        candidates = {decoy: _Candidate(decoy, "pdq", 0, 0)}
+    else:
+        decoy = None
     found = repo.read_check_candidates(
         platform.id,
         list(candidates) or [0],
@@ -441,6 +453,8 @@ def _decide(
         rows.append(
             NewMatch(item_id, decision, candidate.signal_type, candidate.distance, orientation)
         )
+    if decoy is not None:  # judged like a hit; it was none
+        return _allow(ctx, request, check_id), []
     if not rows:
         return CheckResult(check_id, "allow", "no_match"), hidden
     pdq = request.pdq

@@ -63,6 +63,7 @@ from hashwall.service.digests import DigestChange, DigestIndex
 from hashwall.service.keys import KeyCache
 from hashwall.settings import Settings
 from hashwall.store.events import (
+    ITEM_ADDED,
     ITEM_DELETED,
     ITEM_WITHDRAWN,
     NOTIFY_CHANNEL,
@@ -141,7 +142,9 @@ def _signal_values(payload: dict[str, Any], signal_type: str) -> list[str]:
     ]
 
 
-def _chunks(repo: Repository, signal_type: str) -> Iterator[tuple[npt.ArrayLike, npt.ArrayLike]]:
+def _chunks(
+    repo: Repository, signal_type: str
+) -> Iterator[tuple[npt.NDArray[np.int64], npt.NDArray[np.uint8]]]:
     for chunk in repo.iter_live_signals(signal_type, chunk_size=BUILD_CHUNK):
         yield np.asarray(chunk.item_ids, dtype=np.int64), hex_codes(chunk.values)
 
@@ -197,6 +200,9 @@ class LiveIndexes:
         self.digests = DigestIndex()
         #: Verified API keys, following revocations and platform changes (service/keys.py).
         self.keys = KeyCache()
+        #: A live item (the last one added) that a miss may read in place of a candidate, so
+        #: that it costs what a hit does (see "No timing oracle" in ``service/check.py``).
+        self.decoy_item_id: int | None = None
         self._clock = clock
         self._catch_up_lock = threading.Lock()
         self._synced_at: float | None = None
@@ -249,7 +255,7 @@ class LiveIndexes:
             for digest_type in self.digests.types:
                 chunks = repo.iter_live_signals(digest_type, chunk_size=BUILD_CHUNK)
                 self.digests.build(digest_type, ((c.item_ids, c.values) for c in chunks))
-            self.pdq.build_from(_chunks(repo, PDQ), last_event=cursor)
+            self.pdq.build_from(self._remember_last(_chunks(repo, PDQ)), last_event=cursor)
             self.keys.start_at(cursor)
             self._synced_at = self._clock()
         log.info(  # digests by their arrays' size: counting items is O(n log n)
@@ -268,12 +274,23 @@ class LiveIndexes:
                     events = repo.read_events(self.pdq.last_event, EVENT_BATCH)
                 if events:
                     self.pdq.apply(index_events(events, PDQ))
+                    added = [e.item_id for e in events if e.type == ITEM_ADDED and e.item_id]
+                    if added:
+                        self.decoy_item_id = added[-1]
                     apply_digest_events(self.digests, events)
                     self.keys.apply(events)
                     total += len(events)
                 if len(events) < EVENT_BATCH:
                     self._synced_at = self._clock()
                     return total
+
+    def _remember_last(
+        self, chunks: Iterator[tuple[npt.NDArray[np.int64], npt.NDArray[np.uint8]]]
+    ) -> Iterator[tuple[npt.NDArray[np.int64], npt.NDArray[np.uint8]]]:
+        for ids, hashes in chunks:
+            if ids.size:
+                self.decoy_item_id = int(ids[-1])
+            yield ids, hashes
 
     def find_digest(self, signal_type: str, value: str) -> tuple[int, ...]:
         """Item ids holding this exact digest (``md5``/``sha256``, hex), from memory."""
