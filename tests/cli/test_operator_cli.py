@@ -210,6 +210,17 @@ def test_no_database_says_what_to_do_and_creates_nothing(
     assert json.loads(machine.stdout)["error"]["code"] == "store_unavailable"
 
 
+def test_db_current_reports_a_missing_database_without_creating_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("HASHWALL_DATABASE_URL", raising=False)
+    report = run_json("db", "current")
+    assert (report["current"], report["up_to_date"]) == (None, False)
+    assert not (tmp_path / "var").exists()
+    assert "hashwall db upgrade" in run("db", "current").stdout
+
+
 def test_store_behind_this_hashwall_asks_for_an_upgrade(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -4,7 +4,8 @@ Both work on ``HASHWALL_DATABASE_URL`` (default ``sqlite:///./var/hashwall.db``)
 ``--database-url``. With ``--json`` each prints one JSON object:
 
 - ``upgrade``: ``{"database", "from", "to", "head"}`` (``from`` is null for a new database);
-- ``current``: ``{"database", "current", "head", "up_to_date"}``;
+- ``current``: ``{"database", "current", "head", "up_to_date"}`` (``current`` null for a
+  database never migrated, or a SQLite file that does not exist yet: it is not created);
 - on failure: ``{"error": {"code", "message"}}`` and exit code 1 (``store_unavailable``) or 2
   (``invalid_input``: a URL hashwall cannot use).
 
@@ -14,6 +15,7 @@ The database URL is printed with its password hidden.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -25,7 +27,7 @@ from hashwall.cli.output import fail, print_json
 from hashwall.errors import InvalidInput, StoreUnavailable
 from hashwall.settings import Settings
 from hashwall.store import migrate
-from hashwall.store.engine import make_engine, redact
+from hashwall.store.engine import make_engine, normalise_url, redact
 
 db_app = typer.Typer(
     name="db",
@@ -83,6 +85,21 @@ def current_command(
 ) -> None:
     """Show the store's schema revision and whether it is the newest one."""
     url = database_url or Settings().database_url
+    if _missing_sqlite_file(url):  # say so without creating an empty database
+        report = {
+            "database": redact(url),
+            "current": None,
+            "head": migrate.head_revision(),
+            "up_to_date": False,
+        }
+        if json_out:
+            print_json(report)
+        else:
+            Console().print(
+                f"{report['database']}: no database yet (`hashwall db upgrade` creates it),"
+                f" head {report['head']}"
+            )
+        return
 
     def run(engine: Engine) -> dict[str, Any]:
         """Report the database's revision against the package's head."""
@@ -122,6 +139,18 @@ def _with_engine(
         fail(StoreUnavailable(f"{redact(url)}: {detail.strip()}"), json_out, 1)
     finally:
         engine.dispose()
+
+
+def _missing_sqlite_file(url: str) -> bool:
+    """Whether ``url`` names a SQLite file that does not exist (unparseable URLs: False)."""
+    try:
+        parsed = normalise_url(url)
+    except (ValueError, SQLAlchemyError):
+        return False
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        return False
+    return not Path(database).expanduser().exists()
 
 
 def _safe(url: str) -> str:
