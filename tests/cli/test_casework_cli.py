@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner, Result
 
+from hashwall.cli import case as case_cli
 from hashwall.cli.main import app
 from hashwall.hashing.image import hash_image
 from hashwall.service import operator as ops
@@ -82,10 +83,15 @@ def test_case_show_lists_items_and_counts_without_hash_values(ctx: ServiceContex
     assert missing.exit_code == 1 and missing.stderr.startswith("not_found: ")
 
 
-def test_case_erase_needs_a_reason_and_the_person_then_sees_removed(ctx: ServiceContext) -> None:
+def test_case_erase_needs_a_reason_and_the_person_then_sees_removed(
+    ctx: ServiceContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
     number, pin, _ = _report(ctx, 3)
     no_reason = run("case", "erase", number, "--yes")
     assert no_reason.exit_code == 2  # usage: --reason is required
+    piped = run("case", "erase", number, "--reason", "ticket 9", input="y\n")
+    assert piped.exit_code == 1 and "--yes" in piped.stderr  # no terminal: no one to confirm
+    monkeypatch.setattr(case_cli, "stdin_is_terminal", lambda: True)
     declined = run("case", "erase", number, "--reason", "ticket 9", input="n\n")
     assert declined.exit_code == 1
     assert case_status(ctx, Actor.reporter(), number, pin=pin).status == "active"

@@ -23,9 +23,11 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from hashwall.cli import case as case_cli
 from hashwall.cli.operator import JsonOption, LimitOption, _print_change, _show, _table, _when
 from hashwall.cli.operator import run_operator as run
-from hashwall.cli.output import print_json
+from hashwall.cli.output import fail, print_json
+from hashwall.errors import InvalidInput
 from hashwall.service import casework
 
 CaseNumber = Annotated[str, typer.Argument(help="The case number, e.g. HW-7K2D-Q9XM-4TRB.")]
@@ -86,8 +88,17 @@ def case_erase(
 
     Every item still in the bank is deleted (its fingerprints erased everywhere, at once); the
     case is closed and its status tells the person the service removed it. The reason goes to
-    the audit log (action case_erased). Asks for confirmation unless --yes.
+    the audit log (action case_erased). Asks for confirmation on a terminal; elsewhere it
+    needs --yes.
     """
+    if not yes and not case_cli.stdin_is_terminal():
+        fail(
+            InvalidInput(
+                f"not erasing case {case_number}: standard input is not a terminal, so there is "
+                "no one to confirm; add --yes"
+            ),
+            json_out,
+        )
     if not yes:
         typer.confirm(
             f"Erase case {case_number} and delete its items? This cannot be undone",

@@ -6,7 +6,7 @@ Both need a platform key with the ``verdict`` scope (``--key`` or ``HASHWALL_KEY
   time (``--after`` the last match ref of the previous page). ``--json``: ``{"matches":
   [{"match_ref", "check_id", "item_ref", "decision", "created_at"}], "next_after"}``
   (``distance``/``orientation`` too where the platform's policy reveals them; ``next_after``
-  is the ref to pass as ``--after`` for the next page, null on the last one).
+  is the ref to pass as ``--after`` for the next page when this one was full, else null).
 - ``verdict MATCH_REF confirmed|not_ncii|csam [--upload FILE]``: the reviewer's verdict on one
   match (``not_ncii`` exempts the upload on this platform). The service keeps the upload each
   match was made on; ``--upload`` names that file so the service can make sure the verdict is
