@@ -228,6 +228,17 @@ class MalformedBody(InvalidInput):
     status = 400
 
 
+class UnsupportedContentType(InvalidInput):
+    """A request body of a type the route does not take (JSON, or a media form with a key).
+
+    Browsers send ``text/plain``, form-encoded and multipart bodies to any site without asking
+    it first; refusing them keeps another site's page from acting through a visitor's browser.
+    """
+
+    code = "unsupported_content_type"
+    status = 415
+
+
 class ClientDisconnected(InvalidInput):
     """The client went away before its request body arrived; nobody is left to answer."""
 

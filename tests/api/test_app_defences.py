@@ -3,6 +3,7 @@ unknown case numbers costing a PIN check, metrics."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -154,7 +155,7 @@ def test_errors_are_problem_json_without_tracebacks(url: str) -> None:
         wrong_type = api.post(
             "/v1/check", "feed", content=b"x", headers={"Content-Type": "text/plain"}
         )
-        assert_problem(wrong_type, 400, "malformed_body")
+        assert_problem(wrong_type, 415, "unsupported_content_type")
         hashes = api.post(
             "/v1/check", "feed", json={"signals": [{"type": "pdq", "value": "zz", "quality": 90}]}
         )
@@ -189,7 +190,8 @@ def test_unexpected_errors_are_a_500_problem_logged_without_details(
 def test_media_is_refused_on_the_anonymous_channel(url: str) -> None:
     with running_api(url) as api:
         files = {"file": ("x.jpg", jpeg(photo(3)), "image/jpeg")}
-        assert_problem(api.post("/v1/cases", files=files), 403, "forbidden")
+        # A media form needs a key (a browser sends multipart cross-site without asking).
+        assert_problem(api.post("/v1/cases", files=files), 415, "unsupported_content_type")
 
 
 def test_metrics_count_routes_decisions_index_and_feed_lag(url: str) -> None:
@@ -210,3 +212,33 @@ def test_metrics_count_routes_decisions_index_and_feed_lag(url: str) -> None:
         assert 'hashwall_feed_lag_events{platform="feed"}' in text
         for secret in api.keys.values():
             assert secret.split(".")[0] not in text
+
+
+def test_bodies_a_browser_sends_cross_site_without_asking_are_refused(url: str) -> None:
+    """No CORS preflight for text/plain, form-encoded or multipart bodies: another site's page
+    could make a visitor's browser create cases. Such bodies are refused everywhere; a media
+    form only with a key (a browser sends no Authorization header cross-site unasked)."""
+    case = json.dumps({"items": [item_json(hashes_of(jpeg(photo(11))))]}).encode()
+    with running_api(url) as api:
+        before = api.client.post("/v1/cases/status", json={"case_number": "x", "pin": "y"})
+        for headers in (
+            {},  # no Content-Type at all
+            {"Content-Type": "text/plain"},
+            {"Content-Type": "application/x-www-form-urlencoded"},
+        ):
+            refused = api.client.post("/v1/cases", content=case, headers=headers)
+            assert_problem(refused, 415, "unsupported_content_type")
+        form = api.client.post("/v1/cases", files={"file": ("a.jpg", b"\xff\xd8", "image/jpeg")})
+        assert_problem(form, 415, "unsupported_content_type")
+        with api.ctx.store.read() as repo:
+            assert repo.list_cases() == []
+        # The same body as JSON is taken; a route without a body needs no Content-Type.
+        assert api.client.post("/v1/cases", content=case, headers=_JSON).status_code == 201
+        assert before.headers["cache-control"] == "no-store"
+        assert before.headers["x-content-type-options"] == "nosniff"
+        health = api.client.get("/healthz")
+        assert health.headers["x-content-type-options"] == "nosniff"
+        assert "no-store" not in health.headers.get("cache-control", "")
+
+
+_JSON = {"Content-Type": "application/json"}

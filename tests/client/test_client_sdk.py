@@ -165,7 +165,7 @@ def test_media_check_uploads_the_file_and_problems_raise_typed_errors(
             anonymous.check(upload(pictures["original"]))
         with pytest.raises(sdk.ApiError) as media_refused:
             anonymous.create_case(media=pictures["original"])
-        assert media_refused.value.code == "forbidden"
+        assert media_refused.value.code == "unsupported_content_type"  # a form needs a key
         with pytest.raises(sdk.ApiError) as invalid:
             feed.check([{"type": "pdq", "value": "0" * 64, "quality": 100}])
         assert invalid.value.code == "invalid_hash"

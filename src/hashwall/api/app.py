@@ -13,7 +13,13 @@ What runs where:
   follows the event log; the decoder pool starts now or on the first media request.
 - **Pages**: ``/`` (what hashwall is, links), ``/docs`` (Swagger UI) and ``/static/*``, all
   from this server, no CDN (:mod:`hashwall.api.routes.pages`).
-- **Per request** (:class:`Guard`, outermost): a JSON body is read with its hard limit
+- **Per request** (:class:`Guard`, outermost): a body must say it is JSON
+  (``application/json``), or a media form (``multipart/form-data``) on a media route with an
+  ``Authorization`` header, else ``415 unsupported_content_type`` (a browser sends plain-text,
+  form-encoded and multipart bodies cross-site without a CORS preflight: another site's page
+  cannot act through a visitor's browser); every answer carries
+  ``X-Content-Type-Options: nosniff``, and those of the case routes ``Cache-Control: no-store``
+  (they hold case numbers and PINs); a JSON body is read with its hard limit
   (``max_json_bytes``, 413) before FastAPI sees it; media routes read their own bodies in
   memory (:mod:`hashwall.api.body`); latency and status are counted per route template; an
   unexpected exception becomes a 500 problem without a traceback. Then ``/v1`` routes pass
@@ -50,7 +56,7 @@ from hashwall.api.problems import (
 )
 from hashwall.api.routes import admin, cases, check, feed, health, matches, pages
 from hashwall.api.state import ApiState, MediaHasher
-from hashwall.errors import HashwallError
+from hashwall.errors import HashwallError, UnsupportedContentType
 from hashwall.service.context import ServiceContext
 from hashwall.settings import Settings
 from hashwall.store.repo import Store
@@ -62,6 +68,9 @@ MEDIA_ROUTES: Final = frozenset({("POST", "/v1/cases"), ("POST", "/v1/check")})
 #: Models the OpenAPI document refers to without FastAPI seeing them in a signature.
 DOCUMENTED_MODELS: Final = (Problem, CaseCreate, CheckIn)
 _BODY_METHODS: Final = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_NOSNIFF: Final = (b"x-content-type-options", b"nosniff")
+_NO_STORE: Final = (b"cache-control", b"no-store")
+_CASE_ROUTES: Final = "/v1/cases"
 
 DESCRIPTION: Final = """\
 hashwall banks fingerprints of intimate images so that platforms can block re-uploads, without
@@ -88,16 +97,27 @@ class Guard:
         status = 500
         response_started = False
 
+        path: str = scope["path"]
+        private = path.startswith(_CASE_ROUTES)
+
         async def send_wrapper(message: Message) -> None:
             nonlocal status, response_started
             if message["type"] == "http.response.start":
                 status = int(message["status"])
                 response_started = True
+                headers = list(message.get("headers", ()))
+                if private:
+                    headers = [(k, v) for k, v in headers if k != _NO_STORE[0]]
+                    headers.append(_NO_STORE)
+                headers.append(_NOSNIFF)
+                message = {**message, "headers": headers}
             await send(message)
 
         method = scope["method"]
         try:
-            if method in _BODY_METHODS and (method, scope["path"]) not in MEDIA_ROUTES:
+            if method in _BODY_METHODS:
+                _require_content_type(scope)
+            if method in _BODY_METHODS and (method, path) not in MEDIA_ROUTES:
                 receive = await self._buffered(scope, receive)
             await self.app(scope, receive, send_wrapper)
         except HashwallError as exc:
@@ -132,6 +152,27 @@ class Guard:
             return await receive()
 
         return replay
+
+
+def _require_content_type(scope: Scope) -> None:
+    """A body is JSON, or a media form on a media route from a caller with a key."""
+    headers = dict(scope.get("headers", ()))
+    length = headers.get(b"content-length", b"").strip()
+    if b"transfer-encoding" not in headers and length in (b"", b"0"):
+        return  # no body: nothing to read, nothing to say about its type
+    kind = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+    if kind == b"application/json":
+        return
+    if (
+        kind == b"multipart/form-data"
+        and (scope["method"], scope["path"]) in MEDIA_ROUTES
+        and b"authorization" in headers
+    ):
+        return
+    raise UnsupportedContentType(
+        "send the body as Content-Type: application/json (a media file as multipart/form-data, "
+        "with an API key)"
+    )
 
 
 def _route_of(scope: Scope) -> str:
