@@ -280,13 +280,13 @@ class CaseVouched(Response):
 
 
 class CheckMatch(Response):
-    """A banked item behind a non-allow answer: its match ref (for verdicts) and item ref.
+    """A banked item behind a non-allow answer: its match ref (for verdicts). The service never
+    says which banked item it is: a platform learns nothing about the bank from its answers.
 
     ``distance`` and ``orientation`` are set only where the platform's policy reveals them.
     """
 
     match_ref: str
-    item_ref: str
     decision: Literal["review", "block"]
     signal_type: str
     distance: int | None = None
@@ -299,7 +299,6 @@ class PendingMatch(Response):
 
     match_ref: str
     check_id: str
-    item_ref: str
     decision: Literal["review", "block"]
     created_at: datetime
     distance: int | None = None

@@ -272,13 +272,13 @@ class CheckIn(ApiModel):
 
 
 class CheckMatchOut(ResponseModel):
-    """A banked item behind a non-allow answer: its match ref (for verdicts) and item ref.
+    """A banked item behind a non-allow answer: its match ref (for verdicts), never the item's
+    own ref (a platform learns nothing about the bank from its answers).
 
     ``distance`` and ``orientation`` are present only where the platform's policy reveals them.
     """
 
     match_ref: str
-    item_ref: str
     decision: Literal["review", "block"]
     signal_type: str
     distance: int | None = None
@@ -306,7 +306,6 @@ class CheckOut(ResponseModel):
             matches=[
                 CheckMatchOut(
                     match_ref=m.match_ref,
-                    item_ref=m.item_ref,
                     decision=m.decision,
                     signal_type=m.signal_type,
                     distance=m.distance,
@@ -380,7 +379,6 @@ class PendingMatchOut(ResponseModel):
 
     match_ref: str
     check_id: str
-    item_ref: str
     decision: Literal["review", "block"]
     created_at: datetime
     distance: int | None = None

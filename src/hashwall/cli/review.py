@@ -4,7 +4,7 @@ Both need a platform key with the ``verdict`` scope (``--key`` or ``HASHWALL_KEY
 
 - ``matches list``: the platform's matches that await a verdict, oldest first, a page at a
   time (``--after`` the last match ref of the previous page). ``--json``: ``{"matches":
-  [{"match_ref", "check_id", "item_ref", "decision", "created_at"}], "next_after"}``
+  [{"match_ref", "check_id", "decision", "created_at"}], "next_after"}``
   (``distance``/``orientation`` too where the platform's policy reveals them; ``next_after``
   is the ref to pass as ``--after`` for the next page when this one was full, else null).
 - ``verdict MATCH_REF confirmed|not_ncii|csam [--upload FILE]``: the reviewer's verdict on one
@@ -83,12 +83,12 @@ def matches_list(
         console.print("No match awaits a verdict.")
         return
     table = Table(show_lines=False)
-    for column in ("match", "item", "decision", "distance", "orientation", "created"):
-        table.add_column(column, no_wrap=column in ("match", "item"))
+    for column in ("match", "check", "decision", "distance", "orientation", "created"):
+        table.add_column(column, no_wrap=column in ("match", "check"))
     for m in pending:
         table.add_row(
             m.match_ref,
-            m.item_ref,
+            m.check_id,
             m.decision,
             "" if m.distance is None else str(m.distance),
             m.orientation or "",

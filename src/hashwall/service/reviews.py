@@ -22,11 +22,11 @@ MAX_PAGE: Final = 500
 
 @dataclass(frozen=True, slots=True)
 class PendingMatch:
-    """A match awaiting the platform's verdict: its ref (for the verdict), the check, the item."""
+    """A match awaiting the platform's verdict: its ref (for the verdict) and the check (never
+    the banked item's ref: a platform learns nothing about the bank from its answers)."""
 
     match_ref: str
     check_id: str
-    item_ref: str
     decision: str
     created_at: datetime
     distance: int | None = None
@@ -37,7 +37,6 @@ class PendingMatch:
         body: dict[str, Any] = {
             "match_ref": self.match_ref,
             "check_id": self.check_id,
-            "item_ref": self.item_ref,
             "decision": self.decision,
             "created_at": self.created_at.isoformat(),
         }
@@ -79,11 +78,10 @@ def list_pending_matches(
         PendingMatch(
             match_ref=match.match_ref,
             check_id=match.check_id,
-            item_ref=item.item_ref,
             decision=match.decision,
             created_at=match.created_at,
             distance=match.distance if policy.reveal_distance else None,
             orientation=match.orientation if policy.reveal_orientation else None,
         )
-        for match, item in rows
+        for match, _item in rows
     ]
