@@ -135,3 +135,24 @@ def test_csam_list_shows_flagged_items(ctx: ServiceContext) -> None:
     assert [(i["case_number"], i["platforms"]) for i in listed] == [(number, ["photos"])]
     human = run("csam", "list")
     assert human.exit_code == 0 and listed[0]["item"] in human.stdout
+
+
+def test_item_confirm_makes_an_anonymous_item_block_everywhere(ctx: ServiceContext) -> None:
+    _, _, hashes = _report(ctx, 7)
+    platform = _platform(ctx)
+    assert check(ctx, platform, CheckRequest.from_image(hashes[0])).decision == "review"
+    with ctx.store.read() as repo:
+        [item] = repo.list_items(repo.list_cases()[0].id)
+
+    confirmed = run("item", "confirm", item.item_ref, "--json")
+    assert confirmed.exit_code == 0, confirmed.output
+    assert json.loads(confirmed.stdout) == {
+        "item": item.item_ref,
+        "trust": "confirmed",
+        "changed": True,
+    }
+    assert check(ctx, platform, CheckRequest.from_image(hashes[0])).decision == "block"
+    again = run("item", "confirm", item.item_ref)
+    assert again.exit_code == 0 and "already confirmed" in again.stdout
+    unknown = run("item", "confirm", "itm_nope")
+    assert unknown.exit_code != 0 and "not_found" in unknown.output + unknown.stderr

@@ -696,6 +696,20 @@ class ItemStateChangeOut(ResponseModel):
         return cls.model_validate(change.to_dict())
 
 
+class ItemConfirmedOut(ResponseModel):
+    """The operator's confirmation: the item blocks on every platform (``changed`` False when
+    it already did)."""
+
+    item: str
+    trust: str
+    changed: bool
+
+    @classmethod
+    def from_result(cls, confirmed: verdicts.Confirmed) -> ItemConfirmedOut:
+        """From the service's result."""
+        return cls.model_validate(confirmed.to_dict())
+
+
 class AllowlistIn(ApiModel):
     """Signals of one image known not to be NCII (a famous photo, a stock image, a meme)."""
 

@@ -28,7 +28,7 @@ from hashwall.cli.operator import JsonOption, LimitOption, _print_change, _show,
 from hashwall.cli.operator import run_operator as run
 from hashwall.cli.output import fail, print_json
 from hashwall.errors import InvalidInput
-from hashwall.service import casework
+from hashwall.service import casework, verdicts
 
 CaseNumber = Annotated[str, typer.Argument(help="The case number, e.g. HW-7K2D-Q9XM-4TRB.")]
 ReasonOption = Annotated[
@@ -141,6 +141,26 @@ def item_delete(
         print_json(change.to_dict())
     else:
         _print_change(change, "Deleted")
+
+
+@item_app.command("confirm")
+def item_confirm(
+    item_ref: Annotated[str, typer.Argument(help="The item ref (itm_...).")],
+    json_out: JsonOption = False,
+) -> None:
+    """Confirm an item for everyone: it blocks on every platform.
+
+    One organisation's reviewers confirm an item for that organisation's platforms only; it
+    blocks everywhere once several organisations did, a partner vouched, or the operator
+    confirms it here (docs/trust.md).
+    """
+    confirmed = run(json_out, lambda ctx, actor: verdicts.confirm_item(ctx, actor, item_ref))
+    if json_out:
+        print_json(confirmed.to_dict())
+    elif confirmed.changed:
+        typer.echo(f"Confirmed {confirmed.item_ref}: it blocks on every platform.")
+    else:
+        typer.echo(f"{confirmed.item_ref} is already {confirmed.trust}: nothing changed.")
 
 
 @csam_app.command("list")

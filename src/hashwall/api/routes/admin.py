@@ -25,6 +25,7 @@ from hashwall.api.models import (
     CaseLookupIn,
     CaseRecordOut,
     FlaggedItemOut,
+    ItemConfirmedOut,
     ItemDeleteIn,
     ItemStateChangeOut,
     OrganisationIn,
@@ -38,7 +39,7 @@ from hashwall.api.models import (
     RetentionOut,
 )
 from hashwall.api.routes.common import ERRORS, StateDep
-from hashwall.service import casework, operator, retention
+from hashwall.service import casework, operator, retention, verdicts
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"], responses=ERRORS)
 
@@ -218,6 +219,13 @@ async def delete_banked_item(
         lambda: casework.delete_active_item(state.ctx, who.actor, item_ref, reason=body.reason)
     )
     return ItemStateChangeOut.from_result(change)
+
+
+@router.post("/items/{item_ref}/confirm", response_model=ItemConfirmedOut)
+async def confirm_item(item_ref: ItemRef, who: AdminCaller, state: StateDep) -> ItemConfirmedOut:
+    """Confirm an item for everyone: it blocks on every platform (see docs/trust.md)."""
+    confirmed = await run_in_threadpool(verdicts.confirm_item, state.ctx, who.actor, item_ref)
+    return ItemConfirmedOut.from_result(confirmed)
 
 
 @router.get("/csam", response_model=list[FlaggedItemOut])
