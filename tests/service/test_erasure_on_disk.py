@@ -8,7 +8,8 @@ import os
 import random
 import secrets
 import stat
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +25,10 @@ from hashwall.service.withdraw import withdraw_case, withdraw_item
 from hashwall.settings import Settings
 from hashwall.store import migrate
 from hashwall.store.credentials import hash_api_secret
-from hashwall.store.engine import make_engine
+from hashwall.store.engine import ERASED_TABLES, make_engine, vacuum_erased
 from hashwall.store.repo import Store
 
-from support import CHEAP_PINS
+from support import CHEAP_PINS, fresh_database_url
 
 
 @pytest.fixture
@@ -97,8 +98,9 @@ def bank(ctx: ServiceContext, actor: Actor, items: int) -> tuple[CaseReceipt, li
     automatic checkpoints do with time), not only to the ``-wal``."""
     submissions, values = zip(*(random_item() for _ in range(items)), strict=True)
     receipt = create_case(ctx, actor, list(submissions))
-    with ctx.store.engine.connect() as conn:
-        conn.connection.dbapi_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # type: ignore[union-attr]
+    if ctx.store.engine.dialect.name == "sqlite":
+        with ctx.store.engine.connect() as conn:
+            conn.connection.dbapi_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # type: ignore[union-attr]
     return receipt, list(values)
 
 
@@ -173,3 +175,101 @@ def test_without_secure_delete_the_scan_finds_what_a_deletion_left(
     receipt, values = bank(sqlite_ctx, Actor.reporter(), 2)
     withdraw_case(sqlite_ctx, Actor.reporter(), receipt.case_number, pin=receipt.pin)
     assert leftovers(database, [v for item in values for v in item])
+
+
+# --- PostgreSQL: what stays until VACUUM, and what VACUUM removes ------------------------------
+
+
+@pytest.fixture
+def postgres_ctx(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[ServiceContext]:
+    url = fresh_database_url("postgresql", tmp_path, request)
+    engine = make_engine(url)
+    migrate.upgrade(engine)
+    with engine.connect() as conn:  # reads raw pages (superuser); installed once per database
+        autocommit = conn.execution_options(isolation_level="AUTOCOMMIT")
+        autocommit.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS pageinspect SCHEMA public")
+    yield ServiceContext(Store(engine), Settings(database_url=url), pins=CHEAP_PINS)
+    engine.dispose()
+
+
+def pages(ctx: ServiceContext, table: str) -> list[tuple[bytes, list[bytes]]]:
+    """Each page of ``table`` and of its indexes: its raw bytes, and its tuples' data (live or
+    dead, as a reader of the data files sees them)."""
+    out = []
+    with ctx.store.engine.connect() as conn:
+        relations = [table] + [
+            row[0]
+            for row in conn.exec_driver_sql(
+                "SELECT indexrelid::regclass::text FROM pg_index "
+                f"WHERE indrelid = '{table}'::regclass"
+            )
+        ]
+        for relation in relations:
+            count = conn.exec_driver_sql(
+                f"SELECT pg_relation_size('{relation}') / current_setting('block_size')::int"
+            ).scalar_one()
+            for block in range(count):
+                raw = conn.exec_driver_sql(
+                    f"SELECT public.get_raw_page('{relation}', {block})"
+                ).scalar_one()
+                tuples = []
+                if relation == table:
+                    tuples = [
+                        bytes(row[0])
+                        for row in conn.exec_driver_sql(
+                            "SELECT t_data FROM public.heap_page_items("
+                            f"public.get_raw_page('{relation}', {block})) WHERE t_data IS NOT NULL"
+                        )
+                    ]
+                out.append((bytes(raw), tuples))
+    return out
+
+
+def in_tuples(ctx: ServiceContext, values: list[str]) -> set[str]:
+    return {
+        value
+        for table in ERASED_TABLES
+        for _, tuples in pages(ctx, table)
+        for data in tuples
+        for value in values
+        if value.encode() in data
+    }
+
+
+def in_bytes(ctx: ServiceContext, values: list[str]) -> set[str]:
+    return {
+        value
+        for table in ERASED_TABLES
+        for raw, _ in pages(ctx, table)
+        for value in values
+        if value.encode() in raw
+    }
+
+
+def until_gone(found: Callable[[], set[str]], vacuum: Callable[[], object]) -> None:
+    """Vacuum until nothing is found; a bound on a hang, not a measure of speed."""
+    deadline = time.monotonic() + 60
+    while found():
+        assert time.monotonic() < deadline, f"still found after VACUUM: {found()}"
+        time.sleep(0.2)
+        vacuum()
+
+
+def test_postgresql_keeps_withdrawn_values_in_dead_rows_until_vacuum_removes_them(
+    postgres_ctx: ServiceContext,
+) -> None:
+    ctx = postgres_ctx
+    receipt, values = bank(ctx, Actor.reporter(), 3)
+    _, kept = bank(ctx, Actor.reporter(), 1)
+    withdrawn = [v for item in values for v in item]
+    withdraw_case(ctx, Actor.reporter(), receipt.case_number, pin=receipt.pin)
+    # The residual exposure: gone from every table, still in the data files' dead rows.
+    assert in_tuples(ctx, withdrawn) == set(withdrawn)
+    assert vacuum_erased(ctx.store.engine) == ERASED_TABLES
+    # A transaction older than the withdrawal (another session's, on this shared test server)
+    # keeps the old rows alive for it: VACUUM removes them once no snapshot can see them.
+    until_gone(lambda: in_tuples(ctx, withdrawn), lambda: vacuum_erased(ctx.store.engine))
+    assert in_tuples(ctx, kept[0]) == set(kept[0])
+    # VACUUM FULL rewrites the tables: no byte of them in the pages either.
+    until_gone(lambda: in_bytes(ctx, withdrawn), lambda: vacuum_erased(ctx.store.engine, full=True))
+    assert in_bytes(ctx, kept[0]) == set(kept[0])

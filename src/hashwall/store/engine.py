@@ -21,7 +21,9 @@ calls :func:`erase_on_commit`. On SQLite, once it has committed and before the c
 back to the pool (so before the use case returns), ``wal_checkpoint(TRUNCATE)`` copies the
 zeroed pages into the database file and empties the ``-wal`` file, which still held the pages as
 they were before: no byte of the erased values is left in any file of the store. On PostgreSQL
-the rows' old versions stay in the table files until ``VACUUM`` (see ``docs/security.md``).
+the rows' old versions stay in the table files until ``VACUUM``, and their bytes may stay in a
+page's free space until ``VACUUM FULL`` rewrites the table: :func:`vacuum_erased` runs either on
+the tables that held erased values (``docs/security.md`` says what remains and when).
 
 Use :class:`hashwall.store.repo.Store` rather than the engine directly: ``store.write()`` and
 ``store.read()`` open the right kind of transaction.
@@ -97,6 +99,29 @@ def erase_on_commit(conn: Connection) -> None:
     """Say that ``conn``'s transaction erases hash values: on SQLite, once it has committed,
     no copy of them may stay in the ``-wal`` file (see the module docstring)."""
     conn.info[_ERASED] = True
+
+
+#: The tables whose rows hold hash values that a withdrawal or deletion erases.
+ERASED_TABLES = ("signals", "events", "matches", "verdicts", "exemptions")
+
+
+def vacuum_erased(engine: Engine, *, full: bool = False) -> tuple[str, ...]:
+    """PostgreSQL: ``VACUUM`` (``full``: ``VACUUM FULL``) each table that held erased values,
+    outside any transaction; returns the tables vacuumed. SQLite needs nothing: ().
+
+    ``VACUUM`` removes the old row versions that still held the values (no SQL, nor a read of
+    the pages' tuples, finds them then) without blocking reads or writes. ``VACUUM FULL``
+    rewrites each table and index into new files, so no byte of the values stays in the
+    table's files; it locks each table while it runs (a maintenance window on a large bank).
+    """
+    if engine.dialect.name != "postgresql":
+        return ()
+    command = "VACUUM (FULL)" if full else "VACUUM"
+    with engine.connect() as conn:
+        autocommit = conn.execution_options(isolation_level="AUTOCOMMIT")
+        for table in ERASED_TABLES:
+            autocommit.exec_driver_sql(f"{command} {table}")
+    return ERASED_TABLES
 
 
 def _create_private(path: Path) -> None:
