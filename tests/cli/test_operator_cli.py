@@ -256,24 +256,27 @@ def test_quarantine_commands(db_url: str) -> None:
 def test_allowlist_takes_signals_and_image_files(db_url: str, tmp_path: Path) -> None:
     photo = tmp_path / "stock.jpg"
     photo.write_bytes(encode(textured_rgb(seed=3), "JPEG"))
-    hashes = hash_file(photo)
+    hashes = hash_file(photo, orientations=True)
+    assert hashes.orientations is not None
+    # An image gives its signals and the PDQ of each of its orientations (the first is itself).
+    turned = [("pdq", h.hex) for h in hashes.orientations if h != hashes.pdq]
     added = run_json("allowlist", "add", str(photo), f"pdq:{PDQ}", "--note", "stock photo")
     entries = added["entries"]
     assert [(e["type"], e["value"]) for e in entries] == [
         ("pdq", hashes.pdq.hex),
         ("md5", hashes.md5),
         ("sha256", hashes.sha256),
+        *turned,
         ("pdq", PDQ),
     ]
+    assert len(turned) == 7
     assert all(e["added"] and e["note"] == "stock photo" for e in entries)
     again = run_json("allowlist", "add", f"md5:{hashes.md5.upper()}")["entries"]
     assert again[0]["id"] == entries[1]["id"] and again[0]["added"] is False
     listed = run_json("allowlist", "list")["entries"]
-    assert len(listed) == 4
-    assert [e["type"] for e in run_json("allowlist", "list", "--type", "pdq")["entries"]] == [
-        "pdq",
-        "pdq",
-    ]
+    assert len(listed) == 11
+    pdq_entries = run_json("allowlist", "list", "--type", "pdq", "--limit", "100")["entries"]
+    assert [e["type"] for e in pdq_entries] == ["pdq"] * 9
     assert run_json("allowlist", "remove", str(listed[0]["id"])) == {"removed": listed[0]["id"]}
     human = run("allowlist", "list")
     assert human.exit_code == 0 and hashes.md5 in human.stdout.replace("\n", "")

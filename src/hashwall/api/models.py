@@ -76,14 +76,23 @@ class SignalOut(ResponseModel):
 
 
 class ItemIn(ApiModel):
-    """One photo or video to bank: its signals (computed on the reporter's device)."""
+    """One photo or video to bank: its signals (computed on the reporter's device), and the 8
+    dihedral PDQ hashes of the image if computed (compared with the allowlist only, so that a
+    rotated copy of an allowlisted image is refused too; never stored)."""
 
     kind: Literal["image", "video"] = "image"
     signals: Annotated[list[SignalIn], Field(min_length=1, max_length=MAX_SIGNALS)]
+    pdq_orientations: (
+        Annotated[list[Annotated[str, Field(max_length=64)]], Field(min_length=8, max_length=8)]
+        | None
+    ) = None
 
     def submission(self) -> intake.ItemSubmission:
         """The service's form."""
-        return intake.ItemSubmission(tuple(s.wire() for s in self.signals), kind=self.kind)
+        orientations = tuple(self.pdq_orientations) if self.pdq_orientations else None
+        return intake.ItemSubmission(
+            tuple(s.wire() for s in self.signals), kind=self.kind, pdq_orientations=orientations
+        )
 
 
 class CaseCreate(ApiModel):
@@ -714,6 +723,10 @@ class AllowlistIn(ApiModel):
     """Signals of one image known not to be NCII (a famous photo, a stock image, a meme)."""
 
     signals: Annotated[list[SignalIn], Field(min_length=1, max_length=MAX_SIGNALS)]
+    pdq_orientations: (
+        Annotated[list[Annotated[str, Field(max_length=64)]], Field(min_length=8, max_length=8)]
+        | None
+    ) = None
     note: Annotated[str, Field(max_length=500)] | None = None
 
 

@@ -581,7 +581,8 @@ def allowlist_signals(arguments: list[str], settings: Settings) -> list[Signal]:
 
     An argument ``TYPE:VALUE`` with a known signal type is a signal (validated: ``invalid_hash``)
     unless a file of that name exists. An image gives its md5 and sha256, and its PDQ hash when
-    usable (quality >= 50).
+    usable (quality >= 50) with the PDQ hashes of its 8 orientations: a rotated or mirrored copy
+    is then refused and never blocks either.
     """
     from hashwall.hashing.image import hash_file
 
@@ -590,8 +591,12 @@ def allowlist_signals(arguments: list[str], settings: Settings) -> list[Signal]:
         match = _SIGNAL_ARGUMENT.fullmatch(argument)
         if match is not None and match["type"] in SIGNAL_TYPES and not Path(argument).exists():
             out.append(Signal.parse({"type": match["type"], "value": match["value"]}))
-        else:
-            out.extend(hash_file(Path(argument), settings=settings).signals())
+            continue
+        hashes = hash_file(Path(argument), settings=settings, orientations=True)
+        out.extend(hashes.signals())
+        if hashes.usable and hashes.orientations:
+            turned = (Signal("pdq", h.hex, hashes.quality) for h in hashes.orientations)
+            out.extend(s for s in turned if s not in out)
     return out
 
 

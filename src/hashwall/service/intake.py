@@ -29,11 +29,13 @@ from hashwall.errors import (
     Allowlisted,
     CaseWithdrawn,
     HashwallError,
+    InvalidHash,
     InvalidInput,
     LowQuality,
     NoItemsAccepted,
 )
 from hashwall.hashing.image import ImageHashes
+from hashwall.hashing.pdq import ORIENTATIONS, PdqHash
 from hashwall.hashing.signals import Signal
 from hashwall.service.access import authorise_case, filed_by
 from hashwall.service.allowlist import AllowlistMatcher
@@ -60,20 +62,28 @@ MAX_ITEMS_PER_REQUEST = 100
 
 @dataclass(frozen=True, slots=True)
 class ItemSubmission:
-    """One photo or video to bank: its signals (validated ``Signal`` or raw wire mappings)."""
+    """One photo or video to bank: its signals (validated ``Signal`` or raw wire mappings), and
+    the 8 dihedral PDQ hashes of the image when the client computed them (only compared with
+    the allowlist, so that a rotated or mirrored copy of an allowlisted image is refused too;
+    never stored)."""
 
     signals: tuple[Signal | Mapping[str, Any], ...]
     kind: ItemKind = "image"
+    pdq_orientations: tuple[str, ...] | None = None
 
     @classmethod
     def from_image(cls, hashes: ImageHashes) -> ItemSubmission:
-        """The signals of a locally hashed image, PDQ included even when its quality is low."""
+        """The signals of a locally hashed image, PDQ included even when its quality is low,
+        with its orientations if they were computed."""
         return cls(
             (
                 Signal("pdq", hashes.pdq.hex, hashes.quality),
                 Signal("md5", hashes.md5),
                 Signal("sha256", hashes.sha256),
-            )
+            ),
+            pdq_orientations=(
+                tuple(h.hex for h in hashes.orientations) if hashes.orientations else None
+            ),
         )
 
 
@@ -311,6 +321,7 @@ class _Prepared:
     kind: ItemKind
     signals: tuple[Signal, ...] = ()
     refusal: ItemRefused | None = None
+    orientations: tuple[PdqHash, ...] = ()
 
 
 def _new_pin(ctx: ServiceContext) -> tuple[str, str]:
@@ -338,7 +349,7 @@ def _prepare(ctx: ServiceContext, items: Sequence[ItemSubmission]) -> list[_Prep
         if not allow.empty:
             prepared = [
                 _refuse(p.index, p.kind, Allowlisted(_ALLOWLISTED))
-                if p.refusal is None and allow.matches(p.signals)
+                if p.refusal is None and allow.matches(p.signals, p.orientations)
                 else p
                 for p in prepared
             ]
@@ -385,7 +396,17 @@ def _validate(ctx: ServiceContext, index: int, item: ItemSubmission) -> _Prepare
             )
         if signal.quality < minimum:
             return _refuse(index, kind, LowQuality(_low_quality(signal.quality, minimum)))
-    return _Prepared(index, kind, signals)
+    orientations: tuple[PdqHash, ...] = ()
+    if item.pdq_orientations is not None:
+        if len(item.pdq_orientations) != len(ORIENTATIONS) or "pdq" not in types:
+            return _refuse(
+                index, kind, InvalidHash("send all 8 orientation hashes with the pdq signal")
+            )
+        try:
+            orientations = tuple(PdqHash.from_hex(h) for h in item.pdq_orientations)
+        except HashwallError as exc:
+            return _refuse(index, kind, exc)
+    return _Prepared(index, kind, signals, orientations=orientations)
 
 
 def _low_quality(quality: int, minimum: int) -> str:

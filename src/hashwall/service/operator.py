@@ -27,7 +27,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, cast
 
-from hashwall.errors import InvalidInput, InvalidKey, InvalidState, NotFound
+from hashwall.errors import InvalidHash, InvalidInput, InvalidKey, InvalidState, NotFound
+from hashwall.hashing.pdq import ORIENTATIONS, PdqHash
 from hashwall.hashing.signals import Signal
 from hashwall.service.context import Actor, ServiceContext
 from hashwall.service.keys import CachedKey
@@ -946,16 +947,29 @@ def add_to_allowlist(
     signals: Sequence[Signal | Mapping[str, Any]],
     *,
     note: str | None = None,
+    pdq_orientations: Sequence[str] = (),
 ) -> list[AllowlistInfo]:
     """Allowlist signals of an image known not to be NCII (refused at intake, never matched).
 
-    Every signal is validated (:meth:`Signal.parse`, ``invalid_hash``) before anything is
-    written. Idempotent: an entry already there is returned with ``added`` False.
+    ``pdq_orientations``: the image's 8 dihedral PDQ hashes (computed from the image: a PDQ
+    hash alone does not give them). Each becomes a PDQ entry too, so that a rotated or mirrored
+    copy is refused at intake and never answers ``block`` (a check of one PDQ, an item banked
+    without orientations). Every signal is validated (:meth:`Signal.parse`, ``invalid_hash``)
+    before anything is written. Idempotent: an entry already there is returned with ``added``
+    False.
     """
     require_operator(actor)
     if not signals:
         raise InvalidInput("give at least one signal to allowlist")
     parsed = [_parse_signal(s) for s in signals]
+    if pdq_orientations:
+        pdq = next((s for s in parsed if s.type == "pdq"), None)
+        if pdq is None or len(pdq_orientations) != len(ORIENTATIONS):
+            raise InvalidHash("send all 8 orientation hashes with the image's pdq signal")
+        for value in pdq_orientations:
+            turned = Signal("pdq", PdqHash.from_hex(value).hex, pdq.quality)
+            if turned not in parsed:
+                parsed.append(turned)
     clean_note = note.strip() if note is not None else None
     if clean_note is not None and len(clean_note) > 500:
         raise InvalidInput("an allowlist note has at most 500 characters")

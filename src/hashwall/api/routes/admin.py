@@ -256,6 +256,7 @@ async def add_to_allowlist(
         who.actor,
         [s.wire() for s in body.signals],
         note=body.note,
+        pdq_orientations=body.pdq_orientations or (),
     )
     return [AllowlistEntryOut.from_result(e) for e in entries]
 
