@@ -1,9 +1,11 @@
-"""The pages a browser opens: the home page (``/``), the API docs (``/docs``) and their assets.
+"""The pages a browser opens: the home page (``/``), the API docs (``/docs``), the reporter's
+pages (``/report``, ``/case``; :mod:`hashwall.web`) and their assets.
 
 Everything a page loads comes from this server (``/static/...``), so the pages work where the
 server has no way out to the internet and tell no third party who opened them. Swagger UI's
 script and stylesheet are the ones the ``fastapi-offline`` package ships (a pinned dependency),
-not a CDN's; the home page is ours and runs no script.
+not a CDN's; the home page is ours and runs no script. The reporter's pages run only this
+server's ES modules (``/web/...``), which hash photos inside the browser and call ``/v1/cases``.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from fastapi import APIRouter, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse
 from starlette.exceptions import HTTPException
+
+from hashwall.web import render as web
 
 router = APIRouter(include_in_schema=False)
 
@@ -36,6 +40,22 @@ HOME_POLICY: Final = (
     "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 )
 _CACHE: Final = "public, max-age=3600"
+
+#: The reporter's pages: their own scripts and workers, calls to this server only, photos shown
+#: from blob: URLs made in the page, no inline script, no framing, no referrer.
+WEB_POLICY: Final = (
+    "default-src 'self'; img-src 'self' blob: data:; media-src 'self' blob:; "
+    "worker-src 'self'; connect-src 'self'; script-src 'self'; style-src 'self'; "
+    "base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+)
+#: A worker's policy comes from its script's response: it imports modules and nothing else.
+WEB_SCRIPT_POLICY: Final = "default-src 'none'; script-src 'self'"
+_WEB_PAGE_HEADERS: Final = {
+    "Content-Security-Policy": WEB_POLICY,
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+}
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -73,4 +93,35 @@ async def static(name: str) -> FileResponse:
         path,
         media_type=media_type,
         headers={"Cache-Control": _CACHE, "X-Content-Type-Options": "nosniff"},
+    )
+
+
+@router.get("/report", response_class=HTMLResponse)
+async def report_page() -> HTMLResponse:
+    """The reporter's page: photos are hashed in the browser and only their signals are sent."""
+    return HTMLResponse(web.render("report"), headers=_WEB_PAGE_HEADERS)
+
+
+@router.get("/case", response_class=HTMLResponse)
+async def case_page() -> HTMLResponse:
+    """Check or withdraw a case (case number and PIN go in request bodies, never the URL)."""
+    return HTMLResponse(web.render("case"), headers=_WEB_PAGE_HEADERS)
+
+
+@router.get("/web/{name:path}")
+async def web_static(name: str) -> FileResponse:
+    """One of the reporter pages' scripts or stylesheets (404 for any other name)."""
+    asset = web.static_files().get(name)
+    if asset is None:
+        raise HTTPException(status_code=404)
+    path, media_type = asset
+    return FileResponse(
+        path,
+        media_type=media_type,
+        headers={
+            "Cache-Control": _CACHE,
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": WEB_SCRIPT_POLICY,
+            "Referrer-Policy": "no-referrer",
+        },
     )
