@@ -150,10 +150,15 @@ class IndexNotReady(HashwallError):
 
 
 class StoreUnavailable(HashwallError):
-    """The database cannot be reached or opened (wrong URL, server down, no permission)."""
+    """The database cannot be reached or opened (wrong URL, server down, no permission), or
+    this process cannot answer from it now (its live index fell behind): retry after a while."""
 
     code = "store_unavailable"
     status = 503
+
+    def __init__(self, message: str, retry_after: float = 1.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 # --- operator, keys and feed (appended by the operator/feed work) ---------------------------

@@ -78,6 +78,18 @@ class Settings(BaseSettings):
         gt=0,
         description="A live index is ready only if it caught up with the log this recently (s).",
     )
+    index_follower_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        description="A live index follower that makes no progress this long (s) is replaced "
+        "by a new one (a hung connection).",
+    )
+    index_stale_scan_max: int = Field(
+        default=10_000,
+        ge=0,
+        description="While the live index is not current, banks of at most this many PDQ "
+        "hashes are checked by scanning the store; larger ones answer 503 store_unavailable.",
+    )
 
     # HTTP API: request bodies.
     max_json_bytes: int = Field(

@@ -82,6 +82,8 @@ def _statements(ctx: ServiceContext) -> Iterator[list[str]]:
 def _store_step(
     ctx: ServiceContext, actor: Actor, request: CheckRequest
 ) -> tuple[CheckResult, list[str]]:
+    assert ctx.live is not None
+    ctx.live.catch_up()  # current (a stale index is not used; setting up may take seconds)
     first = check_in_memory(ctx, actor, request, platform=_platform_row(ctx, actor))
     assert isinstance(first, StoreStep)  # a candidate from the live index
     with _statements(ctx) as seen:

@@ -10,6 +10,13 @@ metric                                   type       labels
 ``hashwall_index_last_seq``              gauge      ``pid``
 ``hashwall_index_lag_seconds``           gauge      ``pid``: seconds since the live index last
                                                     reached the end of the event log
+``hashwall_index_current``               gauge      ``pid``: 1 while the live index may answer
+                                                    checks (within ``index_max_lag`` of the log)
+``hashwall_index_follower_failures_total``  counter  ``pid``: follower passes that raised (retried)
+``hashwall_index_follower_restarts_total``  counter  ``pid``: follower threads replaced (died, hung)
+``hashwall_index_rebuilds_total``        counter    ``pid``: rebuilds past an unappliable event
+``hashwall_index_stale_checks_total``    counter    ``answer`` (``store_scan``, ``refused``): checks
+                                                    asked while the index was not current
 ``hashwall_feed_lag_events``             gauge      ``platform``: events between the log's head
                                                     and the platform's last feed page
 ``hashwall_decode_pool_*``               gauges     workers, idle, restarts, crashes, timeouts
@@ -27,7 +34,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 if TYPE_CHECKING:
@@ -73,15 +80,45 @@ class _LiveCollector(Collector):
             "Seconds since the live index last reached the end of the event log.",
             labels=["pid"],
         )
+        current = GaugeMetricFamily(
+            "hashwall_index_current",
+            "1 while the live index may answer checks (within index_max_lag of the log).",
+            labels=["pid"],
+        )
+        follower = [
+            CounterMetricFamily(name, text, labels=["pid"])
+            for name, text in (
+                ("hashwall_index_follower_failures", "Live index follower passes that raised."),
+                ("hashwall_index_follower_restarts", "Live index followers replaced (died, hung)."),
+                (
+                    "hashwall_index_rebuilds",
+                    "Live index rebuilds past an event it could not apply.",
+                ),
+            )
+        ]
+        stale = CounterMetricFamily(
+            "hashwall_index_stale_checks",
+            "Checks asked while the live index was not current, by what they got.",
+            labels=["answer"],
+        )
         live = m.live
         if live is not None:
             size.add_metric(["pdq"], live.size)
             seq.add_metric([pid], live.last_seq)
             seconds = live.lag_seconds
             lag.add_metric([pid], seconds if seconds is not None else float("nan"))
+            current.add_metric([pid], 1.0 if live.current else 0.0)
+            counts = (live.follower_failures, live.follower_restarts, live.rebuilds)
+            for family, count in zip(follower, counts, strict=True):
+                family.add_metric([pid], count)
+            for answer, count in sorted(live.stale_checks.items()):
+                stale.add_metric([answer], count)
         yield size
         yield seq
         yield lag
+        yield current
+        yield from follower
+        yield stale
         feed = GaugeMetricFamily(
             "hashwall_feed_lag_events",
             "Events between the log's head and the platform's last feed page.",

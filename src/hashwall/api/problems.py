@@ -25,7 +25,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from hashwall.errors import HashwallError, Overloaded, RateLimited
+from hashwall.errors import HashwallError, Overloaded, RateLimited, StoreUnavailable
 from hashwall.service.intake import AllItemsRefused
 
 log = logging.getLogger("hashwall.api")
@@ -76,7 +76,7 @@ def problem_response(
 def error_response(exc: HashwallError) -> JSONResponse:
     """The problem response of a :class:`HashwallError`."""
     headers: dict[str, str] = {}
-    if isinstance(exc, RateLimited | Overloaded):
+    if isinstance(exc, RateLimited | Overloaded | StoreUnavailable):
         headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
     extra: dict[str, Any] = {}
     if isinstance(exc, AllItemsRefused):

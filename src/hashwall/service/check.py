@@ -9,6 +9,8 @@ DESIGN.md's matching rules, in order:
    orientations (the 8 dihedral hashes when given, else the one hash), from the live index
    (``ctx.live``; without one, a scan of the store), plus items holding an equal ``md5`` or
    ``sha256``, from the live digests (``ctx.live.digests``; without a live index, the store).
+   A live index that is not current (behind the log past ``index_max_lag``: its follower
+   stopped) is never used: a small bank is scanned in the store, a large one refused (503).
 3. In one store transaction, **the candidates are re-read** (the index may lag; the store does
    not: a withdrawal is final the moment its call returns), and dropped when not ``active`` or
    ``quarantined``, when the upload or the item is allowlisted, or when the platform exempted
@@ -43,10 +45,10 @@ itself, and leaves a match row.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-from hashwall.errors import Forbidden, InvalidHash, InvalidKey
+from hashwall.errors import Forbidden, IndexNotReady, InvalidHash, InvalidKey, StoreUnavailable
 from hashwall.hashing.image import ImageHashes
 from hashwall.hashing.pdq import MIN_QUALITY, ORIENTATIONS, PdqHash
 from hashwall.hashing.signals import Signal
@@ -255,6 +257,8 @@ def check_in_memory(
     if platform is not None and platform.id != actor.platform_id:
         platform = None  # not this actor's platform: read it in the store step
     live = ctx.live
+    if live is not None and not live.current:
+        ctx, live = _without_stale_index(ctx, live), None
     if live is None or platform is None:
         return StoreStep(ctx, actor, request, check_id, platform, None)
     candidates: dict[int, _Candidate] = {}
@@ -263,6 +267,23 @@ def check_in_memory(
     if not candidates and not _hides_hits(platform):
         return _allow(ctx, request, check_id)
     return StoreStep(ctx, actor, request, check_id, platform, candidates)
+
+
+def _without_stale_index(ctx: ServiceContext, live: LiveIndexes) -> ServiceContext:
+    """The context to check with while the live index is not current (its follower stopped or
+    lags past ``index_max_lag``): never an ``allow`` from it. A bank of at most
+    ``index_stale_scan_max`` hashes is scanned in the store (O(bank), cheap there); a larger one
+    is refused (``503 store_unavailable``, ``Retry-After``): a scan per check there would load
+    the store every replica shares, and the load balancer already routes to ready replicas."""
+    if not live.built:
+        raise IndexNotReady("the index is still being built; retry in a few seconds")
+    if live.size > ctx.settings.index_stale_scan_max:
+        live.count_stale_check("refused")
+        raise StoreUnavailable(
+            "this server's index is behind the bank; retry in a moment", retry_after=1
+        )
+    live.count_stale_check("store_scan")
+    return replace(ctx, live=None)
 
 
 @dataclass(frozen=True, slots=True)

@@ -42,6 +42,26 @@ The background thread polls every ``settings.index_poll_interval`` seconds (at m
 PostgreSQL it also LISTENs on ``hashwall_events`` and wakes as soon as an event commits; any
 failure of the listener falls back to plain polling. Appends are serialised in commit order
 (``store/events.py``), so reading ``seq > cursor`` never skips an event.
+
+**Faults.** Whatever stops the follower, the index only answers while it is :attr:`current`
+(caught up within ``settings.index_max_lag``): the check refuses or scans the store otherwise
+(``service/check.py``), never answers ``allow`` from a stale index. The follower heals itself:
+
+- a pass that raises (the store is down, a bad event, a bug) is retried with backoff; the first
+  failure of a streak is logged with its traceback, then one line per doubling of the streak,
+  and one line when it follows again (not one traceback per poll);
+- after ``REBUILD_AFTER`` failures in a row at the same cursor (an event it cannot apply), the
+  index is rebuilt from a fresh snapshot of the store (which reads the items, not the events);
+- a watchdog replaces a follower that died or made no progress for
+  ``settings.index_follower_timeout`` seconds (a hung connection): a new thread follows; the
+  old one, if it ever wakes, exits.
+
+A read that started at time *t* makes the index current as of *t*, not as of its return (a read
+that hung for a minute does not make a minute-old view look fresh). Counts for the metrics:
+:attr:`follower_failures`, :attr:`follower_restarts`, :attr:`rebuilds`, :attr:`stale_checks`.
+
+Tests own a seam for faults: ``read_events`` (the event reader, ``(repo, after, limit)``), and
+an explicit ``clock``.
 """
 
 from __future__ import annotations
@@ -79,6 +99,19 @@ PDQ = "pdq"
 EVENT_BATCH = 1000
 #: Rows per chunk while building.
 BUILD_CHUNK = 50_000
+#: Failed passes in a row at one cursor after which the index is rebuilt from the store.
+REBUILD_AFTER = 5
+#: Longest wait between two attempts of a failing follower (seconds).
+MAX_BACKOFF = 5.0
+
+#: Reads up to ``limit`` events after ``after`` (the follower's only read of the log).
+EventReader = Callable[[Repository, int, int], Sequence[Event]]
+
+
+def read_log_events(repo: Repository, after: int, limit: int) -> Sequence[Event]:
+    """The default :data:`EventReader`: the store's event log."""
+    return repo.read_events(after, limit)
+
 
 _REMOVING = frozenset({ITEM_WITHDRAWN, ITEM_DELETED})
 _NO_IDS: npt.NDArray[np.int64] = np.zeros(0, dtype=np.int64)
@@ -192,6 +225,7 @@ class LiveIndexes:
         settings: Settings,
         *,
         clock: Callable[[], float] = time.monotonic,
+        read_events: EventReader = read_log_events,
     ) -> None:
         self.store = store
         self.settings = settings
@@ -203,13 +237,26 @@ class LiveIndexes:
         #: A live item (the last one added) that a miss may read in place of a candidate, so
         #: that it costs what a hit does (see "No timing oracle" in ``service/check.py``).
         self.decoy_item_id: int | None = None
+        #: Follower passes that raised (each one retried).
+        self.follower_failures = 0
+        #: Follower threads replaced by the watchdog (dead, or no progress in time).
+        self.follower_restarts = 0
+        #: Rebuilds from the store after an event the follower could not get past.
+        self.rebuilds = 0
+        #: Checks asked while the index was not current, by what they got (``check.py``).
+        self.stale_checks: dict[str, int] = {"store_scan": 0, "refused": 0}
         self._clock = clock
+        self._read_events = read_events
         self._catch_up_lock = threading.Lock()
         self._synced_at: float | None = None
+        self._rebuilding = False
+        self._progress_at = clock()
+        self._generation = 0
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._listener: threading.Thread | None = None
+        self._watchdog: threading.Thread | None = None
 
     # -- state for readyz ---------------------------------------------------------------------
 
@@ -234,7 +281,21 @@ class LiveIndexes:
     def ready(self) -> bool:
         """Built, and caught up with the log within ``settings.index_max_lag`` seconds."""
         lag = self.lag_seconds
-        return self.built and lag is not None and lag <= self.settings.index_max_lag
+        return (
+            self.built
+            and not self._rebuilding
+            and lag is not None
+            and lag <= self.settings.index_max_lag
+        )
+
+    @property
+    def current(self) -> bool:
+        """Whether the index may answer a check: :attr:`ready` (never stale past max lag)."""
+        return self.ready
+
+    def count_stale_check(self, answer: str) -> None:
+        """Count a check asked while the index was not current (``store_scan``/``refused``)."""
+        self.stale_checks[answer] = self.stale_checks.get(answer, 0) + 1
 
     @property
     def keys_current(self) -> bool:
@@ -266,23 +327,45 @@ class LiveIndexes:
         )
 
     def catch_up(self) -> int:
-        """Apply every event visible now after the cursor; return how many were read."""
+        """Apply every event visible now after the cursor; return how many were applied.
+
+        The read happens outside the lock (a read that hangs holds no lock another follower
+        needs); what another pass applied meanwhile is skipped.
+        """
         total = 0
-        with self._catch_up_lock:
-            while True:
-                with self.store.read() as repo:
-                    events = repo.read_events(self.pdq.last_event, EVENT_BATCH)
-                if events:
-                    self.pdq.apply(index_events(events, PDQ))
-                    added = [e.item_id for e in events if e.type == ITEM_ADDED and e.item_id]
+        while True:
+            started = self._clock()
+            with self.store.read() as repo:
+                events = self._read_events(repo, self.pdq.last_event, EVENT_BATCH)
+            with self._catch_up_lock:
+                fresh = [e for e in events if e.seq > self.pdq.last_event]
+                if fresh:
+                    self.pdq.apply(index_events(fresh, PDQ))
+                    added = [e.item_id for e in fresh if e.type == ITEM_ADDED and e.item_id]
                     if added:
                         self.decoy_item_id = added[-1]
-                    apply_digest_events(self.digests, events)
-                    self.keys.apply(events)
-                    total += len(events)
+                    apply_digest_events(self.digests, fresh)
+                    self.keys.apply(fresh)
+                    total += len(fresh)
+                self._progress_at = max(self._progress_at, started)
                 if len(events) < EVENT_BATCH:
-                    self._synced_at = self._clock()
+                    # Current as of when this read started, not when it returned.
+                    if self._synced_at is None or started > self._synced_at:
+                        self._synced_at = started
                     return total
+
+    def rebuild(self) -> None:
+        """Build again from a fresh snapshot (past an event the follower cannot apply).
+
+        The index is not :attr:`current` meanwhile; the key cache starts empty.
+        """
+        self._rebuilding = True
+        try:
+            self.keys = KeyCache()
+            self.build()
+        finally:
+            self._rebuilding = False
+        self.rebuilds += 1
 
     def _remember_last(
         self, chunks: Iterator[tuple[npt.NDArray[np.int64], npt.NDArray[np.uint8]]]
@@ -307,8 +390,12 @@ class LiveIndexes:
         if not self.built:
             self.build()
         self._stop.clear()
-        self._thread = threading.Thread(target=self._follow, name="hashwall-index", daemon=True)
-        self._thread.start()
+        self._progress_at = self._clock()
+        self._spawn_follower()
+        self._watchdog = threading.Thread(
+            target=self._watch, name="hashwall-index-watchdog", daemon=True
+        )
+        self._watchdog.start()
         if self.store.engine.dialect.name == "postgresql":
             self._listener = threading.Thread(
                 target=self._listen, name="hashwall-index-listen", daemon=True
@@ -319,10 +406,10 @@ class LiveIndexes:
         """Stop following (the index stays searchable, and stale)."""
         self._stop.set()
         self._wake.set()
-        for thread in (self._thread, self._listener):
+        for thread in (self._watchdog, self._thread, self._listener):
             if thread is not None:
                 thread.join(timeout)
-        self._thread = self._listener = None
+        self._thread = self._listener = self._watchdog = None
 
     def __enter__(self) -> LiveIndexes:
         self.start()
@@ -331,15 +418,93 @@ class LiveIndexes:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def _follow(self) -> None:
+    def _spawn_follower(self) -> None:
+        self._generation += 1
+        self._thread = threading.Thread(
+            target=self._follow, args=(self._generation,), name="hashwall-index", daemon=True
+        )
+        self._thread.start()
+
+    def _follow(self, generation: int) -> None:
         interval = self.settings.index_poll_interval
-        while not self._stop.is_set():
+        streak = 0
+        streak_cursor = -1
+        while not self._stop.is_set() and generation == self._generation:
+            wait = interval
             try:
-                self.catch_up()
-            except Exception:  # keep following; the lag grows and readyz turns false
-                log.exception("live index: reading the event log failed; retrying")
-            self._wake.wait(interval)
+                self.follow_once(streak)
+            except Exception:  # keep following; the index is not current meanwhile
+                self.follower_failures += 1
+                cursor = self.pdq.last_event
+                streak = streak + 1 if cursor == streak_cursor else 1
+                streak_cursor = cursor
+                self._log_failure(streak, cursor)
+                wait = min(interval * 2 ** min(streak, 10), MAX_BACKOFF)
+            else:
+                if streak:
+                    log.warning(
+                        "live index: following the event log again after %d failed attempts "
+                        "(at event %d)",
+                        streak,
+                        self.pdq.last_event,
+                    )
+                streak, streak_cursor = 0, -1
+            self._progress_at = max(self._progress_at, self._clock())
+            self._wake.wait(wait)
             self._wake.clear()
+
+    def follow_once(self, failures: int = 0) -> int:
+        """One pass of the follower: catch up, or rebuild from the store after
+        ``REBUILD_AFTER`` failures in a row at one cursor (``failures``)."""
+        if failures >= REBUILD_AFTER:
+            log.warning(
+                "live index: %d failures in a row at event %d; rebuilding from the store",
+                failures,
+                self.pdq.last_event,
+            )
+            self.rebuild()
+            return 0
+        return self.catch_up()
+
+    def _log_failure(self, streak: int, cursor: int) -> None:
+        if streak == 1:
+            log.exception(
+                "live index: following the event log failed at event %d; checks answer from "
+                "the store or refuse until it follows again; retrying",
+                cursor,
+            )
+        elif streak & (streak - 1) == 0:  # 2, 4, 8...: a line per doubling, not per poll
+            log.warning(
+                "live index: following the event log still fails at event %d (%d attempts)",
+                cursor,
+                streak,
+            )
+
+    def check_follower(self) -> bool:
+        """Replace the follower thread if it died or made no progress in
+        ``settings.index_follower_timeout`` seconds; True if it was replaced (the watchdog)."""
+        thread = self._thread
+        if thread is None or self._stop.is_set():
+            return False
+        stuck_for = self._clock() - self._progress_at
+        if thread.is_alive() and stuck_for <= self.settings.index_follower_timeout:
+            return False
+        self.follower_restarts += 1
+        log.warning(
+            "live index: the follower %s; starting a new one (restart %d)",
+            "died" if not thread.is_alive() else f"made no progress for {stuck_for:.0f} s",
+            self.follower_restarts,
+        )
+        self._progress_at = self._clock()
+        self._spawn_follower()
+        return True
+
+    def _watch(self) -> None:
+        while not self._stop.wait(self.settings.index_poll_interval):
+            try:
+                self.check_follower()
+            except Exception:  # the watchdog itself must not die
+                log.exception("live index: the follower watchdog failed")
 
     def _listen(self) -> None:
         """Wake the follower as soon as PostgreSQL notifies a new event (best effort)."""
