@@ -36,7 +36,8 @@ function pump() {
     const photo = queue.shift();
     if (!photos.includes(photo)) continue;
     slot.busy = true;
-    slot.worker.postMessage({ id: photo.id, file: photo.file, orientations: false });
+    // The 8 orientations let the service refuse a rotated copy of a public (allowlisted) image.
+    slot.worker.postMessage({ id: photo.id, file: photo.file, orientations: true });
   }
 }
 
@@ -63,6 +64,7 @@ function finishPhoto(photo, message) {
   } else {
     photo.state = "ready";
     photo.signals = message.result.signals;
+    photo.orientations = message.result.orientations;
     photo.status.textContent = T.status_ready;
   }
   photo.li.dataset.state = photo.state;
@@ -135,7 +137,11 @@ $("send").addEventListener("click", async () => {
   $("send").disabled = true;
   $("send").textContent = T.sending;
   show($("send-error"), false);
-  const items = ready.map((p) => ({ kind: "image", signals: p.signals }));
+  const items = ready.map((p) => ({
+    kind: "image",
+    signals: p.signals,
+    pdq_orientations: p.orientations,
+  }));
   const result = await postJson("v1/cases", { items });
   $("send").textContent = T.send_button;
   if (!result.ok) {
@@ -160,7 +166,10 @@ function showReceipt(receipt, ready) {
     li.textContent = fmt("done_refused", { index: item.index + 1, message: item.message ?? item.code });
     refused.append(li);
   }
-  for (const p of ready) p.signals = null;
+  for (const p of ready) {
+    p.signals = null;
+    p.orientations = null;
+  }
   show($("attest"), false);
   show($("pick"), false);
   show($("done"));

@@ -10,7 +10,8 @@ import * as sha256 from "./signal-sha256.js";
 const FILE_SIGNALS = [md5, sha256];
 const PIXEL_SIGNALS = [pdq];
 const STRIP_ROWS = 256; // rows copied out of the decoded picture at a time
-const MAX_PIXELS = 120_000_000; // past this a phone browser may run out of memory
+const MAX_PIXELS = 100_000_000; // the server's limit (max_pixels); a phone may run out before
+const MIN_SIDE = 16; // the server's limit (min_side): smaller pictures are not fingerprinted
 
 class HashingError extends Error {
   constructor(code) {
@@ -49,7 +50,14 @@ async function hashOne(id, file, orientations) {
   progress(0.1);
   const bitmap = await decode(file, bytes);
   const { width, height } = bitmap;
-  if (width * height > MAX_PIXELS) throw new HashingError("too_large");
+  if (width * height > MAX_PIXELS) {
+    bitmap.close();
+    throw new HashingError("too_large");
+  }
+  if (Math.min(width, height) < MIN_SIDE) {
+    bitmap.close();
+    throw new HashingError("too_small");
+  }
   const hashers = PIXEL_SIGNALS.map((s) => s.begin(width, height, { orientations }));
   const first = Math.min(...hashers.map((h) => h.neededRows[0]));
   const last = Math.max(...hashers.map((h) => h.neededRows[1]));
