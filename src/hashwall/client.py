@@ -453,6 +453,15 @@ class ItemStateChange(Response):
     event_seq: int
 
 
+class ItemConfirmed(Response):
+    """The operator's confirmation: the item blocks on every platform (``changed`` False when it
+    already did)."""
+
+    item: str
+    trust: str
+    changed: bool
+
+
 class AllowlistEntry(Response):
     """An allowlist entry; ``added`` is true when this call created it."""
 
@@ -893,6 +902,11 @@ class _Calls:
         return Call("POST", path, _model(ItemStateChange), {"reason": reason})
 
     @staticmethod
+    def confirm_item(item_ref: str) -> Call[ItemConfirmed]:
+        path = f"/v1/admin/items/{_segment(item_ref)}/confirm"
+        return Call("POST", path, _model(ItemConfirmed))
+
+    @staticmethod
     def list_csam(limit: int | None, after: str | None) -> Call[list[FlaggedItem]]:
         params = _params(limit=limit, after=after)
         return Call("GET", "/v1/admin/csam", _models(FlaggedItem), params=params)
@@ -1179,6 +1193,10 @@ class Client:
         """Delete an item in the bank (active or quarantined), with a reason for the audit."""
         return self.send(_Calls.delete_active_item(item_ref, reason))
 
+    def confirm_item(self, item_ref: str) -> ItemConfirmed:
+        """Confirm an item for everyone: it blocks on every platform (docs/trust.md)."""
+        return self.send(_Calls.confirm_item(item_ref))
+
     def show_case(self, case_number: str) -> CaseRecord:
         """A case by its number: items, states, trust, match and verdict counts (no hashes)."""
         return self.send(_Calls.show_case(case_number))
@@ -1445,6 +1463,10 @@ class AsyncClient:
     async def delete_active_item(self, item_ref: str, *, reason: str) -> ItemStateChange:
         """See :meth:`Client.delete_active_item`."""
         return await self.send(_Calls.delete_active_item(item_ref, reason))
+
+    async def confirm_item(self, item_ref: str) -> ItemConfirmed:
+        """See :meth:`Client.confirm_item`."""
+        return await self.send(_Calls.confirm_item(item_ref))
 
     async def show_case(self, case_number: str) -> CaseRecord:
         """See :meth:`Client.show_case`."""

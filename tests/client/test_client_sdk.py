@@ -229,6 +229,7 @@ def test_unreachable_server_is_a_connection_failed_error() -> None:
 
 #: The SDK's response models and the server's models they mirror.
 MIRRORS: list[tuple[type[sdk.Response], type[models.BaseModel]]] = [
+    (sdk.ItemConfirmed, models.ItemConfirmedOut),
     (sdk.ItemOutcome, models.ItemOutcome),
     (sdk.CaseCreated, models.CaseCreated),
     (sdk.ItemStatus, models.ItemStatus),

@@ -203,7 +203,11 @@ PdqThresholdOption = Annotated[
 RevealDistanceOption = Annotated[
     bool | None,
     typer.Option(
-        "--reveal-distance/--no-reveal-distance", help="Answers show the Hamming distance."
+        "--reveal-distance/--no-reveal-distance",
+        help="Answers show the Hamming distance, coarsened to a band of 8 bits with an offset "
+        "keyed by the banked hash: the exact distance would let the platform rebuild a banked "
+        "hash in ~256 checks by flipping bits; coarse, it takes ~100x more, each one a match "
+        "on record (docs/security.md).",
     ),
 ]
 RevealOrientationOption = Annotated[

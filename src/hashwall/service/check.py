@@ -44,6 +44,7 @@ itself, and leaves a match row.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
@@ -487,19 +488,66 @@ def _decide(
         upload_sha256=request.value("sha256"),
     )
     policy = platform.policy
+    revealed = (
+        _revealed_distances(repo, request, candidates, rows) if policy.reveal_distance else {}
+    )
     matched = tuple(
         CheckMatch(
             match_ref=ref,
             item_ref=items[row.item_id].item_ref,
             decision=row.decision,
             signal_type=candidates[row.item_id].signal_type,
-            distance=row.distance if policy.reveal_distance else None,
+            distance=revealed.get(row.item_id),
             orientation=row.orientation if policy.reveal_orientation else None,
         )
         for ref, row in zip(refs, rows, strict=True)
     )
     overall: CheckDecision = "block" if any(m.decision == "block" for m in matched) else "review"
     return CheckResult(check_id, overall, "match", matched), hidden
+
+
+#: Revealed distances are multiples of this many bits (see :func:`coarse_distance`).
+REVEAL_BAND = 8
+
+
+def coarse_distance(distance: int, banked: PdqHash, upload: PdqHash) -> int:
+    """The distance a platform whose policy reveals distances is told: within 7 bits of the
+    true one, a multiple of :data:`REVEAL_BAND`, with an offset keyed by the banked hash.
+
+    The exact distance would let a platform rebuild a banked hash by hill-climbing: flip one
+    bit of an upload, see the distance go down or up by one, keep or undo (~256 checks). Here
+    a one-bit change moves the answer only when it crosses a band edge, and where the edges lie
+    depends on the upload and on the banked hash itself (the offset is a keyed hash of the
+    upload with the banked hash as the key): without knowing the banked hash, the answers of
+    neighbouring uploads are a coin toss about the direction. The same upload always gets the
+    same answer (asking again teaches nothing), on every replica.
+    """
+    offset = hashlib.blake2b(upload.value, key=banked.value, digest_size=1).digest()[0]
+    return (distance + offset % REVEAL_BAND) // REVEAL_BAND * REVEAL_BAND
+
+
+def _revealed_distances(
+    repo: Repository,
+    request: CheckRequest,
+    candidates: dict[int, _Candidate],
+    rows: Sequence[NewMatch],
+) -> dict[int, int]:
+    """Coarse distances of the PDQ matches in ``rows`` (one more statement: their values)."""
+    near = [row.item_id for row in rows if row.distance is not None]
+    if not near:
+        return {}
+    banked = repo.read_item_pdq(near)
+    hashes = request.pdq_hashes()
+    out: dict[int, int] = {}
+    for item_id in near:
+        value = banked.get(item_id)
+        distance = candidates[item_id].distance
+        if value is None or distance is None or not hashes:
+            continue
+        turn = candidates[item_id].orientation or 0
+        upload = hashes[turn] if turn < len(hashes) else hashes[0]
+        out[item_id] = coarse_distance(distance, PdqHash.from_hex(value), upload)
+    return out
 
 
 def _order(candidate: _Candidate) -> tuple[int, int]:

@@ -904,6 +904,15 @@ class Repository:
         }
         return CheckCandidates(found, bool(upload), bool(pdq))
 
+    def read_item_pdq(self, item_ids: Collection[int]) -> dict[int, str]:
+        """The PDQ values of ``item_ids`` (those that have one), in one statement."""
+        rows = self.conn.execute(
+            select(signals.c.item_id, signals.c.value).where(
+                signals.c.item_id.in_(set(item_ids)), signals.c.type == "pdq"
+            )
+        )
+        return {item_id: value for item_id, value in rows}
+
     def read_pdq_allowlist(
         self, item_ids: Collection[int]
     ) -> tuple[list[str], dict[int, list[str]]]:
