@@ -23,9 +23,10 @@ from hashwall.service.context import Actor, ServiceContext
 from hashwall.service.intake import CaseReceipt, ItemSubmission, create_case
 from hashwall.service.withdraw import withdraw_case, withdraw_item
 from hashwall.settings import Settings
+from hashwall.store import engine as engine_module
 from hashwall.store import migrate
 from hashwall.store.credentials import hash_api_secret
-from hashwall.store.engine import ERASED_TABLES, make_engine, vacuum_erased
+from hashwall.store.engine import ERASED_TABLES, erasure_vacuum, make_engine, vacuum_erased
 from hashwall.store.repo import Store
 
 from support import CHEAP_PINS, fresh_database_url
@@ -273,3 +274,24 @@ def test_postgresql_keeps_withdrawn_values_in_dead_rows_until_vacuum_removes_the
     # VACUUM FULL rewrites the tables: no byte of them in the pages either.
     until_gone(lambda: in_bytes(ctx, withdrawn), lambda: vacuum_erased(ctx.store.engine, full=True))
     assert in_bytes(ctx, kept[0]) == set(kept[0])
+
+
+def test_postgresql_vacuums_in_the_background_after_a_withdrawal(
+    postgres_ctx: ServiceContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(engine_module, "VACUUM_DELAY", 0.0)
+    monkeypatch.setattr(engine_module, "VACUUM_SPACING", 0.0)
+    ctx = postgres_ctx
+    vacuum = erasure_vacuum(ctx.store.engine)
+    receipt, values = bank(ctx, Actor.reporter(), 2)
+    assert vacuum.runs == 0  # banking erases nothing
+    withdrawn = [v for item in values for v in item]
+    withdraw_case(ctx, Actor.reporter(), receipt.case_number, pin=receipt.pin)
+    assert vacuum.wait_for_run(1, timeout=60)  # a bound on a hang, not a measure of speed
+
+    def again() -> None:  # another session's older snapshot kept them: the next run removes them
+        runs = vacuum.runs
+        vacuum.request()
+        assert vacuum.wait_for_run(runs + 1, timeout=60)
+
+    until_gone(lambda: in_tuples(ctx, withdrawn), again)

@@ -23,7 +23,8 @@ zeroed pages into the database file and empties the ``-wal`` file, which still h
 they were before: no byte of the erased values is left in any file of the store. On PostgreSQL
 the rows' old versions stay in the table files until ``VACUUM``, and their bytes may stay in a
 page's free space until ``VACUUM FULL`` rewrites the table: :func:`vacuum_erased` runs either on
-the tables that held erased values (``docs/security.md`` says what remains and when).
+the tables that held erased values, and after an erasure :class:`ErasureVacuum` runs ``VACUUM``
+in the background, batched and bounded (``docs/security.md`` says what remains and when).
 
 Use :class:`hashwall.store.repo.Store` rather than the engine directly: ``store.write()`` and
 ``store.read()`` open the right kind of transaction.
@@ -32,12 +33,17 @@ Use :class:`hashwall.store.repo.Store` rather than the engine directly: ``store.
 from __future__ import annotations
 
 import logging
+import math
 import os
+import threading
+import time
+import weakref
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
 log = logging.getLogger(__name__)
@@ -78,7 +84,14 @@ def make_engine(url: str | URL = DEFAULT_DATABASE_URL, *, echo: bool = False) ->
     parsed = normalise_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(parsed, echo=echo)
-    return create_engine(parsed, echo=echo, pool_pre_ping=True)
+    engine = create_engine(parsed, echo=echo, pool_pre_ping=True)
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        if record.info.pop(_ERASED, False):
+            erasure_vacuum(engine).request()
+
+    return engine
 
 
 def writable(conn: Connection) -> Connection:
@@ -124,6 +137,83 @@ def vacuum_erased(engine: Engine, *, full: bool = False) -> tuple[str, ...]:
         for table in ERASED_TABLES:
             autocommit.exec_driver_sql(f"{command} {table}")
     return ERASED_TABLES
+
+
+#: After an erasure on PostgreSQL, the background VACUUM waits this long for more to join it...
+VACUUM_DELAY = 1.0
+#: ...and runs at most once in this many seconds for one engine.
+VACUUM_SPACING = 60.0
+
+
+class ErasureVacuum:
+    """Runs :func:`vacuum_erased` in the background for one PostgreSQL engine, after erasures.
+
+    Batched: the erasures within :data:`VACUUM_DELAY` of each other, or made while a run is
+    going on, share one run. Bounded: one run at a time, at most one every
+    :data:`VACUUM_SPACING` seconds. Outside every transaction and every request: a withdrawal
+    returns before it starts. Its thread ends when nothing is pending.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = weakref.ref(engine)  # the registry is keyed by the engine: no cycle
+        self._cond = threading.Condition()
+        self._pending = False
+        self._running = False
+        self._last = -math.inf
+        self._runs = 0
+
+    @property
+    def runs(self) -> int:
+        """Runs finished so far."""
+        with self._cond:
+            return self._runs
+
+    def request(self) -> None:
+        """Ask for a run (after the current one, if one is going on)."""
+        with self._cond:
+            self._pending = True
+            if not self._running:
+                self._running = True
+                threading.Thread(target=self._loop, name="hashwall-vacuum", daemon=True).start()
+
+    def wait_for_run(self, count: int, timeout: float) -> bool:
+        """Wait until ``count`` runs have finished; False if ``timeout`` passed first."""
+        with self._cond:
+            return self._cond.wait_for(lambda: self._runs >= count, timeout)
+
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                if not self._pending:
+                    self._running = False
+                    return
+                due = max(time.monotonic() + VACUUM_DELAY, self._last + VACUUM_SPACING)
+            time.sleep(max(0.0, due - time.monotonic()))
+            with self._cond:
+                self._pending = False
+            engine = self._engine()
+            try:
+                if engine is not None:
+                    vacuum_erased(engine)
+            except SQLAlchemyError as exc:  # the next erasure, or autovacuum, tries again
+                log.warning("VACUUM after an erasure failed (%s)", type(exc).__name__)
+            with self._cond:
+                self._last = time.monotonic()
+                self._runs += 1
+                self._cond.notify_all()
+
+
+_VACUUMS: weakref.WeakKeyDictionary[Engine, ErasureVacuum] = weakref.WeakKeyDictionary()
+_VACUUMS_LOCK = threading.Lock()
+
+
+def erasure_vacuum(engine: Engine) -> ErasureVacuum:
+    """The background VACUUM of ``engine`` (one per engine)."""
+    with _VACUUMS_LOCK:
+        vacuum = _VACUUMS.get(engine)
+        if vacuum is None:
+            vacuum = _VACUUMS[engine] = ErasureVacuum(engine)
+        return vacuum
 
 
 def _create_private(path: Path) -> None:
