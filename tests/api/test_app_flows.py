@@ -193,6 +193,38 @@ def test_idempotency_key_replays_the_first_answer_and_writes_one_match(
     assert_problem(reused, 400, "invalid_input")
 
 
+def test_a_replayed_block_is_rechecked_after_a_withdrawal(
+    api: Api, pictures: dict[str, bytes]
+) -> None:
+    case = enrol(api, pictures["original"], key="intake_a")
+    headers = {"Idempotency-Key": "upload-43"}
+    first = api.post("/v1/check", "feed", json=check_json(hashes_of(pictures["original"])),
+                     headers=headers)  # fmt: skip
+    assert first.json()["decision"] == "block"
+    again = api.post("/v1/check", "feed", json=check_json(hashes_of(pictures["original"])),
+                     headers=headers)  # fmt: skip
+    assert again.content == first.content  # byte for byte while nothing changed
+    batch = {"uploads": [check_json(hashes_of(pictures["original"]))]}
+    batch_key = {"Idempotency-Key": "batch-43"}
+    first_batch = api.post("/v1/check/batch", "feed", json=batch, headers=batch_key).json()
+    assert first_batch["results"][0]["result"]["decision"] == "block"
+    withdrawn = api.post(
+        "/v1/cases/withdraw", "intake_a", json={"case_number": case["case_number"]}
+    )
+    assert withdrawn.status_code == 200, withdrawn.text
+    replayed = api.post("/v1/check", "feed", json=check_json(hashes_of(pictures["original"])),
+                        headers=headers)  # fmt: skip
+    assert replayed.headers["idempotent-replay"] == "true"
+    body = replayed.json()
+    assert (body["check_id"], body["decision"], body["matches"]) == (
+        first.json()["check_id"],
+        "allow",
+        [],
+    )
+    replayed_batch = api.post("/v1/check/batch", "feed", json=batch, headers=batch_key).json()
+    assert replayed_batch["results"][0]["result"]["decision"] == "allow"
+
+
 def test_batch_checks_each_upload_and_is_idempotent(api: Api, pictures: dict[str, bytes]) -> None:
     enrol(api, pictures["original"], key="intake_a")
     uploads = [check_json(hashes_of(pictures[n])) for n in ("original", "other")]

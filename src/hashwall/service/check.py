@@ -338,6 +338,25 @@ class StoreStep:
         return result
 
 
+def replay_answer(ctx: ServiceContext, answer: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored answer (wire form) replayed for a retried request: the matches whose item left
+    the bank since (withdrawn, deleted) are dropped and the decision follows what is left, so a
+    replay never answers ``block`` or ``review`` for a withdrawn item. An ``allow`` is replayed
+    as it was. One statement when the answer has matches."""
+    matches = answer.get("matches") or []
+    if answer.get("decision") == "allow" or not matches:
+        return dict(answer)
+    with ctx.store.read() as repo:
+        standing = repo.standing_match_refs([m["match_ref"] for m in matches])
+    kept = [m for m in matches if m["match_ref"] in standing]
+    if len(kept) == len(matches):
+        return dict(answer)
+    if not kept:
+        return {**answer, "decision": "allow", "reason": "no_match", "matches": []}
+    decision = "block" if any(m["decision"] == "block" for m in kept) else "review"
+    return {**answer, "decision": decision, "matches": kept}
+
+
 def _hides_hits(platform: Platform) -> bool:
     """Whether a hit can answer ``allow`` on this platform (its checks all take one path)."""
     return platform.policy.unvouched_answer == "allow"

@@ -904,6 +904,17 @@ class Repository:
         }
         return CheckCandidates(found, bool(upload), bool(pdq))
 
+    def standing_match_refs(self, match_refs: Collection[str]) -> set[str]:
+        """Those of ``match_refs`` whose item is still in the bank (active or quarantined)."""
+        if not match_refs:
+            return set()
+        rows = self.conn.execute(
+            select(matches.c.match_ref)
+            .join(items, items.c.id == matches.c.item_id)
+            .where(matches.c.match_ref.in_(set(match_refs)), items.c.state.in_(LIVE_ITEM_STATES))
+        )
+        return {ref for (ref,) in rows}
+
     def read_item_pdq(self, item_ids: Collection[int]) -> dict[int, str]:
         """The PDQ values of ``item_ids`` (those that have one), in one statement."""
         rows = self.conn.execute(

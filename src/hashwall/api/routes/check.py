@@ -1,7 +1,9 @@
 """Platform checks: one upload (signals, or the media file) or a batch of up to 100 uploads.
 
 Both honour ``Idempotency-Key`` (:mod:`hashwall.api.idempotency`): a retry returns the first
-answer, and never writes a second match record.
+answer, and never writes a second match record. A replayed ``review``/``block`` is re-checked
+first (:func:`hashwall.service.check.replay_answer`): the matches whose item was withdrawn or
+deleted since are dropped, so a replay never blocks what left the bank.
 """
 
 from __future__ import annotations
@@ -35,7 +37,14 @@ from hashwall.api.routes.common import (
 )
 from hashwall.api.state import ApiState
 from hashwall.errors import HashwallError
-from hashwall.service.check import CheckRequest, CheckResult, StoreStep, check, check_in_memory
+from hashwall.service.check import (
+    CheckRequest,
+    CheckResult,
+    StoreStep,
+    check,
+    check_in_memory,
+    replay_answer,
+)
 from hashwall.service.context import Actor, ServiceContext
 from hashwall.store.repo import Platform
 
@@ -98,8 +107,10 @@ async def _idempotent(
     key: str | None,
     fingerprint: bytes,
     run: Callable[[], Awaitable[bytes]],
+    replay: Callable[[bytes], bytes],
 ) -> Response:
-    """Answer with ``run()``'s JSON once per (key, route, idempotency key); replay after."""
+    """Answer with ``run()``'s JSON once per (key, route, idempotency key); replay after,
+    through ``replay`` (blocking: it may read the store)."""
     if key is None or actor.key_id is None:
         return Response(await run(), media_type=_JSON)
     store = state.idempotency
@@ -108,7 +119,7 @@ async def _idempotent(
     stored = await store.begin(slot, print_)
     if stored is not None:
         return Response(
-            stored.body,
+            await run_in_threadpool(replay, stored.body),
             status_code=stored.status,
             media_type=_JSON,
             headers={"Idempotent-Replay": "true"},
@@ -159,7 +170,12 @@ async def check_upload(
         state.metrics.observe_decision(platform, result.decision)
         return CheckOut.from_result(result).model_dump_json(exclude_none=True).encode()
 
-    return await _idempotent(state, who.actor, "check", key, fingerprint, run)
+    def replay(body: bytes) -> bytes:
+        stored = json.loads(body)
+        now = replay_answer(state.ctx, stored)
+        return body if now == stored else json.dumps(now, separators=(",", ":")).encode()
+
+    return await _idempotent(state, who.actor, "check", key, fingerprint, run, replay)
 
 
 def _check_batch(
@@ -197,4 +213,17 @@ async def check_batch(
                 state.metrics.observe_decision(platform, entry.result.decision)
         return BatchCheckOut(results=results).model_dump_json(exclude_none=True).encode()
 
-    return await _idempotent(state, who.actor, "check_batch", key, fingerprint, run)
+    def replay(body: bytes) -> bytes:
+        stored = json.loads(body)
+        now = {
+            **stored,
+            "results": [
+                {**entry, "result": replay_answer(state.ctx, entry["result"])}
+                if entry.get("result") is not None
+                else entry
+                for entry in stored.get("results", [])
+            ],
+        }
+        return body if now == stored else json.dumps(now, separators=(",", ":")).encode()
+
+    return await _idempotent(state, who.actor, "check_batch", key, fingerprint, run, replay)
