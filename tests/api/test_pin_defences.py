@@ -228,3 +228,41 @@ def test_pins_are_new_format_and_read_as_typed_through_the_api(url: str) -> None
             assert status.status_code == 200, status.text
 
     asyncio.run(main())
+
+
+def test_a_request_that_hangs_up_before_its_turn_leaves_the_queue_and_is_not_counted(
+    url: str,
+) -> None:
+    argon2 = SlowArgon2()
+    limits = {
+        "pin_free_attempts": 2,
+        "pin_case_free_attempts": 2,
+        "pin_backoff_base": 60.0,
+        "pin_check_concurrency": 1,
+        "pin_check_max_waiting": 4,
+    }
+
+    async def main() -> None:
+        async with serving(url, argon2, **limits) as api:
+            case = await open_case(api)
+            wrong = {"case_number": case["case_number"], "pin": "0000-0000-0000"}
+            cap = api.state.pin_cap
+            async with api.client("203.0.113.50") as stranger, api.client(REPORTER) as http:
+                other = {"case_number": "HW-0000-0000-0000", "pin": "0000-0000-0000"}
+                held = asyncio.create_task(stranger.post("/v1/cases/status", json=other))
+                await until(lambda: argon2.holding == 1, "the slot is taken")
+                for _ in range(5):  # more than the free attempts of the case
+                    gone = asyncio.create_task(http.post("/v1/cases/status", json=wrong))
+                    await until(lambda: cap.waiting_for(REPORTER) == 1, "the check waits")
+                    gone.cancel()
+                    await until(lambda: cap.waiting == 0, "the check left the queue")
+                argon2.open.set()
+                assert (await held).status_code == 401
+                assert argon2.started.count("000000000000") == 1  # only the stranger's ran
+                # None of the five counted: the case still has both of its free attempts.
+                codes = [
+                    (await http.post("/v1/cases/status", json=wrong)).status_code for _ in "abc"
+                ]
+                assert codes == [401, 401, 429]
+
+    asyncio.run(main())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Callable
 from typing import Annotated, Any, Final, ParamSpec, TypeVar
 
@@ -138,7 +139,8 @@ async def call_with_pin(
     Only a PIN that was verified counts as an attempt: a right one is given back (and forgets
     this address's misses on the case), and one that was never verified (the cap overloaded,
     the request gone before its turn, text that is not a PIN, a failure before argon2) is
-    refunded. The count is settled when the check ends, even if the request is gone by then.
+    refunded. A request that goes away while its check waits for a slot leaves the queue; once
+    the check has started, it finishes and is counted like any other.
     Without a PIN (the partner that filed the case) it just runs in a worker thread.
     """
     if pin is None:
@@ -147,8 +149,10 @@ async def call_with_pin(
     decision = await state.pin_backoff.attempt_async(subject, who.client)
     decision.raise_if_denied("PIN attempts for this case")
     check = PinCheck()
+    started = threading.Event()
 
     def checked() -> T:
+        started.set()
         with recording_pin_check(check):
             return fn(*args, **kwargs)
 
@@ -164,8 +168,13 @@ async def call_with_pin(
     job = asyncio.ensure_future(settled())
     _SETTLING.add(job)
     job.add_done_callback(_settled)
-    # Shielded: a client that hangs up does not cancel a check (nor its count) half-way.
-    return await asyncio.shield(job)
+    try:
+        # Shielded: a client that hangs up cannot stop a check (nor its count) half-way.
+        return await asyncio.shield(job)
+    except asyncio.CancelledError:
+        if not started.is_set():
+            job.cancel()  # still waiting for its turn: leave the queue (and be refunded)
+        raise
 
 
 #: PIN checks still running, kept from the garbage collector until they are settled.
