@@ -768,7 +768,7 @@ class ConcurrencyCap:
         with self._lock:
             return sum(1 for w in self._waiters if w.flow == flow)
 
-    # -- the waiting room (every method below is called with the lock held) ----------------
+    # -- the waiting room (_demand_of, _asked, _rank and _enter: with the lock held) -------
 
     def _demand_of(self, flow: str, now: float) -> float:
         value, since = self._demand.get(flow, (0.0, now))
