@@ -20,13 +20,22 @@ responses, and errors that say what happened::
   ``status`` and ``detail`` are the server's; where hashwall has an error class for that code
   the exception is also an instance of it (``except hashwall.errors.InvalidCredentials``).
   A service that cannot be reached (refused, DNS, timeout) raises :class:`ConnectionFailed`.
+- **Retries**: creating a case, adding items, withdrawing and vouching send an
+  ``Idempotency-Key`` (a new UUID per call unless ``idempotency_key=`` is given), as do checks
+  given one; such a request is retried with the same key after a timeout, a connection error or
+  a 503 (``retries`` more times, waits doubling from ``backoff`` seconds, or the server's
+  ``Retry-After``, at most :data:`MAX_BACKOFF`): the server answers a retry with the first
+  answer, so a create that timed out but committed is never made twice.
 
 The client does not import the server: it needs httpx and pydantic only.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
+import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -88,6 +97,12 @@ __all__ = [
 ]
 
 DEFAULT_TIMEOUT: Final = 30.0
+#: Retries of a request that carries an ``Idempotency-Key`` (after the first attempt).
+DEFAULT_RETRIES: Final = 3
+#: The first wait before a retry (seconds), doubled at each retry.
+DEFAULT_BACKOFF: Final = 0.5
+#: The longest wait before a retry (seconds), whatever ``Retry-After`` says.
+MAX_BACKOFF: Final = 10.0
 _PROBLEM_JSON: Final = "application/problem+json"
 _USER_AGENT: Final = "hashwall-python/{version}"
 
@@ -657,6 +672,37 @@ class Call(Generic[T]):
     files: dict[str, tuple[str, bytes, str]] | None = None
     headers: dict[str, str] = field(default_factory=dict)
     ok_statuses: tuple[int, ...] = ()
+    #: Safe to send again (it carries an ``Idempotency-Key``): retried on timeouts and 503s.
+    retry: bool = False
+
+
+def new_idempotency_key() -> str:
+    """A fresh ``Idempotency-Key`` (a random UUID) for one logical request."""
+    return str(uuid.uuid4())
+
+
+def _idempotent(key: str | None) -> dict[str, Any]:
+    """The ``Call`` fields of a request sent with ``key`` (none: not retried)."""
+    if not key:
+        return {"headers": {}, "retry": False}
+    return {"headers": {"Idempotency-Key": key}, "retry": True}
+
+
+def retry_wait(
+    call: Call[Any], attempt: int, retries: int, backoff: float, error: Exception
+) -> float | None:
+    """Seconds to wait before sending ``call`` again after ``error`` (``attempt`` retries made
+    so far), or None: not retried (no key, retries spent, or an answer a retry cannot change)."""
+    if not call.retry or attempt >= retries:
+        return None
+    wait = backoff * (1 << attempt)
+    if isinstance(error, ApiError):
+        if error.status != 503:
+            return None
+        wait = max(wait, error.retry_after or 0.0)
+    elif not isinstance(error, ConnectionFailed):
+        return None
+    return min(wait, MAX_BACKOFF)
 
 
 M = TypeVar("M", bound=BaseModel)
@@ -709,17 +755,20 @@ class _Calls:
 
     @staticmethod
     def create_case(
-        items: Sequence[ItemLike] | None, media: Media | None, filename: str
+        items: Sequence[ItemLike] | None,
+        media: Media | None,
+        filename: str,
+        idempotency_key: str | None = None,
     ) -> Call[CaseCreated]:
         if (items is None) == (media is None):
             raise TypeError("create_case takes items or media=, exactly one of them")
+        key = _idempotent(idempotency_key)
         if media is not None:
-            return Call(
-                "POST", "/v1/cases", _model(CaseCreated), files=_media_file(media, filename)
-            )
+            files = _media_file(media, filename)
+            return Call("POST", "/v1/cases", _model(CaseCreated), files=files, **key)
         assert items is not None
         body = {"items": [item_body(i) for i in items]}
-        return Call("POST", "/v1/cases", _model(CaseCreated), json=body)
+        return Call("POST", "/v1/cases", _model(CaseCreated), json=body, **key)
 
     @staticmethod
     def case_status(case_number: str, pin: str | None) -> Call[CaseStatus]:
@@ -727,15 +776,25 @@ class _Calls:
 
     @staticmethod
     def add_items(
-        case_number: str, items: Sequence[ItemLike], pin: str | None
+        case_number: str,
+        items: Sequence[ItemLike],
+        pin: str | None,
+        idempotency_key: str | None = None,
     ) -> Call[CaseItemsAdded]:
         body = _case_body(case_number, pin, items=[item_body(i) for i in items])
-        return Call("POST", "/v1/cases/items", _model(CaseItemsAdded), body)
+        key = _idempotent(idempotency_key)
+        return Call("POST", "/v1/cases/items", _model(CaseItemsAdded), body, **key)
 
     @staticmethod
-    def withdraw(case_number: str, pin: str | None, item_ref: str | None) -> Call[CaseWithdrawn]:
+    def withdraw(
+        case_number: str,
+        pin: str | None,
+        item_ref: str | None,
+        idempotency_key: str | None = None,
+    ) -> Call[CaseWithdrawn]:
         body = _case_body(case_number, pin, item_ref=item_ref)
-        return Call("POST", "/v1/cases/withdraw", _model(CaseWithdrawn), body)
+        key = _idempotent(idempotency_key)
+        return Call("POST", "/v1/cases/withdraw", _model(CaseWithdrawn), body, **key)
 
     @staticmethod
     def reissue_pin(case_number: str) -> Call[PinReissued]:
@@ -743,9 +802,10 @@ class _Calls:
         return Call("POST", "/v1/cases/reissue-pin", _model(PinReissued), body)
 
     @staticmethod
-    def vouch(case_number: str, pin: str) -> Call[CaseVouched]:
+    def vouch(case_number: str, pin: str, idempotency_key: str | None = None) -> Call[CaseVouched]:
         body = {"case_number": case_number, "pin": pin}
-        return Call("POST", "/v1/cases/vouch", _model(CaseVouched), body)
+        key = _idempotent(idempotency_key)
+        return Call("POST", "/v1/cases/vouch", _model(CaseVouched), body, **key)
 
     @staticmethod
     def check(
@@ -756,21 +816,20 @@ class _Calls:
     ) -> Call[CheckResult]:
         if (upload is None) == (media is None):
             raise TypeError("check takes an upload's hashes or media=, exactly one of them")
-        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+        key = _idempotent(idempotency_key)
         if media is not None:
             files = _media_file(media, filename)
-            return Call("POST", "/v1/check", _model(CheckResult), files=files, headers=headers)
+            return Call("POST", "/v1/check", _model(CheckResult), files=files, **key)
         assert upload is not None
         body = upload_body(upload)
-        return Call("POST", "/v1/check", _model(CheckResult), body, headers=headers)
+        return Call("POST", "/v1/check", _model(CheckResult), body, **key)
 
     @staticmethod
     def check_batch(
         uploads: Sequence[UploadLike], idempotency_key: str | None
     ) -> Call[list[BatchCheckResult]]:
-        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
         body = {"uploads": [upload_body(u) for u in uploads]}
-        return Call("POST", "/v1/check/batch", _batch, body, headers=headers)
+        return Call("POST", "/v1/check/batch", _batch, body, **_idempotent(idempotency_key))
 
     @staticmethod
     def verdict(
@@ -974,8 +1033,10 @@ class Client:
     """hashwall's API over HTTP, synchronously (one pooled ``httpx.Client``; thread-safe).
 
     ``key``: an API key (``<key_id>.<secret>``); none for the anonymous reporter channel.
-    ``timeout``: seconds per request. ``transport``/``http``: for tests and proxies (an
-    ``httpx.Client`` passed as ``http`` is used as is and not closed here).
+    ``timeout``: seconds per request. ``retries``/``backoff``: how a request that carries an
+    ``Idempotency-Key`` is sent again after a timeout, a connection error or a 503 (see the
+    module docstring). ``transport``/``http``: for tests and proxies (an ``httpx.Client`` passed
+    as ``http`` is used as is and not closed here).
     """
 
     def __init__(
@@ -987,8 +1048,12 @@ class Client:
         headers: Mapping[str, str] | None = None,
         transport: httpx.BaseTransport | None = None,
         http: httpx.Client | None = None,
+        retries: int = DEFAULT_RETRIES,
+        backoff: float = DEFAULT_BACKOFF,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.retries = retries
+        self.backoff = backoff
         self._owns_http = http is None
         self._http = http or httpx.Client(
             base_url=self.base_url,
@@ -1016,12 +1081,22 @@ class Client:
             self._http.close()
 
     def send(self, call: Call[T]) -> T:
-        """Send one :class:`Call` and read its answer (every method goes through here)."""
-        try:
-            response = self._http.request(call.method, call.path, **_request_kwargs(call))
-        except httpx.TransportError as exc:
-            raise _connection_failed(exc, self.base_url) from None
-        return _result(call, response)
+        """Send one :class:`Call` and read its answer (every method goes through here); a call
+        with an ``Idempotency-Key`` is sent again after a timeout or a 503 (bounded)."""
+        attempt = 0
+        while True:
+            try:
+                try:
+                    response = self._http.request(call.method, call.path, **_request_kwargs(call))
+                except httpx.TransportError as exc:
+                    raise _connection_failed(exc, self.base_url) from None
+                return _result(call, response)
+            except (ApiError, ConnectionFailed) as exc:
+                wait = retry_wait(call, attempt, self.retries, self.backoff, exc)
+                if wait is None:
+                    raise
+            attempt += 1
+            time.sleep(wait)
 
     # reporter and intake
 
@@ -1031,36 +1106,56 @@ class Client:
         *,
         media: Media | None = None,
         filename: str = "upload",
+        idempotency_key: str | None = None,
     ) -> CaseCreated:
         """Open a case with 1 to 100 items (no key: anonymous; intake key: partner channel).
 
         ``media=`` (intake keys only): one image's bytes, hashed by the service and discarded.
+        ``idempotency_key``: this call's key (a new UUID by default); retries send it, so a
+        create that timed out but committed is answered, not made twice.
         """
-        return self.send(_Calls.create_case(items, media, filename))
+        key = idempotency_key or new_idempotency_key()
+        return self.send(_Calls.create_case(items, media, filename, key))
 
     def case_status(self, case_number: str, pin: str | None = None) -> CaseStatus:
         """The case and its items (the PIN, or the intake key of the partner that filed it)."""
         return self.send(_Calls.case_status(case_number, pin))
 
     def add_items(
-        self, case_number: str, items: Sequence[ItemLike], pin: str | None = None
+        self,
+        case_number: str,
+        items: Sequence[ItemLike],
+        pin: str | None = None,
+        *,
+        idempotency_key: str | None = None,
     ) -> CaseItemsAdded:
-        """Add items to an active case."""
-        return self.send(_Calls.add_items(case_number, items, pin))
+        """Add items to an active case (retried with one ``idempotency_key``, a UUID by default)."""
+        key = idempotency_key or new_idempotency_key()
+        return self.send(_Calls.add_items(case_number, items, pin, key))
 
     def withdraw(
-        self, case_number: str, pin: str | None = None, *, item_ref: str | None = None
+        self,
+        case_number: str,
+        pin: str | None = None,
+        *,
+        item_ref: str | None = None,
+        idempotency_key: str | None = None,
     ) -> CaseWithdrawn:
-        """Withdraw the case, or one item of it: final everywhere when this returns."""
-        return self.send(_Calls.withdraw(case_number, pin, item_ref))
+        """Withdraw the case, or one item of it: final everywhere when this returns (retried
+        with one ``idempotency_key``, a UUID by default)."""
+        key = idempotency_key or new_idempotency_key()
+        return self.send(_Calls.withdraw(case_number, pin, item_ref, key))
 
     def reissue_pin(self, case_number: str) -> PinReissued:
         """A new PIN for a case this partner filed (intake key; the old PIN stops working)."""
         return self.send(_Calls.reissue_pin(case_number))
 
-    def vouch(self, case_number: str, pin: str) -> CaseVouched:
+    def vouch(
+        self, case_number: str, pin: str, *, idempotency_key: str | None = None
+    ) -> CaseVouched:
         """Vouch for an anonymous case the person showed (intake key): its items may block."""
-        return self.send(_Calls.vouch(case_number, pin))
+        key = idempotency_key or new_idempotency_key()
+        return self.send(_Calls.vouch(case_number, pin, key))
 
     # platforms
 
@@ -1267,8 +1362,12 @@ class AsyncClient:
         headers: Mapping[str, str] | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         http: httpx.AsyncClient | None = None,
+        retries: int = DEFAULT_RETRIES,
+        backoff: float = DEFAULT_BACKOFF,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.retries = retries
+        self.backoff = backoff
         self._owns_http = http is None
         self._http = http or httpx.AsyncClient(
             base_url=self.base_url,
@@ -1296,12 +1395,24 @@ class AsyncClient:
             await self._http.aclose()
 
     async def send(self, call: Call[T]) -> T:
-        """Send one :class:`Call` and read its answer (every method goes through here)."""
-        try:
-            response = await self._http.request(call.method, call.path, **_request_kwargs(call))
-        except httpx.TransportError as exc:
-            raise _connection_failed(exc, self.base_url) from None
-        return _result(call, response)
+        """Send one :class:`Call` and read its answer (every method goes through here); a call
+        with an ``Idempotency-Key`` is sent again after a timeout or a 503 (bounded)."""
+        attempt = 0
+        while True:
+            try:
+                try:
+                    response = await self._http.request(
+                        call.method, call.path, **_request_kwargs(call)
+                    )
+                except httpx.TransportError as exc:
+                    raise _connection_failed(exc, self.base_url) from None
+                return _result(call, response)
+            except (ApiError, ConnectionFailed) as exc:
+                wait = retry_wait(call, attempt, self.retries, self.backoff, exc)
+                if wait is None:
+                    raise
+            attempt += 1
+            await asyncio.sleep(wait)
 
     # reporter and intake
 
@@ -1311,33 +1422,50 @@ class AsyncClient:
         *,
         media: Media | None = None,
         filename: str = "upload",
+        idempotency_key: str | None = None,
     ) -> CaseCreated:
         """See :meth:`Client.create_case`."""
-        return await self.send(_Calls.create_case(items, media, filename))
+        key = idempotency_key or new_idempotency_key()
+        return await self.send(_Calls.create_case(items, media, filename, key))
 
     async def case_status(self, case_number: str, pin: str | None = None) -> CaseStatus:
         """See :meth:`Client.case_status`."""
         return await self.send(_Calls.case_status(case_number, pin))
 
     async def add_items(
-        self, case_number: str, items: Sequence[ItemLike], pin: str | None = None
+        self,
+        case_number: str,
+        items: Sequence[ItemLike],
+        pin: str | None = None,
+        *,
+        idempotency_key: str | None = None,
     ) -> CaseItemsAdded:
         """See :meth:`Client.add_items`."""
-        return await self.send(_Calls.add_items(case_number, items, pin))
+        key = idempotency_key or new_idempotency_key()
+        return await self.send(_Calls.add_items(case_number, items, pin, key))
 
     async def withdraw(
-        self, case_number: str, pin: str | None = None, *, item_ref: str | None = None
+        self,
+        case_number: str,
+        pin: str | None = None,
+        *,
+        item_ref: str | None = None,
+        idempotency_key: str | None = None,
     ) -> CaseWithdrawn:
         """See :meth:`Client.withdraw`."""
-        return await self.send(_Calls.withdraw(case_number, pin, item_ref))
+        key = idempotency_key or new_idempotency_key()
+        return await self.send(_Calls.withdraw(case_number, pin, item_ref, key))
 
     async def reissue_pin(self, case_number: str) -> PinReissued:
         """See :meth:`Client.reissue_pin`."""
         return await self.send(_Calls.reissue_pin(case_number))
 
-    async def vouch(self, case_number: str, pin: str) -> CaseVouched:
+    async def vouch(
+        self, case_number: str, pin: str, *, idempotency_key: str | None = None
+    ) -> CaseVouched:
         """See :meth:`Client.vouch`."""
-        return await self.send(_Calls.vouch(case_number, pin))
+        key = idempotency_key or new_idempotency_key()
+        return await self.send(_Calls.vouch(case_number, pin, key))
 
     # platforms
 

@@ -11,6 +11,16 @@ to :data:`WAIT_SECONDS`, then ``overloaded``). The same key with a different req
 Answers live in Redis when ``HASHWALL_REDIS_URL`` is set (shared by replicas; falls back to
 this process's memory while Redis is down), else in this process's memory. The stored slot key
 and request fingerprint are keyed digests: neither the key id nor the request is readable there.
+
+The case routes (create, add items, withdraw, vouch) honour the header too, through
+:func:`answer_once`: a create that timed out at the client and committed later is replayed to
+the retry, never made twice. Their answers are kept :data:`CASE_TTL_SECONDS` only (a created
+case's answer holds its PIN: docs/security.md, "Idempotency and PINs"), and their reservation
+lasts as long (a request held up by a frozen store must not expire while it can still commit).
+Without an API key (the anonymous channel) the slot is shared by everyone, so the key must be
+long enough to be unguessable (:data:`MIN_ANONYMOUS_KEY_LENGTH`, e.g. a random UUID). The work
+runs shielded from the request's cancellation: a client that hangs up does not release a slot
+whose work may still commit.
 """
 
 from __future__ import annotations
@@ -19,13 +29,16 @@ import asyncio
 import hashlib
 import json
 import logging
+import math
 import secrets
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
 import redis
 import redis.asyncio
+from starlette.responses import Response
 
 from hashwall.errors import InvalidInput, Overloaded
 from hashwall.settings import Settings
@@ -40,7 +53,14 @@ WAIT_SECONDS: Final = 15.0
 #: How long a reservation lives if its request dies without releasing it.
 PENDING_SECONDS: Final = 60
 MAX_KEY_LENGTH: Final = 255
+#: How long a case route's answer (and reservation) is kept: a created case's answer holds a PIN.
+CASE_TTL_SECONDS: Final = 10 * 60
+#: The shortest ``Idempotency-Key`` accepted without an API key (22 base64 characters: 128 bits).
+MIN_ANONYMOUS_KEY_LENGTH: Final = 22
 _POLL: Final = 0.05
+#: How often expired answers are dropped from a process's memory (at the next request).
+PURGE_SECONDS: Final = 60.0
+_JSON: Final = "application/json"
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,12 +94,17 @@ class IdempotencyStore(Protocol):
         """An opaque digest of a request body."""
         ...
 
-    async def begin(self, slot: str, fingerprint: str) -> StoredAnswer | None:
-        """Reserve ``slot`` (None: go ahead and :meth:`finish`) or return the stored answer."""
+    async def begin(
+        self, slot: str, fingerprint: str, *, pending: float = PENDING_SECONDS
+    ) -> StoredAnswer | None:
+        """Reserve ``slot`` for ``pending`` seconds (None: go ahead and :meth:`finish`) or
+        return the stored answer."""
         ...
 
-    async def finish(self, slot: str, fingerprint: str, answer: StoredAnswer) -> None:
-        """Store the answer of a reserved slot."""
+    async def finish(
+        self, slot: str, fingerprint: str, answer: StoredAnswer, *, ttl: float = TTL_SECONDS
+    ) -> None:
+        """Store the answer of a reserved slot for ``ttl`` seconds."""
         ...
 
     async def release(self, slot: str) -> None:
@@ -133,21 +158,27 @@ class InProcessIdempotency(_Digests):
         super().__init__(secret if secret is not None else secrets.token_bytes(32))
         self._entries: dict[str, _Entry] = {}
         self._max_entries = max_entries
+        self._next_purge = 0.0
 
     def _sweep(self, now: float) -> None:
+        if now >= self._next_purge:  # expired answers (a case's holds a PIN) leave memory soon
+            self._entries = {k: e for k, e in self._entries.items() if e.expires > now}
+            self._next_purge = now + PURGE_SECONDS
         if len(self._entries) >= self._max_entries:
             self._entries = {k: e for k, e in self._entries.items() if e.expires > now}
             while len(self._entries) >= self._max_entries:  # still full: drop the oldest
                 self._entries.pop(next(iter(self._entries)))
 
-    async def begin(self, slot: str, fingerprint: str) -> StoredAnswer | None:
+    async def begin(
+        self, slot: str, fingerprint: str, *, pending: float = PENDING_SECONDS
+    ) -> StoredAnswer | None:
         deadline = time.monotonic() + WAIT_SECONDS
         while True:
             now = time.monotonic()
             entry = self._entries.get(slot)
             if entry is None or entry.expires <= now:
                 self._sweep(now)
-                self._entries[slot] = _Entry(fingerprint, now + PENDING_SECONDS)
+                self._entries[slot] = _Entry(fingerprint, now + pending)
                 return None
             if entry.fingerprint != fingerprint:
                 raise _conflict()
@@ -157,8 +188,10 @@ class InProcessIdempotency(_Digests):
                 raise _busy()
             await asyncio.sleep(_POLL)
 
-    async def finish(self, slot: str, fingerprint: str, answer: StoredAnswer) -> None:
-        self._entries[slot] = _Entry(fingerprint, time.monotonic() + TTL_SECONDS, answer)
+    async def finish(
+        self, slot: str, fingerprint: str, answer: StoredAnswer, *, ttl: float = TTL_SECONDS
+    ) -> None:
+        self._entries[slot] = _Entry(fingerprint, time.monotonic() + ttl, answer)
 
     async def release(self, slot: str) -> None:
         entry = self._entries.get(slot)
@@ -190,13 +223,15 @@ class RedisIdempotency(_Digests):
             self._last_warning = now
             log.warning("Redis unavailable (%s); idempotency is per process until it is back", exc)
 
-    async def begin(self, slot: str, fingerprint: str) -> StoredAnswer | None:
+    async def begin(
+        self, slot: str, fingerprint: str, *, pending: float = PENDING_SECONDS
+    ) -> StoredAnswer | None:
         key = self._prefix + slot
-        pending = json.dumps({"f": fingerprint})
+        reserved = json.dumps({"f": fingerprint})
         deadline = time.monotonic() + WAIT_SECONDS
         try:
             while True:
-                if await self._client.set(key, pending, nx=True, ex=PENDING_SECONDS):
+                if await self._client.set(key, reserved, nx=True, ex=math.ceil(pending)):
                     return None
                 raw = await self._client.get(key)
                 if raw is not None:
@@ -210,15 +245,17 @@ class RedisIdempotency(_Digests):
                 await asyncio.sleep(_POLL)
         except redis.RedisError as exc:
             self._warn(exc)
-            return await self._fallback.begin(slot, fingerprint)
+            return await self._fallback.begin(slot, fingerprint, pending=pending)
 
-    async def finish(self, slot: str, fingerprint: str, answer: StoredAnswer) -> None:
+    async def finish(
+        self, slot: str, fingerprint: str, answer: StoredAnswer, *, ttl: float = TTL_SECONDS
+    ) -> None:
         value = json.dumps({"f": fingerprint, "s": answer.status, "b": answer.body.decode()})
         try:
-            await self._client.set(self._prefix + slot, value, ex=TTL_SECONDS)
+            await self._client.set(self._prefix + slot, value, ex=math.ceil(ttl))
         except redis.RedisError as exc:
             self._warn(exc)
-            await self._fallback.finish(slot, fingerprint, answer)
+            await self._fallback.finish(slot, fingerprint, answer, ttl=ttl)
 
     async def release(self, slot: str) -> None:
         try:
@@ -230,6 +267,62 @@ class RedisIdempotency(_Digests):
     async def aclose(self) -> None:
         """Close the client (on the event loop that used it)."""
         await self._client.aclose()
+
+
+def valid_case_key(value: str | None, *, anonymous: bool) -> str | None:
+    """:func:`valid_key`, and at least :data:`MIN_ANONYMOUS_KEY_LENGTH` characters without an
+    API key (the slot is then shared by every anonymous caller: the key is what keeps it)."""
+    key = valid_key(value)
+    if key is not None and anonymous and len(key) < MIN_ANONYMOUS_KEY_LENGTH:
+        raise InvalidInput(
+            f"without an API key, {HEADER} must be at least {MIN_ANONYMOUS_KEY_LENGTH} "
+            "characters of a random value (e.g. a UUID)"
+        )
+    return key
+
+
+async def answer_once(
+    store: IdempotencyStore,
+    slot_parts: tuple[str, ...],
+    key: str | None,
+    fingerprint: bytes,
+    run: Callable[[], Awaitable[StoredAnswer]],
+    *,
+    ttl: float = CASE_TTL_SECONDS,
+) -> Response:
+    """``run()``'s answer once per (``slot_parts``, idempotency ``key``); the same answer after.
+
+    Without a key, ``run()`` is simply answered. With one, the slot is reserved for ``ttl``
+    seconds, ``run()`` runs shielded from the request's cancellation (a client that hangs up
+    cannot free a slot whose work may still commit: the answer is stored when it finishes),
+    its answer is kept ``ttl`` seconds, and a retry gets it back with ``Idempotent-Replay``.
+    An error releases the slot (nothing was written: a retry runs again).
+    """
+    if key is None:
+        answer = await run()
+        return Response(answer.body, status_code=answer.status, media_type=_JSON)
+    slot = store.slot(*slot_parts, key)
+    print_ = store.fingerprint(fingerprint)
+    stored = await store.begin(slot, print_, pending=ttl)
+    if stored is not None:
+        return Response(
+            stored.body,
+            status_code=stored.status,
+            media_type=_JSON,
+            headers={"Idempotent-Replay": "true"},
+        )
+
+    async def run_and_keep() -> StoredAnswer:
+        try:
+            answer = await run()
+        except BaseException:
+            await store.release(slot)
+            raise
+        await store.finish(slot, print_, answer, ttl=ttl)
+        return answer
+
+    answer = await asyncio.shield(asyncio.ensure_future(run_and_keep()))
+    return Response(answer.body, status_code=answer.status, media_type=_JSON)
 
 
 def idempotency_store(settings: Settings) -> IdempotencyStore:

@@ -4,14 +4,31 @@ The case number and PIN travel in JSON bodies only, never in a URL. Every route 
 PIN goes through the PIN backoff (per case and client address, per address, and per case from
 all addresses) and the fair cap on concurrent argon2 checks; only a PIN that was verified counts
 (:func:`~hashwall.api.routes.common.call_with_pin`).
+
+Creating a case, adding items, withdrawing and vouching honour ``Idempotency-Key``
+(:func:`~hashwall.api.idempotency.answer_once`): a retry with the same key and body gets the
+first answer (``Idempotent-Replay: true``) for 10 minutes, and never creates a second case.
 """
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, status
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Request, status
+from fastapi.responses import Response
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from hashwall.api.auth import CallerDep, IntakeCaller
+from hashwall.api.idempotency import (
+    CASE_TTL_SECONDS,
+    HEADER,
+    MIN_ANONYMOUS_KEY_LENGTH,
+    StoredAnswer,
+    answer_once,
+    valid_case_key,
+)
 from hashwall.api.models import (
     CaseAccess,
     CaseCreate,
@@ -36,10 +53,42 @@ from hashwall.api.routes.common import (
     media_request_body,
     media_type,
 )
+from hashwall.api.state import ApiState
 from hashwall.errors import Forbidden
 from hashwall.service import intake, withdraw
+from hashwall.service.context import Actor
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"], responses=ERRORS)
+
+IdempotencyHeader = Annotated[
+    str | None,
+    Header(
+        alias=HEADER,
+        max_length=255,
+        description=f"A random value (a UUID; at least {MIN_ANONYMOUS_KEY_LENGTH} characters "
+        "without an API key): a retry with the same key and body within "
+        f"{CASE_TTL_SECONDS // 60} minutes gets the first answer, and does nothing twice.",
+    ),
+]
+
+
+async def _once(
+    state: ApiState,
+    actor: Actor,
+    route: str,
+    header: str | None,
+    fingerprint: bytes,
+    run: Callable[[], Awaitable[BaseModel]],
+    status_code: int = status.HTTP_200_OK,
+) -> Response:
+    """``run()`` answered once per idempotency key (see the module docstring)."""
+    key = valid_case_key(header, anonymous=actor.key_id is None)
+
+    async def answer() -> StoredAnswer:
+        return StoredAnswer(status_code, (await run()).model_dump_json().encode())
+
+    slot = (actor.key_id or "anonymous", f"cases.{route}")
+    return await answer_once(state.idempotency, slot, key, fingerprint, answer)
 
 
 @router.post(
@@ -53,12 +102,18 @@ router = APIRouter(prefix="/v1/cases", tags=["cases"], responses=ERRORS)
         "memory and discarded.",
     ),
 )
-async def create_case(request: Request, who: CallerDep, state: StateDep) -> CaseCreated:
+async def create_case(
+    request: Request,
+    who: CallerDep,
+    state: StateDep,
+    idempotency_key: IdempotencyHeader = None,
+) -> Response:
     """Open a case. Without a key: the anonymous channel (items answer ``review`` until vouched).
 
     With an ``intake`` key: the partner channel (items are ``vouched`` and ``block``). The PIN
-    in the answer is shown this once.
+    in the answer is shown this once (and to a retry with the same ``Idempotency-Key``).
     """
+    valid_case_key(idempotency_key, anonymous=who.actor.key_id is None)  # before any work
     if media_type(request) == "form":
         if who.actor.kind != "intake":
             raise Forbidden(
@@ -72,11 +127,19 @@ async def create_case(request: Request, who: CallerDep, state: StateDep) -> Case
         )
         del form
         items = [intake.ItemSubmission.from_image(hashes)]
+        fingerprint = b"media\x00" + hashes.sha256.encode()
     else:
-        body, _ = await json_body(request, CaseCreate, state)
+        body, raw = await json_body(request, CaseCreate, state)
         items = [item.submission() for item in body.items]
-    receipt = await run_in_threadpool(intake.create_case, state.ctx, who.actor, items)
-    return CaseCreated.from_result(receipt)
+        fingerprint = b"json\x00" + raw
+
+    async def run() -> CaseCreated:
+        receipt = await run_in_threadpool(intake.create_case, state.ctx, who.actor, items)
+        return CaseCreated.from_result(receipt)
+
+    return await _once(
+        state, who.actor, "create", idempotency_key, fingerprint, run, status.HTTP_201_CREATED
+    )
 
 
 @router.post("/status", response_model=CaseStatus)
@@ -97,26 +160,53 @@ async def case_status(body: CaseAccess, who: CallerDep, state: StateDep) -> Case
 
 
 @router.post("/items", response_model=CaseItemsAdded)
-async def add_items(body: CaseItemsAdd, who: CallerDep, state: StateDep) -> CaseItemsAdded:
+async def add_items(
+    body: CaseItemsAdd,
+    who: CallerDep,
+    state: StateDep,
+    idempotency_key: IdempotencyHeader = None,
+) -> Response:
     """Add items to an active case (case number + PIN, or the filing partner)."""
-    added = await call_with_pin(
-        state,
-        who,
-        body.case_number,
-        body.pin,
-        intake.add_items,
-        state.ctx,
-        who.actor,
-        body.case_number,
-        [item.submission() for item in body.items],
-        pin=body.pin,
-    )
-    return CaseItemsAdded.from_result(added)
+
+    async def run() -> CaseItemsAdded:
+        added = await call_with_pin(
+            state,
+            who,
+            body.case_number,
+            body.pin,
+            intake.add_items,
+            state.ctx,
+            who.actor,
+            body.case_number,
+            [item.submission() for item in body.items],
+            pin=body.pin,
+        )
+        return CaseItemsAdded.from_result(added)
+
+    fingerprint = body.model_dump_json().encode()
+    return await _once(state, who.actor, "items", idempotency_key, fingerprint, run)
 
 
 @router.post("/withdraw", response_model=CaseWithdrawn)
-async def withdraw_case(body: CaseWithdraw, who: CallerDep, state: StateDep) -> CaseWithdrawn:
+async def withdraw_case(
+    body: CaseWithdraw,
+    who: CallerDep,
+    state: StateDep,
+    idempotency_key: IdempotencyHeader = None,
+) -> Response:
     """Withdraw the case, or one item (``item_ref``): final everywhere when this returns."""
+    fingerprint = body.model_dump_json().encode()
+    return await _once(
+        state,
+        who.actor,
+        "withdraw",
+        idempotency_key,
+        fingerprint,
+        lambda: _withdraw(body, who, state),
+    )
+
+
+async def _withdraw(body: CaseWithdraw, who: CallerDep, state: StateDep) -> CaseWithdrawn:
     if body.item_ref is None:
         result = await call_with_pin(
             state,
@@ -153,17 +243,27 @@ async def reissue_pin(body: PinReissue, who: IntakeCaller, state: StateDep) -> P
 
 
 @router.post("/vouch", response_model=CaseVouched)
-async def vouch_case(body: CaseVouch, who: IntakeCaller, state: StateDep) -> CaseVouched:
+async def vouch_case(
+    body: CaseVouch,
+    who: IntakeCaller,
+    state: StateDep,
+    idempotency_key: IdempotencyHeader = None,
+) -> Response:
     """Vouch for an anonymous case the person showed (number + PIN): its items may block."""
-    result = await call_with_pin(
-        state,
-        who,
-        body.case_number,
-        body.pin,
-        intake.vouch_case,
-        state.ctx,
-        who.actor,
-        body.case_number,
-        pin=body.pin,
-    )
-    return CaseVouched(case_number=result.case_number, vouched_items=list(result.item_refs))
+
+    async def run() -> CaseVouched:
+        result = await call_with_pin(
+            state,
+            who,
+            body.case_number,
+            body.pin,
+            intake.vouch_case,
+            state.ctx,
+            who.actor,
+            body.case_number,
+            pin=body.pin,
+        )
+        return CaseVouched(case_number=result.case_number, vouched_items=list(result.item_refs))
+
+    fingerprint = body.model_dump_json().encode()
+    return await _once(state, who.actor, "vouch", idempotency_key, fingerprint, run)
