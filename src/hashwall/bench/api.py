@@ -6,8 +6,8 @@ For each back end (SQLite; PostgreSQL when a server is configured):
    one organisation, platform and key are made through the operator use cases. Then N banked
    items (``vouched``, one PDQ signal each, and their ``item_added`` events) are written
    directly in chunks: ``executemany`` in one transaction on SQLite, ``COPY`` on PostgreSQL.
-   Hashes have the shape of a real bank (real photo hashes, varied; ``bench/index_data.py``),
-   or are uniform without photos.
+   Hashes have the shape of a real bank (the PDQ hashes of the ``--photos`` images, varied;
+   ``bench/index_data.py``), or are uniform without photos (``--no-media``, or no photos).
 2. **Server.** ``hashwall serve`` (``python -m hashwall.cli.serve``) starts on a free port,
    pinned to the first ``--workers`` cores (``taskset``), with rate limits lifted; the time to
    ``/readyz`` (the live index built from the store) is reported.
@@ -60,10 +60,11 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
-#: Real photos whose PDQ hashes shape the bank (as ``hashwall bench index --data photos``).
-SEED_PHOTOS: Final = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "photos"
-#: The 1024-px JPEGs uploaded by the media checks.
-DEFAULT_PHOTOS: Final = SEED_PHOTOS / "wallpapers"
+#: Where ``--photos`` points when not given: 1024-px JPEGs beside a development checkout. When it
+#: is missing, the media checks are skipped and the bank is uniform random, with a notice.
+DEFAULT_PHOTOS: Final = (
+    Path(__file__).resolve().parents[3].parent / "shared" / "data" / "photos" / "wallpapers"
+)
 CHUNK: Final = 50_000
 QUALITY: Final = 90
 HIT_DISTANCE: Final = 8
@@ -842,9 +843,19 @@ def run_api_bench(
     skipped = [b for b in backends if b not in runs_on]
     if skipped:
         log("postgresql skipped: no --postgres-url or HASHWALL_BENCH_POSTGRES_URL")
-    media_files = photo_files(photos)[:64] if photos is not None and photos.exists() else []
+    if photos is not None and not photos.is_dir():
+        if photos != DEFAULT_PHOTOS:
+            log(f"error: photos folder not found: {photos}: pass --photos DIR, a folder of JPEGs")
+            return 2
+        log(
+            "notice: no --photos DIR given and no photos at the default folder: media checks "
+            "skipped, bank hashes uniform random (pass --photos DIR, a folder of JPEGs)"
+        )
+        photos = None
+    media_files = photo_files(photos)[:64] if photos is not None else []
     log(f"generating {bank:,} bank hashes")
-    hashes, strangers = make_hashes(bank, 4 * QUERIES, seed, SEED_PHOTOS)
+    # The photos' PDQ hashes shape the bank (as `hashwall bench index --data photos`).
+    hashes, strangers = make_hashes(bank, 4 * QUERIES, seed, photos)
     report: dict[str, Any] = {
         "bank": bank,
         "workers": workers,
