@@ -270,3 +270,19 @@ def test_layouts_outside_the_limits_are_rejected(widths: tuple[int, ...]) -> Non
     # substrings of more than 24 bits would need bitmaps of over 2 MiB per table
     with pytest.raises(InvalidInput):
         Layout(widths, 8)
+
+
+def test_sample_id_draws_only_ids_held_now() -> None:
+    import random
+
+    rng = np.random.default_rng(3)
+    codes = random_codes(rng, 400)
+    index = MihIndex.from_arrays(np.arange(400, dtype=np.int64), codes)
+    draw = random.Random(1)
+    assert MihIndex.from_arrays(np.zeros(0, np.int64), codes[:0]).sample_id(draw) is None
+    index.remove(np.arange(0, 400, 2, dtype=np.int64))  # tombstones in the main segment
+    index.add(np.array([1000, 1001], dtype=np.int64), random_codes(rng, 2))  # the delta
+    seen = {index.sample_id(draw) for _ in range(2000)}
+    held = set(range(1, 400, 2)) | {1000, 1001}
+    assert None not in seen and seen <= held
+    assert {1000, 1001} <= seen and len(seen) > 150  # main and delta both drawn

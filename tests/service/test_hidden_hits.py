@@ -131,14 +131,13 @@ def test_the_hit_log_writes_itself_when_too_much_waits_and_everything_at_close(
 def test_a_miss_reads_a_decoy_like_a_hit_and_never_answers_for_it(
     ctx: ServiceContext, world: World, pdq_family: PdqFamily
 ) -> None:
-    _bank(ctx, Actor.reporter(), pdq_family.new())
     vouched = _bank(ctx, world.partner("Helpline"), pdq_family.new())  # blocks everywhere
     platform = world.platform("Lenient Co", "lenient", policy=ALLOWING)
     ctx.live = LiveIndexes(ctx.store, ctx.settings)
     ctx.live.build()
     with ctx.store.read() as repo:
         item = repo.get_item(vouched)
-    assert item is not None and ctx.live.decoy_item_id == item.id  # the last one added
+    assert item is not None and ctx.live.pdq.sample_id() == item.id  # the only one: the decoy
 
     answer = check(ctx, platform, _request(pdq_family.new()))
     assert (answer.decision, answer.matches) == ("allow", ())

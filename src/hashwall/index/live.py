@@ -8,6 +8,7 @@ the log from an earlier cursor is harmless.
 
 from __future__ import annotations
 
+import random
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -40,6 +41,7 @@ class IndexHolder:
         self._lock = threading.Lock()
         self._index: MihIndex | None = None
         self._last_event = 0
+        self._rng = random.Random()
 
     @property
     def ready(self) -> bool:
@@ -103,6 +105,12 @@ class IndexHolder:
                 self._last_event = ev.seq
                 applied += 1
         return applied
+
+    def sample_id(self) -> int | None:
+        """A random id of the live index (None when empty or not built); see
+        :meth:`MihIndex.sample_id`."""
+        index = self._index
+        return index.sample_id(self._rng) if index is not None else None
 
     def search(self, query: Hash256, radius: int) -> list[Match]:
         """Search the live index (see :meth:`MihIndex.search`)."""

@@ -30,6 +30,7 @@ import contextlib
 import ctypes
 import json
 import math
+import random
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -281,6 +282,22 @@ class _Snapshot:
     def __len__(self) -> int:
         return int(self.main.ids.size - self.removed.size + self.delta_ids.size)
 
+    def sample_id(self, rng: random.Random) -> int | None:
+        """A random live id, uniform over them (None when there is none)."""
+        main, delta = int(self.main.ids.size), int(self.delta_ids.size)
+        if len(self) == 0:
+            return None
+        for _ in range(8):  # tombstones are a small share of main (compaction bounds them)
+            k = rng.randrange(main + delta)
+            if k >= main:
+                return int(self.delta_ids[k - main])
+            at = int(np.searchsorted(self.removed, k))
+            if at == self.removed.size or int(self.removed[at]) != k:
+                return int(self.main.ids[k])
+        alive = np.setdiff1d(np.arange(main), self.removed, assume_unique=True)
+        k = rng.randrange(alive.size + delta)
+        return int(self.main.ids[alive[k]] if k < alive.size else self.delta_ids[k - alive.size])
+
 
 def _empty_segment(layout: Layout | None) -> _Segment:
     return _Segment.build(np.zeros(0, np.int64), np.zeros((0, 4), np.uint64), layout)
@@ -455,6 +472,15 @@ class MihIndex:
             return off, ids, dist
         d_off, d_pos, d_dist = k.scan(queries, radius, s.delta_words, _EMPTY_POS)
         return _merge_csr(off, ids, dist, d_off, s.delta_ids[d_pos], d_dist)
+
+    def sample_id(self, rng: random.Random) -> int | None:
+        """A random id held by the index now (None when it is empty).
+
+        For callers that must do the work of a hit without having one (the check's decoy, see
+        ``service/check.py``): a random item, so that its rows are as often cold in the
+        store's caches as a real hit's.
+        """
+        return self._snap.sample_id(rng)
 
     def search(self, query: Hash256, radius: int) -> list[Match]:
         """Every id within ``radius`` bits of ``query``, by distance then id."""

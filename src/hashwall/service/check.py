@@ -326,7 +326,7 @@ class StoreStep:
             return _allow(ctx, request, self.check_id)
         decoy = None
         if not candidates and ctx.live is not None:  # a miss of a platform that hides hits
-            decoy = ctx.live.decoy_item_id
+            decoy = ctx.live.pdq.sample_id()
         with ctx.store.write() as repo:
             result, hidden = _decide(
                 repo, ctx, actor, platform, request, self.check_id, candidates, decoy
