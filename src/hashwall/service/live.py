@@ -83,7 +83,6 @@ from hashwall.service.digests import DigestChange, DigestIndex
 from hashwall.service.keys import KeyCache
 from hashwall.settings import Settings
 from hashwall.store.events import (
-    ITEM_ADDED,
     ITEM_DELETED,
     ITEM_WITHDRAWN,
     NOTIFY_CHANNEL,
@@ -234,9 +233,6 @@ class LiveIndexes:
         self.digests = DigestIndex()
         #: Verified API keys, following revocations and platform changes (service/keys.py).
         self.keys = KeyCache()
-        #: A live item (the last one added) that a miss may read in place of a candidate, so
-        #: that it costs what a hit does (see "No timing oracle" in ``service/check.py``).
-        self.decoy_item_id: int | None = None
         #: Follower passes that raised (each one retried).
         self.follower_failures = 0
         #: Follower threads replaced by the watchdog (dead, or no progress in time).
@@ -316,7 +312,7 @@ class LiveIndexes:
             for digest_type in self.digests.types:
                 chunks = repo.iter_live_signals(digest_type, chunk_size=BUILD_CHUNK)
                 self.digests.build(digest_type, ((c.item_ids, c.values) for c in chunks))
-            self.pdq.build_from(self._remember_last(_chunks(repo, PDQ)), last_event=cursor)
+            self.pdq.build_from(_chunks(repo, PDQ), last_event=cursor)
             self.keys.start_at(cursor)
             self._synced_at = self._clock()
         log.info(  # digests by their arrays' size: counting items is O(n log n)
@@ -341,9 +337,6 @@ class LiveIndexes:
                 fresh = [e for e in events if e.seq > self.pdq.last_event]
                 if fresh:
                     self.pdq.apply(index_events(fresh, PDQ))
-                    added = [e.item_id for e in fresh if e.type == ITEM_ADDED and e.item_id]
-                    if added:
-                        self.decoy_item_id = added[-1]
                     apply_digest_events(self.digests, fresh)
                     self.keys.apply(fresh)
                     total += len(fresh)
@@ -366,14 +359,6 @@ class LiveIndexes:
         finally:
             self._rebuilding = False
         self.rebuilds += 1
-
-    def _remember_last(
-        self, chunks: Iterator[tuple[npt.NDArray[np.int64], npt.NDArray[np.uint8]]]
-    ) -> Iterator[tuple[npt.NDArray[np.int64], npt.NDArray[np.uint8]]]:
-        for ids, hashes in chunks:
-            if ids.size:
-                self.decoy_item_id = int(ids[-1])
-            yield ids, hashes
 
     def find_digest(self, signal_type: str, value: str) -> tuple[int, ...]:
         """Item ids holding this exact digest (``md5``/``sha256``, hex), from memory."""
