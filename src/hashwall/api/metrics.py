@@ -17,6 +17,8 @@ metric                                   type       labels
 ``hashwall_index_rebuilds_total``        counter    ``pid``: rebuilds past an unappliable event
 ``hashwall_index_stale_checks_total``    counter    ``answer`` (``store_scan``, ``refused``): checks
                                                     asked while the index was not current
+``hashwall_store_up``                    gauge      1 unless requests found the database down
+``hashwall_store_unavailable_total``     counter    requests answered 503 store_unavailable
 ``hashwall_feed_lag_events``             gauge      ``platform``: events between the log's head
                                                     and the platform's last feed page
 ``hashwall_decode_pool_*``               gauges     workers, idle, restarts, crashes, timeouts
@@ -39,6 +41,7 @@ from prometheus_client.registry import Collector
 
 if TYPE_CHECKING:
     from hashwall.api.decode_pool import PoolStats
+    from hashwall.api.outage import StoreOutage
     from hashwall.service.live import LiveIndexes
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -119,6 +122,15 @@ class _LiveCollector(Collector):
         yield current
         yield from follower
         yield stale
+        outage = m.outage
+        up = GaugeMetricFamily("hashwall_store_up", "1 unless requests found the database down.")
+        up.add_metric([], 0.0 if outage is not None and outage.down else 1.0)
+        yield up
+        refused = CounterMetricFamily(
+            "hashwall_store_unavailable", "Requests answered 503 store_unavailable."
+        )
+        refused.add_metric([], outage.refused_total if outage is not None else 0)
+        yield refused
         feed = GaugeMetricFamily(
             "hashwall_feed_lag_events",
             "Events between the log's head and the platform's last feed page.",
@@ -162,6 +174,7 @@ class Metrics:
             registry=self.registry,
         )
         self.live: LiveIndexes | None = None
+        self.outage: StoreOutage | None = None
         self.feed_lag: dict[str, int] = {}
         # Labelled children by label values: ``labels()`` costs more than the observation.
         self._children: dict[tuple[str, ...], Any] = {}

@@ -4,10 +4,13 @@ One handler per kind of failure, installed by :func:`install_problem_handlers`:
 
 - a :class:`~hashwall.errors.HashwallError`: its ``status`` and ``code``, its message as
   ``detail`` (messages never carry media bytes, PINs or key secrets), ``Retry-After`` for
-  ``rate_limited`` and ``overloaded``; per-item ``refusals`` for ``no_items_accepted``;
+  ``rate_limited``, ``overloaded`` and ``store_unavailable``; per-item ``refusals`` for
+  ``no_items_accepted``;
 - a request that does not fit its schema (FastAPI's ``RequestValidationError``): 422
   ``invalid_request``, with where and what (never the input values themselves);
 - an unknown route or method: 404 ``not_found`` / 405 ``method_not_allowed``;
+- a database that cannot be reached (:mod:`hashwall.api.outage`): 503 ``store_unavailable``
+  with ``Retry-After``, one log line when the outage starts and one when it ends;
 - anything else: 500 ``internal_error``, without a traceback in the body; the log gets the
   exception type and traceback but not its message (a database error's message can quote the
   statement's parameters) and never the request body.
@@ -23,8 +26,11 @@ from typing import Any, Final
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from hashwall.api.outage import StoreOutage, is_store_unavailable
 from hashwall.errors import HashwallError, Overloaded, RateLimited, StoreUnavailable
 from hashwall.service.intake import AllItemsRefused
 
@@ -145,8 +151,27 @@ def internal_error_response() -> JSONResponse:
     )
 
 
+def store_outage(app: Any) -> StoreOutage:
+    """The app's :class:`StoreOutage` (made on first use, watching the app's store)."""
+    outage: StoreOutage | None = getattr(app.state, "store_outage", None)
+    if outage is None:
+        outage = app.state.store_outage = StoreOutage()
+        outage.watch(app.state.hashwall.ctx.store.engine)
+        app.state.hashwall.metrics.outage = outage
+    return outage
+
+
+async def _store_error(request: Request, exc: Exception) -> JSONResponse:
+    if is_store_unavailable(exc):
+        return error_response(store_outage(request.app).failed(exc))
+    log_unexpected(exc, f"{request.method} {request.url.path}")
+    return internal_error_response()
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     """Register the handlers above on ``app`` (unexpected exceptions: see ``app.Guard``)."""
+    app.add_exception_handler(DBAPIError, _store_error)
+    app.add_exception_handler(PoolTimeout, _store_error)
     app.add_exception_handler(HashwallError, _hashwall_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from hashwall.api.metrics import CONTENT_TYPE
 from hashwall.api.models import Health, Readiness
+from hashwall.api.outage import StoreOutage
 from hashwall.api.routes.common import StateDep
 
 router = APIRouter(tags=["health"])
@@ -24,16 +25,21 @@ async def healthz() -> Health:
     response_model=Readiness,
     responses={503: {"model": Readiness, "description": "Not ready (see detail)."}},
 )
-async def readyz(state: StateDep) -> JSONResponse:
-    """Ready: schema at head, index built and within ``index_max_lag`` s of the event log."""
+async def readyz(request: Request, state: StateDep) -> JSONResponse:
+    """Ready: schema at head, the store answering, index built and within ``index_max_lag`` s
+    of the event log."""
     if state.store_problem is not None:
         await run_in_threadpool(state.open_store)
     live = state.ctx.live
     built = live is not None and live.built
     lag = live.lag_seconds if live is not None else None
-    ready = state.store_problem is None and live is not None and live.ready
+    outage: StoreOutage | None = getattr(request.app.state, "store_outage", None)
+    store_down = outage is not None and outage.down
+    ready = state.store_problem is None and not store_down and live is not None and live.ready
     if state.store_problem is not None:
         detail = state.store_problem
+    elif store_down:
+        detail = "the database is unavailable (requests answer 503 store_unavailable)"
     elif not built:
         detail = "the live index is not built yet"
     elif not ready:
