@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from web_browsing import Browsing, chromium, require_browser
@@ -11,11 +10,12 @@ from web_browsing import Browsing, chromium, require_browser
 from live_server import Served, prepare_store, served_in_thread
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[Served]:
-    """A live hashwall server on SQLite (keys: admin, feed, chat, intake)."""
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """A live hashwall server on SQLite (keys: admin, feed, chat, intake), one per test module:
+    each test opens its own case and reads only that."""
     require_browser()  # skip before paying for a server
-    url = f"sqlite:///{tmp_path / 'hashwall.db'}"
+    url = f"sqlite:///{tmp_path_factory.mktemp('web') / 'hashwall.db'}"
     with served_in_thread(url, prepare_store(url)) as served:
         yield served
 

@@ -9,6 +9,7 @@ otherwise. DNS resolves nothing but loopback either, so nothing could leave arou
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from collections.abc import Iterator
@@ -95,7 +96,9 @@ def _handler(proxy: RecordingProxy, client: httpx.Client) -> type[BaseHTTPReques
             self.send_header("Content-Length", str(len(response.content)))
             self.send_header("Connection", "close")
             self.end_headers()
-            self.wfile.write(response.content)
+            # The browser may have given up on this request (the page went away).
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                self.wfile.write(response.content)
 
         do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_OPTIONS = do_CONNECT = _any  # noqa: N815
 

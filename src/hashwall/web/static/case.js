@@ -32,6 +32,7 @@ $("case-form").addEventListener("submit", async (event) => {
     return;
   }
   access = body;
+  $("pin-input").value = ""; // kept in memory for a withdrawal, not on the screen
   $("case-message").textContent = "";
   render(result.data);
   focus($("case-h"));
