@@ -39,8 +39,9 @@ anything else           nothing (the cursor still moves past it)
 ======================  ==============================================================
 
 The background thread polls every ``settings.index_poll_interval`` seconds (at most 0.2). On
-PostgreSQL it also LISTENs on ``hashwall_events`` and wakes as soon as an event commits; any
-failure of the listener falls back to plain polling. Appends are serialised in commit order
+PostgreSQL it also LISTENs on ``hashwall_events`` and wakes as soon as an event commits; after
+a failure of the listener (the server restarted) it polls meanwhile and LISTENs again, with
+backoff. Appends are serialised in commit order
 (``store/events.py``), so reading ``seq > cursor`` never skips an event.
 
 **Faults.** Whatever stops the follower, the index only answers while it is :attr:`current`
@@ -253,6 +254,13 @@ class LiveIndexes:
         self._thread: threading.Thread | None = None
         self._listener: threading.Thread | None = None
         self._watchdog: threading.Thread | None = None
+        #: Set while a LISTEN connection is open (PostgreSQL).
+        self.listening = threading.Event()
+        #: Notifications received; LISTEN connections opened again after a failure.
+        self.notifications = 0
+        self.listen_reconnects = 0
+        self._listen_failed = False
+        self._listened = False
 
     # -- state for readyz ---------------------------------------------------------------------
 
@@ -492,22 +500,49 @@ class LiveIndexes:
                 log.exception("live index: the follower watchdog failed")
 
     def _listen(self) -> None:
-        """Wake the follower as soon as PostgreSQL notifies a new event (best effort)."""
-        try:
-            raw = self.store.engine.raw_connection()
-        except Exception:
-            log.warning("live index: LISTEN unavailable, polling only", exc_info=True)
-            return
+        """Wake the follower as soon as PostgreSQL notifies a new event; after a failure (the
+        server restarted, the connection dropped), poll meanwhile and LISTEN again, with
+        backoff (doubling from the poll interval to :data:`MAX_BACKOFF`)."""
+        failures = 0
+        while not self._stop.is_set():
+            self._listened = False
+            try:
+                self._listen_once()
+            except Exception:
+                failures = 1 if self._listened else failures + 1
+                if failures == 1:
+                    log.warning(
+                        "live index: LISTEN failed; polling every %.1f s until it reconnects",
+                        self.settings.index_poll_interval,
+                        exc_info=True,
+                    )
+                interval = self.settings.index_poll_interval
+                self._stop.wait(min(interval * 2 ** min(failures, 10), MAX_BACKOFF))
+            else:
+                return  # stopped
+
+    def _listen_once(self) -> None:
+        """LISTEN on one connection until stopped (returns) or it fails (raises)."""
+        raw = self.store.engine.raw_connection()
         try:
             conn: Any = raw.driver_connection
             conn.autocommit = True
             conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
+            self._listened = True
+            if self._listen_failed:
+                self.listen_reconnects += 1
+                log.warning("live index: LISTEN again (reconnect %d)", self.listen_reconnects)
+            self.listening.set()
+            self._wake.set()  # catch up with what was missed while not listening
             while not self._stop.is_set():
                 for _ in conn.notifies(timeout=self.settings.index_poll_interval, stop_after=1):
+                    self.notifications += 1
                     self._wake.set()
         except Exception:
-            log.warning("live index: LISTEN failed, polling only", exc_info=True)
+            self._listen_failed = True
+            raise
         finally:
+            self.listening.clear()
             try:
                 raw.invalidate()  # autocommit was changed: never return it to the pool
             except Exception:
