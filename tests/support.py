@@ -121,6 +121,8 @@ TEST_SETTINGS: dict[str, Any] = {
     "rate_limit_key_per_second": 1000.0,
     "rate_limit_key_burst": 10_000,
     "pin_client_free_attempts": 1000,
+    "anonymous_cases_per_second": 1000.0,
+    "anonymous_cases_burst": 10_000,
 }
 
 

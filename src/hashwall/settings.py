@@ -170,7 +170,23 @@ class Settings(BaseSettings):
         "this at 300 s, guessing one case's PIN takes over 10^12 years (docs/security.md).",
     )
     pin_check_concurrency: int = Field(
-        default=2, gt=0, description="argon2 PIN checks running at once in one process."
+        default=1,
+        gt=0,
+        description="argon2 work (PIN checks, and the hashing of a new case's PIN) running at "
+        "once in one process. Each takes one core for ~0.2-0.4 s: keep it below the cores, so "
+        "that an intake or wrong-PIN flood cannot slow the checks.",
+    )
+    anonymous_cases_per_second: float = Field(
+        default=1.0,
+        gt=0,
+        description="Cases the anonymous channel may open per second in one process, from all "
+        "addresses together (beyond each address's own rate limit; partners are not counted).",
+    )
+    anonymous_cases_burst: int = Field(
+        default=30,
+        ge=1,
+        description="Anonymous cases that may be opened at once before "
+        "anonymous_cases_per_second applies.",
     )
     pin_check_max_waiting: int = Field(
         default=64,

@@ -99,6 +99,15 @@ def key_rate(settings: Settings) -> Rate:
     return Rate(settings.rate_limit_key_per_second, settings.rate_limit_key_burst)
 
 
+#: The limiter subject of the anonymous channel's case creations, all addresses together.
+ANONYMOUS_INTAKE = "intake:anonymous"
+
+
+def anonymous_intake_rate(settings: Settings) -> Rate:
+    """The budget of the whole anonymous channel for new cases (one process)."""
+    return Rate(settings.anonymous_cases_per_second, settings.anonymous_cases_burst)
+
+
 def client_rate(settings: Settings) -> Rate:
     """The rate limit of one client address."""
     return Rate(settings.rate_limit_client_per_second, settings.rate_limit_client_burst)

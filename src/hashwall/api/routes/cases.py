@@ -5,6 +5,11 @@ PIN goes through the PIN backoff (per case and client address, per address, and 
 all addresses) and the fair cap on concurrent argon2 checks; only a PIN that was verified counts
 (:func:`~hashwall.api.routes.common.call_with_pin`).
 
+A new case's PIN is hashed in the argon2 slots PIN checks use (``pin_check_concurrency``, fair
+by client address), so intake cannot take the cores the checks need; the anonymous channel as
+a whole opens at most ``anonymous_cases_per_second`` cases (``anonymous_cases_burst`` at once)
+per process, beyond each address's own limit (``429 rate_limited``).
+
 Creating a case, adding items, withdrawing and vouching honour ``Idempotency-Key``
 (:func:`~hashwall.api.idempotency.answer_once`): a retry with the same key and body gets the
 first answer (``Idempotent-Replay: true``) for 10 minutes, and never creates a second case.
@@ -18,7 +23,6 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Request, status
 from fastapi.responses import Response
 from pydantic import BaseModel
-from starlette.concurrency import run_in_threadpool
 
 from hashwall.api.auth import CallerDep, IntakeCaller
 from hashwall.api.idempotency import (
@@ -29,6 +33,7 @@ from hashwall.api.idempotency import (
     answer_once,
     valid_case_key,
 )
+from hashwall.api.limits import ANONYMOUS_INTAKE, anonymous_intake_rate
 from hashwall.api.models import (
     CaseAccess,
     CaseCreate,
@@ -113,7 +118,12 @@ async def create_case(
     With an ``intake`` key: the partner channel (items are ``vouched`` and ``block``). The PIN
     in the answer is shown this once (and to a retry with the same ``Idempotency-Key``).
     """
-    valid_case_key(idempotency_key, anonymous=who.actor.key_id is None)  # before any work
+    anonymous = who.actor.key_id is None
+    valid_case_key(idempotency_key, anonymous=anonymous)  # before any work
+    if anonymous:  # all anonymous intake together, beyond each address's own limit
+        rate = anonymous_intake_rate(state.settings)
+        budget = await state.limiter.hit_async(ANONYMOUS_INTAKE, rate)
+        budget.raise_if_denied("new cases on the anonymous channel")
     if media_type(request) == "form":
         if who.actor.kind != "intake":
             raise Forbidden(
@@ -134,7 +144,11 @@ async def create_case(
         fingerprint = b"json\x00" + raw
 
     async def run() -> CaseCreated:
-        receipt = await run_in_threadpool(intake.create_case, state.ctx, who.actor, items)
+        # The new PIN's argon2 hash shares the argon2 slots with PIN checks (fair by address):
+        # an intake flood waits there, or is refused, and never takes the checks' cores.
+        receipt = await state.pin_cap.run_fair_async(
+            who.client, intake.create_case, state.ctx, who.actor, items
+        )
         return CaseCreated.from_result(receipt)
 
     return await _once(
@@ -238,7 +252,9 @@ async def _withdraw(body: CaseWithdraw, who: CallerDep, state: StateDep) -> Case
 @router.post("/reissue-pin", response_model=PinReissued)
 async def reissue_pin(body: PinReissue, who: IntakeCaller, state: StateDep) -> PinReissued:
     """A new PIN for a case this partner filed (the old PIN stops working)."""
-    result = await run_in_threadpool(intake.reissue_pin, state.ctx, who.actor, body.case_number)
+    result = await state.pin_cap.run_fair_async(  # a new PIN's argon2 hash, as at creation
+        who.client, intake.reissue_pin, state.ctx, who.actor, body.case_number
+    )
     return PinReissued(case_number=result.case_number, pin=result.pin)
 
 
