@@ -3,7 +3,9 @@
 ``make_engine(url)`` is the only way hashwall opens a database:
 
 - ``sqlite:///./var/hashwall.db`` (the default; the parent folder is created): every connection
-  runs ``journal_mode=WAL``, ``foreign_keys=ON``, ``busy_timeout`` and ``secure_delete=ON``
+  runs ``journal_mode=WAL``, ``synchronous=FULL`` (each commit syncs the WAL before it returns:
+  a withdrawal, a case or a verdict acknowledged is on disk, power loss or not; ``NORMAL`` could
+  undo the last commits), ``foreign_keys=ON``, ``busy_timeout`` and ``secure_delete=ON``
   (deleted content is overwritten with zeros, in table and index pages and in freed pages). The
   database file is created readable by its owner only (0600); SQLite gives the ``-wal`` and
   ``-shm`` files the database file's mode. hashwall issues ``BEGIN``
@@ -263,7 +265,7 @@ def _sqlite_engine(url: URL, *, echo: bool) -> Engine:
             cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
             cursor.execute("PRAGMA foreign_keys = ON")
             cursor.execute("PRAGMA journal_mode = WAL")
-            cursor.execute("PRAGMA synchronous = NORMAL")
+            cursor.execute("PRAGMA synchronous = FULL")
             cursor.execute("PRAGMA secure_delete = ON")
         finally:
             cursor.close()
