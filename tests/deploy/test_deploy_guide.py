@@ -228,7 +228,13 @@ def test_the_deployment_guide_runs_and_a_restored_backup_answers_the_same(tmp_pa
             timeout=120,
         )
         subprocess.run(
-            ["pg_restore", "--no-owner", "--exit-on-error", "--dbname", libpq_url(restored), dump],
+            [
+                "pg_restore",
+                "--no-owner",
+                "--exit-on-error",
+                f"--dbname={libpq_url(restored)}",
+                dump,
+            ],
             check=True,
             timeout=120,
         )
