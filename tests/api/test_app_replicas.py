@@ -3,13 +3,9 @@ them, and a withdrawal served by one is final for the other."""
 
 from __future__ import annotations
 
-import os
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import redis
 
 from hashwall.api.app import create_app
 from hashwall.service.context import ServiceContext
@@ -28,24 +24,7 @@ from app_harness import (
     photo,
     running_api,
 )
-from support import fresh_database_url, skip_needing
-
-
-@pytest.fixture
-def redis_url() -> Iterator[tuple[str, str]]:
-    """The local test Redis (DB 15) and a prefix of this test's own; skipped if down (not in CI)."""
-    url = os.environ.get("HASHWALL_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-    client = redis.Redis.from_url(url, socket_connect_timeout=1.0)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        skip_needing("needs Redis", f"unreachable at {url}: {exc}")
-    prefix = f"hashwall-test:{uuid.uuid4().hex}:"
-    yield url, prefix
-    keys = list(client.scan_iter(match=f"{prefix}*"))
-    if keys:
-        client.delete(*keys)
-    client.close()
+from support import fresh_database_url
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])

@@ -7,7 +7,6 @@ its PIN), in memory or in Redis as the check answers are.
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +20,7 @@ from hashwall.api.idempotency import CASE_TTL_SECONDS, MIN_ANONYMOUS_KEY_LENGTH
 from hashwall.store.tables import cases, items
 
 from app_harness import Api, hashes_of, item_json, jpeg, photo, running_api
-from support import fresh_database_url, skip_needing
+from support import fresh_database_url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -113,23 +112,6 @@ def test_adding_withdrawing_and_vouching_are_done_once_per_key(api: Api) -> None
     for _ in range(2):
         response = api.post("/v1/cases/withdraw", None, json=wrong, headers=key)
         assert response.status_code >= 400 and "Idempotent-Replay" not in response.headers
-
-
-@pytest.fixture
-def redis_url() -> Iterator[tuple[str, str]]:
-    """The local test Redis (DB 15) and a prefix of this test's own; skipped if down."""
-    url = os.environ.get("HASHWALL_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-    client = redis.Redis.from_url(url, socket_connect_timeout=1.0)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        skip_needing("needs Redis", f"unreachable at {url}: {exc}")
-    prefix = f"hashwall-test:{uuid.uuid4().hex}:"
-    yield url, prefix
-    keys = list(client.scan_iter(match=f"{prefix}*"))
-    if keys:
-        client.delete(*keys)
-    client.close()
 
 
 def test_a_case_answer_holding_a_pin_lives_ten_minutes_in_redis(

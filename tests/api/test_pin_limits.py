@@ -4,13 +4,9 @@ cap shared fairly by address (in process and in the real local Redis)."""
 from __future__ import annotations
 
 import asyncio
-import os
 import threading
-import uuid
-from collections.abc import Iterator
 
 import pytest
-import redis
 
 from hashwall.api.limits import (
     BackoffPolicy,
@@ -21,8 +17,6 @@ from hashwall.api.limits import (
 )
 from hashwall.errors import Overloaded
 from hashwall.settings import Settings
-
-from support import skip_needing
 
 # Generous per-pair and per-address counters: these tests are about the case's own counter.
 POLICY = BackoffPolicy(
@@ -39,23 +33,6 @@ class FakeClock:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
-
-
-@pytest.fixture
-def redis_url() -> Iterator[tuple[str, str]]:
-    """The local Redis (DB 15) and a key prefix of this test only."""
-    url = os.environ.get("HASHWALL_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-    client = redis.Redis.from_url(url, socket_connect_timeout=1.0)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        skip_needing("needs Redis", f"unreachable at {url}: {exc}")
-    prefix = f"hashwall-test:{uuid.uuid4().hex}:"
-    yield url, prefix
-    keys = list(client.scan_iter(match=f"{prefix}*"))
-    if keys:
-        client.delete(*keys)
-    client.close()
 
 
 # --- the case's own counter -------------------------------------------------------------------
