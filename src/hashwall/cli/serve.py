@@ -11,18 +11,38 @@ in every access record before any handler sees it). uvicorn's own proxy-header h
 ``X-Forwarded-For`` is believed only from the proxies named in ``HASHWALL_TRUSTED_PROXIES``, by
 the app itself.
 
+**Workers die with their supervisor.** With ``--workers N`` uvicorn supervises N worker
+processes; if the supervisor is killed (``kill -9``, the OOM killer), its workers must not go on
+serving, orphaned, holding the port (the next start failed with "Address already in use").
+Each worker asks the kernel for SIGTERM when its parent dies (``PR_SET_PDEATHSIG`` on Linux;
+elsewhere a thread watches its parent pid), and gives up at once if the supervisor was already
+gone before it asked. SIGTERM is uvicorn's graceful shutdown: the listening socket closes first,
+so a new ``hashwall serve`` can bind the port at once. A worker that dies is replaced by the
+supervisor (uvicorn's own), and the others keep answering meanwhile.
+
 Also runnable as ``python -m hashwall.cli.serve``.
 """
 
 from __future__ import annotations
 
 import copy
+import ctypes
 import logging
-from typing import Annotated, Any, Final
+import os
+import signal
+import sys
+import threading
+from typing import TYPE_CHECKING, Annotated, Any, Final
 
 import typer
 
-APP: Final = "hashwall.api.app:create_app"
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+APP: Final = "hashwall.cli.serve:worker_app"
+#: Set by the supervisor of ``--workers N`` for its workers: its pid.
+SUPERVISOR_ENV: Final = "HASHWALL_SERVE_SUPERVISOR"
+_PR_SET_PDEATHSIG: Final = 1
 #: uvicorn's access line without its ``%(client_addr)s``.
 ACCESS_FORMAT: Final = '%(levelprefix)s "%(request_line)s" %(status_code)s'
 
@@ -48,6 +68,39 @@ def log_config() -> dict[str, Any]:
     return config
 
 
+def die_with_supervisor() -> None:
+    """In a worker of ``--workers N``: SIGTERM when the supervisor dies (see the module
+    docstring); exit now if it already has. Nothing outside a supervised worker."""
+    raw = os.environ.get(SUPERVISOR_ENV)
+    if not raw:
+        return
+    supervisor = int(raw)
+    armed = False
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        armed = libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) == 0
+    if os.getppid() != supervisor:  # it died before the kernel was asked to tell us
+        raise SystemExit(f"hashwall serve: the supervisor (pid {supervisor}) is gone")
+    if not armed:
+        threading.Thread(
+            target=_watch_parent, args=(supervisor,), name="hashwall-parent", daemon=True
+        ).start()
+
+
+def _watch_parent(supervisor: int) -> None:
+    while os.getppid() == supervisor:
+        threading.Event().wait(1.0)
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+def worker_app() -> FastAPI:
+    """The app of one server process (uvicorn's factory): it dies with its supervisor."""
+    die_with_supervisor()
+    from hashwall.api.app import create_app
+
+    return create_app()
+
+
 def serve_command(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=0, max=65535, help="Port to listen on.")] = 8000,
@@ -62,6 +115,10 @@ def serve_command(
     """Serve the API (routes under /v1, docs at /docs, schema at /openapi.json)."""
     import uvicorn
 
+    if workers > 1:
+        os.environ[SUPERVISOR_ENV] = str(os.getpid())
+    else:  # one process: nothing supervises it
+        os.environ.pop(SUPERVISOR_ENV, None)
     uvicorn.run(
         APP,
         factory=True,
