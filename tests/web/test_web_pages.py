@@ -20,7 +20,7 @@ with warnings.catch_warnings():
 
 #: Every URL a page loads by itself (scripts, stylesheets, icons); links are followed only on click.
 LOADS = re.compile(r"""<(?:script|link)\b[^>]*?(?:href|src)\s*=\s*["']([^"']+)["']""", re.I)
-PAGES = ("/report", "/case")
+PAGES = ("/report", "/case", "/demo")
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ STATIC: Final = WEB / "static"
 PAGES: Final = {
     "report": ("report_title", "report.js"),
     "case": ("case_title", "case.js"),
+    "demo": ("demo_title", "demo.js"),
 }
 
 _PLACEHOLDER: Final = re.compile(r"\{\{(@?)([a-z0-9_]+)\}\}")

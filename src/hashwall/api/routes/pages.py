@@ -108,6 +108,12 @@ async def case_page() -> HTMLResponse:
     return HTMLResponse(web.render("case"), headers=_WEB_PAGE_HEADERS)
 
 
+@router.get("/demo", response_class=HTMLResponse)
+async def demo_page() -> HTMLResponse:
+    """Plays a platform: checks a photo hashed in the browser with a platform key typed in."""
+    return HTMLResponse(web.render("demo"), headers=_WEB_PAGE_HEADERS)
+
+
 @router.get("/web/{name:path}")
 async def web_static(name: str) -> FileResponse:
     """One of the reporter pages' scripts or stylesheets (404 for any other name)."""

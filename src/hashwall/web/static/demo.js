@@ -1,0 +1,117 @@
+// /demo: plays a platform. A photo is fingerprinted here (the report page's worker), checked
+// with POST /v1/check under the platform key typed in (kept in memory only), and each match can
+// get a reviewer's verdict (POST /v1/matches/{ref}/verdict).
+import { T, failure, fmt, focus, setUpQuickExit, show } from "./common.js";
+
+setUpQuickExit();
+
+const $ = (id) => document.getElementById(id);
+const worker = new Worker(new URL("./hashing/worker.js", import.meta.url), { type: "module" });
+let thumbUrl = null;
+
+function hash(file) {
+  return new Promise((resolve) => {
+    worker.onmessage = (event) => {
+      if (event.data.done) resolve(event.data);
+    };
+    worker.postMessage({ id: 1, file, orientations: true });
+  });
+}
+
+async function call(path, body) {
+  let response;
+  try {
+    response = await fetch(path, {
+      method: "POST",
+      headers: {
+        "Content-Type": "application/json",
+        Accept: "application/json",
+        Authorization: `Bearer ${$("demo-key").value.trim()}`,
+      },
+      body: JSON.stringify(body),
+      cache: "no-store",
+      credentials: "omit",
+      referrerPolicy: "no-referrer",
+    });
+  } catch {
+    return { ok: false, status: 0, data: null };
+  }
+  const data = await response.json().catch(() => null);
+  return { ok: response.ok, status: response.status, data };
+}
+
+$("demo-form").addEventListener("submit", (event) => event.preventDefault());
+
+$("demo-photo").addEventListener("change", async (event) => {
+  const file = event.target.files[0];
+  event.target.value = "";
+  if (!file) return;
+  if (!$("demo-key").value.trim()) {
+    $("demo-status").textContent = T.demo_need_key;
+    $("demo-key").focus();
+    return;
+  }
+  show($("demo-result"), false);
+  $("demo-status").textContent = T.demo_checking;
+  if (thumbUrl) URL.revokeObjectURL(thumbUrl);
+  thumbUrl = URL.createObjectURL(file);
+  const hashed = await hash(file);
+  if (hashed.error) {
+    $("demo-status").textContent = T[`status_${hashed.error}`] ?? T.status_undecodable;
+    return;
+  }
+  const { signals, orientations } = hashed.result;
+  const upload = {
+    pdq: signals.find((s) => s.type === "pdq")?.value ?? null,
+    sha256: signals.find((s) => s.type === "sha256")?.value ?? null,
+  };
+  const result = await call("v1/check", { signals, pdq_orientations: orientations });
+  if (!result.ok) {
+    $("demo-status").textContent = fmt("demo_failed", { detail: failure(result) });
+    return;
+  }
+  $("demo-status").textContent = "";
+  showAnswer(result.data, upload);
+});
+
+function showAnswer(answer, upload) {
+  $("demo-thumb").src = thumbUrl;
+  const decision = $("demo-decision");
+  decision.dataset.decision = answer.decision;
+  decision.textContent =
+    answer.reason === "low_quality" ? T.demo_low_quality : T[`demo_decision_${answer.decision}`];
+  const list = $("demo-matches");
+  list.replaceChildren();
+  for (const match of answer.matches) {
+    const li = document.createElement("li");
+    li.className = "match";
+    const text = document.createElement("p");
+    text.textContent = fmt("demo_match", { ref: match.match_ref });
+    if (match.distance !== null && match.distance !== undefined) {
+      const orientation = match.orientation ?? "original";
+      text.textContent += ": " + fmt("demo_match_distance", { bits: match.distance, orientation });
+    }
+    const buttons = document.createElement("div");
+    for (const verdict of ["confirmed", "not_ncii"]) {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.textContent = T[`demo_verdict_${verdict}`];
+      button.addEventListener("click", () => sendVerdict(match.match_ref, verdict, upload));
+      buttons.append(button);
+    }
+    li.append(text, buttons);
+    list.append(li);
+  }
+  $("demo-verdict-status").textContent = "";
+  show($("demo-result"));
+  focus(decision);
+}
+
+async function sendVerdict(matchRef, verdict, upload) {
+  const body = { verdict, upload_pdq: upload.pdq, upload_sha256: upload.sha256 };
+  const result = await call(`v1/matches/${encodeURIComponent(matchRef)}/verdict`, body);
+  const status = $("demo-verdict-status");
+  if (!result.ok) status.textContent = fmt("demo_failed", { detail: failure(result) });
+  else if (!result.data.recorded) status.textContent = T.demo_verdict_not_recorded;
+  else status.textContent = fmt("demo_verdict_recorded", { verdict: T[`demo_verdict_${verdict}`] });
+}

@@ -1,0 +1,76 @@
+"""/demo plays the platform: report a photo, check copies of it, send a verdict, withdraw."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from web_browsing import Browsing
+
+from hashwall.web.render import strings
+from live_server import Served, wait_indexed
+
+from support import encode, textured_rgb
+
+T = strings()
+
+
+def report(page: Any, server: Served, photo: bytes) -> tuple[str, str]:
+    """Report ``photo`` on /report; its case number and PIN."""
+    page.goto(f"{server.url}/report")
+    page.get_by_label(T["attest_adult"]).check()
+    page.get_by_role("button", name=T["attest_continue"]).click()
+    page.locator("#photos").set_input_files(
+        [{"name": "a.jpg", "mimeType": "image/jpeg", "buffer": photo}]
+    )
+    page.get_by_role("button", name=T["send_button"]).click(timeout=30_000)
+    page.locator("#done").wait_for(state="visible", timeout=30_000)
+    return page.locator("#case-number").inner_text(), page.locator("#pin").inner_text()
+
+
+def demo_check(page: Any, photo: bytes, name: str = "upload.png") -> str:
+    """Check ``photo`` on /demo; the decision shown."""
+    page.locator("#demo-result").evaluate("e => e.hidden = true")
+    page.locator("#demo-photo").set_input_files(
+        [{"name": name, "mimeType": "image/png", "buffer": photo}]
+    )
+    page.locator("#demo-result").wait_for(state="visible", timeout=30_000)
+    decision: str = page.locator("#demo-decision").get_attribute("data-decision")
+    return decision
+
+
+def test_demo_checks_a_reported_photo_takes_a_verdict_and_allows_it_once_withdrawn(
+    server: Served, browsing: Browsing, tmp_path: Path
+) -> None:
+    pixels = textured_rgb(900, 700, seed=31)
+    photo = encode(pixels, "JPEG", quality=92)
+    case_number, pin = report(browsing.page, server, photo)
+    wait_indexed(server.url, 1)
+
+    demo = browsing.new_page(1280, 900)
+    demo.goto(f"{server.url}/demo")
+    demo.get_by_label(T["demo_key_label"]).fill(server.keys["feed"])
+    # Another upload of the same picture: re-encoded as PNG and mirrored.
+    mirrored = encode(pixels[:, ::-1], "PNG")
+    assert demo_check(demo, mirrored) == "review"
+    assert "bits apart (flip_y)" in demo.locator("#demo-matches").inner_text()
+    demo.screenshot(path=str(tmp_path / "demo-review.png"), full_page=True)
+    demo.get_by_role("button", name=T["demo_verdict_confirmed"]).click()
+    demo.locator("#demo-verdict-status").filter(has_text="Verdict recorded").wait_for()
+    # Confirmed by this platform's organisation: it now blocks on this organisation's platforms.
+    assert demo_check(demo, mirrored) == "block"
+    assert demo_check(demo, encode(textured_rgb(900, 700, seed=32), "PNG")) == "allow"
+
+    page = browsing.page
+    page.goto(f"{server.url}/case")
+    page.get_by_label(T["case_number_input"]).fill(case_number)
+    page.get_by_label(T["pin_input"]).fill(pin)
+    page.get_by_role("button", name=T["case_show"]).click()
+    page.get_by_role("button", name=T["withdraw_button"]).click()
+    page.get_by_role("button", name=T["withdraw_yes"]).click()
+    page.locator("#withdraw-message").filter(has_text=T["withdraw_done"]).wait_for()
+
+    assert demo_check(demo, mirrored) == "allow"
+    demo.screenshot(path=str(tmp_path / "demo-allow.png"), full_page=True)
+    assert browsing.proxy.left_localhost() == []
+    assert browsing.errors == []
