@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from test_report_flow_browser import AXE_LITE, NO_SIDEWAYS_SCROLL
 from web_browsing import Browsing
 
 from hashwall.web.render import strings
@@ -72,5 +73,8 @@ def test_demo_checks_a_reported_photo_takes_a_verdict_and_allows_it_once_withdra
 
     assert demo_check(demo, mirrored) == "allow"
     demo.screenshot(path=str(tmp_path / "demo-allow.png"), full_page=True)
+    assert demo.evaluate(AXE_LITE) == []
+    demo.set_viewport_size({"width": 375, "height": 800})
+    assert demo.evaluate(NO_SIDEWAYS_SCROLL)
     assert browsing.proxy.left_localhost() == []
     assert browsing.errors == []
