@@ -170,6 +170,8 @@ function showReceipt(receipt, ready) {
     p.signals = null;
     p.orientations = null;
   }
+  // The case number and PIN come first on the screen: what happened before is done.
+  show($("intro"), false);
   show($("attest"), false);
   show($("pick"), false);
   show($("done"));
