@@ -7,6 +7,7 @@ its PIN), in memory or in Redis as the check answers are.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +17,13 @@ import pytest
 import redis
 from sqlalchemy import func, select
 
-from hashwall.api.idempotency import CASE_TTL_SECONDS, MIN_ANONYMOUS_KEY_LENGTH
+from hashwall.api.idempotency import (
+    CASE_TTL_SECONDS,
+    MIN_ANONYMOUS_KEY_LENGTH,
+    PURGE_SECONDS,
+    InProcessIdempotency,
+    StoredAnswer,
+)
 from hashwall.store.tables import cases, items
 
 from app_harness import Api, hashes_of, item_json, jpeg, photo, running_api
@@ -133,3 +140,33 @@ def test_a_case_answer_holding_a_pin_lives_ten_minutes_in_redis(
             assert again.content == first.content and _count(api, cases) == 1
         finally:
             client.close()
+
+
+class FakeClock:
+    """A settable monotonic clock."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_an_expired_case_answer_leaves_the_process_memory() -> None:
+    clock = FakeClock()
+    memory = InProcessIdempotency(clock=clock)
+    answer = StoredAnswer(201, b'{"case_number": "HW-1", "pin": "AAAA-BBBB-CCCC"}')
+
+    async def run() -> None:
+        slot, print_ = memory.slot("anonymous", "cases.create", "k" * 36), memory.fingerprint(b"x")
+        assert await memory.begin(slot, print_, pending=CASE_TTL_SECONDS) is None
+        await memory.finish(slot, print_, answer, ttl=CASE_TTL_SECONDS)
+        assert await memory.begin(slot, print_, pending=CASE_TTL_SECONDS) == answer  # a retry
+        clock.now += CASE_TTL_SECONDS - 1
+        assert await memory.begin(slot, print_, pending=CASE_TTL_SECONDS) == answer
+        clock.now += PURGE_SECONDS + 2  # expired; the next new request sweeps it away
+        other = memory.slot("anonymous", "cases.create", "o" * 36)
+        assert await memory.begin(other, print_, pending=CASE_TTL_SECONDS) is None
+        assert len(memory) == 1  # only the new reservation: no PIN left in memory
+
+    asyncio.run(run())

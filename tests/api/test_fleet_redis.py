@@ -9,14 +9,11 @@
 
 from __future__ import annotations
 
-import os
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
 from sqlalchemy import func, select
 
 from hashwall.api.app import create_app
@@ -39,24 +36,7 @@ from app_harness import (
     photo,
     running_api,
 )
-from support import fresh_database_url, skip_needing
-
-
-@pytest.fixture
-def redis_url() -> Iterator[tuple[str, str]]:
-    """The local test Redis (DB 15) and a prefix of this test's own; skipped if down."""
-    url = os.environ.get("HASHWALL_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-    client = redis.Redis.from_url(url, socket_connect_timeout=1.0)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        skip_needing("needs Redis", f"unreachable at {url}: {exc}")
-    prefix = f"hashwall-test:{uuid.uuid4().hex}:"
-    yield url, prefix
-    keys = list(client.scan_iter(match=f"{prefix}*"))
-    if keys:
-        client.delete(*keys)
-    client.close()
+from support import fresh_database_url
 
 
 def _cases(api: Api) -> int:

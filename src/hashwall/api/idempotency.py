@@ -152,10 +152,20 @@ class _Entry:
 
 
 class InProcessIdempotency(_Digests):
-    """Answers in this process's memory (one process; a restart forgets them)."""
+    """Answers in this process's memory (one process; a restart forgets them).
 
-    def __init__(self, *, secret: bytes | None = None, max_entries: int = 100_000) -> None:
+    ``clock``: when answers expire (tests pass a settable one); waits use the real clock.
+    """
+
+    def __init__(
+        self,
+        *,
+        secret: bytes | None = None,
+        max_entries: int = 100_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         super().__init__(secret if secret is not None else secrets.token_bytes(32))
+        self._clock = clock
         self._entries: dict[str, _Entry] = {}
         self._max_entries = max_entries
         self._next_purge = 0.0
@@ -174,7 +184,7 @@ class InProcessIdempotency(_Digests):
     ) -> StoredAnswer | None:
         deadline = time.monotonic() + WAIT_SECONDS
         while True:
-            now = time.monotonic()
+            now = self._clock()
             entry = self._entries.get(slot)
             if entry is None or entry.expires <= now:
                 self._sweep(now)
@@ -184,14 +194,14 @@ class InProcessIdempotency(_Digests):
                 raise _conflict()
             if entry.answer is not None:
                 return entry.answer
-            if now >= deadline:
+            if time.monotonic() >= deadline:
                 raise _busy()
             await asyncio.sleep(_POLL)
 
     async def finish(
         self, slot: str, fingerprint: str, answer: StoredAnswer, *, ttl: float = TTL_SECONDS
     ) -> None:
-        self._entries[slot] = _Entry(fingerprint, time.monotonic() + ttl, answer)
+        self._entries[slot] = _Entry(fingerprint, self._clock() + ttl, answer)
 
     async def release(self, slot: str) -> None:
         entry = self._entries.get(slot)
