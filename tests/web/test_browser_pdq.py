@@ -208,3 +208,15 @@ def test_browser_pdq_is_within_a_few_bits_of_the_server_on_300_photos(
     assert all(a.digests_equal for a in results)
     assert max(a.distance for a in results) <= 10, worst
     assert sum(a.distance <= 6 for a in results) >= 0.99 * len(results), worst
+
+
+@pytest.mark.slow
+def test_a_48_megapixel_phone_photo_is_hashed_in_strips_to_the_servers_bits(
+    server: Served, browsing: Browsing
+) -> None:
+    # 8000 x 6000: the decoded picture is 192 MB; the worker copies out 256 rows at a time.
+    pixels = np.kron(textured_rgb(1000, 750, seed=1), np.ones((8, 8, 1), dtype=np.uint8))
+    page = browsing.page
+    page.goto(f"{server.url}/report")
+    [result] = compare(page, {"48mp": encode(pixels, "JPEG", quality=85)})
+    assert result.distance == 0 and result.quality_gap == 0 and result.digests_equal
