@@ -47,14 +47,17 @@ class FaultyReader:
     def __init__(self) -> None:
         self.bad_seq: int | None = None
         self.hang_once = False
+        self.hang_all = False
+        self.hung = 0
         self.hanging = threading.Event()
         self.release = threading.Event()
         self.calls = 0
 
     def __call__(self, repo: Repository, after: int, limit: int) -> Sequence[Event]:
         self.calls += 1
-        if self.hang_once:
+        if self.hang_once or self.hang_all:
             self.hang_once = False
+            self.hung += 1
             self.hanging.set()
             self.release.wait(60)
         events = repo.read_events(after, limit)
@@ -212,3 +215,27 @@ def test_a_hung_follower_is_replaced_by_the_watchdog(
     finally:
         reader.release.set()
     assert live.follower_restarts == 1
+
+
+def test_the_watchdog_leaves_at_most_three_hung_followers_behind(
+    ctx: ServiceContext, world: World, pdq_family: PdqFamily
+) -> None:
+    clock, reader = FakeClock(), FaultyReader()
+    live = LiveIndexes(ctx.store, ctx.settings, clock=clock, read_events=reader)
+    live.build()
+    reader.hang_all = True  # every read hangs (a store that accepts and never answers)
+    try:
+        with live:
+            _wait_for(lambda: reader.hung == 1, "the first hung read")
+            for restart in (1, 2, 3):
+                clock.now += ctx.settings.index_follower_timeout + 1
+                _wait_for(lambda r=restart: live.follower_restarts == r, "the watchdog")
+                _wait_for(lambda r=restart: reader.hung == r + 1, "the new follower's read")
+            clock.now += ctx.settings.index_follower_timeout + 1
+            assert not live.check_follower()  # three are left hanging: no fourth
+            assert live.follower_restarts == 3 and not live.current
+            reader.hang_all = False
+            reader.release.set()  # the store answers again: the follower catches up
+            _wait_for(lambda: live.current, "the follower to catch up")
+    finally:
+        reader.release.set()

@@ -103,6 +103,8 @@ BUILD_CHUNK = 50_000
 REBUILD_AFTER = 5
 #: Longest wait between two attempts of a failing follower (seconds).
 MAX_BACKOFF = 5.0
+#: Hung followers left behind at most; past that, the watchdog waits for one of them to return.
+MAX_ABANDONED = 3
 
 #: Reads up to ``limit`` events after ``after`` (the follower's only read of the log).
 EventReader = Callable[[Repository, int, int], Sequence[Event]]
@@ -254,6 +256,7 @@ class LiveIndexes:
         self._thread: threading.Thread | None = None
         self._listener: threading.Thread | None = None
         self._watchdog: threading.Thread | None = None
+        self._abandoned: list[threading.Thread] = []
         #: Set while a LISTEN connection is open (PostgreSQL).
         self.listening = threading.Event()
         #: Notifications received; LISTEN connections opened again after a failure.
@@ -477,11 +480,16 @@ class LiveIndexes:
         """Replace the follower thread if it died or made no progress in
         ``settings.index_follower_timeout`` seconds; True if it was replaced (the watchdog)."""
         thread = self._thread
-        if thread is None or self._stop.is_set():
+        if thread is None or self._stop.is_set() or self._rebuilding:  # a rebuild takes long
             return False
         stuck_for = self._clock() - self._progress_at
         if thread.is_alive() and stuck_for <= self.settings.index_follower_timeout:
             return False
+        self._abandoned = [t for t in self._abandoned if t.is_alive()]
+        if len(self._abandoned) >= MAX_ABANDONED:  # each holds a connection: wait for them
+            return False
+        if thread.is_alive():
+            self._abandoned.append(thread)
         self.follower_restarts += 1
         log.warning(
             "live index: the follower %s; starting a new one (restart %d)",
