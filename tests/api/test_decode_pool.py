@@ -111,7 +111,7 @@ def test_allocation_beyond_the_memory_limit_yields_decode_failed(recovered: Deco
     # The worker answers "needed more memory" and makes way for a fresh one. About one run in
     # eight on a loaded machine the parent reads end-of-file instead of that answer and says
     # the decoder crashed (the same 422 decode_failed); not understood yet, so either message.
-    with pytest.raises(DecodeFailed, match="more memory|crashed") as caught:
+    with pytest.raises(DecodeFailed, match=r"more memory|crashed") as caught:
         recovered._allocate_for_tests(1024 * MB)
     assert (caught.value.code, caught.value.status) == ("decode_failed", 422)
     recovered._allocate_for_tests(16 * MB)
