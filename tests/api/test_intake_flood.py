@@ -140,3 +140,24 @@ def test_new_pins_wait_for_the_argon2_slot_while_checks_are_answered(url: str) -
         asyncio.run(main())
     finally:
         held.release.set()
+
+
+def test_argon2_runs_on_threads_that_give_way_to_the_checks() -> None:
+    import os
+
+    from hashwall.api.limits import ARGON2_NICENESS, ConcurrencyCap
+
+    cap = ConcurrencyCap(limit=1)
+    mine = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    def niceness() -> int:
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    async def main() -> int:
+        return await cap.run_async(niceness)
+
+    try:
+        assert asyncio.run(main()) == min(19, mine + ARGON2_NICENESS)
+        assert niceness() == mine  # the caller's own thread is untouched
+    finally:
+        cap.close()

@@ -317,9 +317,14 @@ class RunningServer:
 
 @contextmanager
 def running_server(
-    url: str, cores: Sequence[int], workers: int, decode_workers: int
+    url: str,
+    cores: Sequence[int],
+    workers: int,
+    decode_workers: int,
+    settings: dict[str, str] | None = None,
 ) -> Iterator[RunningServer]:
-    """Serve ``url`` pinned to ``cores``, rate limits lifted; wait for ``/readyz``."""
+    """Serve ``url`` pinned to ``cores``, key rate limits lifted (``settings``: more
+    ``HASHWALL_`` variables); wait for ``/readyz``."""
     import httpx
 
     port = _free_port()
@@ -334,6 +339,7 @@ def running_server(
         HASHWALL_RATE_LIMIT_KEY_BURST="1000000000",
         HASHWALL_DECODE_WORKERS=str(decode_workers),
     )
+    env.update(settings or {})
     started = time.perf_counter()
     process = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL)
     try:

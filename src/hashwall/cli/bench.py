@@ -166,3 +166,34 @@ def bench_oracle(
         f"median |miss A - miss B| {report['median_abs_miss_vs_miss_us']} us; "
         f"hits on record {report['hits_on_record']:,} of {report['hits_sent']:,}"
     )
+
+
+@bench_app.command("flood")
+def bench_flood(
+    bank: Annotated[int, typer.Option("--bank", help="Vouched hashes in the bank.")] = 100_000,
+    rate: Annotated[float, typer.Option(min=1.0, help="Platform checks/s offered.")] = 200.0,
+    duration: Annotated[float, typer.Option(min=1.0, help="Seconds measured each time.")] = 20.0,
+    flooders: Annotated[
+        int, typer.Option(min=1, help="Connections creating anonymous cases, one address each.")
+    ] = 8,
+    seed: Annotated[int, typer.Option(help="Seed of the generated bank and uploads.")] = 0,
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Platform checks alone, then during a flood of anonymous case creations: p50/p99 of the
+    checks both times, and what the flood got."""
+    import json
+
+    from hashwall.bench.flood import run_flood
+
+    report = run_flood(bank_size=bank, rate=rate, duration=duration, flooders=flooders, seed=seed)
+    if json_out:
+        typer.echo(json.dumps(report))
+        return
+    typer.echo(f"bank {bank:,}, checks offered at {rate:g}/s, {flooders} flooding addresses")
+    for name in ("checks_alone", "checks_during_flood"):
+        r = report[name]
+        typer.echo(
+            f"{name:<20} p50 {r['p50_ms']:.1f} ms  p99 {r['p99_ms']:.1f} ms  "
+            f"{r['measured']} checks, {r['errors']} errors"
+        )
+    typer.echo(f"flood answers: {report['flood_statuses']}")
