@@ -248,3 +248,25 @@ def test_quick_exit_replaces_the_page_and_leaves_it_out_of_history(
     # Only the neutral site itself was contacted (Chromium preconnects to a link it follows).
     host = site[2]
     assert set(browsing.proxy.left_localhost()) <= {f"{host}:443", f"https://{host}/"}
+
+
+def test_a_worker_that_cannot_load_fails_its_photo_instead_of_hanging(
+    server: Served, browsing: Browsing
+) -> None:
+    page = browsing.page
+    page.route("**/web/hashing/worker.js", lambda route: route.abort())
+    page.goto(f"{server.url}/report")
+    page.get_by_label(T["attest_adult"]).check()
+    page.get_by_role("button", name=T["attest_continue"]).click()
+    photo = encode(textured_rgb(300, 200, seed=41), "PNG")
+    page.locator("#photos").set_input_files(
+        [{"name": f"{n}.png", "mimeType": "image/png", "buffer": photo} for n in range(3)]
+    )
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('#items .item')].every("
+        "li => li.dataset.state === 'error')",
+        timeout=30_000,
+    )
+    assert page.locator("#items").inner_text().count(T["status_failed"]) == 3
+    assert page.locator("#send").is_disabled()
+    assert browsing.proxy.posts() == []

@@ -22,20 +22,34 @@ $("attest-form").addEventListener("submit", (event) => {
 });
 
 // --- hashing ------------------------------------------------------------------------------
-const pool = Array.from({ length: WORKERS }, () => {
-  const worker = new Worker(new URL("./hashing/worker.js", import.meta.url), { type: "module" });
-  const slot = { worker, busy: false };
-  worker.onmessage = (event) => onWorkerMessage(slot, event.data);
-  return slot;
-});
 const queue = [];
+const pool = Array.from({ length: WORKERS }, () => startWorker({ worker: null, busy: null }));
+
+function startWorker(slot) {
+  slot.worker = new Worker(new URL("./hashing/worker.js", import.meta.url), { type: "module" });
+  slot.worker.onmessage = (event) => onWorkerMessage(slot, event.data);
+  // A worker that could not load or crashed (out of memory on a huge photo): its photo fails
+  // with a message, and a fresh worker is started for the next photo. The page never waits
+  // forever.
+  slot.worker.onerror = (event) => {
+    event.preventDefault();
+    const photo = slot.busy;
+    slot.worker.terminate();
+    slot.worker = null;
+    slot.busy = null;
+    if (photo && photos.includes(photo)) finishPhoto(photo, { error: "failed" });
+    pump();
+  };
+  return slot;
+}
 
 function pump() {
   for (const slot of pool) {
     if (slot.busy || queue.length === 0) continue;
     const photo = queue.shift();
     if (!photos.includes(photo)) continue;
-    slot.busy = true;
+    if (!slot.worker) startWorker(slot);
+    slot.busy = photo;
     // The 8 orientations let the service refuse a rotated copy of a public (allowlisted) image.
     slot.worker.postMessage({ id: photo.id, file: photo.file, orientations: true });
   }
@@ -47,7 +61,7 @@ function onWorkerMessage(slot, message) {
     if (photo) photo.bar.value = message.progress;
     return;
   }
-  slot.busy = false;
+  slot.busy = null;
   if (photo) finishPhoto(photo, message);
   pump();
 }
