@@ -27,13 +27,14 @@ export function setUpQuickExit() {
   });
 }
 
-/** POST `body` as JSON to `path` (relative to the page): { ok, status, data } or a network error. */
-export async function postJson(path, body) {
+/** POST `body` as JSON to `path` (relative to the page): { ok, status, data }; status 0 when
+ *  the service could not be reached. */
+export async function postJson(path, body, headers = {}) {
   let response;
   try {
     response = await fetch(path, {
       method: "POST",
-      headers: { "Content-Type": "application/json", Accept: "application/json" },
+      headers: { "Content-Type": "application/json", Accept: "application/json", ...headers },
       body: JSON.stringify(body),
       cache: "no-store",
       credentials: "omit",

@@ -1,7 +1,7 @@
 // /demo: plays a platform. A photo is fingerprinted here (the report page's worker), checked
 // with POST /v1/check under the platform key typed in (kept in memory only), and each match can
 // get a reviewer's verdict (POST /v1/matches/{ref}/verdict).
-import { T, failure, fmt, focus, setUpQuickExit, show } from "./common.js";
+import { T, failure, fmt, focus, postJson, setUpQuickExit, show } from "./common.js";
 
 setUpQuickExit();
 
@@ -18,26 +18,8 @@ function hash(file) {
   });
 }
 
-async function call(path, body) {
-  let response;
-  try {
-    response = await fetch(path, {
-      method: "POST",
-      headers: {
-        "Content-Type": "application/json",
-        Accept: "application/json",
-        Authorization: `Bearer ${$("demo-key").value.trim()}`,
-      },
-      body: JSON.stringify(body),
-      cache: "no-store",
-      credentials: "omit",
-      referrerPolicy: "no-referrer",
-    });
-  } catch {
-    return { ok: false, status: 0, data: null };
-  }
-  const data = await response.json().catch(() => null);
-  return { ok: response.ok, status: response.status, data };
+function call(path, body) {
+  return postJson(path, body, { Authorization: `Bearer ${$("demo-key").value.trim()}` });
 }
 
 $("demo-form").addEventListener("submit", (event) => event.preventDefault());
