@@ -634,11 +634,17 @@ def _image_signals(hashes: ImageHashes) -> list[dict[str, Any]]:
 
 
 def item_body(item: ItemLike) -> dict[str, Any]:
-    """The wire form of one item to bank: ``{"kind", "signals"}``."""
+    """The wire form of one item to bank: ``{"kind", "signals", "pdq_orientations"?}`` (the
+    orientations, when hashed with them, are only compared with the allowlist: a rotated copy
+    of a public image is refused too; they are not stored)."""
     if isinstance(item, Item):
         return {"kind": item.kind, "signals": [_signal(s) for s in item.signals]}
     if _is_image_hashes(item):
-        return {"kind": "image", "signals": _image_signals(item)}  # type: ignore[arg-type]
+        hashes: ImageHashes = item  # type: ignore[assignment]
+        body: dict[str, Any] = {"kind": "image", "signals": _image_signals(hashes)}
+        if hashes.orientations is not None:
+            body["pdq_orientations"] = [h.hex for h in hashes.orientations]
+        return body
     if isinstance(item, str | bytes) or not isinstance(item, Sequence):
         raise TypeError("an item is ImageHashes, hashwall.client.Item or a list of signals")
     return {"kind": "image", "signals": [_signal(s) for s in item]}

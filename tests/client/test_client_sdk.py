@@ -299,3 +299,11 @@ def test_client_methods_have_async_twins() -> None:
         mine = inspect.signature(getattr(Client, name)).parameters
         theirs = inspect.signature(getattr(AsyncClient, name)).parameters
         assert list(mine) == list(theirs), name
+
+
+def test_an_image_hashed_with_its_orientations_is_sent_with_them_for_the_allowlist() -> None:
+    data = encode(textured_rgb(seed=21), "JPEG")
+    turned = sdk.item_body(hash_image(data, orientations=True))
+    assert len(turned["pdq_orientations"]) == 8
+    assert turned["pdq_orientations"][0] == turned["signals"][0]["value"]
+    assert "pdq_orientations" not in sdk.item_body(hash_image(data))  # none computed, none sent

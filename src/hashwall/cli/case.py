@@ -117,7 +117,8 @@ def _hash_files(
         task = progress.add_task("hash", total=len(files))
         for path in files:
             try:
-                hashed.append((path, hash_file(path, fast=fast, settings=settings)))
+                hashes = hash_file(path, fast=fast, orientations=True, settings=settings)
+                hashed.append((path, hashes))
             except HashwallError as exc:
                 failed.append(_record(path, "failed", code=exc.code, message=exc.message))
             progress.advance(task)
