@@ -270,3 +270,39 @@ def test_a_worker_that_cannot_load_fails_its_photo_instead_of_hanging(
     assert page.locator("#items").inner_text().count(T["status_failed"]) == 3
     assert page.locator("#send").is_disabled()
     assert browsing.proxy.posts() == []
+
+
+def test_sending_again_after_a_lost_answer_shows_the_case_already_opened(
+    server: Served, browsing: Browsing
+) -> None:
+    page = browsing.page
+    first: list[dict[str, Any]] = []
+
+    def lose_the_first_answer(route: Any) -> None:
+        if first:
+            route.continue_()
+            return
+        # The page's request reaches the server (sent from here), the case is opened...
+        request = route.request
+        response = httpx.post(
+            request.url, content=request.post_data_buffer, headers=request.headers
+        )
+        first.append(response.json())
+        route.abort()  # ...and the answer never reaches the page
+
+    page.route("**/v1/cases", lose_the_first_answer)
+    page.goto(f"{server.url}/report")
+    page.get_by_label(T["attest_adult"]).check()
+    page.get_by_role("button", name=T["attest_continue"]).click()
+    photo = encode(textured_rgb(300, 200, seed=51), "PNG")
+    page.locator("#photos").set_input_files(
+        [{"name": "a.png", "mimeType": "image/png", "buffer": photo}]
+    )
+    send = page.get_by_role("button", name=T["send_button"])
+    send.click(timeout=30_000)
+    page.locator("#send-error").wait_for(state="visible")
+    assert first and first[0]["case_number"]
+    send.click()
+    page.locator("#done").wait_for(state="visible", timeout=30_000)
+    assert page.locator("#case-number").inner_text() == first[0]["case_number"]
+    assert page.locator("#pin").inner_text() == first[0]["pin"]

@@ -9,6 +9,7 @@ const WORKERS = Math.max(1, Math.min(2, navigator.hardwareConcurrency || 1));
 const photos = []; // { id, name, li, bar, status, state: "hashing"|"ready"|"low"|"error", signals }
 let nextId = 1;
 let sent = false;
+let lastSend = null; // { text, key }: the last body sent to POST /v1/cases and its key
 
 // --- attestation --------------------------------------------------------------------------
 $("attest-form").addEventListener("submit", (event) => {
@@ -156,7 +157,12 @@ $("send").addEventListener("click", async () => {
     signals: p.signals,
     pdq_orientations: p.orientations,
   }));
-  const result = await postJson("v1/cases", { items });
+  const body = { items };
+  // Sending the same fingerprints again (after a lost answer) reuses the idempotency key, so
+  // the service answers with the case it already opened instead of opening a second one.
+  const text = JSON.stringify(body);
+  if (!lastSend || lastSend.text !== text) lastSend = { text, key: crypto.randomUUID() };
+  const result = await postJson("v1/cases", body, { "Idempotency-Key": lastSend.key });
   $("send").textContent = T.send_button;
   if (!result.ok) {
     $("send-error").textContent = fmt("send_failed", { detail: failure(result) });
