@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
-from web_browsing import Browsing, chromium, require_browser
+from web_browsing import Browsing, RecordingProxy, browsing_in, launched, require_browser
 
 from live_server import Served, prepare_store, served_in_thread
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
 
 
 @pytest.fixture(scope="module")
@@ -20,8 +24,15 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         yield served
 
 
+@pytest.fixture(scope="session")
+def launched_chromium() -> Iterator[tuple[Browser, RecordingProxy]]:
+    """One Chromium for all the browser tests (each test gets its own contexts)."""
+    with launched() as browser_and_proxy:
+        yield browser_and_proxy
+
+
 @pytest.fixture
-def browsing() -> Iterator[Browsing]:
-    """Chromium through a recording proxy; its first page is 375 px wide (a small phone)."""
-    with chromium() as browsing:
+def browsing(launched_chromium: tuple[Browser, RecordingProxy]) -> Iterator[Browsing]:
+    """A fresh page through the recording proxy, 375 px wide (a small phone)."""
+    with browsing_in(*launched_chromium) as browsing:
         yield browsing

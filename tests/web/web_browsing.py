@@ -24,7 +24,7 @@ import httpx
 import pytest
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Page
+    from playwright.sync_api import Browser, BrowserContext, Page
 
 CHROMIUM = Path("/usr/bin/chromium")
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -133,6 +133,7 @@ class Browsing:
     proxy: RecordingProxy
     console: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    contexts: list[BrowserContext] = field(default_factory=list)
 
     def new_page(self, width: int = 375, height: int = 800) -> Page:
         """Another page (its own context: fresh history and storage) at ``width`` px."""
@@ -143,6 +144,7 @@ class Browsing:
             # browser's housekeeping (updates, sign-in) has none, and its DNS resolves nothing.
             proxy={"server": f"http://127.0.0.1:{self.proxy.port}", "bypass": "<-loopback>"},
         )
+        self.contexts.append(context)
         page = context.new_page()
         page.on("console", lambda m: self.console.append(f"{m.type}: {m.text}"))
         page.on("pageerror", lambda e: self.errors.append(str(e)))
@@ -151,8 +153,8 @@ class Browsing:
 
 
 @contextmanager
-def chromium(width: int = 375, height: int = 800) -> Iterator[Browsing]:
-    """Chromium through a recording proxy, with a first page ``width`` px wide."""
+def launched() -> Iterator[tuple[Browser, RecordingProxy]]:
+    """Chromium, headless, and the recording proxy its contexts browse through."""
     require_browser()
     from playwright.sync_api import sync_playwright
 
@@ -179,8 +181,29 @@ def chromium(width: int = 375, height: int = 800) -> Iterator[Browsing]:
             ],
         )
         try:
-            browsing = Browsing(browser, page=None, proxy=proxy)  # type: ignore[arg-type]
-            browsing.page = browsing.new_page(width, height)
-            yield browsing
+            yield browser, proxy
         finally:
             browser.close()
+
+
+@contextmanager
+def browsing_in(
+    browser: Browser, proxy: RecordingProxy, width: int = 375, height: int = 800
+) -> Iterator[Browsing]:
+    """A fresh page ``width`` px wide (its own context) and a clean record of requests; every
+    context opened meanwhile is closed at the end."""
+    proxy.seen.clear()
+    browsing = Browsing(browser, page=None, proxy=proxy)  # type: ignore[arg-type]
+    browsing.page = browsing.new_page(width, height)
+    try:
+        yield browsing
+    finally:
+        for context in browsing.contexts:
+            context.close()
+
+
+@contextmanager
+def chromium(width: int = 375, height: int = 800) -> Iterator[Browsing]:
+    """Chromium through a recording proxy, with a first page ``width`` px wide."""
+    with launched() as (browser, proxy), browsing_in(browser, proxy, width, height) as browsing:
+        yield browsing
