@@ -194,6 +194,13 @@ class Settings(BaseSettings):
         description="PIN checks that may wait for a slot; past that, a check of the address "
         "that asked most lately is refused 'overloaded' (and not counted).",
     )
+    metrics_public: bool = Field(
+        default=False,
+        description="Serve GET /metrics without a key. Off: it needs an admin key (its labels "
+        "name every platform). On only where the port is reachable from a private network "
+        "alone (the public proxy refusing /metrics); it then keeps answering while the "
+        "database is down, when an admin key cannot be verified.",
+    )
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod

@@ -392,6 +392,14 @@ ROWS: list[Row] = [
             "/v1/admin/csam",
         )
     ],
+    Row(  # its labels name every platform and count its decisions
+        "GET /metrics",
+        _get("/metrics"),
+        right=("admin",),
+        right_status=200,
+        wrong_role=("feed", "intake_a", "feed_check_only"),
+        revoked="revoked_admin",
+    ),
 ]
 
 
@@ -454,6 +462,7 @@ def test_every_v1_route_is_in_the_matrix(scene: Scene) -> None:
         "POST /v1/admin/quarantine/{item_ref}/delete",
     }
     assert routes <= covered, routes - covered
+    assert "/metrics" in paths and "GET /metrics" in covered
 
 
 @pytest.mark.parametrize(

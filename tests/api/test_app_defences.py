@@ -201,7 +201,7 @@ def test_metrics_count_routes_decisions_index_and_feed_lag(url: str) -> None:
         api.catch_up()
         assert api.post("/v1/check", "feed", json=check_json(hashes_of(image))).status_code == 200
         api.get("/v1/feed", "feed", params={"limit": 1})
-        text = api.client.get("/metrics").text
+        text = api.get("/metrics", "admin").text
         assert (
             'hashwall_http_request_duration_seconds_bucket{le="0.001",method="POST",route="/v1/check"}'
             in text
@@ -212,6 +212,21 @@ def test_metrics_count_routes_decisions_index_and_feed_lag(url: str) -> None:
         assert 'hashwall_feed_lag_events{platform="feed"}' in text
         for secret in api.keys.values():
             assert secret.split(".")[0] not in text
+
+
+def test_metrics_need_an_admin_key_unless_public(url: str) -> None:
+    # Their labels name every platform and count its decisions.
+    with running_api(url) as api:
+        assert_problem(api.get("/metrics"), 401, "invalid_key")
+        assert_problem(api.get("/metrics", "feed"), 403, "forbidden")
+        assert_problem(api.get("/metrics", "intake_a"), 403, "forbidden")
+        answer = api.get("/metrics", "admin")
+        assert answer.status_code == 200 and "hashwall_http_requests_total" in answer.text
+
+
+def test_public_metrics_need_no_key(url: str) -> None:
+    with running_api(url, metrics_public=True) as api:  # scraped on a private interface only
+        assert api.get("/metrics").status_code == 200
 
 
 def test_bodies_a_browser_sends_cross_site_without_asking_are_refused(url: str) -> None:

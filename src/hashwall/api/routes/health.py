@@ -1,15 +1,17 @@
-"""Liveness, readiness and metrics (not rate limited, no key)."""
+"""Liveness and readiness (not rate limited, no key), and metrics (an admin key, unless
+``HASHWALL_METRICS_PUBLIC``: their labels name every platform and its decision counts)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from hashwall.api.auth import caller, require
 from hashwall.api.metrics import CONTENT_TYPE
 from hashwall.api.models import Health, Readiness
 from hashwall.api.outage import StoreOutage
-from hashwall.api.routes.common import StateDep
+from hashwall.api.routes.common import ERRORS, StateDep
 
 router = APIRouter(tags=["health"])
 
@@ -58,7 +60,23 @@ async def readyz(request: Request, state: StateDep) -> JSONResponse:
     return JSONResponse(body.model_dump(mode="json"), status_code=200 if ready else 503)
 
 
-@router.get("/metrics", response_class=Response)
+_admin = require("admin")
+
+
+async def _metrics_reader(request: Request, state: StateDep) -> None:
+    """An admin key (401 without one, 403 for other roles), unless metrics are public."""
+    if not state.settings.metrics_public:
+        await _admin(await caller(request, state))
+
+
+@router.get(
+    "/metrics",
+    response_class=Response,
+    dependencies=[Depends(_metrics_reader)],
+    responses={status: ERRORS[status] for status in (401, 403, 429, 503)},
+)
 async def metrics(state: StateDep) -> Response:
-    """Prometheus text format (this process only)."""
-    return Response(state.metrics.render(), media_type=CONTENT_TYPE)
+    """Prometheus text format, of every worker of this server (``serve --workers N``).
+
+    Needs an admin key unless ``HASHWALL_METRICS_PUBLIC`` is set."""
+    return Response(await run_in_threadpool(state.metrics.render), media_type=CONTENT_TYPE)
