@@ -1,11 +1,12 @@
 """The pages a browser opens: the home page (``/``), the API docs (``/docs``), the reporter's
-pages (``/report``, ``/case``; :mod:`hashwall.web`) and their assets.
+pages (``/report``, ``/case``) and the demo platform (``/demo``; :mod:`hashwall.web`), and
+their assets.
 
 Everything a page loads comes from this server (``/static/...``), so the pages work where the
 server has no way out to the internet and tell no third party who opened them. Swagger UI's
 script and stylesheet are the ones the ``fastapi-offline`` package ships (a pinned dependency),
 not a CDN's; the home page is ours and runs no script. The reporter's pages run only this
-server's ES modules (``/web/...``), which hash photos inside the browser and call ``/v1/cases``.
+server's ES modules (``/web/...``), which hash photos inside the browser and call the API.
 """
 
 from __future__ import annotations
