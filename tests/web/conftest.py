@@ -24,9 +24,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         yield served
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def launched_chromium() -> Iterator[tuple[Browser, RecordingProxy]]:
-    """One Chromium for all the browser tests (each test gets its own contexts)."""
+    """One Chromium per test module (each test gets its own contexts). Not per session:
+    Playwright's sync API runs an event loop while it lives, and other modules' browser tests
+    start their own."""
     with launched() as browser_and_proxy:
         yield browser_and_proxy
 
