@@ -24,19 +24,34 @@ metric                                   type       labels
 ``hashwall_decode_pool_*``               gauges     workers, idle, restarts, crashes, timeouts
 =======================================  =========  ===========================================
 
-Each app has its own registry (several apps in one test process never collide). Each process
-reports for itself; scrape every replica (or worker) on its own. Labels never carry key ids,
-client addresses, case numbers or hashes.
+Each app has its own registry (several apps in one test process never collide), and one process
+reports for itself. Under ``hashwall serve --workers N`` a scrape reaches one worker, so the
+workers share prometheus_client's multiprocess mode: ``serve`` sets ``PROMETHEUS_MULTIPROC_DIR``
+(a fresh private directory) before they start, each worker's counters and histograms write to
+files there, and ``/metrics`` answers from all the files (:class:`MultiProcessCollector`).
+The live gauges above are read from the process's objects, which no other worker can see: each
+worker copies them into multiprocess gauges and counters (:class:`_SharedMirror`) every
+:data:`SHARED_REFRESH_SECONDS` and before answering a scrape. Per-worker gauges (``pid``) show
+one series per live worker; ``hashwall_index_size`` the largest worker's index,
+``hashwall_store_up`` the lowest (0 if any worker finds the store down),
+``hashwall_feed_lag_events`` the last page served by any worker, the decoder pools the sum over
+the workers; counters are summed over all workers, dead ones included (the pid-labelled ones
+stay per worker). A worker that died is forgotten at the next scrape.
+
+Labels never carry key ids, client addresses, case numbers or hashes.
 """
 
 from __future__ import annotations
 
+import glob
 import os
+import threading
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final, Literal
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 from prometheus_client.registry import Collector
 
 if TYPE_CHECKING:
@@ -45,6 +60,19 @@ if TYPE_CHECKING:
     from hashwall.service.live import LiveIndexes
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+#: Set (by ``hashwall serve --workers N``) before prometheus_client is imported: the directory
+#: the processes share their metrics through.
+MULTIPROCESS_ENV: Final = "PROMETHEUS_MULTIPROC_DIR"
+#: How often each worker copies its live gauges for the others' scrapes (s).
+SHARED_REFRESH_SECONDS: Final = 1.0
+#: How the workers' values of a live gauge combine (prometheus_client's ``multiprocess_mode``);
+#: ``liveall``: one series per live worker, labelled ``pid``.
+_Mode = Literal["liveall", "livemax", "livemin", "livesum", "livemostrecent"]
+_SHARED_GAUGE_MODES: Final[dict[str, _Mode]] = {
+    "hashwall_index_size": "livemax",
+    "hashwall_store_up": "livemin",
+    "hashwall_feed_lag_events": "livemostrecent",
+}
 
 _LATENCY_BUCKETS = (
     0.001,
@@ -149,10 +177,101 @@ class _LiveCollector(Collector):
                 yield gauge
 
 
-class Metrics:
-    """The registry and instruments of one app."""
+def _gauge_mode(name: str) -> _Mode:
+    if name.startswith("hashwall_decode_pool_"):
+        return "livesum"
+    return _SHARED_GAUGE_MODES.get(name, "liveall")
 
-    def __init__(self) -> None:
+
+class _SharedMirror:
+    """Copies one process's live gauges and counters into the multiprocess files."""
+
+    def __init__(self, collector: _LiveCollector) -> None:
+        self._collector = collector
+        self._lock = threading.Lock()
+        self._instruments: dict[str, Any] = {}
+        # The last value copied, by (name, labels), to add only the increase of a counter.
+        self._counted: dict[tuple[str, tuple[str, ...]], float] = {}
+        self._stop = threading.Event()
+
+    def refresh(self) -> None:
+        """Copy the current values (called by the refresher and before each scrape)."""
+        with self._lock:
+            for family in self._collector.collect():
+                for sample in family.samples:
+                    if family.type == "counter" and not sample.name.endswith("_total"):
+                        continue
+                    self._copy(family, dict(sample.labels), sample.value)
+
+    def _copy(self, family: Metric, labels: dict[str, str], value: float) -> None:
+        if family.type == "gauge":
+            labels.pop("pid", None)  # liveall labels each worker's series with its pid itself
+        names = tuple(sorted(labels))
+        instrument: Any = self._instruments.get(family.name)
+        if instrument is None:
+            if family.type == "counter":
+                instrument = Counter(family.name, family.documentation, names, registry=None)
+            else:
+                instrument = Gauge(
+                    family.name,
+                    family.documentation,
+                    names,
+                    registry=None,
+                    multiprocess_mode=_gauge_mode(family.name),
+                )
+            self._instruments[family.name] = instrument
+        values = tuple(labels[name] for name in names)
+        target = instrument.labels(*values) if names else instrument
+        if family.type == "counter":
+            key = (family.name, values)
+            increase = value - self._counted.get(key, 0.0)
+            if increase > 0:
+                target.inc(increase)
+            self._counted[key] = value
+        else:
+            target.set(value)
+
+    def start(self) -> None:
+        """Refresh every :data:`SHARED_REFRESH_SECONDS` in a daemon thread until :meth:`stop`."""
+        threading.Thread(target=self._run, name="hashwall-metrics", daemon=True).start()
+
+    def stop(self) -> None:
+        """End the refresher."""
+        self._stop.set()
+
+    def _run(self) -> None:
+        while not self._stop.wait(SHARED_REFRESH_SECONDS):
+            try:
+                self.refresh()
+            except Exception:  # a failed copy must not end the refresher
+                continue
+
+
+def _forget_dead_workers(path: str) -> None:
+    """Drop the live gauges of workers that are gone (replaced, or stopped)."""
+    pids = set()
+    for file in glob.glob(os.path.join(path, "gauge_live*_*.db")):
+        tail = os.path.basename(file).rsplit("_", 1)[-1].removesuffix(".db")
+        if tail.isdigit():
+            pids.add(int(tail))
+    for pid in pids:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            mark_process_dead(pid, path)  # type: ignore[no-untyped-call]
+        except PermissionError:  # alive, as another user (not ours: the pid was reused)
+            mark_process_dead(pid, path)  # type: ignore[no-untyped-call]
+
+
+class Metrics:
+    """The registry and instruments of one app.
+
+    ``shared_dir``: the multiprocess directory (default: ``PROMETHEUS_MULTIPROC_DIR``), which
+    must be set before prometheus_client was imported; None: this process alone.
+    """
+
+    def __init__(self, shared_dir: str | None = None) -> None:
+        self.shared_dir = shared_dir or os.environ.get(MULTIPROCESS_ENV) or None
         self.registry = CollectorRegistry(auto_describe=True)
         self.latency = Histogram(
             "hashwall_http_request_duration_seconds",
@@ -179,7 +298,12 @@ class Metrics:
         # Labelled children by label values: ``labels()`` costs more than the observation.
         self._children: dict[tuple[str, ...], Any] = {}
         self.pool_stats: Callable[[], PoolStats | None] | None = None
-        self.registry.register(_LiveCollector(self))
+        collector = _LiveCollector(self)
+        self.registry.register(collector)
+        self._mirror: _SharedMirror | None = None
+        if self.shared_dir is not None:
+            self._mirror = _SharedMirror(collector)
+            self._mirror.start()
 
     def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
         """Count one answered request."""
@@ -202,5 +326,16 @@ class Metrics:
         self.feed_lag[platform] = max(0, lag_events)
 
     def render(self) -> bytes:
-        """The text exposition format."""
-        return generate_latest(self.registry)
+        """The text exposition format: this process's, or every worker's when shared."""
+        if self.shared_dir is None or self._mirror is None:
+            return generate_latest(self.registry)
+        self._mirror.refresh()
+        _forget_dead_workers(self.shared_dir)
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry, path=self.shared_dir)  # type: ignore[no-untyped-call]
+        return generate_latest(registry)
+
+    def close(self) -> None:
+        """Stop copying live values for the other workers (multiprocess mode)."""
+        if self._mirror is not None:
+            self._mirror.stop()

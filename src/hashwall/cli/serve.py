@@ -20,6 +20,12 @@ gone before it asked. SIGTERM is uvicorn's graceful shutdown: the listening sock
 so a new ``hashwall serve`` can bind the port at once. A worker that dies is replaced by the
 supervisor (uvicorn's own), and the others keep answering meanwhile.
 
+**One scrape, every worker.** With ``--workers N`` a request reaches one worker, so ``serve``
+gives the workers a fresh private directory (0700, removed at exit) as
+``PROMETHEUS_MULTIPROC_DIR`` before they start, and ``/metrics`` answers from all the workers'
+files (:mod:`hashwall.api.metrics`). One process needs none (an inherited value is dropped:
+files left there by another run would be counted).
+
 Also runnable as ``python -m hashwall.cli.serve``.
 """
 
@@ -29,8 +35,10 @@ import copy
 import ctypes
 import logging
 import os
+import shutil
 import signal
 import sys
+import tempfile
 import threading
 from typing import TYPE_CHECKING, Annotated, Any, Final
 
@@ -43,6 +51,9 @@ APP: Final = "hashwall.cli.serve:worker_app"
 #: Set by the supervisor of ``--workers N`` for its workers: its pid.
 SUPERVISOR_ENV: Final = "HASHWALL_SERVE_SUPERVISOR"
 _PR_SET_PDEATHSIG: Final = 1
+#: prometheus_client reads it when imported (hashwall.api.metrics.MULTIPROCESS_ENV; not imported
+#: from there: importing prometheus_client here would fix its mode before the variable is set).
+MULTIPROCESS_ENV: Final = "PROMETHEUS_MULTIPROC_DIR"
 #: uvicorn's access line without its ``%(client_addr)s``.
 ACCESS_FORMAT: Final = '%(levelprefix)s "%(request_line)s" %(status_code)s'
 
@@ -115,23 +126,32 @@ def serve_command(
     """Serve the API (routes under /v1, docs at /docs, schema at /openapi.json)."""
     import uvicorn
 
+    shared: str | None = None
     if workers > 1:
         os.environ[SUPERVISOR_ENV] = str(os.getpid())
-    else:  # one process: nothing supervises it
+        shared = tempfile.mkdtemp(prefix="hashwall-metrics-")  # 0700
+        os.environ[MULTIPROCESS_ENV] = shared
+    else:  # one process: nothing supervises it, and its own registry is the whole story
         os.environ.pop(SUPERVISOR_ENV, None)
-    uvicorn.run(
-        APP,
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level=log_level,
-        access_log=access_log,
-        log_config=log_config(),
-        proxy_headers=False,
-        server_header=False,
-        timeout_graceful_shutdown=10,
-    )
+        os.environ.pop(MULTIPROCESS_ENV, None)
+    try:
+        uvicorn.run(
+            APP,
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level=log_level,
+            access_log=access_log,
+            log_config=log_config(),
+            proxy_headers=False,
+            server_header=False,
+            timeout_graceful_shutdown=10,
+        )
+    finally:
+        if shared is not None:
+            os.environ.pop(MULTIPROCESS_ENV, None)
+            shutil.rmtree(shared, ignore_errors=True)
 
 
 def main() -> None:
