@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import shutil
 import stat
 import subprocess
 import sys
@@ -15,6 +16,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
 
 from live_server import free_port, prepare_store, server_env, wait_ready
 
@@ -48,6 +51,21 @@ def _shared_dir(supervisor: int) -> Path | None:
             if entry.startswith(b"PROMETHEUS_MULTIPROC_DIR="):
                 return Path(entry.split(b"=", 1)[1].decode())
     return None
+
+
+def _decisions_by_worker(shared: Path, scratch: Path) -> list[float]:
+    """The checks each worker counted, read from its own file alone."""
+    counts = []
+    for file in sorted(shared.glob("counter_*.db")):
+        scratch.mkdir(exist_ok=True)
+        for old in scratch.iterdir():
+            old.unlink()
+        shutil.copy(file, scratch / file.name)
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry, path=str(scratch))
+        text = generate_latest(registry).decode()
+        counts += [value for _, value in _metric(text, "hashwall_check_decisions_total")]
+    return counts
 
 
 @contextmanager
@@ -102,15 +120,26 @@ def test_one_scrape_counts_the_checks_of_every_worker(
         if shared is not None:  # private to this server
             assert stat.S_IMODE(shared.stat().st_mode) == 0o700
         _wait_for_both_workers(base, keys["admin"])
-        with ThreadPoolExecutor(CONNECTIONS) as pool:
-            share = CHECKS // CONNECTIONS
-            list(pool.map(lambda n: _check_some(base, keys["feed"], n), [share] * CONNECTIONS))
+        sent = 0
+        for _ in range(10):  # rounds, until both workers have answered checks
+            with ThreadPoolExecutor(CONNECTIONS) as pool:
+                share = CHECKS // CONNECTIONS
+                list(pool.map(lambda n: _check_some(base, keys["feed"], n), [share] * CONNECTIONS))
+            sent += share * CONNECTIONS
+            if shared is None:
+                break
+            per_worker = _decisions_by_worker(shared, tmp_path / "one")
+            assert sum(per_worker) == sent, per_worker
+            if len(per_worker) == 2:
+                break
         text = httpx.get(f"{base}/metrics", headers=admin).text
+    if shared is not None:  # where /proc shows the directory: both workers answered checks
+        assert len(per_worker) == 2 and all(count > 0 for count in per_worker), per_worker
     decisions = _metric(text, "hashwall_check_decisions_total")
-    assert decisions == [('{decision="allow",platform="feed"}', float(CHECKS))], decisions
+    assert decisions == [('{decision="allow",platform="feed"}', float(sent))], decisions
     answered = _metric(text, "hashwall_http_requests_total")
     checks = [value for labels, value in answered if 'route="/v1/check"' in labels]
-    assert checks == [float(CHECKS)], answered
+    assert checks == [float(sent)], answered
     # Each worker's own gauges: one series per worker.
     assert len(_metric(text, "hashwall_index_last_seq")) == 2
     assert len(_metric(text, "hashwall_index_lag_seconds")) == 2

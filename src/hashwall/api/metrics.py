@@ -192,7 +192,7 @@ class _SharedMirror:
         self._instruments: dict[str, Any] = {}
         # The last value copied, by (name, labels), to add only the increase of a counter.
         self._counted: dict[tuple[str, tuple[str, ...]], float] = {}
-        self._stop = threading.Event()
+        self._pause = threading.Event()  # never set: the refresher's sleep
 
     def refresh(self) -> None:
         """Copy the current values (called by the refresher and before each scrape)."""
@@ -232,22 +232,19 @@ class _SharedMirror:
             target.set(value)
 
     def start(self) -> None:
-        """Refresh every :data:`SHARED_REFRESH_SECONDS` in a daemon thread until :meth:`stop`."""
+        """Refresh every :data:`SHARED_REFRESH_SECONDS` in a daemon thread (for the process's
+        life: one app per worker)."""
         threading.Thread(target=self._run, name="hashwall-metrics", daemon=True).start()
 
-    def stop(self) -> None:
-        """End the refresher."""
-        self._stop.set()
-
     def _run(self) -> None:
-        while not self._stop.wait(SHARED_REFRESH_SECONDS):
+        while not self._pause.wait(SHARED_REFRESH_SECONDS):
             try:
                 self.refresh()
             except Exception:  # a failed copy must not end the refresher
                 continue
 
 
-def _forget_dead_workers(path: str) -> None:
+def forget_dead_workers(path: str) -> None:
     """Drop the live gauges of workers that are gone (replaced, or stopped)."""
     pids = set()
     for file in glob.glob(os.path.join(path, "gauge_live*_*.db")):
@@ -330,12 +327,7 @@ class Metrics:
         if self.shared_dir is None or self._mirror is None:
             return generate_latest(self.registry)
         self._mirror.refresh()
-        _forget_dead_workers(self.shared_dir)
+        forget_dead_workers(self.shared_dir)
         registry = CollectorRegistry()
         MultiProcessCollector(registry, path=self.shared_dir)  # type: ignore[no-untyped-call]
         return generate_latest(registry)
-
-    def close(self) -> None:
-        """Stop copying live values for the other workers (multiprocess mode)."""
-        if self._mirror is not None:
-            self._mirror.stop()
