@@ -251,6 +251,7 @@ class ItemStatus(Response):
     trust: Literal["unvouched", "vouched", "confirmed"]
     state: Literal["active", "quarantined", "withdrawn", "deleted"]
     created_at: datetime
+    blocked_uploads: int = 0
 
 
 class CaseStatus(Response):

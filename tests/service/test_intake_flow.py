@@ -30,7 +30,7 @@ from hashwall.store.ids import CASE_NUMBER_PATTERN
 from hashwall.store.tables import audit, cases, events, signals
 
 if TYPE_CHECKING:
-    from conftest import World
+    from conftest import PdqFamily, World
 
 #: 12 symbols of Crockford's base 32 in three groups of four.
 PIN_PATTERN = re.compile(r"[0-9A-HJKMNP-TV-Z]{4}(-[0-9A-HJKMNP-TV-Z]{4}){2}")
@@ -323,3 +323,29 @@ def test_only_reporters_and_partners_open_cases(
             create_case(ctx, actor, [_submission(images["original"])])
     with ctx.store.read() as repo:
         assert repo.conn.execute(select(signals)).first() is None
+
+
+def test_the_case_holder_sees_how_many_uploads_each_item_stopped(
+    ctx: ServiceContext, world: World, pdq_family: PdqFamily
+) -> None:
+    from hashwall.service.check import CheckRequest, check
+
+    vouched, unvouched = pdq_family.new(), pdq_family.new()
+    receipt = create_case(
+        ctx,
+        world.partner("Helpline"),
+        [ItemSubmission((Signal("pdq", vouched.hex, 90),))],
+    )
+    anonymous = create_case(
+        ctx, Actor.reporter(), [ItemSubmission((Signal("pdq", unvouched.hex, 90),))]
+    )
+    platform = world.platform("Example", "feed")
+    for distance in (0, 10):
+        request = CheckRequest((Signal("pdq", pdq_family.near(vouched, distance).hex, 90),))
+        assert check(ctx, platform, request).decision == "block"
+    assert check(ctx, platform, CheckRequest((Signal("pdq", unvouched.hex, 90),))).decision == (
+        "review"
+    )
+    [blocked] = case_status(ctx, Actor.reporter(), receipt.case_number, pin=receipt.pin).items
+    [held] = case_status(ctx, Actor.reporter(), anonymous.case_number, pin=anonymous.pin).items
+    assert (blocked.blocked_uploads, held.blocked_uploads) == (2, 0)  # a review is not a block

@@ -157,6 +157,9 @@ class ItemStatus(ResponseModel):
     trust: Literal["unvouched", "vouched", "confirmed"]
     state: Literal["active", "quarantined", "withdrawn", "deleted"]
     created_at: datetime
+    blocked_uploads: int = Field(
+        0, description="Uploads blocked because they matched this item (records kept by platforms)."
+    )
 
 
 class CaseStatus(ResponseModel):
@@ -191,6 +194,7 @@ class CaseStatus(ResponseModel):
                     trust=i.trust,
                     state=i.state,
                     created_at=i.created_at,
+                    blocked_uploads=i.blocked_uploads,
                 )
                 for i in view.items
             ],

@@ -154,6 +154,8 @@ class ItemView:
     trust: Trust
     state: ItemState
     created_at: datetime
+    #: Uploads answered ``block`` for this item whose match records platforms still keep.
+    blocked_uploads: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,11 +258,13 @@ def add_items(
 def case_status(
     ctx: ServiceContext, actor: Actor, case_number: str, *, pin: str | None = None
 ) -> CaseView:
-    """The case and each item's kind, trust and state (case number + PIN, or filing partner)."""
+    """The case and each item's kind, trust, state and blocked uploads (case number + PIN, or
+    the filing partner)."""
     case = authorise_case(ctx, actor, case_number, pin)
     with ctx.store.read() as repo:
         current = repo.get_case_by_id(case.id) or case
         item_rows = repo.list_items(case.id)
+        blocked = repo.count_matches([i.id for i in item_rows], decision="block")
     return CaseView(
         case_number=current.case_number,
         channel=current.channel,
@@ -269,7 +273,7 @@ def case_status(
         created_at=current.created_at,
         withdrawn_at=current.withdrawn_at,
         items=tuple(
-            ItemView(i.item_ref, i.kind, i.trust, i.state, i.created_at)
+            ItemView(i.item_ref, i.kind, i.trust, i.state, i.created_at, blocked.get(i.id, 0))
             for i in item_rows
             if i.state != "deleted"
         ),

@@ -904,6 +904,22 @@ class Repository:
         }
         return CheckCandidates(found, bool(upload), bool(pdq))
 
+    def count_matches(
+        self, item_ids: Collection[int], *, decision: Decision | None = None
+    ) -> dict[int, int]:
+        """How many match rows each of ``item_ids`` has, of one ``decision`` if given (items
+        without any are left out)."""
+        if not item_ids:
+            return {}
+        stmt = (
+            select(matches.c.item_id, func.count())
+            .where(matches.c.item_id.in_(set(item_ids)))
+            .group_by(matches.c.item_id)
+        )
+        if decision is not None:
+            stmt = stmt.where(matches.c.decision == decision)
+        return {item_id: int(count) for item_id, count in self.conn.execute(stmt)}
+
     def standing_match_refs(self, match_refs: Collection[str]) -> set[str]:
         """Those of ``match_refs`` whose item is still in the bank (active or quarantined)."""
         if not match_refs:
@@ -1062,17 +1078,6 @@ class Repository:
             item_row = dict(zip(item_columns, values[len(match_columns) :], strict=True))
             out.append((_from_mapping(Match, match_row), _from_mapping(Item, item_row)))
         return out
-
-    def count_matches(self, item_ids: Collection[int]) -> dict[int, int]:
-        """How many match records each item has (items without any are left out)."""
-        if not item_ids:
-            return {}
-        rows = self.conn.execute(
-            select(matches.c.item_id, func.count())
-            .where(matches.c.item_id.in_(set(item_ids)))
-            .group_by(matches.c.item_id)
-        )
-        return {item_id: count for item_id, count in rows}
 
     def count_verdicts(self, item_ids: Collection[int]) -> dict[int, dict[str, int]]:
         """Each item's verdicts counted by kind (items without any are left out)."""

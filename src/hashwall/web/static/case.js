@@ -58,6 +58,12 @@ function render(view) {
     const text = document.createElement("span");
     text.textContent = " " + itemText(item);
     li.append(title, text);
+    if (item.blocked_uploads > 0) {
+      const blocked = document.createElement("span");
+      blocked.className = "blocked";
+      blocked.textContent = " " + fmt("item_blocked_uploads", { n: item.blocked_uploads });
+      li.append(blocked);
+    }
     list.append(li);
   });
   show($("withdraw"), view.status === "active");
