@@ -23,7 +23,8 @@ supervisor (uvicorn's own), and the others keep answering meanwhile.
 **One scrape, every worker.** With ``--workers N`` a request reaches one worker, so ``serve``
 gives the workers a fresh private directory (0700, removed at exit) as
 ``PROMETHEUS_MULTIPROC_DIR`` before they start, and ``/metrics`` answers from all the workers'
-files (:mod:`hashwall.api.metrics`). One process needs none (an inherited value is dropped:
+files (:mod:`hashwall.api.metrics`); if the supervisor is killed, its workers remove the
+directory as they exit. One process needs none (an inherited value is dropped:
 files left there by another run would be counted).
 
 Also runnable as ``python -m hashwall.cli.serve``.
@@ -31,6 +32,7 @@ Also runnable as ``python -m hashwall.cli.serve``.
 
 from __future__ import annotations
 
+import atexit
 import copy
 import ctypes
 import logging
@@ -90,12 +92,21 @@ def die_with_supervisor() -> None:
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL(None, use_errno=True)
         armed = libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) == 0
+    shared = os.environ.get(MULTIPROCESS_ENV)
+    if shared:
+        atexit.register(_remove_if_orphaned, shared, supervisor)
     if os.getppid() != supervisor:  # it died before the kernel was asked to tell us
         raise SystemExit(f"hashwall serve: the supervisor (pid {supervisor}) is gone")
     if not armed:
         threading.Thread(
             target=_watch_parent, args=(supervisor,), name="hashwall-parent", daemon=True
         ).start()
+
+
+def _remove_if_orphaned(shared: str, supervisor: int) -> None:
+    """At a worker's exit: a supervisor that was killed cannot remove the metrics directory."""
+    if os.getppid() != supervisor:
+        shutil.rmtree(shared, ignore_errors=True)
 
 
 def _watch_parent(supervisor: int) -> None:
