@@ -164,7 +164,9 @@ def test_report_check_vouch_case_withdraw_by_keyboard_leaves_no_trace(
     page.locator("#case-view").wait_for(state="visible", timeout=30_000)
     assert page.evaluate("() => document.activeElement.id") == "case-h"
     assert page.locator("#case-summary").inner_text() == T["case_status_active"]
-    assert T["item_state_active_vouched"] in page.locator("#case-items").inner_text()
+    shown = page.locator("#case-items").inner_text()
+    assert T["item_state_active_vouched"] in shown
+    assert T["item_blocked_uploads"].replace("{n}", "1") in shown  # the one blocked upload
     assert_page_is_sound(page, tmp_path / "case-375.png")
     tab_to(page, "withdraw-start")
     page.keyboard.press("Enter")
