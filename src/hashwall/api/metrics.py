@@ -44,6 +44,7 @@ Labels never carry key ids, client addresses, case numbers or hashes.
 from __future__ import annotations
 
 import glob
+import logging
 import os
 import threading
 from collections.abc import Callable, Iterator
@@ -58,6 +59,8 @@ if TYPE_CHECKING:
     from hashwall.api.decode_pool import PoolStats
     from hashwall.api.outage import StoreOutage
     from hashwall.service.live import LiveIndexes
+
+log = logging.getLogger("hashwall.api")
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 #: Set (by ``hashwall serve --workers N``) before prometheus_client is imported: the directory
@@ -193,6 +196,7 @@ class _SharedMirror:
         # The last value copied, by (name, labels), to add only the increase of a counter.
         self._counted: dict[tuple[str, tuple[str, ...]], float] = {}
         self._pause = threading.Event()  # never set: the refresher's sleep
+        self._failed = False
 
     def refresh(self) -> None:
         """Copy the current values (called by the refresher and before each scrape)."""
@@ -240,8 +244,10 @@ class _SharedMirror:
         while not self._pause.wait(SHARED_REFRESH_SECONDS):
             try:
                 self.refresh()
-            except Exception:  # a failed copy must not end the refresher
-                continue
+            except Exception:  # a failed copy must not end the refresher; said once
+                if not self._failed:
+                    self._failed = True
+                    log.exception("metrics: copying this worker's live gauges failed")
 
 
 def forget_dead_workers(path: str) -> None:
