@@ -29,3 +29,12 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     for need, count in sorted(counts.items(), key=lambda kv: -kv[1]):
         hint = f": {NEEDS[need]}" if need in NEEDS else ""
         terminalreporter.write_line(f"{count} skipped, {need}{hint}")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Compile hashwall's PDQ kernels once (or load them from numba's cache) before any test
+    starts decoder workers: on a fresh checkout every worker would compile them itself, all at
+    once, and on a busy machine miss its start-up limit (seen: 120 s at a load of 15)."""
+    from hashwall.hashing import fast
+
+    fast.warm_up()
