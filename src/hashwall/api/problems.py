@@ -164,7 +164,8 @@ def store_outage(app: Any) -> StoreOutage:
 async def _store_error(request: Request, exc: Exception) -> JSONResponse:
     if is_store_unavailable(exc):
         return error_response(store_outage(request.app).failed(exc))
-    log_unexpected(exc, f"{request.method} {request.url.path}")
+    route = getattr(request.scope.get("route"), "path", "?")  # the template: no refs in logs
+    log_unexpected(exc, f"{request.method} {route}")
     return internal_error_response()
 
 
