@@ -1,0 +1,43 @@
+"""The ``pdq`` signal type: an image's PDQ hash, matched by Hamming distance."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from hashwall.hashing.pdq import MIN_QUALITY, ORIENTATIONS, PdqHash
+from hashwall.hashing.signals.base import DistanceSignalType
+
+#: The largest radius a platform may set: past it, unrelated photos start to match.
+MAX_PDQ_THRESHOLD = 31
+
+
+class PdqSignal(DistanceSignalType):
+    """A PDQ hash: 64 hex digits with about half of the bits set, with its quality (0-100).
+
+    A hash below quality 50 is too featureless to mean anything: never banked nor matched.
+    An upload may come with its 8 dihedral hashes (in ``pdqhash.compute_dihedral``'s order);
+    the bank holds one.
+    """
+
+    name = "pdq"
+    bits = 256
+    quality_required = True
+    min_quality = MIN_QUALITY
+    orientations: ClassVar[tuple[str, ...]] = tuple(o.value for o in ORIENTATIONS)
+    default_threshold = MAX_PDQ_THRESHOLD
+    max_threshold = MAX_PDQ_THRESHOLD
+
+    @classmethod
+    def canonical(cls, value: str) -> str:
+        return PdqHash.parse(value).hex
+
+    @classmethod
+    def canonical_degenerate(cls, value: str) -> str:
+        return PdqHash.from_hex(value).hex
+
+    @classmethod
+    def get_examples(cls) -> tuple[str, ...]:
+        return (
+            "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22",
+            "07070f311f0b57b0f9c8f5ddfc709c0f4c91d12a699de1e2cc194c63b16364dd",
+        )
