@@ -1,4 +1,4 @@
-"""Exact digests (``md5``, ``sha256``) of the live bank, in memory: equality by binary search.
+"""Exact digests (the types matched by equality) of the live bank, in memory: binary search.
 
 A check with digests then needs no store read before deciding (the PDQ index already works
 this way); candidates are still re-read from the store before any answer other than ``allow``.
@@ -44,8 +44,8 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-#: Digest types matched by equality, and their sizes in bytes.
-DIGEST_SIZES: Final = {"md5": 16, "sha256": 32}
+from hashwall.hashing.signals import SIGNAL_TYPES, ExactSignalType, exact_types
+
 #: Bytes of a digest used as its sort key.
 KEY_BYTES: Final = 8
 
@@ -54,15 +54,18 @@ ByteArray = npt.NDArray[np.uint8]
 IdArray = npt.NDArray[np.int64]
 
 
+def digest_size(signal_type: str) -> int | None:
+    """Bytes of a value of ``signal_type`` if it is a registered exact type, else None."""
+    kind = SIGNAL_TYPES.get(signal_type)
+    return kind.size if kind is not None and issubclass(kind, ExactSignalType) else None
+
+
 def digest_bytes(signal_type: str, value: str) -> bytes | None:
     """The raw bytes of a hex digest of ``signal_type``, or None if it is not one."""
-    size = DIGEST_SIZES.get(signal_type)
-    if size is None or len(value) != 2 * size:
+    kind = SIGNAL_TYPES.get(signal_type)
+    if kind is None or not issubclass(kind, ExactSignalType):
         return None
-    try:
-        return bytes.fromhex(value)
-    except ValueError:
-        return None
+    return kind.digest_bytes(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,7 +143,9 @@ def parse_chunk(
 
     Values that are not digests of ``signal_type`` (erased, malformed) are skipped.
     """
-    size = DIGEST_SIZES[signal_type]
+    size = digest_size(signal_type)
+    if size is None:
+        raise ValueError(f"{signal_type!r} is not a registered exact signal type")
     ids = np.asarray(item_ids, dtype=np.int64).reshape(-1)
     if ids.size != len(values):
         raise ValueError(f"{ids.size} item ids for {len(values)} values")
@@ -225,12 +230,18 @@ class DigestIndex:
 
     def __init__(
         self,
-        types: Iterable[str] = tuple(DIGEST_SIZES),
+        types: Iterable[str] | None = None,
         *,
         delta_max: int | None = None,
         dead_max: int | None = None,
     ) -> None:
-        self._sizes = {t: DIGEST_SIZES[t] for t in types}
+        """``types``: the exact types to hold (every registered one if None)."""
+        names = [t.name for t in exact_types()] if types is None else list(types)
+        sizes = {t: digest_size(t) for t in names}
+        self._sizes = {t: size for t, size in sizes.items() if size is not None}
+        short = [t for t, size in self._sizes.items() if size < KEY_BYTES]
+        if short:
+            raise ValueError(f"digests of {short} are shorter than the {KEY_BYTES}-byte sort key")
         self._delta_max = delta_max
         self._dead_max = dead_max
         self._lock = threading.Lock()
