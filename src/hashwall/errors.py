@@ -77,6 +77,13 @@ class TooManyFrames(InvalidInput):
     status = 413
 
 
+class MediaTooLong(InvalidInput):
+    """A video lasts longer than ``Settings.video_max_seconds``."""
+
+    code = "media_too_long"
+    status = 413
+
+
 class ImageTooSmall(InvalidInput):
     """A side of the image is shorter than ``Settings.min_side``: too little to fingerprint."""
 

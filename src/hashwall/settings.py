@@ -25,6 +25,32 @@ class Settings(BaseSettings):
     max_frames: int = Field(default=1000, gt=0, description="Most frames in an animation.")
     min_side: int = Field(default=16, gt=0, description="Shortest accepted image side in pixels.")
 
+    # Video limits: checked from the container's header where it declares them, and again while
+    # decoding (a header may lie). The bytes are streamed to the decoder, never held at once.
+    video_max_bytes: int = Field(
+        default=2 * GB, gt=0, description="Largest accepted video file, in bytes."
+    )
+    video_max_seconds: float = Field(
+        default=7200.0, gt=0, description="Longest accepted video, in seconds (2 hours)."
+    )
+    video_max_pixels: int = Field(
+        default=7680 * 4320,
+        gt=0,
+        description="Largest width*height of a video frame (default 8K UHD).",
+    )
+    video_max_frames: int = Field(
+        default=432_000,
+        gt=0,
+        description="Most decoded frames in a video or an animation hashed as a video "
+        "(2 hours at 60 frames per second).",
+    )
+    vpdq_seconds_per_hash: float = Field(
+        default=1.0,
+        ge=0,
+        description="Seconds of video between two hashed frames (vPDQ's secondsPerHash); "
+        "0 hashes every frame.",
+    )
+
     # Matching.
     pdq_threshold: int = Field(default=31, ge=0, le=63, description="Default PDQ match radius.")
     pdq_min_quality: int = Field(
