@@ -47,7 +47,6 @@ from hashwall.api.clientaddr import ClientAddressResolver
 from hashwall.api.idempotency import idempotency_store
 from hashwall.api.limits import ConcurrencyCap, pin_backoff, rate_limiter
 from hashwall.api.metrics import Metrics
-from hashwall.api.models import CaseCreate, CheckIn, Problem
 from hashwall.api.problems import (
     error_response,
     install_problem_handlers,
@@ -60,6 +59,7 @@ from hashwall.errors import HashwallError, UnsupportedContentType
 from hashwall.service.context import ServiceContext
 from hashwall.settings import Settings
 from hashwall.store.repo import Store
+from hashwall.wire import CaseCreate, CheckIn, Problem
 
 log = logging.getLogger("hashwall.api")
 

@@ -12,8 +12,11 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Response, status
 from starlette.concurrency import run_in_threadpool
 
+from hashwall.api import mapping
 from hashwall.api.auth import AdminCaller
-from hashwall.api.models import (
+from hashwall.api.routes.common import ERRORS, StateDep
+from hashwall.service import casework, operator, retention, verdicts
+from hashwall.wire import (
     AllowlistEntryOut,
     AllowlistIn,
     ApiKeyCreated,
@@ -38,8 +41,6 @@ from hashwall.api.models import (
     QuarantinedItemOut,
     RetentionOut,
 )
-from hashwall.api.routes.common import ERRORS, StateDep
-from hashwall.service import casework, operator, retention, verdicts
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"], responses=ERRORS)
 
@@ -57,14 +58,14 @@ async def add_organisation(
 ) -> OrganisationOut:
     """Create an organisation (``already_exists`` if the name is taken)."""
     info = await run_in_threadpool(operator.add_organisation, state.ctx, who.actor, body.name)
-    return OrganisationOut.from_result(info)
+    return mapping.organisation(info)
 
 
 @router.get("/organisations", response_model=list[OrganisationOut])
 async def list_organisations(who: AdminCaller, state: StateDep) -> list[OrganisationOut]:
     """All organisations, by name."""
     infos = await run_in_threadpool(operator.list_organisations, state.ctx, who.actor)
-    return [OrganisationOut.from_result(i) for i in infos]
+    return [mapping.organisation(i) for i in infos]
 
 
 @router.post("/platforms", status_code=status.HTTP_201_CREATED, response_model=PlatformOut)
@@ -76,9 +77,9 @@ async def add_platform(body: PlatformIn, who: AdminCaller, state: StateDep) -> P
         who.actor,
         organisation=body.organisation,
         name=body.name,
-        policy=body.policy.update() if body.policy is not None else None,
+        policy=mapping.policy_update(body.policy) if body.policy is not None else None,
     )
-    return PlatformOut.from_result(info)
+    return mapping.platform(info)
 
 
 @router.get("/platforms", response_model=list[PlatformOut])
@@ -91,7 +92,7 @@ async def list_platforms(
     infos = await run_in_threadpool(
         operator.list_platforms, state.ctx, who.actor, organisation=organisation
     )
-    return [PlatformOut.from_result(i) for i in infos]
+    return [mapping.platform(i) for i in infos]
 
 
 @router.post("/platforms/policy", response_model=PlatformOut)
@@ -100,23 +101,27 @@ async def set_platform_policy(
 ) -> PlatformOut:
     """Change some fields of a platform's policy (the result is validated as a whole)."""
     info = await run_in_threadpool(
-        operator.set_platform_policy, state.ctx, who.actor, body.platform, body.changes.update()
+        operator.set_platform_policy,
+        state.ctx,
+        who.actor,
+        body.platform,
+        mapping.policy_update(body.changes),
     )
-    return PlatformOut.from_result(info)
+    return mapping.platform(info)
 
 
 @router.post("/partners", status_code=status.HTTP_201_CREATED, response_model=PartnerOut)
 async def add_partner(body: PartnerIn, who: AdminCaller, state: StateDep) -> PartnerOut:
     """Create an intake partner."""
     info = await run_in_threadpool(operator.add_partner, state.ctx, who.actor, body.name)
-    return PartnerOut.from_result(info)
+    return mapping.partner(info)
 
 
 @router.get("/partners", response_model=list[PartnerOut])
 async def list_partners(who: AdminCaller, state: StateDep) -> list[PartnerOut]:
     """All intake partners, by name."""
     infos = await run_in_threadpool(operator.list_partners, state.ctx, who.actor)
-    return [PartnerOut.from_result(i) for i in infos]
+    return [mapping.partner(i) for i in infos]
 
 
 # --- API keys --------------------------------------------------------------------------------
@@ -135,7 +140,7 @@ async def create_key(body: ApiKeyIn, who: AdminCaller, state: StateDep) -> ApiKe
         scopes=body.scopes,
         label=body.label,
     )
-    return ApiKeyCreated.from_created(created)
+    return mapping.created_key(created)
 
 
 @router.get("/keys", response_model=list[ApiKeyOut])
@@ -146,14 +151,14 @@ async def list_keys(
     infos = await run_in_threadpool(
         operator.list_api_keys, state.ctx, who.actor, include_revoked=include_revoked
     )
-    return [ApiKeyOut.from_result(i) for i in infos]
+    return [mapping.api_key(i) for i in infos]
 
 
 @router.post("/keys/{key_id}/revoke", response_model=ApiKeyOut)
 async def revoke_key(key_id: KeyId, who: AdminCaller, state: StateDep) -> ApiKeyOut:
     """Revoke a key: it stops working with the next request (idempotent)."""
     info = await run_in_threadpool(operator.revoke_api_key, state.ctx, who.actor, key_id)
-    return ApiKeyOut.from_result(info)
+    return mapping.api_key(info)
 
 
 # --- quarantine ------------------------------------------------------------------------------
@@ -170,7 +175,7 @@ async def list_quarantine(
     items = await run_in_threadpool(
         operator.list_quarantine, state.ctx, who.actor, limit=limit, after=after
     )
-    return [QuarantinedItemOut.from_result(i) for i in items]
+    return [mapping.quarantined_item(i) for i in items]
 
 
 @router.post("/quarantine/{item_ref}/reinstate", response_model=ItemStateChangeOut)
@@ -179,7 +184,7 @@ async def reinstate_item(
 ) -> ItemStateChangeOut:
     """Return a quarantined item to ``active``."""
     change = await run_in_threadpool(operator.reinstate_item, state.ctx, who.actor, item_ref)
-    return ItemStateChangeOut.from_result(change)
+    return mapping.state_change(change)
 
 
 @router.post("/quarantine/{item_ref}/delete", response_model=ItemStateChangeOut)
@@ -188,7 +193,7 @@ async def delete_item(item_ref: ItemRef, who: AdminCaller, state: StateDep) -> I
     change = await run_in_threadpool(
         operator.delete_quarantined_item, state.ctx, who.actor, item_ref
     )
-    return ItemStateChangeOut.from_result(change)
+    return mapping.state_change(change)
 
 
 # --- cases, items, the csam queue ------------------------------------------------------------
@@ -198,7 +203,7 @@ async def delete_item(item_ref: ItemRef, who: AdminCaller, state: StateDep) -> I
 async def show_case(body: CaseLookupIn, who: AdminCaller, state: StateDep) -> CaseRecordOut:
     """A case by its number: items, states, trust, match and verdict counts (no hash values)."""
     record = await run_in_threadpool(casework.find_case, state.ctx, who.actor, body.case_number)
-    return CaseRecordOut.from_result(record)
+    return mapping.case_record(record)
 
 
 @router.post("/cases/erase", response_model=CaseErasureOut)
@@ -207,7 +212,7 @@ async def erase_case(body: CaseEraseIn, who: AdminCaller, state: StateDep) -> Ca
     erased = await run_in_threadpool(
         lambda: casework.erase_case(state.ctx, who.actor, body.case_number, reason=body.reason)
     )
-    return CaseErasureOut.from_result(erased)
+    return mapping.case_erasure(erased)
 
 
 @router.post("/items/{item_ref}/delete", response_model=ItemStateChangeOut)
@@ -218,14 +223,14 @@ async def delete_banked_item(
     change = await run_in_threadpool(
         lambda: casework.delete_active_item(state.ctx, who.actor, item_ref, reason=body.reason)
     )
-    return ItemStateChangeOut.from_result(change)
+    return mapping.state_change(change)
 
 
 @router.post("/items/{item_ref}/confirm", response_model=ItemConfirmedOut)
 async def confirm_item(item_ref: ItemRef, who: AdminCaller, state: StateDep) -> ItemConfirmedOut:
     """Confirm an item for everyone: it blocks on every platform (see docs/trust.md)."""
     confirmed = await run_in_threadpool(verdicts.confirm_item, state.ctx, who.actor, item_ref)
-    return ItemConfirmedOut.from_result(confirmed)
+    return mapping.confirmed(confirmed)
 
 
 @router.get("/csam", response_model=list[FlaggedItemOut])
@@ -239,7 +244,7 @@ async def list_csam(
     flagged = await run_in_threadpool(
         lambda: casework.list_csam(state.ctx, who.actor, limit=limit, after=after)
     )
-    return [FlaggedItemOut.from_result(f) for f in flagged]
+    return [mapping.flagged_item(f) for f in flagged]
 
 
 # --- allowlist -------------------------------------------------------------------------------
@@ -258,7 +263,7 @@ async def add_to_allowlist(
         note=body.note,
         pdq_orientations=body.pdq_orientations or (),
     )
-    return [AllowlistEntryOut.from_result(e) for e in entries]
+    return [mapping.allowlist_entry(e) for e in entries]
 
 
 @router.get("/allowlist", response_model=list[AllowlistEntryOut])
@@ -278,7 +283,7 @@ async def list_allowlist(
         limit=limit,
         after_id=after_id,
     )
-    return [AllowlistEntryOut.from_result(e) for e in entries]
+    return [mapping.allowlist_entry(e) for e in entries]
 
 
 @router.delete("/allowlist/{entry_id}", status_code=status.HTTP_204_NO_CONTENT)
@@ -312,11 +317,11 @@ async def list_audit(
         actor_key_id=key_id,
         action=action,
     )
-    return [AuditOut.from_result(r) for r in records]
+    return [mapping.audit_record(r) for r in records]
 
 
 @router.post("/retention/run", response_model=RetentionOut)
 async def run_retention(who: AdminCaller, state: StateDep) -> RetentionOut:
     """Delete every platform's match records older than its retention days, now."""
     report = await run_in_threadpool(retention.run_retention, state.ctx, who.actor)
-    return RetentionOut.from_result(report)
+    return mapping.retention_report(report)

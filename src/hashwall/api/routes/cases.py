@@ -24,6 +24,7 @@ from fastapi import APIRouter, Header, Request, status
 from fastapi.responses import Response
 from pydantic import BaseModel
 
+from hashwall.api import mapping
 from hashwall.api.auth import CallerDep, IntakeCaller
 from hashwall.api.idempotency import (
     CASE_TTL_SECONDS,
@@ -34,20 +35,6 @@ from hashwall.api.idempotency import (
     valid_case_key,
 )
 from hashwall.api.limits import ANONYMOUS_INTAKE, anonymous_intake_rate
-from hashwall.api.models import (
-    CaseAccess,
-    CaseCreate,
-    CaseCreated,
-    CaseItemsAdd,
-    CaseItemsAdded,
-    CaseStatus,
-    CaseVouch,
-    CaseVouched,
-    CaseWithdraw,
-    CaseWithdrawn,
-    PinReissue,
-    PinReissued,
-)
 from hashwall.api.routes.common import (
     ERRORS,
     MEDIA_FIELD,
@@ -62,6 +49,20 @@ from hashwall.api.state import ApiState
 from hashwall.errors import Forbidden
 from hashwall.service import intake, withdraw
 from hashwall.service.context import Actor
+from hashwall.wire import (
+    CaseAccess,
+    CaseCreate,
+    CaseCreated,
+    CaseItemsAdd,
+    CaseItemsAdded,
+    CaseStatus,
+    CaseVouch,
+    CaseVouched,
+    CaseWithdraw,
+    CaseWithdrawal,
+    PinReissue,
+    PinReissued,
+)
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"], responses=ERRORS)
 
@@ -140,7 +141,7 @@ async def create_case(
         fingerprint = b"media\x00" + hashes.sha256.encode()
     else:
         body, raw = await json_body(request, CaseCreate, state)
-        items = [item.submission() for item in body.items]
+        items = [mapping.submission(item) for item in body.items]
         fingerprint = b"json\x00" + raw
 
     async def run() -> CaseCreated:
@@ -149,7 +150,7 @@ async def create_case(
         receipt = await state.pin_cap.run_fair_async(
             who.client, intake.create_case, state.ctx, who.actor, items
         )
-        return CaseCreated.from_result(receipt)
+        return mapping.case_created(receipt)
 
     return await _once(
         state, who.actor, "create", idempotency_key, fingerprint, run, status.HTTP_201_CREATED
@@ -170,7 +171,7 @@ async def case_status(body: CaseAccess, who: CallerDep, state: StateDep) -> Case
         body.case_number,
         pin=body.pin,
     )
-    return CaseStatus.from_result(view)
+    return mapping.case_status(view)
 
 
 @router.post("/items", response_model=CaseItemsAdded)
@@ -192,16 +193,16 @@ async def add_items(
             state.ctx,
             who.actor,
             body.case_number,
-            [item.submission() for item in body.items],
+            [mapping.submission(item) for item in body.items],
             pin=body.pin,
         )
-        return CaseItemsAdded.from_result(added)
+        return mapping.items_added(added)
 
     fingerprint = body.model_dump_json().encode()
     return await _once(state, who.actor, "items", idempotency_key, fingerprint, run)
 
 
-@router.post("/withdraw", response_model=CaseWithdrawn)
+@router.post("/withdraw", response_model=CaseWithdrawal)
 async def withdraw_case(
     body: CaseWithdraw,
     who: CallerDep,
@@ -220,7 +221,7 @@ async def withdraw_case(
     )
 
 
-async def _withdraw(body: CaseWithdraw, who: CallerDep, state: StateDep) -> CaseWithdrawn:
+async def _withdraw(body: CaseWithdraw, who: CallerDep, state: StateDep) -> CaseWithdrawal:
     if body.item_ref is None:
         result = await call_with_pin(
             state,
@@ -246,7 +247,7 @@ async def _withdraw(body: CaseWithdraw, who: CallerDep, state: StateDep) -> Case
             body.item_ref,
             pin=body.pin,
         )
-    return CaseWithdrawn.from_result(result)
+    return mapping.withdrawal(result)
 
 
 @router.post("/reissue-pin", response_model=PinReissued)

@@ -16,16 +16,9 @@ from fastapi import APIRouter, Header, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
+from hashwall.api import mapping
 from hashwall.api.auth import CheckCaller
 from hashwall.api.idempotency import HEADER, StoredAnswer, valid_key
-from hashwall.api.models import (
-    BatchCheckIn,
-    BatchCheckOut,
-    BatchCheckResult,
-    BatchError,
-    CheckIn,
-    CheckOut,
-)
 from hashwall.api.routes.common import (
     ERRORS,
     MEDIA_FIELD,
@@ -47,6 +40,14 @@ from hashwall.service.check import (
 )
 from hashwall.service.context import Actor, ServiceContext
 from hashwall.store.repo import Platform
+from hashwall.wire import (
+    BatchCheckIn,
+    BatchCheckOut,
+    BatchCheckResult,
+    BatchError,
+    CheckIn,
+    CheckOut,
+)
 
 router = APIRouter(prefix="/v1", tags=["check"], responses=ERRORS)
 
@@ -168,7 +169,7 @@ async def check_upload(
     async def run() -> bytes:
         result, platform = await _check_one(state, who.actor, upload, who.platform)
         state.metrics.observe_decision(platform, result.decision)
-        return CheckOut.from_result(result).model_dump_json(exclude_none=True).encode()
+        return mapping.check_answer(result).model_dump_json(exclude_none=True).encode()
 
     def replay(body: bytes) -> bytes:
         stored = json.loads(body)
@@ -189,7 +190,7 @@ def _check_batch(
             error = BatchError(code=exc.code, status=exc.status, detail=exc.message)
             results.append(BatchCheckResult(index=index, error=error))
         else:
-            results.append(BatchCheckResult(index=index, result=CheckOut.from_result(result)))
+            results.append(BatchCheckResult(index=index, result=mapping.check_answer(result)))
     return results, _platform_name(state, actor)
 
 

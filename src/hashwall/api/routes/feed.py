@@ -7,10 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from starlette.concurrency import run_in_threadpool
 
+from hashwall.api import mapping
 from hashwall.api.auth import FeedCaller
-from hashwall.api.models import FeedPageOut
 from hashwall.api.routes.common import ERRORS, StateDep
 from hashwall.service import feed as feed_service
+from hashwall.wire import FeedPageOut
 
 router = APIRouter(prefix="/v1", tags=["feed"], responses=ERRORS)
 
@@ -40,4 +41,4 @@ async def read_feed(
     )
     position = feed_service.Cursor.decode(page.cursor).seq
     state.metrics.observe_feed(page.platform, page.head_seq - position)
-    return FeedPageOut.from_result(page)
+    return mapping.feed_page(page)

@@ -9,9 +9,9 @@ from starlette.concurrency import run_in_threadpool
 
 from hashwall.api.auth import caller, require
 from hashwall.api.metrics import CONTENT_TYPE
-from hashwall.api.models import Health, Readiness
 from hashwall.api.outage import StoreOutage
 from hashwall.api.routes.common import ERRORS, StateDep
+from hashwall.wire import Health, Readiness
 
 router = APIRouter(tags=["health"])
 

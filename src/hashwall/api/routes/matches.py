@@ -7,11 +7,12 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query
 from starlette.concurrency import run_in_threadpool
 
+from hashwall.api import mapping
 from hashwall.api.auth import VerdictCaller
-from hashwall.api.models import PendingMatchOut, VerdictIn, VerdictOut
 from hashwall.api.routes.common import ERRORS, StateDep
 from hashwall.service.reviews import MAX_PAGE, list_pending_matches
 from hashwall.service.verdicts import VerdictRequest, submit_verdict
+from hashwall.wire import PendingMatchOut, VerdictIn, VerdictOut
 
 router = APIRouter(prefix="/v1/matches", tags=["matches"], responses=ERRORS)
 
@@ -36,7 +37,7 @@ async def pending_matches(
     found = await run_in_threadpool(
         list_pending_matches, state.ctx, who.actor, limit=limit, after=after
     )
-    return [PendingMatchOut.from_result(m) for m in found]
+    return [mapping.pending_match(m) for m in found]
 
 
 @router.post("/{match_ref}/verdict", response_model=VerdictOut)
@@ -51,4 +52,4 @@ async def verdict(
         upload_sha256=body.upload_sha256,
     )
     result = await run_in_threadpool(submit_verdict, state.ctx, who.actor, request)
-    return VerdictOut.from_result(result)
+    return mapping.verdict(result)

@@ -1,0 +1,201 @@
+"""Between the wire and the service: request bodies to the service's inputs, and the service's
+results to response bodies.
+
+The wire models (:mod:`hashwall.wire`) know nothing of the service, and the service nothing of
+the wire; this module is the one place that knows both.
+"""
+
+from __future__ import annotations
+
+from hashwall import wire
+from hashwall.service import casework, intake, operator, retention, reviews, verdicts, withdraw
+from hashwall.service import feed as feed_service
+from hashwall.service.check import CheckResult
+
+# --- requests ----------------------------------------------------------------------------------
+
+
+def submission(item: wire.ItemIn) -> intake.ItemSubmission:
+    """The service's form of an item to bank."""
+    orientations = tuple(item.pdq_orientations) if item.pdq_orientations else None
+    return intake.ItemSubmission(
+        tuple(s.wire() for s in item.signals), kind=item.kind, pdq_orientations=orientations
+    )
+
+
+def policy_update(changes: wire.PolicyChanges) -> operator.PolicyUpdate:
+    """The service's form of policy changes."""
+    return operator.PolicyUpdate(**changes.model_dump())
+
+
+# --- cases -------------------------------------------------------------------------------------
+
+
+def item_outcome(outcome: intake.ItemOutcome) -> wire.ItemOutcome:
+    """What became of one item of a request."""
+    if isinstance(outcome, intake.ItemAccepted):
+        return wire.ItemOutcome(index=outcome.index, status="accepted", item_ref=outcome.item_ref)
+    return wire.ItemOutcome(
+        index=outcome.index, status="refused", code=outcome.code, message=outcome.message
+    )
+
+
+def case_created(receipt: intake.CaseReceipt) -> wire.CaseCreated:
+    """A new case's receipt."""
+    return wire.CaseCreated(
+        case_number=receipt.case_number,
+        pin=receipt.pin,
+        channel=receipt.channel,
+        items=[item_outcome(i) for i in receipt.items],
+    )
+
+
+def case_status(view: intake.CaseView) -> wire.CaseStatus:
+    """A case as its holder sees it."""
+    return wire.CaseStatus(
+        case_number=view.case_number,
+        channel=view.channel,
+        status=view.status,
+        created_at=view.created_at,
+        withdrawn_at=view.withdrawn_at,
+        removed_at=view.removed_at,
+        items=[
+            wire.ItemStatus(
+                item_ref=i.item_ref,
+                kind=i.kind,
+                trust=i.trust,
+                state=i.state,
+                created_at=i.created_at,
+                blocked_uploads=i.blocked_uploads,
+            )
+            for i in view.items
+        ],
+    )
+
+
+def items_added(added: intake.ItemsAdded) -> wire.CaseItemsAdded:
+    """The outcomes of items added to a case."""
+    return wire.CaseItemsAdded(
+        case_number=added.case_number, items=[item_outcome(i) for i in added.items]
+    )
+
+
+def withdrawal(result: withdraw.Withdrawal) -> wire.CaseWithdrawal:
+    """What a withdrawal changed."""
+    return wire.CaseWithdrawal(
+        case_number=result.case_number,
+        case_withdrawn=result.case_withdrawn,
+        withdrawn_items=list(result.item_refs),
+    )
+
+
+# --- checks, matches, feed ---------------------------------------------------------------------
+
+
+def check_answer(result: CheckResult) -> wire.CheckOut:
+    """The answer for one upload."""
+    return wire.CheckOut(
+        check_id=result.check_id,
+        decision=result.decision,
+        reason=result.reason,
+        matches=[
+            wire.CheckMatchOut(
+                match_ref=m.match_ref,
+                decision=m.decision,
+                signal_type=m.signal_type,
+                distance=m.distance,
+                orientation=m.orientation,
+            )
+            for m in result.matches
+        ],
+    )
+
+
+def verdict(result: verdicts.VerdictResult) -> wire.VerdictOut:
+    """Whether a verdict was recorded."""
+    return wire.VerdictOut(
+        match_ref=result.match_ref, verdict=result.verdict, recorded=result.recorded
+    )
+
+
+def pending_match(match: reviews.PendingMatch) -> wire.PendingMatchOut:
+    """A match awaiting the platform's verdict."""
+    return wire.PendingMatchOut.model_validate(match.to_dict())
+
+
+def feed_page(page: feed_service.FeedPage) -> wire.FeedPageOut:
+    """One page of the feed."""
+    return wire.FeedPageOut.model_validate(page.to_dict())
+
+
+# --- operator ----------------------------------------------------------------------------------
+
+
+def organisation(info: operator.OrganisationInfo) -> wire.OrganisationOut:
+    """An organisation."""
+    return wire.OrganisationOut(name=info.name, created_at=info.created_at)
+
+
+def platform(info: operator.PlatformInfo) -> wire.PlatformOut:
+    """A platform and its policy."""
+    return wire.PlatformOut.model_validate(info.to_dict())
+
+
+def partner(info: operator.PartnerInfo) -> wire.PartnerOut:
+    """An intake partner."""
+    return wire.PartnerOut(name=info.name, created_at=info.created_at)
+
+
+def api_key(info: operator.KeyInfo) -> wire.ApiKeyOut:
+    """An API key without its secret."""
+    return wire.ApiKeyOut.model_validate(info.to_dict())
+
+
+def created_key(created: operator.CreatedKey) -> wire.ApiKeyCreated:
+    """A new API key, with its secret (shown this once)."""
+    return wire.ApiKeyCreated.model_validate(created.to_dict())
+
+
+def quarantined_item(item: operator.QuarantinedItem) -> wire.QuarantinedItemOut:
+    """An item waiting for the operator."""
+    return wire.QuarantinedItemOut.model_validate(item.to_dict())
+
+
+def state_change(change: operator.ItemStateChange) -> wire.ItemStateChangeOut:
+    """An item's states before and after an operator's decision."""
+    return wire.ItemStateChangeOut.model_validate(change.to_dict())
+
+
+def confirmed(result: verdicts.Confirmed) -> wire.ItemConfirmedOut:
+    """The operator's confirmation of an item."""
+    return wire.ItemConfirmedOut.model_validate(result.to_dict())
+
+
+def case_record(record: casework.CaseRecord) -> wire.CaseRecordOut:
+    """A case as the operator sees it."""
+    return wire.CaseRecordOut.model_validate(record.to_dict())
+
+
+def case_erasure(erasure: casework.CaseErasure) -> wire.CaseErasureOut:
+    """What erasing a case did."""
+    return wire.CaseErasureOut.model_validate(erasure.to_dict())
+
+
+def flagged_item(item: casework.FlaggedItem) -> wire.FlaggedItemOut:
+    """An item flagged ``csam``."""
+    return wire.FlaggedItemOut.model_validate(item.to_dict())
+
+
+def allowlist_entry(entry: operator.AllowlistInfo) -> wire.AllowlistEntryOut:
+    """An allowlist entry."""
+    return wire.AllowlistEntryOut.model_validate(entry.to_dict())
+
+
+def audit_record(record: operator.AuditRecord) -> wire.AuditOut:
+    """One audit row."""
+    return wire.AuditOut.model_validate(record.to_dict())
+
+
+def retention_report(report: retention.RetentionReport) -> wire.RetentionOut:
+    """One retention run."""
+    return wire.RetentionOut.model_validate(report.to_dict())

@@ -1,0 +1,33 @@
+"""A platform's matching policy: as the feed and the operator see it, and changes to it."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, StrictBool, StrictInt
+
+from hashwall.wire.base import ApiModel, ResponseModel
+
+
+class PolicyOut(ResponseModel):
+    """A platform's matching policy."""
+
+    pdq_threshold: int
+    reveal_distance: bool
+    reveal_orientation: bool
+    unvouched_answer: Literal["review", "allow"]
+    video_upload_percent: int
+    video_bank_percent: int
+    retention_days: int
+
+
+class PolicyChanges(ApiModel):
+    """Changes to a platform's policy; fields left out keep their value."""
+
+    pdq_threshold: Annotated[StrictInt, Field(ge=0, le=31)] | None = None
+    reveal_distance: StrictBool | None = None
+    reveal_orientation: StrictBool | None = None
+    unvouched_answer: Literal["review", "allow"] | None = None
+    video_upload_percent: Annotated[StrictInt, Field(ge=1, le=100)] | None = None
+    video_bank_percent: Annotated[StrictInt, Field(ge=1, le=100)] | None = None
+    retention_days: Annotated[StrictInt, Field(ge=0, le=36_500)] | None = None

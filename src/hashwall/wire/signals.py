@@ -1,0 +1,35 @@
+"""A fingerprint on the wire: ``{"type", "value", "quality"}``.
+
+``type`` is any short name here: the service checks it against its registry of signal types
+(``hashwall.hashing.signals``) and refuses an unknown type with hashwall's error code.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import ConfigDict, Field, StrictInt
+
+from hashwall.wire.base import ApiModel, ResponseModel
+
+
+class SignalIn(ApiModel):
+    """One fingerprint: ``{"type", "value", "quality"}`` (``quality`` 0-100 for ``pdq``)."""
+
+    type: Annotated[str, Field(min_length=1, max_length=32, examples=["pdq"])]
+    value: Annotated[str, Field(min_length=1, max_length=256)]
+    quality: Annotated[StrictInt, Field(ge=0, le=100)] | None = None
+
+    def wire(self) -> dict[str, Any]:
+        """The mapping the service validates."""
+        return {"type": self.type, "value": self.value, "quality": self.quality}
+
+
+class SignalOut(ResponseModel):
+    """A stored fingerprint, as the feed and the allowlist show it."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    value: str | None
+    quality: int | None = None
