@@ -24,9 +24,17 @@ from rich.console import Console
 from rich.markup import escape
 
 from hashwall.cli import case as case_cli
-from hashwall.cli.operator import JsonOption, LimitOption, _print_change, _show, _table, _when
-from hashwall.cli.operator import run_operator as run
-from hashwall.cli.output import fail, print_json
+from hashwall.cli.operator.session import run_operator as run
+from hashwall.cli.output import (
+    JsonOption,
+    LimitOption,
+    fail,
+    print_change,
+    print_json,
+    show,
+    table,
+    when,
+)
 from hashwall.errors import InvalidInput
 from hashwall.service import casework, verdicts
 
@@ -58,14 +66,14 @@ def case_show(case_number: CaseNumber, json_out: JsonOption = False) -> None:
     partner = f", filed by {escape(record.partner)}" if record.partner else ""
     console.print(
         f"case {record.case_number}: [bold]{record.status}[/bold] ({record.channel}{partner}),"
-        f" opened {_when(record.created_at)}"
-        + (f", withdrawn {_when(record.withdrawn_at)}" if record.withdrawn_at else "")
-        + (f", removed {_when(record.removed_at)}" if record.removed_at else "")
+        f" opened {when(record.created_at)}"
+        + (f", withdrawn {when(record.withdrawn_at)}" if record.withdrawn_at else "")
+        + (f", removed {when(record.removed_at)}" if record.removed_at else "")
     )
-    table = _table("item", "kind", "trust", "state", "csam", "matches", "verdicts", "created")
+    rows = table("item", "kind", "trust", "state", "csam", "matches", "verdicts", "created")
     for item in record.items:
         verdicts = ", ".join(f"{n} {kind}" for kind, n in sorted(item.verdicts.items()))
-        table.add_row(
+        rows.add_row(
             item.item_ref,
             item.kind,
             item.trust,
@@ -73,9 +81,9 @@ def case_show(case_number: CaseNumber, json_out: JsonOption = False) -> None:
             "yes" if item.csam else "",
             str(item.matches),
             verdicts,
-            _when(item.created_at),
+            when(item.created_at),
         )
-    _show(table, "The case holds no items.")
+    show(rows, "The case holds no items.")
 
 
 def case_erase(
@@ -112,7 +120,7 @@ def case_erase(
         print_json(erased.to_dict())
     elif erased.already_removed:
         Console(highlight=False).print(
-            f"case {erased.case_number} was already erased on {_when(erased.removed_at)}: "
+            f"case {erased.case_number} was already erased on {when(erased.removed_at)}: "
             "nothing changed."
         )
     else:
@@ -140,7 +148,7 @@ def item_delete(
     if json_out:
         print_json(change.to_dict())
     else:
-        _print_change(change, "Deleted")
+        print_change(change, "Deleted")
 
 
 @item_app.command("confirm")
@@ -178,18 +186,18 @@ def csam_list(
     if json_out:
         print_json({"items": [item.to_dict() for item in flagged]})
         return
-    table = _table("item", "case", "kind", "state", "csam verdicts", "platforms", "first flagged")
+    rows = table("item", "case", "kind", "state", "csam verdicts", "platforms", "first flagged")
     for item in flagged:
-        table.add_row(
+        rows.add_row(
             item.item_ref,
             item.case_number,
             item.kind,
             item.state,
             str(item.csam_verdicts),
             ", ".join(item.platforms),
-            _when(item.first_flagged_at),
+            when(item.first_flagged_at),
         )
-    _show(table, "No item is flagged as CSAM.")
+    show(rows, "No item is flagged as CSAM.")
 
 
 def register_casework_commands(app: typer.Typer, case_app: typer.Typer) -> None:
