@@ -10,9 +10,11 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
+from hashwall.domain import Trust
 from hashwall.hashing.signals import Signal
 from hashwall.store.events import ITEM_ADDED, ITEM_QUARANTINED, ITEM_WITHDRAWN
-from hashwall.store.repo import SignalRecord, Store, Trust
+from hashwall.store.repo import Store
+from hashwall.store.repositories.signals import SignalRecord
 
 #: A real-looking PDQ hash (128 bits set).
 PDQ_A = "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22"
@@ -103,7 +105,8 @@ def live_bank(store: Store) -> LiveView:
     """The store's live set: item ref -> (state, trust, {(signal type, value)})."""
     from sqlalchemy import select
 
-    from hashwall.store.tables import LIVE_ITEM_STATES, items
+    from hashwall.domain import LIVE_ITEM_STATES
+    from hashwall.store.tables import items
 
     out: LiveView = {}
     with store.read() as repo:

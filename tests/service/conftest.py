@@ -21,14 +21,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from hashwall.domain import Actor, PlatformPolicy, Scope
 from hashwall.hashing.image import ImageHashes, hash_image
 from hashwall.hashing.pdq import PdqHash
-from hashwall.service.context import Actor, ServiceContext
+from hashwall.service.context import ServiceContext
 from hashwall.settings import Settings
 from hashwall.store import migrate
 from hashwall.store.credentials import hash_api_secret
 from hashwall.store.engine import make_engine
-from hashwall.store.repo import PlatformPolicy, Scope, Store
+from hashwall.store.repo import Store
 
 from support import BACKENDS, CHEAP_PINS, encode, fresh_database_url, textured_rgb
 

@@ -6,12 +6,13 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from hashwall.domain import Actor
 from hashwall.errors import NoItemsAccepted
 from hashwall.hashing.image import ImageHashes
 from hashwall.hashing.signals import Signal
 from hashwall.service import operator
 from hashwall.service.check import CheckRequest, check
-from hashwall.service.context import Actor, ServiceContext
+from hashwall.service.context import ServiceContext
 from hashwall.service.intake import ItemSubmission, create_case
 
 if TYPE_CHECKING:

@@ -7,12 +7,13 @@ import json
 
 import pytest
 
+from hashwall.domain import Actor
 from hashwall.errors import Forbidden, InvalidCredentials, InvalidInput, InvalidState, NotFound
 from hashwall.hashing.image import ImageHashes
 from hashwall.service import casework
 from hashwall.service import operator as ops
 from hashwall.service.check import CheckRequest, check
-from hashwall.service.context import Actor, ServiceContext
+from hashwall.service.context import ServiceContext
 from hashwall.service.intake import ItemSubmission, case_status, create_case, vouch_case
 from hashwall.service.verdicts import VerdictRequest, submit_verdict
 from hashwall.service.withdraw import withdraw_case

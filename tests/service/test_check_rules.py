@@ -6,15 +6,15 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from hashwall.domain import Actor, PlatformPolicy
 from hashwall.errors import Forbidden, InvalidHash
 from hashwall.hashing.image import ImageHashes
 from hashwall.hashing.pdq import PdqHash
 from hashwall.hashing.signals import Signal
 from hashwall.service.check import CheckRequest, check
-from hashwall.service.context import Actor, ServiceContext
+from hashwall.service.context import ServiceContext
 from hashwall.service.intake import ItemSubmission, create_case
 from hashwall.service.live import LiveIndexes
-from hashwall.store.repo import PlatformPolicy
 
 if TYPE_CHECKING:
     from conftest import PdqFamily, World

@@ -17,13 +17,13 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from sqlalchemy import event, func, select
 
+from hashwall.domain import Actor, Platform
 from hashwall.errors import InvalidKey
 from hashwall.hashing.pdq import PdqHash
 from hashwall.hashing.signals import Signal
 from hashwall.service.check import CheckRequest, CheckResult, StoreStep, check, check_in_memory
-from hashwall.service.context import Actor, ServiceContext
+from hashwall.service.context import ServiceContext
 from hashwall.service.live import LiveIndexes
-from hashwall.store.repo import Platform
 from hashwall.store.tables import matches
 
 from bank_ops import Banked, enrol

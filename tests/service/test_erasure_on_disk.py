@@ -16,10 +16,11 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
+from hashwall.domain import Actor
 from hashwall.hashing.signals import Signal
 from hashwall.service import operator
 from hashwall.service.check import CheckRequest, check
-from hashwall.service.context import Actor, ServiceContext
+from hashwall.service.context import ServiceContext
 from hashwall.service.intake import CaseReceipt, ItemSubmission, create_case
 from hashwall.service.withdraw import withdraw_case, withdraw_item
 from hashwall.settings import Settings

@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 
+from hashwall.domain import Actor
 from hashwall.errors import Forbidden, InvalidCursor, InvalidInput, NotFound
 from hashwall.service import operator as ops
-from hashwall.service.context import Actor, ServiceContext
+from hashwall.service.context import ServiceContext
 from hashwall.service.feed import Cursor, FeedMirror, read_feed
 
 from bank_ops import LiveView, enrol, live_bank, quarantine, withdraw

@@ -18,8 +18,9 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from hashwall.domain import Actor
 from hashwall.service import operator as ops
-from hashwall.service.context import Actor, ServiceContext
+from hashwall.service.context import ServiceContext
 from hashwall.service.feed import FeedMirror, read_feed
 from hashwall.store.events import TRUST_CHANGED
 

@@ -10,14 +10,14 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import event
 
+from hashwall.domain import Actor, AuditEntry, PlatformPolicy
 from hashwall.hashing.pdq import PdqHash
 from hashwall.hashing.signals import Signal
 from hashwall.service.check import CheckRequest, check
-from hashwall.service.context import Actor, ServiceContext
+from hashwall.service.context import ServiceContext
 from hashwall.service.hitlog import HIDDEN_HIT_ACTION, HiddenHit, HiddenHitLog
 from hashwall.service.intake import ItemSubmission, create_case
 from hashwall.service.live import LiveIndexes
-from hashwall.store.repo import AuditEntry, PlatformPolicy
 
 if TYPE_CHECKING:
     from conftest import PdqFamily, World

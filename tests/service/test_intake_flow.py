@@ -9,11 +9,12 @@ from typing import TYPE_CHECKING
 import pytest
 from sqlalchemy import select
 
+from hashwall.domain import Actor
 from hashwall.errors import Forbidden, InvalidCredentials, NoItemsAccepted
 from hashwall.hashing.image import ImageHashes
 from hashwall.hashing.signals import Signal
 from hashwall.service.access import PinCheck, recording_pin_check
-from hashwall.service.context import Actor, PinHashing, ServiceContext
+from hashwall.service.context import PinHashing, ServiceContext
 from hashwall.service.intake import (
     AllItemsRefused,
     ItemAccepted,

@@ -11,11 +11,12 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from hashwall.domain import Actor
 from hashwall.errors import InvalidKey
 from hashwall.hashing.signals import Signal
 from hashwall.service import operator as ops
 from hashwall.service.check import CheckRequest, check
-from hashwall.service.context import Actor, ServiceContext
+from hashwall.service.context import ServiceContext
 from hashwall.service.intake import ItemSubmission, create_case
 from hashwall.service.keys import CachedKey, KeyCache
 from hashwall.service.live import LiveIndexes

@@ -15,16 +15,17 @@ import pytest
 
 from hashwall.api.metrics import Metrics
 from hashwall.api.problems import error_response
+from hashwall.domain import Actor, Platform
 from hashwall.errors import StoreUnavailable
 from hashwall.hashing.pdq import PdqHash
 from hashwall.hashing.signals import Signal
 from hashwall.service.check import CheckRequest, check
-from hashwall.service.context import Actor, ServiceContext
+from hashwall.service.context import ServiceContext
 from hashwall.service.intake import ItemSubmission, create_case
 from hashwall.service.live import REBUILD_AFTER, LiveIndexes
 from hashwall.settings import Settings
 from hashwall.store.events import Event
-from hashwall.store.repo import Platform, Repository
+from hashwall.store.repo import Repository
 
 if TYPE_CHECKING:
     from conftest import PdqFamily, World

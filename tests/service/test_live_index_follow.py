@@ -7,9 +7,10 @@ import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from hashwall.domain import Actor
 from hashwall.hashing.pdq import PdqHash
 from hashwall.hashing.signals import Signal
-from hashwall.service.context import Actor, ServiceContext
+from hashwall.service.context import ServiceContext
 from hashwall.service.intake import ItemSubmission, create_case
 from hashwall.service.live import LiveIndexes, index_events, scan_store
 from hashwall.service.withdraw import withdraw_item

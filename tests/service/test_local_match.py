@@ -7,14 +7,14 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from hashwall.domain import Actor, PlatformPolicy
 from hashwall.errors import InvalidInput
 from hashwall.hashing.image import ImageHashes
 from hashwall.service.check import CheckRequest, check
-from hashwall.service.context import Actor, ServiceContext
+from hashwall.service.context import ServiceContext
 from hashwall.service.feed import FeedMirror, read_feed
 from hashwall.service.intake import ItemSubmission, create_case
 from hashwall.service.local_match import BANK_FORMAT, LocalBank
-from hashwall.store.repo import PlatformPolicy
 
 from bank_ops import quarantine
 

@@ -9,6 +9,7 @@ import random
 import pytest
 from sqlalchemy import select
 
+from hashwall.domain import Actor
 from hashwall.errors import (
     AlreadyExists,
     Forbidden,
@@ -20,7 +21,7 @@ from hashwall.errors import (
 )
 from hashwall.hashing.signals import Signal
 from hashwall.service import operator as ops
-from hashwall.service.context import Actor, ServiceContext
+from hashwall.service.context import ServiceContext
 from hashwall.settings import Settings
 from hashwall.store.credentials import hash_api_secret, parse_api_key
 from hashwall.store.tables import api_keys

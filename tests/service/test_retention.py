@@ -7,9 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from hashwall.domain import Actor
 from hashwall.errors import Forbidden, InvalidInput
 from hashwall.service import operator as ops
-from hashwall.service.context import Actor, ServiceContext
+from hashwall.service.context import ServiceContext
 from hashwall.service.retention import MATCHES_EXPIRED, run_retention
 from hashwall.store.repo import Store
 

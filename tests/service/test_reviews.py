@@ -6,15 +6,15 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from hashwall.domain import Actor, PlatformPolicy
 from hashwall.errors import Forbidden, InvalidInput, NotFound
 from hashwall.hashing.image import ImageHashes
 from hashwall.service.check import CheckRequest, check
-from hashwall.service.context import Actor, ServiceContext
+from hashwall.service.context import ServiceContext
 from hashwall.service.intake import ItemSubmission, create_case
 from hashwall.service.reviews import list_pending_matches
 from hashwall.service.verdicts import VerdictRequest, submit_verdict
 from hashwall.service.withdraw import withdraw_case
-from hashwall.store.repo import PlatformPolicy
 
 if TYPE_CHECKING:
     from conftest import World

@@ -6,18 +6,18 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from hashwall.domain import Actor, Item
 from hashwall.errors import Forbidden, InvalidInput, NotFound, UploadMismatch
 from hashwall.hashing.image import ImageHashes
 from hashwall.hashing.pdq import PdqHash
 from hashwall.hashing.signals import Signal
 from hashwall.service.check import CheckRequest, check
-from hashwall.service.context import Actor, ServiceContext
+from hashwall.service.context import ServiceContext
 from hashwall.service.intake import ItemSubmission, create_case
 from hashwall.service.live import LiveIndexes
 from hashwall.service.verdicts import VerdictRequest, confirm_item, submit_verdict
 from hashwall.service.withdraw import withdraw_case
 from hashwall.store.events import ITEM_REINSTATED
-from hashwall.store.repo import Item
 
 if TYPE_CHECKING:
     from conftest import PdqFamily, World

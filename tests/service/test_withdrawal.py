@@ -7,11 +7,12 @@ from typing import TYPE_CHECKING
 import pytest
 from sqlalchemy import select
 
+from hashwall.domain import Actor
 from hashwall.errors import Forbidden, InvalidCredentials, NotFound
 from hashwall.hashing.image import ImageHashes
 from hashwall.hashing.signals import Signal
 from hashwall.service.check import CheckRequest, check
-from hashwall.service.context import Actor, ServiceContext
+from hashwall.service.context import ServiceContext
 from hashwall.service.intake import ItemSubmission, create_case
 from hashwall.service.live import LiveIndexes
 from hashwall.service.verdicts import VerdictRequest, submit_verdict

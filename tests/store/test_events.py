@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import Engine
 
+from hashwall.domain import Item
 from hashwall.store.events import (
     EVENTS_LOCK_ID,
     ITEM_ADDED,
@@ -17,7 +18,7 @@ from hashwall.store.events import (
     last_event_seq,
     read_events,
 )
-from hashwall.store.repo import Item, Repository, Store
+from hashwall.store.repo import Repository, Store
 
 PDQ = "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22"
 SHA = "ab" * 32

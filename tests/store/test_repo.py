@@ -8,17 +8,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import Engine
 
-from hashwall.errors import InvalidInput
+from hashwall.domain import PlatformPolicy
+from hashwall.errors import AlreadyExists, InvalidInput, NotFound
 from hashwall.hashing.signals import Signal
 from hashwall.store.ids import CASE_NUMBER_PATTERN
-from hashwall.store.repo import (
-    AlreadyExists,
-    NotFound,
-    PlatformPolicy,
-    Repository,
-    SignalRecord,
-    Store,
-)
+from hashwall.store.repo import Repository, Store
+from hashwall.store.repositories.signals import SignalRecord
 
 PDQ_A = "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22"
 PDQ_B = "d8f8f0cec0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b23"

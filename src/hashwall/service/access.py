@@ -26,10 +26,10 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 
+from hashwall.domain import Actor, Case
 from hashwall.errors import Forbidden, InvalidCredentials
-from hashwall.service.context import Actor, ServiceContext
+from hashwall.service.context import ServiceContext
 from hashwall.store.credentials import pin_key
-from hashwall.store.repo import Case
 
 _WRONG = "the case number or the PIN is not right; check both and try again"
 _NOT_A_PIN = (

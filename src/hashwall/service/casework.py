@@ -22,8 +22,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
+from hashwall.domain import Actor, Case, Item
 from hashwall.errors import InvalidInput, NotFound
-from hashwall.service.context import Actor, ServiceContext
+from hashwall.service.context import ServiceContext
 from hashwall.service.operator import (
     MAX_LIST_LIMIT,
     ItemStateChange,
@@ -32,7 +33,7 @@ from hashwall.service.operator import (
     delete_live_item,
     require_operator,
 )
-from hashwall.store.repo import Case, Item, Repository
+from hashwall.store.repo import Repository
 
 #: Audit actions (stable strings).
 CASE_ERASED: Final = "case_erased"

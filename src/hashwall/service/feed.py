@@ -49,8 +49,9 @@ from typing import Any, Final, Literal
 
 from sqlalchemy import select
 
+from hashwall.domain import LIVE_ITEM_STATES, Actor, Platform, PlatformPolicy
 from hashwall.errors import Forbidden, InvalidCursor, InvalidInput, NotFound
-from hashwall.service.context import Actor, ServiceContext
+from hashwall.service.context import ServiceContext
 from hashwall.store.events import (
     INTERNAL_EVENT_TYPES,
     ITEM_ADDED,
@@ -61,8 +62,8 @@ from hashwall.store.events import (
     TRUST_CHANGED,
     Event,
 )
-from hashwall.store.repo import Platform, PlatformPolicy, Repository
-from hashwall.store.tables import LIVE_ITEM_STATES, events, items, signals
+from hashwall.store.repo import Repository
+from hashwall.store.tables import events, items, signals
 
 Phase = Literal["snapshot", "events"]
 

@@ -34,9 +34,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final
 
-from hashwall.service.context import Actor
+from hashwall.domain import Actor, Platform
 from hashwall.store.events import API_KEY_REVOKED, PLATFORM_CHANGED, Event
-from hashwall.store.repo import Platform
 
 #: Most keys held (a deployment has a few hundred; past this the store is read every time).
 MAX_CACHED_KEYS: Final = 100_000

@@ -27,10 +27,26 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, cast
 
+from hashwall.domain import (
+    PLATFORM_SCOPES,
+    ROLES,
+    Actor,
+    AllowlistEntry,
+    ApiKey,
+    AuditEntry,
+    Item,
+    Organisation,
+    Partner,
+    Platform,
+    PlatformPolicy,
+    Role,
+    Scope,
+    UnvouchedAnswer,
+)
 from hashwall.errors import InvalidHash, InvalidInput, InvalidKey, InvalidState, NotFound
 from hashwall.hashing.pdq import ORIENTATIONS, PdqHash
 from hashwall.hashing.signals import Signal
-from hashwall.service.context import Actor, ServiceContext
+from hashwall.service.context import ServiceContext
 from hashwall.service.keys import CachedKey
 from hashwall.store import events as event_log
 from hashwall.store.credentials import (
@@ -41,21 +57,7 @@ from hashwall.store.credentials import (
     verify_api_secret,
 )
 from hashwall.store.events import ITEM_DELETED, ITEM_REINSTATED
-from hashwall.store.repo import (
-    AllowlistEntry,
-    ApiKey,
-    AuditEntry,
-    Item,
-    Organisation,
-    Partner,
-    Platform,
-    PlatformPolicy,
-    Repository,
-    Role,
-    Scope,
-    UnvouchedAnswer,
-)
-from hashwall.store.tables import PLATFORM_SCOPES, ROLES
+from hashwall.store.repo import Repository
 
 #: Longest organisation, platform or partner name (the column width).
 MAX_NAME_LENGTH: Final = 200
@@ -602,7 +604,7 @@ def _scopes(role: str, scopes: Iterable[str] | None) -> tuple[Scope, ...]:
             raise InvalidInput("only platform keys have scopes")
         return ()
     if given is None:
-        return cast(tuple[Scope, ...], PLATFORM_SCOPES)
+        return PLATFORM_SCOPES
     if not given:
         raise InvalidInput(
             f"a platform key needs at least one scope of {', '.join(PLATFORM_SCOPES)}"
@@ -647,7 +649,7 @@ def create_api_key(
         owner_platform = _platform(repo, platform) if platform is not None else None
         owner_partner = _partner(repo, partner) if partner is not None else None
         key = repo.add_api_key(
-            role=cast(Role, role),
+            role=role,
             secret_hash=hash_api_secret(secret),
             scopes=scope_tuple,
             platform_id=owner_platform.id if owner_platform is not None else None,

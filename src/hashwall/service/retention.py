@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
 
+from hashwall.domain import Actor
 from hashwall.errors import InvalidInput
-from hashwall.service.context import Actor, ServiceContext
+from hashwall.service.context import ServiceContext
 from hashwall.service.operator import require_operator
 
 MATCHES_EXPIRED: Final = "matches_expired"

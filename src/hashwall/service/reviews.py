@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
+from hashwall.domain import Actor
 from hashwall.errors import Forbidden, InvalidInput, NotFound
-from hashwall.service.context import Actor, ServiceContext
+from hashwall.service.context import ServiceContext
 
 #: Most matches one page returns.
 MAX_PAGE: Final = 500

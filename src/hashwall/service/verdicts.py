@@ -38,12 +38,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from hashwall.domain import Actor, Item, MatchRecord, Platform, Verdict, VerdictKind
 from hashwall.errors import Forbidden, InvalidInput, InvalidState, NotFound, UploadMismatch
 from hashwall.hashing.pdq import PdqHash
 from hashwall.hashing.signals import PdqSignal, Sha256Signal
-from hashwall.service.context import Actor, ServiceContext
+from hashwall.service.context import ServiceContext
 from hashwall.store.events import ITEM_QUARANTINED, TRUST_CHANGED
-from hashwall.store.repo import Item, Match, Platform, Repository, Verdict, VerdictKind
+from hashwall.store.repo import Repository
 
 VERDICT_KINDS: tuple[VerdictKind, ...] = ("confirmed", "not_ncii", "csam")
 
@@ -122,7 +123,7 @@ class _Upload:
 
 
 def _the_upload(
-    match: Match, platform: Platform, sent_pdq: str | None, sent_sha: str | None
+    match: MatchRecord, platform: Platform, sent_pdq: str | None, sent_sha: str | None
 ) -> _Upload:
     """The match's upload, after checking that what the reviewer sent (if anything) is it."""
     if match.upload_pdq is None and match.upload_sha256 is None:

@@ -17,11 +17,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from hashwall.domain import Actor, Item
 from hashwall.errors import NotFound
 from hashwall.service.access import authorise_case
-from hashwall.service.context import Actor, ServiceContext
+from hashwall.service.context import ServiceContext
 from hashwall.store.events import ITEM_WITHDRAWN
-from hashwall.store.repo import Item, Repository
+from hashwall.store.repo import Repository
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ Conventions:
   ``item_ref``, ``match_ref``, ``key_id``) and the operator-chosen unique names of
   organisations, platforms and partners.
 - Enumerations are strings with CHECK constraints (portable, readable in SQL, cheap to extend by a
-  migration); the allowed values are the ``*_VALUES`` tuples below.
+  migration); the allowed values are the tuples of :mod:`hashwall.domain`.
 - Signal and event types are free strings: a new signal type (``vpdq_frame``, robust hashes) or a
   new field in an event payload needs no schema change.
 - Times are timezone-aware UTC (:class:`UtcDateTime`), set by the repository, never by the server,
@@ -44,20 +44,18 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
-ROLES = ("admin", "intake", "platform")
-PLATFORM_SCOPES = ("check", "feed", "verdict")
-CASE_CHANNELS = ("anonymous", "partner")
-CASE_STATUSES = ("active", "withdrawn")
-ITEM_KINDS = ("image", "video")
-ITEM_TRUSTS = ("unvouched", "vouched", "confirmed")
-ITEM_STATES = ("active", "quarantined", "withdrawn", "deleted")
-#: Items whose signals are banked and may match: the live set.
-LIVE_ITEM_STATES = ("active", "quarantined")
-DECISIONS = ("review", "block")
-UNVOUCHED_ANSWERS = ("review", "allow")
-VERDICTS = ("confirmed", "not_ncii", "csam")
-
-MAX_PDQ_THRESHOLD = 31
+from hashwall.domain import (
+    CASE_CHANNELS,
+    CASE_STATUSES,
+    DECISIONS,
+    ITEM_KINDS,
+    ITEM_STATES,
+    ITEM_TRUSTS,
+    MAX_PDQ_THRESHOLD,
+    ROLES,
+    UNVOUCHED_ANSWERS,
+    VERDICTS,
+)
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",

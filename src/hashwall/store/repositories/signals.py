@@ -1,0 +1,148 @@
+"""The signals of items: stored as given, erased with everything hash-like of a withdrawn or
+deleted item, and streamed to build the in-memory indexes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, insert, select, update
+
+from hashwall.domain import LIVE_ITEM_STATES
+from hashwall.hashing.signals import Signal
+from hashwall.store.engine import erase_on_commit
+from hashwall.store.repositories.base import RepositoryBase, build_row
+from hashwall.store.tables import exemptions, items, matches, signals, verdicts
+
+
+@dataclass(frozen=True, slots=True)
+class SignalRecord:
+    """A signal to store: type, canonical value, quality; frame fields for video frames."""
+
+    type: str
+    value: str
+    quality: int | None = None
+    frame_number: int | None = None
+    frame_timestamp: float | None = None
+
+    @classmethod
+    def of(cls, signal: Signal | SignalRecord) -> SignalRecord:
+        """A record from a validated :class:`~hashwall.hashing.signals.Signal` (or itself)."""
+        if isinstance(signal, SignalRecord):
+            return signal
+        return cls(type=signal.type, value=signal.value, quality=signal.quality)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The wire form ``{"type", "value", "quality"}`` (plus frame fields when set)."""
+        body: dict[str, Any] = {"type": self.type, "value": self.value, "quality": self.quality}
+        if self.frame_number is not None:
+            body["frame_number"] = self.frame_number
+        if self.frame_timestamp is not None:
+            body["frame_timestamp"] = self.frame_timestamp
+        return body
+
+
+@dataclass(frozen=True, slots=True)
+class StoredSignal:
+    """A signal row of an item."""
+
+    id: int
+    item_id: int
+    type: str
+    value: str
+    quality: int | None
+    frame_number: int | None
+    frame_timestamp: float | None
+
+    def to_record(self) -> SignalRecord:
+        """The signal without its row ids."""
+        return SignalRecord(
+            self.type, self.value, self.quality, self.frame_number, self.frame_timestamp
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SignalChunk:
+    """Live signals of one type, column-wise (one list per column, not one object per row)."""
+
+    item_ids: list[int]
+    values: list[str]
+    qualities: list[int | None]
+    frame_numbers: list[int | None]
+
+    def __len__(self) -> int:
+        return len(self.item_ids)
+
+
+class SignalRepository(RepositoryBase):
+    """Reads and writes of signal rows."""
+
+    def add_signals(
+        self, item_id: int, signal_list: Iterable[Signal | SignalRecord]
+    ) -> list[StoredSignal]:
+        """Store an item's signals (any type: the type is a free string)."""
+        records = [SignalRecord.of(s) for s in signal_list]
+        if not records:
+            return []
+        rows = self.conn.execute(
+            insert(signals).returning(*signals.c, sort_by_parameter_order=True),
+            [{"item_id": item_id, **_record_columns(r)} for r in records],
+        )
+        return [build_row(StoredSignal, row) for row in rows]
+
+    def list_signals(self, item_id: int) -> list[StoredSignal]:
+        """An item's signals, in insertion order."""
+        return self._all(
+            StoredSignal,
+            select(signals).where(signals.c.item_id == item_id).order_by(signals.c.id),
+        )
+
+    def delete_item_signals(self, item_id: int) -> int:
+        """Delete an item's signal rows (withdrawal, deletion); return how many were deleted."""
+        return self.conn.execute(delete(signals).where(signals.c.item_id == item_id)).rowcount
+
+    def erase_item_hashes(self, item_id: int) -> None:
+        """Everything hash-like kept for an item (withdrawal, deletion): its signal rows, the
+        exemptions on it, and the upload hashes of the matches and verdicts on it (near copies
+        of it)."""
+        erase_on_commit(self.conn)  # no copy left in the files of the store either
+        self.delete_item_signals(item_id)
+        self.conn.execute(delete(exemptions).where(exemptions.c.item_id == item_id))
+        for table in (matches, verdicts):
+            self.conn.execute(
+                update(table)
+                .where(table.c.item_id == item_id)
+                .values(upload_pdq=None, upload_sha256=None)
+            )
+
+    def iter_live_signals(
+        self, signal_type: str, *, chunk_size: int = 50_000
+    ) -> Iterator[SignalChunk]:
+        """Stream the live bank's signals of one type in column-wise chunks (index building).
+
+        Read it inside :meth:`Store.read` together with :meth:`last_event_seq`: the snapshot
+        and the cursor then agree, and the index follows events after that cursor.
+        """
+        stmt = (
+            select(signals.c.item_id, signals.c.value, signals.c.quality, signals.c.frame_number)
+            .join(items, items.c.id == signals.c.item_id)
+            .where(signals.c.type == signal_type, items.c.state.in_(LIVE_ITEM_STATES))
+            .order_by(signals.c.id)
+        )
+        result = self.conn.execute(
+            stmt, execution_options={"yield_per": chunk_size, "stream_results": True}
+        )
+        for part in result.partitions():
+            item_ids, values, qualities, frames = (list(col) for col in zip(*part, strict=True))
+            yield SignalChunk(item_ids, values, qualities, frames)
+
+
+def _record_columns(record: SignalRecord) -> dict[str, Any]:
+    return {
+        "type": record.type,
+        "value": record.value,
+        "quality": record.quality,
+        "frame_number": record.frame_number,
+        "frame_timestamp": record.frame_timestamp,
+    }
