@@ -27,8 +27,9 @@ import httpx
 import uvicorn
 
 from hashwall.api.app import create_app
+from hashwall.domain import Actor
 from hashwall.service import operator
-from hashwall.service.context import Actor, ServiceContext
+from hashwall.service.context import ServiceContext
 from hashwall.settings import Settings
 from hashwall.store import migrate
 from hashwall.store.engine import make_engine

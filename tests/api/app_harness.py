@@ -23,9 +23,10 @@ from sqlalchemy import func, select
 
 from hashwall.api.app import create_app
 from hashwall.api.state import ApiState, MediaHasher
+from hashwall.domain import Actor
 from hashwall.hashing.image import ImageHashes, hash_image
 from hashwall.service import operator
-from hashwall.service.context import Actor, ServiceContext
+from hashwall.service.context import ServiceContext
 from hashwall.settings import Settings
 from hashwall.store import migrate
 from hashwall.store.engine import make_engine

@@ -12,8 +12,9 @@ from typing import Any
 import anyio.to_thread
 import pytest
 
+from hashwall.domain import Actor
 from hashwall.service import operator
-from hashwall.service.context import Actor, ServiceContext
+from hashwall.service.context import ServiceContext
 
 from app_harness import (
     Api,

@@ -15,8 +15,9 @@ import httpx
 import pytest
 
 from hashwall.api.app import create_app
+from hashwall.domain import Actor
 from hashwall.service import operator
-from hashwall.service.context import Actor, PinHashing, ServiceContext
+from hashwall.service.context import PinHashing, ServiceContext
 from hashwall.settings import Settings
 from hashwall.store import migrate
 from hashwall.store.engine import make_engine

@@ -12,10 +12,11 @@ from typer.testing import CliRunner, Result
 
 from hashwall.cli import case as case_cli
 from hashwall.cli.main import app
+from hashwall.domain import Actor
 from hashwall.hashing.image import hash_image
 from hashwall.service import operator as ops
 from hashwall.service.check import CheckRequest, check
-from hashwall.service.context import Actor, ServiceContext
+from hashwall.service.context import ServiceContext
 from hashwall.service.intake import ItemSubmission, case_status, create_case
 from hashwall.service.verdicts import VerdictRequest, submit_verdict
 from hashwall.settings import Settings

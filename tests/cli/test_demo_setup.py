@@ -19,9 +19,10 @@ from typer.testing import CliRunner
 from hashwall.cli.check import EXIT_ALLOW, EXIT_BLOCK
 from hashwall.cli.db import db_app
 from hashwall.cli.demo import CASE_NUMBER, PLATFORMS, demo_app
+from hashwall.domain import Actor
 from hashwall.errors import InvalidKey
 from hashwall.service import operator
-from hashwall.service.context import Actor, ServiceContext
+from hashwall.service.context import ServiceContext
 from hashwall.settings import Settings
 from hashwall.store import migrate
 from hashwall.store.engine import make_engine

@@ -19,7 +19,8 @@ from hashwall.store import migrate
 from hashwall.store.credentials import parse_api_key
 from hashwall.store.engine import make_engine
 from hashwall.store.events import ITEM_ADDED, ITEM_QUARANTINED
-from hashwall.store.repo import SignalRecord, Store
+from hashwall.store.repo import Store
+from hashwall.store.repositories.signals import SignalRecord
 
 from support import encode, textured_rgb
 

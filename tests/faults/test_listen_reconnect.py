@@ -14,8 +14,9 @@ from collections.abc import Callable
 import pytest
 from pg_cluster import private_cluster
 
+from hashwall.domain import Actor
 from hashwall.hashing.signals import Signal
-from hashwall.service.context import Actor, ServiceContext
+from hashwall.service.context import ServiceContext
 from hashwall.service.intake import ItemSubmission, create_case
 from hashwall.service.live import LiveIndexes
 from hashwall.settings import Settings

@@ -35,15 +35,14 @@ from starlette.concurrency import run_in_threadpool
 from hashwall.api.clientaddr import limit_subject
 from hashwall.api.limits import client_rate, key_rate
 from hashwall.api.state import ApiState, api_state
+from hashwall.domain import Actor, ActorKind, Platform, Scope
 from hashwall.errors import InvalidKey
-from hashwall.service.context import Actor, ActorKind
 from hashwall.service.operator import (
     MAX_KEY_LENGTH,
     authenticate_and_remember,
     authenticate_from_memory,
     authenticate_with_platform,
 )
-from hashwall.store.repo import Platform, Scope
 
 _NO_KEY: Final = "this route needs an API key: send the header Authorization: Bearer <key>"
 _MALFORMED: Final = "send the API key as Authorization: Bearer <key>"

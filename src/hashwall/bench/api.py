@@ -208,8 +208,9 @@ def build_store(
     bank (items of ``trust``, in one case)."""
     from sqlalchemy import func, select
 
+    from hashwall.domain import Actor
     from hashwall.service import operator
-    from hashwall.service.context import Actor, ServiceContext
+    from hashwall.service.context import ServiceContext
     from hashwall.settings import Settings
     from hashwall.store import migrate
     from hashwall.store.engine import make_engine

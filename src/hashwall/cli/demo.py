@@ -36,9 +36,10 @@ from rich.console import Console
 from hashwall.cli.feed import write_atomically
 from hashwall.cli.operator import run_operator
 from hashwall.cli.output import print_json
+from hashwall.domain import Actor
 from hashwall.errors import AlreadyExists, InvalidKey
 from hashwall.service import operator as ops
-from hashwall.service.context import Actor, ServiceContext
+from hashwall.service.context import ServiceContext
 from hashwall.settings import Settings
 from hashwall.store.engine import redact
 

@@ -49,24 +49,20 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
+from hashwall.domain import Actor, Decision, Platform
 from hashwall.errors import Forbidden, IndexNotReady, InvalidHash, InvalidKey, StoreUnavailable
 from hashwall.hashing.image import ImageHashes
 from hashwall.hashing.pdq import MIN_QUALITY, ORIENTATIONS, PdqHash
 from hashwall.hashing.signals import Signal
 from hashwall.index.base import DihedralMatch
 from hashwall.service.allowlist import AllowlistMatcher
-from hashwall.service.context import Actor, ServiceContext
+from hashwall.service.context import ServiceContext
 from hashwall.service.hitlog import HiddenHit, write_hidden_hits
 from hashwall.service.live import LiveIndexes, scan_store
 from hashwall.service.operator import INVALID_KEY_MESSAGE
 from hashwall.store.ids import new_check_id
-from hashwall.store.repo import (
-    CheckCandidate,
-    Decision,
-    NewMatch,
-    Platform,
-    Repository,
-)
+from hashwall.store.repo import Repository
+from hashwall.store.repositories.checks import CheckCandidate, NewMatch
 
 CheckDecision = Literal["allow", "review", "block"]
 CheckReason = Literal["match", "no_match", "low_quality"]

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+from hashwall.domain import Actor, Case, CaseStatus, Channel, Item, ItemKind, ItemState, Trust
 from hashwall.errors import (
     Allowlisted,
     CaseWithdrawn,
@@ -39,20 +40,11 @@ from hashwall.hashing.pdq import ORIENTATIONS, PdqHash
 from hashwall.hashing.signals import Signal
 from hashwall.service.access import authorise_case, filed_by
 from hashwall.service.allowlist import AllowlistMatcher
-from hashwall.service.context import Actor, ServiceContext
+from hashwall.service.context import ServiceContext
 from hashwall.store.credentials import new_pin, pin_key
 from hashwall.store.events import ITEM_ADDED, TRUST_CHANGED
-from hashwall.store.repo import (
-    Case,
-    CaseStatus,
-    Channel,
-    Item,
-    ItemKind,
-    ItemState,
-    Repository,
-    SignalRecord,
-    Trust,
-)
+from hashwall.store.repo import Repository
+from hashwall.store.repositories.signals import SignalRecord
 
 MAX_ITEMS_PER_REQUEST = 100
 

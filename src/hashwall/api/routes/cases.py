@@ -46,9 +46,9 @@ from hashwall.api.routes.common import (
     media_type,
 )
 from hashwall.api.state import ApiState
+from hashwall.domain import Actor
 from hashwall.errors import Forbidden
 from hashwall.service import intake, withdraw
-from hashwall.service.context import Actor
 from hashwall.wire import (
     CaseAccess,
     CaseCreate,

@@ -29,6 +29,7 @@ from hashwall.api.routes.common import (
     media_type,
 )
 from hashwall.api.state import ApiState
+from hashwall.domain import Actor, Platform
 from hashwall.errors import HashwallError
 from hashwall.service.check import (
     CheckRequest,
@@ -38,8 +39,7 @@ from hashwall.service.check import (
     check_in_memory,
     replay_answer,
 )
-from hashwall.service.context import Actor, ServiceContext
-from hashwall.store.repo import Platform
+from hashwall.service.context import ServiceContext
 from hashwall.wire import (
     BatchCheckIn,
     BatchCheckOut,
