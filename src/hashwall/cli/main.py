@@ -12,6 +12,7 @@ from hashwall.cli.db import db_app
 from hashwall.cli.demo import demo_app
 from hashwall.cli.feed import feed_app
 from hashwall.cli.hashing import compare_command, hash_command
+from hashwall.cli.lists import register_lists_commands
 from hashwall.cli.match import match_command
 from hashwall.cli.operator import register_operator_commands
 from hashwall.cli.review import matches_app, verdict_command
@@ -37,6 +38,7 @@ app.add_typer(demo_app, name="demo")
 app.add_typer(db_app, name="db")
 app.add_typer(bench_app, name="bench")
 register_operator_commands(app)
+register_lists_commands(app)
 register_casework_commands(app, case_app)
 
 

@@ -1,0 +1,309 @@
+"""Hash lists in and out: the live bank as a list, and a list banked as an intake partner's.
+
+**Export** (:func:`export_bank`): every signal of every live item (``active`` or
+``quarantined``), never those of withdrawn or deleted items (their values are gone from the
+store). ``trust`` is the item's (``unvouched``, ``vouched``, ``confirmed``), or ``quarantined``
+for a quarantined item. Video frame hashes are not exported (a list line has no frame number).
+
+**Import** (:func:`import_list`): one import run banks its list as **one case** of the named
+intake partner (a case per list: the partner withdraws the list as a whole, or item by item).
+Lines sharing an ``item_ref`` are one item (its source ref is not kept); a line without one is an
+item of its own. Per line, a value is refused with a stable code: ``invalid_hash`` (not a value
+of its type), ``low_quality`` (the list gives a quality below the floor), ``allowlisted`` (a
+public image known not to be NCII), ``duplicate_signal`` (the item has a value of this type
+already), ``negative_opinion`` (an exchange said it is not what the list is for). A value
+already live in one of this partner's items is ``already_banked``, not banked again: importing
+the same list twice banks nothing new. Items are written in batches (one transaction each, its
+``item_added`` events last); each batch writes an ``audit`` row (``list_imported``, with the
+label).
+
+Trust of an imported item: ``vouched`` (the partner vouches for its list), except where the list
+says ``unvouched`` or ``quarantined`` (then ``unvouched``: it answers ``review``; a quarantine is
+the operator's decision on this bank, not something a list can carry). ``confirmed`` is earned
+from verdicts on this bank, so a list's ``confirmed`` is ``vouched`` here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Final
+
+from hashwall.domain import Actor, Item, ItemKind, Trust
+from hashwall.errors import HashwallError, InvalidHash, NotFound
+from hashwall.hashing.signals import SIGNAL_TYPES, Signal
+from hashwall.service.allowlist import AllowlistMatcher
+from hashwall.service.context import ServiceContext
+from hashwall.service.list_formats import LineRefusal, ListLine
+from hashwall.service.signal_policy import allowlist_radii
+from hashwall.store.credentials import new_pin, pin_key
+from hashwall.store.events import ITEM_ADDED
+from hashwall.store.repo import Repository
+
+#: Items per write transaction.
+DEFAULT_BATCH: Final = 1000
+#: Signals read per chunk when exporting (also bounds the ids of one ``IN`` query).
+EXPORT_CHUNK: Final = 10_000
+LIST_IMPORTED: Final = "list_imported"
+BANK_EXPORTED: Final = "bank_exported"
+
+_UNVOUCHED_IN_LISTS: Final = frozenset({"unvouched", "quarantined"})
+
+
+# --- export ------------------------------------------------------------------------------------
+
+
+def export_bank(ctx: ServiceContext, actor: Actor) -> Iterator[ListLine]:
+    """Every signal of the live bank, type by type, as list lines (read in one snapshot)."""
+    actor.require("operator", "admin")
+    count = 0
+    with ctx.store.read() as repo:
+        for name in SIGNAL_TYPES:
+            for chunk in repo.iter_live_signals(name, chunk_size=EXPORT_CHUNK):
+                holders = repo.get_items_by_ids(set(chunk.item_ids))
+                for item_id, value, quality, frame in zip(
+                    chunk.item_ids, chunk.values, chunk.qualities, chunk.frame_numbers, strict=True
+                ):
+                    item = holders.get(item_id)
+                    if item is None or frame is not None or not item.live:
+                        continue
+                    count += 1
+                    yield ListLine(
+                        count,
+                        name,
+                        value,
+                        item.kind,
+                        "quarantined" if item.state == "quarantined" else item.trust,
+                        item.item_ref,
+                        quality,
+                    )
+    with ctx.store.write() as repo:
+        repo.add_audit(BANK_EXPORTED, actor_key_id=actor.key_id, details={"signals": count})
+
+
+# --- import ------------------------------------------------------------------------------------
+
+
+@dataclass
+class ImportReport:
+    """What an import run did: counts, the case it banked into, and every refused line."""
+
+    partner: str
+    label: str
+    lines: int = 0
+    items_banked: int = 0
+    signals_banked: int = 0
+    already_banked: int = 0
+    case_number: str | None = None
+    refused: list[LineRefusal] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON form (the ``--json`` output of ``hashwall import``)."""
+        return {
+            "partner": self.partner,
+            "label": self.label,
+            "lines": self.lines,
+            "items_banked": self.items_banked,
+            "signals_banked": self.signals_banked,
+            "already_banked": self.already_banked,
+            "refused": len(self.refused),
+            "case_number": self.case_number,
+            "refusals": [r.to_dict() for r in self.refused],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class _Item:
+    kind: ItemKind
+    trust: Trust
+    lines: tuple[int, ...]
+    signals: tuple[Signal, ...]
+
+
+def import_list(
+    ctx: ServiceContext,
+    actor: Actor,
+    lines: Iterable[ListLine | LineRefusal],
+    *,
+    partner: str,
+    label: str,
+    batch: int = DEFAULT_BATCH,
+) -> ImportReport:
+    """Bank a list's signals as one case of intake partner ``partner`` (see the module doc)."""
+    actor.require("operator", "admin")
+    report = ImportReport(partner, label)
+    with ctx.store.read() as repo:
+        found = repo.get_partner(partner)
+        if found is None:
+            raise NotFound(
+                f"no intake partner named {partner!r}: add it with `hashwall partner add`"
+            )
+        partner_id = found.id
+        own_cases = {c.id for c in repo.list_cases(partner_id=partner_id)}
+        allow = AllowlistMatcher.load(repo, allowlist_radii(ctx.settings))
+    run = _Run(ctx, actor, partner_id, own_cases, report)
+    pending: list[_Item] = []
+    for item in _items(ctx, lines, allow, report):
+        pending.append(item)
+        if len(pending) >= batch:
+            run.write(pending)
+            pending = []
+    if pending:
+        run.write(pending)
+    report.refused.sort(key=lambda r: r.line)
+    return report
+
+
+def _items(
+    ctx: ServiceContext,
+    lines: Iterable[ListLine | LineRefusal],
+    allow: AllowlistMatcher,
+    report: ImportReport,
+) -> Iterator[_Item]:
+    """Validated items: lines without a ref one by one as they come, those with one at the end
+    (grouped by ref)."""
+    grouped: dict[str, list[ListLine]] = {}
+    for line in lines:
+        report.lines += 1
+        if isinstance(line, LineRefusal):
+            report.refused.append(line)
+        elif line.item_ref is None:
+            item = _validate([line], allow, ctx, report)
+            if item is not None:
+                yield item
+        else:
+            grouped.setdefault(line.item_ref, []).append(line)
+    for group in grouped.values():
+        item = _validate(group, allow, ctx, report)
+        if item is not None:
+            yield item
+
+
+def _validate(
+    group: Sequence[ListLine], allow: AllowlistMatcher, ctx: ServiceContext, report: ImportReport
+) -> _Item | None:
+    kept: list[tuple[int, Signal]] = []
+    types: set[str] = set()
+    for line in group:
+        try:
+            signal = Signal.parse(
+                {"type": line.signal_type, "value": line.value, "quality": line.quality}
+            )
+        except HashwallError as exc:
+            report.refused.append(LineRefusal(line.line, exc.code, exc.message))
+            continue
+        stype = SIGNAL_TYPES[signal.type]
+        minimum = ctx.settings.pdq_min_quality if stype.min_quality is not None else None
+        if signal.quality is not None and not stype.usable(signal.quality, minimum):
+            report.refused.append(
+                LineRefusal(
+                    line.line, "low_quality", f"quality {signal.quality} is below the floor"
+                )
+            )
+            continue
+        if signal.type in types:
+            report.refused.append(
+                LineRefusal(line.line, "duplicate_signal", f"the item has a {signal.type} already")
+            )
+            continue
+        types.add(signal.type)
+        kept.append((line.line, signal))
+    if not kept:
+        return None
+    signals = tuple(s for _, s in kept)
+    if not allow.empty and allow.matches(signals):
+        report.refused.extend(
+            LineRefusal(n, "allowlisted", "a public image known not to be NCII") for n, _ in kept
+        )
+        return None
+    trust: Trust = "unvouched" if group[0].trust in _UNVOUCHED_IN_LISTS else "vouched"
+    return _Item(group[0].kind, trust, tuple(n for n, _ in kept), signals)
+
+
+@dataclass
+class _Run:
+    """One import run: where it banks, and what it has banked (or found banked) so far."""
+
+    ctx: ServiceContext
+    actor: Actor
+    partner_id: int
+    own_cases: set[int]
+    report: ImportReport
+    case_id: int | None = None
+    seen: set[tuple[str, str]] = field(default_factory=set)
+
+    def write(self, batch: list[_Item]) -> None:
+        """Bank the items of one batch not banked yet, in one transaction."""
+        with self.ctx.store.read() as repo:
+            banked = _banked_by_partner(repo, batch, self.own_cases)
+        fresh: list[_Item] = []
+        for item in batch:
+            keys = {(s.type, s.value) for s in item.signals}
+            if keys & (banked | self.seen):
+                self.report.already_banked += 1
+            else:
+                fresh.append(item)
+            self.seen.update(keys)
+        if fresh:
+            self._bank(fresh)
+
+    def _bank(self, fresh: list[_Item]) -> None:
+        report = self.report
+        added: list[tuple[Item, _Item]] = []
+        with self.ctx.store.write() as repo:
+            if self.case_id is None:
+                case = repo.create_case(
+                    pin_hash=_pin_hash(self.ctx), channel="partner", partner_id=self.partner_id
+                )
+                self.case_id, report.case_number = case.id, case.case_number
+                self.own_cases.add(case.id)
+            for item in fresh:
+                row = repo.add_item(self.case_id, kind=item.kind, trust=item.trust)
+                repo.add_signals(row.id, item.signals)
+                added.append((row, item))
+            repo.add_audit(
+                LIST_IMPORTED,
+                actor_key_id=self.actor.key_id,
+                target=report.case_number,
+                details={"partner": report.partner, "label": report.label, "items": len(fresh)},
+            )
+            for row, item in added:  # events last, as intake appends them
+                repo.append_event(
+                    ITEM_ADDED,
+                    {
+                        "item": row.item_ref,
+                        "kind": row.kind,
+                        "trust": row.trust,
+                        "signals": [s.to_dict() for s in item.signals],
+                    },
+                    item=row,
+                )
+        report.items_banked += len(added)
+        report.signals_banked += sum(len(item.signals) for _, item in added)
+
+
+def _banked_by_partner(
+    repo: Repository, batch: list[_Item], case_ids: set[int]
+) -> set[tuple[str, str]]:
+    """The (type, value) pairs of ``batch`` already live in items of the partner's cases."""
+    by_type: dict[str, set[str]] = {}
+    for item in batch:
+        for s in item.signals:
+            by_type.setdefault(s.type, set()).add(s.value)
+    out: set[tuple[str, str]] = set()
+    for kind, values in by_type.items():
+        holders = [i for i in repo.find_items_by_signal(kind, values) if i.case_id in case_ids]
+        for holder in holders:
+            for stored in repo.list_signals(holder.id):
+                if stored.type == kind and stored.value in values:
+                    out.add((kind, stored.value))
+    return out
+
+
+def _pin_hash(ctx: ServiceContext) -> str:
+    """A partner case has a PIN like any other; the partner re-issues one when a person needs
+    it (``hashwall`` shows none here: nobody is waiting for it)."""
+    key = pin_key(new_pin())
+    if key is None:  # pragma: no cover - a fresh PIN always reads as one
+        raise InvalidHash("a fresh PIN did not read back")
+    return ctx.pins.hash(key)
