@@ -10,7 +10,7 @@ from pathlib import Path
 from hashwall.errors import FileUnreadable, MediaTooLarge
 from hashwall.hashing.digests import digests
 from hashwall.hashing.pdq import MIN_QUALITY, PdqHash, PdqResult, pdq_reference
-from hashwall.hashing.signals import Signal
+from hashwall.hashing.signals import Md5Signal, PdqSignal, Sha256Signal, Signal
 from hashwall.settings import Settings
 
 
@@ -61,10 +61,21 @@ class ImageHashes:
 
     def signals(self) -> list[Signal]:
         """The typed signals: PDQ (only when usable), md5, sha256."""
-        out = [Signal("md5", self.md5), Signal("sha256", self.sha256)]
-        if self.usable:
-            out.insert(0, Signal("pdq", self.pdq.hex, self.quality))
-        return out
+        return self.all_signals() if self.usable else self.all_signals()[1:]
+
+    def all_signals(self) -> list[Signal]:
+        """Every signal, the PDQ first whatever its quality (the service judges it)."""
+        return [
+            Signal(PdqSignal.name, self.pdq.hex, self.quality),
+            Signal(Md5Signal.name, self.md5),
+            Signal(Sha256Signal.name, self.sha256),
+        ]
+
+    def orientation_values(self) -> dict[str, tuple[str, ...]]:
+        """The orientations' values by signal type (empty when they were not computed)."""
+        if not self.orientations:
+            return {}
+        return {PdqSignal.name: tuple(h.hex for h in self.orientations)}
 
 
 def hash_image(

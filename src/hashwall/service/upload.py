@@ -1,0 +1,130 @@
+"""The signals of one upload to check, validated: :class:`CheckRequest`.
+
+Which types exist, how their values are written, which need a quality and which may come with
+orientations is the registry's to say (``hashing/signals``); nothing here names a type.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from hashwall.errors import InvalidHash
+from hashwall.hashing.image import ImageHashes
+from hashwall.hashing.signals import (
+    SIGNAL_TYPES,
+    DistanceSignalType,
+    Signal,
+    SignalType,
+    oriented_type,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class CheckRequest:
+    """The signals of one upload, and ``orientations``: the variants of an oriented type's
+    value (PDQ's 8 dihedral hashes) by type name, when the client computed them.
+
+    Build one from outside data with :meth:`from_wire` (validates everything) or from a local
+    hash with :meth:`from_image`.
+    """
+
+    signals: tuple[Signal, ...]
+    orientations: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        types = [s.type for s in self.signals]
+        if len(set(types)) != len(types):
+            raise InvalidHash("an upload carries at most one signal of each type")
+        for name, values in self.orientations.items():
+            kind = SIGNAL_TYPES.get(name)
+            count = len(kind.orientations) if kind is not None else 0
+            if kind is None or len(values) != count or count == 0:
+                raise InvalidHash(f"send all {count} orientation hashes, or none")
+            if name not in types:
+                raise InvalidHash(f"orientation hashes come with the upload's {name} signal")
+        for signal in self.signals:
+            if signal.quality is None and _type(signal).quality_required:
+                raise InvalidHash(f"a {signal.type} signal needs its quality (0-100)")
+
+    @classmethod
+    def from_wire(
+        cls,
+        signals: Sequence[Mapping[str, Any]],
+        orientations: Sequence[str] | None = None,
+    ) -> CheckRequest:
+        """Validate signals, and the oriented type's variants (``pdq_orientations`` on the
+        wire), from outside."""
+        if not signals:
+            raise InvalidHash("send at least one signal of the upload")
+        parsed = tuple(_parse(s) for s in signals)
+        if orientations is None:
+            return cls(parsed)
+        kind = oriented_type()
+        if kind is None:
+            raise InvalidHash("no signal type takes orientation hashes")
+        sent = next((s for s in parsed if s.type == kind.name), None)
+        # A featureless image's hashes are degenerate (odd bit counts): accept any value of
+        # the right format then, since they are never matched; otherwise they must look real.
+        low = sent is not None and not kind.usable(sent.quality)
+        parse = kind.canonical_degenerate if low else kind.canonical
+        return cls(parsed, {kind.name: tuple(parse(v) for v in orientations)})
+
+    @classmethod
+    def from_image(cls, hashes: ImageHashes) -> CheckRequest:
+        """The request for an image hashed here (with its orientations if they were computed)."""
+        return cls(tuple(hashes.all_signals()), hashes.orientation_values())
+
+    def of_type(self, name: str) -> Signal | None:
+        """The upload's signal of type ``name``, if any."""
+        return next((s for s in self.signals if s.type == name), None)
+
+    def value(self, signal_type: str) -> str | None:
+        """The value of the upload's signal of ``signal_type``."""
+        signal = self.of_type(signal_type)
+        return signal.value if signal is not None else None
+
+    def variants(self, signal_type: str) -> tuple[str, ...]:
+        """The values to search for a type: its orientations, else its value, else none."""
+        turned = self.orientations.get(signal_type)
+        if turned:
+            return turned
+        value = self.value(signal_type)
+        return (value,) if value is not None else ()
+
+    def near(self) -> tuple[tuple[type[DistanceSignalType], Signal], ...]:
+        """The upload's signals of distance types, with their types."""
+        out = []
+        for signal in self.signals:
+            kind = _type(signal)
+            if issubclass(kind, DistanceSignalType):
+                out.append((kind, signal))
+        return tuple(out)
+
+    def exact(self) -> list[tuple[str, str]]:
+        """``(type, value)`` of the upload's signals of exact types."""
+        return [(s.type, s.value) for s in self.signals if _type(s).comparison == "exact"]
+
+
+def _type(signal: Signal) -> type[SignalType]:
+    kind = SIGNAL_TYPES.get(signal.type)
+    if kind is None:
+        raise InvalidHash(f"unknown signal type {signal.type!r}")
+    return kind
+
+
+def _parse(raw: Mapping[str, Any]) -> Signal:
+    """A signal from outside; a value below its type's quality floor only needs the format."""
+    name, quality, value = raw.get("type"), raw.get("quality"), raw.get("value")
+    kind = SIGNAL_TYPES.get(name) if isinstance(name, str) else None
+    if (
+        kind is not None
+        and isinstance(quality, int)
+        and not isinstance(quality, bool)
+        and quality >= 0
+        and not kind.usable(quality)
+        and isinstance(value, str)
+    ):
+        return Signal(kind.name, kind.canonical_degenerate(value), quality)
+    return Signal.parse(raw)
