@@ -57,3 +57,34 @@ def validate_thresholds(thresholds: Mapping[str, int]) -> dict[str, int]:
             raise InvalidInput(f"no threshold for {name!r}: thresholds are set for {known}")
         out[name] = kind.validate_threshold(value)
     return out
+
+
+def effective_thresholds(policy: Any) -> dict[str, int]:
+    """A platform's radius for every registered distance type (its own, else the default)."""
+    return {kind.name: policy_threshold(policy, kind) for kind in distance_types()}
+
+
+def policy_view(policy: Any) -> dict[str, Any]:
+    """A policy as the API, the feed and the CLI show it: every field, the radius of every
+    distance type, and each type's older policy field (``pdq_threshold``) for the clients that
+    read it."""
+    thresholds = effective_thresholds(policy)
+    legacy = {
+        kind.policy_field: thresholds[kind.name]
+        for kind in distance_types()
+        if kind.policy_field is not None
+    }
+    return {**policy.to_dict(), **legacy, "thresholds": thresholds}
+
+
+def threshold_changes(raw: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, int]]:
+    """Split policy changes from outside into the other fields and the radii per type: the
+    ``thresholds`` map, and the older per-type fields (``pdq_threshold``) mapped onto it."""
+    fields = dict(raw)
+    radii: dict[str, int] = dict(fields.pop("thresholds", None) or {})
+    for kind in distance_types():
+        if kind.policy_field is not None and kind.policy_field in fields:
+            value = fields.pop(kind.policy_field)
+            if value is not None:
+                radii[kind.name] = value
+    return fields, radii

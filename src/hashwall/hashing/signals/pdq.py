@@ -26,6 +26,7 @@ class PdqSignal(DistanceSignalType):
     orientations: ClassVar[tuple[str, ...]] = tuple(o.value for o in ORIENTATIONS)
     default_threshold = MAX_PDQ_THRESHOLD
     max_threshold = MAX_PDQ_THRESHOLD
+    policy_field = "pdq_threshold"
 
     @classmethod
     def canonical(cls, value: str) -> str:
