@@ -35,7 +35,7 @@ from hashwall.hashing.signals import SIGNAL_TYPES, Signal
 from hashwall.service.allowlist import AllowlistMatcher
 from hashwall.service.context import ServiceContext
 from hashwall.service.list_formats import LineRefusal, ListLine
-from hashwall.service.signal_policy import allowlist_radii
+from hashwall.service.signal_policy import min_quality
 from hashwall.store.credentials import new_pin, pin_key
 from hashwall.store.events import ITEM_ADDED
 from hashwall.store.repo import Repository
@@ -140,7 +140,7 @@ def import_list(
             )
         partner_id = found.id
         own_cases = {c.id for c in repo.list_cases(partner_id=partner_id)}
-        allow = AllowlistMatcher.load(repo, allowlist_radii(ctx.settings))
+        allow = AllowlistMatcher.load(repo, ctx.settings.pdq_threshold)
     run = _Run(ctx, actor, partner_id, own_cases, report)
     pending: list[_Item] = []
     for item in _items(ctx, lines, allow, report):
@@ -192,14 +192,10 @@ def _validate(
         except HashwallError as exc:
             report.refused.append(LineRefusal(line.line, exc.code, exc.message))
             continue
-        stype = SIGNAL_TYPES[signal.type]
-        minimum = ctx.settings.pdq_min_quality if stype.min_quality is not None else None
-        if signal.quality is not None and not stype.usable(signal.quality, minimum):
-            report.refused.append(
-                LineRefusal(
-                    line.line, "low_quality", f"quality {signal.quality} is below the floor"
-                )
-            )
+        floor = min_quality(ctx.settings, SIGNAL_TYPES[signal.type])
+        if signal.quality is not None and floor is not None and signal.quality < floor:
+            message = f"quality {signal.quality} is below {floor}: too featureless to match"
+            report.refused.append(LineRefusal(line.line, "low_quality", message))
             continue
         if signal.type in types:
             report.refused.append(
