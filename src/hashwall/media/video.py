@@ -1,0 +1,531 @@
+"""Untrusted video bytes to RGB frames, safely, with PyAV (FFmpeg).
+
+Accepted: MP4/MOV (and the rest of the ISO family FFmpeg's ``mov`` demuxer reads), Matroska and
+WebM, AVI, and animated GIF, PNG (APNG) and WebP, which are hashed as videos. The container is
+named from the magic bytes and that one demuxer is used: FFmpeg never probes, so a playlist or
+any other format that could make it open other files is never read. Only the video codecs of
+:data:`VIDEO_CODECS` are decoded.
+
+Limits (``Settings.video_*``) are checked from the header where the container declares them and
+again for every decoded frame, since a header may lie: bytes (``media_too_large``), duration
+(``media_too_long``), pixels of a frame (``too_many_pixels``), decoded frames
+(``too_many_frames``). The bytes are streamed to the demuxer in FFmpeg's small reads, never held
+in Python at once. A file that cannot be demuxed or decoded, or is shorter than its container
+says, is ``corrupt_media``; a file with no video stream, or a still image, ``unsupported_media``.
+
+Animated WebP goes through Pillow (:func:`hashwall.media.decode.iter_frames`): the FFmpeg of
+PyAV 18.1 demuxes it but cannot decode its frames.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any, Literal, cast
+
+import numpy as np
+import numpy.typing as npt
+
+from hashwall.errors import (
+    CorruptMedia,
+    EmptyMedia,
+    FileUnreadable,
+    HashwallError,
+    InvalidInput,
+    MediaTooLarge,
+    MediaTooLong,
+    TooManyFrames,
+    TooManyPixels,
+    UnsupportedMedia,
+)
+from hashwall.settings import Settings
+
+if TYPE_CHECKING:
+    import av.container
+    import av.video
+
+__all__ = [
+    "VIDEO_CODECS",
+    "OpenVideo",
+    "VideoFrame",
+    "VideoInfo",
+    "VideoSource",
+    "open_video",
+    "read_chunks",
+    "sniff_container",
+]
+
+#: A video to decode: its bytes, a local path, or a seekable binary stream.
+VideoSource = bytes | str | os.PathLike[str] | IO[bytes]
+
+Container = Literal["mp4", "matroska", "avi", "gif", "apng", "webp"]
+ANIMATIONS: frozenset[str] = frozenset({"gif", "apng", "webp"})
+
+# hashwall's container name -> the one FFmpeg demuxer used for it.
+_DEMUXER: dict[str, str] = {"mp4": "mov", "matroska": "matroska", "avi": "avi", "gif": "gif"}
+_DEMUXER["apng"] = "apng"
+# mov: never follow a reference to another file (FFmpeg's default, said here on purpose).
+_DEMUXER_OPTIONS: dict[str, dict[str, str]] = {"mov": {"enable_drefs": "0"}}
+
+#: FFmpeg decoders a video stream may use; any other codec is ``unsupported_media`` (FFmpeg has
+#: hundreds of decoders, most rarely exercised: the fewer that see untrusted bytes, the better).
+VIDEO_CODECS: frozenset[str] = frozenset(
+    {
+        "h264", "hevc", "vp8", "vp9", "av1", "libdav1d", "mpeg4", "msmpeg4v2", "msmpeg4v3",
+        "mpeg1video", "mpeg2video", "h263", "mjpeg", "prores", "theora", "vc1", "wmv3",
+        "ffv1", "gif", "apng", "png",
+    }
+)  # fmt: skip
+# Pixel formats that carry alpha: composited on white, as images are (media.modes).
+_ALPHA_FORMATS = frozenset(
+    {"rgba", "bgra", "argb", "abgr", "yuva420p", "yuva422p", "yuva444p", "gbrap", "ya8", "pal8"}
+)
+_ISO_BOXES = frozenset({b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip", b"pnot"})
+_HEAD = 64 * 1024
+_CHUNK = 1024 * 1024
+_EBML_UNKNOWN_SIZE = -1
+
+
+@dataclass(frozen=True, slots=True)
+class VideoInfo:
+    """What the container says about the video stream, read before any frame is decoded."""
+
+    container: str  # mp4, matroska, avi, gif, apng, webp
+    codec: str
+    width: int
+    height: int
+    fps: float  # average frame rate, else the stream's base rate (as vPDQ reads it)
+    declared_frames: int | None
+    declared_seconds: float | None
+    size_bytes: int
+
+    @property
+    def expected_frames(self) -> int | None:
+        """Frames the header promises, or duration x fps; None when neither is known."""
+        if self.declared_frames:
+            return self.declared_frames
+        if self.declared_seconds:
+            return round(self.declared_seconds * self.fps)
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class VideoFrame:
+    """One decoded frame: its 0-based index among all decoded frames, and its RGB pixels."""
+
+    index: int
+    pixels: npt.NDArray[np.uint8]  # (h, w, 3) RGB
+
+
+def sniff_container(head: bytes) -> Container:
+    """The container of a video from its first bytes; ``unsupported_media`` for anything else."""
+    if not head:
+        raise EmptyMedia("the file is empty (0 bytes); send the video's bytes")
+    if head.startswith(b"\x1aE\xdf\xa3"):
+        return "matroska"
+    if head.startswith(b"RIFF") and head[8:12] == b"AVI ":
+        return "avi"
+    if head.startswith((b"GIF87a", b"GIF89a")):
+        return "gif"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        if not _png_is_animated(head):
+            raise UnsupportedMedia(
+                "unsupported media: a still PNG image, not a video; hash it as an image"
+            )
+        return "apng"
+    if head.startswith(b"RIFF") and head[8:12] == b"WEBP":
+        # An animated WebP is an extended file (VP8X) with the animation flag set.
+        if not (head[12:16] == b"VP8X" and len(head) > 20 and head[20] & 0x02):
+            raise UnsupportedMedia(
+                "unsupported media: a still WebP image, not a video; hash it as an image"
+            )
+        return "webp"
+    if head[4:8] in _ISO_BOXES:
+        from hashwall.media.detect import detect_format
+
+        try:
+            image = detect_format(head)
+        except HashwallError:
+            return "mp4"
+        raise UnsupportedMedia(
+            f"unsupported media: a {image.value} image, not a video; hash it as an image"
+        )
+    raise UnsupportedMedia(
+        "unsupported media: not a video hashwall decodes; send MP4, MOV, WebM, MKV or AVI "
+        "(or an animated GIF, PNG or WebP)"
+    )
+
+
+@contextmanager
+def _source_stream(source: VideoSource, settings: Settings) -> Iterator[tuple[IO[bytes], int]]:
+    """The source as a seekable binary stream and its size, refused early when too large."""
+    limit = settings.video_max_bytes
+    if isinstance(source, bytes | bytearray | memoryview):
+        size = len(source)
+        _check_size(size, limit)
+        yield io.BytesIO(source), size
+        return
+    if isinstance(source, str | os.PathLike):
+        path = Path(source)
+        try:
+            if not path.is_file():
+                raise FileUnreadable(f"{path} is not a regular file")
+            size = path.stat().st_size
+            _check_size(size, limit)
+            f = path.open("rb")
+        except OSError as exc:
+            raise FileUnreadable(f"cannot read {path}: {exc.strerror or exc}") from None
+        with f:
+            yield f, size
+        return
+    if not source.seekable():
+        raise InvalidInput("a video stream must be seekable; save it to a file first")
+    start = source.tell()
+    size = source.seek(0, io.SEEK_END) - start
+    source.seek(start)
+    _check_size(size, limit)
+    yield cast(IO[bytes], _Window(source, start)), size
+
+
+def _check_size(size: int, limit: int) -> None:
+    if size > limit:
+        raise MediaTooLarge(
+            f"the video has {size} bytes, more than the limit of {limit} "
+            "(HASHWALL_VIDEO_MAX_BYTES); send a smaller file"
+        )
+
+
+class _Window(io.RawIOBase):
+    """A stream seen from ``start`` on, so that offsets in it are offsets in the video."""
+
+    def __init__(self, raw: IO[bytes], start: int) -> None:
+        self._raw, self._start = raw, start
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        return self._raw.read(size)
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        if whence == io.SEEK_SET:
+            offset += self._start
+        return self._raw.seek(offset, whence) - self._start
+
+    def tell(self) -> int:
+        return self._raw.tell() - self._start
+
+
+class _BoundedReader:
+    """What FFmpeg reads through: refuses to read past ``limit`` bytes (a file that grows)."""
+
+    def __init__(self, raw: IO[bytes], limit: int) -> None:
+        self._raw, self._limit = raw, limit
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._raw.read(size)
+        if self._raw.tell() > self._limit:
+            raise MediaTooLarge(f"the video has more than {self._limit} bytes (the limit)")
+        return data
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        return self._raw.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._raw.tell()
+
+
+def read_chunks(source: VideoSource, settings: Settings) -> Iterator[bytes]:
+    """The source's bytes in chunks of 1 MB (for its digests), within the byte limit."""
+    with _source_stream(source, settings) as (stream, _):
+        while chunk := stream.read(_CHUNK):
+            yield chunk
+
+
+class OpenVideo:
+    """An opened video: :attr:`info` at once, then :meth:`frames` decodes them one by one."""
+
+    def __init__(self, info: VideoInfo, walk: _Walk) -> None:
+        self.info = info
+        self.decoded = 0  # frames decoded so far (also those not given to the caller)
+        self._walk: _Walk | None = walk
+
+    def frames(self, every: int = 1) -> Iterator[VideoFrame]:
+        """Every ``every``-th frame (0, every, 2*every, ...), decoded as the iterator reaches it.
+
+        All frames are decoded (a frame depends on those before it); only the chosen ones are
+        converted to RGB. The frames of an opened video can be walked once.
+        """
+        if every < 1:
+            raise ValueError("every must be a positive number of frames")
+        if self._walk is None:
+            raise RuntimeError("the frames of an opened video can be walked only once")
+        walk, self._walk = self._walk, None
+        return walk(self, every)
+
+
+_Walk = Callable[[OpenVideo, int], Iterator[VideoFrame]]
+
+
+@contextmanager
+def open_video(source: VideoSource, settings: Settings, *, threads: int = 0) -> Iterator[OpenVideo]:
+    """Open a video within ``settings``' limits, reading only its header until frames are asked.
+
+    ``threads`` is FFmpeg's decoding thread count (0: FFmpeg chooses; the decoder sandbox
+    passes 1).
+    """
+    with _source_stream(source, settings) as (stream, size):
+        head = stream.read(_HEAD)
+        stream.seek(0)
+        container = sniff_container(head)
+        if container == "webp":
+            if size > settings.max_input_bytes:  # an animation is an image: its limit holds
+                raise MediaTooLarge(
+                    f"the animation has {size} bytes, more than the limit of "
+                    f"{settings.max_input_bytes} for images; send a smaller file"
+                )
+            yield _open_webp(stream.read(), settings)
+            return
+        _check_declared_sizes(container, head, size)
+        with _av_errors():
+            import av
+
+            av_container = av.open(
+                cast(Any, _BoundedReader(stream, settings.video_max_bytes)),
+                format=_DEMUXER[container],
+                options=_DEMUXER_OPTIONS.get(_DEMUXER[container], {}),
+            )
+        with av_container:
+            info, av_stream = _probe(av_container, container, size, settings)
+            if threads != 1:
+                av_stream.codec_context.thread_type = "AUTO"
+            av_stream.codec_context.thread_count = threads
+
+            def walk(opened: OpenVideo, every: int) -> Iterator[VideoFrame]:
+                return _av_frames(opened, av_container, av_stream, settings, every)
+
+            yield OpenVideo(info, walk)
+
+
+def _probe(
+    av_container: av.container.InputContainer, container: str, size: int, settings: Settings
+) -> tuple[VideoInfo, av.video.stream.VideoStream]:
+    """The video stream and what its header declares, checked against the limits."""
+    if not av_container.streams.video:
+        raise UnsupportedMedia("unsupported media: the file has no video stream")
+    stream = av_container.streams.video[0]
+    codec = stream.codec_context.name
+    if codec not in VIDEO_CODECS:
+        raise UnsupportedMedia(f"unsupported media: video codec {codec!r} is not decoded")
+    width, height = stream.codec_context.width, stream.codec_context.height
+    _check_pixels(width, height, settings)
+    rate = stream.average_rate or stream.base_rate or stream.guessed_rate
+    fps = float(rate) if rate else 0.0
+    if fps <= 0:
+        raise CorruptMedia(
+            "the video declares no frame rate and cannot be timed; send the original file"
+        )
+    seconds: float | None = None
+    if stream.duration is not None and stream.time_base is not None:
+        seconds = float(stream.duration * stream.time_base)
+    elif av_container.duration is not None:
+        seconds = av_container.duration / 1_000_000
+    if seconds is not None and seconds > settings.video_max_seconds:
+        raise _too_long(settings)
+    frames = stream.frames or None
+    if frames is not None and frames > settings.video_max_frames:
+        raise _too_many_frames(settings)
+    info = VideoInfo(container, codec, width, height, fps, frames, seconds, size)
+    return info, stream
+
+
+def _av_frames(
+    opened: OpenVideo,
+    av_container: av.container.InputContainer,
+    stream: av.video.stream.VideoStream,
+    settings: Settings,
+    every: int,
+) -> Iterator[VideoFrame]:
+    info = opened.info
+    packets = 0
+    with _av_errors():
+        for packet in av_container.demux(stream):
+            packets += packet.size > 0
+            for frame in packet.decode():
+                index = opened.decoded
+                opened.decoded += 1
+                _check_frame(index, frame.width, frame.height, info.fps, settings)
+                if index % every == 0:
+                    yield VideoFrame(index, _rgb(frame))
+    if opened.decoded == 0:
+        raise CorruptMedia("the video has no decodable frame; send the original file")
+    if info.container == "mp4" and info.declared_frames and packets < info.declared_frames:
+        raise _truncated()
+    if info.container in ANIMATIONS and opened.decoded == 1:
+        raise UnsupportedMedia(
+            f"unsupported media: a still {info.container.upper()} image (one frame), not a video; "
+            "hash it as an image"
+        )
+
+
+def _open_webp(data: bytes, settings: Settings) -> OpenVideo:
+    """An animated WebP through Pillow, timed by its first frame's duration."""
+    from PIL import Image
+
+    from hashwall.media.decode import iter_frames
+
+    limits = settings.model_copy(update={"max_frames": settings.video_max_frames})
+    frames = iter_frames(data, limits)  # every header check runs now
+    with _av_errors(), Image.open(io.BytesIO(data), formats=["WEBP"]) as image:
+        width, height = image.size
+        count = int(getattr(image, "n_frames", 1))
+        duration_ms = image.info.get("duration") or 0
+    _check_pixels(width, height, settings)
+    fps = 1000.0 / duration_ms if duration_ms > 0 else 10.0
+    if count / fps > settings.video_max_seconds:
+        raise _too_long(settings)
+    info = VideoInfo("webp", "webp", width, height, fps, count, count / fps, len(data))
+
+    def walk(opened: OpenVideo, every: int) -> Iterator[VideoFrame]:
+        for pixels in frames:
+            index = opened.decoded
+            opened.decoded += 1
+            _check_frame(index, pixels.shape[1], pixels.shape[0], fps, settings)
+            if index % every == 0:
+                yield VideoFrame(index, pixels)
+        if opened.decoded == 1:
+            raise UnsupportedMedia("unsupported media: a still WebP image, not a video")
+
+    return OpenVideo(info, walk)
+
+
+def _rgb(frame: av.VideoFrame) -> npt.NDArray[np.uint8]:
+    """The frame as RGB; transparent pixels composited on white, as images are."""
+    if frame.format.name not in _ALPHA_FORMATS:
+        return cast(npt.NDArray[np.uint8], frame.to_ndarray(format="rgb24"))
+    rgba = frame.to_ndarray(format="rgba").astype(np.uint16)
+    alpha = rgba[..., 3:4]
+    rgb = (rgba[..., :3] * alpha + 255 * (255 - alpha) + 127) // 255
+    return np.ascontiguousarray(rgb, dtype=np.uint8)
+
+
+def _check_frame(index: int, width: int, height: int, fps: float, settings: Settings) -> None:
+    if index >= settings.video_max_frames:
+        raise _too_many_frames(settings)
+    if index / fps > settings.video_max_seconds:
+        raise _too_long(settings)
+    _check_pixels(width, height, settings)
+
+
+def _check_pixels(width: int, height: int, settings: Settings) -> None:
+    if width * height > settings.video_max_pixels:
+        raise TooManyPixels(
+            f"the video's frames are {width}x{height} = {width * height} pixels, more than the "
+            f"limit of {settings.video_max_pixels} (HASHWALL_VIDEO_MAX_PIXELS); send a smaller "
+            "video"
+        )
+    if width < 1 or height < 1:
+        raise CorruptMedia("the video declares frames of no pixels; send the original file")
+
+
+def _too_long(settings: Settings) -> MediaTooLong:
+    return MediaTooLong(
+        f"the video lasts longer than {settings.video_max_seconds:g} s (the limit, "
+        "HASHWALL_VIDEO_MAX_SECONDS); send a shorter video"
+    )
+
+
+def _too_many_frames(settings: Settings) -> TooManyFrames:
+    return TooManyFrames(
+        f"the video has more than {settings.video_max_frames} frames (the limit, "
+        "HASHWALL_VIDEO_MAX_FRAMES); send a shorter video"
+    )
+
+
+def _truncated() -> CorruptMedia:
+    return CorruptMedia(
+        "the video is truncated (shorter than its container says); send the whole file"
+    )
+
+
+def _check_declared_sizes(container: str, head: bytes, size: int) -> None:
+    """Refuse a Matroska or AVI file shorter than its own outermost element declares.
+
+    FFmpeg reads a cut Matroska file up to the cut without a word, and hashes of half a video
+    would be banked as the video's.
+    """
+    if container == "avi" and int.from_bytes(head[4:8], "little") + 8 > size:
+        raise _truncated()
+    if container == "matroska":
+        segment_end = _matroska_segment_end(head)
+        if segment_end is not None and segment_end > size:
+            raise _truncated()
+
+
+def _matroska_segment_end(head: bytes) -> int | None:
+    """Where the Segment element ends (EBML header, then Segment); None if unknown-sized."""
+    pos = 4  # the EBML header's ID
+    header_size, pos = _ebml_vint(head, pos)
+    if header_size == _EBML_UNKNOWN_SIZE:
+        return None
+    pos += header_size
+    if head[pos : pos + 4] != b"\x18\x53\x80\x67":
+        return None  # not where a Segment should be: FFmpeg will say what is wrong
+    segment_size, pos = _ebml_vint(head, pos + 4)
+    return None if segment_size == _EBML_UNKNOWN_SIZE else pos + segment_size
+
+
+def _ebml_vint(data: bytes, pos: int) -> tuple[int, int]:
+    """An EBML variable-length size at ``pos``: (value or -1 for "unknown", next position)."""
+    if pos >= len(data) or data[pos] == 0:
+        return _EBML_UNKNOWN_SIZE, pos + 1
+    length = 9 - data[pos].bit_length()
+    raw = data[pos : pos + length]
+    value = raw[0] & ((1 << (8 - length)) - 1)
+    for byte in raw[1:]:
+        value = (value << 8) | byte
+    if value == (1 << (7 * length)) - 1:
+        return _EBML_UNKNOWN_SIZE, pos + length
+    return value, pos + length
+
+
+def _png_is_animated(head: bytes) -> bool:
+    """True when an ``acTL`` chunk comes before the first ``IDAT`` (APNG's rule)."""
+    pos = 8
+    while pos + 8 <= len(head):
+        chunk_type = head[pos + 4 : pos + 8]
+        if chunk_type == b"acTL":
+            return True
+        if chunk_type == b"IDAT":
+            return False
+        pos += 12 + int.from_bytes(head[pos : pos + 4], "big")
+    return False
+
+
+@contextmanager
+def _av_errors() -> Iterator[None]:
+    """Map whatever FFmpeg or PyAV raises on hostile bytes to ``corrupt_media``.
+
+    The decoder's message is dropped (``from None``): no media bytes may reach an error or a
+    log. Its class name is kept for debugging.
+    """
+    try:
+        yield
+    except HashwallError:
+        raise
+    except MemoryError:
+        raise TooManyPixels(
+            "decoding the video needed more memory than is available; send a smaller video"
+        ) from None
+    except Exception as exc:
+        raise CorruptMedia(
+            f"the video is truncated or damaged and cannot be decoded ({type(exc).__name__}); "
+            "send the original file"
+        ) from None
