@@ -3,9 +3,9 @@ crash or hang cost one request a clean error, never the service."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import secrets
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -13,8 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from hashwall.api.decode_pool import DecodePool
-from hashwall.hashing.image import ImageHashes
+from hashwall.sandbox.pool import DecodePool
 from hashwall.settings import Settings
 
 from app_harness import (
@@ -28,30 +27,19 @@ from app_harness import (
 )
 from support import fresh_database_url
 
-CRASH = b"TEST-CRASH-THE-DECODER"
-HANG = b"TEST-HANG-THE-DECODER"
-
-
-class FaultyPool(DecodePool):
-    """A real pool whose workers abort or sleep when a test's marker bytes come in.
-
-    The pool's own test hooks do the damage inside a worker process, exactly as a segfault or a
-    stuck libjpeg would; the marker check lives here, in the test, never in hashwall.
-    """
-
-    async def hash_media_async(self, data: bytes, *, fast: bool, orientations: bool) -> ImageHashes:
-        if data.startswith(CRASH):
-            await asyncio.to_thread(self._crash_for_tests)
-        if data.startswith(HANG):
-            await asyncio.to_thread(self._sleep_for_tests, 60)
-        return await super().hash_media_async(data, fast=fast, orientations=orientations)
+# Workers that break when a job's bytes ask them to (see tests/sandbox/faulty_worker.py): the
+# fault happens inside a worker process during the pool's real exchange, as a segfault or a
+# stuck libjpeg would; the fault code lives in the tests, never in hashwall.
+FAULTY_WORKER = (sys.executable, str(Path(__file__).parents[1] / "sandbox" / "faulty_worker.py"))
+CRASH = b"FAULT abort\n"
+HANG = b"FAULT sleep 60\n"
 
 
 @pytest.fixture(scope="module")
-def pool() -> Iterator[FaultyPool]:
+def pool() -> Iterator[DecodePool]:
     """One decoder worker with a 5 s time limit (a loaded CI machine needs the room)."""
     settings = Settings(decode_timeout=5.0, decode_queue_timeout=20.0)
-    with FaultyPool(settings, workers=1, test_hooks=True) as faulty:
+    with DecodePool(settings, workers=1, worker_command=FAULTY_WORKER) as faulty:
         yield faulty
 
 
@@ -72,7 +60,7 @@ def _files_with(root: Path, needle: bytes, since: float) -> list[str]:
 
 
 def test_media_bytes_leave_no_trace_in_database_logs_or_temp_files(
-    pool: FaultyPool,
+    pool: DecodePool,
     tmp_path: Path,
     request: pytest.FixtureRequest,
     caplog: pytest.LogCaptureFixture,
@@ -112,7 +100,7 @@ def test_media_bytes_leave_no_trace_in_database_logs_or_temp_files(
 
 
 def test_a_crashing_decoder_costs_one_request_not_the_service(
-    pool: FaultyPool, tmp_path: Path, request: pytest.FixtureRequest
+    pool: DecodePool, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     url = fresh_database_url("sqlite", tmp_path, request)
     good = jpeg(photo(21))
@@ -129,7 +117,7 @@ def test_a_crashing_decoder_costs_one_request_not_the_service(
 
 
 def test_a_hanging_decoder_times_out_cleanly(
-    pool: FaultyPool, tmp_path: Path, request: pytest.FixtureRequest
+    pool: DecodePool, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     url = fresh_database_url("sqlite", tmp_path, request)
     good = jpeg(photo(22))
@@ -148,7 +136,7 @@ def test_a_hanging_decoder_times_out_cleanly(
 
 
 def test_undecodable_media_is_a_4xx(
-    pool: FaultyPool, tmp_path: Path, request: pytest.FixtureRequest
+    pool: DecodePool, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     url = fresh_database_url("sqlite", tmp_path, request)
     with running_api(url, decode_pool=pool) as api:

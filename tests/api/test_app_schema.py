@@ -20,8 +20,8 @@ from schemathesis.checks import (
 )
 
 from hashwall.api.app import create_app
-from hashwall.api.decode_pool import DecodePool
 from hashwall.api.state import ApiState
+from hashwall.sandbox.pool import DecodePool
 from hashwall.service.context import ServiceContext
 from hashwall.settings import Settings
 from hashwall.store import migrate

@@ -32,7 +32,7 @@ def _decoder_workers() -> list[int]:
             cmdline = (stat.parent / "cmdline").read_bytes()
         except (OSError, IndexError):
             continue
-        if ppid == me and b"hashwall.api.decode_worker" in cmdline:
+        if ppid == me and b"hashwall.sandbox.worker" in cmdline:
             found.append(int(stat.parent.name))
     return found
 

@@ -1,9 +1,7 @@
 """The HTTP adapter: FastAPI routes over the use cases, and the defences around them.
 
-The defences are small modules that need no web framework: :mod:`hashwall.api.decode_pool`
-(decoders in worker processes with memory and time limits), :mod:`hashwall.api.limits` (rate
+The defences are small modules that need no web framework: :mod:`hashwall.api.limits` (rate
 limits, PIN backoff, the argon2 concurrency cap), :mod:`hashwall.api.clientaddr` (who the client
 is behind trusted proxies) and :mod:`hashwall.api.body` (bounded, in-memory request bodies).
-
-This package imports nothing heavy: decoder workers import it before they limit their threads.
+Media is decoded and hashed in :mod:`hashwall.sandbox`'s worker processes.
 """

@@ -56,8 +56,8 @@ from prometheus_client.multiprocess import MultiProcessCollector, mark_process_d
 from prometheus_client.registry import Collector
 
 if TYPE_CHECKING:
-    from hashwall.api.decode_pool import PoolStats
     from hashwall.api.outage import StoreOutage
+    from hashwall.sandbox.pool import PoolStats
     from hashwall.service.live import LiveIndexes
 
 log = logging.getLogger("hashwall.api")

@@ -32,7 +32,7 @@ log = logging.getLogger("hashwall.api")
 
 
 class MediaHasher(Protocol):
-    """What the API needs of a decoder pool (:class:`~hashwall.api.decode_pool.DecodePool`)."""
+    """What the API needs of a decoder pool (:class:`~hashwall.sandbox.pool.DecodePool`)."""
 
     async def hash_media_async(self, data: bytes, *, fast: bool, orientations: bool) -> ImageHashes:
         """Fingerprint media bytes away from the server process."""
@@ -124,7 +124,7 @@ class ApiState:
         if self.decode_pool is None:
             async with self._pool_lock:
                 if self.decode_pool is None:
-                    from hashwall.api.decode_pool import DecodePool
+                    from hashwall.sandbox.pool import DecodePool
 
                     self.decode_pool = await run_in_threadpool(DecodePool, self.settings)
                     self.owns_decode_pool = True

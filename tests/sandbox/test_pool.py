@@ -1,4 +1,8 @@
-"""The decoder pool: a crash, a hang or a memory blow-up costs one worker, never the service."""
+"""The decoder pool: a crash, a hang or a memory blow-up costs one worker, never the service.
+
+Faults happen inside a worker during the pool's real exchange with it: the workers here run
+``faulty_worker.py``, which breaks when the job's bytes ask it to (see there).
+"""
 
 from __future__ import annotations
 
@@ -12,12 +16,13 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
+from faulty_worker import COMMAND, fault
 from PIL import Image
 
 from hashwall import hash_image
-from hashwall.api.decode_pool import DecodePool, _AsyncExchange
 from hashwall.errors import (
     CorruptMedia,
     DecodeFailed,
@@ -26,6 +31,9 @@ from hashwall.errors import (
     TooManyPixels,
     UnsupportedMedia,
 )
+from hashwall.hashing.image import ImageHashes
+from hashwall.sandbox.pool import DecodePool
+from hashwall.sandbox.process import AsyncExchange
 from hashwall.settings import MB, Settings
 
 from support import encode, textured_rgb
@@ -40,12 +48,27 @@ def wait_until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
         time.sleep(0.05)
 
 
+def hashed(
+    pool: DecodePool, data: bytes, *, fast: bool = True, orientations: bool = False
+) -> ImageHashes:
+    """``data`` hashed by ``pool``, from an event loop of its own."""
+    return asyncio.run(pool.hash_media_async(data, fast=fast, orientations=orientations))
+
+
+def faulty_pool(workers: int = 1, **settings: float) -> DecodePool:
+    return DecodePool(Settings(**settings), workers=workers, worker_command=COMMAND)
+
+
+async def until_busy(pool: DecodePool) -> None:
+    while pool.stats().idle:
+        await asyncio.sleep(0.01)
+
+
 @pytest.fixture(scope="module")
 def pool() -> Iterator[DecodePool]:
-    settings = Settings(
-        decode_timeout=TIME_LIMIT, decode_queue_timeout=30.0, decode_memory_limit=512 * MB
-    )
-    with DecodePool(settings, workers=2, test_hooks=True) as p:
+    with faulty_pool(
+        2, decode_timeout=TIME_LIMIT, decode_queue_timeout=30.0, decode_memory_limit=512 * MB
+    ) as p:
         yield p
 
 
@@ -59,18 +82,27 @@ def recovered(pool: DecodePool) -> Iterator[DecodePool]:
 def test_image_hashes_in_a_worker_as_in_process(pool: DecodePool) -> None:
     data = encode(textured_rgb(seed=3), "JPEG", quality=90)
     for fast in (True, False):
-        got = pool.hash_media(data, fast=fast, orientations=True)
+        got = hashed(pool, data, fast=fast, orientations=True)
         assert got == hash_image(data, fast=fast, orientations=True)
-    assert pool.hash_media(data, fast=True, orientations=False).orientations is None
+    assert hashed(pool, data).orientations is None
+
+
+def test_the_default_worker_program_hashes_as_in_process() -> None:
+    data = encode(textured_rgb(seed=7), "PNG")
+    with DecodePool(Settings(), workers=1) as plain:
+        assert hashed(plain, data) == hash_image(data, fast=True)
+        with pytest.raises(UnsupportedMedia):
+            hashed(plain, fault("abort"))  # no fault in the real worker: just bad bytes
+        assert plain.stats().crashes == 0
 
 
 def test_bad_bytes_raise_the_media_error_and_keep_the_worker(pool: DecodePool) -> None:
     before = pool.stats()
     with pytest.raises(UnsupportedMedia):
-        pool.hash_media(b"hello, not an image", fast=True, orientations=False)
+        hashed(pool, b"hello, not an image")
     jpeg = encode(textured_rgb(), "JPEG")
     with pytest.raises(CorruptMedia):
-        pool.hash_media(jpeg[: len(jpeg) // 3], fast=False, orientations=False)
+        hashed(pool, jpeg[: len(jpeg) // 3], fast=False)
     assert pool.stats().restarts == before.restarts
 
 
@@ -78,13 +110,13 @@ def test_worker_that_aborts_yields_decode_failed_and_pool_keeps_answering(
     recovered: DecodePool,
 ) -> None:
     before = recovered.stats()
-    with pytest.raises(DecodeFailed) as caught:
-        recovered._crash_for_tests()
+    with pytest.raises(DecodeFailed, match="crashed") as caught:
+        hashed(recovered, fault("abort"))
     assert caught.value.status == 422
     assert caught.value.code == "decode_failed"
     data = encode(textured_rgb(seed=1), "PNG")
     for _ in range(3):  # the surviving worker answers while the replacement starts
-        assert recovered.hash_media(data, fast=True, orientations=False).usable
+        assert hashed(recovered, data).usable
     after = recovered.stats()
     assert after.crashes == before.crashes + 1
     assert after.restarts == before.restarts + 1
@@ -93,28 +125,30 @@ def test_worker_that_aborts_yields_decode_failed_and_pool_keeps_answering(
 def test_worker_that_hangs_yields_decode_timeout_and_pool_recovers(
     recovered: DecodePool,
 ) -> None:
+    data = encode(textured_rgb(seed=2), "JPEG")
+    before = recovered.stats()
     started = time.monotonic()
     with pytest.raises(DecodeTimeout) as caught:
-        recovered._sleep_for_tests(60)
+        hashed(recovered, fault("sleep", 60, then=data))
     # Not sooner than the limit (an upper bound would measure the machine's load: the
-    # decode_timeout error itself says the limit, not the 60 s task, ended the wait).
+    # decode_timeout error itself says the limit, not the 60 s sleep, ended the wait).
     assert time.monotonic() - started >= TIME_LIMIT
-    assert caught.value.code == "decode_timeout"
-    assert recovered.stats().timeouts >= 1
-    data = encode(textured_rgb(seed=2), "JPEG")
-    assert recovered.hash_media(data, fast=True, orientations=False).usable
+    assert (caught.value.code, caught.value.status) == ("decode_timeout", 422)
+    assert recovered.stats().timeouts == before.timeouts + 1
+    assert hashed(recovered, data).usable
     wait_until(lambda: recovered.stats().idle == 2)
-    recovered._sleep_for_tests(0.01)  # a short task is fine on the new worker
+    assert hashed(recovered, fault("sleep", 0.01, then=data)).usable  # the new worker is fine
 
 
 def test_allocation_beyond_the_memory_limit_yields_decode_failed(recovered: DecodePool) -> None:
     # The worker answers "needed more memory" and makes way for a fresh one. About one run in
     # eight on a loaded machine the parent reads end-of-file instead of that answer and says
     # the decoder crashed (the same 422 decode_failed); not understood yet, so either message.
+    data = encode(textured_rgb(seed=8), "JPEG")
     with pytest.raises(DecodeFailed, match=r"more memory|crashed") as caught:
-        recovered._allocate_for_tests(1024 * MB)
+        hashed(recovered, fault("allocate", 1024 * MB, then=data))
     assert (caught.value.code, caught.value.status) == ("decode_failed", 422)
-    recovered._allocate_for_tests(16 * MB)
+    assert hashed(recovered, fault("allocate", 16 * MB, then=data)).usable
 
 
 def test_image_too_big_for_the_memory_limit_is_refused_cleanly(pool: DecodePool) -> None:
@@ -124,18 +158,18 @@ def test_image_too_big_for_the_memory_limit_is_refused_cleanly(pool: DecodePool)
     # Refused by the pixel limit, the memory limit, or (on a busy machine, where decoding 192
     # MB of pixels outlasts the 1.5 s limit of this module) the time limit: cleanly, each time.
     with pytest.raises((TooManyPixels, DecodeFailed, DecodeTimeout)) as caught:
-        pool.hash_media(buf.getvalue(), fast=False, orientations=False)
+        hashed(pool, buf.getvalue(), fast=False)
     assert caught.value.status in (413, 422)
 
 
-def test_concurrent_requests_from_threads_all_get_their_own_answer(pool: DecodePool) -> None:
+def test_callers_on_many_threads_and_loops_all_get_their_own_answer(pool: DecodePool) -> None:
     images = [encode(textured_rgb(seed=s), "JPEG") for s in range(6)]
     expected = [hash_image(d, fast=True).pdq for d in images]
     results: dict[int, object] = {}
 
     def work(i: int) -> None:
         try:
-            results[i] = pool.hash_media(images[i % 6], fast=True, orientations=False).pdq
+            results[i] = hashed(pool, images[i % 6]).pdq
         except Exception as exc:
             results[i] = exc
 
@@ -168,72 +202,73 @@ def test_media_bytes_reach_no_log_no_error_and_no_temp_file(
     tmp = tempfile.gettempdir()
     before = set(os.listdir(tmp))
     with caplog.at_level(logging.DEBUG), pytest.raises(CorruptMedia) as caught:
-        pool.hash_media(hostile, fast=False, orientations=False)
+        hashed(pool, hostile, fast=False)
     assert sentinel.decode() not in caught.value.message
     assert sentinel.decode() not in caplog.text
     assert set(os.listdir(tmp)) <= before
 
 
-def test_saturated_pool_answers_overloaded_and_test_tasks_need_the_flag() -> None:
-    settings = Settings(decode_queue_timeout=0.3)
-    with DecodePool(settings, workers=1) as single:
-        with pytest.raises(RuntimeError, match="test_hooks"):
-            single._crash_for_tests()
-        # The worker itself refuses a test task when it was not started with hooks.
-        with pytest.raises(DecodeFailed, match="unknown task"):
-            single._run({"task": "abort"}, b"", time.monotonic() + 1, lambda _: None)
-        assert single.stats().crashes == 0
+def test_saturated_pool_answers_overloaded_then_serves_again(tmp_path: Path) -> None:
+    release = tmp_path / "release"
+    data = encode(textured_rgb(), "JPEG")
+    with faulty_pool(decode_queue_timeout=0.3, decode_timeout=60.0) as single:
 
-        busy = single._acquire(time.monotonic() + 1)  # every worker taken
-        with pytest.raises(Overloaded) as caught:
-            single.hash_media(b"\xff\xd8", fast=True, orientations=False)
-        assert caught.value.status == 503
-        single._release(busy)
-        data = encode(textured_rgb(), "JPEG")
-        assert single.hash_media(data, fast=True, orientations=False).usable
-    with pytest.raises(Overloaded):
-        single.hash_media(data, fast=True, orientations=False)
-
-
-def test_async_callers_wait_on_the_loop_for_a_busy_pool_and_time_out_cleanly() -> None:
-    settings = Settings(decode_queue_timeout=0.3)
-    data = encode(textured_rgb(seed=4), "JPEG")
-    with DecodePool(settings, workers=1) as single:
-        busy = single._acquire(time.monotonic() + 1)  # every worker taken
-
-        async def overloaded() -> float:
+        async def main() -> None:
+            held = asyncio.create_task(
+                single.hash_media_async(
+                    fault("hold", release, then=data), fast=True, orientations=False
+                )
+            )
+            await until_busy(single)  # every worker taken
             started = time.monotonic()
             with pytest.raises(Overloaded) as caught:
                 await single.hash_media_async(data, fast=True, orientations=False)
             assert caught.value.status == 503
-            return time.monotonic() - started
+            assert time.monotonic() - started >= 0.3  # it waited its turn on the loop first
+            assert threading.active_count() < 10  # no thread per waiting caller
+            release.touch()
+            assert (await held).usable
+            assert (await single.hash_media_async(data, fast=True, orientations=False)).usable
 
-        assert 0.3 <= asyncio.run(overloaded()) < 2
-        assert threading.active_count() < 10  # no thread per waiting caller
+        asyncio.run(main())
+        assert single.stats().restarts == 0
+    with pytest.raises(Overloaded, match="shut down"):
+        hashed(single, data)
 
-        async def served_when_a_thread_releases() -> str:
-            # The worker comes back from another thread (a sync caller): handed over.
-            threading.Timer(0.1, single._release, args=(busy,)).start()
+
+def test_a_worker_released_on_another_loop_is_handed_to_the_waiting_caller(
+    tmp_path: Path,
+) -> None:
+    release = tmp_path / "release"
+    data = encode(textured_rgb(seed=4), "JPEG")
+    with faulty_pool(decode_queue_timeout=30.0, decode_timeout=60.0) as single:
+        # Another thread's loop holds the only worker until the file appears.
+        holder = threading.Thread(target=hashed, args=(single, fault("hold", release, then=data)))
+        holder.start()
+        wait_until(lambda: single.stats().idle == 0)
+
+        async def waiting_caller() -> str:
+            asyncio.get_running_loop().call_later(0.1, release.touch)
             return (await single.hash_media_async(data, fast=True, orientations=False)).pdq.hex
 
-        assert asyncio.run(served_when_a_thread_releases()) == hash_image(data, fast=True).pdq.hex
+        assert asyncio.run(waiting_caller()) == hash_image(data, fast=True).pdq.hex
+        holder.join()
         assert single.stats().idle == 1
 
 
 def test_cancelled_async_callers_never_cost_or_leak_a_worker() -> None:
-    settings = Settings(decode_queue_timeout=30.0)
     data = encode(textured_rgb(seed=5), "JPEG")
     expected = hash_image(data, fast=True).pdq.hex
-    with DecodePool(settings, workers=1) as single:
+    with faulty_pool(decode_queue_timeout=30.0) as single:
 
         async def main() -> str:
-            # Cancelled while its task is in the worker: the worker finishes and comes back.
+            # Cancelled while its job is in the worker: the worker finishes and comes back.
             first = asyncio.create_task(single.hash_media_async(data, fast=True, orientations=True))
             # Cancelled while waiting for the busy worker: nothing to give back.
             second = asyncio.create_task(
                 single.hash_media_async(data, fast=True, orientations=True)
             )
-            # The first task's first step takes the idle worker and sends its task (one
+            # The first task's first step takes the idle worker and sends its job (one
             # sendmsg); cancel it in the loop's next step, before it can have resumed with the
             # reply, however fast or slow the worker is.
             while single.stats().idle:
@@ -267,7 +302,7 @@ def test_a_cancelled_reader_keeps_a_chunk_already_taken_off_the_socket() -> None
 
     async def main() -> bytes:
         ours.setblocking(False)
-        exchange = _AsyncExchange(asyncio.get_running_loop(), ours)
+        exchange = AsyncExchange(asyncio.get_running_loop(), ours)
         reader = asyncio.create_task(exchange.reply())
         await asyncio.sleep(0)  # the reader waits for the socket
         theirs.sendall(struct.pack("!i", len(frame)) + frame)
@@ -287,12 +322,16 @@ def test_a_cancelled_reader_keeps_a_chunk_already_taken_off_the_socket() -> None
         theirs.close()
 
 
-def test_closing_the_pool_fails_waiting_async_callers() -> None:
-    settings = Settings(decode_queue_timeout=30.0)
-    single = DecodePool(settings, workers=1)
-    single._acquire(time.monotonic() + 1)  # every worker taken
+def test_closing_the_pool_fails_waiting_async_callers(tmp_path: Path) -> None:
+    single = faulty_pool(decode_queue_timeout=30.0, decode_timeout=60.0)
 
     async def main() -> None:
+        held = asyncio.create_task(
+            single.hash_media_async(
+                fault("hold", tmp_path / "never"), fast=True, orientations=False
+            )
+        )
+        await until_busy(single)
         waiting = asyncio.create_task(
             single.hash_media_async(b"\xff\xd8", fast=True, orientations=False)
         )
@@ -300,6 +339,9 @@ def test_closing_the_pool_fails_waiting_async_callers() -> None:
         single.close()
         with pytest.raises(Overloaded, match="shut down"):
             await asyncio.wait_for(waiting, 5)
+        held.cancel()  # its worker was stopped under it
+        with pytest.raises((asyncio.CancelledError, DecodeFailed, DecodeTimeout)):
+            await held
 
     asyncio.run(main())
 
@@ -317,7 +359,7 @@ def test_workers_on_descriptors_past_1024_stay_healthy() -> None:
             assert min(w.sock.fileno() for w in single._workers) > 1024
             data = encode(textured_rgb(seed=6), "JPEG")
             for _ in range(2):
-                assert single.hash_media(data, fast=True, orientations=False).usable
+                assert hashed(single, data).usable
             assert single.stats().restarts == 0
     finally:
         for fd in filler:

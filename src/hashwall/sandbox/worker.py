@@ -1,17 +1,12 @@
-"""What runs inside one decoder worker process (see :mod:`hashwall.api.decode_pool`).
+"""What runs inside one decoder worker process (started by :mod:`hashwall.sandbox.process`).
 
 The worker hardens itself (no core dumps: a crash must not write media bytes to disk), limits
 its threads, warms up the fast-mode kernels, limits its address space (``RLIMIT_AS``), then
-answers tasks on its pipe until the pipe closes.
+answers jobs on its socket until the socket closes (:mod:`hashwall.sandbox.protocol` has the
+messages).
 
-Wire format, both ways ``send_bytes`` (never pickle: the parent must not unpickle what a
-worker that decoded hostile bytes sends back):
-
-- parent -> worker: a JSON header ``{"task": "hash", "fast": bool, "orientations": bool}``,
-  then the media bytes as a second message;
-- worker -> parent: one JSON document, ``{"ready": true}`` once at start, then per task
-  ``{"ok": {...}}`` (see :func:`hashes_to_wire`) or ``{"error": {"type", "message"},
-  "recycle": bool}``.
+A job is handled by a :data:`Handler`, :func:`hash_media` unless the program that runs the
+worker passes its own to :func:`run` (a test's worker that crashes or hangs on request).
 
 Only the standard library is imported at module level, so the worker can set its thread
 counts before numpy loads.
@@ -23,17 +18,17 @@ import json
 import os
 import signal
 import sys
-import time
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
 
-    from hashwall.hashing.image import ImageHashes
     from hashwall.settings import Settings
 
-# Test-only tasks: honoured only by a worker started with test_hooks=True.
-TEST_TASKS = frozenset({"abort", "sleep", "allocate"})
+#: Handles one job: (header, media bytes, settings) -> the reply (a protocol message).
+Handler = Callable[[dict[str, Any], bytes, "Settings"], dict[str, Any]]
+
 # One thread each: the pool's processes are the parallelism. The parent sets these in the
 # worker's environment; main() sets them again for a worker started by hand.
 THREAD_LIMITS = {
@@ -76,39 +71,11 @@ def _send(conn: Connection, message: dict[str, Any]) -> None:
     conn.send_bytes(json.dumps(message, separators=(",", ":")).encode())
 
 
-def hashes_to_wire(hashes: ImageHashes) -> dict[str, Any]:
-    """An :class:`ImageHashes` as plain JSON values (rebuilt by ``decode_pool``)."""
-    return {
-        "pdq": hashes.pdq.hex,
-        "quality": hashes.quality,
-        "md5": hashes.md5,
-        "sha256": hashes.sha256,
-        "width": hashes.width,
-        "height": hashes.height,
-        "format": hashes.format,
-        "mode": str(hashes.mode),
-        "frame_count": hashes.frame_count,
-        "orientations": (
-            None if hashes.orientations is None else [h.hex for h in hashes.orientations]
-        ),
-        "notes": [[note.code, note.message] for note in hashes.notes],
-    }
-
-
-def _run_test_task(task: str, header: dict[str, Any]) -> dict[str, Any]:
-    if task == "abort":
-        os.abort()
-    if task == "sleep":
-        time.sleep(float(header["seconds"]))
-        return {"ok": None}
-    # "allocate": as a decoder asking for a pixel buffer larger than the limit.
-    block = bytearray(int(header["bytes"]))
-    return {"ok": len(block)}
-
-
-def _hash(header: dict[str, Any], data: bytes, settings: Settings) -> dict[str, Any]:
+def hash_media(header: dict[str, Any], data: bytes, settings: Settings) -> dict[str, Any]:
+    """The hash job: :func:`hashwall.hash_image` on ``data``, its hashes or its media error."""
     from hashwall.errors import HashwallError
     from hashwall.hashing.image import hash_image
+    from hashwall.sandbox.protocol import error_to_wire, hashes_to_wire
 
     try:
         hashes = hash_image(
@@ -118,12 +85,37 @@ def _hash(header: dict[str, Any], data: bytes, settings: Settings) -> dict[str, 
             settings=settings,
         )
     except HashwallError as exc:
-        return {"error": {"type": type(exc).__name__, "message": exc.message}, "recycle": False}
+        return {"error": error_to_wire(exc), "recycle": False}
     return {"ok": hashes_to_wire(hashes)}
 
 
-def main(conn: Connection, memory_limit: int, test_hooks: bool) -> None:
-    """Entry point of a worker process: set up, say ready, answer tasks until EOF."""
+def _answer(handle: Handler, header: Any, data: bytes, settings: Settings) -> dict[str, Any]:
+    task = str(header.get("task")) if isinstance(header, dict) else None
+    try:
+        if task == "hash":
+            return handle(header, data, settings)
+        return {
+            "error": {"type": "DecodeFailed", "message": f"unknown task {task!r}"},
+            "recycle": False,
+        }
+    except MemoryError:
+        # The heap may be left fragmented or half-initialised: answer, then make way for a
+        # fresh worker.
+        return {"error": _OUT_OF_MEMORY, "recycle": True}
+    except Exception as exc:
+        # A bug or a decoder failure the media layer did not map; never the exception's
+        # text (it may quote input bytes).
+        return {
+            "error": {
+                "type": "DecodeFailed",
+                "message": f"the decoder failed on this input ({type(exc).__name__})",
+            },
+            "recycle": True,
+        }
+
+
+def main(conn: Connection, memory_limit: int, handle: Handler = hash_media) -> None:
+    """Set up, say ready, answer jobs with ``handle`` until the socket closes."""
     # Ctrl-C in a terminal reaches the whole process group; the parent decides when we stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _disable_core_dumps()
@@ -133,7 +125,8 @@ def main(conn: Connection, memory_limit: int, test_hooks: bool) -> None:
 
     fast.warm_up()
     import hashwall.hashing.image
-    import hashwall.media.decode  # noqa: F401  (the decoders, loaded before the limit)
+    import hashwall.media.decode
+    import hashwall.sandbox.protocol  # noqa: F401  (the decoders and all, loaded before the limit)
     from hashwall.settings import Settings
 
     # Once: reading the environment into Settings cost about 1 ms, a fifth of hashing an image.
@@ -162,34 +155,10 @@ def main(conn: Connection, memory_limit: int, test_hooks: bool) -> None:
         except (EOFError, OSError):
             return
         except MemoryError:
-            # The input alone does not fit: the pipe is out of step now, so answer and leave.
+            # The input alone does not fit: the socket is out of step now, so answer and leave.
             _send(conn, {"error": _OUT_OF_MEMORY, "recycle": True})
             return
-        task = str(header.get("task"))
-        try:
-            if task == "hash":
-                reply = _hash(header, data, settings)
-            elif task in TEST_TASKS and test_hooks:
-                reply = _run_test_task(task, header)
-            else:
-                reply = {
-                    "error": {"type": "DecodeFailed", "message": f"unknown task {task!r}"},
-                    "recycle": False,
-                }
-        except MemoryError:
-            # The heap may be left fragmented or half-initialised: answer, then make way for a
-            # fresh worker.
-            reply = {"error": _OUT_OF_MEMORY, "recycle": True}
-        except Exception as exc:
-            # A bug or a decoder failure the media layer did not map; never the exception's
-            # text (it may quote input bytes).
-            reply = {
-                "error": {
-                    "type": "DecodeFailed",
-                    "message": f"the decoder failed on this input ({type(exc).__name__})",
-                },
-                "recycle": True,
-            }
+        reply = _answer(handle, header, data, settings)
         del data
         try:
             _send(conn, reply)
@@ -199,9 +168,13 @@ def main(conn: Connection, memory_limit: int, test_hooks: bool) -> None:
             return
 
 
-if __name__ == "__main__":
-    # python -m hashwall.api.decode_worker FD MEMORY_LIMIT TEST_HOOKS (run by the pool)
+def run(argv: Sequence[str], handle: Handler = hash_media) -> None:
+    """Run a worker from its command-line arguments ``FD MEMORY_LIMIT`` (as the pool starts it)."""
     from multiprocessing.connection import Connection as _Connection
 
-    _fd, _limit, _hooks = sys.argv[1:4]
-    main(_Connection(int(_fd)), int(_limit), _hooks == "1")
+    fd, limit = argv[:2]
+    main(_Connection(int(fd)), int(limit), handle)
+
+
+if __name__ == "__main__":
+    run(sys.argv[1:])

@@ -1,0 +1,177 @@
+"""What the server and a decoder worker say to each other, and how it is framed.
+
+Frames are those of :class:`multiprocessing.connection.Connection` (a signed 4-byte big-endian
+length, then the bytes), which the worker uses on its end. Never pickle: the server must not
+unpickle what a worker that decoded hostile bytes sends back.
+
+- server -> worker: a job, two frames: the JSON header ``{"task": "hash", "fast": bool,
+  "orientations": bool}``, then the media bytes;
+- worker -> server: one JSON document, ``{"ready": true}`` once at start (or ``{"ready": false,
+  "message": ...}``), then per job ``{"ok": {...}}`` (:func:`hashes_to_wire`) or
+  ``{"error": {"type", "message"}, "recycle": bool}`` (``recycle``: the worker exits after
+  answering and is replaced).
+
+Everything a worker sends is validated here before it becomes a value of the server's.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import struct
+from typing import Any, Final
+
+from hashwall import errors
+from hashwall.errors import DecodeFailed, HashwallError
+from hashwall.hashing.image import HashMode, ImageHashes, Note
+from hashwall.hashing.pdq import PdqHash
+
+#: A signed 4-byte big-endian length, the frame header of multiprocessing.connection.
+FRAME: Final = struct.Struct("!i")
+_MAX_FRAME = 0x7FFFFFFF
+# A worker's answer is a few kB of JSON; anything larger is not one of ours.
+MAX_REPLY_BYTES: Final = 1 << 20
+MAX_MESSAGE_CHARS: Final = 500
+_RECV_CHUNK = 1 << 16
+_HEX = re.compile(r"[0-9a-f]+")
+
+# The headers of the hash jobs, encoded once.
+_HASH_JOBS: Final = {
+    (fast, orientations): json.dumps(
+        {"task": "hash", "fast": fast, "orientations": orientations}
+    ).encode()
+    for fast in (False, True)
+    for orientations in (False, True)
+}
+
+
+def hash_job(*, fast: bool, orientations: bool) -> bytes:
+    """The header frame of a job that hashes the media bytes of the next frame."""
+    return _HASH_JOBS[bool(fast), bool(orientations)]
+
+
+# --- framing ----------------------------------------------------------------------------------
+
+
+def header(length: int) -> bytes:
+    """The frame header of a payload of ``length`` bytes."""
+    if length > _MAX_FRAME:
+        raise ValueError("a frame of 2 GiB or more")
+    return FRAME.pack(length)
+
+
+def parse_frame(buf: bytearray) -> bytes:
+    """The payload of the one whole reply frame in ``buf``; ``ValueError`` for anything else."""
+    (size,) = FRAME.unpack_from(buf)
+    if not 0 <= size <= MAX_REPLY_BYTES or len(buf) != FRAME.size + size:
+        raise ValueError("not one reply frame")
+    return bytes(buf[FRAME.size :])
+
+
+def missing(buf: bytearray) -> int:
+    """How many bytes the reply frame begun in ``buf`` still needs (at most one chunk)."""
+    if len(buf) < FRAME.size:
+        return _RECV_CHUNK
+    size: int = FRAME.unpack_from(buf)[0]
+    if not 0 <= size <= MAX_REPLY_BYTES:
+        raise ValueError("a reply larger than any of ours")
+    return min(FRAME.size + size - len(buf), _RECV_CHUNK)
+
+
+def recv_frame(sock: socket.socket) -> bytes:
+    """One reply frame from a blocking socket (``EOFError`` if the worker closed it)."""
+    buf = bytearray()
+    while (need := missing(buf)) > 0:
+        chunk = sock.recv(need)
+        if not chunk:
+            raise EOFError("the worker closed its socket")
+        buf += chunk
+    return parse_frame(buf)
+
+
+# --- values -----------------------------------------------------------------------------------
+
+
+def hashes_to_wire(hashes: ImageHashes) -> dict[str, Any]:
+    """An :class:`ImageHashes` as plain JSON values (the worker's side)."""
+    return {
+        "pdq": hashes.pdq.hex,
+        "quality": hashes.quality,
+        "md5": hashes.md5,
+        "sha256": hashes.sha256,
+        "width": hashes.width,
+        "height": hashes.height,
+        "format": hashes.format,
+        "mode": str(hashes.mode),
+        "frame_count": hashes.frame_count,
+        "orientations": (
+            None if hashes.orientations is None else [h.hex for h in hashes.orientations]
+        ),
+        "notes": [[note.code, note.message] for note in hashes.notes],
+    }
+
+
+def error_to_wire(exc: HashwallError) -> dict[str, str]:
+    """A media error as the worker reports it (its class name and message)."""
+    return {"type": type(exc).__name__, "message": exc.message}
+
+
+def error_from_wire(error: Any) -> HashwallError:
+    """Rebuild an error a worker reported; anything unknown becomes :class:`DecodeFailed`."""
+    if not isinstance(error, dict):
+        raise TypeError("error is not an object")
+    name, message = error.get("type"), error.get("message")
+    if not isinstance(name, str) or not isinstance(message, str):
+        raise TypeError("error has no type or message")
+    cls = getattr(errors, name, None)
+    if not (isinstance(cls, type) and issubclass(cls, HashwallError)):
+        cls = DecodeFailed
+    return cls(message[:MAX_MESSAGE_CHARS])
+
+
+def _int(value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise TypeError("expected a non-negative integer")
+    return value
+
+
+def _hex(value: Any, length: int) -> str:
+    if not isinstance(value, str) or len(value) != length or not _HEX.fullmatch(value):
+        raise TypeError(f"expected {length} lowercase hex digits")
+    return value
+
+
+def _str(value: Any) -> str:
+    if not isinstance(value, str) or len(value) > MAX_MESSAGE_CHARS:
+        raise TypeError("expected a short string")
+    return value
+
+
+def hashes_from_wire(wire: Any) -> ImageHashes:
+    """Rebuild and validate the :class:`ImageHashes` a worker sent as JSON."""
+    if not isinstance(wire, dict):
+        raise TypeError("hashes are not an object")
+    orientations = wire["orientations"]
+    if orientations is not None and (not isinstance(orientations, list) or len(orientations) != 8):
+        raise TypeError("orientations must be 8 hashes or null")
+    notes = wire["notes"]
+    if not isinstance(notes, list):
+        raise TypeError("notes must be a list")
+    return ImageHashes(
+        pdq=PdqHash.from_hex(_hex(wire["pdq"], 64)),
+        quality=_int(wire["quality"]),
+        md5=_hex(wire["md5"], 32),
+        sha256=_hex(wire["sha256"], 64),
+        width=_int(wire["width"]),
+        height=_int(wire["height"]),
+        format=_str(wire["format"]),
+        mode=HashMode(wire["mode"]),
+        frame_count=_int(wire["frame_count"]),
+        orientations=(
+            None
+            if orientations is None
+            else tuple(PdqHash.from_hex(_hex(h, 64)) for h in orientations)
+        ),
+        notes=tuple(Note(_str(code), _str(message)) for code, message in notes),
+    )
