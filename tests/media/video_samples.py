@@ -1,0 +1,94 @@
+"""Small videos made in code for the video tests: PyAV encodes clips, Pillow animations."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable, Sequence
+
+import av
+import numpy as np
+from PIL import Image
+
+from support import textured_rgb
+
+# (container, codec) pairs PyAV's bundled FFmpeg writes, one per accepted container.
+CONTAINERS: dict[str, tuple[str, str]] = {
+    "mp4": ("mp4", "libx264"),
+    "mov": ("mov", "libx264"),
+    "webm": ("webm", "libvpx-vp9"),
+    "mkv": ("matroska", "libx264"),
+    "avi": ("avi", "mpeg4"),
+}
+
+
+def moving_frames(
+    seconds: float = 2, fps: int = 10, width: int = 96, height: int = 64, seed: int = 0
+) -> list[np.ndarray]:
+    """A textured picture panning 3 pixels right per frame (every frame a little different)."""
+    base = textured_rgb(width + 3 * int(seconds * fps), height, seed=seed)
+    return [
+        np.ascontiguousarray(base[:, 3 * i : 3 * i + width]) for i in range(round(seconds * fps))
+    ]
+
+
+def encode_clip(
+    frames: Iterable[np.ndarray],
+    kind: str = "mp4",
+    fps: int = 10,
+    *,
+    codec: str | None = None,
+    pix_fmt: str = "yuv420p",
+) -> bytes:
+    """Encode RGB frames as a video of ``kind`` (a key of :data:`CONTAINERS`)."""
+    container_format, default_codec = CONTAINERS[kind]
+    buf = io.BytesIO()
+    with av.open(buf, "w", format=container_format) as container:
+        stream = container.add_stream(codec or default_codec, rate=fps)
+        first = True
+        for pixels in frames:
+            if first:
+                stream.height, stream.width = pixels.shape[:2]
+                stream.pix_fmt = pix_fmt
+                first = False
+            frame = av.VideoFrame.from_ndarray(pixels, format="rgb24")
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return buf.getvalue()
+
+
+def clip(kind: str = "mp4", seconds: float = 2, fps: int = 10, **kw: int) -> bytes:
+    """A panning clip: 2 s at 10 fps, 96x64, by default."""
+    return encode_clip(moving_frames(seconds, fps, **kw), kind, fps)
+
+
+def audio_only_mp4(seconds: float = 1.0) -> bytes:
+    """An MP4 with one AAC audio stream and no video."""
+    buf = io.BytesIO()
+    rate = 44100
+    with av.open(buf, "w", format="mp4") as container:
+        stream = container.add_stream("aac", rate=rate)
+        t = np.arange(int(seconds * rate)) / rate
+        samples = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+        for start in range(0, len(samples), 1024):
+            chunk = samples[None, start : start + 1024]
+            frame = av.AudioFrame.from_ndarray(chunk, format="flt", layout="mono")
+            frame.sample_rate = rate
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return buf.getvalue()
+
+
+def animation(frames: Sequence[np.ndarray], fmt: str, duration_ms: int = 100) -> bytes:
+    """An animated GIF, PNG (APNG) or WebP of ``frames`` with Pillow."""
+    images = [Image.fromarray(f) for f in frames]
+    buf = io.BytesIO()
+    params: dict[str, object] = {"save_all": True, "append_images": images[1:], "loop": 0}
+    params["duration"] = duration_ms
+    if fmt == "WEBP":
+        params["lossless"] = True
+    images[0].save(buf, format=fmt, **params)
+    return buf.getvalue()
