@@ -146,7 +146,7 @@ def test_new_pins_wait_for_the_argon2_slot_while_checks_are_answered(url: str) -
 def test_argon2_runs_on_threads_that_give_way_to_the_checks() -> None:
     import os
 
-    from hashwall.api.limits import ARGON2_NICENESS, ConcurrencyCap
+    from hashwall.api.defences.argon2_cap import ARGON2_NICENESS, ConcurrencyCap
 
     cap = ConcurrencyCap(limit=1)
     mine = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
@@ -155,7 +155,7 @@ def test_argon2_runs_on_threads_that_give_way_to_the_checks() -> None:
         return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
 
     async def main() -> int:
-        return await cap.run_async(niceness)
+        return await cap.run_fair_async("", niceness)
 
     try:
         assert asyncio.run(main()) == min(19, mine + ARGON2_NICENESS)

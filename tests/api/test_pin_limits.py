@@ -8,15 +8,19 @@ import threading
 
 import pytest
 
-from hashwall.api.limits import (
-    BackoffPolicy,
-    ConcurrencyCap,
-    InProcessPinBackoff,
-    PinBackoff,
-    RedisPinBackoff,
-)
+from hashwall.api.defences.argon2_cap import ConcurrencyCap
+from hashwall.api.defences.pin_backoff import BackoffPolicy, InProcessPinBackoff, RedisPinBackoff
 from hashwall.errors import Overloaded
 from hashwall.settings import Settings
+
+# Every defence is called from the event loop, as the API calls it.
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
 
 # Generous per-pair and per-address counters: these tests are about the case's own counter.
 POLICY = BackoffPolicy(
@@ -38,20 +42,24 @@ class FakeClock:
 # --- the case's own counter -------------------------------------------------------------------
 
 
-def test_a_case_is_slowed_for_every_address_once_its_free_attempts_are_spent() -> None:
+async def test_a_case_is_slowed_for_every_address_once_its_free_attempts_are_spent() -> None:
     clock = FakeClock()
     backoff = InProcessPinBackoff(POLICY, clock=clock)
     addresses = (f"198.51.100.{n}" for n in range(1000))  # a fresh address per guess
-    assert all(backoff.attempt("HW-CASE", next(addresses)).allowed for _ in range(2))
+    assert [
+        (await backoff.attempt_async("HW-CASE", next(addresses))).allowed for _ in range(2)
+    ] == [True, True]
     waits = []
     for _ in range(5):
-        assert backoff.attempt("HW-CASE", next(addresses)).allowed
-        denied = backoff.attempt("HW-CASE", next(addresses))
+        assert (await backoff.attempt_async("HW-CASE", next(addresses))).allowed
+        denied = await backoff.attempt_async("HW-CASE", next(addresses))
         assert not denied.allowed
         waits.append(denied.retry_after)
         clock.advance(denied.retry_after)
     assert waits == [1.0, 2.0, 4.0, 4.0, 4.0]  # doubling, up to case_max
-    assert backoff.attempt("HW-OTHER", next(addresses)).allowed  # other cases are not slowed
+    assert (
+        await backoff.attempt_async("HW-OTHER", next(addresses))
+    ).allowed  # other cases are not slowed
 
 
 def test_the_settings_give_the_case_counter_its_own_limits() -> None:
@@ -61,36 +69,41 @@ def test_the_settings_give_the_case_counter_its_own_limits() -> None:
     assert policy.delay(40, 7, policy.case_max) == 120.0
 
 
-def test_an_attempt_never_evaluated_is_refunded_with_its_wait() -> None:
+async def test_an_attempt_never_evaluated_is_refunded_with_its_wait() -> None:
     clock = FakeClock()
     policy = BackoffPolicy(free_attempts=2, client_free_attempts=2, case_free_attempts=2, base=30)
     backoff = InProcessPinBackoff(policy, clock=clock)
     for _ in range(20):  # 503s, cancelled requests, text that is not a PIN: none count
-        assert backoff.attempt("HW-R", "192.0.2.5").allowed
-        backoff.refund("HW-R", "192.0.2.5")
+        assert (await backoff.attempt_async("HW-R", "192.0.2.5")).allowed
+        await backoff.refund_async("HW-R", "192.0.2.5")
     # Still every free attempt, and no wait left behind by the refunded ones.
-    assert backoff.attempt("HW-R", "192.0.2.5").allowed
-    assert backoff.attempt("HW-R", "192.0.2.5").allowed  # the 2nd: counted, now 30 s to wait
-    assert not backoff.attempt("HW-R", "192.0.2.5").allowed
-    backoff.refund("HW-R", "192.0.2.5")  # the 2nd was not evaluated after all
-    assert backoff.attempt("HW-R", "192.0.2.5").allowed
+    assert (await backoff.attempt_async("HW-R", "192.0.2.5")).allowed
+    assert (
+        await backoff.attempt_async("HW-R", "192.0.2.5")
+    ).allowed  # the 2nd: counted, now 30 s to wait
+    assert not (await backoff.attempt_async("HW-R", "192.0.2.5")).allowed
+    await backoff.refund_async("HW-R", "192.0.2.5")  # the 2nd was not evaluated after all
+    assert (await backoff.attempt_async("HW-R", "192.0.2.5")).allowed
 
 
-def test_a_right_pin_gives_back_its_count_to_the_case_and_the_address() -> None:
+async def test_a_right_pin_gives_back_its_count_to_the_case_and_the_address() -> None:
     clock = FakeClock()
     policy = BackoffPolicy(free_attempts=5, client_free_attempts=5, case_free_attempts=2)
     backoff = InProcessPinBackoff(policy, clock=clock)
     for _ in range(10):
-        assert backoff.attempt("HW-S", "192.0.2.5").allowed
-        backoff.succeeded("HW-S", "192.0.2.5")
-    assert backoff.attempt("HW-S", "203.0.113.9").allowed  # a wrong PIN from elsewhere
-    assert backoff.attempt("HW-S", "203.0.113.9").allowed
-    assert not backoff.attempt("HW-S", "192.0.2.5").allowed  # the case's two are spent
+        assert (await backoff.attempt_async("HW-S", "192.0.2.5")).allowed
+        await backoff.succeeded_async("HW-S", "192.0.2.5")
+    assert (
+        await backoff.attempt_async("HW-S", "203.0.113.9")
+    ).allowed  # a wrong PIN from elsewhere
+    assert (await backoff.attempt_async("HW-S", "203.0.113.9")).allowed
+    assert not (
+        await backoff.attempt_async("HW-S", "192.0.2.5")
+    ).allowed  # the case's two are spent
 
 
-@pytest.mark.parametrize("asynchronous", [False, True])
 def test_redis_case_counter_and_refunds_are_shared_by_replicas(
-    redis_url: tuple[str, str], asynchronous: bool
+    redis_url: tuple[str, str],
 ) -> None:
     url, prefix = redis_url
     policy = BackoffPolicy(
@@ -99,19 +112,13 @@ def test_redis_case_counter_and_refunds_are_shared_by_replicas(
     one = RedisPinBackoff(url, policy, prefix=prefix, secret=b"s")
     two = RedisPinBackoff(url, policy, prefix=prefix, secret=b"s")
 
-    async def run(backoff: PinBackoff, what: str, address: str) -> bool:
+    async def run(backoff: RedisPinBackoff, what: str, address: str) -> bool:
         if what == "attempt":
-            if asynchronous:
-                return (await backoff.attempt_async("HW-X", address)).allowed
-            return backoff.attempt("HW-X", address).allowed
-        settle = {
-            "refund": (backoff.refund, backoff.refund_async),
-            "succeeded": (backoff.succeeded, backoff.succeeded_async),
-        }[what]
-        if asynchronous:
-            await settle[1]("HW-X", address)
+            return (await backoff.attempt_async("HW-X", address)).allowed
+        if what == "refund":
+            await backoff.refund_async("HW-X", address)
         else:
-            settle[0]("HW-X", address)
+            await backoff.succeeded_async("HW-X", address)
         return True
 
     async def main() -> list[bool]:
@@ -220,20 +227,21 @@ def test_a_call_that_gives_up_while_waiting_leaves_its_place_and_no_slot_behind(
     cap.close()
 
 
-def test_sync_and_async_callers_of_one_flow_queue_in_order() -> None:
+def test_callers_of_one_flow_queue_in_order() -> None:
     cap = ConcurrencyCap(limit=1, max_waiting=5)
     blocker = Blocker()
-    holder = threading.Thread(target=cap.run, args=(blocker.hold, "sync"))
-    holder.start()
 
     async def main() -> list[str]:
-        await until(lambda: blocker.started == ["sync"], "the sync call runs")
-        calls = [asyncio.create_task(cap.run_async(blocker.quick, f"q{n}")) for n in range(3)]
+        holder = asyncio.create_task(cap.run_fair_async("", blocker.hold, "first"))
+        await until(lambda: blocker.started == ["first"], "the first call runs")
+        calls = [
+            asyncio.create_task(cap.run_fair_async("", blocker.quick, f"q{n}")) for n in range(3)
+        ]
         await until(lambda: cap.waiting == 3, "three wait")
         blocker.release.release()
+        assert await holder == "first"
         return list(await asyncio.gather(*calls))
 
     assert asyncio.run(main()) == ["q0", "q1", "q2"]
-    holder.join()
-    assert blocker.started == ["sync", "q0", "q1", "q2"]
+    assert blocker.started == ["first", "q0", "q1", "q2"]
     cap.close()

@@ -44,8 +44,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 import hashwall
 from hashwall.api.body import BodyKind, read_body
 from hashwall.api.clientaddr import ClientAddressResolver
-from hashwall.api.idempotency import idempotency_store
-from hashwall.api.limits import ConcurrencyCap, pin_backoff, rate_limiter
+from hashwall.api.defences.argon2_cap import ConcurrencyCap
+from hashwall.api.defences.idempotency import idempotency_store
+from hashwall.api.defences.pin_backoff import pin_backoff
+from hashwall.api.defences.rate import rate_limiter
 from hashwall.api.metrics import Metrics
 from hashwall.api.problems import (
     error_response,

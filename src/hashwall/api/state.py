@@ -17,8 +17,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
 from hashwall.api.clientaddr import ClientAddressResolver
-from hashwall.api.idempotency import IdempotencyStore
-from hashwall.api.limits import ConcurrencyCap, PinBackoff, RateLimiter
+from hashwall.api.defences.argon2_cap import ConcurrencyCap
+from hashwall.api.defences.idempotency import IdempotencyStore
+from hashwall.api.defences.pin_backoff import PinBackoff
+from hashwall.api.defences.rate import RateLimiter
 from hashwall.api.metrics import Metrics
 from hashwall.errors import StoreUnavailable
 from hashwall.hashing.image import ImageHashes
