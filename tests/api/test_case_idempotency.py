@@ -17,7 +17,7 @@ import pytest
 import redis
 from sqlalchemy import func, select
 
-from hashwall.api.idempotency import (
+from hashwall.api.defences.idempotency import (
     CASE_TTL_SECONDS,
     MIN_ANONYMOUS_KEY_LENGTH,
     PURGE_SECONDS,

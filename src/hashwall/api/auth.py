@@ -33,7 +33,7 @@ from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
 from hashwall.api.clientaddr import limit_subject
-from hashwall.api.limits import client_rate, key_rate
+from hashwall.api.defences.rate import client_rate, key_rate
 from hashwall.api.state import ApiState, api_state
 from hashwall.domain import Actor, ActorKind, Platform, Scope
 from hashwall.errors import InvalidKey

@@ -11,8 +11,8 @@ a whole opens at most ``anonymous_cases_per_second`` cases (``anonymous_cases_bu
 per process, beyond each address's own limit (``429 rate_limited``).
 
 Creating a case, adding items, withdrawing and vouching honour ``Idempotency-Key``
-(:func:`~hashwall.api.idempotency.answer_once`): a retry with the same key and body gets the
-first answer (``Idempotent-Replay: true``) for 10 minutes, and never creates a second case.
+(:func:`~hashwall.api.defences.idempotency.answer_once`): a retry with the same key and body
+gets the first answer (``Idempotent-Replay: true``) for 10 minutes, and never creates a second case.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from pydantic import BaseModel
 
 from hashwall.api import mapping
 from hashwall.api.auth import CallerDep, IntakeCaller
-from hashwall.api.idempotency import (
+from hashwall.api.defences.idempotency import (
     CASE_TTL_SECONDS,
     HEADER,
     MIN_ANONYMOUS_KEY_LENGTH,
@@ -34,7 +34,7 @@ from hashwall.api.idempotency import (
     answer_once,
     valid_case_key,
 )
-from hashwall.api.limits import ANONYMOUS_INTAKE, anonymous_intake_rate
+from hashwall.api.defences.rate import ANONYMOUS_INTAKE, anonymous_intake_rate
 from hashwall.api.routes.common import (
     ERRORS,
     MEDIA_FIELD,

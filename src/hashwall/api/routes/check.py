@@ -1,9 +1,9 @@
 """Platform checks: one upload (signals, or the media file) or a batch of up to 100 uploads.
 
-Both honour ``Idempotency-Key`` (:mod:`hashwall.api.idempotency`): a retry returns the first
-answer, and never writes a second match record. A replayed ``review``/``block`` is re-checked
-first (:func:`hashwall.service.check.replay_answer`): the matches whose item was withdrawn or
-deleted since are dropped, so a replay never blocks what left the bank.
+Both honour ``Idempotency-Key`` (:mod:`hashwall.api.defences.idempotency`): a retry returns
+the first answer, and never writes a second match record. A replayed ``review``/``block`` is
+re-checked first (:func:`hashwall.service.check.replay_answer`): the matches whose item was
+withdrawn or deleted since are dropped, so a replay never blocks what left the bank.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from hashwall.api import mapping
 from hashwall.api.auth import CheckCaller
-from hashwall.api.idempotency import HEADER, StoredAnswer, valid_key
+from hashwall.api.defences.idempotency import HEADER, StoredAnswer, valid_key
 from hashwall.api.routes.common import (
     ERRORS,
     MEDIA_FIELD,
