@@ -39,9 +39,9 @@ anything else           nothing (the cursor still moves past it)
 ======================  ==============================================================
 
 The background thread polls every ``settings.index_poll_interval`` seconds (at most 0.2). On
-PostgreSQL it also LISTENs on ``hashwall_events`` and wakes as soon as an event commits; after
-a failure of the listener (the server restarted) it polls meanwhile and LISTENs again, with
-backoff. Appends are serialised in commit order
+PostgreSQL it also wakes as soon as an event commits (``store/notify.py``: LISTEN on the
+event log's channel; after a failure of the listener it polls meanwhile and LISTENs again,
+with backoff). Appends are serialised in commit order
 (``store/events.py``), so reading ``seq > cursor`` never skips an event.
 
 **Faults.** Whatever stops the follower, the index only answers while it is :attr:`current`
@@ -83,12 +83,8 @@ from hashwall.index.live import IndexEvent, IndexHolder
 from hashwall.service.digests import DigestChange, DigestIndex
 from hashwall.service.keys import KeyCache
 from hashwall.settings import Settings
-from hashwall.store.events import (
-    ITEM_DELETED,
-    ITEM_WITHDRAWN,
-    NOTIFY_CHANNEL,
-    Event,
-)
+from hashwall.store.events import ITEM_DELETED, ITEM_WITHDRAWN, Event
+from hashwall.store.notify import EventNotifications, supports_notifications
 from hashwall.store.repo import Repository, Store
 
 log = logging.getLogger(__name__)
@@ -254,16 +250,18 @@ class LiveIndexes:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
-        self._listener: threading.Thread | None = None
         self._watchdog: threading.Thread | None = None
         self._abandoned: list[threading.Thread] = []
-        #: Set while a LISTEN connection is open (PostgreSQL).
-        self.listening = threading.Event()
-        #: Notifications received; LISTEN connections opened again after a failure.
-        self.notifications = 0
-        self.listen_reconnects = 0
-        self._listen_failed = False
-        self._listened = False
+        #: PostgreSQL's word of each new event (store/notify.py); None on SQLite (poll only).
+        self.notify: EventNotifications | None = None
+        if supports_notifications(store.engine):
+            self.notify = EventNotifications(
+                store.engine,
+                self._wake.set,
+                poll_interval=settings.index_poll_interval,
+                max_backoff=MAX_BACKOFF,
+                label="live index",
+            )
 
     # -- state for readyz ---------------------------------------------------------------------
 
@@ -308,6 +306,21 @@ class LiveIndexes:
     def keys_current(self) -> bool:
         """Whether the key cache may answer: :attr:`ready` (the log read within max lag)."""
         return self.ready
+
+    @property
+    def listening(self) -> threading.Event:
+        """Set while a LISTEN connection is open (PostgreSQL; never set on SQLite)."""
+        return self.notify.listening if self.notify is not None else threading.Event()
+
+    @property
+    def notifications(self) -> int:
+        """Notifications of new events received (PostgreSQL)."""
+        return self.notify.notifications if self.notify is not None else 0
+
+    @property
+    def listen_reconnects(self) -> int:
+        """LISTEN connections opened again after a failure (PostgreSQL)."""
+        return self.notify.reconnects if self.notify is not None else 0
 
     @property
     def size(self) -> int:
@@ -392,20 +405,19 @@ class LiveIndexes:
             target=self._watch, name="hashwall-index-watchdog", daemon=True
         )
         self._watchdog.start()
-        if self.store.engine.dialect.name == "postgresql":
-            self._listener = threading.Thread(
-                target=self._listen, name="hashwall-index-listen", daemon=True
-            )
-            self._listener.start()
+        if self.notify is not None:
+            self.notify.start()
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop following (the index stays searchable, and stale)."""
         self._stop.set()
         self._wake.set()
-        for thread in (self._watchdog, self._thread, self._listener):
+        if self.notify is not None:
+            self.notify.stop(timeout)
+        for thread in (self._watchdog, self._thread):
             if thread is not None:
                 thread.join(timeout)
-        self._thread = self._listener = self._watchdog = None
+        self._thread = self._watchdog = None
 
     def __enter__(self) -> LiveIndexes:
         self.start()
@@ -506,52 +518,3 @@ class LiveIndexes:
                 self.check_follower()
             except Exception:  # the watchdog itself must not die
                 log.exception("live index: the follower watchdog failed")
-
-    def _listen(self) -> None:
-        """Wake the follower as soon as PostgreSQL notifies a new event; after a failure (the
-        server restarted, the connection dropped), poll meanwhile and LISTEN again, with
-        backoff (doubling from the poll interval to :data:`MAX_BACKOFF`)."""
-        failures = 0
-        while not self._stop.is_set():
-            self._listened = False
-            try:
-                self._listen_once()
-            except Exception:
-                failures = 1 if self._listened else failures + 1
-                if failures == 1:
-                    log.warning(
-                        "live index: LISTEN failed; polling every %.1f s until it reconnects",
-                        self.settings.index_poll_interval,
-                        exc_info=True,
-                    )
-                interval = self.settings.index_poll_interval
-                self._stop.wait(min(interval * 2 ** min(failures, 10), MAX_BACKOFF))
-            else:
-                return  # stopped
-
-    def _listen_once(self) -> None:
-        """LISTEN on one connection until stopped (returns) or it fails (raises)."""
-        raw = self.store.engine.raw_connection()
-        try:
-            conn: Any = raw.driver_connection
-            conn.autocommit = True
-            conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
-            self._listened = True
-            if self._listen_failed:
-                self.listen_reconnects += 1
-                log.warning("live index: LISTEN again (reconnect %d)", self.listen_reconnects)
-            self.listening.set()
-            self._wake.set()  # catch up with what was missed while not listening
-            while not self._stop.is_set():
-                for _ in conn.notifies(timeout=self.settings.index_poll_interval, stop_after=1):
-                    self.notifications += 1
-                    self._wake.set()
-        except Exception:
-            self._listen_failed = True
-            raise
-        finally:
-            self.listening.clear()
-            try:
-                raw.invalidate()  # autocommit was changed: never return it to the pool
-            except Exception:
-                log.debug("live index: closing the LISTEN connection failed", exc_info=True)
