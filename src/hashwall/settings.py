@@ -227,6 +227,12 @@ class Settings(BaseSettings):
         "alone (the public proxy refusing /metrics); it then keeps answering while the "
         "database is down, when an admin key cannot be verified.",
     )
+    demo_keys_file: str | None = Field(
+        default=None,
+        description="The keys file of `hashwall demo setup` (`make run` sets it): the server then "
+        "serves /demo, which checks photos as the file's first demo platform, with the key "
+        "held here. Unset (every real deployment): /demo is 404.",
+    )
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod

@@ -1,6 +1,6 @@
 """The pages a browser opens: the home page (``/``), the API docs (``/docs``), the reporter's
-pages (``/report``, ``/case``) and the demo platform (``/demo``; :mod:`hashwall.web`), and
-their assets.
+pages (``/report``, ``/case``), the demo platform (``/demo``, only where the demo is set up;
+:mod:`hashwall.web.demo`), and their assets.
 
 Everything a page loads comes from this server (``/static/...``), so the pages work where the
 server has no way out to the internet and tell no third party who opened them. Swagger UI's
@@ -17,9 +17,11 @@ from typing import Final
 
 from fastapi import APIRouter, Request
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse, Response
 from starlette.exceptions import HTTPException
 
+from hashwall.api.state import ApiState
+from hashwall.web import demo
 from hashwall.web import render as web
 
 router = APIRouter(include_in_schema=False)
@@ -109,10 +111,39 @@ async def case_page() -> HTMLResponse:
     return HTMLResponse(web.render("case"), headers=_WEB_PAGE_HEADERS)
 
 
+def _demo_platform(request: Request) -> demo.DemoPlatform:
+    """The platform ``/demo`` plays; 404, as for any unknown page, when the demo is not set up."""
+    state: ApiState = request.app.state.hashwall
+    platform = demo.demo_platform(state.settings)
+    if platform is None:
+        raise HTTPException(status_code=404)
+    return platform
+
+
 @router.get("/demo", response_class=HTMLResponse)
-async def demo_page() -> HTMLResponse:
-    """Plays a platform: checks a photo hashed in the browser with a platform key typed in."""
+async def demo_page(request: Request) -> HTMLResponse:
+    """Plays a platform (only where ``hashwall demo setup`` ran): checks a photo hashed in the
+    browser, with the demo platform's key held by the server."""
+    _demo_platform(request)
     return HTMLResponse(web.render("demo"), headers=_WEB_PAGE_HEADERS)
+
+
+async def _forwarded(request: Request, path: str) -> Response:
+    platform = _demo_platform(request)
+    answer = await demo.forward(request.app, platform, path, await request.body())
+    return Response(answer.body, status_code=answer.status, headers=answer.headers)
+
+
+@router.post("/demo/check")
+async def demo_check(request: Request) -> Response:
+    """The demo page's check (the body of ``POST /v1/check``), made as the demo platform."""
+    return await _forwarded(request, demo.CHECK_PATH)
+
+
+@router.post("/demo/matches/{match_ref}/verdict")
+async def demo_verdict(request: Request, match_ref: str) -> Response:
+    """The demo page's verdict on a match, sent as the demo platform."""
+    return await _forwarded(request, demo.verdict_path(match_ref))
 
 
 @router.get("/web/{name:path}")

@@ -1,6 +1,7 @@
-// /demo: plays a platform. A photo is fingerprinted here (the report page's worker), checked
-// with POST /v1/check under the platform key typed in (kept in memory only), and each match can
-// get a reviewer's verdict (POST /v1/matches/{ref}/verdict).
+// /demo: plays a platform. A photo is fingerprinted here (the report page's worker) and checked
+// with POST demo/check, and each match can get a reviewer's verdict (POST
+// demo/matches/{ref}/verdict): the server makes both calls to its API as the demo platform, with
+// a key that it holds and this page never sees.
 import { T, failure, fmt, focus, postJson, setUpQuickExit, show } from "./common.js";
 
 setUpQuickExit();
@@ -18,9 +19,6 @@ function hash(file) {
   });
 }
 
-function call(path, body) {
-  return postJson(path, body, { Authorization: `Bearer ${$("demo-key").value.trim()}` });
-}
 
 $("demo-form").addEventListener("submit", (event) => event.preventDefault());
 
@@ -28,11 +26,6 @@ $("demo-photo").addEventListener("change", async (event) => {
   const file = event.target.files[0];
   event.target.value = "";
   if (!file) return;
-  if (!$("demo-key").value.trim()) {
-    $("demo-status").textContent = T.demo_need_key;
-    $("demo-key").focus();
-    return;
-  }
   show($("demo-result"), false);
   $("demo-status").textContent = T.demo_checking;
   if (thumbUrl) URL.revokeObjectURL(thumbUrl);
@@ -47,7 +40,7 @@ $("demo-photo").addEventListener("change", async (event) => {
     pdq: signals.find((s) => s.type === "pdq")?.value ?? null,
     sha256: signals.find((s) => s.type === "sha256")?.value ?? null,
   };
-  const result = await call("v1/check", { signals, pdq_orientations: orientations });
+  const result = await postJson("demo/check", { signals, pdq_orientations: orientations });
   if (!result.ok) {
     $("demo-status").textContent = fmt("demo_failed", { detail: failure(result) });
     return;
@@ -91,7 +84,7 @@ function showAnswer(answer, upload) {
 
 async function sendVerdict(matchRef, verdict, upload) {
   const body = { verdict, upload_pdq: upload.pdq, upload_sha256: upload.sha256 };
-  const result = await call(`v1/matches/${encodeURIComponent(matchRef)}/verdict`, body);
+  const result = await postJson(`demo/matches/${encodeURIComponent(matchRef)}/verdict`, body);
   const status = $("demo-verdict-status");
   if (!result.ok) status.textContent = fmt("demo_failed", { detail: failure(result) });
   else if (!result.data.recorded) status.textContent = T.demo_verdict_not_recorded;
