@@ -33,7 +33,8 @@ import numpy.typing as npt
 from hashwall.errors import HashwallError, InvalidHash, MediaTooLarge
 from hashwall.hashing.image import Note, hash_image, read_media_file
 from hashwall.hashing.pdq import MIN_QUALITY, PdqHash, PdqResult, pdq_reference
-from hashwall.media.video import ANIMATIONS, OpenVideo, VideoSource, open_video, read_chunks
+from hashwall.media.video import OpenVideo, VideoSource, open_video, read_chunks
+from hashwall.media.video_containers import ANIMATIONS
 from hashwall.settings import Settings
 
 __all__ = [

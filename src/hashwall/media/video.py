@@ -25,14 +25,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Literal, cast
+from typing import IO, TYPE_CHECKING, Any, cast
 
 import numpy as np
 import numpy.typing as npt
 
 from hashwall.errors import (
     CorruptMedia,
-    EmptyMedia,
     FileUnreadable,
     HashwallError,
     InvalidInput,
@@ -41,6 +40,14 @@ from hashwall.errors import (
     TooManyFrames,
     TooManyPixels,
     UnsupportedMedia,
+)
+from hashwall.media.video_containers import (
+    ANIMATIONS,
+    HEAD_BYTES,
+    check_declared_sizes,
+    is_video_file,
+    sniff_container,
+    truncated,
 )
 from hashwall.settings import Settings
 
@@ -54,6 +61,7 @@ __all__ = [
     "VideoFrame",
     "VideoInfo",
     "VideoSource",
+    "is_video_file",
     "open_video",
     "read_chunks",
     "sniff_container",
@@ -62,8 +70,6 @@ __all__ = [
 #: A video to decode: its bytes, a local path, or a seekable binary stream.
 VideoSource = bytes | str | os.PathLike[str] | IO[bytes]
 
-Container = Literal["mp4", "matroska", "avi", "gif", "apng", "webp"]
-ANIMATIONS: frozenset[str] = frozenset({"gif", "apng", "webp"})
 
 # hashwall's container name -> the one FFmpeg demuxer used for it.
 _DEMUXER: dict[str, str] = {"mp4": "mov", "matroska": "matroska", "avi": "avi", "gif": "gif"}
@@ -84,10 +90,7 @@ VIDEO_CODECS: frozenset[str] = frozenset(
 _ALPHA_FORMATS = frozenset(
     {"rgba", "bgra", "argb", "abgr", "yuva420p", "yuva422p", "yuva444p", "gbrap", "ya8", "pal8"}
 )
-_ISO_BOXES = frozenset({b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip", b"pnot"})
-_HEAD = 64 * 1024
 _CHUNK = 1024 * 1024
-_EBML_UNKNOWN_SIZE = -1
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,45 +122,6 @@ class VideoFrame:
 
     index: int
     pixels: npt.NDArray[np.uint8]  # (h, w, 3) RGB
-
-
-def sniff_container(head: bytes) -> Container:
-    """The container of a video from its first bytes; ``unsupported_media`` for anything else."""
-    if not head:
-        raise EmptyMedia("the file is empty (0 bytes); send the video's bytes")
-    if head.startswith(b"\x1aE\xdf\xa3"):
-        return "matroska"
-    if head.startswith(b"RIFF") and head[8:12] == b"AVI ":
-        return "avi"
-    if head.startswith((b"GIF87a", b"GIF89a")):
-        return "gif"
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        if not _png_is_animated(head):
-            raise UnsupportedMedia(
-                "unsupported media: a still PNG image, not a video; hash it as an image"
-            )
-        return "apng"
-    if head.startswith(b"RIFF") and head[8:12] == b"WEBP":
-        # An animated WebP is an extended file (VP8X) with the animation flag set.
-        if not (head[12:16] == b"VP8X" and len(head) > 20 and head[20] & 0x02):
-            raise UnsupportedMedia(
-                "unsupported media: a still WebP image, not a video; hash it as an image"
-            )
-        return "webp"
-    if head[4:8] in _ISO_BOXES:
-        from hashwall.media.detect import detect_format
-
-        try:
-            image = detect_format(head)
-        except HashwallError:
-            return "mp4"
-        raise UnsupportedMedia(
-            f"unsupported media: a {image.value} image, not a video; hash it as an image"
-        )
-    raise UnsupportedMedia(
-        "unsupported media: not a video hashwall decodes; send MP4, MOV, WebM, MKV or AVI "
-        "(or an animated GIF, PNG or WebP)"
-    )
 
 
 @contextmanager
@@ -282,7 +246,7 @@ def open_video(source: VideoSource, settings: Settings, *, threads: int = 0) -> 
     passes 1).
     """
     with _source_stream(source, settings) as (stream, size):
-        head = stream.read(_HEAD)
+        head = stream.read(HEAD_BYTES)
         stream.seek(0)
         container = sniff_container(head)
         if container == "webp":
@@ -293,7 +257,7 @@ def open_video(source: VideoSource, settings: Settings, *, threads: int = 0) -> 
                 )
             yield _open_webp(stream.read(), settings)
             return
-        _check_declared_sizes(container, head, size)
+        check_declared_sizes(container, head, size)
         with _av_errors():
             import av
 
@@ -367,7 +331,7 @@ def _av_frames(
     if opened.decoded == 0:
         raise CorruptMedia("the video has no decodable frame; send the original file")
     if info.container == "mp4" and info.declared_frames and packets < info.declared_frames:
-        raise _truncated()
+        raise truncated()
     if info.container in ANIMATIONS and opened.decoded == 1:
         raise UnsupportedMedia(
             f"unsupported media: a still {info.container.upper()} image (one frame), not a video; "
@@ -447,66 +411,6 @@ def _too_many_frames(settings: Settings) -> TooManyFrames:
         f"the video has more than {settings.video_max_frames} frames (the limit, "
         "HASHWALL_VIDEO_MAX_FRAMES); send a shorter video"
     )
-
-
-def _truncated() -> CorruptMedia:
-    return CorruptMedia(
-        "the video is truncated (shorter than its container says); send the whole file"
-    )
-
-
-def _check_declared_sizes(container: str, head: bytes, size: int) -> None:
-    """Refuse a Matroska or AVI file shorter than its own outermost element declares.
-
-    FFmpeg reads a cut Matroska file up to the cut without a word, and hashes of half a video
-    would be banked as the video's.
-    """
-    if container == "avi" and int.from_bytes(head[4:8], "little") + 8 > size:
-        raise _truncated()
-    if container == "matroska":
-        segment_end = _matroska_segment_end(head)
-        if segment_end is not None and segment_end > size:
-            raise _truncated()
-
-
-def _matroska_segment_end(head: bytes) -> int | None:
-    """Where the Segment element ends (EBML header, then Segment); None if unknown-sized."""
-    pos = 4  # the EBML header's ID
-    header_size, pos = _ebml_vint(head, pos)
-    if header_size == _EBML_UNKNOWN_SIZE:
-        return None
-    pos += header_size
-    if head[pos : pos + 4] != b"\x18\x53\x80\x67":
-        return None  # not where a Segment should be: FFmpeg will say what is wrong
-    segment_size, pos = _ebml_vint(head, pos + 4)
-    return None if segment_size == _EBML_UNKNOWN_SIZE else pos + segment_size
-
-
-def _ebml_vint(data: bytes, pos: int) -> tuple[int, int]:
-    """An EBML variable-length size at ``pos``: (value or -1 for "unknown", next position)."""
-    if pos >= len(data) or data[pos] == 0:
-        return _EBML_UNKNOWN_SIZE, pos + 1
-    length = 9 - data[pos].bit_length()
-    raw = data[pos : pos + length]
-    value = raw[0] & ((1 << (8 - length)) - 1)
-    for byte in raw[1:]:
-        value = (value << 8) | byte
-    if value == (1 << (7 * length)) - 1:
-        return _EBML_UNKNOWN_SIZE, pos + length
-    return value, pos + length
-
-
-def _png_is_animated(head: bytes) -> bool:
-    """True when an ``acTL`` chunk comes before the first ``IDAT`` (APNG's rule)."""
-    pos = 8
-    while pos + 8 <= len(head):
-        chunk_type = head[pos + 4 : pos + 8]
-        if chunk_type == b"acTL":
-            return True
-        if chunk_type == b"IDAT":
-            return False
-        pos += 12 + int.from_bytes(head[pos : pos + 4], "big")
-    return False
 
 
 @contextmanager
