@@ -10,7 +10,7 @@ from hashwall.domain import Actor
 from hashwall.errors import NoItemsAccepted
 from hashwall.hashing.image import ImageHashes
 from hashwall.hashing.signals import Signal
-from hashwall.service import operator
+from hashwall.service import moderation
 from hashwall.service.check import CheckRequest, check
 from hashwall.service.context import ServiceContext
 from hashwall.service.intake import ItemSubmission, create_case
@@ -29,7 +29,7 @@ def test_an_item_sent_with_its_orientations_is_compared_in_all_of_them(
 ) -> None:
     original, rotated = images["original"], images["rotated"]
     # The allowlist holds the original's PDQ only (added by its hash, without orientations).
-    operator.add_to_allowlist(
+    moderation.add_to_allowlist(
         ctx, Actor.operator(), [Signal("pdq", original.pdq.hex, original.quality)]
     )
     assert rotated.pdq.distance(original.pdq) > 31  # one PDQ alone does not see it
@@ -49,7 +49,7 @@ def test_allowlisting_an_image_with_its_orientations_covers_rotated_copies(
     assert check(ctx, platform, CheckRequest((_pdq(rotated),))).decision == "block"
 
     assert original.orientations is not None
-    operator.add_to_allowlist(
+    moderation.add_to_allowlist(
         ctx,
         Actor.operator(),
         original.signals(),

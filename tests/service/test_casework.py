@@ -10,8 +10,7 @@ import pytest
 from hashwall.domain import Actor
 from hashwall.errors import Forbidden, InvalidCredentials, InvalidInput, InvalidState, NotFound
 from hashwall.hashing.image import ImageHashes
-from hashwall.service import casework
-from hashwall.service import operator as ops
+from hashwall.service import audit, auth, casework, keys, moderation, tenants
 from hashwall.service.check import CheckRequest, check
 from hashwall.service.context import ServiceContext
 from hashwall.service.intake import ItemSubmission, case_status, create_case, vouch_case
@@ -23,13 +22,13 @@ OP = Actor.operator()
 
 def _tenants(ctx: ServiceContext) -> tuple[Actor, Actor, Actor]:
     """A platform key (photos), an intake key (Helpline) and an admin key, as the API sees them."""
-    ops.add_organisation(ctx, OP, "Example Social")
-    ops.add_platform(ctx, OP, organisation="Example Social", name="photos")
-    ops.add_partner(ctx, OP, "Helpline")
-    platform = ops.create_api_key(ctx, OP, role="platform", platform="photos")
-    intake = ops.create_api_key(ctx, OP, role="intake", partner="Helpline")
-    admin = ops.create_api_key(ctx, OP, role="admin")
-    return tuple(ops.authenticate(ctx, k.key) for k in (platform, intake, admin))  # type: ignore[return-value]
+    tenants.add_organisation(ctx, OP, "Example Social")
+    tenants.add_platform(ctx, OP, organisation="Example Social", name="photos")
+    tenants.add_partner(ctx, OP, "Helpline")
+    platform = keys.create_api_key(ctx, OP, role="platform", platform="photos")
+    intake = keys.create_api_key(ctx, OP, role="intake", partner="Helpline")
+    admin = keys.create_api_key(ctx, OP, role="admin")
+    return tuple(auth.authenticate(ctx, k.key) for k in (platform, intake, admin))  # type: ignore[return-value]
 
 
 def _report(ctx: ServiceContext, images: dict[str, ImageHashes], *names: str) -> tuple[str, str]:
@@ -103,10 +102,10 @@ def test_erasing_a_case_deletes_its_items_and_the_person_sees_it_was_removed(
     assert withdraw_case(ctx, Actor.reporter(), number, pin=pin).item_refs == ()
     assert case_status(ctx, Actor.reporter(), number, pin=pin).status == "removed"
 
-    [entry] = ops.list_audit(ctx, OP, action=casework.CASE_ERASED)
+    [entry] = audit.list_audit(ctx, OP, action=casework.CASE_ERASED)
     assert entry.target == number and entry.actor == "operator"
     assert entry.details == {"reason": "request by letter, ticket 42", "deleted_items": 2}
-    assert [e.target for e in ops.list_audit(ctx, OP, action=casework.ITEM_ERASED)] == list(
+    assert [e.target for e in audit.list_audit(ctx, OP, action=casework.ITEM_ERASED)] == list(
         reversed(erased.deleted_items)
     )
     assert casework.find_case(ctx, OP, number).status == "removed"
@@ -127,12 +126,12 @@ def test_quarantine_delete_takes_only_quarantined_items_and_item_delete_needs_a_
     number, _ = _report(ctx, images, "original")
     item_ref = casework.find_case(ctx, OP, number).items[0].item_ref
     with pytest.raises(InvalidState, match="hashwall item delete"):
-        ops.delete_quarantined_item(ctx, OP, item_ref)
+        moderation.delete_quarantined_item(ctx, OP, item_ref)
     with pytest.raises(InvalidInput):
         casework.delete_active_item(ctx, OP, item_ref, reason="")
     change = casework.delete_active_item(ctx, OP, item_ref, reason="court order 7")
     assert (change.previous_state, change.state) == ("active", "deleted")
-    [entry] = ops.list_audit(ctx, OP, action=ops.ITEM_DELETED_ACTION)
+    [entry] = audit.list_audit(ctx, OP, action=audit.ITEM_DELETED_ACTION)
     assert entry.details == {"previous_state": "active", "reason": "court order 7"}
     with pytest.raises(InvalidState):
         casework.delete_active_item(ctx, OP, item_ref, reason="again")
@@ -167,10 +166,10 @@ def test_audit_names_every_actor_by_role_and_name(
     vouch_case(ctx, intake, number, pin=pin)
     result = check(ctx, platform, CheckRequest.from_image(images["original"]))
     submit_verdict(ctx, platform, VerdictRequest(result.matches[0].match_ref, "confirmed"))
-    ops.add_partner(ctx, admin, "Hotline")
+    tenants.add_partner(ctx, admin, "Hotline")
     withdraw_case(ctx, Actor.reporter(), number, pin=pin)
 
-    by_action = {e.action: e for e in reversed(ops.list_audit(ctx, OP))}  # newest wins
+    by_action = {e.action: e for e in reversed(audit.list_audit(ctx, OP))}  # newest wins
     assert by_action["case_created"].actor == "reporter"
     assert by_action["case_withdrawn"].actor == "reporter"
     assert by_action["case_vouched"].actor == "partner:Helpline"

@@ -18,7 +18,7 @@ from sqlalchemy import event
 
 from hashwall.domain import Actor
 from hashwall.hashing.signals import Signal
-from hashwall.service import operator
+from hashwall.service import moderation
 from hashwall.service.check import CheckRequest, check
 from hashwall.service.context import ServiceContext
 from hashwall.service.intake import CaseReceipt, ItemSubmission, create_case
@@ -137,7 +137,7 @@ def test_an_operator_deletion_leaves_no_byte_of_the_values_in_the_store_files(
     sqlite_ctx: ServiceContext, database: Path
 ) -> None:
     receipt, values = bank(sqlite_ctx, Actor.reporter(), 2)
-    operator.delete_item(sqlite_ctx, Actor.operator(), receipt.accepted[1].item_ref)
+    moderation.delete_item(sqlite_ctx, Actor.operator(), receipt.accepted[1].item_ref)
     assert leftovers(database, values[1]) == []
     assert {v for _, v in leftovers(database, values[0])} == set(values[0])
 

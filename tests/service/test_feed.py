@@ -12,7 +12,7 @@ import pytest
 
 from hashwall.domain import Actor
 from hashwall.errors import Forbidden, InvalidCursor, InvalidInput, NotFound
-from hashwall.service import operator as ops
+from hashwall.service import audit, auth, keys, moderation, tenants
 from hashwall.service.context import ServiceContext
 from hashwall.service.feed import Cursor, FeedMirror, read_feed
 
@@ -24,8 +24,8 @@ OP = Actor.operator()
 @pytest.fixture
 def platform(ctx: ServiceContext) -> str:
     """A platform named ``photos``."""
-    ops.add_organisation(ctx, OP, "Example Social")
-    ops.add_platform(ctx, OP, organisation="Example Social", name="photos")
+    tenants.add_organisation(ctx, OP, "Example Social")
+    tenants.add_platform(ctx, OP, organisation="Example Social", name="photos")
     return "photos"
 
 
@@ -100,8 +100,8 @@ def test_snapshot_then_events_reach_the_live_set(ctx: ServiceContext, platform: 
     before = consumer.pages[-1]["head_seq"]
     later = enrol(ctx.store, rng=rng)
     withdraw(ctx.store, banked[2].item_ref)
-    ops.reinstate_item(ctx, OP, banked[0].item_ref)
-    ops.delete_item(ctx, OP, banked[3].item_ref)
+    moderation.reinstate_item(ctx, OP, banked[0].item_ref)
+    moderation.delete_item(ctx, OP, banked[3].item_ref)
     consumer.drain()
     assert mirror_view(consumer.mirror) == live_bank(ctx.store)
     new_pages = [p for p in consumer.pages if p["events"] and p["events"][0]["seq"] > before]
@@ -148,7 +148,7 @@ def test_consumer_starting_after_a_withdrawal_never_receives_its_values(
     mid.step()  # mid-snapshot: the snapshot began before the withdrawal below
     withdraw(ctx.store, gone.item_ref)
     quarantine(ctx.store, deleted.item_ref)
-    ops.delete_item(ctx, OP, deleted.item_ref)
+    moderation.delete_item(ctx, OP, deleted.item_ref)
     mid_before = len(mid.pages)
 
     late = [Consumer(ctx, platform, limit) for limit in (1, 2, 1000)]
@@ -181,10 +181,10 @@ def test_resuming_from_any_cursor_reaches_the_live_set(ctx: ServiceContext, plat
         lambda: enrol(ctx.store, rng=rng),
         lambda: withdraw(ctx.store, banked[5].item_ref),
         lambda: quarantine(ctx.store, banked[0].item_ref),
-        lambda: ops.reinstate_item(ctx, OP, banked[0].item_ref),
+        lambda: moderation.reinstate_item(ctx, OP, banked[0].item_ref),
         lambda: quarantine(ctx.store, banked[1].item_ref),
         lambda: enrol(ctx.store, rng=rng),
-        lambda: ops.delete_item(ctx, OP, banked[1].item_ref),
+        lambda: moderation.delete_item(ctx, OP, banked[1].item_ref),
         lambda: withdraw(ctx.store, banked[2].item_ref),
     ]
     for action in actions:  # a change between every two pages, snapshot phase included
@@ -202,13 +202,13 @@ def test_resuming_from_any_cursor_reaches_the_live_set(ctx: ServiceContext, plat
 
 
 def test_access_audit_and_bad_input(ctx: ServiceContext, platform: str) -> None:
-    ops.add_platform(ctx, OP, organisation="Example Social", name="chat")
+    tenants.add_platform(ctx, OP, organisation="Example Social", name="chat")
     enrol(ctx.store, rng=random.Random(5))
-    feed_key = ops.create_api_key(ctx, OP, role="platform", platform=platform, scopes=["feed"])
-    check_key = ops.create_api_key(ctx, OP, role="platform", platform=platform, scopes=["check"])
-    admin_key = ops.create_api_key(ctx, OP, role="admin")
-    intake_key = ops.create_api_key(ctx, OP, role="intake", partner=_partner(ctx))
-    reader = ops.authenticate(ctx, feed_key.key)
+    feed_key = keys.create_api_key(ctx, OP, role="platform", platform=platform, scopes=["feed"])
+    check_key = keys.create_api_key(ctx, OP, role="platform", platform=platform, scopes=["check"])
+    admin_key = keys.create_api_key(ctx, OP, role="admin")
+    intake_key = keys.create_api_key(ctx, OP, role="intake", partner=_partner(ctx))
+    reader = auth.authenticate(ctx, feed_key.key)
 
     page = read_feed(ctx, reader)
     assert page.platform == platform and len(page.items) == 1
@@ -216,12 +216,12 @@ def test_access_audit_and_bad_input(ctx: ServiceContext, platform: str) -> None:
     with pytest.raises(Forbidden):
         read_feed(ctx, reader, platform="chat")
     with pytest.raises(Forbidden):
-        read_feed(ctx, ops.authenticate(ctx, check_key.key))
+        read_feed(ctx, auth.authenticate(ctx, check_key.key))
     with pytest.raises(Forbidden):
-        read_feed(ctx, ops.authenticate(ctx, intake_key.key), platform=platform)
+        read_feed(ctx, auth.authenticate(ctx, intake_key.key), platform=platform)
     with pytest.raises(Forbidden):
         read_feed(ctx, Actor.reporter(), platform=platform)
-    admin = ops.authenticate(ctx, admin_key.key)
+    admin = auth.authenticate(ctx, admin_key.key)
     assert read_feed(ctx, admin, platform="chat").platform == "chat"
     with pytest.raises(InvalidInput):
         read_feed(ctx, OP)
@@ -244,7 +244,7 @@ def test_access_audit_and_bad_input(ctx: ServiceContext, platform: str) -> None:
             read_feed(ctx, OP, platform=platform, cursor=bad)
         assert info.value.code == "invalid_cursor"
 
-    reads = ops.list_audit(ctx, OP, action="feed_read")
+    reads = audit.list_audit(ctx, OP, action="feed_read")
     assert [(a.actor_key_id, a.target) for a in reads] == [
         (admin.key_id, "chat"),
         (reader.key_id, platform),
@@ -254,7 +254,7 @@ def test_access_audit_and_bad_input(ctx: ServiceContext, platform: str) -> None:
 
 
 def _partner(ctx: ServiceContext) -> str:
-    ops.add_partner(ctx, OP, "Helpline")
+    tenants.add_partner(ctx, OP, "Helpline")
     return "Helpline"
 
 
@@ -272,9 +272,9 @@ def test_feed_over_the_real_intake_and_withdrawal(ctx: ServiceContext, platform:
     from bank_ops import random_signals
 
     rng = random.Random(6)
-    ops.add_partner(ctx, OP, "Helpline")
-    intake_key = ops.create_api_key(ctx, OP, role="intake", partner="Helpline")
-    partner = ops.authenticate(ctx, intake_key.key)
+    tenants.add_partner(ctx, OP, "Helpline")
+    intake_key = keys.create_api_key(ctx, OP, role="intake", partner="Helpline")
+    partner = auth.authenticate(ctx, intake_key.key)
     reporter = Actor.reporter()
     sigs = [random_signals(rng) for _ in range(4)]
     kept = create_case(ctx, reporter, [ItemSubmission(tuple(sigs[0]))])
@@ -303,12 +303,12 @@ def test_key_revocations_and_platform_changes_never_reach_the_feed(
     ctx: ServiceContext, platform: str
 ) -> None:
     rng = random.Random(9)
-    key = ops.create_api_key(ctx, OP, role="platform", platform=platform, scopes=["check"])
+    key = keys.create_api_key(ctx, OP, role="platform", platform=platform, scopes=["check"])
     consumer = Consumer(ctx, platform, 1)
     consumer.drain()
     first = enrol(ctx.store, rng=rng)
-    ops.revoke_api_key(ctx, OP, key.info.key_id)
-    ops.set_platform_policy(ctx, OP, platform, ops.PolicyUpdate(pdq_threshold=20))
+    keys.revoke_api_key(ctx, OP, key.info.key_id)
+    tenants.set_platform_policy(ctx, OP, platform, tenants.PolicyUpdate(pdq_threshold=20))
     second = enrol(ctx.store, rng=rng)
     with ctx.store.read() as repo:
         head = repo.last_event_seq()

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hashwall.domain import Actor
-from hashwall.service import operator as ops
+from hashwall.service import moderation, tenants
 from hashwall.service.context import ServiceContext
 from hashwall.service.feed import FeedMirror, read_feed
 from hashwall.store.events import TRUST_CHANGED
@@ -110,9 +110,9 @@ def _apply(world: World, action: tuple[Any, ...]) -> None:
     elif kind == "quarantine":
         quarantine(world.ctx.store, ref)
     elif kind == "reinstate" and state == "quarantined":
-        ops.reinstate_item(world.ctx, OP, ref)
+        moderation.reinstate_item(world.ctx, OP, ref)
     elif kind == "delete" and state in ("active", "quarantined"):
-        ops.delete_item(world.ctx, OP, ref)
+        moderation.delete_item(world.ctx, OP, ref)
         world.erased.update(world.values[ref])
     elif kind == "confirm" and state in ("active", "quarantined"):
         with world.ctx.store.write() as repo:
@@ -138,8 +138,8 @@ def test_feed_replays_reach_exactly_the_live_set(fresh_ctx: Callable[[], Service
     def run(banked_first: int, steps: list[tuple[Any, ...]], seed: int, final_limit: int) -> None:
         ctx = fresh_ctx()  # a fresh bank per example
         try:
-            ops.add_organisation(ctx, OP, "Org")
-            ops.add_platform(ctx, OP, organisation="Org", name=PLATFORM)
+            tenants.add_organisation(ctx, OP, "Org")
+            tenants.add_platform(ctx, OP, organisation="Org", name=PLATFORM)
             world = World(ctx, random.Random(seed))
             consumers = [FeedMirror() for _ in range(3)]
             saved: list[FeedMirror] = [FeedMirror()]  # a consumer that has not started yet

@@ -14,11 +14,11 @@ import pytest
 from hashwall.domain import Actor
 from hashwall.errors import InvalidKey
 from hashwall.hashing.signals import Signal
-from hashwall.service import operator as ops
+from hashwall.service import auth, keys, tenants
 from hashwall.service.check import CheckRequest, check
 from hashwall.service.context import ServiceContext
 from hashwall.service.intake import ItemSubmission, create_case
-from hashwall.service.keys import CachedKey, KeyCache
+from hashwall.service.key_cache import CachedKey, KeyCache
 from hashwall.service.live import LiveIndexes
 from hashwall.store.events import Event
 from hashwall.store.tables import matches
@@ -49,27 +49,27 @@ def process(ctx: ServiceContext) -> ServiceContext:
 @pytest.fixture
 def platform_key(ctx: ServiceContext) -> str:
     """A platform ``photos`` and its full check key."""
-    ops.add_organisation(ctx, OP, "Example Social")
-    ops.add_platform(ctx, OP, organisation="Example Social", name="photos")
-    return ops.create_api_key(ctx, OP, role="platform", platform="photos", scopes=["check"]).key
+    tenants.add_organisation(ctx, OP, "Example Social")
+    tenants.add_platform(ctx, OP, organisation="Example Social", name="photos")
+    return keys.create_api_key(ctx, OP, role="platform", platform="photos", scopes=["check"]).key
 
 
 def test_a_verified_key_is_answered_from_memory_and_a_failed_one_never_cached(
     ctx: ServiceContext, platform_key: str
 ) -> None:
     a = process(ctx)
-    assert ops.authenticate_from_memory(a, platform_key) is None  # not verified yet
-    actor, platform = ops.authenticate_and_remember(a, platform_key)
+    assert auth.authenticate_from_memory(a, platform_key) is None  # not verified yet
+    actor, platform = auth.authenticate_and_remember(a, platform_key)
     assert platform is not None and platform.name == "photos"
-    assert ops.authenticate_from_memory(a, platform_key) == (actor, platform)
+    assert auth.authenticate_from_memory(a, platform_key) == (actor, platform)
 
     key_id = platform_key.partition(".")[0]
     wrong = f"{key_id}.{'x' * 43}"
-    assert ops.authenticate_from_memory(a, wrong) is None  # the store decides
+    assert auth.authenticate_from_memory(a, wrong) is None  # the store decides
     with pytest.raises(InvalidKey):
-        ops.authenticate_and_remember(a, wrong)
+        auth.authenticate_and_remember(a, wrong)
     with pytest.raises(InvalidKey):
-        ops.authenticate_and_remember(a, f"key_unknown.{'y' * 43}")
+        auth.authenticate_and_remember(a, f"key_unknown.{'y' * 43}")
     assert a.live is not None and len(a.live.keys) == 1
     assert a.live.keys.get("key_unknown") is None
     entry = a.live.keys.get(key_id)
@@ -81,21 +81,21 @@ def test_a_revocation_is_immediate_in_its_process_and_reaches_another_on_catch_u
 ) -> None:
     a, b = process(ctx), process(ctx)
     for p in (a, b):
-        ops.authenticate_and_remember(p, platform_key)
+        auth.authenticate_and_remember(p, platform_key)
     assert b.live is not None
     key_id = platform_key.partition(".")[0]
 
-    ops.revoke_api_key(a, OP, key_id)
-    assert ops.authenticate_from_memory(a, platform_key) is None  # at once, here
+    keys.revoke_api_key(a, OP, key_id)
+    assert auth.authenticate_from_memory(a, platform_key) is None  # at once, here
     with pytest.raises(InvalidKey):
-        ops.authenticate_and_remember(a, platform_key)
+        auth.authenticate_and_remember(a, platform_key)
     # The other process holds it until its follower reads the event (the documented bound)...
-    assert ops.authenticate_from_memory(b, platform_key) is not None
+    assert auth.authenticate_from_memory(b, platform_key) is not None
     assert b.live.catch_up() >= 1
     # ...and then never again.
-    assert ops.authenticate_from_memory(b, platform_key) is None
+    assert auth.authenticate_from_memory(b, platform_key) is None
     with pytest.raises(InvalidKey):
-        ops.authenticate_and_remember(b, platform_key)
+        auth.authenticate_and_remember(b, platform_key)
     assert b.live.keys.get(key_id) is None
 
 
@@ -105,12 +105,12 @@ def test_a_lagging_process_never_lets_a_revoked_key_create_a_match(
     code = pdq_family.new()
     create_case(ctx, world.partner("Helpline"), [ItemSubmission((Signal("pdq", code.hex, 90),))])
     b = process(ctx)  # the item is in b's index
-    actor, platform = ops.authenticate_and_remember(b, platform_key)
+    actor, platform = auth.authenticate_and_remember(b, platform_key)
     upload = CheckRequest((Signal("pdq", code.hex, 90),))
     assert check(b, actor, upload, platform=platform).decision == "block"
 
-    ops.revoke_api_key(ctx, OP, platform_key.partition(".")[0])  # another process
-    known = ops.authenticate_from_memory(b, platform_key)
+    keys.revoke_api_key(ctx, OP, platform_key.partition(".")[0])  # another process
+    known = auth.authenticate_from_memory(b, platform_key)
     assert known == (actor, platform)  # b lags: its cache still holds the key
     with pytest.raises(InvalidKey):
         check(b, actor, upload, platform=platform)  # but a match needs the store's word
@@ -123,17 +123,17 @@ def test_a_policy_change_is_seen_at_once_here_and_after_catch_up_elsewhere(
 ) -> None:
     a, b = process(ctx), process(ctx)
     for p in (a, b):
-        ops.authenticate_and_remember(p, platform_key)
-    ops.set_platform_policy(a, OP, "photos", ops.PolicyUpdate(pdq_threshold=12))
-    assert ops.authenticate_from_memory(a, platform_key) is None  # dropped: re-read
-    _, platform = ops.authenticate_and_remember(a, platform_key)
+        auth.authenticate_and_remember(p, platform_key)
+    tenants.set_platform_policy(a, OP, "photos", tenants.PolicyUpdate(pdq_threshold=12))
+    assert auth.authenticate_from_memory(a, platform_key) is None  # dropped: re-read
+    _, platform = auth.authenticate_and_remember(a, platform_key)
     assert platform is not None and platform.policy.pdq_threshold == 12
 
-    known = ops.authenticate_from_memory(b, platform_key)
+    known = auth.authenticate_from_memory(b, platform_key)
     assert known is not None and known[1] is not None and known[1].policy.pdq_threshold == 31
     assert b.live is not None and b.live.catch_up() >= 1
-    assert ops.authenticate_from_memory(b, platform_key) is None
-    _, platform = ops.authenticate_and_remember(b, platform_key)
+    assert auth.authenticate_from_memory(b, platform_key) is None
+    _, platform = auth.authenticate_and_remember(b, platform_key)
     assert platform is not None and platform.policy.pdq_threshold == 12
 
 
@@ -144,12 +144,12 @@ def test_a_lagging_follower_stops_answering_from_memory(
     live = LiveIndexes(ctx.store, ctx.settings, clock=clock)
     live.build()
     b = ServiceContext(ctx.store, ctx.settings, live=live)
-    ops.authenticate_and_remember(b, platform_key)
-    assert ops.authenticate_from_memory(b, platform_key) is not None
+    auth.authenticate_and_remember(b, platform_key)
+    assert auth.authenticate_from_memory(b, platform_key) is not None
     clock.now += ctx.settings.index_max_lag + 0.1  # the log was not read for too long
-    assert ops.authenticate_from_memory(b, platform_key) is None
+    assert auth.authenticate_from_memory(b, platform_key) is None
     live.catch_up()
-    assert ops.authenticate_from_memory(b, platform_key) is not None
+    assert auth.authenticate_from_memory(b, platform_key) is not None
 
 
 def _event(seq: int, kind: str, payload: dict[str, object]) -> Event:

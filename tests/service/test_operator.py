@@ -20,7 +20,8 @@ from hashwall.errors import (
     NotFound,
 )
 from hashwall.hashing.signals import Signal
-from hashwall.service import operator as ops
+from hashwall.service import audit as audit_service
+from hashwall.service import auth, keys, moderation, tenants
 from hashwall.service.context import ServiceContext
 from hashwall.settings import Settings
 from hashwall.store.credentials import hash_api_secret, parse_api_key
@@ -32,65 +33,67 @@ OP = Actor.operator()
 
 
 def _setup(ctx: ServiceContext) -> None:
-    ops.add_organisation(ctx, OP, "Example Social")
-    ops.add_platform(ctx, OP, organisation="Example Social", name="photos")
-    ops.add_partner(ctx, OP, "Helpline")
+    tenants.add_organisation(ctx, OP, "Example Social")
+    tenants.add_platform(ctx, OP, organisation="Example Social", name="photos")
+    tenants.add_partner(ctx, OP, "Helpline")
 
 
 def test_organisations_platforms_partners(ctx: ServiceContext) -> None:
-    org = ops.add_organisation(ctx, OP, "  Example Social ")
+    org = tenants.add_organisation(ctx, OP, "  Example Social ")
     assert org.name == "Example Social"
-    ops.add_organisation(ctx, OP, "Another Co")
+    tenants.add_organisation(ctx, OP, "Another Co")
     with pytest.raises(AlreadyExists):
-        ops.add_organisation(ctx, OP, "Example Social")
+        tenants.add_organisation(ctx, OP, "Example Social")
     with pytest.raises(InvalidInput):
-        ops.add_organisation(ctx, OP, "   ")
+        tenants.add_organisation(ctx, OP, "   ")
     with pytest.raises(InvalidInput):
-        ops.add_organisation(ctx, OP, "x" * 201)
-    assert [o.name for o in ops.list_organisations(ctx, OP)] == ["Another Co", "Example Social"]
+        tenants.add_organisation(ctx, OP, "x" * 201)
+    assert [o.name for o in tenants.list_organisations(ctx, OP)] == ["Another Co", "Example Social"]
 
-    photos = ops.add_platform(ctx, OP, organisation="Example Social", name="photos")
+    photos = tenants.add_platform(ctx, OP, organisation="Example Social", name="photos")
     assert photos.organisation == "Example Social"
     assert photos.policy.pdq_threshold == 31
     assert photos.policy.unvouched_answer == "review"  # DESIGN: review by default
     assert photos.policy.retention_days == ctx.settings.match_retention_days
-    chat = ops.add_platform(
+    chat = tenants.add_platform(
         ctx,
         OP,
         organisation="Another Co",
         name="chat",
-        policy=ops.PolicyUpdate(pdq_threshold=20, reveal_distance=True),
+        policy=tenants.PolicyUpdate(pdq_threshold=20, reveal_distance=True),
     )
     assert chat.policy.pdq_threshold == 20 and chat.policy.reveal_distance
     with pytest.raises(NotFound):
-        ops.add_platform(ctx, OP, organisation="Nobody", name="x")
+        tenants.add_platform(ctx, OP, organisation="Nobody", name="x")
     with pytest.raises(AlreadyExists):
-        ops.add_platform(ctx, OP, organisation="Another Co", name="photos")
-    assert [p.name for p in ops.list_platforms(ctx, OP)] == ["chat", "photos"]
-    assert [p.name for p in ops.list_platforms(ctx, OP, organisation="Another Co")] == ["chat"]
+        tenants.add_platform(ctx, OP, organisation="Another Co", name="photos")
+    assert [p.name for p in tenants.list_platforms(ctx, OP)] == ["chat", "photos"]
+    assert [p.name for p in tenants.list_platforms(ctx, OP, organisation="Another Co")] == ["chat"]
     assert json.loads(json.dumps(photos.to_dict()))["policy"]["pdq_threshold"] == 31
 
-    ops.add_partner(ctx, OP, "Helpline")
+    tenants.add_partner(ctx, OP, "Helpline")
     with pytest.raises(AlreadyExists):
-        ops.add_partner(ctx, OP, "Helpline")
-    assert [p.to_dict()["name"] for p in ops.list_partners(ctx, OP)] == ["Helpline"]
+        tenants.add_partner(ctx, OP, "Helpline")
+    assert [p.to_dict()["name"] for p in tenants.list_partners(ctx, OP)] == ["Helpline"]
 
 
 def test_retention_default_comes_from_settings(ctx: ServiceContext) -> None:
     custom = ServiceContext(ctx.store, Settings(match_retention_days=30))
-    ops.add_organisation(custom, OP, "Org")
-    assert ops.add_platform(custom, OP, organisation="Org", name="p").policy.retention_days == 30
+    tenants.add_organisation(custom, OP, "Org")
+    assert (
+        tenants.add_platform(custom, OP, organisation="Org", name="p").policy.retention_days == 30
+    )
 
 
 def test_set_policy_changes_only_given_fields_and_validates(ctx: ServiceContext) -> None:
     _setup(ctx)
-    updated = ops.set_platform_policy(
-        ctx, OP, "photos", ops.PolicyUpdate(pdq_threshold=12, retention_days=7)
+    updated = tenants.set_platform_policy(
+        ctx, OP, "photos", tenants.PolicyUpdate(pdq_threshold=12, retention_days=7)
     )
     assert updated.policy.pdq_threshold == 12 and updated.policy.retention_days == 7
     assert updated.policy.reveal_distance is False and updated.policy.unvouched_answer == "review"
-    allowed = ops.set_platform_policy(
-        ctx, OP, "photos", ops.PolicyUpdate.from_mapping({"unvouched_answer": "allow"})
+    allowed = tenants.set_platform_policy(
+        ctx, OP, "photos", tenants.PolicyUpdate.from_mapping({"unvouched_answer": "allow"})
     )
     assert allowed.policy.unvouched_answer == "allow" and allowed.policy.pdq_threshold == 12
     bad_updates = [
@@ -107,12 +110,12 @@ def test_set_policy_changes_only_given_fields_and_validates(ctx: ServiceContext)
     ]
     for raw in bad_updates:
         with pytest.raises(InvalidInput):
-            ops.set_platform_policy(ctx, OP, "photos", ops.PolicyUpdate.from_mapping(raw))
-    assert ops.list_platforms(ctx, OP)[0].policy == allowed.policy
+            tenants.set_platform_policy(ctx, OP, "photos", tenants.PolicyUpdate.from_mapping(raw))
+    assert tenants.list_platforms(ctx, OP)[0].policy == allowed.policy
     with pytest.raises(NotFound):
-        ops.set_platform_policy(ctx, OP, "nope", ops.PolicyUpdate(pdq_threshold=3))
-    actions = [a.action for a in ops.list_audit(ctx, OP)]
-    assert actions.count(ops.PLATFORM_POLICY_SET) == 2  # failed changes leave no trace
+        tenants.set_platform_policy(ctx, OP, "nope", tenants.PolicyUpdate(pdq_threshold=3))
+    actions = [a.action for a in audit_service.list_audit(ctx, OP)]
+    assert actions.count(audit_service.PLATFORM_POLICY_SET) == 2  # failed changes leave no trace
 
 
 @pytest.mark.parametrize(
@@ -125,14 +128,14 @@ def test_set_policy_changes_only_given_fields_and_validates(ctx: ServiceContext)
 )
 def test_only_operator_or_admin(ctx: ServiceContext, actor: Actor) -> None:
     calls = [
-        lambda: ops.add_organisation(ctx, actor, "X"),
-        lambda: ops.list_organisations(ctx, actor),
-        lambda: ops.list_platforms(ctx, actor),
-        lambda: ops.create_api_key(ctx, actor, role="admin"),
-        lambda: ops.list_api_keys(ctx, actor),
-        lambda: ops.list_quarantine(ctx, actor),
-        lambda: ops.add_to_allowlist(ctx, actor, [Signal("md5", "a" * 32)]),
-        lambda: ops.list_audit(ctx, actor),
+        lambda: tenants.add_organisation(ctx, actor, "X"),
+        lambda: tenants.list_organisations(ctx, actor),
+        lambda: tenants.list_platforms(ctx, actor),
+        lambda: keys.create_api_key(ctx, actor, role="admin"),
+        lambda: keys.list_api_keys(ctx, actor),
+        lambda: moderation.list_quarantine(ctx, actor),
+        lambda: moderation.add_to_allowlist(ctx, actor, [Signal("md5", "a" * 32)]),
+        lambda: audit_service.list_audit(ctx, actor),
     ]
     for call in calls:
         with pytest.raises(Forbidden):
@@ -141,7 +144,7 @@ def test_only_operator_or_admin(ctx: ServiceContext, actor: Actor) -> None:
 
 def test_api_keys_shown_once_stored_as_hashes(ctx: ServiceContext) -> None:
     _setup(ctx)
-    created = ops.create_api_key(ctx, OP, role="platform", platform="photos")
+    created = keys.create_api_key(ctx, OP, role="platform", platform="photos")
     assert created.info.scopes == ("check", "feed", "verdict")  # default: all three
     body = created.to_dict()
     assert body["id"] == created.info.key_id and body["key"] == created.key
@@ -150,13 +153,13 @@ def test_api_keys_shown_once_stored_as_hashes(ctx: ServiceContext) -> None:
     assert key_id == created.info.key_id
     assert secret not in repr(created)
 
-    some = ops.create_api_key(
+    some = keys.create_api_key(
         ctx, OP, role="platform", platform="photos", scopes=["feed", "check", "feed"]
     )
     assert some.info.scopes == ("check", "feed")
-    intake = ops.create_api_key(ctx, OP, role="intake", partner="Helpline", label=" desk ")
+    intake = keys.create_api_key(ctx, OP, role="intake", partner="Helpline", label=" desk ")
     assert intake.info.partner == "Helpline" and intake.info.label == "desk"
-    admin = ops.create_api_key(ctx, OP, role="admin")
+    admin = keys.create_api_key(ctx, OP, role="admin")
     assert admin.info.scopes == () and admin.info.platform is None
 
     # Nothing stored or listed holds a secret.
@@ -164,12 +167,12 @@ def test_api_keys_shown_once_stored_as_hashes(ctx: ServiceContext) -> None:
     with ctx.store.read() as repo:
         rows = [dict(r._mapping) for r in repo.conn.execute(select(api_keys))]
     stored = json.dumps(rows, default=str)
-    listed = json.dumps([k.to_dict() for k in ops.list_api_keys(ctx, OP)])
+    listed = json.dumps([k.to_dict() for k in keys.list_api_keys(ctx, OP)])
     for s in secrets:
         assert s not in stored and s not in listed
     assert rows[0]["secret_hash"] == hash_api_secret(secret)
     assert "secret_hash" not in listed and '"key"' not in listed
-    assert len(ops.list_api_keys(ctx, OP)) == 4
+    assert len(keys.list_api_keys(ctx, OP)) == 4
 
     for bad in [
         {"role": "root"},
@@ -183,21 +186,21 @@ def test_api_keys_shown_once_stored_as_hashes(ctx: ServiceContext) -> None:
         {"role": "admin", "label": "x" * 201},
     ]:
         with pytest.raises(InvalidInput):
-            ops.create_api_key(ctx, OP, **bad)  # type: ignore[arg-type]
+            keys.create_api_key(ctx, OP, **bad)  # type: ignore[arg-type]
     with pytest.raises(NotFound):
-        ops.create_api_key(ctx, OP, role="platform", platform="nope")
+        keys.create_api_key(ctx, OP, role="platform", platform="nope")
     with pytest.raises(NotFound):
-        ops.create_api_key(ctx, OP, role="intake", partner="nope")
-    assert len(ops.list_api_keys(ctx, OP)) == 4
+        keys.create_api_key(ctx, OP, role="intake", partner="nope")
+    assert len(keys.list_api_keys(ctx, OP)) == 4
 
 
 def test_authenticate_and_revoke(ctx: ServiceContext) -> None:
     _setup(ctx)
-    platform_key = ops.create_api_key(ctx, OP, role="platform", platform="photos", scopes=["feed"])
-    intake_key = ops.create_api_key(ctx, OP, role="intake", partner="Helpline")
-    admin_key = ops.create_api_key(ctx, OP, role="admin")
+    platform_key = keys.create_api_key(ctx, OP, role="platform", platform="photos", scopes=["feed"])
+    intake_key = keys.create_api_key(ctx, OP, role="intake", partner="Helpline")
+    admin_key = keys.create_api_key(ctx, OP, role="admin")
 
-    actor = ops.authenticate(ctx, platform_key.key)
+    actor = auth.authenticate(ctx, platform_key.key)
     assert actor.kind == "platform" and actor.key_id == platform_key.info.key_id
     assert actor.scopes == frozenset({"feed"})
     with ctx.store.read() as repo:
@@ -205,7 +208,7 @@ def test_authenticate_and_revoke(ctx: ServiceContext) -> None:
         helpline = repo.get_partner("Helpline")
     assert photos is not None and helpline is not None
     assert actor.platform_id == photos.id and actor.partner_id is None
-    intake = ops.authenticate(ctx, f"  {intake_key.key}\n")
+    intake = auth.authenticate(ctx, f"  {intake_key.key}\n")
     assert intake.kind == "intake" and intake.partner_id == helpline.id
 
     key_id, secret = parse_api_key(platform_key.key) or ("", "")
@@ -220,28 +223,28 @@ def test_authenticate_and_revoke(ctx: ServiceContext) -> None:
         f"{intake_key.info.key_id}.{secret}",  # another key's id
     ]:
         with pytest.raises(InvalidKey) as info:
-            ops.authenticate(ctx, presented)
+            auth.authenticate(ctx, presented)
         assert info.value.code == "invalid_key" and info.value.status == 401
         messages.add(info.value.message)
 
     # An admin key acts as the operator; the audit names its key.
-    admin = ops.authenticate(ctx, admin_key.key)
-    revoked = ops.revoke_api_key(ctx, admin, platform_key.info.key_id)
+    admin = auth.authenticate(ctx, admin_key.key)
+    revoked = keys.revoke_api_key(ctx, admin, platform_key.info.key_id)
     assert revoked.revoked and revoked.platform == "photos"
-    again = ops.revoke_api_key(ctx, OP, platform_key.key)  # full key string accepted; idempotent
+    again = keys.revoke_api_key(ctx, OP, platform_key.key)  # full key string accepted; idempotent
     assert again.revoked_at == revoked.revoked_at
     with pytest.raises(InvalidKey) as info:
-        ops.authenticate(ctx, platform_key.key)
+        auth.authenticate(ctx, platform_key.key)
     messages.add(info.value.message)
     assert len(messages) == 1  # unknown, wrong, malformed and revoked: one answer
     with pytest.raises(NotFound):
-        ops.revoke_api_key(ctx, OP, "key_nope")
+        keys.revoke_api_key(ctx, OP, "key_nope")
 
-    revocations = ops.list_audit(ctx, OP, action=ops.API_KEY_REVOKED)
+    revocations = audit_service.list_audit(ctx, OP, action=audit_service.API_KEY_REVOKED)
     assert [(a.actor_key_id, a.target) for a in revocations] == [
         (admin_key.info.key_id, platform_key.info.key_id)
     ]
-    assert [k.key_id for k in ops.list_api_keys(ctx, OP, include_revoked=False)] == [
+    assert [k.key_id for k in keys.list_api_keys(ctx, OP, include_revoked=False)] == [
         intake_key.info.key_id,
         admin_key.info.key_id,
     ]
@@ -253,7 +256,7 @@ def test_quarantine_list_reinstate_delete(ctx: ServiceContext) -> None:
     a = enrol(ctx.store, rng=rng)
     b = enrol(ctx.store, rng=rng)
     c = enrol(ctx.store, rng=rng)
-    assert ops.list_quarantine(ctx, OP) == []
+    assert moderation.list_quarantine(ctx, OP) == []
     for banked in (a, b):
         assert quarantine(ctx.store, banked.item_ref)
     with ctx.store.write() as repo:
@@ -269,15 +272,17 @@ def test_quarantine_list_reinstate_delete(ctx: ServiceContext) -> None:
             upload_pdq=PDQ_A,
         )
         repo.add_exemption(platform_id=photos.id, item_id=item.id, upload_pdq=PDQ_A)
-    queue = ops.list_quarantine(ctx, OP)
+    queue = moderation.list_quarantine(ctx, OP)
     assert [q.item_ref for q in queue] == [a.item_ref, b.item_ref]
     assert queue[0].not_ncii_verdicts == 1 and queue[0].not_ncii_organisations == 1
     assert queue[0].to_dict()["item"] == a.item_ref and "signals" not in queue[0].to_dict()
-    assert [q.item_ref for q in ops.list_quarantine(ctx, OP, after=a.item_ref)] == [b.item_ref]
-    assert [q.item_ref for q in ops.list_quarantine(ctx, OP, limit=1)] == [a.item_ref]
+    assert [q.item_ref for q in moderation.list_quarantine(ctx, OP, after=a.item_ref)] == [
+        b.item_ref
+    ]
+    assert [q.item_ref for q in moderation.list_quarantine(ctx, OP, limit=1)] == [a.item_ref]
 
-    admin = ops.authenticate(ctx, ops.create_api_key(ctx, OP, role="admin").key)
-    back = ops.reinstate_item(ctx, admin, b.item_ref)
+    admin = auth.authenticate(ctx, keys.create_api_key(ctx, OP, role="admin").key)
+    back = moderation.reinstate_item(ctx, admin, b.item_ref)
     assert (back.previous_state, back.state) == ("quarantined", "active")
     with ctx.store.read() as repo:
         events = repo.read_events()
@@ -286,13 +291,13 @@ def test_quarantine_list_reinstate_delete(ctx: ServiceContext) -> None:
     assert events[-1].seq == back.event_seq and events[-1].type == "item_reinstated"
     assert events[-1].item_ref == b.item_ref
     with pytest.raises(InvalidState):
-        ops.reinstate_item(ctx, OP, b.item_ref)  # already active
+        moderation.reinstate_item(ctx, OP, b.item_ref)  # already active
     with pytest.raises(NotFound):
-        ops.reinstate_item(ctx, OP, "itm_nope")
+        moderation.reinstate_item(ctx, OP, "itm_nope")
 
-    gone = ops.delete_item(ctx, OP, a.item_ref)
+    gone = moderation.delete_item(ctx, OP, a.item_ref)
     assert (gone.previous_state, gone.state) == ("quarantined", "deleted")
-    deleted_c = ops.delete_item(ctx, OP, c.item_ref)  # an active item can be deleted too
+    deleted_c = moderation.delete_item(ctx, OP, c.item_ref)  # an active item can be deleted too
     assert deleted_c.previous_state == "active"
     with ctx.store.read() as repo:
         item_a = repo.get_item(a.item_ref)
@@ -309,20 +314,20 @@ def test_quarantine_list_reinstate_delete(ctx: ServiceContext) -> None:
         assert signal.value in dump  # the reinstated item keeps its values
     assert [e.type for e in events if e.item_ref == a.item_ref][-1] == "item_deleted"
     with pytest.raises(InvalidState):
-        ops.delete_item(ctx, OP, a.item_ref)
-    assert ops.list_quarantine(ctx, OP) == []
+        moderation.delete_item(ctx, OP, a.item_ref)
+    assert moderation.list_quarantine(ctx, OP) == []
 
-    audit = ops.list_audit(ctx, OP)
+    audit = audit_service.list_audit(ctx, OP)
     assert [(e.action, e.target, e.actor_key_id) for e in audit[:3]] == [
-        (ops.ITEM_DELETED_ACTION, c.item_ref, None),
-        (ops.ITEM_DELETED_ACTION, a.item_ref, None),
-        (ops.ITEM_REINSTATED_ACTION, b.item_ref, admin.key_id),
+        (audit_service.ITEM_DELETED_ACTION, c.item_ref, None),
+        (audit_service.ITEM_DELETED_ACTION, a.item_ref, None),
+        (audit_service.ITEM_REINSTATED_ACTION, b.item_ref, admin.key_id),
     ]
 
 
 def test_allowlist(ctx: ServiceContext) -> None:
     md5 = "0123456789ABCDEF0123456789ABCDEF"
-    entries = ops.add_to_allowlist(
+    entries = moderation.add_to_allowlist(
         ctx,
         OP,
         [{"type": "md5", "value": md5}, Signal("pdq", PDQ_A, 100)],
@@ -332,7 +337,7 @@ def test_allowlist(ctx: ServiceContext) -> None:
         ("md5", md5.lower(), True),
         ("pdq", PDQ_A, True),
     ]
-    again = ops.add_to_allowlist(ctx, OP, [{"type": "md5", "value": md5}])
+    again = moderation.add_to_allowlist(ctx, OP, [{"type": "md5", "value": md5}])
     assert again[0].id == entries[0].id and again[0].added is False
     for bad in [
         [{"type": "md5", "value": "zz"}],
@@ -341,44 +346,52 @@ def test_allowlist(ctx: ServiceContext) -> None:
         [{"type": "sha256", "value": "a" * 64}, {"type": "md5", "value": "short"}],
     ]:
         with pytest.raises(InvalidHash):
-            ops.add_to_allowlist(ctx, OP, bad)
+            moderation.add_to_allowlist(ctx, OP, bad)
     with pytest.raises(InvalidInput):
-        ops.add_to_allowlist(ctx, OP, [])
-    listed = ops.list_allowlist(ctx, OP)
+        moderation.add_to_allowlist(ctx, OP, [])
+    listed = moderation.list_allowlist(ctx, OP)
     assert [e.type for e in listed] == ["md5", "pdq"]  # nothing of the failed calls
-    assert [e.type for e in ops.list_allowlist(ctx, OP, signal_type="pdq")] == ["pdq"]
-    assert ops.list_allowlist(ctx, OP, after_id=listed[0].id) == listed[1:]
-    ops.remove_from_allowlist(ctx, OP, listed[0].id)
+    assert [e.type for e in moderation.list_allowlist(ctx, OP, signal_type="pdq")] == ["pdq"]
+    assert moderation.list_allowlist(ctx, OP, after_id=listed[0].id) == listed[1:]
+    moderation.remove_from_allowlist(ctx, OP, listed[0].id)
     with pytest.raises(NotFound):
-        ops.remove_from_allowlist(ctx, OP, listed[0].id)
-    assert [e.type for e in ops.list_allowlist(ctx, OP)] == ["pdq"]
-    actions = [e.action for e in ops.list_audit(ctx, OP)]
-    assert actions == [ops.ALLOWLIST_REMOVED, ops.ALLOWLIST_ADDED, ops.ALLOWLIST_ADDED]
+        moderation.remove_from_allowlist(ctx, OP, listed[0].id)
+    assert [e.type for e in moderation.list_allowlist(ctx, OP)] == ["pdq"]
+    actions = [e.action for e in audit_service.list_audit(ctx, OP)]
+    assert actions == [
+        audit_service.ALLOWLIST_REMOVED,
+        audit_service.ALLOWLIST_ADDED,
+        audit_service.ALLOWLIST_ADDED,
+    ]
 
 
 def test_audit_listing_filters_and_pages(ctx: ServiceContext) -> None:
     _setup(ctx)
-    admin = ops.authenticate(ctx, ops.create_api_key(ctx, OP, role="admin").key)
-    ops.add_partner(ctx, admin, "Hotline")
-    everything = ops.list_audit(ctx, OP)
+    admin = auth.authenticate(ctx, keys.create_api_key(ctx, OP, role="admin").key)
+    tenants.add_partner(ctx, admin, "Hotline")
+    everything = audit_service.list_audit(ctx, OP)
     assert [e.action for e in everything] == [
-        ops.PARTNER_ADDED,
-        ops.API_KEY_CREATED,
-        ops.PARTNER_ADDED,
-        ops.PLATFORM_ADDED,
-        ops.ORGANISATION_ADDED,
+        audit_service.PARTNER_ADDED,
+        audit_service.API_KEY_CREATED,
+        audit_service.PARTNER_ADDED,
+        audit_service.PLATFORM_ADDED,
+        audit_service.ORGANISATION_ADDED,
     ]
     assert everything[0].actor_key_id == admin.key_id
     assert all(e.actor_key_id is None for e in everything[1:])
-    assert [e.target for e in ops.list_audit(ctx, OP, action=ops.PARTNER_ADDED)] == [
+    assert [
+        e.target for e in audit_service.list_audit(ctx, OP, action=audit_service.PARTNER_ADDED)
+    ] == [
         "Hotline",
         "Helpline",
     ]
-    assert [e.target for e in ops.list_audit(ctx, OP, actor_key_id=admin.key_id)] == ["Hotline"]
-    assert ops.list_audit(ctx, OP, limit=2, before_id=everything[1].id) == everything[2:4]
+    assert [e.target for e in audit_service.list_audit(ctx, OP, actor_key_id=admin.key_id)] == [
+        "Hotline"
+    ]
+    assert audit_service.list_audit(ctx, OP, limit=2, before_id=everything[1].id) == everything[2:4]
     body = everything[0].to_dict()
     assert body["actor"] == f"admin:{admin.key_id}" and body["action"] == "partner_added"
     assert body["actor_key_id"] == admin.key_id
     assert all(e.actor == "operator" for e in everything[1:])
     with pytest.raises(InvalidInput):
-        ops.list_audit(ctx, OP, limit=0)
+        audit_service.list_audit(ctx, OP, limit=0)

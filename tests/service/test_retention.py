@@ -9,7 +9,8 @@ import pytest
 
 from hashwall.domain import Actor
 from hashwall.errors import Forbidden, InvalidInput
-from hashwall.service import operator as ops
+from hashwall.service import audit as audit_service
+from hashwall.service import tenants
 from hashwall.service.context import ServiceContext
 from hashwall.service.retention import MATCHES_EXPIRED, run_retention
 from hashwall.store.repo import Store
@@ -31,12 +32,12 @@ class Clock:
 
 
 def test_matches_older_than_each_platforms_retention_are_deleted(ctx: ServiceContext) -> None:
-    ops.add_organisation(ctx, OP, "Org")
-    week = ops.PolicyUpdate(retention_days=7)
-    ops.add_platform(ctx, OP, organisation="Org", name="weekly", policy=week)
-    ops.add_platform(ctx, OP, organisation="Org", name="monthly")  # settings default: 90
-    ops.add_platform(
-        ctx, OP, organisation="Org", name="none", policy=ops.PolicyUpdate(retention_days=0)
+    tenants.add_organisation(ctx, OP, "Org")
+    week = tenants.PolicyUpdate(retention_days=7)
+    tenants.add_platform(ctx, OP, organisation="Org", name="weekly", policy=week)
+    tenants.add_platform(ctx, OP, organisation="Org", name="monthly")  # settings default: 90
+    tenants.add_platform(
+        ctx, OP, organisation="Org", name="none", policy=tenants.PolicyUpdate(retention_days=0)
     )
     item = enrol(ctx.store, rng=random.Random(1))
     clock = Clock()
@@ -82,7 +83,7 @@ def test_matches_older_than_each_platforms_retention_are_deleted(ctx: ServiceCon
     assert [v.id for v in kept_verdict] == [verdict.id]
     assert kept_verdict[0].match_id is None  # the verdict stays, without its match
 
-    audit = ops.list_audit(ctx, OP, action=MATCHES_EXPIRED)
+    audit = audit_service.list_audit(ctx, OP, action=MATCHES_EXPIRED)
     assert sorted((a.target, a.details["deleted"]) for a in audit) == [
         ("monthly", 1),
         ("none", 3),
@@ -92,7 +93,9 @@ def test_matches_older_than_each_platforms_retention_are_deleted(ctx: ServiceCon
 
     again = run_retention(ctx, OP, now=NOW)
     assert again.deleted == 0
-    assert len(ops.list_audit(ctx, OP, action=MATCHES_EXPIRED)) == 3  # nothing deleted, no row
+    assert (
+        len(audit_service.list_audit(ctx, OP, action=MATCHES_EXPIRED)) == 3
+    )  # nothing deleted, no row
 
 
 def test_retention_with_no_platforms_and_default_clock(ctx: ServiceContext) -> None:

@@ -25,14 +25,8 @@ from typing import Any, Final
 from hashwall.domain import Actor, Case, Item
 from hashwall.errors import InvalidInput, NotFound
 from hashwall.service.context import ServiceContext
-from hashwall.service.operator import (
-    MAX_LIST_LIMIT,
-    ItemStateChange,
-    clean_reason,
-    delete_item,
-    delete_live_item,
-    require_operator,
-)
+from hashwall.service.moderation import ItemStateChange, delete_item, delete_live_item
+from hashwall.service.operator import MAX_LIST_LIMIT, clean_reason, require_operator
 from hashwall.store.repo import Repository
 
 #: Audit actions (stable strings).

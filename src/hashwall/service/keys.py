@@ -1,129 +1,212 @@
-"""Verified API keys held in memory, kept current from the event log like the live index.
-
-A check must not open a store transaction just to read its key again. :class:`KeyCache` holds,
-per key id, what a verification read from the store: the hash of the secret, the
-:class:`~hashwall.service.context.Actor` and, for a platform key, its platform row (policy).
-
-Rules (``service/operator.py`` fills it, :class:`~hashwall.service.live.LiveIndexes` owns it):
-
-- Only a key that verified (right secret, not revoked) is put here; a failed verification
-  leaves nothing behind, and an unknown key id or a wrong secret always goes to the store (the
-  same work whether the key id exists or not).
-- ``api_key_revoked`` (payload ``key_id``) drops the key and bars its id for the life of the
-  process (revocation is final); ``platform_changed`` (payload ``platform_id``) drops every
-  key of that platform, so the next request reads the new policy.
-- The process that revokes or changes calls :meth:`KeyCache.revoke` / :meth:`platform_changed`
-  itself right after its commit: there the change is immediate. Every other process applies
-  the event when its follower reads it: within ``settings.index_poll_interval`` (at most
-  0.2 s; milliseconds with PostgreSQL's NOTIFY). A process whose follower is further behind
-  than ``settings.index_max_lag`` does not use the cache at all (see
-  :meth:`LiveIndexes.keys_current`).
-- A store read and an event can race: a request reads the key, the revocation commits and is
-  applied, and only then does the request put what it read. So :meth:`put` takes the cursor
-  the cache had *before* the read began (:attr:`cursor`), and refuses the entry if an event
-  after that cursor already changed the key or its platform.
-
-The check re-reads its key in the write transaction of any answer other than ``allow``, so a
-revoked key never creates a match or sees a match ref, whatever this cache holds.
-"""
+"""API keys: created (the secret shown once, a hash stored), listed, revoked for good."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterable
+import dataclasses
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Final
+from datetime import datetime
+from typing import Any, Final, cast
 
-from hashwall.domain import Actor, Platform
-from hashwall.store.events import API_KEY_REVOKED, PLATFORM_CHANGED, Event
+from hashwall.domain import PLATFORM_SCOPES, ROLES, Actor, ApiKey, Role, Scope
+from hashwall.errors import InvalidInput, NotFound
+from hashwall.service.audit import API_KEY_CREATED, API_KEY_REVOKED
+from hashwall.service.context import ServiceContext
+from hashwall.service.operator import find_partner, find_platform, iso, require_operator
+from hashwall.store import events as event_log
+from hashwall.store.credentials import format_api_key, hash_api_secret, new_api_secret
+from hashwall.store.repo import Repository
 
-#: Most keys held (a deployment has a few hundred; past this the store is read every time).
-MAX_CACHED_KEYS: Final = 100_000
+#: Longest key label.
+MAX_LABEL_LENGTH: Final = 200
 
 
 @dataclass(frozen=True, slots=True)
-class CachedKey:
-    """What a successful verification read: the secret's stored hash, the actor, the platform."""
+class KeyInfo:
+    """An API key without its secret (listings never show secrets or their hashes)."""
 
-    secret_hash: str
-    actor: Actor
-    platform: Platform | None
-
-
-class KeyCache:
-    """Verified keys by key id, following revocations and platform changes (thread-safe)."""
-
-    def __init__(self, *, max_keys: int = MAX_CACHED_KEYS) -> None:
-        self._lock = threading.Lock()
-        self._keys: dict[str, CachedKey] = {}
-        self._revoked: set[str] = set()
-        self._platform_seq: dict[int, int] = {}
-        self._cursor = 0
-        self._max_keys = max_keys
-
-    def __len__(self) -> int:
-        return len(self._keys)
+    key_id: str
+    role: Role
+    scopes: tuple[Scope, ...]
+    platform: str | None
+    partner: str | None
+    label: str | None
+    created_at: datetime
+    revoked_at: datetime | None
 
     @property
-    def cursor(self) -> int:
-        """The last event applied; read it before reading a key from the store (see put)."""
-        return self._cursor
+    def revoked(self) -> bool:
+        """Whether the key has been revoked."""
+        return self.revoked_at is not None
 
-    def get(self, key_id: str) -> CachedKey | None:
-        """The verified key, or None (then the store decides)."""
-        return self._keys.get(key_id)
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form: ``id`` is the public key id."""
+        return {
+            "id": self.key_id,
+            "role": self.role,
+            "scopes": list(self.scopes),
+            "platform": self.platform,
+            "partner": self.partner,
+            "label": self.label,
+            "created_at": iso(self.created_at),
+            "revoked_at": iso(self.revoked_at),
+            "revoked": self.revoked,
+        }
 
-    def put(self, key_id: str, entry: CachedKey, read_after: int) -> bool:
-        """Remember a key verified by a store read begun at cursor ``read_after``.
 
-        Refused (False) if the key was revoked, or its platform changed by an event after
-        ``read_after`` that was applied already (the read may predate it).
-        """
-        platform_id = entry.actor.platform_id
-        with self._lock:
-            if key_id in self._revoked:
-                return False
-            if platform_id is not None and self._platform_seq.get(platform_id, 0) > read_after:
-                return False
-            if key_id not in self._keys and len(self._keys) >= self._max_keys:
-                return False
-            self._keys[key_id] = entry
-            return True
+@dataclass(frozen=True, slots=True)
+class CreatedKey:
+    """A new key and the full ``<key_id>.<secret>`` string, shown this once and never again."""
 
-    def revoke(self, key_id: str) -> None:
-        """Drop ``key_id`` now and never hold it again (revocation is final)."""
-        with self._lock:
-            self._revoked.add(key_id)
-            self._keys.pop(key_id, None)
+    info: KeyInfo
+    key: str = dataclasses.field(repr=False)
 
-    def platform_changed(self, platform_id: int, seq: int) -> None:
-        """Drop every key of ``platform_id``; refuse reads begun before event ``seq``."""
-        with self._lock:
-            self._platform_changed(platform_id, seq)
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form: the key's fields plus ``key`` (the secret string)."""
+        return {"id": self.info.key_id, "key": self.key, **_without_id(self.info.to_dict())}
 
-    def apply(self, events: Iterable[Event]) -> None:
-        """Apply log events in order (others only move the cursor)."""
-        with self._lock:
-            for event in events:
-                if event.seq <= self._cursor:
-                    continue
-                if event.type == API_KEY_REVOKED:
-                    key_id = event.payload.get("key_id")
-                    if isinstance(key_id, str):
-                        self._revoked.add(key_id)
-                        self._keys.pop(key_id, None)
-                elif event.type == PLATFORM_CHANGED:
-                    platform_id = event.payload.get("platform_id")
-                    if isinstance(platform_id, int):
-                        self._platform_changed(platform_id, event.seq)
-                self._cursor = event.seq
 
-    def start_at(self, cursor: int) -> None:
-        """Set the cursor after a build (nothing is cached before any request)."""
-        with self._lock:
-            self._cursor = max(self._cursor, cursor)
+def _without_id(body: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in body.items() if k != "id"}
 
-    def _platform_changed(self, platform_id: int, seq: int) -> None:
-        self._platform_seq[platform_id] = max(self._platform_seq.get(platform_id, 0), seq)
-        for key_id in [k for k, v in self._keys.items() if v.actor.platform_id == platform_id]:
-            del self._keys[key_id]
+
+def _key_info(key: ApiKey, platforms: Mapping[int, str], partners: Mapping[int, str]) -> KeyInfo:
+    return KeyInfo(
+        key_id=key.key_id,
+        role=key.role,
+        scopes=key.scopes,
+        platform=platforms.get(key.platform_id) if key.platform_id is not None else None,
+        partner=partners.get(key.partner_id) if key.partner_id is not None else None,
+        label=key.label,
+        created_at=key.created_at,
+        revoked_at=key.revoked_at,
+    )
+
+
+def _one_key_info(repo: Repository, key: ApiKey) -> KeyInfo:
+    platforms: dict[int, str] = {}
+    partners: dict[int, str] = {}
+    if key.platform_id is not None:
+        platform = repo.get_platform_by_id(key.platform_id)
+        if platform is not None:
+            platforms[platform.id] = platform.name
+    if key.partner_id is not None:
+        partner = repo.get_partner_by_id(key.partner_id)
+        if partner is not None:
+            partners[partner.id] = partner.name
+    return _key_info(key, platforms, partners)
+
+
+def _scopes(role: str, scopes: Iterable[str] | None) -> tuple[Scope, ...]:
+    given = sorted(set(scopes)) if scopes is not None else None
+    if role != "platform":
+        if given:
+            raise InvalidInput("only platform keys have scopes")
+        return ()
+    if given is None:
+        return PLATFORM_SCOPES
+    if not given:
+        raise InvalidInput(
+            f"a platform key needs at least one scope of {', '.join(PLATFORM_SCOPES)}"
+        )
+    for scope in given:
+        if scope not in PLATFORM_SCOPES:
+            raise InvalidInput(f"scope must be one of {', '.join(PLATFORM_SCOPES)}, not {scope!r}")
+    return cast(tuple[Scope, ...], tuple(given))
+
+
+def create_api_key(
+    ctx: ServiceContext,
+    actor: Actor,
+    *,
+    role: str,
+    platform: str | None = None,
+    partner: str | None = None,
+    scopes: Iterable[str] | None = None,
+    label: str | None = None,
+) -> CreatedKey:
+    """Create an API key and return it with its full ``<key_id>.<secret>``, shown only once.
+
+    ``admin`` keys have no owner; ``intake`` keys belong to a ``partner``; ``platform`` keys to
+    a ``platform``, with ``scopes`` among ``check``, ``feed``, ``verdict`` (default: all
+    three). Only a hash of the secret is stored.
+    """
+    require_operator(actor)
+    if role not in ROLES:
+        raise InvalidInput(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+    if role == "platform" and (platform is None or partner is not None):
+        raise InvalidInput("a platform key names its platform (--platform), and no partner")
+    if role == "intake" and (partner is None or platform is not None):
+        raise InvalidInput("an intake key names its partner (--partner), and no platform")
+    if role == "admin" and (platform is not None or partner is not None):
+        raise InvalidInput("an admin key has no platform and no partner")
+    scope_tuple = _scopes(role, scopes)
+    clean_label = label.strip() if label is not None else None
+    if clean_label is not None and len(clean_label) > MAX_LABEL_LENGTH:
+        raise InvalidInput(f"a key label has at most {MAX_LABEL_LENGTH} characters")
+    secret = new_api_secret()
+    with ctx.store.write() as repo:
+        owner_platform = find_platform(repo, platform) if platform is not None else None
+        owner_partner = find_partner(repo, partner) if partner is not None else None
+        key = repo.add_api_key(
+            role=role,
+            secret_hash=hash_api_secret(secret),
+            scopes=scope_tuple,
+            platform_id=owner_platform.id if owner_platform is not None else None,
+            partner_id=owner_partner.id if owner_partner is not None else None,
+            label=clean_label or None,
+        )
+        info = _key_info(
+            key,
+            {owner_platform.id: owner_platform.name} if owner_platform is not None else {},
+            {owner_partner.id: owner_partner.name} if owner_partner is not None else {},
+        )
+        repo.add_audit(
+            API_KEY_CREATED,
+            actor_key_id=actor.key_id,
+            target=key.key_id,
+            details={
+                "role": role,
+                "scopes": list(scope_tuple),
+                "platform": info.platform,
+                "partner": info.partner,
+            },
+        )
+    return CreatedKey(info=info, key=format_api_key(key.key_id, secret))
+
+
+def list_api_keys(
+    ctx: ServiceContext, actor: Actor, *, include_revoked: bool = True
+) -> list[KeyInfo]:
+    """All keys, oldest first, without secrets or secret hashes."""
+    require_operator(actor)
+    with ctx.store.read() as repo:
+        platforms = {p.id: p.name for p in repo.list_platforms()}
+        partners = {p.id: p.name for p in repo.list_partners()}
+        return [
+            _key_info(key, platforms, partners)
+            for key in repo.list_api_keys(include_revoked=include_revoked)
+        ]
+
+
+def revoke_api_key(ctx: ServiceContext, actor: Actor, key_id: str) -> KeyInfo:
+    """Revoke a key (idempotent; the first revocation time is kept); ``not_found`` if unknown.
+
+    A key id, or a full ``<key_id>.<secret>`` string, is accepted (only the id part is used).
+    """
+    require_operator(actor)
+    wanted = key_id.strip().partition(".")[0]
+    with ctx.store.write() as repo:
+        key = repo.get_api_key(wanted)
+        if key is None:
+            raise NotFound(f"no API key {wanted!r}; see `hashwall key list`")
+        already = key.revoked
+        revoked = repo.revoke_api_key(wanted)
+        if not already:
+            repo.add_audit(API_KEY_REVOKED, actor_key_id=actor.key_id, target=wanted)
+            # Every serving process drops the key when its follower reads this event.
+            repo.append_event(event_log.API_KEY_REVOKED, {"key_id": wanted})
+        info = _one_key_info(repo, revoked)
+    if ctx.live is not None:
+        ctx.live.keys.revoke(wanted)  # this process: at once
+    return info

@@ -18,7 +18,7 @@ A rolled-back append leaves a gap in ``seq``: followers must use ``seq > last_se
 ``seq == last_seen + 1``.
 
 Besides item events, ``api_key_revoked`` and ``platform_changed`` tell every serving process
-to drop a cached key (``service/keys.py``); they are internal (:data:`INTERNAL_EVENT_TYPES`)
+to drop a cached key (``service/key_cache.py``); they are internal (:data:`INTERNAL_EVENT_TYPES`)
 and the feed never shows them.
 
 Payloads are JSON objects. Item events carry the item's public ref in the ``item_ref`` column
