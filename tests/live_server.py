@@ -28,7 +28,8 @@ import uvicorn
 
 from hashwall.api.app import create_app
 from hashwall.domain import Actor
-from hashwall.service import operator
+from hashwall.service import keys as key_service
+from hashwall.service import tenants
 from hashwall.service.context import ServiceContext
 from hashwall.settings import Settings
 from hashwall.store import migrate
@@ -53,16 +54,16 @@ def prepare_store(database_url: str) -> dict[str, str]:
         migrate.upgrade(engine)
         ctx = ServiceContext(Store(engine), Settings(database_url=database_url))
         op = Actor.operator()
-        operator.add_organisation(ctx, op, "Social Co")
-        reveal = operator.PolicyUpdate(reveal_distance=True, reveal_orientation=True)
-        operator.add_platform(ctx, op, organisation="Social Co", name="feed", policy=reveal)
-        operator.add_platform(ctx, op, organisation="Social Co", name="chat")
-        operator.add_partner(ctx, op, "Helpline")
+        tenants.add_organisation(ctx, op, "Social Co")
+        reveal = tenants.PolicyUpdate(reveal_distance=True, reveal_orientation=True)
+        tenants.add_platform(ctx, op, organisation="Social Co", name="feed", policy=reveal)
+        tenants.add_platform(ctx, op, organisation="Social Co", name="chat")
+        tenants.add_partner(ctx, op, "Helpline")
         return {
-            "admin": operator.create_api_key(ctx, op, role="admin").key,
-            "feed": operator.create_api_key(ctx, op, role="platform", platform="feed").key,
-            "chat": operator.create_api_key(ctx, op, role="platform", platform="chat").key,
-            "intake": operator.create_api_key(ctx, op, role="intake", partner="Helpline").key,
+            "admin": key_service.create_api_key(ctx, op, role="admin").key,
+            "feed": key_service.create_api_key(ctx, op, role="platform", platform="feed").key,
+            "chat": key_service.create_api_key(ctx, op, role="platform", platform="chat").key,
+            "intake": key_service.create_api_key(ctx, op, role="intake", partner="Helpline").key,
         }
     finally:
         engine.dispose()

@@ -25,7 +25,8 @@ from hashwall.api.app import create_app
 from hashwall.api.state import ApiState, MediaHasher
 from hashwall.domain import Actor
 from hashwall.hashing.image import ImageHashes, hash_image
-from hashwall.service import operator
+from hashwall.service import keys as key_service
+from hashwall.service import tenants
 from hashwall.service.context import ServiceContext
 from hashwall.settings import Settings
 from hashwall.store import migrate
@@ -86,17 +87,17 @@ class Api:
 def make_world(ctx: ServiceContext) -> dict[str, str]:
     """Two organisations, three platforms, two partners, and a key per role and tenant."""
     op = Actor.operator()
-    operator.add_organisation(ctx, op, "Social Co")
-    operator.add_organisation(ctx, op, "Other Co")
-    reveal = operator.PolicyUpdate(reveal_distance=True, reveal_orientation=True)
-    operator.add_platform(ctx, op, organisation="Social Co", name="feed", policy=reveal)
-    operator.add_platform(ctx, op, organisation="Social Co", name="chat")
-    operator.add_platform(ctx, op, organisation="Other Co", name="photos")
-    operator.add_partner(ctx, op, "Helpline A")
-    operator.add_partner(ctx, op, "Helpline B")
+    tenants.add_organisation(ctx, op, "Social Co")
+    tenants.add_organisation(ctx, op, "Other Co")
+    reveal = tenants.PolicyUpdate(reveal_distance=True, reveal_orientation=True)
+    tenants.add_platform(ctx, op, organisation="Social Co", name="feed", policy=reveal)
+    tenants.add_platform(ctx, op, organisation="Social Co", name="chat")
+    tenants.add_platform(ctx, op, organisation="Other Co", name="photos")
+    tenants.add_partner(ctx, op, "Helpline A")
+    tenants.add_partner(ctx, op, "Helpline B")
 
     def key(**kwargs: Any) -> str:
-        return operator.create_api_key(ctx, op, **kwargs).key
+        return key_service.create_api_key(ctx, op, **kwargs).key
 
     keys = {
         "admin": key(role="admin"),
@@ -112,7 +113,7 @@ def make_world(ctx: ServiceContext) -> dict[str, str]:
         "revoked_intake": key(role="intake", partner="Helpline A"),
     }
     for name in ("revoked", "revoked_admin", "revoked_intake"):
-        operator.revoke_api_key(ctx, op, keys[name])
+        key_service.revoke_api_key(ctx, op, keys[name])
     return keys
 
 

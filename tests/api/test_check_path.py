@@ -13,7 +13,7 @@ import anyio.to_thread
 import pytest
 
 from hashwall.domain import Actor
-from hashwall.service import operator
+from hashwall.service import keys
 from hashwall.service.context import ServiceContext
 
 from app_harness import (
@@ -122,7 +122,7 @@ def test_a_key_revoked_here_or_elsewhere_never_gets_a_match(url: str) -> None:
         # Revoked by another process (the operator's CLI on the store): until this process's
         # follower reads the event an allow may still be answered, never a match...
         elsewhere = ServiceContext(api.ctx.store, api.ctx.settings)
-        operator.revoke_api_key(elsewhere, Actor.operator(), api.keys["chat"])
+        keys.revoke_api_key(elsewhere, Actor.operator(), api.keys["chat"])
         matches_before = api.match_rows()
         answer = api.post("/v1/check", "chat", json=check_json(hashes_of(banked)))
         assert_problem(answer, 401, "invalid_key")

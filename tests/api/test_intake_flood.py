@@ -16,7 +16,8 @@ import pytest
 
 from hashwall.api.app import create_app
 from hashwall.domain import Actor
-from hashwall.service import operator
+from hashwall.service import keys as key_service
+from hashwall.service import tenants
 from hashwall.service.context import PinHashing, ServiceContext
 from hashwall.settings import Settings
 from hashwall.store import migrate
@@ -54,12 +55,12 @@ async def serving(url: str, pins: PinHashing, **overrides: Any) -> AsyncIterator
     settings = Settings(database_url=url, **{**TEST_SETTINGS, **overrides})
     ctx = ServiceContext(Store(engine), settings, pins=pins)
     op = Actor.operator()
-    operator.add_organisation(ctx, op, "Org")
-    operator.add_platform(ctx, op, organisation="Org", name="feed")
-    operator.add_partner(ctx, op, "Helpline")
+    tenants.add_organisation(ctx, op, "Org")
+    tenants.add_platform(ctx, op, organisation="Org", name="feed")
+    tenants.add_partner(ctx, op, "Helpline")
     keys = {
-        "platform": operator.create_api_key(ctx, op, role="platform", platform="feed").key,
-        "intake": operator.create_api_key(ctx, op, role="intake", partner="Helpline").key,
+        "platform": key_service.create_api_key(ctx, op, role="platform", platform="feed").key,
+        "intake": key_service.create_api_key(ctx, op, role="intake", partner="Helpline").key,
     }
     app = create_app(ctx=ctx)
     try:

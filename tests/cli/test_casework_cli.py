@@ -14,7 +14,7 @@ from hashwall.cli import case as case_cli
 from hashwall.cli.main import app
 from hashwall.domain import Actor
 from hashwall.hashing.image import hash_image
-from hashwall.service import operator as ops
+from hashwall.service import auth, keys, tenants
 from hashwall.service.check import CheckRequest, check
 from hashwall.service.context import ServiceContext
 from hashwall.service.intake import ItemSubmission, case_status, create_case
@@ -39,14 +39,14 @@ def ctx(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ServiceContext:
     engine = make_engine(url)
     migrate.upgrade(engine)
     context = ServiceContext(Store(engine), Settings(database_url=url), pins=CHEAP_PINS)
-    ops.add_organisation(context, OP, "Example Social")
-    ops.add_platform(context, OP, organisation="Example Social", name="photos")
+    tenants.add_organisation(context, OP, "Example Social")
+    tenants.add_platform(context, OP, organisation="Example Social", name="photos")
     return context
 
 
 def _platform(ctx: ServiceContext) -> Actor:
-    key = ops.create_api_key(ctx, OP, role="platform", platform="photos")
-    return ops.authenticate(ctx, key.key)
+    key = keys.create_api_key(ctx, OP, role="platform", platform="photos")
+    return auth.authenticate(ctx, key.key)
 
 
 def _report(ctx: ServiceContext, *seeds: int) -> tuple[str, str, list[Any]]:

@@ -21,7 +21,7 @@ from hashwall.cli.db import db_app
 from hashwall.cli.demo import CASE_NUMBER, PLATFORMS, demo_app
 from hashwall.domain import Actor
 from hashwall.errors import InvalidKey
-from hashwall.service import operator
+from hashwall.service import auth, tenants
 from hashwall.service.context import ServiceContext
 from hashwall.settings import Settings
 from hashwall.store import migrate
@@ -85,9 +85,9 @@ def test_setup_creates_the_demo_world_once_and_saves_its_keys_privately(workdir:
 
     ctx = ServiceContext(Store.from_url(Settings().database_url), Settings())
     try:
-        roles = [operator.authenticate(ctx, key).kind for key in keys_of(first)]
+        roles = [auth.authenticate(ctx, key).kind for key in keys_of(first)]
         assert roles == ["admin", "intake", "platform", "platform", "platform"]
-        platforms = operator.list_platforms(ctx, Actor.operator(), organisation="Demo Co")
+        platforms = tenants.list_platforms(ctx, Actor.operator(), organisation="Demo Co")
         assert len(platforms) == 3
     finally:
         ctx.store.dispose()
@@ -113,8 +113,8 @@ def test_lost_keys_file_revokes_the_old_demo_keys_and_makes_new_ones(workdir: Pa
     try:
         for key in keys_of(first):
             with pytest.raises(InvalidKey):
-                operator.authenticate(ctx, key)
-        assert len(operator.list_platforms(ctx, Actor.operator(), organisation="Demo Co")) == 3
+                auth.authenticate(ctx, key)
+        assert len(tenants.list_platforms(ctx, Actor.operator(), organisation="Demo Co")) == 3
     finally:
         ctx.store.dispose()
 

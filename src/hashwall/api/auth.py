@@ -37,7 +37,7 @@ from hashwall.api.defences.rate import client_rate, key_rate
 from hashwall.api.state import ApiState, api_state
 from hashwall.domain import Actor, ActorKind, Platform, Scope
 from hashwall.errors import InvalidKey
-from hashwall.service.operator import (
+from hashwall.service.auth import (
     MAX_KEY_LENGTH,
     authenticate_and_remember,
     authenticate_from_memory,

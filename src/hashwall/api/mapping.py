@@ -8,7 +8,18 @@ the wire; this module is the one place that knows both.
 from __future__ import annotations
 
 from hashwall import wire
-from hashwall.service import casework, intake, operator, retention, reviews, verdicts, withdraw
+from hashwall.service import (
+    audit,
+    casework,
+    intake,
+    keys,
+    moderation,
+    retention,
+    reviews,
+    tenants,
+    verdicts,
+    withdraw,
+)
 from hashwall.service import feed as feed_service
 from hashwall.service.check import CheckResult
 
@@ -23,9 +34,9 @@ def submission(item: wire.ItemIn) -> intake.ItemSubmission:
     )
 
 
-def policy_update(changes: wire.PolicyChanges) -> operator.PolicyUpdate:
+def policy_update(changes: wire.PolicyChanges) -> tenants.PolicyUpdate:
     """The service's form of policy changes."""
-    return operator.PolicyUpdate(**changes.model_dump())
+    return tenants.PolicyUpdate(**changes.model_dump())
 
 
 # --- cases -------------------------------------------------------------------------------------
@@ -131,37 +142,37 @@ def feed_page(page: feed_service.FeedPage) -> wire.FeedPageOut:
 # --- operator ----------------------------------------------------------------------------------
 
 
-def organisation(info: operator.OrganisationInfo) -> wire.OrganisationOut:
+def organisation(info: tenants.OrganisationInfo) -> wire.OrganisationOut:
     """An organisation."""
     return wire.OrganisationOut(name=info.name, created_at=info.created_at)
 
 
-def platform(info: operator.PlatformInfo) -> wire.PlatformOut:
+def platform(info: tenants.PlatformInfo) -> wire.PlatformOut:
     """A platform and its policy."""
     return wire.PlatformOut.model_validate(info.to_dict())
 
 
-def partner(info: operator.PartnerInfo) -> wire.PartnerOut:
+def partner(info: tenants.PartnerInfo) -> wire.PartnerOut:
     """An intake partner."""
     return wire.PartnerOut(name=info.name, created_at=info.created_at)
 
 
-def api_key(info: operator.KeyInfo) -> wire.ApiKeyOut:
+def api_key(info: keys.KeyInfo) -> wire.ApiKeyOut:
     """An API key without its secret."""
     return wire.ApiKeyOut.model_validate(info.to_dict())
 
 
-def created_key(created: operator.CreatedKey) -> wire.ApiKeyCreated:
+def created_key(created: keys.CreatedKey) -> wire.ApiKeyCreated:
     """A new API key, with its secret (shown this once)."""
     return wire.ApiKeyCreated.model_validate(created.to_dict())
 
 
-def quarantined_item(item: operator.QuarantinedItem) -> wire.QuarantinedItemOut:
+def quarantined_item(item: moderation.QuarantinedItem) -> wire.QuarantinedItemOut:
     """An item waiting for the operator."""
     return wire.QuarantinedItemOut.model_validate(item.to_dict())
 
 
-def state_change(change: operator.ItemStateChange) -> wire.ItemStateChangeOut:
+def state_change(change: moderation.ItemStateChange) -> wire.ItemStateChangeOut:
     """An item's states before and after an operator's decision."""
     return wire.ItemStateChangeOut.model_validate(change.to_dict())
 
@@ -186,12 +197,12 @@ def flagged_item(item: casework.FlaggedItem) -> wire.FlaggedItemOut:
     return wire.FlaggedItemOut.model_validate(item.to_dict())
 
 
-def allowlist_entry(entry: operator.AllowlistInfo) -> wire.AllowlistEntryOut:
+def allowlist_entry(entry: moderation.AllowlistInfo) -> wire.AllowlistEntryOut:
     """An allowlist entry."""
     return wire.AllowlistEntryOut.model_validate(entry.to_dict())
 
 
-def audit_record(record: operator.AuditRecord) -> wire.AuditOut:
+def audit_record(record: audit.AuditRecord) -> wire.AuditOut:
     """One audit row."""
     return wire.AuditOut.model_validate(record.to_dict())
 

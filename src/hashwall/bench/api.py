@@ -209,7 +209,7 @@ def build_store(
     from sqlalchemy import func, select
 
     from hashwall.domain import Actor
-    from hashwall.service import operator
+    from hashwall.service import keys, tenants
     from hashwall.service.context import ServiceContext
     from hashwall.settings import Settings
     from hashwall.store import migrate
@@ -223,11 +223,11 @@ def build_store(
         migrate.upgrade(engine)
         ctx = ServiceContext(Store(engine), Settings(database_url=url))
         op = Actor.operator()
-        operator.add_organisation(ctx, op, "Bench Co")
-        policy = operator.PolicyUpdate.from_mapping({"unvouched_answer": unvouched_answer})
-        operator.add_platform(ctx, op, organisation="Bench Co", name="bench", policy=policy)
-        operator.add_partner(ctx, op, "Bench Helpline")
-        key = operator.create_api_key(ctx, op, role="platform", platform="bench").key
+        tenants.add_organisation(ctx, op, "Bench Co")
+        policy = tenants.PolicyUpdate.from_mapping({"unvouched_answer": unvouched_answer})
+        tenants.add_platform(ctx, op, organisation="Bench Co", name="bench", policy=policy)
+        tenants.add_partner(ctx, op, "Bench Helpline")
+        key = keys.create_api_key(ctx, op, role="platform", platform="bench").key
         with ctx.store.write() as repo:
             partner = repo.get_partner("Bench Helpline")
             assert partner is not None

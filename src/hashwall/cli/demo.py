@@ -38,7 +38,8 @@ from hashwall.cli.operator import run_operator
 from hashwall.cli.output import print_json
 from hashwall.domain import Actor
 from hashwall.errors import AlreadyExists, InvalidKey
-from hashwall.service import operator as ops
+from hashwall.service import auth, tenants
+from hashwall.service import keys as key_service
 from hashwall.service.context import ServiceContext
 from hashwall.settings import Settings
 from hashwall.store.engine import redact
@@ -84,7 +85,7 @@ def _still_valid(ctx: ServiceContext, saved: dict[str, Any]) -> bool:
         return False
     try:
         for key in keys:
-            ops.authenticate(ctx, key)
+            auth.authenticate(ctx, key)
     except InvalidKey:
         return False
     return True
@@ -100,19 +101,19 @@ def setup_demo(ctx: ServiceContext, actor: Actor, keys_file: Path, base_url: str
     saved = _saved(keys_file)
     if saved is not None and _still_valid(ctx, saved):
         return {**saved, "created": False, "keys_file": str(keys_file)}
-    _ignore_existing(ops.add_organisation, ctx, actor, ORGANISATION)
-    reveal = ops.PolicyUpdate(reveal_distance=True, reveal_orientation=True)
+    _ignore_existing(tenants.add_organisation, ctx, actor, ORGANISATION)
+    reveal = tenants.PolicyUpdate(reveal_distance=True, reveal_orientation=True)
     for name, _ in PLATFORMS:
         _ignore_existing(
-            ops.add_platform, ctx, actor, organisation=ORGANISATION, name=name, policy=reveal
+            tenants.add_platform, ctx, actor, organisation=ORGANISATION, name=name, policy=reveal
         )
-    _ignore_existing(ops.add_partner, ctx, actor, PARTNER)
-    for old in ops.list_api_keys(ctx, actor, include_revoked=False):
+    _ignore_existing(tenants.add_partner, ctx, actor, PARTNER)
+    for old in key_service.list_api_keys(ctx, actor, include_revoked=False):
         if old.label == LABEL:
-            ops.revoke_api_key(ctx, actor, old.key_id)
+            key_service.revoke_api_key(ctx, actor, old.key_id)
 
     def key(**kwargs: Any) -> str:
-        return ops.create_api_key(ctx, actor, label=LABEL, **kwargs).key
+        return key_service.create_api_key(ctx, actor, label=LABEL, **kwargs).key
 
     document = {
         "database": redact(ctx.settings.database_url),

@@ -56,10 +56,10 @@ from hashwall.hashing.pdq import MIN_QUALITY, ORIENTATIONS, PdqHash
 from hashwall.hashing.signals import Signal
 from hashwall.index.base import DihedralMatch
 from hashwall.service.allowlist import AllowlistMatcher
+from hashwall.service.auth import INVALID_KEY_MESSAGE
 from hashwall.service.context import ServiceContext
 from hashwall.service.hitlog import HiddenHit, write_hidden_hits
 from hashwall.service.live import LiveIndexes, scan_store
-from hashwall.service.operator import INVALID_KEY_MESSAGE
 from hashwall.store.ids import new_check_id
 from hashwall.store.repo import Repository
 from hashwall.store.repositories.checks import CheckCandidate, NewMatch

@@ -33,7 +33,7 @@ in batches, translated by :func:`index_events`:
 ``item_quarantined``    nothing: a quarantined item stays in the index and answers review
 ``item_reinstated``     nothing (it never left); re-adds the PDQ if the payload carries one
 ``trust_changed``       nothing (trust is re-read from the store by the check)
-``api_key_revoked``     the key cache drops the key (``keys``, see ``service/keys.py``)
+``api_key_revoked``     the key cache drops the key (``keys``, see ``service/key_cache.py``)
 ``platform_changed``    the key cache drops the platform's keys (their policy changed)
 anything else           nothing (the cursor still moves past it)
 ======================  ==============================================================
@@ -81,7 +81,7 @@ from hashwall.index.base import DIHEDRAL, DihedralMatch, Match
 from hashwall.index.brute import BruteForceIndex
 from hashwall.index.live import IndexEvent, IndexHolder
 from hashwall.service.digests import DigestChange, DigestIndex
-from hashwall.service.keys import KeyCache
+from hashwall.service.key_cache import KeyCache
 from hashwall.settings import Settings
 from hashwall.store.events import ITEM_DELETED, ITEM_WITHDRAWN, Event
 from hashwall.store.notify import EventNotifications, supports_notifications
@@ -230,7 +230,7 @@ class LiveIndexes:
         self.pdq = IndexHolder()
         #: Exact digests (md5, sha256) of the live items, following the same events.
         self.digests = DigestIndex()
-        #: Verified API keys, following revocations and platform changes (service/keys.py).
+        #: Verified API keys, following revocations and platform changes (service/key_cache.py).
         self.keys = KeyCache()
         #: Follower passes that raised (each one retried).
         self.follower_failures = 0

@@ -15,7 +15,16 @@ from starlette.concurrency import run_in_threadpool
 from hashwall.api import mapping
 from hashwall.api.auth import AdminCaller
 from hashwall.api.routes.common import ERRORS, StateDep
-from hashwall.service import casework, operator, retention, verdicts
+from hashwall.service import (
+    audit,
+    casework,
+    keys,
+    moderation,
+    operator,
+    retention,
+    tenants,
+    verdicts,
+)
 from hashwall.wire import (
     AllowlistEntryOut,
     AllowlistIn,
@@ -57,14 +66,14 @@ async def add_organisation(
     body: OrganisationIn, who: AdminCaller, state: StateDep
 ) -> OrganisationOut:
     """Create an organisation (``already_exists`` if the name is taken)."""
-    info = await run_in_threadpool(operator.add_organisation, state.ctx, who.actor, body.name)
+    info = await run_in_threadpool(tenants.add_organisation, state.ctx, who.actor, body.name)
     return mapping.organisation(info)
 
 
 @router.get("/organisations", response_model=list[OrganisationOut])
 async def list_organisations(who: AdminCaller, state: StateDep) -> list[OrganisationOut]:
     """All organisations, by name."""
-    infos = await run_in_threadpool(operator.list_organisations, state.ctx, who.actor)
+    infos = await run_in_threadpool(tenants.list_organisations, state.ctx, who.actor)
     return [mapping.organisation(i) for i in infos]
 
 
@@ -72,7 +81,7 @@ async def list_organisations(who: AdminCaller, state: StateDep) -> list[Organisa
 async def add_platform(body: PlatformIn, who: AdminCaller, state: StateDep) -> PlatformOut:
     """Create a platform of an organisation, with the default policy plus ``policy``."""
     info = await run_in_threadpool(
-        operator.add_platform,
+        tenants.add_platform,
         state.ctx,
         who.actor,
         organisation=body.organisation,
@@ -90,7 +99,7 @@ async def list_platforms(
 ) -> list[PlatformOut]:
     """All platforms (of one organisation if named), with their policies."""
     infos = await run_in_threadpool(
-        operator.list_platforms, state.ctx, who.actor, organisation=organisation
+        tenants.list_platforms, state.ctx, who.actor, organisation=organisation
     )
     return [mapping.platform(i) for i in infos]
 
@@ -101,7 +110,7 @@ async def set_platform_policy(
 ) -> PlatformOut:
     """Change some fields of a platform's policy (the result is validated as a whole)."""
     info = await run_in_threadpool(
-        operator.set_platform_policy,
+        tenants.set_platform_policy,
         state.ctx,
         who.actor,
         body.platform,
@@ -113,14 +122,14 @@ async def set_platform_policy(
 @router.post("/partners", status_code=status.HTTP_201_CREATED, response_model=PartnerOut)
 async def add_partner(body: PartnerIn, who: AdminCaller, state: StateDep) -> PartnerOut:
     """Create an intake partner."""
-    info = await run_in_threadpool(operator.add_partner, state.ctx, who.actor, body.name)
+    info = await run_in_threadpool(tenants.add_partner, state.ctx, who.actor, body.name)
     return mapping.partner(info)
 
 
 @router.get("/partners", response_model=list[PartnerOut])
 async def list_partners(who: AdminCaller, state: StateDep) -> list[PartnerOut]:
     """All intake partners, by name."""
-    infos = await run_in_threadpool(operator.list_partners, state.ctx, who.actor)
+    infos = await run_in_threadpool(tenants.list_partners, state.ctx, who.actor)
     return [mapping.partner(i) for i in infos]
 
 
@@ -131,7 +140,7 @@ async def list_partners(who: AdminCaller, state: StateDep) -> list[PartnerOut]:
 async def create_key(body: ApiKeyIn, who: AdminCaller, state: StateDep) -> ApiKeyCreated:
     """Create a key; the answer's ``key`` is shown this once (only its hash is stored)."""
     created = await run_in_threadpool(
-        operator.create_api_key,
+        keys.create_api_key,
         state.ctx,
         who.actor,
         role=body.role,
@@ -149,7 +158,7 @@ async def list_keys(
 ) -> list[ApiKeyOut]:
     """All keys, oldest first, without secrets."""
     infos = await run_in_threadpool(
-        operator.list_api_keys, state.ctx, who.actor, include_revoked=include_revoked
+        keys.list_api_keys, state.ctx, who.actor, include_revoked=include_revoked
     )
     return [mapping.api_key(i) for i in infos]
 
@@ -157,7 +166,7 @@ async def list_keys(
 @router.post("/keys/{key_id}/revoke", response_model=ApiKeyOut)
 async def revoke_key(key_id: KeyId, who: AdminCaller, state: StateDep) -> ApiKeyOut:
     """Revoke a key: it stops working with the next request (idempotent)."""
-    info = await run_in_threadpool(operator.revoke_api_key, state.ctx, who.actor, key_id)
+    info = await run_in_threadpool(keys.revoke_api_key, state.ctx, who.actor, key_id)
     return mapping.api_key(info)
 
 
@@ -173,7 +182,7 @@ async def list_quarantine(
 ) -> list[QuarantinedItemOut]:
     """Quarantined items, oldest first, with the verdicts that put them there."""
     items = await run_in_threadpool(
-        operator.list_quarantine, state.ctx, who.actor, limit=limit, after=after
+        moderation.list_quarantine, state.ctx, who.actor, limit=limit, after=after
     )
     return [mapping.quarantined_item(i) for i in items]
 
@@ -183,7 +192,7 @@ async def reinstate_item(
     item_ref: ItemRef, who: AdminCaller, state: StateDep
 ) -> ItemStateChangeOut:
     """Return a quarantined item to ``active``."""
-    change = await run_in_threadpool(operator.reinstate_item, state.ctx, who.actor, item_ref)
+    change = await run_in_threadpool(moderation.reinstate_item, state.ctx, who.actor, item_ref)
     return mapping.state_change(change)
 
 
@@ -191,7 +200,7 @@ async def reinstate_item(
 async def delete_item(item_ref: ItemRef, who: AdminCaller, state: StateDep) -> ItemStateChangeOut:
     """Delete a quarantined item (``invalid_state`` otherwise): its hash values are erased."""
     change = await run_in_threadpool(
-        operator.delete_quarantined_item, state.ctx, who.actor, item_ref
+        moderation.delete_quarantined_item, state.ctx, who.actor, item_ref
     )
     return mapping.state_change(change)
 
@@ -256,7 +265,7 @@ async def add_to_allowlist(
 ) -> list[AllowlistEntryOut]:
     """Allowlist the signals of an image known not to be NCII (idempotent)."""
     entries = await run_in_threadpool(
-        operator.add_to_allowlist,
+        moderation.add_to_allowlist,
         state.ctx,
         who.actor,
         [s.wire() for s in body.signals],
@@ -276,7 +285,7 @@ async def list_allowlist(
 ) -> list[AllowlistEntryOut]:
     """Allowlist entries by id, paged by ``after_id``."""
     entries = await run_in_threadpool(
-        operator.list_allowlist,
+        moderation.list_allowlist,
         state.ctx,
         who.actor,
         signal_type=type,
@@ -291,7 +300,7 @@ async def remove_from_allowlist(
     entry_id: Annotated[int, Path(ge=1, le=2**62)], who: AdminCaller, state: StateDep
 ) -> Response:
     """Remove an allowlist entry (``not_found`` if there is none)."""
-    await run_in_threadpool(operator.remove_from_allowlist, state.ctx, who.actor, entry_id)
+    await run_in_threadpool(moderation.remove_from_allowlist, state.ctx, who.actor, entry_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -309,7 +318,7 @@ async def list_audit(
 ) -> list[AuditOut]:
     """Audit entries, newest first, paged by ``before_id``, filtered by key and/or action."""
     records = await run_in_threadpool(
-        operator.list_audit,
+        audit.list_audit,
         state.ctx,
         who.actor,
         limit=limit,

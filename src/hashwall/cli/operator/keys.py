@@ -10,7 +10,7 @@ from rich.markup import escape
 
 from hashwall.cli.operator.session import run_operator
 from hashwall.cli.output import JsonOption, print_json, show, table, when
-from hashwall.service import operator as ops
+from hashwall.service import keys as key_service
 
 key_app = typer.Typer(
     name="key", help="API keys: create (shown once), list, revoke.", no_args_is_help=True
@@ -20,7 +20,7 @@ key_app = typer.Typer(
 # --- API keys --------------------------------------------------------------------------------
 
 
-def _print_keys(keys: list[ops.KeyInfo]) -> None:
+def _print_keys(keys: list[key_service.KeyInfo]) -> None:
     rows = table("id", "role", "owner", "scopes", "label", "created", "revoked")
     for key in keys:
         owner = key.platform or key.partner or ""
@@ -58,7 +58,7 @@ def key_create(
     """Create an API key. The full key is printed once; only its hash is stored."""
     created = run_operator(
         json_out,
-        lambda ctx, actor: ops.create_api_key(
+        lambda ctx, actor: key_service.create_api_key(
             ctx,
             actor,
             role=role,
@@ -89,7 +89,8 @@ def key_list(
 ) -> None:
     """List API keys (never their secrets)."""
     keys = run_operator(
-        json_out, lambda ctx, actor: ops.list_api_keys(ctx, actor, include_revoked=not active)
+        json_out,
+        lambda ctx, actor: key_service.list_api_keys(ctx, actor, include_revoked=not active),
     )
     if json_out:
         print_json({"keys": [k.to_dict() for k in keys]})
@@ -103,7 +104,7 @@ def key_revoke(
     json_out: JsonOption = False,
 ) -> None:
     """Revoke an API key: from now on it authenticates nothing."""
-    key = run_operator(json_out, lambda ctx, actor: ops.revoke_api_key(ctx, actor, key_id))
+    key = run_operator(json_out, lambda ctx, actor: key_service.revoke_api_key(ctx, actor, key_id))
     if json_out:
         print_json(key.to_dict())
     else:

@@ -14,7 +14,7 @@ from hashwall.cli.operator.session import run_operator
 from hashwall.cli.output import JsonOption, LimitOption, print_change, print_json, show, table, when
 from hashwall.domain import Actor
 from hashwall.hashing.signals import SIGNAL_TYPES, Signal
-from hashwall.service import operator as ops
+from hashwall.service import moderation
 from hashwall.service.context import ServiceContext
 from hashwall.settings import Settings
 
@@ -43,7 +43,8 @@ def quarantine_list(
 ) -> None:
     """List quarantined items, oldest first."""
     queue = run_operator(
-        json_out, lambda ctx, actor: ops.list_quarantine(ctx, actor, limit=limit, after=after)
+        json_out,
+        lambda ctx, actor: moderation.list_quarantine(ctx, actor, limit=limit, after=after),
     )
     if json_out:
         print_json({"items": [item.to_dict() for item in queue]})
@@ -70,7 +71,9 @@ def quarantine_reinstate(
     json_out: JsonOption = False,
 ) -> None:
     """Return a quarantined item to the active bank."""
-    change = run_operator(json_out, lambda ctx, actor: ops.reinstate_item(ctx, actor, item_ref))
+    change = run_operator(
+        json_out, lambda ctx, actor: moderation.reinstate_item(ctx, actor, item_ref)
+    )
     if json_out:
         print_json(change.to_dict())
     else:
@@ -87,7 +90,7 @@ def quarantine_delete(
     Only quarantined items; an active one is deleted with `hashwall item delete --reason`.
     """
     change = run_operator(
-        json_out, lambda ctx, actor: ops.delete_quarantined_item(ctx, actor, item_ref)
+        json_out, lambda ctx, actor: moderation.delete_quarantined_item(ctx, actor, item_ref)
     )
     if json_out:
         print_json(change.to_dict())
@@ -137,9 +140,9 @@ def allowlist_add(
 ) -> None:
     """Allowlist images known not to be NCII: refused at intake, never matched."""
 
-    def run(ctx: ServiceContext, actor: Actor) -> list[ops.AllowlistInfo]:
+    def run(ctx: ServiceContext, actor: Actor) -> list[moderation.AllowlistInfo]:
         signals = allowlist_signals(signals_or_files, ctx.settings)
-        return ops.add_to_allowlist(ctx, actor, signals, note=note)
+        return moderation.add_to_allowlist(ctx, actor, signals, note=note)
 
     entries = run_operator(json_out, run)
     if json_out:
@@ -148,7 +151,7 @@ def allowlist_add(
         _print_allowlist(entries, show_added=True)
 
 
-def _print_allowlist(entries: list[ops.AllowlistInfo], *, show_added: bool = False) -> None:
+def _print_allowlist(entries: list[moderation.AllowlistInfo], *, show_added: bool = False) -> None:
     columns = ["id", "type", "value", "quality", "note", "created"]
     if show_added:
         columns.append("added")
@@ -180,7 +183,7 @@ def allowlist_list(
     """List allowlist entries."""
     entries = run_operator(
         json_out,
-        lambda ctx, actor: ops.list_allowlist(
+        lambda ctx, actor: moderation.list_allowlist(
             ctx, actor, signal_type=signal_type, limit=limit, after_id=after
         ),
     )
@@ -196,7 +199,9 @@ def allowlist_remove(
     json_out: JsonOption = False,
 ) -> None:
     """Remove an allowlist entry."""
-    run_operator(json_out, lambda ctx, actor: ops.remove_from_allowlist(ctx, actor, entry_id))
+    run_operator(
+        json_out, lambda ctx, actor: moderation.remove_from_allowlist(ctx, actor, entry_id)
+    )
     if json_out:
         print_json({"removed": entry_id})
     else:

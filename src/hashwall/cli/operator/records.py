@@ -10,7 +10,7 @@ from rich.console import Console
 
 from hashwall.cli.operator.session import run_operator
 from hashwall.cli.output import JsonOption, LimitOption, print_json, short, show, table, when
-from hashwall.service import operator as ops
+from hashwall.service import audit
 
 retention_app = typer.Typer(
     name="retention", help="Deletion of old match records.", no_args_is_help=True
@@ -55,7 +55,7 @@ def audit_command(
     """
     entries = run_operator(
         json_out,
-        lambda ctx, actor: ops.list_audit(
+        lambda ctx, actor: audit.list_audit(
             ctx, actor, limit=limit, before_id=before, actor_key_id=key, action=action
         ),
     )

@@ -13,7 +13,7 @@ from hashwall.cli.operator.session import run_operator
 from hashwall.cli.output import JsonOption, print_json, show, table, when
 from hashwall.domain import Actor
 from hashwall.errors import InvalidInput
-from hashwall.service import operator as ops
+from hashwall.service import tenants
 from hashwall.service.context import ServiceContext
 
 org_app = typer.Typer(
@@ -36,7 +36,7 @@ def org_add(
     json_out: JsonOption = False,
 ) -> None:
     """Add an organisation."""
-    org = run_operator(json_out, lambda ctx, actor: ops.add_organisation(ctx, actor, name))
+    org = run_operator(json_out, lambda ctx, actor: tenants.add_organisation(ctx, actor, name))
     if json_out:
         print_json(org.to_dict())
     else:
@@ -46,7 +46,7 @@ def org_add(
 @org_app.command("list")
 def org_list(json_out: JsonOption = False) -> None:
     """List organisations."""
-    orgs = run_operator(json_out, ops.list_organisations)
+    orgs = run_operator(json_out, tenants.list_organisations)
     if json_out:
         print_json({"organisations": [o.to_dict() for o in orgs]})
         return
@@ -105,8 +105,8 @@ def _policy_update(
     video_upload_percent: int | None,
     video_bank_percent: int | None,
     retention_days: int | None,
-) -> ops.PolicyUpdate:
-    return ops.PolicyUpdate.from_mapping(
+) -> tenants.PolicyUpdate:
+    return tenants.PolicyUpdate.from_mapping(
         {
             "pdq_threshold": pdq_threshold,
             "reveal_distance": reveal_distance,
@@ -119,7 +119,7 @@ def _policy_update(
     )
 
 
-def _print_platforms(platforms: list[ops.PlatformInfo]) -> None:
+def _print_platforms(platforms: list[tenants.PlatformInfo]) -> None:
     rows = table(
         "name",
         "organisation",
@@ -170,7 +170,7 @@ def platform_add(
 ) -> None:
     """Add a platform of an organisation, with the default policy plus any options given."""
 
-    def run(ctx: ServiceContext, actor: Actor) -> ops.PlatformInfo:
+    def run(ctx: ServiceContext, actor: Actor) -> tenants.PlatformInfo:
         update = _policy_update(
             pdq_threshold,
             reveal_distance,
@@ -180,7 +180,7 @@ def platform_add(
             video_bank_percent,
             retention_days,
         )
-        return ops.add_platform(ctx, actor, organisation=organisation, name=name, policy=update)
+        return tenants.add_platform(ctx, actor, organisation=organisation, name=name, policy=update)
 
     platform = run_operator(json_out, run)
     if json_out:
@@ -198,7 +198,7 @@ def platform_list(
 ) -> None:
     """List platforms and their policies."""
     platforms = run_operator(
-        json_out, lambda ctx, actor: ops.list_platforms(ctx, actor, organisation=organisation)
+        json_out, lambda ctx, actor: tenants.list_platforms(ctx, actor, organisation=organisation)
     )
     if json_out:
         print_json({"platforms": [p.to_dict() for p in platforms]})
@@ -220,7 +220,7 @@ def platform_set_policy(
 ) -> None:
     """Change a platform's policy: only the options given change."""
 
-    def run(ctx: ServiceContext, actor: Actor) -> ops.PlatformInfo:
+    def run(ctx: ServiceContext, actor: Actor) -> tenants.PlatformInfo:
         update = _policy_update(
             pdq_threshold,
             reveal_distance,
@@ -232,7 +232,7 @@ def platform_set_policy(
         )
         if not update.changes():
             raise InvalidInput("give at least one policy option to change (see --help)")
-        return ops.set_platform_policy(ctx, actor, name, update)
+        return tenants.set_platform_policy(ctx, actor, name, update)
 
     platform = run_operator(json_out, run)
     if json_out:
@@ -250,7 +250,7 @@ def partner_add(
     json_out: JsonOption = False,
 ) -> None:
     """Add an intake partner."""
-    partner = run_operator(json_out, lambda ctx, actor: ops.add_partner(ctx, actor, name))
+    partner = run_operator(json_out, lambda ctx, actor: tenants.add_partner(ctx, actor, name))
     if json_out:
         print_json(partner.to_dict())
     else:
@@ -260,7 +260,7 @@ def partner_add(
 @partner_app.command("list")
 def partner_list(json_out: JsonOption = False) -> None:
     """List intake partners."""
-    partners = run_operator(json_out, ops.list_partners)
+    partners = run_operator(json_out, tenants.list_partners)
     if json_out:
         print_json({"partners": [p.to_dict() for p in partners]})
         return
