@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -17,10 +18,15 @@ if TYPE_CHECKING:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     """A live hashwall server on SQLite (keys: admin, feed, chat, intake), one per test module:
-    each test opens its own case and reads only that."""
+    each test opens its own case and reads only that. The demo is set up, as ``make run`` does:
+    ``/demo`` plays the platform of the ``feed`` key, which the server holds."""
     require_browser()  # skip before paying for a server
-    url = f"sqlite:///{tmp_path_factory.mktemp('web') / 'hashwall.db'}"
-    with served_in_thread(url, prepare_store(url)) as served:
+    folder = tmp_path_factory.mktemp("web")
+    url = f"sqlite:///{folder / 'hashwall.db'}"
+    keys = prepare_store(url)
+    demo_keys = folder / "demo-keys.json"
+    demo_keys.write_text(json.dumps({"platforms": [{"name": "feed", "key": keys["feed"]}]}))
+    with served_in_thread(url, keys, demo_keys_file=str(demo_keys)) as served:
         yield served
 
 

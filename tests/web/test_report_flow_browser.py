@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 import numpy as np
-from web_browsing import Browsing
+from web_browsing import Browsing, screenshots
 
 from hashwall import hash_image
 from hashwall.web.render import strings
@@ -117,6 +117,7 @@ def test_report_check_vouch_case_withdraw_by_keyboard_leaves_no_trace(
     assert page.locator("#send-summary").inner_text() == T["send_summary"].format(count=1)
     assert page.locator("#announce").inner_text() == T["announce_progress"].format(done=2, total=2)
     assert_page_is_sound(page, tmp_path / "report-photos-375.png")
+    screenshots(page, tmp_path, "0-report-photos")  # the docs' first picture
     assert not any(s.body for s in browsing.proxy.seen), "nothing is sent before confirmation"
 
     tab_to(page, "send")

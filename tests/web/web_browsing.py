@@ -27,6 +27,10 @@ if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext, Page
 
 CHROMIUM = Path("/usr/bin/chromium")
+#: Set to a folder (``docs/web`` to refresh the docs' screenshots) to keep the screenshots there.
+SCREENSHOTS_ENV = "HASHWALL_WEB_SCREENSHOTS"
+#: The widths of the screenshots: a desktop and a small phone.
+WIDTHS = {"desktop": 1280, "phone": 375}
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 _HOP_BY_HOP = frozenset(
     {"connection", "proxy-connection", "keep-alive", "transfer-encoding", "te", "upgrade"}
@@ -207,3 +211,27 @@ def chromium(width: int = 375, height: int = 800) -> Iterator[Browsing]:
     """Chromium through a recording proxy, with a first page ``width`` px wide."""
     with launched() as (browser, proxy), browsing_in(browser, proxy, width, height) as browsing:
         yield browsing
+
+
+def screenshots(page: Page, folder: Path, name: str) -> list[Path]:
+    """Full-page screenshots of ``page`` at each of :data:`WIDTHS` (``name-desktop.png``,
+    ``name-phone.png``) in ``$HASHWALL_WEB_SCREENSHOTS`` or else ``folder``, as 256-colour PNGs
+    (small enough to commit); the page gets its first width back."""
+    from PIL import Image
+
+    out = Path(os.environ.get(SCREENSHOTS_ENV) or folder)
+    out.mkdir(parents=True, exist_ok=True)
+    first = page.viewport_size
+    height = first["height"] if first else 800
+    paths = []
+    for label, width in WIDTHS.items():
+        page.set_viewport_size({"width": width, "height": height})
+        path = out / f"{name}-{label}.png"
+        page.screenshot(path=str(path), full_page=True, animations="disabled", caret="hide")
+        with Image.open(path) as shot:
+            small = shot.convert("RGB").quantize(256, method=Image.Quantize.MEDIANCUT)
+        small.save(path, optimize=True)
+        paths.append(path)
+    if first:
+        page.set_viewport_size(first)
+    return paths
