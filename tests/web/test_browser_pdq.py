@@ -193,7 +193,7 @@ def test_browser_pdq_is_within_a_few_bits_of_the_server_on_the_pdq_reference_ima
     assert max(a.quality_gap for a in results) <= 5, results
 
 
-@pytest.mark.slow
+# Not marked slow: CI's conformance step (`-m "conformance and not slow"`) must run it.
 @pytest.mark.conformance
 def test_browser_pdq_is_within_a_few_bits_of_the_server_on_300_photos(
     server: Served, browsing: Browsing
@@ -210,7 +210,7 @@ def test_browser_pdq_is_within_a_few_bits_of_the_server_on_300_photos(
     assert sum(a.distance <= 6 for a in results) >= 0.99 * len(results), worst
 
 
-@pytest.mark.slow
+# Not marked slow: the "must not crash the tab" is proved in every CI run.
 def test_a_48_megapixel_phone_photo_is_hashed_in_strips_to_the_servers_bits(
     server: Served, browsing: Browsing
 ) -> None:
