@@ -13,17 +13,13 @@ What runs where:
   follows the event log; the decoder pool starts now or on the first media request.
 - **Pages**: ``/`` (what hashwall is, links), ``/docs`` (Swagger UI) and ``/static/*``, all
   from this server, no CDN (:mod:`hashwall.api.routes.pages`).
-- **Per request** (:class:`Guard`, outermost): a body must say it is JSON
-  (``application/json``), or a media form (``multipart/form-data``) on a media route with an
-  ``Authorization`` header, else ``415 unsupported_content_type`` (a browser sends plain-text,
-  form-encoded and multipart bodies cross-site without a CORS preflight: another site's page
-  cannot act through a visitor's browser); every answer carries
-  ``X-Content-Type-Options: nosniff``, and those of the case routes ``Cache-Control: no-store``
-  (they hold case numbers and PINs); a JSON body is read with its hard limit
-  (``max_json_bytes``, 413) before FastAPI sees it; media routes read their own bodies in
-  memory (:mod:`hashwall.api.body`); latency and status are counted per route template; an
-  unexpected exception becomes a 500 problem without a traceback. Then ``/v1`` routes pass
-  :func:`hashwall.api.auth.caller` (key, rate limits), call one use case, and format.
+- **Per request**, outermost first (:mod:`hashwall.api.middleware`): latency and status are
+  counted per route template; every answer carries ``X-Content-Type-Options: nosniff``, and
+  those of the case routes ``Cache-Control: no-store``; an unexpected exception becomes a 500
+  problem without a traceback; a body must be JSON, or a media form on a media route with a
+  key (else 415), and a JSON body is read within its hard limit (413) before FastAPI sees it.
+  Then ``/v1`` routes pass :func:`hashwall.api.auth.caller` (key, rate limits), call one use
+  case, and format.
 - **At shutdown**: the follower stops, the decoder pool (if this app started it), the Redis
   clients (``aclose``) and the argon2 threads are closed, the store disposed (if opened here).
 """
@@ -31,7 +27,6 @@ What runs where:
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, Final
@@ -39,25 +34,17 @@ from typing import Any, Final
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from starlette.concurrency import run_in_threadpool
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import hashwall
-from hashwall.api.body import BodyKind, read_body
-from hashwall.api.clientaddr import ClientAddressResolver
 from hashwall.api.defences.argon2_cap import ConcurrencyCap
 from hashwall.api.defences.idempotency import idempotency_store
 from hashwall.api.defences.pin_backoff import pin_backoff
 from hashwall.api.defences.rate import rate_limiter
 from hashwall.api.metrics import Metrics
-from hashwall.api.problems import (
-    error_response,
-    install_problem_handlers,
-    internal_error_response,
-    log_unexpected,
-)
+from hashwall.api.middleware import ProblemBoundary, RequestBodies, RequestMetrics, SecurityHeaders
+from hashwall.api.problems import install_problem_handlers, log_unexpected
 from hashwall.api.routes import admin, cases, check, feed, health, matches, pages
 from hashwall.api.state import ApiState, MediaHasher
-from hashwall.errors import HashwallError, UnsupportedContentType
 from hashwall.service.context import ServiceContext
 from hashwall.settings import Settings
 from hashwall.store.repo import Store
@@ -65,14 +52,8 @@ from hashwall.wire import CaseCreate, CheckIn, Problem
 
 log = logging.getLogger("hashwall.api")
 
-#: Routes that read their own bodies (JSON or a media form, up to the media limits).
-MEDIA_ROUTES: Final = frozenset({("POST", "/v1/cases"), ("POST", "/v1/check")})
 #: Models the OpenAPI document refers to without FastAPI seeing them in a signature.
 DOCUMENTED_MODELS: Final = (Problem, CaseCreate, CheckIn)
-_BODY_METHODS: Final = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-_NOSNIFF: Final = (b"x-content-type-options", b"nosniff")
-_NO_STORE: Final = (b"cache-control", b"no-store")
-_CASE_ROUTES: Final = "/v1/cases"
 
 DESCRIPTION: Final = """\
 hashwall banks fingerprints of intimate images so that platforms can block re-uploads, without
@@ -82,105 +63,6 @@ Auth: `Authorization: Bearer <key>` (roles `admin`, `intake`, `platform`; platfo
 `check`, `feed`, `verdict`). No key: the anonymous reporter channel (`/v1/cases*` only).
 Errors: `application/problem+json` with a stable `code`. See docs/api.md.
 """
-
-
-class Guard:
-    """Outermost middleware: body limits for JSON routes, metrics, and the last-resort 500."""
-
-    def __init__(self, app: ASGIApp, state: ApiState) -> None:
-        self.app = app
-        self.state = state
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500
-        response_started = False
-
-        path: str = scope["path"]
-        private = path.startswith(_CASE_ROUTES)
-
-        async def send_wrapper(message: Message) -> None:
-            nonlocal status, response_started
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-                response_started = True
-                headers = list(message.get("headers", ()))
-                if private:
-                    headers = [(k, v) for k, v in headers if k != _NO_STORE[0]]
-                    headers.append(_NO_STORE)
-                headers.append(_NOSNIFF)
-                message = {**message, "headers": headers}
-            await send(message)
-
-        method = scope["method"]
-        try:
-            if method in _BODY_METHODS:
-                _require_content_type(scope)
-            if method in _BODY_METHODS and (method, path) not in MEDIA_ROUTES:
-                receive = await self._buffered(scope, receive)
-            await self.app(scope, receive, send_wrapper)
-        except HashwallError as exc:
-            if not response_started:
-                await error_response(exc)(scope, receive, send_wrapper)
-        except Exception as exc:
-            log_unexpected(exc, f"{method} {_route_of(scope)}")
-            if not response_started:
-                await internal_error_response()(scope, receive, send_wrapper)
-        finally:
-            self.state.metrics.observe_request(
-                _route_of(scope), method, status, time.perf_counter() - started
-            )
-
-    async def _buffered(self, scope: Scope, receive: Receive) -> Receive:
-        """Read the body within ``max_json_bytes`` and hand it on, in one message."""
-        headers = dict(scope.get("headers", ()))
-        length = headers.get(b"content-length")
-        body = await read_body(
-            receive,
-            limit=self.state.settings.max_json_bytes,
-            content_length=length.decode("latin-1") if length is not None else None,
-            kind=BodyKind.JSON,
-        )
-        delivered = False
-
-        async def replay() -> Message:
-            nonlocal delivered
-            if not delivered:
-                delivered = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        return replay
-
-
-def _require_content_type(scope: Scope) -> None:
-    """A body is JSON, or a media form on a media route from a caller with a key."""
-    headers = dict(scope.get("headers", ()))
-    length = headers.get(b"content-length", b"").strip()
-    if b"transfer-encoding" not in headers and length in (b"", b"0"):
-        return  # no body: nothing to read, nothing to say about its type
-    kind = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
-    if kind == b"application/json":
-        return
-    if (
-        kind == b"multipart/form-data"
-        and (scope["method"], scope["path"]) in MEDIA_ROUTES
-        and b"authorization" in headers
-    ):
-        return
-    raise UnsupportedContentType(
-        "send the body as Content-Type: application/json (a media file as multipart/form-data, "
-        "with an API key)"
-    )
-
-
-def _route_of(scope: Scope) -> str:
-    route: Any = scope.get("route")
-    path = getattr(route, "path", None)
-    return path if isinstance(path, str) else "unmatched"
 
 
 def create_app(
@@ -207,7 +89,6 @@ def create_app(
         limiter=rate_limiter(settings),
         pin_backoff=pin_backoff(settings),
         pin_cap=ConcurrencyCap.for_pin_checks(settings),
-        resolver=ClientAddressResolver(settings.trusted_proxies),
         idempotency=idempotency_store(settings),
         metrics=Metrics(),
         decode_pool=decode_pool,
@@ -244,7 +125,11 @@ def create_app(
     # The check router first: routes are matched in order, and checks are most of the traffic.
     for module in (check, cases, matches, feed, admin, health, pages):
         app.include_router(module.router)
-    app.add_middleware(Guard, state=state)
+    # Added innermost first: requests pass them from the last added to the first.
+    app.add_middleware(RequestBodies, max_json_bytes=settings.max_json_bytes)
+    app.add_middleware(ProblemBoundary)
+    app.add_middleware(SecurityHeaders)
+    app.add_middleware(RequestMetrics, metrics=state.metrics)
     _document_problems(app)
     return app
 

@@ -16,7 +16,6 @@ from fastapi import Request
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
-from hashwall.api.clientaddr import ClientAddressResolver
 from hashwall.api.defences.argon2_cap import ConcurrencyCap
 from hashwall.api.defences.idempotency import IdempotencyStore
 from hashwall.api.defences.pin_backoff import PinBackoff
@@ -53,7 +52,6 @@ class ApiState:
     limiter: RateLimiter
     pin_backoff: PinBackoff
     pin_cap: ConcurrencyCap
-    resolver: ClientAddressResolver
     idempotency: IdempotencyStore
     metrics: Metrics
     decode_pool: MediaHasher | None = None

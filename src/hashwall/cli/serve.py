@@ -7,9 +7,12 @@ Each worker process builds its own live index and follows the event log.
 The access log has the method, the path, the query and the status: never a body or a header,
 so no PIN, key or media reaches it (case numbers and PINs travel in bodies only), and never the
 client's address (a reporter's address is reporter data: :class:`DropClientAddress` blanks it
-in every access record before any handler sees it). uvicorn's own proxy-header handling is off:
-``X-Forwarded-For`` is believed only from the proxies named in ``HASHWALL_TRUSTED_PROXIES``, by
-the app itself.
+in every access record before any handler sees it).
+
+**Behind proxies**, uvicorn resolves the client from ``X-Forwarded-For`` (read from the right),
+believing only the proxies named in ``HASHWALL_TRUSTED_PROXIES`` (its ``forwarded_allow_ips``,
+:func:`server_options`); unset, the header is never believed (not even from 127.0.0.1, which
+uvicorn trusts by default).
 
 **Workers die with their supervisor.** With ``--workers N`` uvicorn supervises N worker
 processes; if the supervisor is killed (``kill -9``, the OOM killer), its workers must not go on
@@ -48,6 +51,8 @@ import typer
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
+
+    from hashwall.settings import Settings
 
 APP: Final = "hashwall.cli.serve:worker_app"
 #: Set by the supervisor of ``--workers N`` for its workers: its pid.
@@ -115,6 +120,14 @@ def _watch_parent(supervisor: int) -> None:
     os.kill(os.getpid(), signal.SIGTERM)
 
 
+def server_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's proxy-header options for ``settings``: ``X-Forwarded-For`` believed only from
+    ``trusted_proxies``, and from nobody when there are none."""
+    if not settings.trusted_proxies:
+        return {"proxy_headers": False}
+    return {"proxy_headers": True, "forwarded_allow_ips": list(settings.trusted_proxies)}
+
+
 def worker_app() -> FastAPI:
     """The app of one server process (uvicorn's factory): it dies with its supervisor."""
     die_with_supervisor()
@@ -137,6 +150,9 @@ def serve_command(
     """Serve the API (routes under /v1, docs at /docs, schema at /openapi.json)."""
     import uvicorn
 
+    from hashwall.settings import Settings
+
+    options = server_options(Settings())
     shared: str | None = None
     if workers > 1:
         os.environ[SUPERVISOR_ENV] = str(os.getpid())
@@ -155,9 +171,9 @@ def serve_command(
             log_level=log_level,
             access_log=access_log,
             log_config=log_config(),
-            proxy_headers=False,
             server_header=False,
             timeout_graceful_shutdown=10,
+            **options,
         )
     finally:
         if shared is not None:
