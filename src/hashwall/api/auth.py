@@ -17,8 +17,8 @@ Every request that reaches a ``/v1`` route passes :func:`caller`:
   key never creates a match or sees a match ref (``service/keys.py``). Every other route
   (feed, verdicts, intake, admin) still reads the key from the store on every request.
 
-The client address comes from :class:`~hashwall.api.clientaddr.ClientAddressResolver`
-(``X-Forwarded-For`` only from trusted proxies) and serves as a limiter subject only.
+The client address comes from :func:`~hashwall.api.clientaddr.client_subject` (the peer, as
+the server resolved it behind trusted proxies) and serves as a limiter subject only.
 Role and scope: :func:`require` builds the dependency of a route (403 ``forbidden``; 401
 ``invalid_key`` without a key).
 """
@@ -32,7 +32,7 @@ from typing import Annotated, Final
 from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
-from hashwall.api.clientaddr import limit_subject
+from hashwall.api.clientaddr import client_subject
 from hashwall.api.defences.rate import client_rate, key_rate
 from hashwall.api.state import ApiState, api_state
 from hashwall.domain import Actor, ActorKind, Platform, Scope
@@ -87,7 +87,7 @@ async def caller(request: Request, state: Annotated[ApiState, Depends(api_state)
 
 async def _identify(request: Request, state: ApiState, *, from_memory: bool) -> Caller:
     settings = state.settings
-    client = limit_subject(state.resolver.from_scope(request.scope))
+    client = client_subject(request.scope)
     try:
         token = bearer_token(request.headers.get("authorization"))
     except InvalidKey:

@@ -170,7 +170,7 @@ async def _store_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 def install_problem_handlers(app: FastAPI) -> None:
-    """Register the handlers above on ``app`` (unexpected exceptions: see ``app.Guard``)."""
+    """Register the handlers above on ``app`` (unexpected exceptions: ``ProblemBoundary``)."""
     app.add_exception_handler(DBAPIError, _store_error)
     app.add_exception_handler(PoolTimeout, _store_error)
     app.add_exception_handler(HashwallError, _hashwall_error)
