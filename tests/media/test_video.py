@@ -7,7 +7,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from video_samples import CONTAINERS, animation, audio_only_mp4, clip, encode_clip, moving_frames
+from video_samples import (
+    CONTAINERS,
+    animation,
+    audio_only_mp4,
+    clip,
+    encode_clip,
+    moving_frames,
+    tiny_frames_gif,
+)
 
 from hashwall.errors import HashwallError
 from hashwall.media.video import open_video, sniff_container
@@ -174,3 +182,19 @@ def test_sniffing_reads_magic_bytes_not_names() -> None:
     assert sniff_container(clip("webm")[:64]) == "matroska"
     assert sniff_container(clip("avi")[:64]) == "avi"
     assert sniff_container(animation(moving_frames(seconds=0.3), "GIF")[:64]) == "gif"
+
+
+def test_gif_declaring_absurd_dimensions_is_refused_cleanly() -> None:
+    assert _code(tiny_frames_gif(5, screen=(8000, 8000))) == "too_many_pixels"
+    assert _code(tiny_frames_gif(5, screen=(65535, 65535))) in {"too_many_pixels", "corrupt_media"}
+
+
+def test_a_100000_frame_gif_is_refused_by_its_declared_duration() -> None:
+    # 100,000 frames of 0.1 s: 10,000 s, refused from the header before a frame is decoded.
+    assert _code(tiny_frames_gif(100_000)) == "media_too_long"
+
+
+def test_a_gif_of_more_frames_than_the_limit_is_too_many_frames() -> None:
+    # 0.02 s per frame: 600 s is within the duration limit; the frame count refuses it.
+    data = tiny_frames_gif(30_000, delay_cs=2)
+    assert _code(data, Settings(video_max_frames=20_000)) == "too_many_frames"

@@ -386,6 +386,8 @@ def _check_frame(index: int, width: int, height: int, fps: float, settings: Sett
     if index / fps > settings.video_max_seconds:
         raise _too_long(settings)
     _check_pixels(width, height, settings)
+    if width < 1 or height < 1:
+        raise CorruptMedia("the video has a frame of no pixels; send the original file")
 
 
 def _check_pixels(width: int, height: int, settings: Settings) -> None:
@@ -395,8 +397,6 @@ def _check_pixels(width: int, height: int, settings: Settings) -> None:
             f"limit of {settings.video_max_pixels} (HASHWALL_VIDEO_MAX_PIXELS); send a smaller "
             "video"
         )
-    if width < 1 or height < 1:
-        raise CorruptMedia("the video declares frames of no pixels; send the original file")
 
 
 def _too_long(settings: Settings) -> MediaTooLong:
