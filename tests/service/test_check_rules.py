@@ -214,7 +214,7 @@ def test_a_platform_read_with_the_key_saves_the_read_and_a_foreign_one_is_ignore
 
     def pdq_only(name: str) -> CheckRequest:
         h = images[name]
-        return CheckRequest((Signal("pdq", h.pdq.hex, h.quality),), h.orientations)
+        return CheckRequest((Signal("pdq", h.pdq.hex, h.quality),), h.orientation_values())
 
     # the passed row is used: no read before the search, its threshold applies
     assert check(ctx, default, pdq_only("resized"), platform=default_row).decision == "block"

@@ -137,7 +137,7 @@ def test_a_miss_reads_a_decoy_like_a_hit_and_never_answers_for_it(
     ctx.live.build()
     with ctx.store.read() as repo:
         item = repo.get_item(vouched)
-    assert item is not None and ctx.live.pdq.sample_id() == item.id  # the only one: the decoy
+    assert item is not None and ctx.live.sample_id() == item.id  # the only one: the decoy
 
     answer = check(ctx, platform, _request(pdq_family.new()))
     assert (answer.decision, answer.matches) == ("allow", ())

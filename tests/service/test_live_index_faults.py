@@ -111,7 +111,7 @@ def _stale_setup(
         live.follow_once()
     assert live.current  # failed just now, but within index_max_lag of the last good read
     clock.now += ctx.settings.index_max_lag + 0.1
-    assert not live.current and live.search_pdq([code], 0) == []  # the index itself is stale
+    assert not live.current and live.search("pdq", [code], 0) == []  # the index itself is stale
     return live, reader, platform, code
 
 
@@ -177,7 +177,7 @@ def test_the_background_follower_recovers_from_a_bad_event_and_says_so(
     reader.bad_seq = live.last_seq + 1
     with live:
         _wait_for(lambda: live.rebuilds == 1, "the rebuild")
-        _wait_for(lambda: len(live.search_pdq([code], 0)) == 1, "the banked photo")
+        _wait_for(lambda: len(live.search("pdq", [code], 0)) == 1, "the banked photo")
     assert live.follower_failures >= REBUILD_AFTER
     failures = [r for r in caplog.records if "following the event log" in r.getMessage()]
     # One traceback for the streak, then a line per doubling: not one per poll.
@@ -211,7 +211,7 @@ def test_a_hung_follower_is_replaced_by_the_watchdog(
             assert _ask(ctx, platform, code) == "block"
             _wait_for(lambda: live.follower_restarts == 1, "the watchdog")
             _wait_for(lambda: live.current, "the new follower")
-            assert len(live.search_pdq([code], 0)) == 1
+            assert len(live.search("pdq", [code], 0)) == 1
             assert live.stale_checks["store_scan"] >= 1
     finally:
         reader.release.set()

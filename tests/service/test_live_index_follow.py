@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from hashwall.domain import Actor
 from hashwall.hashing.pdq import PdqHash
-from hashwall.hashing.signals import Signal
+from hashwall.hashing.signals import PdqSignal, Signal
 from hashwall.service.context import ServiceContext
 from hashwall.service.intake import ItemSubmission, create_case
 from hashwall.service.live import LiveIndexes, index_events, scan_store
@@ -53,7 +53,8 @@ def test_events_translate_to_index_changes(pdq_family: PdqFamily) -> None:
             _event(6, "item_withdrawn", 8, {}),
             _event(7, "item_deleted", 7, {}),
             _event(8, "future_event", None, {}),
-        ]
+        ],
+        PdqSignal,
     )
     assert [c.seq for c in changes] == list(range(1, 9))
     assert [(c.kind, c.ids.tolist()) for c in changes] == [
@@ -85,16 +86,16 @@ def test_build_then_follow_the_log(
     assert live.built and live.ready and live.size == 1
     with ctx.store.read() as repo:
         assert live.last_seq == repo.last_event_seq() == 3
-    assert [m.distance for m in live.search_pdq([codes[0]], 0)] == [0]
-    assert live.search_pdq([codes[1]], 31) == []
+    assert [m.distance for m in live.search("pdq", [codes[0]], 0)] == [0]
+    assert live.search("pdq", [codes[1]], 31) == []
 
     third = _bank(ctx, helpline, codes[2])
     clock.now += 5
     assert live.lag_seconds == 5 and not live.ready
-    assert live.search_pdq([codes[2]], 0) == []  # lagging
+    assert live.search("pdq", [codes[2]], 0) == []  # lagging
     assert live.catch_up() == 1
     assert live.ready and live.lag_seconds == 0 and live.last_seq == 4
-    assert len(live.search_pdq([codes[2]], 0)) == 1
+    assert len(live.search("pdq", [codes[2]], 0)) == 1
 
     # Quarantine keeps the item in the index; withdrawal removes it.
     with ctx.store.write() as repo:
@@ -105,7 +106,7 @@ def test_build_then_follow_the_log(
     assert live.catch_up() == 1 and live.size == 2
     withdraw_item(ctx, helpline, *third)
     assert live.catch_up() == 1 and live.size == 1
-    assert live.search_pdq([codes[2]], 31) == []
+    assert live.search("pdq", [codes[2]], 31) == []
     assert live.catch_up() == 0
 
 
@@ -128,11 +129,13 @@ def test_the_live_index_answers_what_a_store_scan_answers(
     live.catch_up()
     for radius in (0, 10, 31, 63):
         for query in (centre, pdq_family.near(centre, 16), pdq_family.new()):
-            assert live.search_pdq([query], radius) == scan_store(ctx.store, [query], radius)
+            assert live.search("pdq", [query], radius) == scan_store(
+                ctx.store, [query], radius, "pdq"
+            )
     assert live.size == len(banked)
     orientations = [pdq_family.near(centre, 30)] * 7 + [centre]
-    found = live.search_pdq(orientations, 31)
-    assert found == scan_store(ctx.store, orientations, 31)
+    found = live.search("pdq", orientations, 31)
+    assert found == scan_store(ctx.store, orientations, 31, "pdq")
     assert found and {m.orientation for m in found if m.distance <= 10} <= {7}
 
 
@@ -145,9 +148,9 @@ def test_the_background_follower_picks_up_new_events(
         assert live.ready and live.size == 0
         _bank(ctx, helpline, code)
         deadline = time.monotonic() + 30  # a bound on the wait, not on the speed
-        while not live.search_pdq([code], 0) and time.monotonic() < deadline:
+        while not live.search("pdq", [code], 0) and time.monotonic() < deadline:
             time.sleep(0.02)
-        assert len(live.search_pdq([code], 0)) == 1
+        assert len(live.search("pdq", [code], 0)) == 1
         assert live.ready and (live.lag_seconds or 0) < 1
     # Stopped: new events are no longer followed.
     seq = live.last_seq

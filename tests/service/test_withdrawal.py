@@ -43,7 +43,7 @@ def test_withdrawn_case_is_allowed_before_the_index_catches_up(
     assert done.case_withdrawn and set(done.item_refs) == {i.item_ref for i in receipt.accepted}
 
     # The index has not seen the withdrawal (no catch_up): the store re-read answers.
-    assert live.size == 2 and live.search_pdq(images["rotated"].orientations or (), 31)
+    assert live.size == 2 and live.search("pdq", images["rotated"].orientations or (), 31)
     for name in ("original", "rotated", "other"):
         result = check(ctx, platform, CheckRequest.from_image(images[name]))
         assert (result.decision, result.reason) == ("allow", "no_match")

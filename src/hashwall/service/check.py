@@ -1,14 +1,17 @@
 """Check: one upload's signals -> ``allow``, ``review`` or ``block`` for one platform.
 
-DESIGN.md's matching rules, in order:
+Which signal types exist, how each compares (exact or distance), its quality floor, its
+radius on a platform and its orientations is the type's to say (``hashing/signals``, tuned by
+``service/signal_policy.py``); this module names no type. DESIGN.md's matching rules, in order:
 
-1. Signals are validated (``invalid_hash``). A PDQ below ``settings.pdq_min_quality`` is never
-   matched; an upload with only such a PDQ and no exact digest match is ``allow`` with reason
-   ``low_quality``.
-2. Candidates: items whose PDQ is within the platform's threshold of any of the upload's
-   orientations (the 8 dihedral hashes when given, else the one hash), from the live index
-   (``ctx.live``; without one, a scan of the store), plus items holding an equal ``md5`` or
-   ``sha256``, from the live digests (``ctx.live.digests``; without a live index, the store).
+1. Signals are validated (``invalid_hash``). A signal below its type's quality floor (a PDQ
+   below ``settings.pdq_min_quality``) is never matched; an upload with only such a signal and
+   no exact digest match is ``allow`` with reason ``low_quality``.
+2. Candidates: items whose value of a distance type (PDQ) is within the platform's threshold
+   for that type of any of the upload's orientations (the 8 dihedral hashes when given, else
+   the one hash), from the live index of its family (``ctx.live``; without one, a scan of the
+   store), plus items holding an equal value of an exact type (``md5``, ``sha256``), from the
+   live digests (``ctx.live.digests``; without a live index, the store).
    A live index that is not current (behind the log past ``index_max_lag``: its follower
    stopped) is never used: a small bank is scanned in the store, a large one refused (503).
 3. In one store transaction, **the candidates are re-read** (the index may lag; the store does
@@ -50,111 +53,31 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from hashwall.domain import Actor, Decision, Platform
-from hashwall.errors import Forbidden, IndexNotReady, InvalidHash, InvalidKey, StoreUnavailable
-from hashwall.hashing.image import ImageHashes
-from hashwall.hashing.pdq import MIN_QUALITY, ORIENTATIONS, PdqHash
-from hashwall.hashing.signals import Signal
+from hashwall.errors import Forbidden, IndexNotReady, InvalidKey, StoreUnavailable
+from hashwall.hashing.codes import Hash256
+from hashwall.hashing.signals import (
+    SIGNAL_TYPES,
+    UPLOAD_EXACT,
+    UPLOAD_NEAR,
+    DistanceSignalType,
+    distance_types,
+)
 from hashwall.index.base import DihedralMatch
 from hashwall.service.allowlist import AllowlistMatcher
 from hashwall.service.auth import INVALID_KEY_MESSAGE
 from hashwall.service.context import ServiceContext
 from hashwall.service.hitlog import HiddenHit, write_hidden_hits
 from hashwall.service.live import LiveIndexes, scan_store
+from hashwall.service.signal_policy import allowlist_radii, policy_threshold, usable
+from hashwall.service.upload import CheckRequest
 from hashwall.store.ids import new_check_id
 from hashwall.store.repo import Repository
 from hashwall.store.repositories.checks import CheckCandidate, NewMatch
 
+__all__ = ["CheckMatch", "CheckRequest", "CheckResult", "StoreStep", "check", "check_in_memory"]
+
 CheckDecision = Literal["allow", "review", "block"]
 CheckReason = Literal["match", "no_match", "low_quality"]
-
-#: Signal types matched by equality.
-EXACT_TYPES = ("md5", "sha256")
-
-
-@dataclass(frozen=True, slots=True)
-class CheckRequest:
-    """The signals of one upload; ``pdq_orientations`` are its 8 dihedral PDQ hashes if known.
-
-    Build one from outside data with :meth:`from_wire` (validates everything) or from a local
-    hash with :meth:`from_image`.
-    """
-
-    signals: tuple[Signal, ...]
-    pdq_orientations: tuple[PdqHash, ...] | None = None
-
-    def __post_init__(self) -> None:
-        types = [s.type for s in self.signals]
-        if len(set(types)) != len(types):
-            raise InvalidHash("an upload carries at most one signal of each type")
-        if self.pdq_orientations is not None:
-            if len(self.pdq_orientations) != len(ORIENTATIONS):
-                raise InvalidHash(f"send all {len(ORIENTATIONS)} orientation hashes, or none")
-            if "pdq" not in types:
-                raise InvalidHash("orientation hashes come with the upload's pdq signal")
-        for signal in self.signals:
-            if signal.type == "pdq" and signal.quality is None:
-                raise InvalidHash("a pdq signal needs its quality (0-100)")
-
-    @classmethod
-    def from_wire(
-        cls,
-        signals: Sequence[Mapping[str, Any]],
-        pdq_orientations: Sequence[str] | None = None,
-    ) -> CheckRequest:
-        """Validate signals (and orientation hashes, 64 hex each) from outside."""
-        if not signals:
-            raise InvalidHash("send at least one signal of the upload")
-        parsed = tuple(_parse(s) for s in signals)
-        low = any(s.type == "pdq" and (s.quality or 0) < MIN_QUALITY for s in parsed)
-        # A featureless image's hashes are degenerate (odd bit counts): accept any 64 hex
-        # digits then, since they are never matched; otherwise they must look like real PDQ.
-        parse_hash = PdqHash.from_hex if low else PdqHash.parse
-        orientations = (
-            tuple(parse_hash(h) for h in pdq_orientations) if pdq_orientations is not None else None
-        )
-        return cls(parsed, orientations)
-
-    @classmethod
-    def from_image(cls, hashes: ImageHashes) -> CheckRequest:
-        """The request for an image hashed here (with its orientations if they were computed)."""
-        return cls(
-            (
-                Signal("pdq", hashes.pdq.hex, hashes.quality),
-                Signal("md5", hashes.md5),
-                Signal("sha256", hashes.sha256),
-            ),
-            hashes.orientations,
-        )
-
-    @property
-    def pdq(self) -> Signal | None:
-        """The upload's PDQ signal, if any."""
-        return next((s for s in self.signals if s.type == "pdq"), None)
-
-    def pdq_hashes(self) -> tuple[PdqHash, ...]:
-        """The hashes to search: the 8 orientations, else the single PDQ, else none."""
-        if self.pdq_orientations is not None:
-            return self.pdq_orientations
-        pdq = self.pdq
-        return (PdqHash.from_hex(pdq.value),) if pdq is not None else ()
-
-    def value(self, signal_type: str) -> str | None:
-        """The value of the upload's signal of ``signal_type``."""
-        return next((s.value for s in self.signals if s.type == signal_type), None)
-
-
-def _parse(raw: Mapping[str, Any]) -> Signal:
-    quality = raw.get("quality")
-    value = raw.get("value")
-    if (
-        raw.get("type") == "pdq"
-        and isinstance(quality, int)
-        and not isinstance(quality, bool)
-        and 0 <= quality < MIN_QUALITY
-        and isinstance(value, str)
-    ):
-        return Signal("pdq", PdqHash.from_hex(value).hex, quality)
-    return Signal.parse(raw)
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,8 +182,8 @@ def check_in_memory(
     if live is None or platform is None:
         return StoreStep(ctx, actor, request, check_id, platform, None)
     candidates: dict[int, _Candidate] = {}
-    _add_digest_candidates(live, _exact(request), candidates)
-    _add_pdq_candidates(ctx, request, platform, candidates)
+    _add_exact_candidates(live, request.exact(), candidates)
+    _add_near_candidates(ctx, request, platform, candidates)
     if not candidates and not _hides_hits(platform):
         return _allow(ctx, request, check_id)
     return StoreStep(ctx, actor, request, check_id, platform, candidates)
@@ -301,7 +224,7 @@ class StoreStep:
         platform, candidates = self.platform, self.candidates
         if candidates is None:
             candidates = {}
-            exact = _exact(request)
+            exact = request.exact()
             from_store = exact if ctx.live is None else []
             if from_store or platform is None:
                 with ctx.store.read() as repo:
@@ -314,15 +237,15 @@ class StoreStep:
                                 item.id, _Candidate(item.id, signal_type, None, None)
                             )
             if ctx.live is not None:
-                _add_digest_candidates(ctx.live, exact, candidates)
-            _add_pdq_candidates(ctx, request, platform, candidates)
+                _add_exact_candidates(ctx.live, exact, candidates)
+            _add_near_candidates(ctx, request, platform, candidates)
         if platform is None:  # never: candidates come with the platform they were searched for
             raise Forbidden("the platform of this key no longer exists")
         if not candidates and not _hides_hits(platform):
             return _allow(ctx, request, self.check_id)
         decoy = None
         if not candidates and ctx.live is not None:  # a miss of a platform that hides hits
-            decoy = ctx.live.pdq.sample_id()
+            decoy = ctx.live.sample_id()
         with ctx.store.write() as repo:
             result, hidden = _decide(
                 repo, ctx, actor, platform, request, self.check_id, candidates, decoy
@@ -358,18 +281,7 @@ def _hides_hits(platform: Platform) -> bool:
     return platform.policy.unvouched_answer == "allow"
 
 
-def _exact(request: CheckRequest) -> list[tuple[str, str]]:
-    return [(s.type, s.value) for s in request.signals if s.type in EXACT_TYPES]
-
-
-def _pdq_usable(ctx: ServiceContext, request: CheckRequest) -> bool:
-    pdq = request.pdq
-    return (
-        pdq is not None and pdq.quality is not None and pdq.quality >= ctx.settings.pdq_min_quality
-    )
-
-
-def _add_digest_candidates(
+def _add_exact_candidates(
     live: LiveIndexes, exact: list[tuple[str, str]], candidates: dict[int, _Candidate]
 ) -> None:
     for signal_type, value in exact:
@@ -377,28 +289,49 @@ def _add_digest_candidates(
             candidates.setdefault(item_id, _Candidate(item_id, signal_type, None, None))
 
 
-def _add_pdq_candidates(
+def _add_near_candidates(
     ctx: ServiceContext,
     request: CheckRequest,
     platform: Platform,
     candidates: dict[int, _Candidate],
 ) -> None:
-    if _pdq_usable(ctx, request):
-        for hit in _search_pdq(ctx, request.pdq_hashes(), platform.policy.pdq_threshold):
-            candidates[hit.id] = _Candidate(hit.id, "pdq", hit.distance, hit.orientation)
+    """Items within the platform's radius of a usable distance signal of the upload (in any
+    of its orientations); a near match replaces an exact one of the same item (it says more),
+    the nearest of two near ones stays."""
+    for kind, signal in request.near():
+        if not usable(ctx.settings, kind, signal.quality):
+            continue
+        radius = policy_threshold(platform.policy, kind)
+        for hit in _search(ctx, kind, request.variants(kind.name), radius):
+            held = candidates.get(hit.id)
+            if held is None or held.distance is None or hit.distance < held.distance:
+                candidates[hit.id] = _Candidate(hit.id, kind.name, hit.distance, hit.orientation)
+
+
+def _low_quality(ctx: ServiceContext, request: CheckRequest) -> bool:
+    """Whether a signal of the upload is below its type's quality floor."""
+    return any(
+        not usable(ctx.settings, SIGNAL_TYPES[s.type], s.quality)
+        for s in request.signals
+        if SIGNAL_TYPES[s.type].min_quality is not None
+    )
 
 
 def _allow(ctx: ServiceContext, request: CheckRequest, check_id: str) -> CheckResult:
-    low = request.pdq is not None and not _pdq_usable(ctx, request)
-    return CheckResult(check_id, "allow", "low_quality" if low else "no_match")
+    return CheckResult(
+        check_id, "allow", "low_quality" if _low_quality(ctx, request) else "no_match"
+    )
 
 
-def _search_pdq(ctx: ServiceContext, hashes: Sequence[PdqHash], radius: int) -> list[DihedralMatch]:
-    if not hashes:
+def _search(
+    ctx: ServiceContext, kind: type[DistanceSignalType], values: Sequence[str], radius: int
+) -> list[DihedralMatch]:
+    if not values:
         return []
+    codes = [kind.code(v) for v in values]
     if ctx.live is not None:
-        return ctx.live.search_pdq(hashes, radius)
-    return scan_store(ctx.store, hashes, radius)
+        return ctx.live.search(kind.name, codes, radius)
+    return scan_store(ctx.store, codes, radius, kind.name)
 
 
 def _decide(
@@ -423,9 +356,10 @@ def _decide(
     hides hits, a live item read and judged as if it were a candidate, then dropped, so that
     the miss does the work of a hit (the same rows read, the same rules run).
 
-    Three statements when the allowlist holds no PDQ entry (the key with the platform; the live
-    candidates with their exact-allowlist flags and this platform's exemptions; the match rows),
-    four otherwise (the PDQ entries with the candidates' PDQ values, for the distances).
+    Three statements when the allowlist holds no entry of a distance type (the key with the
+    platform; the live candidates with their exact-allowlist flags and this platform's
+    exemptions; the match rows), four otherwise (those entries with the candidates' values of
+    distance types, for the distances).
     """
     usable, current = repo.read_check_caller(actor.key_id, platform.id)
     if not usable:
@@ -433,41 +367,41 @@ def _decide(
     if current is None:
         raise Forbidden("the platform of this key no longer exists")
     platform = current
-    threshold = platform.policy.pdq_threshold
     candidates = {
         item_id: c
         for item_id, c in candidates.items()
-        if c.distance is None or c.distance <= threshold
+        if c.distance is None
+        or c.distance <= policy_threshold(platform.policy, SIGNAL_TYPES[c.signal_type])
     }
-    upload_exact = [(s.type, s.value) for s in request.signals if s.type != "pdq"]
+    upload_exact = request.exact()
     # A miss of a platform that hides hits runs the statement too, for the decoy (or for no
     # row id: they start at 1), so that it costs what a hit does.
     if not candidates and decoy is not None:
-        candidates = {decoy: _Candidate(decoy, "pdq", 0, 0)}
+        candidates = {decoy: _Candidate(decoy, UPLOAD_NEAR.name, 0, 0)}
     else:
         decoy = None
+    near_types = [kind.name for kind in distance_types()]
     found = repo.read_check_candidates(
         platform.id,
         list(candidates) or [0],
         upload_exact,
         organisation_id=platform.organisation_id,
+        near_types=near_types,
     )
     if not candidates:
         return _allow(ctx, request, check_id), []
     if found.upload_allowlisted:
         return CheckResult(check_id, "allow", "no_match"), []
     items = {item_id: item for item_id, item in found.items.items() if not item.allowlisted}
-    if items and found.pdq_allowlist:
-        entries, held = repo.read_pdq_allowlist(list(items))
-        allow = AllowlistMatcher(
-            frozenset(), tuple(PdqHash.from_hex(v) for v in entries), ctx.settings.pdq_threshold
-        )
-        if allow.matches(request.signals, request.pdq_hashes()):
+    if items and found.near_allowlist:
+        entries, held = repo.read_near_allowlist(list(items), near_types)
+        allow = AllowlistMatcher.of_near(entries, allowlist_radii(ctx.settings))
+        if allow.matches(request.signals, request.orientations):
             return CheckResult(check_id, "allow", "no_match"), []
         items = {
             item_id: item
             for item_id, item in items.items()
-            if not allow.matches_pdq([PdqHash.from_hex(v) for v in held.get(item_id, ())])
+            if not any(allow.matches_near(t, (v,)) for t, v in held.get(item_id, ()))
         }
     bits = ctx.settings.distinct_upload_bits
     items = {
@@ -484,9 +418,7 @@ def _decide(
             hidden.append(HiddenHit(check_id, actor.key_id, items[item_id].item_ref))
             continue
         candidate = candidates[item_id]
-        orientation = (
-            ORIENTATIONS[candidate.orientation].value if candidate.orientation is not None else None
-        )
+        orientation = _orientation_name(candidate)
         rows.append(
             NewMatch(item_id, decision, candidate.signal_type, candidate.distance, orientation)
         )
@@ -494,13 +426,12 @@ def _decide(
         return _allow(ctx, request, check_id), []
     if not rows:
         return CheckResult(check_id, "allow", "no_match"), hidden
-    pdq = request.pdq
     refs = repo.add_matches(
         check_id=check_id,
         platform_id=platform.id,
         rows=rows,
-        upload_pdq=pdq.value if pdq is not None else None,
-        upload_sha256=request.value("sha256"),
+        upload_pdq=request.value(UPLOAD_NEAR.name),
+        upload_sha256=request.value(UPLOAD_EXACT.name),
     )
     policy = platform.policy
     revealed = (
@@ -525,9 +456,9 @@ def _decide(
 REVEAL_BAND = 8
 
 
-def coarse_distance(distance: int, banked: PdqHash, upload: PdqHash) -> int:
+def coarse_distance(distance: int, banked: Hash256, upload: Hash256) -> int:
     """The distance a platform whose policy reveals distances is told: within 7 bits of the
-    true one, a multiple of :data:`REVEAL_BAND`, with an offset keyed by the banked hash.
+    true one, a multiple of :data:`REVEAL_BAND`, with an offset keyed by the banked value.
 
     The exact distance would let a platform rebuild a banked hash by hill-climbing: flip one
     bit of an upload, see the distance go down or up by one, keep or undo (~256 checks). Here
@@ -547,22 +478,34 @@ def _revealed_distances(
     candidates: dict[int, _Candidate],
     rows: Sequence[NewMatch],
 ) -> dict[int, int]:
-    """Coarse distances of the PDQ matches in ``rows`` (one more statement: their values)."""
+    """Coarse distances of the near matches in ``rows`` (one more statement: their values)."""
     near = [row.item_id for row in rows if row.distance is not None]
     if not near:
         return {}
-    banked = repo.read_item_pdq(near)
-    hashes = request.pdq_hashes()
+    types = sorted({candidates[i].signal_type for i in near})
+    banked = repo.read_item_values(near, types)
     out: dict[int, int] = {}
     for item_id in near:
-        value = banked.get(item_id)
-        distance = candidates[item_id].distance
-        if value is None or distance is None or not hashes:
+        candidate = candidates[item_id]
+        kind = SIGNAL_TYPES[candidate.signal_type]
+        value = banked.get((item_id, kind.name))
+        variants = request.variants(kind.name)
+        if value is None or candidate.distance is None or not variants:
             continue
-        turn = candidates[item_id].orientation or 0
-        upload = hashes[turn] if turn < len(hashes) else hashes[0]
-        out[item_id] = coarse_distance(distance, PdqHash.from_hex(value), upload)
+        if not issubclass(kind, DistanceSignalType):
+            continue
+        turn = candidate.orientation or 0
+        upload = variants[turn] if turn < len(variants) else variants[0]
+        out[item_id] = coarse_distance(candidate.distance, kind.code(value), kind.code(upload))
     return out
+
+
+def _orientation_name(candidate: _Candidate) -> str | None:
+    """The name of the upload's orientation that matched (for a type that has them)."""
+    names = SIGNAL_TYPES[candidate.signal_type].orientations
+    if candidate.orientation is None or not names:
+        return None
+    return names[candidate.orientation] if candidate.orientation < len(names) else names[0]
 
 
 def _order(candidate: _Candidate) -> tuple[int, int]:
@@ -579,13 +522,15 @@ def _item_decision(item: CheckCandidate, platform: Platform) -> Decision | None:
 
 
 def _exempts(
-    upload_pdq: str | None, upload_sha256: str | None, request: CheckRequest, bits: int
+    upload_near: str | None, upload_exact: str | None, request: CheckRequest, bits: int
 ) -> bool:
-    """Whether an exemption covers this upload: equal sha256, or PDQ within ``bits``."""
-    sha = request.value("sha256")
-    if upload_sha256 is not None and sha is not None and upload_sha256 == sha:
+    """Whether an exemption covers this upload: an equal exact value, or a near one within
+    ``bits`` (the exemption keeps what a match row keeps of its upload)."""
+    exact = request.value(UPLOAD_EXACT.name)
+    if upload_exact is not None and exact is not None and upload_exact == exact:
         return True
-    if upload_pdq is None:
+    if upload_near is None:
         return False
-    exempted = PdqHash.from_hex(upload_pdq)
-    return any(h.distance(exempted) <= bits for h in request.pdq_hashes())
+    return any(
+        UPLOAD_NEAR.distance(v, upload_near) <= bits for v in request.variants(UPLOAD_NEAR.name)
+    )

@@ -36,11 +36,11 @@ from hashwall.errors import (
     NoItemsAccepted,
 )
 from hashwall.hashing.image import ImageHashes
-from hashwall.hashing.pdq import ORIENTATIONS, PdqHash
-from hashwall.hashing.signals import Signal
+from hashwall.hashing.signals import SIGNAL_TYPES, Signal, SignalType, oriented_type
 from hashwall.service.access import authorise_case, filed_by
 from hashwall.service.allowlist import AllowlistMatcher
 from hashwall.service.context import ServiceContext
+from hashwall.service.signal_policy import allowlist_radii, min_quality, usable
 from hashwall.store.credentials import new_pin, pin_key
 from hashwall.store.events import ITEM_ADDED, TRUST_CHANGED
 from hashwall.store.repo import Repository
@@ -55,9 +55,9 @@ MAX_ITEMS_PER_REQUEST = 100
 @dataclass(frozen=True, slots=True)
 class ItemSubmission:
     """One photo or video to bank: its signals (validated ``Signal`` or raw wire mappings), and
-    the 8 dihedral PDQ hashes of the image when the client computed them (only compared with
-    the allowlist, so that a rotated or mirrored copy of an allowlisted image is refused too;
-    never stored)."""
+    the orientations of the oriented signal type (PDQ's 8 dihedral hashes) when the client
+    computed them (``pdq_orientations``, the wire's name: only compared with the allowlist, so
+    that a rotated or mirrored copy of an allowlisted image is refused too; never stored)."""
 
     signals: tuple[Signal | Mapping[str, Any], ...]
     kind: ItemKind = "image"
@@ -67,16 +67,8 @@ class ItemSubmission:
     def from_image(cls, hashes: ImageHashes) -> ItemSubmission:
         """The signals of a locally hashed image, PDQ included even when its quality is low,
         with its orientations if they were computed."""
-        return cls(
-            (
-                Signal("pdq", hashes.pdq.hex, hashes.quality),
-                Signal("md5", hashes.md5),
-                Signal("sha256", hashes.sha256),
-            ),
-            pdq_orientations=(
-                tuple(h.hex for h in hashes.orientations) if hashes.orientations else None
-            ),
-        )
+        turned = next(iter(hashes.orientation_values().values()), None)
+        return cls(tuple(hashes.all_signals()), pdq_orientations=turned)
 
 
 @dataclass(frozen=True, slots=True)
@@ -317,7 +309,7 @@ class _Prepared:
     kind: ItemKind
     signals: tuple[Signal, ...] = ()
     refusal: ItemRefused | None = None
-    orientations: tuple[PdqHash, ...] = ()
+    orientations: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 def _new_pin(ctx: ServiceContext) -> tuple[str, str]:
@@ -341,7 +333,7 @@ def _prepare(ctx: ServiceContext, items: Sequence[ItemSubmission]) -> list[_Prep
     prepared = [_validate(ctx, index, item) for index, item in enumerate(items)]
     if any(p.refusal is None for p in prepared):
         with ctx.store.read() as repo:
-            allow = AllowlistMatcher.load(repo, ctx.settings.pdq_threshold)
+            allow = AllowlistMatcher.load(repo, allowlist_radii(ctx.settings))
         if not allow.empty:
             prepared = [
                 _refuse(p.index, p.kind, Allowlisted(_ALLOWLISTED))
@@ -365,15 +357,20 @@ _ALLOWLISTED = (
 
 def _validate(ctx: ServiceContext, index: int, item: ItemSubmission) -> _Prepared:
     kind = item.kind
-    minimum = ctx.settings.pdq_min_quality
     if kind not in ("image", "video"):
         return _refuse(index, "image", InvalidInput(f"unknown item kind {kind!r}"))
     raw = [s.to_dict() if isinstance(s, Signal) else s for s in item.signals]
     for r in raw:
-        quality = r.get("quality")
-        if r.get("type") == "pdq" and isinstance(quality, int) and 0 <= quality < minimum:
+        quality, name = r.get("quality"), r.get("type")
+        signal_type = SIGNAL_TYPES.get(name) if isinstance(name, str) else None
+        if (
+            signal_type is not None
+            and isinstance(quality, int)
+            and quality >= 0
+            and not usable(ctx.settings, signal_type, quality)
+        ):
             # Featureless images give degenerate hashes: say why, not that the hash is odd.
-            return _refuse(index, kind, LowQuality(_low_quality(quality, minimum)))
+            return _refuse(index, kind, LowQuality(_low_quality(ctx, signal_type, quality)))
     try:
         signals = tuple(Signal.parse(r) for r in raw)
     except HashwallError as exc:
@@ -384,31 +381,44 @@ def _validate(ctx: ServiceContext, index: int, item: ItemSubmission) -> _Prepare
     if len(set(types)) != len(types):
         return _refuse(index, kind, InvalidInput("an item carries at most one signal of each type"))
     for signal in signals:
-        if signal.type != "pdq":
-            continue
-        if signal.quality is None:
+        signal_type = SIGNAL_TYPES[signal.type]
+        if signal_type.quality_required and signal.quality is None:
             return _refuse(
-                index, kind, InvalidInput("a pdq signal needs its quality (0-100) to be banked")
+                index,
+                kind,
+                InvalidInput(f"a {signal.type} signal needs its quality (0-100) to be banked"),
             )
-        if signal.quality < minimum:
-            return _refuse(index, kind, LowQuality(_low_quality(signal.quality, minimum)))
-    orientations: tuple[PdqHash, ...] = ()
+        if not usable(ctx.settings, signal_type, signal.quality):
+            quality = signal.quality or 0
+            return _refuse(index, kind, LowQuality(_low_quality(ctx, signal_type, quality)))
+    orientations: dict[str, tuple[str, ...]] = {}
     if item.pdq_orientations is not None:
-        if len(item.pdq_orientations) != len(ORIENTATIONS) or "pdq" not in types:
+        oriented = oriented_type()
+        if (
+            oriented is None
+            or len(item.pdq_orientations) != len(oriented.orientations)
+            or oriented.name not in types
+        ):
+            name = oriented.name if oriented is not None else "oriented"
+            count = len(oriented.orientations) if oriented is not None else 0
             return _refuse(
-                index, kind, InvalidHash("send all 8 orientation hashes with the pdq signal")
+                index,
+                kind,
+                InvalidHash(f"send all {count} orientation hashes with the {name} signal"),
             )
         try:
-            orientations = tuple(PdqHash.from_hex(h) for h in item.pdq_orientations)
+            turned = tuple(oriented.canonical_degenerate(h) for h in item.pdq_orientations)
         except HashwallError as exc:
             return _refuse(index, kind, exc)
+        orientations[oriented.name] = turned
     return _Prepared(index, kind, signals, orientations=orientations)
 
 
-def _low_quality(quality: int, minimum: int) -> str:
+def _low_quality(ctx: ServiceContext, signal_type: type[SignalType], quality: int) -> str:
+    minimum = min_quality(ctx.settings, signal_type)
     return (
-        f"PDQ quality {quality} is below {minimum}: the image is too featureless to be "
-        "matched; it was not banked"
+        f"{signal_type.name.upper()} quality {quality} is below {minimum}: the image is too "
+        "featureless to be matched; it was not banked"
     )
 
 

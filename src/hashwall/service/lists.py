@@ -35,7 +35,7 @@ from hashwall.hashing.signals import SIGNAL_TYPES, Signal
 from hashwall.service.allowlist import AllowlistMatcher
 from hashwall.service.context import ServiceContext
 from hashwall.service.list_formats import LineRefusal, ListLine
-from hashwall.service.signal_policy import min_quality
+from hashwall.service.signal_policy import allowlist_radii, min_quality
 from hashwall.store.credentials import new_pin, pin_key
 from hashwall.store.events import ITEM_ADDED
 from hashwall.store.repo import Repository
@@ -140,7 +140,7 @@ def import_list(
             )
         partner_id = found.id
         own_cases = {c.id for c in repo.list_cases(partner_id=partner_id)}
-        allow = AllowlistMatcher.load(repo, ctx.settings.pdq_threshold)
+        allow = AllowlistMatcher.load(repo, allowlist_radii(ctx.settings))
     run = _Run(ctx, actor, partner_id, own_cases, report)
     pending: list[_Item] = []
     for item in _items(ctx, lines, allow, report):

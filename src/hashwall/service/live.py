@@ -11,27 +11,30 @@ Usage::
 Tests drive it by hand: ``live.build()`` then ``live.catch_up()`` whenever they want the index
 current (and not calling it simulates a lagging process).
 
-**Index ids are item row ids.** An image item holds at most one ``pdq`` signal (intake enforces
-it), so the item id is a key for its hash: ``item_added`` adds ``item_id -> pdq``, and
-``item_withdrawn``/``item_deleted`` remove ``item_id``. Item ids never leave the service; the check
+**One index per distance type, index ids are item row ids.** Every registered signal type
+matched by distance (``hashing/signals``: PDQ, and whatever else is registered) gets its own
+Hamming index (:attr:`LiveIndexes.near`). An item holds at most one signal of each type
+(intake enforces it), so the item id is a key for its value: ``item_added`` adds
+``item_id -> value`` to the index of its type, and ``item_withdrawn``/``item_deleted`` remove
+``item_id`` from every index. Item ids never leave the service; the check
 re-reads the items behind the ids from the store before any answer other than ``allow``.
 
-The exact digests (``md5``, ``sha256``) of the live items are held the same way
+The values of the exact types (``md5``, ``sha256``) of the live items are held the same way
 (``self.digests``, :mod:`hashwall.service.digests`): built from the same snapshot, changed by
 the same events (added with ``item_added``, removed with ``item_withdrawn``/``item_deleted``).
 
-Build: one read-only snapshot gives both the event cursor (``last_event_seq``) and the live PDQ
-signals, streamed as column-wise chunks (``Repository.iter_live_signals``) and converted to
-``(n, 32)`` uint8 arrays, never one Python object per row. Follow: events with ``seq > cursor``
-in batches, translated by :func:`index_events`:
+Build: one read-only snapshot gives both the event cursor (``last_event_seq``) and the live
+signals of each type, streamed as column-wise chunks (``Repository.iter_live_signals``) and
+converted to ``(n, 32)`` uint8 arrays (the type's codes), never one Python object per row.
+Follow: events with ``seq > cursor`` in batches, translated by :func:`index_events`:
 
 ======================  ==============================================================
-``item_added``          add the item's PDQ (skipped when its value was erased: the item was
-                        withdrawn or deleted later, and that event removes it anyway)
+``item_added``          add the item's value of the type (skipped when the value was erased:
+                        the item was withdrawn or deleted later, and that event removes it)
 ``item_withdrawn``      remove the item
 ``item_deleted``        remove the item
 ``item_quarantined``    nothing: a quarantined item stays in the index and answers review
-``item_reinstated``     nothing (it never left); re-adds the PDQ if the payload carries one
+``item_reinstated``     nothing (it never left); re-adds the value if the payload carries one
 ``trust_changed``       nothing (trust is re-read from the store by the check)
 ``api_key_revoked``     the key cache drops the key (``keys``, see ``service/key_cache.py``)
 ``platform_changed``    the key cache drops the platform's keys (their policy changed)
@@ -77,6 +80,7 @@ import numpy as np
 import numpy.typing as npt
 
 from hashwall.hashing.codes import HASH_BYTES, Hash256
+from hashwall.hashing.signals import SIGNAL_TYPES, DistanceSignalType, distance_types
 from hashwall.index.base import DIHEDRAL, DihedralMatch, Match
 from hashwall.index.brute import BruteForceIndex
 from hashwall.index.live import IndexEvent, IndexHolder
@@ -89,8 +93,6 @@ from hashwall.store.repo import Repository, Store
 
 log = logging.getLogger(__name__)
 
-#: The signal family this index holds.
-PDQ = "pdq"
 #: Events read per batch while catching up.
 EVENT_BATCH = 1000
 #: Rows per chunk while building.
@@ -122,8 +124,9 @@ def hex_codes(values: Sequence[str]) -> npt.NDArray[np.uint8]:
     return np.frombuffer(bytes.fromhex("".join(values)), dtype=np.uint8).reshape(-1, HASH_BYTES)
 
 
-def index_events(events: Sequence[Event], signal_type: str = PDQ) -> list[IndexEvent]:
-    """Translate log events into index changes (one per event, so the cursor moves past all).
+def index_events(events: Sequence[Event], kind: type[DistanceSignalType]) -> list[IndexEvent]:
+    """Translate log events into changes of the index of ``kind`` (one per event, so the
+    cursor moves past all).
 
     See the module docstring for the table. Events without a change become an empty removal.
     """
@@ -137,10 +140,10 @@ def index_events(events: Sequence[Event], signal_type: str = PDQ) -> list[IndexE
         if event.type in _REMOVING:
             out.append(IndexEvent(event.seq, "remove", ids))
             continue
-        values = _signal_values(event.payload, signal_type)
+        values = _signal_values(event.payload, kind.name)
         if values:
             # One code per item: the last one wins, as in the index.
-            out.append(IndexEvent(event.seq, "add", ids, hex_codes(values[-1:])))
+            out.append(IndexEvent(event.seq, "add", ids, kind.codes(values[-1:])))
         else:
             out.append(IndexEvent(event.seq, "remove", _NO_IDS))
     return out
@@ -174,19 +177,28 @@ def _signal_values(payload: dict[str, Any], signal_type: str) -> list[str]:
 
 
 def _chunks(
-    repo: Repository, signal_type: str
+    repo: Repository, kind: type[DistanceSignalType]
 ) -> Iterator[tuple[npt.NDArray[np.int64], npt.NDArray[np.uint8]]]:
-    for chunk in repo.iter_live_signals(signal_type, chunk_size=BUILD_CHUNK):
-        yield np.asarray(chunk.item_ids, dtype=np.int64), hex_codes(chunk.values)
+    for chunk in repo.iter_live_signals(kind.name, chunk_size=BUILD_CHUNK):
+        yield np.asarray(chunk.item_ids, dtype=np.int64), kind.codes(chunk.values)
+
+
+def _distance_type(name: str) -> type[DistanceSignalType]:
+    kind = SIGNAL_TYPES.get(name)
+    if kind is None or not issubclass(kind, DistanceSignalType):
+        raise ValueError(f"{name!r} is not a registered distance signal type")
+    return kind
 
 
 def scan_store(
-    store: Store, orientations: Sequence[Hash256], radius: int, signal_type: str = PDQ
+    store: Store, orientations: Sequence[Hash256], radius: int, signal_type: str
 ) -> list[DihedralMatch]:
-    """Search the store's live signals by brute force (no live index: tools and the CLI)."""
+    """Search the store's live signals of one distance type by brute force (no live index:
+    tools and the CLI)."""
+    kind = _distance_type(signal_type)
     index = BruteForceIndex()
     with store.read() as repo:
-        for ids, codes in _chunks(repo, signal_type):
+        for ids, codes in _chunks(repo, kind):
             index.add(ids, codes)
     return search_orientations(index, orientations, radius)
 
@@ -215,7 +227,8 @@ def search_orientations(
 
 
 class LiveIndexes:
-    """The in-memory PDQ index of one serving process, kept current from the event log."""
+    """The in-memory indexes of one serving process (one per distance type, the exact
+    digests, the key cache), kept current from the event log."""
 
     def __init__(
         self,
@@ -227,9 +240,12 @@ class LiveIndexes:
     ) -> None:
         self.store = store
         self.settings = settings
-        self.pdq = IndexHolder()
-        #: Exact digests (md5, sha256) of the live items, following the same events.
+        #: One Hamming index per registered distance type, by type name.
+        self.near: dict[str, IndexHolder] = {kind.name: IndexHolder() for kind in distance_types()}
+        #: Values of the exact types (md5, sha256) of the live items, following the same events.
         self.digests = DigestIndex()
+        self._cursor = 0
+        self._built = False
         #: Verified API keys, following revocations and platform changes (service/key_cache.py).
         self.keys = KeyCache()
         #: Follower passes that raised (each one retried).
@@ -268,12 +284,12 @@ class LiveIndexes:
     @property
     def built(self) -> bool:
         """True once the initial build from the store finished."""
-        return self.pdq.ready
+        return self._built and all(holder.ready for holder in self.near.values())
 
     @property
     def last_seq(self) -> int:
         """The last event applied (the snapshot's cursor right after the build)."""
-        return self.pdq.last_event
+        return self._cursor
 
     @property
     def lag_seconds(self) -> float | None:
@@ -324,24 +340,31 @@ class LiveIndexes:
 
     @property
     def size(self) -> int:
-        """Hashes in the PDQ index."""
-        return self.pdq.size
+        """Hashes in the distance types' indexes."""
+        return sum(holder.size for holder in self.near.values())
+
+    def sizes(self) -> dict[str, int]:
+        """Hashes in the index of each distance type."""
+        return {name: holder.size for name, holder in self.near.items()}
 
     # -- building and following ---------------------------------------------------------------
 
     def build(self) -> None:
-        """Build the PDQ index from one snapshot of the store (cursor and signals agree)."""
+        """Build every index from one snapshot of the store (cursor and signals agree)."""
         with self._catch_up_lock, self.store.read() as repo:
             cursor = repo.last_event_seq()
             for digest_type in self.digests.types:
                 chunks = repo.iter_live_signals(digest_type, chunk_size=BUILD_CHUNK)
                 self.digests.build(digest_type, ((c.item_ids, c.values) for c in chunks))
-            self.pdq.build_from(_chunks(repo, PDQ), last_event=cursor)
+            for name, holder in self.near.items():
+                holder.build_from(_chunks(repo, _distance_type(name)), last_event=cursor)
             self.keys.start_at(cursor)
+            self._cursor = cursor
+            self._built = True
             self._synced_at = self._clock()
         log.info(  # digests by their arrays' size: counting items is O(n log n)
-            "live index built: %d PDQ hashes, %.1f MB of digests at event %d",
-            self.pdq.size,
+            "live index built: %s hashes, %.1f MB of digests at event %d",
+            ", ".join(f"{size} {name}" for name, size in self.sizes().items()) or "no",
             self.digests.nbytes() / 1e6,
             cursor,
         )
@@ -356,13 +379,15 @@ class LiveIndexes:
         while True:
             started = self._clock()
             with self.store.read() as repo:
-                events = self._read_events(repo, self.pdq.last_event, EVENT_BATCH)
+                events = self._read_events(repo, self._cursor, EVENT_BATCH)
             with self._catch_up_lock:
-                fresh = [e for e in events if e.seq > self.pdq.last_event]
+                fresh = [e for e in events if e.seq > self._cursor]
                 if fresh:
-                    self.pdq.apply(index_events(fresh, PDQ))
+                    for name, holder in self.near.items():
+                        holder.apply(index_events(fresh, _distance_type(name)))
                     apply_digest_events(self.digests, fresh)
                     self.keys.apply(fresh)
+                    self._cursor = fresh[-1].seq
                     total += len(fresh)
                 self._progress_at = max(self._progress_at, started)
                 if len(events) < EVENT_BATCH:
@@ -388,9 +413,24 @@ class LiveIndexes:
         """Item ids holding this exact digest (``md5``/``sha256``, hex), from memory."""
         return self.digests.find(signal_type, value)
 
-    def search_pdq(self, orientations: Sequence[Hash256], radius: int) -> list[DihedralMatch]:
-        """Item ids within ``radius`` of any of the upload's orientations (1 or 8 hashes)."""
-        return search_orientations(self.pdq, orientations, radius)
+    def search(
+        self, signal_type: str, orientations: Sequence[Hash256], radius: int
+    ) -> list[DihedralMatch]:
+        """Item ids whose value of ``signal_type`` (a distance type) is within ``radius`` of
+        any of the upload's orientations (codes: 1, or all of the type's orientations)."""
+        holder = self.near.get(signal_type)
+        if holder is None:
+            raise ValueError(f"no live index holds {signal_type!r}")
+        return search_orientations(holder, orientations, radius)
+
+    def sample_id(self) -> int | None:
+        """A random item id of the distance indexes (None when they are empty): the decoy of
+        a check that must cost what a hit costs (``service/check.py``)."""
+        for holder in self.near.values():
+            found = holder.sample_id()
+            if found is not None:
+                return found
+        return None
 
     def start(self) -> None:
         """Build (if not built yet) and follow the log in a background daemon thread."""
@@ -443,7 +483,7 @@ class LiveIndexes:
                 self.follow_once(streak)
             except Exception:  # keep following; the index is not current meanwhile
                 self.follower_failures += 1
-                cursor = self.pdq.last_event
+                cursor = self._cursor
                 streak = streak + 1 if cursor == streak_cursor else 1
                 streak_cursor = cursor
                 self._log_failure(streak, cursor)
@@ -454,7 +494,7 @@ class LiveIndexes:
                         "live index: following the event log again after %d failed attempts "
                         "(at event %d)",
                         streak,
-                        self.pdq.last_event,
+                        self._cursor,
                     )
                 streak, streak_cursor = 0, -1
             self._progress_at = max(self._progress_at, self._clock())
@@ -468,7 +508,7 @@ class LiveIndexes:
             log.warning(
                 "live index: %d failures in a row at event %d; rebuilding from the store",
                 failures,
-                self.pdq.last_event,
+                self._cursor,
             )
             self.rebuild()
             return 0

@@ -4,9 +4,11 @@ A platform that cannot send every upload over the network syncs the feed into
 ``<dir>/bank.json`` and matches here, with the service's index and the service's rules for
 what the feed carries:
 
-1. Candidates: items with an equal md5 or sha256, or a PDQ within the platform's threshold
-   (from the copy's ``policy``) in any of the upload's 8 orientations. A PDQ of quality below
-   50 never matches (an upload with nothing else is ``allow``, reason ``low_quality``).
+1. Candidates: items with an equal value of an exact type (md5, sha256), or a value of a
+   distance type (PDQ) within the platform's threshold for that type (from the copy's
+   ``policy``) in any of the upload's orientations. A value below its type's quality floor
+   (a PDQ below 50) never matches (an upload with nothing else is ``allow``, reason
+   ``low_quality``).
 2. Each candidate answers: ``review`` if quarantined; ``block`` if vouched or confirmed;
    if unvouched, ``review`` (or nothing when the policy's ``unvouched_answer`` is ``allow``).
 3. ``block`` if any candidate blocks, else ``review`` if any reviews, else ``allow``.
@@ -33,21 +35,20 @@ from typing import Any, Final, Literal
 import numpy as np
 
 from hashwall.errors import InvalidInput
-from hashwall.hashing.pdq import MIN_QUALITY, ORIENTATIONS
+from hashwall.hashing.signals import SIGNAL_TYPES, DistanceSignalType, SignalType, distance_types
 from hashwall.index.mih import MihIndex
-from hashwall.service.check import EXACT_TYPES, CheckRequest
-from hashwall.service.live import hex_codes, search_orientations
+from hashwall.service.live import search_orientations
+from hashwall.service.upload import CheckRequest
 
 #: The ``format`` of the files ``hashwall feed sync`` writes.
 BANK_FORMAT: Final = "hashwall-feed-mirror/1"
-DEFAULT_THRESHOLD: Final = 31
 
 LocalDecision = Literal["allow", "review", "block"]
 
 
 @dataclass(frozen=True, slots=True)
 class LocalMatch:
-    """One banked item behind a local answer (distance and orientation for a PDQ match)."""
+    """One banked item behind a local answer (distance and orientation for a near match)."""
 
     item_ref: str
     decision: Literal["review", "block"]
@@ -56,7 +57,7 @@ class LocalMatch:
     orientation: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON form (``distance``/``orientation`` only for a PDQ match)."""
+        """JSON form (``distance``/``orientation`` only for a near match)."""
         body: dict[str, Any] = {
             "item_ref": self.item_ref,
             "decision": self.decision,
@@ -78,33 +79,36 @@ class LocalAnswer:
 
 
 class LocalBank:
-    """The live items of a feed copy, indexed: PDQ in the service's index, digests in dicts."""
+    """The live items of a feed copy, indexed: values of distance types in the service's
+    index (one per type), values of exact types in dicts."""
 
     def __init__(self, items: Mapping[str, Mapping[str, Any]], policy: Mapping[str, Any]) -> None:
-        self.threshold = int(policy.get("pdq_threshold", DEFAULT_THRESHOLD))
+        self.thresholds = {kind.name: _threshold(policy, kind) for kind in distance_types()}
         self.unvouched_answer = str(policy.get("unvouched_answer", "review"))
         self.items: dict[str, tuple[str, str]] = {}  # ref -> (state, trust)
         self._digests: dict[tuple[str, str], list[str]] = {}
-        pdq_refs: list[str] = []
-        pdq_values: list[str] = []
+        near: dict[str, tuple[list[str], list[str]]] = {}  # type -> (refs, values)
         for ref, item in items.items():
             if item.get("state") not in ("active", "quarantined"):
                 continue
             self.items[ref] = (str(item["state"]), str(item["trust"]))
             for signal in item.get("signals") or ():
-                kind, value = signal.get("type"), signal.get("value")
-                if not isinstance(value, str):
+                name, value = signal.get("type"), signal.get("value")
+                kind = SIGNAL_TYPES.get(name) if isinstance(name, str) else None
+                if kind is None or not isinstance(value, str):
                     continue
-                if kind in EXACT_TYPES:
-                    self._digests.setdefault((kind, value.lower()), []).append(ref)
-                elif kind == "pdq" and (signal.get("quality") or 0) >= MIN_QUALITY:
-                    pdq_refs.append(ref)
-                    pdq_values.append(value.lower())
-        # One index row per PDQ signal (an item may hold several); rows map back to items.
-        self._pdq_rows = pdq_refs
-        self._pdq = MihIndex.from_arrays(
-            np.arange(len(pdq_values), dtype=np.int64), hex_codes(pdq_values)
-        )
+                if kind.comparison == "exact":
+                    self._digests.setdefault((kind.name, value.lower()), []).append(ref)
+                elif kind.usable(signal.get("quality")):
+                    refs, values = near.setdefault(kind.name, ([], []))
+                    refs.append(ref)
+                    values.append(value.lower())
+        # One index row per signal (an item may hold several); rows map back to items.
+        self._near: dict[str, tuple[list[str], MihIndex]] = {}
+        for kind in distance_types():
+            refs, values = near.get(kind.name, ([], []))
+            index = MihIndex.from_arrays(np.arange(len(values), dtype=np.int64), kind.codes(values))
+            self._near[kind.name] = (refs, index)
 
     @classmethod
     def load(cls, path: Path) -> LocalBank:
@@ -133,19 +137,21 @@ class LocalBank:
     def match(self, request: CheckRequest) -> LocalAnswer:
         """Answer one upload as the service would for what the feed carries."""
         found: dict[str, LocalMatch] = {}
-        for signal in request.signals:
-            if signal.type in EXACT_TYPES:
-                for ref in self._digests.get((signal.type, signal.value.lower()), ()):
-                    found.setdefault(ref, LocalMatch(ref, "review", signal.type))
-        pdq = request.pdq
-        usable = pdq is not None and (pdq.quality or 0) >= MIN_QUALITY
-        if usable and len(self._pdq_rows):
-            for hit in search_orientations(self._pdq, request.pdq_hashes(), self.threshold):
-                ref = self._pdq_rows[hit.id]
+        for signal_type, value in request.exact():
+            for ref in self._digests.get((signal_type, value.lower()), ()):
+                found.setdefault(ref, LocalMatch(ref, "review", signal_type))
+        for kind, signal in request.near():
+            refs, index = self._near.get(kind.name, ([], None))
+            if index is None or not refs or not kind.usable(signal.quality):
+                continue
+            variants = request.variants(kind.name)
+            codes = [kind.code(v) for v in variants]
+            for hit in search_orientations(index, codes, self.thresholds[kind.name]):
+                ref = refs[hit.id]
                 best = found.get(ref)
-                if best is None or (best.distance is not None and hit.distance < best.distance):
-                    orientation = _orientation(hit.orientation, len(request.pdq_hashes()))
-                    found[ref] = LocalMatch(ref, "review", "pdq", hit.distance, orientation)
+                if best is None or best.distance is None or hit.distance < best.distance:
+                    orientation = _orientation(kind, hit.orientation, len(variants))
+                    found[ref] = LocalMatch(ref, "review", kind.name, hit.distance, orientation)
         answered = [
             LocalMatch(m.item_ref, decision, m.signal_type, m.distance, m.orientation)
             for m in sorted(found.values(), key=_order)
@@ -156,7 +162,7 @@ class LocalBank:
                 "block" if any(m.decision == "block" for m in answered) else "review"
             )
             return LocalAnswer(overall, "match", tuple(answered))
-        low = pdq is not None and not usable
+        low = any(not SIGNAL_TYPES[s.type].usable(s.quality) for s in request.signals)
         return LocalAnswer("allow", "low_quality" if low and not found else "no_match")
 
     def _decision(self, ref: str) -> Literal["review", "block"] | None:
@@ -168,8 +174,21 @@ class LocalBank:
         return "review" if self.unvouched_answer == "review" else None
 
 
-def _orientation(position: int, count: int) -> str:
-    return ORIENTATIONS[position].value if count == len(ORIENTATIONS) else ORIENTATIONS[0].value
+def _orientation(kind: type[DistanceSignalType], position: int, count: int) -> str | None:
+    names = kind.orientations
+    if not names:
+        return None
+    return names[position] if count == len(names) else names[0]
+
+
+def _threshold(policy: Mapping[str, Any], kind: type[SignalType]) -> int:
+    """The copy's radius for ``kind``: the policy's ``thresholds``, else a copy written before
+    them (``<type>_threshold``), else the type's default."""
+    held = policy.get("thresholds")
+    value = held.get(kind.name) if isinstance(held, Mapping) else None
+    if value is None:
+        value = policy.get(f"{kind.name}_threshold")
+    return int(value) if isinstance(value, int) else kind.default_threshold
 
 
 def _order(match: LocalMatch) -> tuple[int, str]:

@@ -44,6 +44,8 @@ def policy_threshold(policy: Any, kind: type[SignalType]) -> int:
     """A platform's radius for ``kind``: its policy's, else the type's default."""
     held: Mapping[str, int] = getattr(policy, "thresholds", None) or {}
     value = held.get(kind.name)
+    if value is None and kind.policy_field is not None:
+        value = getattr(policy, kind.policy_field, None)  # a policy from before the map
     return value if value is not None else kind.default_threshold
 
 

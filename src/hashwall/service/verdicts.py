@@ -43,6 +43,7 @@ from hashwall.errors import Forbidden, InvalidInput, InvalidState, NotFound, Upl
 from hashwall.hashing.pdq import PdqHash
 from hashwall.hashing.signals import PdqSignal, Sha256Signal
 from hashwall.service.context import ServiceContext
+from hashwall.service.signal_policy import policy_threshold
 from hashwall.store.events import ITEM_QUARANTINED, TRUST_CHANGED
 from hashwall.store.repo import Repository
 
@@ -131,7 +132,7 @@ def _the_upload(
     if sent_sha is not None and match.upload_sha256 is not None and sent_sha != match.upload_sha256:
         raise UploadMismatch("the upload's sha256 is not that of the upload this match was made on")
     if sent_pdq is not None:
-        threshold = platform.policy.pdq_threshold
+        threshold = policy_threshold(platform.policy, PdqSignal)
         if match.upload_pdq is None or (
             PdqHash.from_hex(sent_pdq).distance(PdqHash.from_hex(match.upload_pdq)) > threshold
         ):

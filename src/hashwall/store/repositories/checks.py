@@ -60,14 +60,14 @@ class CheckCandidates:
     """What :meth:`Repository.read_check_candidates` read in its one statement.
 
     ``items``: the live candidates by row id. ``upload_allowlisted``: one of the upload's exact
-    signals is allowlisted. ``pdq_allowlist``: the allowlist holds PDQ entries (then near matches
-    need :meth:`Repository.read_pdq_allowlist`). The last two are False when ``items`` is empty
-    (nothing to drop then).
+    signals is allowlisted. ``near_allowlist``: the allowlist holds entries of one of the
+    distance types asked for (then near matches need :meth:`CheckQueries.read_near_allowlist`).
+    The last two are False when ``items`` is empty (nothing to drop then).
     """
 
     items: dict[int, CheckCandidate]
     upload_allowlisted: bool
-    pdq_allowlist: bool
+    near_allowlist: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,11 +133,12 @@ class CheckQueries(RepositoryBase):
         upload_exact: Collection[tuple[str, str]] = (),
         *,
         organisation_id: int = 0,
+        near_types: Collection[str] = (),
     ) -> CheckCandidates:
         """The live ones of ``item_ids``, each with whether a signal of it is allowlisted
         exactly, this platform's exemptions of it and whether ``organisation_id`` confirmed it,
         plus whether one of ``upload_exact`` (type, value) is allowlisted and whether the
-        allowlist holds PDQ entries: one statement.
+        allowlist holds entries of one of ``near_types`` (the distance types): one statement.
         """
         if not item_ids:
             return CheckCandidates({}, False, False)
@@ -145,6 +146,7 @@ class CheckQueries(RepositoryBase):
             "platform_id": platform_id,
             "organisation_id": organisation_id,
             "item_ids": list(set(item_ids)),
+            "near_types": list(near_types) or [""],
         }
         if upload_exact:
             stmt = _CHECK_CANDIDATES_UPLOAD
@@ -155,9 +157,9 @@ class CheckQueries(RepositoryBase):
         heads: dict[int, tuple[str, Trust, ItemState, bool]] = {}
         held: dict[int, list[tuple[str | None, str | None]]] = {}
         confirmed: dict[int, bool] = {}
-        upload, pdq = False, False
+        upload, near = False, False
         for row in self.conn.execute(stmt, params):
-            (item_id, item_ref, trust, state, allowlisted, here, upload, pdq, exemption) = row[:9]
+            (item_id, item_ref, trust, state, allowlisted, here, upload, near, exemption) = row[:9]
             heads.setdefault(item_id, (item_ref, trust, state, bool(allowlisted)))
             confirmed[item_id] = bool(here)
             exempt = held.setdefault(item_id, [])
@@ -166,29 +168,35 @@ class CheckQueries(RepositoryBase):
         found = {
             i: CheckCandidate(i, *head, tuple(held[i]), confirmed[i]) for i, head in heads.items()
         }
-        return CheckCandidates(found, bool(upload), bool(pdq))
+        return CheckCandidates(found, bool(upload), bool(near))
 
-    def read_item_pdq(self, item_ids: Collection[int]) -> dict[int, str]:
-        """The PDQ values of ``item_ids`` (those that have one), in one statement."""
+    def read_item_values(
+        self, item_ids: Collection[int], types: Collection[str]
+    ) -> dict[tuple[int, str], str]:
+        """The values of ``types`` held by ``item_ids``, by (item id, type), in one statement."""
         rows = self.conn.execute(
-            select(signals.c.item_id, signals.c.value).where(
-                signals.c.item_id.in_(set(item_ids)), signals.c.type == "pdq"
+            select(signals.c.item_id, signals.c.type, signals.c.value).where(
+                signals.c.item_id.in_(set(item_ids)), signals.c.type.in_(set(types))
             )
         )
-        return {item_id: value for item_id, value in rows}
+        return {(item_id, kind): value for item_id, kind, value in rows if value is not None}
 
-    def read_pdq_allowlist(
-        self, item_ids: Collection[int]
-    ) -> tuple[list[str], dict[int, list[str]]]:
-        """The allowlist's PDQ values and the PDQ values of ``item_ids``, in one statement."""
-        values: list[str] = []
-        per_item: dict[int, list[str]] = {}
-        for item_id, value in self.conn.execute(_PDQ_ALLOWLIST, {"item_ids": list(set(item_ids))}):
+    def read_near_allowlist(
+        self, item_ids: Collection[int], types: Collection[str]
+    ) -> tuple[list[tuple[str, str]], dict[int, list[tuple[str, str]]]]:
+        """The allowlist's entries of ``types`` (the distance types) and the values of those
+        types held by ``item_ids``, as ``(type, value)``, in one statement."""
+        entries: list[tuple[str, str]] = []
+        per_item: dict[int, list[tuple[str, str]]] = {}
+        params = {"item_ids": list(set(item_ids)), "types": list(types) or [""]}
+        for item_id, kind, value in self.conn.execute(_NEAR_ALLOWLIST, params):
+            if value is None:
+                continue
             if item_id == 0:  # row ids start at 1
-                values.append(value)
+                entries.append((kind, value))
             else:
-                per_item.setdefault(item_id, []).append(value)
-        return values, per_item
+                per_item.setdefault(item_id, []).append((kind, value))
+        return entries, per_item
 
     def add_matches(
         self,
@@ -257,7 +265,9 @@ def _check_candidates(upload_exact: bool) -> Any:
             item_allowlisted.label("item_allowlisted"),
             confirmed_here.label("confirmed_here"),
             upload_allowlisted.label("upload_allowlisted"),
-            exists().where(allowlist.c.type == "pdq").label("pdq_allowlist"),
+            exists()
+            .where(allowlist.c.type.in_(bindparam("near_types", expanding=True)))
+            .label("near_allowlist"),
             exemptions.c.id.label("exemption_id"),
             exemptions.c.upload_pdq,
             exemptions.c.upload_sha256,
@@ -285,10 +295,13 @@ _CHECK_CALLER = select(
 ).where(platforms.c.id == bindparam("platform_id"))
 _CHECK_CANDIDATES = _check_candidates(upload_exact=False)
 _CHECK_CANDIDATES_UPLOAD = _check_candidates(upload_exact=True)
-_PDQ_ALLOWLIST = union_all(
-    select(literal(0).label("item_id"), allowlist.c.value).where(allowlist.c.type == "pdq"),
-    select(signals.c.item_id, signals.c.value).where(
-        signals.c.item_id.in_(bindparam("item_ids", expanding=True)), signals.c.type == "pdq"
+_NEAR_ALLOWLIST = union_all(
+    select(literal(0).label("item_id"), allowlist.c.type, allowlist.c.value).where(
+        allowlist.c.type.in_(bindparam("types", expanding=True))
+    ),
+    select(signals.c.item_id, signals.c.type, signals.c.value).where(
+        signals.c.item_id.in_(bindparam("item_ids", expanding=True)),
+        signals.c.type.in_(bindparam("types", expanding=True)),
     ),
 )
 _INSERT_MATCH = insert(matches)
