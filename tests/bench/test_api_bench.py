@@ -13,15 +13,9 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from hashwall.bench.api import (
-    MEDIA_SLICES,
-    _target_met,
-    build_store,
-    load,
-    load_at_rate,
-    make_hashes,
-    signal_requests,
-)
+from hashwall.bench.api.bank import build_store, make_hashes
+from hashwall.bench.api.load import load, load_at_rate, signal_requests
+from hashwall.bench.api.run import MEDIA_SLICES, _target_met
 from hashwall.cli.bench import bench_app
 from hashwall.hashing.pdq import PdqHash
 from hashwall.store.repo import Store

@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from hashwall.bench import api as api_bench
 from hashwall.bench import index as index_bench
+from hashwall.bench.api import run as api_bench
 
 
 def test_bench_index_names_the_missing_photos_folder_and_the_way_out(

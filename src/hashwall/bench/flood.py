@@ -16,15 +16,9 @@ import json
 import threading
 from typing import Any
 
-from hashwall.bench.api import (
-    _exchange,
-    bench_database,
-    build_store,
-    load_at_rate,
-    make_hashes,
-    running_server,
-    signal_requests,
-)
+from hashwall.bench.api.bank import bench_database, build_store, make_hashes
+from hashwall.bench.api.load import exchange, load_at_rate, signal_requests
+from hashwall.bench.api.server import running_server
 
 
 def _case_request(address: str, n: int) -> bytes:
@@ -46,7 +40,7 @@ async def _flood(port: int, flooders: int, stop: threading.Event) -> dict[str, i
         try:
             while not stop.is_set():
                 sent += 1
-                status, _ = await _exchange(reader, writer, _case_request(f"198.18.{k}.1", sent))
+                status, _ = await exchange(reader, writer, _case_request(f"198.18.{k}.1", sent))
                 statuses[str(status)] = statuses.get(str(status), 0) + 1
                 if status in (429, 503):
                     await asyncio.sleep(0.01)  # a flood retries at once, all but

@@ -24,18 +24,16 @@ from typing import Any
 
 import numpy as np
 
-from hashwall.bench.api import (
-    HIT_DISTANCE,
+from hashwall.bench.api.bank import (
     QUALITY,
-    _exchange,
-    _hexes,
-    _pdq_like,
-    _request,
     bench_database,
     build_store,
+    hexes,
     make_hashes,
-    running_server,
+    pdq_like,
 )
+from hashwall.bench.api.load import HIT_DISTANCE, exchange, http_request
+from hashwall.bench.api.server import running_server
 
 KINDS = ("hit", "miss_a", "miss_b")
 
@@ -56,11 +54,11 @@ def oracle_requests(
 ) -> list[tuple[str, bytes]]:
     """``per_kind`` requests of each kind, shuffled (kind, raw HTTP request)."""
     rng = np.random.default_rng(seed)
-    strangers = strangers[_pdq_like(strangers)]
+    strangers = strangers[pdq_like(strangers)]
     hits: list[np.ndarray] = []
     while len(hits) < per_kind:
         near = _flip(bank[rng.integers(0, len(bank))], rng)
-        if _pdq_like(near[None, :])[0]:
+        if pdq_like(near[None, :])[0]:
             hits.append(near)
     picks = rng.permutation(len(strangers))[: 2 * per_kind]
     if len(picks) < 2 * per_kind:
@@ -71,7 +69,7 @@ def oracle_requests(
         "miss_b": [strangers[i] for i in picks[per_kind:]],
     }
     out = [
-        (kind, _request("/v1/check", key, _body(_hexes(row[None, :])[0]), "application/json"))
+        (kind, http_request("/v1/check", key, _body(hexes(row[None, :])[0]), "application/json"))
         for kind in KINDS
         for row in rows[kind]
     ]
@@ -87,7 +85,7 @@ async def _send_all(port: int, requests: list[tuple[str, bytes]]) -> dict[str, l
     try:
         for kind, raw in requests:
             started = time.perf_counter()
-            status, body = await _exchange(reader, writer, raw)
+            status, body = await exchange(reader, writer, raw)
             elapsed = time.perf_counter() - started
             if status != 200 or b'"decision":"allow"' not in body:
                 raise RuntimeError(f"unexpected answer {status}: {body[:200]!r}")
