@@ -12,10 +12,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import typer
 from typer.testing import CliRunner
 
+from hashwall import hash_image
 from hashwall.cli.check import EXIT_ALLOW, EXIT_BLOCK
 from hashwall.cli.db import db_app
 from hashwall.cli.demo import CASE_NUMBER, PLATFORMS, demo_app
@@ -76,6 +78,9 @@ def test_setup_creates_the_demo_world_once_and_saves_its_keys_privately(workdir:
     assert first["created"] is True
     assert [p["name"] for p in first["platforms"]] == [name for name, _ in PLATFORMS]
     assert first["urls"] == {
+        "report": "http://127.0.0.1:8000/report",
+        "case": "http://127.0.0.1:8000/case",
+        "demo": "http://127.0.0.1:8000/demo",
         "api": "http://127.0.0.1:8000",
         "docs": "http://127.0.0.1:8000/docs",
         "openapi": "http://127.0.0.1:8000/openapi.json",
@@ -100,7 +105,9 @@ def test_setup_creates_the_demo_world_once_and_saves_its_keys_privately(workdir:
     assert human.exit_code == 0, human.output
     assert "already set up" in human.stdout
     assert first["admin_key"] in human.stdout
-    assert "http://127.0.0.1:8000/docs" in human.stdout
+    for page in ("report", "case", "demo", "docs"):
+        assert f"http://127.0.0.1:8000/{page}" in human.stdout, page
+    assert "HASHWALL_DEMO_KEYS_FILE=var/demo-keys.json" in human.stdout
 
 
 def test_lost_keys_file_revokes_the_old_demo_keys_and_makes_new_ones(workdir: Path) -> None:
@@ -150,7 +157,10 @@ def test_setup_prints_exports_and_three_commands_that_work_as_printed(tmp_path: 
             timeout=120,
         )
 
-    with served_in_thread(url, {}) as server:
+    # Served as make run serves it: /demo reads the keys file that setup writes.
+    keys_file = tmp_path / "var" / "demo-keys.json"
+    with served_in_thread(url, {}, demo_keys_file=str(keys_file)) as server:
+        assert httpx.get(f"{server.url}/demo").status_code == 404, "no demo before setup"
         printed = subprocess.run(
             [HASHWALL, "demo", "setup", "--url", server.url],
             cwd=tmp_path,
@@ -187,3 +197,16 @@ def test_setup_prints_exports_and_three_commands_that_work_as_printed(tmp_path: 
         again = shell(prelude + check)
         assert again.returncode == EXIT_ALLOW, again.stderr + again.stdout
         assert "allow" in again.stdout
+
+        # The printed /demo address answers, and checks as the first platform without a key.
+        assert f"{server.url}/demo " in printed
+        page = httpx.get(f"{server.url}/demo")
+        assert page.status_code == 200
+        assert not any(key in page.text for key in keys_of(keys))
+        photo = hash_image((tmp_path / "photo.jpg").read_bytes())
+        signals = [
+            {"type": s.type, "value": s.value, "quality": s.quality} for s in photo.signals()
+        ]
+        demo_check = httpx.post(f"{server.url}/demo/check", json={"signals": signals})
+        assert demo_check.status_code == 200, demo_check.text
+        assert demo_check.json()["decision"] == "allow"

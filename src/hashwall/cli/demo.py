@@ -16,8 +16,13 @@ HASHWALL_SERVER=... PLATFORM_KEY=... INTAKE_KEY=... ADMIN_KEY=...`` line to copy
 terminal, and three commands to try: bank a photo as the partner, check it as the first
 platform, withdraw the case.
 
-``--json`` prints ``{"created", "keys_file", "database", "urls", "admin_key", "platforms":
-[{"name", "description", "key"}], "partner": {"name", "key"}}``.
+The addresses come first: ``/report`` and ``/case`` (the reporter's pages) and ``/demo``, which
+plays the first platform with its key held by the server; a server serves ``/demo`` only with
+``HASHWALL_DEMO_KEYS_FILE`` naming the keys file (``make run`` sets it), never otherwise.
+
+``--json`` prints ``{"created", "keys_file", "database", "urls": {"report", "case", "demo",
+"api", "docs", "openapi"}, "admin_key", "platforms": [{"name", "description", "key"}],
+"partner": {"name", "key"}}``.
 """
 
 from __future__ import annotations
@@ -53,6 +58,8 @@ PLATFORMS: Final = (
 PARTNER: Final = "Demo Helpline"
 LABEL: Final = "demo"
 DEFAULT_KEYS_FILE: Final = Path("./var/demo-keys.json")
+#: The server's setting that serves /demo as the first demo platform (see hashwall.web.demo).
+DEMO_KEYS_ENV: Final = "HASHWALL_DEMO_KEYS_FILE"
 #: Stands for the case number that the first example command prints.
 CASE_NUMBER: Final = "CASE_NUMBER"
 
@@ -60,9 +67,16 @@ demo_app = typer.Typer(name="demo", help="A demo world for trying hashwall out."
 
 
 def urls(base: str) -> dict[str, str]:
-    """Where the served demo answers."""
+    """Where the served demo answers: the reporter's pages, the demo platform's page, the API."""
     base = base.rstrip("/")
-    return {"api": base, "docs": f"{base}/docs", "openapi": f"{base}/openapi.json"}
+    return {
+        "report": f"{base}/report",
+        "case": f"{base}/case",
+        "demo": f"{base}/demo",
+        "api": base,
+        "docs": f"{base}/docs",
+        "openapi": f"{base}/openapi.json",
+    }
 
 
 def _saved(path: Path) -> dict[str, Any] | None:
@@ -143,7 +157,16 @@ def _print(document: dict[str, Any]) -> None:
         console.print(f"  {who:<{width}}  {key}")
     console.print(f"keys saved in {document['keys_file']} (readable by you only)")
     links = document["urls"]
-    console.print(f"API:     {links['api']}\ndocs:    {links['docs']}\nOpenAPI: {links['openapi']}")
+    platform = document["platforms"][0]["name"]
+    console.print(
+        f"report photos:       {links['report']}\n"
+        f"check or withdraw:   {links['case']}\n"
+        f"demo platform:       {links['demo']}  (plays {platform}; served while "
+        f"{DEMO_KEYS_ENV}={document['keys_file']}, as make run sets it)\n"
+        f"API:                 {links['api']}\n"
+        f"API docs:            {links['docs']}\n"
+        f"OpenAPI:             {links['openapi']}"
+    )
     console.print()
     console.print("Next, in another terminal in this folder:")
     console.print("\n".join(next_steps(document)), markup=False)
