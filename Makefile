@@ -42,10 +42,13 @@ clean:
 
 # A local demo on http://127.0.0.1:8000 over SQLite (./var/hashwall.db): migrates, creates the
 # demo organisation, platforms, partner and keys once (kept in ./var/demo-keys.json, 0600),
-# prints the keys as export lines with three commands to try, and serves until Ctrl-C.
+# prints the keys as export lines with three commands to try and the addresses of /report, /case
+# and /demo, and serves until Ctrl-C. Only here is the demo set up: HASHWALL_DEMO_KEYS_FILE makes
+# the server serve /demo as the first demo platform (its key held by the server).
 .PHONY: run
 RUN_ENV := HASHWALL_DATABASE_URL=sqlite:///./var/hashwall.db
 run: $(STAMP)
 	$(RUN_ENV) $(BIN)/hashwall db upgrade
-	$(RUN_ENV) $(BIN)/hashwall demo setup --url http://127.0.0.1:8000
-	$(RUN_ENV) $(BIN)/hashwall serve --host 127.0.0.1 --port 8000
+	$(RUN_ENV) $(BIN)/hashwall demo setup --url http://127.0.0.1:8000 --keys-file ./var/demo-keys.json
+	$(RUN_ENV) HASHWALL_DEMO_KEYS_FILE=./var/demo-keys.json \
+		$(BIN)/hashwall serve --host 127.0.0.1 --port 8000
