@@ -7,8 +7,9 @@ import pytest
 
 from hashwall.bench.index_data import make_data
 from hashwall.index.base import words_to_bytes
-from hashwall.index.brute import BruteForceIndex
 from hashwall.index.live import IndexHolder
+
+from index_codes import ReferenceScan
 
 pytestmark = pytest.mark.slow
 
@@ -26,7 +27,7 @@ def test_two_million_clustered_codes_streamed_answer_exactly_like_the_oracle() -
         last_event=7,
     )
     assert holder.size == 2_000_000
-    oracle = BruteForceIndex()
+    oracle = ReferenceScan()
     oracle.add(ids, codes)
     q = words_to_bytes(queries)
     for r in (0, 15, 31, 40):
