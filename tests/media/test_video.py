@@ -70,6 +70,17 @@ def test_decoded_frames_are_the_encoded_pictures() -> None:
     assert np.abs(decoded[0].pixels.astype(int) - frames[10].astype(int)).mean() > max(errors)
 
 
+@pytest.mark.parametrize("rotation", [90, -90, 180])
+def test_frames_are_turned_upright_as_the_display_matrix_says(rotation: int) -> None:
+    frames = moving_frames(seconds=1)
+    with open_video(encode_clip(frames, "mp4", rotation=rotation), Settings()) as video:
+        decoded = list(video.frames())
+    upright = np.rot90(frames[4], rotation // 90).astype(int)
+    assert decoded[4].pixels.shape == upright.shape
+    assert np.abs(decoded[4].pixels.astype(int) - upright).mean() < 12
+    assert decoded[4].pixels.flags.c_contiguous
+
+
 def test_every_nth_frame_is_given_and_all_are_decoded() -> None:
     with open_video(clip("webm"), Settings()) as video:
         assert [f.index for f in video.frames(every=7)] == [0, 7, 14]

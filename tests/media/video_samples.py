@@ -39,8 +39,10 @@ def encode_clip(
     *,
     codec: str | None = None,
     pix_fmt: str = "yuv420p",
+    rotation: int = 0,
 ) -> bytes:
-    """Encode RGB frames as a video of ``kind`` (a key of :data:`CONTAINERS`)."""
+    """Encode RGB frames as a video of ``kind`` (a key of :data:`CONTAINERS`); ``rotation``
+    (counter-clockwise degrees) goes in the display matrix, as a phone writes it."""
     container_format, default_codec = CONTAINERS[kind]
     buf = io.BytesIO()
     with av.open(buf, "w", format=container_format) as container:
@@ -50,6 +52,8 @@ def encode_clip(
             if first:
                 stream.height, stream.width = pixels.shape[:2]
                 stream.pix_fmt = pix_fmt
+                if rotation:
+                    stream.set_display_rotation(rotation)
                 first = False
             frame = av.VideoFrame.from_ndarray(pixels, format="rgb24")
             for packet in stream.encode(frame):

@@ -371,12 +371,18 @@ def _open_webp(data: bytes, settings: Settings) -> OpenVideo:
 
 
 def _rgb(frame: av.VideoFrame) -> npt.NDArray[np.uint8]:
-    """The frame as RGB; transparent pixels composited on white, as images are."""
+    """The frame as upright RGB: turned as the container's display matrix says (a phone's
+    portrait video is stored sideways), transparent pixels composited on white, as images are."""
     if frame.format.name not in _ALPHA_FORMATS:
-        return cast(npt.NDArray[np.uint8], frame.to_ndarray(format="rgb24"))
-    rgba = frame.to_ndarray(format="rgba").astype(np.uint16)
-    alpha = rgba[..., 3:4]
-    rgb = (rgba[..., :3] * alpha + 255 * (255 - alpha) + 127) // 255
+        rgb = frame.to_ndarray(format="rgb24")
+    else:
+        rgba = frame.to_ndarray(format="rgba").astype(np.uint16)
+        alpha = rgba[..., 3:4]
+        rgb = ((rgba[..., :3] * alpha + 255 * (255 - alpha) + 127) // 255).astype(np.uint8)
+    # PyAV's rotation is counter-clockwise degrees, as np.rot90 turns for positive k.
+    turns = round(frame.rotation / 90) % 4
+    if turns:
+        rgb = np.rot90(rgb, turns)
     return np.ascontiguousarray(rgb, dtype=np.uint8)
 
 
