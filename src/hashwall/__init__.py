@@ -5,13 +5,17 @@ Public API::
     from hashwall import hash_image, hash_file
     hashes = hash_file("photo.jpg")          # ImageHashes: pdq, quality, md5, sha256, ...
 
-Names are imported lazily, so that ``import hashwall.index`` does not load the image decoders.
+Names are imported lazily, so that ``import hashwall.index`` does not load the image decoders
+and ``import hashwall`` costs nothing. The SDK reads the version from ``hashwall._version``, not
+from here, so this module and ``hashwall.client`` do not import each other.
 """
 
 from __future__ import annotations
 
 import importlib
 from typing import TYPE_CHECKING, Any
+
+from hashwall._version import __version__ as __version__
 
 if TYPE_CHECKING:
     from hashwall.client import AsyncClient, Client
@@ -53,7 +57,6 @@ __all__ = [
     "hash_file",
     "hash_image",
 ]
-__version__ = "0.1.0"
 
 
 def __getattr__(name: str) -> Any:

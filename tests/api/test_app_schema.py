@@ -98,3 +98,31 @@ def test_the_schema_documents_every_route(tmp_path: Path) -> None:
     assert set(check["requestBody"]["content"]) == {"application/json", "multipart/form-data"}
     assert check["responses"]["429"]["content"]["application/problem+json"]
     assert "Problem" in document["components"]["schemas"]
+
+
+def test_the_wire_limits_are_the_services() -> None:
+    # hashwall.wire imports nothing of the service, so the two spell these limits each.
+    import importlib
+    import pkgutil
+
+    from hashwall import service, wire
+
+    modules = [
+        importlib.import_module(m.name)
+        for m in pkgutil.iter_modules(service.__path__, "hashwall.service.")
+    ]
+    for wire_limit, service_limit in [
+        (wire.MAX_ITEMS, "MAX_ITEMS_PER_REQUEST"),
+        (wire.MAX_REASON_LENGTH, "MAX_REASON_LENGTH"),
+    ]:
+        found = {getattr(m, service_limit) for m in modules if hasattr(m, service_limit)}
+        assert found == {wire_limit}, service_limit
+
+
+def test_every_model_of_the_document_is_a_wire_model(tmp_path: Path) -> None:
+    from hashwall import wire
+
+    app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'x.db'}"))
+    names = set(app.openapi()["components"]["schemas"])
+    assert len(names) >= 50
+    assert {n for n in names if not isinstance(getattr(wire, n, None), type)} == set()

@@ -20,9 +20,9 @@ from hashwall.client import (
     AsyncClient,
     Client,
     ConnectionFailed,
-    _Calls,
     api_error_class,
     retry_wait,
+    routes,
 )
 
 CREATED = {
@@ -144,14 +144,14 @@ def test_a_request_without_a_key_is_never_retried() -> None:
 
 
 def test_the_wait_doubles_follows_retry_after_and_is_capped() -> None:
-    call = _Calls.create_case([ITEM], None, "upload", "k" * 36)
+    call = routes.create_case([ITEM], None, "upload", "k" * 36)
     down = ConnectionFailed("down")
     assert [retry_wait(call, n, 5, 0.5, down) for n in range(4)] == [0.5, 1.0, 2.0, 4.0]
     assert retry_wait(call, 5, 5, 0.5, down) is None
     overloaded = api_error_class("overloaded", 503)
     assert retry_wait(call, 0, 5, 0.5, overloaded("busy", retry_after=7)) == 7
     assert retry_wait(call, 0, 5, 0.5, overloaded("busy", retry_after=600)) == MAX_BACKOFF
-    unkeyed = _Calls.case_status("HW-TEST", "AAAA-BBBB-CCCC")
+    unkeyed = routes.case_status("HW-TEST", "AAAA-BBBB-CCCC")
     assert retry_wait(unkeyed, 0, 5, 0.5, down) is None
 
 

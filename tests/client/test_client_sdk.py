@@ -8,16 +8,23 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import subprocess
+import sys
+import typing
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import httpx
 import numpy as np
 import pytest
+from fastapi.routing import APIRoute
+from pydantic import BaseModel, ValidationError
 
 import hashwall
-from hashwall import AsyncClient, Client, ImageHashes, hash_image
+from hashwall import AsyncClient, Client, ImageHashes, errors, hash_image, wire
 from hashwall import client as sdk
-from hashwall.api import models
+from hashwall.api.routes import admin, cases, check, feed, health, matches
 from hashwall.errors import InvalidCredentials, InvalidKey
 from live_server import Served, free_port, prepare_store, served_in_thread, wait_indexed
 
@@ -227,68 +234,93 @@ def test_unreachable_server_is_a_connection_failed_error() -> None:
     assert "127.0.0.1" in failed.value.message
 
 
-#: The SDK's response models and the server's models they mirror.
-MIRRORS: list[tuple[type[sdk.Response], type[models.BaseModel]]] = [
-    (sdk.ItemConfirmed, models.ItemConfirmedOut),
-    (sdk.ItemOutcome, models.ItemOutcome),
-    (sdk.CaseCreated, models.CaseCreated),
-    (sdk.ItemStatus, models.ItemStatus),
-    (sdk.CaseStatus, models.CaseStatus),
-    (sdk.CaseItemsAdded, models.CaseItemsAdded),
-    (sdk.CaseWithdrawn, models.CaseWithdrawn),
-    (sdk.PinReissued, models.PinReissued),
-    (sdk.CaseVouched, models.CaseVouched),
-    (sdk.CheckMatch, models.CheckMatchOut),
-    (sdk.CheckResult, models.CheckOut),
-    (sdk.BatchError, models.BatchError),
-    (sdk.BatchCheckResult, models.BatchCheckResult),
-    (sdk.VerdictRecorded, models.VerdictOut),
-    (sdk.PendingMatch, models.PendingMatchOut),
-    (sdk.CaseItem, models.CaseItemOut),
-    (sdk.CaseRecord, models.CaseRecordOut),
-    (sdk.CaseErasure, models.CaseErasureOut),
-    (sdk.FlaggedItem, models.FlaggedItemOut),
-    (sdk.Policy, models.PolicyOut),
-    (sdk.FeedItem, models.FeedItemOut),
-    (sdk.FeedEvent, models.FeedEventOut),
-    (sdk.FeedPage, models.FeedPageOut),
-    (sdk.Organisation, models.OrganisationOut),
-    (sdk.Platform, models.PlatformOut),
-    (sdk.Partner, models.PartnerOut),
-    (sdk.ApiKey, models.ApiKeyOut),
-    (sdk.ApiKeyCreated, models.ApiKeyCreated),
-    (sdk.QuarantinedItem, models.QuarantinedItemOut),
-    (sdk.ItemStateChange, models.ItemStateChangeOut),
-    (sdk.AllowlistEntry, models.AllowlistEntryOut),
-    (sdk.AuditRecord, models.AuditOut),
-    (sdk.PlatformRetention, models.PlatformRetentionOut),
-    (sdk.RetentionReport, models.RetentionOut),
-    (sdk.Health, models.Health),
-    (sdk.Readiness, models.Readiness),
-    (sdk.SignalValue, models.SignalOut),
-]
+def _models_in(annotation: Any) -> set[type]:
+    """The classes an annotation names (``list[X]``, ``Iterator[X]``, ``X | None``, ``X``)."""
+    if isinstance(annotation, type):
+        return {annotation}
+    return {cls for arg in typing.get_args(annotation) for cls in _models_in(arg)}
 
 
-@pytest.mark.parametrize(("mine", "theirs"), MIRRORS, ids=lambda m: m.__name__)
-def test_response_models_mirror_the_servers(
-    mine: type[sdk.Response], theirs: type[models.BaseModel]
-) -> None:
-    assert set(mine.model_fields) == set(theirs.model_fields)
-    for name, field in mine.model_fields.items():
-        assert field.is_required() == theirs.model_fields[name].is_required(), name
+def _answers(cls: type) -> dict[str, set[type]]:
+    methods = {n: f for n, f in vars(cls).items() if callable(f) and not n.startswith("_")}
+    namespace = vars(sys.modules[cls.__module__])
+    return {n: _models_in(eval(f.__annotations__["return"], namespace)) for n, f in methods.items()}
 
 
-def test_every_server_response_model_has_a_mirror() -> None:
-    mirrored = {theirs for _, theirs in MIRRORS}
-    responses = {
-        cls
-        for cls in vars(models).values()
-        if isinstance(cls, type)
-        and issubclass(cls, models.ResponseModel)
-        and cls not in (models.ResponseModel, models.Problem, models.ValidationIssue)
-        and cls is not models.BatchCheckOut  # the SDK returns its list of results
+def _and_nested(models: set[type]) -> set[type]:
+    found = set(models)
+    for model in models:
+        if issubclass(model, BaseModel):
+            inner = {c for f in model.model_fields.values() for c in _models_in(f.annotation)}
+            found |= _and_nested(inner - found)
+    return found
+
+
+@pytest.mark.parametrize("twin", [Client, AsyncClient], ids=lambda c: c.__name__)
+def test_every_answer_of_the_sdk_is_a_wire_model_the_server_declares(twin: type) -> None:
+    # The SDK has no models of its own: what a method returns is the server's class itself.
+    declared = _and_nested(
+        {
+            cls
+            for group in (admin, cases, check, feed, health, matches)
+            for route in group.router.routes
+            if isinstance(route, APIRoute) and route.response_model is not None
+            for cls in _models_in(route.response_model)
+        }
+    )
+    for name, answers in _answers(twin).items():
+        models = {m for m in answers if issubclass(m, BaseModel)}
+        assert models <= declared, (name, models - declared)
+        assert all(m.__module__.startswith("hashwall.wire.") for m in models), name
+
+
+def test_the_sdk_names_are_the_wire_classes() -> None:
+    exported = [getattr(sdk, n) for n in sdk.__all__]
+    models = [m for m in exported if isinstance(m, type) and issubclass(m, BaseModel)]
+    assert len(models) >= 37
+    for model in models:
+        assert getattr(wire, model.__name__) is model
+    assert sdk.CheckResult is wire.CheckOut
+    assert sdk.FeedPage is wire.FeedPageOut
+
+
+def test_an_answer_with_fields_from_a_newer_server_keeps_them() -> None:
+    answer = {
+        "check_id": "chk_1",
+        "decision": "review",
+        "reason": "match",
+        "matches": [{"match_ref": "m_1", "decision": "review", "signal_type": "pdq", "x": 1}],
+        "added_later": "kept",
     }
-    assert responses <= mirrored, responses - mirrored
+
+    def server(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json=answer)
+
+    with Client("http://hashwall.test", transport=httpx.MockTransport(server)) as client:
+        result = client.check([{"type": "sha256", "value": "a" * 64}])
+    assert result.model_extra == {"added_later": "kept"}
+    assert result.matches[0].model_extra == {"x": 1}
+    with pytest.raises(ValidationError):  # the server itself never answers an undeclared field
+        wire.CheckOut.model_validate(answer)
+
+
+def test_the_old_name_of_the_withdrawal_answer_still_works_with_a_warning() -> None:
+    with pytest.warns(DeprecationWarning, match="CaseWithdrawal"):
+        assert sdk.CaseWithdrawn is wire.CaseWithdrawal
+    assert not issubclass(errors.CaseWithdrawn, BaseModel)  # the error keeps its name
+
+
+def test_the_sdk_imports_no_server_code() -> None:
+    code = (
+        "import sys, hashwall, hashwall.client; "
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in "
+        "{'fastapi', 'starlette', 'sqlalchemy', 'psycopg', 'redis', 'numpy', 'numba', 'PIL'} "
+        "or m.startswith(('hashwall.api', 'hashwall.service', 'hashwall.store', "
+        "'hashwall.hashing', 'hashwall.index', 'hashwall.media'))); "
+        "print(bad)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
 
 
 def test_client_methods_have_async_twins() -> None:

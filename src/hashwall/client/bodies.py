@@ -1,0 +1,91 @@
+"""Request bodies from Python values: an image's hashes, an :class:`Item`, or a list of signals.
+
+The body's shape is :mod:`hashwall.wire`'s (``ItemIn``, ``CheckIn``); the SDK does not check a
+signal's type or value itself: the service does, against its registry of signal types, and
+answers an unknown type with hashwall's error code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
+
+if TYPE_CHECKING:
+    from hashwall.hashing.image import ImageHashes
+    from hashwall.hashing.signals import Signal
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """One photo or video to bank, by its signals (computed on the person's own device)."""
+
+    signals: Sequence[Signal | Mapping[str, Any]]
+    kind: Literal["image", "video"] = "image"
+
+
+#: One signal: a :class:`~hashwall.Signal` or a ``{"type", "value", "quality"}`` mapping.
+SignalLike: TypeAlias = "Signal | Mapping[str, Any]"
+#: What can be banked: an image's hashes, an :class:`Item`, or one item's signals.
+ItemLike: TypeAlias = "ImageHashes | Item | Sequence[Signal | Mapping[str, Any]]"
+#: What can be checked: an upload's hashes, or its signals.
+UploadLike: TypeAlias = "ImageHashes | Sequence[Signal | Mapping[str, Any]]"
+#: Media to upload: the file's bytes.
+Media: TypeAlias = bytes
+
+
+def signal_body(signal: SignalLike) -> dict[str, Any]:
+    """The wire form of one signal (``quality`` left out when it has none)."""
+    if isinstance(signal, Mapping):
+        out = {"type": signal["type"], "value": signal["value"]}
+        if signal.get("quality") is not None:
+            out["quality"] = signal["quality"]
+        return out
+    wire: dict[str, Any] = {"type": signal.type, "value": signal.value}
+    if signal.quality is not None:
+        wire["quality"] = signal.quality
+    return wire
+
+
+def _is_image_hashes(value: object) -> bool:
+    # Duck-typed: the SDK does not import the hashing code (numpy) to recognise its result.
+    return all(hasattr(value, name) for name in ("pdq", "quality", "md5", "sha256", "mode"))
+
+
+def _image_signals(hashes: ImageHashes) -> list[dict[str, Any]]:
+    # The PDQ is sent even when its quality is low: the service answers ``low_quality`` for it.
+    return [
+        {"type": "pdq", "value": hashes.pdq.hex, "quality": hashes.quality},
+        {"type": "md5", "value": hashes.md5},
+        {"type": "sha256", "value": hashes.sha256},
+    ]
+
+
+def item_body(item: ItemLike) -> dict[str, Any]:
+    """The wire form of one item to bank: ``{"kind", "signals", "pdq_orientations"?}`` (the
+    orientations, when hashed with them, are only compared with the allowlist: a rotated copy
+    of a public image is refused too; they are not stored)."""
+    if isinstance(item, Item):
+        return {"kind": item.kind, "signals": [signal_body(s) for s in item.signals]}
+    if _is_image_hashes(item):
+        hashes: ImageHashes = item  # type: ignore[assignment]
+        body: dict[str, Any] = {"kind": "image", "signals": _image_signals(hashes)}
+        if hashes.orientations is not None:
+            body["pdq_orientations"] = [h.hex for h in hashes.orientations]
+        return body
+    if isinstance(item, str | bytes) or not isinstance(item, Sequence):
+        raise TypeError("an item is ImageHashes, hashwall.client.Item or a list of signals")
+    return {"kind": "image", "signals": [signal_body(s) for s in item]}
+
+
+def upload_body(upload: UploadLike) -> dict[str, Any]:
+    """The wire form of one upload to check: ``{"signals", "pdq_orientations"?}``."""
+    if _is_image_hashes(upload):
+        hashes: ImageHashes = upload  # type: ignore[assignment]
+        body: dict[str, Any] = {"signals": _image_signals(hashes)}
+        if hashes.orientations is not None:
+            body["pdq_orientations"] = [h.hex for h in hashes.orientations]
+        return body
+    if isinstance(upload, str | bytes) or not isinstance(upload, Sequence):
+        raise TypeError("an upload is ImageHashes or a list of signals")
+    return {"signals": [signal_body(s) for s in upload]}
