@@ -63,9 +63,9 @@ class Client:
 
     ``key``: an API key (``<key_id>.<secret>``); none for the anonymous reporter channel.
     ``timeout``: seconds per request. ``retries``/``backoff``: how a request that carries an
-    ``Idempotency-Key`` is sent again after a timeout, a connection error or a 503 (see the
-    module docstring). ``transport``/``http``: for tests and proxies (an ``httpx.Client`` passed
-    as ``http`` is used as is and not closed here).
+    ``Idempotency-Key`` is sent again after a timeout, a connection error or a 503 (see
+    :mod:`hashwall.client`). ``transport``/``http``: for tests and proxies (an
+    ``httpx.Client`` passed as ``http`` is used as is and not closed here).
     """
 
     def __init__(
