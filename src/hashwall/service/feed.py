@@ -47,11 +47,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final, Literal
 
-from sqlalchemy import select
-
 from hashwall.domain import LIVE_ITEM_STATES, Actor, Platform, PlatformPolicy
 from hashwall.errors import Forbidden, InvalidCursor, InvalidInput, NotFound
 from hashwall.service.context import ServiceContext
+from hashwall.service.signal_policy import policy_view
 from hashwall.store.events import (
     INTERNAL_EVENT_TYPES,
     ITEM_ADDED,
@@ -63,7 +62,7 @@ from hashwall.store.events import (
     Event,
 )
 from hashwall.store.repo import Repository
-from hashwall.store.tables import events, items, signals
+from hashwall.store.repositories.signals import StoredSignal
 
 Phase = Literal["snapshot", "events"]
 
@@ -192,7 +191,7 @@ class FeedPage:
         """JSON form."""
         return {
             "platform": self.platform,
-            "policy": self.policy.to_dict(),
+            "policy": policy_view(self.policy),
             "phase": self.phase,
             "snapshot_seq": self.snapshot_seq,
             "items": [i.to_dict() for i in self.items],
@@ -294,28 +293,26 @@ def _platform(repo: Repository, actor: Actor, name: str | None) -> Platform:
 
 def _snapshot_items(repo: Repository, at: int, after: str, count: int) -> list[FeedItem]:
     """Up to ``count`` items live now, by ref after ``after``, banked at or before ``at``."""
-    added_later = (
-        select(events.c.seq)
-        .where(events.c.item_id == items.c.id, events.c.type == ITEM_ADDED, events.c.seq > at)
-        .exists()
-    )
-    rows = repo.conn.execute(
-        select(items.c.id, items.c.item_ref, items.c.kind, items.c.trust, items.c.state)
-        .where(items.c.state.in_(LIVE_ITEM_STATES), items.c.item_ref > after, ~added_later)
-        .order_by(items.c.item_ref)
-        .limit(count)
-    ).all()
-    by_item: dict[int, list[dict[str, Any]]] = {row.id: [] for row in rows}
-    if by_item:
-        signal_rows = repo.conn.execute(
-            select(signals).where(signals.c.item_id.in_(list(by_item))).order_by(signals.c.id)
-        )
-        for s in signal_rows:
-            by_item[s.item_id].append(_signal(dict(s._mapping)))
     return [
-        FeedItem(row.item_ref, row.kind, row.trust, row.state, tuple(by_item[row.id]))
-        for row in rows
+        FeedItem(
+            item.item_ref,
+            item.kind,
+            item.trust,
+            item.state,
+            tuple(_signal(_signal_fields(s)) for s in held),
+        )
+        for item, held in repo.read_snapshot_page(at, after, count)
     ]
+
+
+def _signal_fields(stored: StoredSignal) -> dict[str, Any]:
+    return {
+        "type": stored.type,
+        "value": stored.value,
+        "quality": stored.quality,
+        "frame_number": stored.frame_number,
+        "frame_timestamp": stored.frame_timestamp,
+    }
 
 
 def _signal(raw: Mapping[str, Any]) -> dict[str, Any]:

@@ -30,8 +30,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from sqlalchemy.exc import SQLAlchemyError
-
+from hashwall.store.engine import StoreError
 from hashwall.store.repo import Repository, Store
 
 log = logging.getLogger(__name__)
@@ -135,7 +134,7 @@ class HiddenHitLog:
             try:
                 with self._store.write() as repo:
                     write_hidden_hits(repo, batch)
-            except SQLAlchemyError as exc:
+            except StoreError as exc:
                 log.warning("hit log: store write failed (%s); retrying", type(exc).__name__)
                 with self._cond:
                     self._pending.extendleft(reversed(batch))

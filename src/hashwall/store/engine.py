@@ -50,6 +50,10 @@ from sqlalchemy.pool import StaticPool
 
 log = logging.getLogger(__name__)
 
+#: What a statement or a connection that failed raises (the driver's errors, as SQLAlchemy
+#: wraps them): callers above the store catch this name, not the library's.
+StoreError = SQLAlchemyError
+
 DEFAULT_DATABASE_URL = "sqlite:///./var/hashwall.db"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 #: The mode of a database file hashwall creates: its owner's only.

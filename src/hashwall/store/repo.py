@@ -14,9 +14,10 @@ Usage (the service layer)::
 A :class:`Repository` is the repositories of every aggregate over one connection, one per
 module of :mod:`hashwall.store.repositories`: tenancy (organisations, platforms, partners),
 keys, cases (and items), signals, matches (and verdicts, exemptions), allowlist, events,
-audit, and the check's own statements (checks). A use case that changes several aggregates
-(a withdrawal touches the item, its signals, its matches and the event log) does so in one
-transaction, so they share one unit of work rather than each opening its own.
+audit, and the statements of the check (checks) and of the feed's snapshot (feed). A use
+case that changes several aggregates (a withdrawal touches the item, its signals, its
+matches and the event log) does so in one transaction, so they share one unit of work
+rather than each opening its own.
 
 Rules of the API:
 
@@ -53,6 +54,7 @@ from hashwall.store.repositories.base import Clock, utc_now
 from hashwall.store.repositories.cases import CaseRepository
 from hashwall.store.repositories.checks import CheckQueries
 from hashwall.store.repositories.events import EventRepository
+from hashwall.store.repositories.feed import FeedQueries
 from hashwall.store.repositories.keys import KeyRepository
 from hashwall.store.repositories.matches import MatchRepository
 from hashwall.store.repositories.signals import SignalRepository
@@ -69,6 +71,7 @@ class Repository(
     EventRepository,
     AuditRepository,
     CheckQueries,
+    FeedQueries,
 ):
     """The repositories of every aggregate over one connection, inside the caller's transaction."""
 
