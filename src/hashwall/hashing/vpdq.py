@@ -256,10 +256,19 @@ def hash_video(
     md5, sha256 = _digests(source, settings)
     if _is_stream(source):
         source.seek(start)
+    hashed = 0
+
+    def counted(features: Iterable[VpdqFeature]) -> Iterator[VpdqFeature]:
+        nonlocal hashed
+        for feature in features:
+            hashed += 1
+            yield feature
+
     with open_video(source, settings, threads=threads) as video:
-        hashed = list(compute_hash(video, seconds_per_hash, fast=fast, progress=progress))
+        # Filtered and collapsed as they come: a long still video keeps few features in memory.
+        features = compute_hash(video, seconds_per_hash, fast=fast, progress=progress)
+        kept = tuple(collapse_runs(quality_filter(counted(features), settings.pdq_min_quality)))
         info, decoded = video.info, video.decoded
-    kept = tuple(collapse_runs(quality_filter(hashed, settings.pdq_min_quality)))
     notes: list[Note] = []
     first_frame: FirstFrame | None = None
     if info.container in ANIMATIONS:
@@ -285,7 +294,7 @@ def hash_video(
         height=info.height,
         fps=info.fps,
         frames_decoded=decoded,
-        frames_hashed=len(hashed),
+        frames_hashed=hashed,
         seconds_per_hash=seconds_per_hash,
         first_frame=first_frame,
         notes=tuple(notes),
