@@ -125,7 +125,7 @@ def test_platform_threshold_is_honoured(
     ctx: ServiceContext, world: World, images: dict[str, ImageHashes]
 ) -> None:
     _enrol(ctx, world.partner("Helpline"), images["original"])
-    strict = world.platform("Example", "strict", PlatformPolicy(pdq_threshold=10))
+    strict = world.platform("Example", "strict", PlatformPolicy(thresholds={"pdq": 10}))
     default = world.platform("Example", "default")
     resized = CheckRequest.from_image(images["resized"])  # 22 bits from the original
     assert check(ctx, strict, resized).decision == "allow"
@@ -194,7 +194,7 @@ def test_a_platform_read_with_the_key_saves_the_read_and_a_foreign_one_is_ignore
     ctx = live_ctx
     _enrol(ctx, world.partner("Helpline"), images["original"])
     assert ctx.live is not None and ctx.live.catch_up() == 1
-    strict = world.platform("Example", "strict", PlatformPolicy(pdq_threshold=10))
+    strict = world.platform("Example", "strict", PlatformPolicy(thresholds={"pdq": 10}))
     default = world.platform("Example", "default")
     assert strict.platform_id is not None and default.platform_id is not None
     with ctx.store.read() as repo:

@@ -308,7 +308,7 @@ def test_key_revocations_and_platform_changes_never_reach_the_feed(
     consumer.drain()
     first = enrol(ctx.store, rng=rng)
     keys.revoke_api_key(ctx, OP, key.info.key_id)
-    tenants.set_platform_policy(ctx, OP, platform, tenants.PolicyUpdate(pdq_threshold=20))
+    tenants.set_platform_policy(ctx, OP, platform, tenants.PolicyUpdate(thresholds={"pdq": 20}))
     second = enrol(ctx.store, rng=rng)
     with ctx.store.read() as repo:
         head = repo.last_event_seq()

@@ -124,17 +124,17 @@ def test_a_policy_change_is_seen_at_once_here_and_after_catch_up_elsewhere(
     a, b = process(ctx), process(ctx)
     for p in (a, b):
         auth.authenticate_and_remember(p, platform_key)
-    tenants.set_platform_policy(a, OP, "photos", tenants.PolicyUpdate(pdq_threshold=12))
+    tenants.set_platform_policy(a, OP, "photos", tenants.PolicyUpdate(thresholds={"pdq": 12}))
     assert auth.authenticate_from_memory(a, platform_key) is None  # dropped: re-read
     _, platform = auth.authenticate_and_remember(a, platform_key)
-    assert platform is not None and platform.policy.pdq_threshold == 12
+    assert platform is not None and platform.policy.thresholds["pdq"] == 12
 
     known = auth.authenticate_from_memory(b, platform_key)
-    assert known is not None and known[1] is not None and known[1].policy.pdq_threshold == 31
+    assert known is not None and known[1] is not None and known[1].policy.thresholds["pdq"] == 31
     assert b.live is not None and b.live.catch_up() >= 1
     assert auth.authenticate_from_memory(b, platform_key) is None
     _, platform = auth.authenticate_and_remember(b, platform_key)
-    assert platform is not None and platform.policy.pdq_threshold == 12
+    assert platform is not None and platform.policy.thresholds["pdq"] == 12
 
 
 def test_a_lagging_follower_stops_answering_from_memory(

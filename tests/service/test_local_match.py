@@ -44,7 +44,7 @@ def _bank(ctx: ServiceContext, actor: Actor, hashes: ImageHashes) -> str:
 def test_local_answers_equal_the_services(
     ctx: ServiceContext, world: World, images: dict[str, ImageHashes], unvouched_answer: str
 ) -> None:
-    policy = PlatformPolicy(unvouched_answer=unvouched_answer, pdq_threshold=24)  # type: ignore[arg-type]
+    policy = PlatformPolicy(unvouched_answer=unvouched_answer, thresholds={"pdq": 24})  # type: ignore[arg-type]
     platform = world.platform("Example Social", "photos", policy)
     partner = world.partner("Helpline")
     _bank(ctx, Actor.reporter(), images["original"])  # unvouched

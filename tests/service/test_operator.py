@@ -52,7 +52,7 @@ def test_organisations_platforms_partners(ctx: ServiceContext) -> None:
 
     photos = tenants.add_platform(ctx, OP, organisation="Example Social", name="photos")
     assert photos.organisation == "Example Social"
-    assert photos.policy.pdq_threshold == 31
+    assert photos.policy.thresholds == {"pdq": 31}  # every distance type, its default
     assert photos.policy.unvouched_answer == "review"  # DESIGN: review by default
     assert photos.policy.retention_days == ctx.settings.match_retention_days
     chat = tenants.add_platform(
@@ -60,9 +60,9 @@ def test_organisations_platforms_partners(ctx: ServiceContext) -> None:
         OP,
         organisation="Another Co",
         name="chat",
-        policy=tenants.PolicyUpdate(pdq_threshold=20, reveal_distance=True),
+        policy=tenants.PolicyUpdate(thresholds={"pdq": 20}, reveal_distance=True),
     )
-    assert chat.policy.pdq_threshold == 20 and chat.policy.reveal_distance
+    assert chat.policy.thresholds["pdq"] == 20 and chat.policy.reveal_distance
     with pytest.raises(NotFound):
         tenants.add_platform(ctx, OP, organisation="Nobody", name="x")
     with pytest.raises(AlreadyExists):
@@ -88,19 +88,23 @@ def test_retention_default_comes_from_settings(ctx: ServiceContext) -> None:
 def test_set_policy_changes_only_given_fields_and_validates(ctx: ServiceContext) -> None:
     _setup(ctx)
     updated = tenants.set_platform_policy(
-        ctx, OP, "photos", tenants.PolicyUpdate(pdq_threshold=12, retention_days=7)
+        ctx, OP, "photos", tenants.PolicyUpdate(thresholds={"pdq": 12}, retention_days=7)
     )
-    assert updated.policy.pdq_threshold == 12 and updated.policy.retention_days == 7
+    assert updated.policy.thresholds["pdq"] == 12 and updated.policy.retention_days == 7
     assert updated.policy.reveal_distance is False and updated.policy.unvouched_answer == "review"
     allowed = tenants.set_platform_policy(
         ctx, OP, "photos", tenants.PolicyUpdate.from_mapping({"unvouched_answer": "allow"})
     )
-    assert allowed.policy.unvouched_answer == "allow" and allowed.policy.pdq_threshold == 12
+    assert allowed.policy.unvouched_answer == "allow" and allowed.policy.thresholds["pdq"] == 12
     bad_updates = [
         {"pdq_threshold": 32},
         {"pdq_threshold": -1},
         {"pdq_threshold": True},
         {"pdq_threshold": "5"},
+        {"thresholds": {"pdq": 32}},
+        {"thresholds": {"md5": 1}},  # an exact type has no radius
+        {"thresholds": {"phash": 1}},
+        {"thresholds": ["pdq"]},
         {"unvouched_answer": "block"},  # an unvouched item never blocks
         {"video_upload_percent": 0},
         {"video_bank_percent": 101},
@@ -113,7 +117,7 @@ def test_set_policy_changes_only_given_fields_and_validates(ctx: ServiceContext)
             tenants.set_platform_policy(ctx, OP, "photos", tenants.PolicyUpdate.from_mapping(raw))
     assert tenants.list_platforms(ctx, OP)[0].policy == allowed.policy
     with pytest.raises(NotFound):
-        tenants.set_platform_policy(ctx, OP, "nope", tenants.PolicyUpdate(pdq_threshold=3))
+        tenants.set_platform_policy(ctx, OP, "nope", tenants.PolicyUpdate(thresholds={"pdq": 3}))
     actions = [a.action for a in audit_service.list_audit(ctx, OP)]
     assert actions.count(audit_service.PLATFORM_POLICY_SET) == 2  # failed changes leave no trace
 

@@ -49,8 +49,8 @@ def test_organisations_platforms_and_policies(repo: Repository) -> None:
 
     feed = repo.add_platform(org.id, "feed")
     assert feed.policy == PlatformPolicy()
-    assert feed.policy.pdq_threshold == 31 and feed.policy.unvouched_answer == "review"
-    strict = PlatformPolicy(pdq_threshold=20, reveal_distance=True, retention_days=7)
+    assert feed.policy.thresholds == {} and feed.policy.unvouched_answer == "review"
+    strict = PlatformPolicy(thresholds={"pdq": 20}, reveal_distance=True, retention_days=7)
     chat = repo.add_platform(org.id, "chat", strict)
     repo.add_platform(other.id, "photos")
     assert repo.get_platform("chat") == chat and chat.policy == strict
@@ -63,7 +63,7 @@ def test_organisations_platforms_and_policies(repo: Repository) -> None:
     with pytest.raises(NotFound):
         repo.add_platform(999_999, "orphan")
 
-    loose = PlatformPolicy(pdq_threshold=10, unvouched_answer="allow", video_bank_percent=80)
+    loose = PlatformPolicy(thresholds={"pdq": 10}, unvouched_answer="allow", video_bank_percent=80)
     updated = repo.set_platform_policy(feed.id, loose)
     assert updated.policy == loose and repo.get_platform("feed") == updated
     with pytest.raises(NotFound):
@@ -73,8 +73,10 @@ def test_organisations_platforms_and_policies(repo: Repository) -> None:
 @pytest.mark.parametrize(
     "bad",
     [
-        {"pdq_threshold": 32},
-        {"pdq_threshold": -1},
+        {"thresholds": {"pdq": -1}},
+        {"thresholds": {"pdq": True}},
+        {"thresholds": {"pdq": 257}},
+        {"thresholds": {1: 3}},
         {"unvouched_answer": "block"},
         {"video_upload_percent": 0},
         {"video_bank_percent": 101},

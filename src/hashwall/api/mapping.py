@@ -22,6 +22,7 @@ from hashwall.service import (
 )
 from hashwall.service import feed as feed_service
 from hashwall.service.check import CheckResult
+from hashwall.service.signal_policy import policy_view
 
 # --- requests ----------------------------------------------------------------------------------
 
@@ -35,8 +36,8 @@ def submission(item: wire.ItemIn) -> intake.ItemSubmission:
 
 
 def policy_update(changes: wire.PolicyChanges) -> tenants.PolicyUpdate:
-    """The service's form of policy changes."""
-    return tenants.PolicyUpdate(**changes.model_dump())
+    """The service's form of policy changes (``pdq_threshold`` read into ``thresholds``)."""
+    return tenants.PolicyUpdate.from_mapping(changes.model_dump(exclude_none=True))
 
 
 # --- cases -------------------------------------------------------------------------------------
@@ -135,8 +136,8 @@ def pending_match(match: reviews.PendingMatch) -> wire.PendingMatchOut:
 
 
 def feed_page(page: feed_service.FeedPage) -> wire.FeedPageOut:
-    """One page of the feed."""
-    return wire.FeedPageOut.model_validate(page.to_dict())
+    """One page of the feed (its policy as shown: every type's radius)."""
+    return wire.FeedPageOut.model_validate({**page.to_dict(), "policy": policy_view(page.policy)})
 
 
 # --- operator ----------------------------------------------------------------------------------

@@ -43,7 +43,7 @@ from hashwall.domain.decisions import (
     VerdictKind,
 )
 from hashwall.domain.tenancy import (
-    MAX_PDQ_THRESHOLD,
+    MAX_RADIUS,
     UNVOUCHED_ANSWERS,
     Organisation,
     Partner,
@@ -60,7 +60,7 @@ __all__ = [
     "ITEM_STATES",
     "ITEM_TRUSTS",
     "LIVE_ITEM_STATES",
-    "MAX_PDQ_THRESHOLD",
+    "MAX_RADIUS",
     "PLATFORM_SCOPES",
     "ROLES",
     "UNVOUCHED_ANSWERS",

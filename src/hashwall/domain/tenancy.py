@@ -3,7 +3,8 @@ and intake partners."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, Literal
 
@@ -13,8 +14,9 @@ from hashwall.errors import InvalidInput
 UnvouchedAnswer = Literal["review", "allow"]
 UNVOUCHED_ANSWERS: tuple[UnvouchedAnswer, ...] = ("review", "allow")
 
-#: The widest PDQ match radius a platform may choose (DESIGN.md, signals).
-MAX_PDQ_THRESHOLD = 31
+#: No signal type's radius can pass its code's length (256 bits, the widest index code); each
+#: type sets its own, narrower, range (``hashing/signals``; the service checks it).
+MAX_RADIUS = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,9 +30,14 @@ class Organisation:
 
 @dataclass(frozen=True, slots=True)
 class PlatformPolicy:
-    """How a platform's checks are answered (DESIGN.md, data model). Validated on creation."""
+    """How a platform's checks are answered (DESIGN.md, data model). Validated on creation.
 
-    pdq_threshold: int = MAX_PDQ_THRESHOLD
+    ``thresholds``: the platform's match radius per signal type (``{"pdq": 31}``); a type it
+    does not name gets that type's default. Which types take a radius, and up to what, is the
+    types' to say (the service validates changes against them).
+    """
+
+    thresholds: Mapping[str, int] = field(default_factory=dict)
     reveal_distance: bool = False
     reveal_orientation: bool = False
     unvouched_answer: UnvouchedAnswer = "review"
@@ -39,8 +46,18 @@ class PlatformPolicy:
     retention_days: int = 90
 
     def __post_init__(self) -> None:
-        if not 0 <= self.pdq_threshold <= MAX_PDQ_THRESHOLD:
-            raise InvalidInput(f"pdq_threshold must be from 0 to {MAX_PDQ_THRESHOLD}")
+        radii = self.thresholds
+        if not isinstance(radii, Mapping) or not all(
+            isinstance(name, str)
+            and isinstance(radius, int)
+            and not isinstance(radius, bool)
+            and 0 <= radius <= MAX_RADIUS
+            for name, radius in radii.items()
+        ):
+            raise InvalidInput(
+                f"thresholds maps signal types to radii (integers from 0 to {MAX_RADIUS})"
+            )
+        object.__setattr__(self, "thresholds", dict(radii))  # a copy: nobody else changes it
         require_choice("unvouched_answer", self.unvouched_answer, UNVOUCHED_ANSWERS)
         for name in ("video_upload_percent", "video_bank_percent"):
             if not 1 <= getattr(self, name) <= 100:
@@ -50,7 +67,9 @@ class PlatformPolicy:
 
     def to_dict(self) -> dict[str, Any]:
         """The policy as a JSON object (for ``--json`` output and the API)."""
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out["thresholds"] = dict(self.thresholds)
+        return out
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from hashwall.domain import PlatformPolicy
 from hashwall.errors import InvalidInput
 from hashwall.hashing.signals import SIGNAL_TYPES, SignalType, distance_types
 
@@ -40,17 +41,16 @@ def usable(settings: object, kind: type[SignalType], quality: int | None) -> boo
     return kind.usable(quality, min_quality(settings, kind))
 
 
-def policy_threshold(policy: Any, kind: type[SignalType]) -> int:
+def policy_threshold(policy: PlatformPolicy, kind: type[SignalType]) -> int:
     """A platform's radius for ``kind``: its policy's, else the type's default."""
-    held: Mapping[str, int] = getattr(policy, "thresholds", None) or {}
-    value = held.get(kind.name)
-    if value is None and kind.policy_field is not None:
-        value = getattr(policy, kind.policy_field, None)  # a policy from before the map
+    value = policy.thresholds.get(kind.name)
     return value if value is not None else kind.default_threshold
 
 
 def validate_thresholds(thresholds: Mapping[str, int]) -> dict[str, int]:
     """Thresholds a platform may set: distance types only, each within its type's range."""
+    if not isinstance(thresholds, Mapping):
+        raise InvalidInput('thresholds maps signal types to radii, e.g. {"pdq": 24}')
     out: dict[str, int] = {}
     for name, value in thresholds.items():
         kind = SIGNAL_TYPES.get(name)
@@ -61,12 +61,12 @@ def validate_thresholds(thresholds: Mapping[str, int]) -> dict[str, int]:
     return out
 
 
-def effective_thresholds(policy: Any) -> dict[str, int]:
+def effective_thresholds(policy: PlatformPolicy) -> dict[str, int]:
     """A platform's radius for every registered distance type (its own, else the default)."""
     return {kind.name: policy_threshold(policy, kind) for kind in distance_types()}
 
 
-def policy_view(policy: Any) -> dict[str, Any]:
+def policy_view(policy: PlatformPolicy) -> dict[str, Any]:
     """A policy as the API, the feed and the CLI show it: every field, the radius of every
     distance type, and each type's older policy field (``pdq_threshold``) for the clients that
     read it."""
@@ -83,7 +83,10 @@ def threshold_changes(raw: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str,
     """Split policy changes from outside into the other fields and the radii per type: the
     ``thresholds`` map, and the older per-type fields (``pdq_threshold``) mapped onto it."""
     fields = dict(raw)
-    radii: dict[str, int] = dict(fields.pop("thresholds", None) or {})
+    given = fields.pop("thresholds", None) or {}
+    if not isinstance(given, Mapping):
+        raise InvalidInput('thresholds maps signal types to radii, e.g. {"pdq": 24}')
+    radii: dict[str, int] = dict(given)
     for kind in distance_types():
         if kind.policy_field is not None and kind.policy_field in fields:
             value = fields.pop(kind.policy_field)

@@ -24,6 +24,12 @@ from hashwall.service.operator import (
     iso,
     require_operator,
 )
+from hashwall.service.signal_policy import (
+    effective_thresholds,
+    policy_view,
+    threshold_changes,
+    validate_thresholds,
+)
 from hashwall.store import events as event_log
 from hashwall.store.repo import Repository
 
@@ -59,7 +65,7 @@ class PlatformInfo:
         return {
             "name": self.name,
             "organisation": self.organisation,
-            "policy": self.policy.to_dict(),
+            "policy": policy_view(self.policy),
             "created_at": iso(self.created_at),
         }
 
@@ -85,12 +91,13 @@ class PartnerInfo:
 class PolicyUpdate:
     """Changes to a platform's policy: ``None`` keeps the current value.
 
-    The merged policy is validated as a whole (:class:`PlatformPolicy`): PDQ threshold 0..31,
-    unvouched answer ``review`` (the default) or ``allow``, video percentages 1..100,
-    retention days >= 0.
+    The merged policy is validated as a whole (:class:`PlatformPolicy`): each radius in
+    ``thresholds`` within its signal type's range (PDQ 0..31), unvouched answer ``review`` (the
+    default) or ``allow``, video percentages 1..100, retention days >= 0. ``thresholds`` changes
+    the radius of the types it names and keeps the others'.
     """
 
-    pdq_threshold: int | None = None
+    thresholds: Mapping[str, int] | None = None
     reveal_distance: bool | None = None
     reveal_orientation: bool | None = None
     unvouched_answer: UnvouchedAnswer | None = None
@@ -99,8 +106,11 @@ class PolicyUpdate:
     retention_days: int | None = None
 
     def __post_init__(self) -> None:
+        if self.thresholds is not None:
+            if not isinstance(self.thresholds, Mapping):
+                raise InvalidInput("thresholds maps signal types to radii")
+            validate_thresholds(self.thresholds)
         for name in (
-            "pdq_threshold",
             "video_upload_percent",
             "video_bank_percent",
             "retention_days",
@@ -117,14 +127,20 @@ class PolicyUpdate:
 
     @classmethod
     def from_mapping(cls, raw: Mapping[str, Any]) -> PolicyUpdate:
-        """From a JSON object; unknown fields are :class:`~hashwall.errors.InvalidInput`."""
+        """From a JSON object; unknown fields are :class:`~hashwall.errors.InvalidInput`.
+
+        A signal type's older field (``pdq_threshold``) is read as its entry in ``thresholds``.
+        """
+        fields, radii = threshold_changes(raw)
         known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(raw) - known)
+        unknown = sorted(set(fields) - known)
         if unknown:
             raise InvalidInput(
                 f"unknown policy field(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
             )
-        return cls(**dict(raw))
+        if radii:
+            fields["thresholds"] = radii
+        return cls(**fields)
 
     def changes(self) -> dict[str, Any]:
         """The fields that are set."""
@@ -136,7 +152,11 @@ class PolicyUpdate:
 
     def apply(self, policy: PlatformPolicy) -> PlatformPolicy:
         """``policy`` with these changes, validated."""
-        return dataclasses.replace(policy, **self.changes())
+        changes = self.changes()
+        radii = changes.pop("thresholds", None)
+        if radii is not None:
+            changes["thresholds"] = {**policy.thresholds, **validate_thresholds(radii)}
+        return dataclasses.replace(policy, **changes)
 
 
 def _platform_info(repo: Repository, platform: Platform) -> PlatformInfo:
@@ -167,8 +187,12 @@ def list_organisations(ctx: ServiceContext, actor: Actor) -> list[OrganisationIn
 
 
 def default_policy(ctx: ServiceContext) -> PlatformPolicy:
-    """A new platform's policy: :class:`PlatformPolicy` defaults, retention from the settings."""
-    return PlatformPolicy(retention_days=ctx.settings.match_retention_days)
+    """A new platform's policy: :class:`PlatformPolicy` defaults, every distance type's default
+    radius, retention from the settings."""
+    return PlatformPolicy(
+        thresholds=effective_thresholds(PlatformPolicy()),
+        retention_days=ctx.settings.match_retention_days,
+    )
 
 
 def add_platform(

@@ -51,7 +51,6 @@ from hashwall.domain import (
     ITEM_KINDS,
     ITEM_STATES,
     ITEM_TRUSTS,
-    MAX_PDQ_THRESHOLD,
     ROLES,
     UNVOUCHED_ANSWERS,
     VERDICTS,
@@ -132,7 +131,7 @@ platforms = Table(
     ),
     Column("name", String(200), nullable=False, unique=True),
     # The policy, one typed column per setting (see repo.PlatformPolicy).
-    Column("pdq_threshold", SmallInteger(), nullable=False),
+    Column("thresholds", Json, nullable=False),  # {signal type: radius}
     Column("reveal_distance", Boolean(), nullable=False),
     Column("reveal_orientation", Boolean(), nullable=False),
     Column("unvouched_answer", String(16), nullable=False),
@@ -140,9 +139,6 @@ platforms = Table(
     Column("video_bank_percent", SmallInteger(), nullable=False),
     Column("retention_days", Integer(), nullable=False),
     _created(),
-    CheckConstraint(
-        f"pdq_threshold >= 0 AND pdq_threshold <= {MAX_PDQ_THRESHOLD}", name="pdq_threshold"
-    ),
     CheckConstraint(_in("unvouched_answer", UNVOUCHED_ANSWERS), name="unvouched_answer"),
     CheckConstraint(
         "video_upload_percent >= 1 AND video_upload_percent <= 100", name="video_upload_percent"

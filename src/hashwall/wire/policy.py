@@ -10,8 +10,10 @@ from hashwall.wire.base import ApiModel, ResponseModel
 
 
 class PolicyOut(ResponseModel):
-    """A platform's matching policy."""
+    """A platform's matching policy: ``thresholds``, the match radius of every signal type
+    matched by distance; ``pdq_threshold``, PDQ's, as before per-type radii."""
 
+    thresholds: dict[str, int]
     pdq_threshold: int
     reveal_distance: bool
     reveal_orientation: bool
@@ -22,8 +24,11 @@ class PolicyOut(ResponseModel):
 
 
 class PolicyChanges(ApiModel):
-    """Changes to a platform's policy; fields left out keep their value."""
+    """Changes to a platform's policy; fields left out keep their value. ``thresholds`` sets
+    the radius of the signal types it names (each within its type's range);
+    ``pdq_threshold`` is PDQ's, as before per-type radii."""
 
+    thresholds: dict[str, StrictInt] | None = None
     pdq_threshold: Annotated[StrictInt, Field(ge=0, le=31)] | None = None
     reveal_distance: StrictBool | None = None
     reveal_orientation: StrictBool | None = None

@@ -15,6 +15,7 @@ from hashwall.domain import Actor
 from hashwall.errors import InvalidInput
 from hashwall.service import tenants
 from hashwall.service.context import ServiceContext
+from hashwall.service.signal_policy import effective_thresholds
 
 org_app = typer.Typer(
     name="org", help="Organisations (companies owning platforms).", no_args_is_help=True
@@ -59,7 +60,16 @@ def org_list(json_out: JsonOption = False) -> None:
 # --- platforms -------------------------------------------------------------------------------
 
 PdqThresholdOption = Annotated[
-    int | None, typer.Option("--pdq-threshold", help="PDQ match radius, 0..31 (default 31).")
+    int | None,
+    typer.Option("--pdq-threshold", help="PDQ match radius, 0..31 (as --threshold pdq=N)."),
+]
+ThresholdOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--threshold",
+        help="A signal type's match radius, TYPE=N (e.g. pdq=24), within the type's range; "
+        "repeat for several types.",
+    ),
 ]
 RevealDistanceOption = Annotated[
     bool | None,
@@ -97,7 +107,21 @@ RetentionOption = Annotated[
 ]
 
 
+def _thresholds(given: list[str] | None) -> dict[str, int] | None:
+    """``TYPE=N`` options as a map (``invalid_input`` for anything else)."""
+    if not given:
+        return None
+    out: dict[str, int] = {}
+    for text in given:
+        name, _, radius = text.partition("=")
+        if not name or not radius.strip().isdigit():
+            raise InvalidInput(f"--threshold takes TYPE=N (e.g. pdq=24), not {text!r}")
+        out[name.strip()] = int(radius)
+    return out
+
+
 def _policy_update(
+    thresholds: list[str] | None,
     pdq_threshold: int | None,
     reveal_distance: bool | None,
     reveal_orientation: bool | None,
@@ -108,6 +132,7 @@ def _policy_update(
 ) -> tenants.PolicyUpdate:
     return tenants.PolicyUpdate.from_mapping(
         {
+            "thresholds": _thresholds(thresholds),
             "pdq_threshold": pdq_threshold,
             "reveal_distance": reveal_distance,
             "reveal_orientation": reveal_orientation,
@@ -123,7 +148,7 @@ def _print_platforms(platforms: list[tenants.PlatformInfo]) -> None:
     rows = table(
         "name",
         "organisation",
-        "pdq threshold",
+        "thresholds",
         "reveal",
         "unvouched",
         "video % (upload/bank)",
@@ -145,7 +170,7 @@ def _print_platforms(platforms: list[tenants.PlatformInfo]) -> None:
         rows.add_row(
             p.name,
             p.organisation,
-            str(p.policy.pdq_threshold),
+            ", ".join(f"{t}={r}" for t, r in effective_thresholds(p.policy).items()),
             reveal,
             p.policy.unvouched_answer,
             f"{p.policy.video_upload_percent}/{p.policy.video_bank_percent}",
@@ -159,6 +184,7 @@ def _print_platforms(platforms: list[tenants.PlatformInfo]) -> None:
 def platform_add(
     name: Annotated[str, typer.Argument(help="Unique platform name.")],
     organisation: Annotated[str, typer.Option("--org", help="The owning organisation.")],
+    thresholds: ThresholdOption = None,
     pdq_threshold: PdqThresholdOption = None,
     reveal_distance: RevealDistanceOption = None,
     reveal_orientation: RevealOrientationOption = None,
@@ -172,6 +198,7 @@ def platform_add(
 
     def run(ctx: ServiceContext, actor: Actor) -> tenants.PlatformInfo:
         update = _policy_update(
+            thresholds,
             pdq_threshold,
             reveal_distance,
             reveal_orientation,
@@ -209,6 +236,7 @@ def platform_list(
 @platform_app.command("set-policy")
 def platform_set_policy(
     name: Annotated[str, typer.Argument(help="The platform.")],
+    thresholds: ThresholdOption = None,
     pdq_threshold: PdqThresholdOption = None,
     reveal_distance: RevealDistanceOption = None,
     reveal_orientation: RevealOrientationOption = None,
@@ -222,6 +250,7 @@ def platform_set_policy(
 
     def run(ctx: ServiceContext, actor: Actor) -> tenants.PlatformInfo:
         update = _policy_update(
+            thresholds,
             pdq_threshold,
             reveal_distance,
             reveal_orientation,
