@@ -5,6 +5,9 @@ from __future__ import annotations
 import hashlib
 import io
 import itertools
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import av
@@ -202,3 +205,29 @@ def _png(pixels: np.ndarray) -> bytes:
     buf = io.BytesIO()
     Image.fromarray(pixels).save(buf, "PNG")
     return buf.getvalue()
+
+
+def test_a_decoder_worker_can_hash_a_video_within_its_memory_limit(
+    two_seconds: bytes, tmp_path: Path
+) -> None:
+    # What the sandbox worker will run: bytes in, one thread, RLIMIT_AS as decode_memory_limit.
+    script = (
+        "import json, resource, sys\n"
+        "limit = int(sys.argv[2])\n"
+        "resource.setrlimit(resource.RLIMIT_AS, (limit, limit))\n"
+        "from hashwall.hashing.vpdq import hash_video\n"
+        "data = open(sys.argv[1], 'rb').read()\n"
+        "print(json.dumps(hash_video(data, threads=1).to_wire()))\n"
+    )
+    path = tmp_path / "clip.mp4"
+    path.write_bytes(two_seconds)
+    limit = Settings().decode_memory_limit
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(path), str(limit)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert VideoHashes.from_wire(json.loads(done.stdout)) == hash_video(two_seconds)
