@@ -16,7 +16,6 @@ import numba as nb
 import numpy as np
 
 PDQ_NUM_JAROSZ_XY_PASSES = 2
-MIN_HASHABLE_DIM = 5  # the reference returns an all-zero hash of quality 0 below this
 _OUT = 64  # the decimated image is 64 x 64
 _DCT = 16  # the hash keeps the 16 x 16 lowest non-DC DCT coefficients
 
@@ -29,11 +28,6 @@ def dct_matrix_64() -> np.ndarray:
     i = np.arange(1, _DCT + 1, dtype=np.float64)[:, None]
     j = np.arange(64, dtype=np.float64)[None, :]
     return (scale * np.cos((math.pi / 2.0 / 64.0) * i * (2.0 * j + 1.0))).astype(np.float32)
-
-
-def jarosz_window_size(old_dimension: int, new_dimension: int = _OUT) -> int:
-    """``computeJaroszFilterWindowSize``: half of one output cell, rounded up (two passes)."""
-    return (old_dimension + 2 * new_dimension - 1) // (2 * new_dimension)
 
 
 # ---------------------------------------------------------------- luminance
@@ -160,6 +154,7 @@ def jarosz_decimate_reference(luma):  # type: ignore[no-untyped-def]
     h, w = luma.shape
     buf1 = luma.copy()
     buf2 = np.empty_like(luma)
+    # computeJaroszFilterWindowSize: half of one output cell, rounded up (two passes each).
     wr = (w + 2 * _OUT - 1) // (2 * _OUT)
     wc = (h + 2 * _OUT - 1) // (2 * _OUT)
     for _ in range(PDQ_NUM_JAROSZ_XY_PASSES):
@@ -284,35 +279,6 @@ def jarosz_decimate_sampled(rgb, row_start, row_w, col_start, col_w):  # type: i
             acc = 0.0
             for k in range(min(ctaps, w - s0)):
                 acc += col_w[j, k] * line[s0 + k]
-            cols[r, j] = acc
-    out = np.empty((_OUT, _OUT), dtype=np.float32)
-    for i in range(_OUT):
-        s0 = row_start[i] - r_lo
-        for j in range(_OUT):
-            acc = 0.0
-            for k in range(min(rtaps, nrows - s0)):
-                acc += row_w[i, k] * cols[s0 + k, j]
-            out[i, j] = np.float32(acc)
-    return out
-
-
-@_jit
-def jarosz_decimate_sampled_luma(luma, row_start, row_w, col_start, col_w):  # type: ignore[no-untyped-def]
-    """:func:`jarosz_decimate_sampled` for an image that is already luminance (``(h, w)``)."""
-    h, w = luma.shape
-    ctaps = col_w.shape[1]
-    rtaps = row_w.shape[1]
-    r_lo = row_start[0]
-    r_hi = min(h, row_start[_OUT - 1] + rtaps)
-    nrows = r_hi - r_lo
-    cols = np.zeros((nrows, _OUT), dtype=np.float64)
-    for r in range(nrows):
-        y = r_lo + r
-        for j in range(_OUT):
-            s0 = col_start[j]
-            acc = 0.0
-            for k in range(min(ctaps, w - s0)):
-                acc += col_w[j, k] * np.float64(luma[y, s0 + k])
             cols[r, j] = acc
     out = np.empty((_OUT, _OUT), dtype=np.float32)
     for i in range(_OUT):
