@@ -57,7 +57,7 @@ except ImportError as exc:  # pragma: no cover - depends on the installation
         "pip install 'hashwall[interop]'"
     ) from exc
 
-from hashwall.client import ApiError, Client, FeedEvent, FeedItem, FeedPage
+from hashwall.client import ApiError, Client
 
 #: Items plus events per feed page.
 PAGE_SIZE: t.Final = 1000
@@ -227,46 +227,48 @@ class HashwallSignalMetadata(state.FetchedSignalMetadata):
         return [o for _, trust, st in self.items for o in opinions_of(trust, st)]
 
 
-def _record_of_item(item: FeedItem) -> HashwallItemRecord:
-    signals = tuple((s.type, s.value) for s in item.signals if s.value is not None)
-    return HashwallItemRecord(item.kind, item.trust, item.state, signals)
+def _signals(raw: object) -> tuple[tuple[str, str], ...]:
+    if not isinstance(raw, list):
+        return ()
+    return tuple(
+        (str(s["type"]), str(s["value"]))
+        for s in raw
+        if isinstance(s, dict) and s.get("value") is not None
+    )
 
 
-def _record_of_event(event: FeedEvent) -> HashwallItemRecord | None:
-    extra = event.model_extra or {}
-    if event.type == "item_added":
-        raw = extra.get("signals") or []
-        signals = tuple(
-            (str(s["type"]), str(s["value"]))
-            for s in raw
-            if isinstance(s, dict) and s.get("value") is not None
-        )
+def _record_of_event(event: t.Mapping[str, t.Any]) -> HashwallItemRecord | None:
+    kind = event.get("type")
+    if kind == "item_added":
         return HashwallItemRecord(
-            str(extra.get("kind", "image")),
-            str(extra.get("trust")),
-            str(extra.get("state", "active")),
-            signals,
+            str(event.get("kind", "image")),
+            str(event.get("trust")),
+            str(event.get("state", "active")),
+            _signals(event.get("signals")),
         )
-    if event.type in _STATE_EVENTS:
-        return HashwallItemRecord(state=_STATE_EVENTS[event.type])
-    if event.type == "trust_changed":
-        return HashwallItemRecord(trust=str(extra.get("trust")))
+    if kind in _STATE_EVENTS:
+        return HashwallItemRecord(state=_STATE_EVENTS[kind])
+    if kind == "trust_changed":
+        return HashwallItemRecord(trust=str(event.get("trust")))
     return None  # removals are handled by the caller; other types change nothing here
 
 
 _Delta = state.FetchDelta[str, HashwallItemRecord, HashwallCheckpoint]
 
 
-def page_updates(page: FeedPage) -> dict[str, HashwallItemRecord | None]:
-    """One feed page as the tooling's updates: item ref -> record, or None (removed)."""
+def page_updates(page: t.Mapping[str, t.Any]) -> dict[str, HashwallItemRecord | None]:
+    """One feed page (its JSON form, ``GET /v1/feed``) as the tooling's updates: item ref ->
+    record, or None (removed)."""
     updates: dict[str, HashwallItemRecord | None] = {}
-    for item in page.items:
-        updates[item.item] = _record_of_item(item)
-    for event in page.events:
-        ref = event.item
+    for item in page.get("items", []):
+        updates[item["item"]] = HashwallItemRecord(
+            item["kind"], item["trust"], item["state"], _signals(item.get("signals"))
+        )
+    for event in page.get("events", []):
+        ref = event.get("item")
         if ref is None:
             continue
-        if event.type in _REMOVALS:
+        if event.get("type") in _REMOVALS:
             updates[ref] = None
             continue
         record = _record_of_event(event)
@@ -364,7 +366,7 @@ class HashwallSignalExchangeAPI(
                 raise
             cursor = page.cursor
             yield _Delta(
-                dict(page_updates(page)),
+                page_updates(page.wire()),
                 HashwallCheckpoint(page.cursor, page.head_seq, int(time.time())),
             )
             if not page.more:
