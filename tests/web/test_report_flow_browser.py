@@ -309,3 +309,62 @@ def test_sending_again_after_a_lost_answer_shows_the_case_already_opened(
     page.locator("#done").wait_for(state="visible", timeout=30_000)
     assert page.locator("#case-number").inner_text() == first[0]["case_number"]
     assert page.locator("#pin").inner_text() == first[0]["pin"]
+
+
+def platform_check(server: Served, key: str, photo: bytes) -> tuple[str, dict[str, Any]]:
+    """A check of ``photo`` (with its 8 orientations) as the platform of ``key``: the decision
+    and the first match."""
+    hashed = hash_image(photo, orientations=True)
+    body = {
+        "signals": [
+            {"type": s.type, "value": s.value, "quality": s.quality} for s in hashed.signals()
+        ],
+        "pdq_orientations": [o.hex for o in hashed.orientations or ()],
+    }
+    headers = {"Authorization": f"Bearer {server.keys[key]}"}
+    response = httpx.post(f"{server.url}/v1/check", json=body, headers=headers, timeout=30)
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    return answer["decision"], (answer["matches"] or [{}])[0]
+
+
+def test_case_page_says_under_review_when_two_organisations_dispute_an_item(
+    server: Served, browsing: Browsing
+) -> None:
+    pixels = textured_rgb(640, 480, seed=71)
+    photo = encode(pixels, "JPEG", quality=92)
+    indexed = httpx.get(f"{server.url}/readyz").json()["index_size"]  # other tests' items
+    page = browsing.page
+    page.goto(f"{server.url}/report")
+    page.get_by_label(T["attest_adult"]).check()
+    page.get_by_role("button", name=T["attest_continue"]).click()
+    page.locator("#photos").set_input_files(
+        [{"name": "a.jpg", "mimeType": "image/jpeg", "buffer": photo}]
+    )
+    page.get_by_role("button", name=T["send_button"]).click(timeout=30_000)
+    page.locator("#done").wait_for(state="visible", timeout=30_000)
+    case_number = page.locator("#case-number").inner_text()
+    pin = page.locator("#pin").inner_text()
+    wait_indexed(server.url, indexed + 1)
+
+    # Two organisations each say "not intimate imagery" about a distinct upload of it.
+    mirrored = encode(pixels[:, ::-1], "PNG")
+    for key, upload in (("feed", photo), ("other", mirrored)):
+        decision, match = platform_check(server, key, upload)
+        assert decision == "review", (key, decision)
+        hashed = hash_image(upload)
+        verdict = httpx.post(
+            f"{server.url}/v1/matches/{match['match_ref']}/verdict",
+            json={"verdict": "not_ncii", "upload_pdq": hashed.pdq.hex},
+            headers={"Authorization": f"Bearer {server.keys[key]}"},
+        )
+        assert verdict.status_code == 200 and verdict.json()["recorded"], verdict.text
+
+    page.goto(f"{server.url}/case")
+    page.get_by_label(T["case_number_input"]).fill(case_number)
+    page.get_by_label(T["pin_input"]).fill(pin)
+    page.get_by_role("button", name=T["case_show"]).click()
+    page.locator("#case-view").wait_for(state="visible", timeout=30_000)
+    assert T["item_state_quarantined"] in page.locator("#case-items").inner_text()
+    assert page.evaluate(AXE_LITE) == []
+    assert browsing.errors == []
