@@ -10,6 +10,7 @@ from hashwall.cli.casework import register_casework_commands
 from hashwall.cli.check import check_command
 from hashwall.cli.db import db_app
 from hashwall.cli.demo import demo_app
+from hashwall.cli.eval import eval_command
 from hashwall.cli.feed import feed_app
 from hashwall.cli.hashing import compare_command, hash_command
 from hashwall.cli.lists import register_lists_commands
@@ -31,6 +32,7 @@ app.command("serve")(serve_command)
 app.command("check")(check_command)
 app.command("verdict")(verdict_command)
 app.command("match")(match_command)
+app.command("eval")(eval_command)
 app.add_typer(matches_app, name="matches")
 app.add_typer(case_app, name="case")
 app.add_typer(feed_app, name="feed")
