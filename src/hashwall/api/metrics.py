@@ -6,7 +6,7 @@ metric                                   type       labels
 ``hashwall_http_request_duration_seconds``  histogram  ``route`` (the path template), ``method``
 ``hashwall_http_requests_total``         counter    ``route``, ``method``, ``status``
 ``hashwall_check_decisions_total``       counter    ``platform`` (its name), ``decision``
-``hashwall_index_size``                  gauge      ``family`` (``pdq``)
+``hashwall_index_size``                  gauge      ``family``: a distance signal type (``pdq``)
 ``hashwall_index_last_seq``              gauge      ``pid``
 ``hashwall_index_lag_seconds``           gauge      ``pid``: seconds since the live index last
                                                     reached the end of the event log
@@ -137,7 +137,8 @@ class _LiveCollector(Collector):
         )
         live = m.live
         if live is not None:
-            size.add_metric(["pdq"], live.size)
+            for signal_type, count in live.sizes().items():
+                size.add_metric([signal_type], count)
             seq.add_metric([pid], live.last_seq)
             seconds = live.lag_seconds
             lag.add_metric([pid], seconds if seconds is not None else float("nan"))

@@ -47,14 +47,12 @@ itself, and leaves a match row.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from hashwall.domain import Actor, Decision, Platform
 from hashwall.errors import Forbidden, IndexNotReady, InvalidKey, StoreUnavailable
-from hashwall.hashing.codes import Hash256
 from hashwall.hashing.signals import (
     SIGNAL_TYPES,
     UPLOAD_EXACT,
@@ -68,13 +66,24 @@ from hashwall.service.auth import INVALID_KEY_MESSAGE
 from hashwall.service.context import ServiceContext
 from hashwall.service.hitlog import HiddenHit, write_hidden_hits
 from hashwall.service.live import LiveIndexes, scan_store
+from hashwall.service.reveal import REVEAL_BAND, NearMatch, coarse_distance, revealed_distances
 from hashwall.service.signal_policy import allowlist_radii, policy_threshold, usable
 from hashwall.service.upload import CheckRequest
 from hashwall.store.ids import new_check_id
 from hashwall.store.repo import Repository
 from hashwall.store.repositories.checks import CheckCandidate, NewMatch
 
-__all__ = ["CheckMatch", "CheckRequest", "CheckResult", "StoreStep", "check", "check_in_memory"]
+__all__ = [
+    "REVEAL_BAND",
+    "CheckMatch",
+    "CheckRequest",
+    "CheckResult",
+    "StoreStep",
+    "check",
+    "check_in_memory",
+    "coarse_distance",
+    "replay_answer",
+]
 
 CheckDecision = Literal["allow", "review", "block"]
 CheckReason = Literal["match", "no_match", "low_quality"]
@@ -435,7 +444,9 @@ def _decide(
     )
     policy = platform.policy
     revealed = (
-        _revealed_distances(repo, request, candidates, rows) if policy.reveal_distance else {}
+        revealed_distances(repo, request, [_near(candidates[row.item_id]) for row in rows])
+        if policy.reveal_distance
+        else {}
     )
     matched = tuple(
         CheckMatch(
@@ -452,52 +463,10 @@ def _decide(
     return CheckResult(check_id, overall, "match", matched), hidden
 
 
-#: Revealed distances are multiples of this many bits (see :func:`coarse_distance`).
-REVEAL_BAND = 8
-
-
-def coarse_distance(distance: int, banked: Hash256, upload: Hash256) -> int:
-    """The distance a platform whose policy reveals distances is told: within 7 bits of the
-    true one, a multiple of :data:`REVEAL_BAND`, with an offset keyed by the banked value.
-
-    The exact distance would let a platform rebuild a banked hash by hill-climbing: flip one
-    bit of an upload, see the distance go down or up by one, keep or undo (~256 checks). Here
-    a one-bit change moves the answer only when it crosses a band edge, and where the edges lie
-    depends on the upload and on the banked hash itself (the offset is a keyed hash of the
-    upload with the banked hash as the key): without knowing the banked hash, the answers of
-    neighbouring uploads are a coin toss about the direction. The same upload always gets the
-    same answer (asking again teaches nothing), on every replica.
-    """
-    offset = hashlib.blake2b(upload.value, key=banked.value, digest_size=1).digest()[0]
-    return (distance + offset % REVEAL_BAND) // REVEAL_BAND * REVEAL_BAND
-
-
-def _revealed_distances(
-    repo: Repository,
-    request: CheckRequest,
-    candidates: dict[int, _Candidate],
-    rows: Sequence[NewMatch],
-) -> dict[int, int]:
-    """Coarse distances of the near matches in ``rows`` (one more statement: their values)."""
-    near = [row.item_id for row in rows if row.distance is not None]
-    if not near:
-        return {}
-    types = sorted({candidates[i].signal_type for i in near})
-    banked = repo.read_item_values(near, types)
-    out: dict[int, int] = {}
-    for item_id in near:
-        candidate = candidates[item_id]
-        kind = SIGNAL_TYPES[candidate.signal_type]
-        value = banked.get((item_id, kind.name))
-        variants = request.variants(kind.name)
-        if value is None or candidate.distance is None or not variants:
-            continue
-        if not issubclass(kind, DistanceSignalType):
-            continue
-        turn = candidate.orientation or 0
-        upload = variants[turn] if turn < len(variants) else variants[0]
-        out[item_id] = coarse_distance(candidate.distance, kind.code(value), kind.code(upload))
-    return out
+def _near(candidate: _Candidate) -> NearMatch:
+    return NearMatch(
+        candidate.item_id, candidate.signal_type, candidate.distance, candidate.orientation
+    )
 
 
 def _orientation_name(candidate: _Candidate) -> str | None:
