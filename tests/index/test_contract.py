@@ -15,7 +15,8 @@ from hashwall.errors import InvalidHash, InvalidInput
 from hashwall.hashing.codes import Hash256
 from hashwall.index.base import MAX_ID, HashIndex, Match
 from hashwall.index.brute import BruteForceIndex
-from hashwall.index.mih import Layout, MihIndex, plan_radii
+from hashwall.index.mih import MihIndex
+from hashwall.index.mih_tables import Layout, plan_radii
 
 from index_codes import ReferenceScan, clustered_codes, flip_bits, random_codes
 
