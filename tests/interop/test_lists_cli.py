@@ -108,3 +108,26 @@ def test_import_from_the_sample_exchange_refuses_what_hashwall_has_no_type_for(
     assert report["items_banked"] > 0
     codes = {r["code"] for r in report["refusals"]}
     assert codes <= {"unsupported_type", "invalid_hash"} and "unsupported_type" in codes
+
+
+def test_a_platform_s_feed_copy_exports_in_the_same_shape(tmp_path: Path) -> None:
+    rng = np.random.default_rng(7)
+    a, b, c = (random_pdq(rng) for _ in range(3))
+    copy = tmp_path / "bank.json"
+    copy.write_text(json.dumps({"format": "hashwall-feed-mirror/1", "items": {
+        "itm_a": {"kind": "image", "trust": "vouched", "state": "active",
+                  "signals": [{"type": "pdq", "value": a, "quality": 90},
+                              {"type": "md5", "value": "a" * 32, "quality": None}]},
+        "itm_b": {"kind": "image", "trust": "unvouched", "state": "quarantined",
+                  "signals": [{"type": "pdq", "value": b, "quality": 80}]},
+        "itm_c": {"kind": "image", "trust": "vouched", "state": "withdrawn",
+                  "signals": [{"type": "pdq", "value": c, "quality": 80}]},
+    }}))  # fmt: skip
+    result = run({}, "export", "--feed-copy", str(copy))
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == [
+        "signal_type,value,trust,item_ref",
+        f"pdq,{a},vouched,itm_a",
+        f"md5,{'a' * 32},vouched,itm_a",
+        f"pdq,{b},quarantined,itm_b",
+    ]

@@ -2,7 +2,8 @@
 
 ``hashwall export [--format csv|jsonl] [--output FILE]`` writes the live bank, one signal a line
 (``signal_type,value,trust,item_ref``; :mod:`hashwall.service.lists`), to stdout or to FILE
-(mode 0600: signals are sensitive). ``hashwall import FILE --partner NAME --label TEXT`` banks a
+(mode 0600: signals are sensitive); ``--feed-copy bank.json`` writes a platform's feed copy in
+the same shape. ``hashwall import FILE --partner NAME --label TEXT`` banks a
 list (csv, jsonl, or the tooling's ``TYPE VALUE`` lines) as one case of an intake partner;
 ``--exchange NAME`` pulls the list from a ``threatexchange`` collaboration instead of a file.
 
@@ -18,7 +19,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, TextIO
+from typing import Annotated, Any, TextIO
 
 import typer
 from rich.console import Console
@@ -44,16 +45,28 @@ def export_command(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write here (default: stdout).")
     ] = None,
+    feed_copy: Annotated[
+        Path | None,
+        typer.Option(help="Export a platform's feed copy (bank.json of `hashwall feed sync`)."),
+    ] = None,
     json_out: JsonOption = False,
 ) -> None:
     """Write the live bank as a hash list (never withdrawn or deleted items)."""
-    from hashwall.service.list_formats import write_list
+    from hashwall.service.list_formats import feed_copy_lines, write_list
     from hashwall.service.lists import export_bank
 
     if fmt not in ("csv", "jsonl"):
         fail(InvalidInput("--format is csv or jsonl"), json_out)
+    copy_items: dict[str, Any] | None = None
+    if feed_copy is not None:
+        try:
+            copy_items = json.loads(feed_copy.read_text(encoding="utf-8"))["items"]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            fail(InvalidInput(f"cannot read the feed copy {feed_copy}: {exc}"), json_out)
 
     def write(out: TextIO) -> int:
+        if copy_items is not None:
+            return write_list(feed_copy_lines(copy_items), out, fmt)  # type: ignore[arg-type]
         return run_operator(
             json_out,
             lambda ctx, actor: write_list(export_bank(ctx, actor), out, fmt),  # type: ignore[arg-type]

@@ -19,9 +19,9 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Final, Literal, TextIO
+from typing import Any, Final, Literal, TextIO
 
 from hashwall.errors import InvalidInput
 
@@ -196,6 +196,26 @@ def _line(
     name = kind.strip().lower()
     hashwall_type, item_kind = TOOLING_TYPES.get(name, (name, "image"))
     return ListLine(number, hashwall_type, value.strip(), item_kind, trust, ref, quality)  # type: ignore[arg-type]
+
+
+def feed_copy_lines(items: Mapping[str, Any]) -> Iterator[ListLine]:
+    """The list lines of a platform's feed copy (the ``items`` of ``hashwall feed sync``'s
+    ``bank.json``: item ref -> ``{"kind", "trust", "state", "signals"}``), as export writes
+    them: live items only, ``quarantined`` as their trust, no frame hashes."""
+    number = 0
+    for ref, item in items.items():
+        state = item.get("state")
+        if state not in ("active", "quarantined"):
+            continue
+        trust = "quarantined" if state == "quarantined" else item.get("trust")
+        for signal in item.get("signals", []):
+            if signal.get("value") is None or signal.get("frame_number") is not None:
+                continue
+            number += 1
+            kind: Literal["image", "video"] = "video" if item.get("kind") == "video" else "image"
+            yield ListLine(
+                number, signal["type"], signal["value"], kind, trust, ref, signal.get("quality")
+            )
 
 
 def csv_text(lines: Iterable[ListLine]) -> str:
