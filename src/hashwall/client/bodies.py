@@ -53,12 +53,8 @@ def _is_image_hashes(value: object) -> bool:
 
 
 def _image_signals(hashes: ImageHashes) -> list[dict[str, Any]]:
-    # The PDQ is sent even when its quality is low: the service answers ``low_quality`` for it.
-    return [
-        {"type": "pdq", "value": hashes.pdq.hex, "quality": hashes.quality},
-        {"type": "md5", "value": hashes.md5},
-        {"type": "sha256", "value": hashes.sha256},
-    ]
+    # Every signal, the PDQ even when its quality is low: the service answers ``low_quality``.
+    return [signal_body(s) for s in hashes.all_signals()]
 
 
 def item_body(item: ItemLike) -> dict[str, Any]:
