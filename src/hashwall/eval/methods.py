@@ -1,0 +1,245 @@
+"""The matching methods ``hashwall eval`` compares, behind one small interface.
+
+A method banks images (:meth:`Method.enrol`) and checks uploads (:meth:`Method.check`, made of
+:meth:`Method.query`, which computes the upload's signals, and :meth:`Method.search`, which
+looks them up). Decoding is :meth:`Method.prepare`, outside the timed part. A new method is one
+subclass added to :data:`METHODS`.
+
+* ``pdq``: plain PDQ (reference hasher) at radius 31, one hash per side.
+* ``pdq8``: the same bank, the upload's 8 dihedral PDQ hashes searched at 31.
+* ``hashwall``: what hashwall does today. Enrolment (``hashwall case create``) hashes in
+  reference mode and banks the PDQ hash when its quality is at least the floor
+  (``pdq_min_quality``, 50) plus the md5 and sha256 of the file; a check (``hashwall check``)
+  hashes the upload in fast mode (reduced JPEG decode) with its 8 orientations, matches the
+  digests exactly and the PDQ hashes within the PDQ type's radius (31) when the upload's quality
+  is at least the floor. Everything goes through ``hashwall.hashing`` and ``hashwall.index``.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+import numpy.typing as npt
+
+from hashwall.hashing.codes import Hash256
+from hashwall.hashing.digests import digests
+from hashwall.hashing.pdq import MIN_QUALITY, pdq_reference
+from hashwall.index.brute import BruteForceIndex
+from hashwall.settings import Settings
+
+PDQ_RADIUS = 31
+PDQ_BYTES = 32
+MD5_BYTES = 16
+SHA256_BYTES = 32
+
+#: A bank position with no value of this method's kind (e.g. a PDQ below the quality floor).
+NO_DISTANCE = -1
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """What a method keeps for one banked image: how many values and how many bytes."""
+
+    values: int
+    nbytes: int
+
+
+class Method(ABC):
+    """One matching method: a bank and how an upload is checked against it.
+
+    Ids are the bank positions ``0 .. n-1`` in the order of :meth:`enrol`. Instances are
+    pickled to worker processes after enrolment (the index is rebuilt there).
+    """
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or Settings()
+        self.size = 0
+
+    def prepare(self, data: bytes) -> Any:
+        """Decode an upload as this method's check would (not timed)."""
+        from hashwall.media.decode import decode_image
+
+        return (data, decode_image(data, self.settings))
+
+    @abstractmethod
+    def enrol(self, prepared: Any) -> Stored:
+        """Bank one image (id = the number of images banked before it)."""
+
+    @abstractmethod
+    def query(self, prepared: Any) -> Any:
+        """The upload's signals (timed with :meth:`search`)."""
+
+    @abstractmethod
+    def search(self, query: Any) -> dict[int, int]:
+        """Bank ids this method reports as matches, with their distance (timed)."""
+
+    def distances(self, query: Any) -> npt.NDArray[np.int64] | None:
+        """The distance to every banked id (``NO_DISTANCE`` where none), for the histograms;
+        None for a method without a distance."""
+        return None
+
+    def check(self, prepared: Any) -> dict[int, int]:
+        """``search(query(prepared))``: the matched bank ids and their distances."""
+        return self.search(self.query(prepared))
+
+
+class _PdqBank:
+    """PDQ codes by bank id, searched with the project's exact index (rebuilt after pickling)."""
+
+    def __init__(self) -> None:
+        self.ids: list[int] = []
+        self.codes: list[bytes] = []
+        self._index: BruteForceIndex | None = None
+        self._array: npt.NDArray[np.uint8] | None = None
+
+    def add(self, item_id: int, code: Hash256) -> None:
+        self.ids.append(item_id)
+        self.codes.append(code.value)
+        self._index, self._array = None, None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"ids": self.ids, "codes": self.codes}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.ids, self.codes = state["ids"], state["codes"]
+        self._index, self._array = None, None
+
+    def array(self) -> npt.NDArray[np.uint8]:
+        if self._array is None:
+            raw = b"".join(self.codes)
+            self._array = np.frombuffer(raw, dtype=np.uint8).reshape(len(self.codes), 32)
+        return self._array
+
+    def index(self) -> BruteForceIndex:
+        if self._index is None:
+            self._index = BruteForceIndex()
+            if self.ids:
+                self._index.add(np.asarray(self.ids, dtype=np.int64), self.array())
+        return self._index
+
+    def distances(self, queries: list[Hash256], size: int) -> npt.NDArray[np.int64]:
+        """Smallest distance over ``queries`` to every id ``0 .. size-1``."""
+        out = np.full(size, NO_DISTANCE, dtype=np.int64)
+        if self.ids and queries:
+            q = np.frombuffer(b"".join(h.value for h in queries), dtype=np.uint8).reshape(-1, 32)
+            d = np.bitwise_count(q[:, None, :] ^ self.array()[None, :, :]).sum(
+                axis=2, dtype=np.int64
+            )
+            out[np.asarray(self.ids)] = d.min(axis=0)
+        return out
+
+
+class PdqMethod(Method):
+    """Plain PDQ at 31: the reference hash of each side, no orientations, no quality floor."""
+
+    name = "pdq"
+    description = "plain PDQ (reference hasher), radius 31"
+    orientations = False
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        super().__init__(settings)
+        self.bank = _PdqBank()
+
+    def enrol(self, prepared: Any) -> Stored:
+        _, image = prepared
+        self.bank.add(self.size, pdq_reference(image.pixels).hash)
+        self.size += 1
+        return Stored(1, PDQ_BYTES)
+
+    def query(self, prepared: Any) -> list[Hash256]:
+        _, image = prepared
+        result = pdq_reference(image.pixels, dihedral=self.orientations)
+        return list(result.orientations or (result.hash,))
+
+    def search(self, query: list[Hash256]) -> dict[int, int]:
+        index = self.bank.index()
+        if len(query) == 1:
+            return {m.id: m.distance for m in index.search(query[0], PDQ_RADIUS)}
+        return {m.id: m.distance for m in index.search_dihedral(query, PDQ_RADIUS)}
+
+    def distances(self, query: list[Hash256]) -> npt.NDArray[np.int64]:
+        return self.bank.distances(query, self.size)
+
+
+class Pdq8Method(PdqMethod):
+    """PDQ with the upload's 8 orientations (the bank holds one hash per image)."""
+
+    name = "pdq8"
+    description = "PDQ, upload in 8 orientations, radius 31"
+    orientations = True
+
+
+@dataclass(frozen=True, slots=True)
+class _HashwallQuery:
+    md5: str
+    sha256: str
+    quality: int
+    orientations: list[Hash256]
+
+
+class HashwallMethod(Method):
+    """hashwall today: reference-mode enrolment (PDQ above the quality floor, md5, sha256);
+    fast-mode checks with 8 orientations and exact digests."""
+
+    name = "hashwall"
+    description = "hashwall's current method (PDQ >= quality 50 in 8 orientations, md5, sha256)"
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        super().__init__(settings)
+        self.bank = _PdqBank()
+        self.digests: dict[str, int] = {}
+        self.min_quality = getattr(self.settings, "pdq_min_quality", MIN_QUALITY)
+
+    def prepare(self, data: bytes) -> Any:
+        from hashwall.hashing.fast import FAST_DRAFT_MIN_SIDE
+        from hashwall.media.decode import decode_image
+
+        return (data, decode_image(data, self.settings, draft_min_side=FAST_DRAFT_MIN_SIDE))
+
+    def enrol(self, prepared: Any) -> Stored:
+        # Enrolment hashes the full-resolution pixels (reference mode, as ``case create``).
+        from hashwall.media.decode import decode_image
+
+        data, _ = prepared
+        image = decode_image(data, self.settings)
+        result = pdq_reference(image.pixels)
+        d = digests(data)
+        item_id = self.size
+        self.size += 1
+        self.digests.setdefault(d.md5, item_id)
+        self.digests.setdefault(d.sha256, item_id)
+        if result.quality >= self.min_quality:
+            self.bank.add(item_id, result.hash)
+            return Stored(3, PDQ_BYTES + MD5_BYTES + SHA256_BYTES)
+        return Stored(2, MD5_BYTES + SHA256_BYTES)
+
+    def query(self, prepared: Any) -> _HashwallQuery:
+        from hashwall.hashing.fast import pdq_fast
+
+        data, image = prepared
+        d = digests(data)
+        result = pdq_fast(image.pixels, dihedral=True, full_size=(image.height, image.width))
+        return _HashwallQuery(d.md5, d.sha256, result.quality, list(result.orientations or ()))
+
+    def search(self, query: _HashwallQuery) -> dict[int, int]:
+        found: dict[int, int] = {}
+        for digest in (query.md5, query.sha256):
+            if digest in self.digests:
+                found[self.digests[digest]] = 0
+        if query.quality >= self.min_quality:
+            for m in self.bank.index().search_dihedral(query.orientations, PDQ_RADIUS):
+                found[m.id] = min(m.distance, found.get(m.id, m.distance))
+        return found
+
+    def distances(self, query: _HashwallQuery) -> npt.NDArray[np.int64]:
+        return self.bank.distances(query.orientations, self.size)
+
+
+#: The methods a run compares, by name, in report order.
+METHODS: dict[str, type[Method]] = {m.name: m for m in (PdqMethod, Pdq8Method, HashwallMethod)}
