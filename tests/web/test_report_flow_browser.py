@@ -368,3 +368,26 @@ def test_case_page_says_under_review_when_two_organisations_dispute_an_item(
     assert T["item_state_quarantined"] in page.locator("#case-items").inner_text()
     assert page.evaluate(AXE_LITE) == []
     assert browsing.errors == []
+
+
+def test_a_heic_photo_gets_a_clear_message_with_the_way_round_it(
+    server: Served, browsing: Browsing
+) -> None:
+    page = browsing.page
+    page.goto(f"{server.url}/report")
+    page.get_by_label(T["attest_adult"]).check()
+    page.get_by_role("button", name=T["attest_continue"]).click()
+    # An iPhone photo's first bytes (ISO-BMFF, brand heic): no browser here decodes it.
+    heic = b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + bytes(512)
+    page.locator("#photos").set_input_files(
+        [{"name": "IMG_0001.HEIC", "mimeType": "image/heic", "buffer": heic}]
+    )
+    page.wait_for_function(
+        "() => document.querySelector('#items .item')?.dataset.state === 'error'",
+        timeout=30_000,
+    )
+    shown = page.locator("#items").inner_text()
+    assert T["status_heic"] in shown
+    assert "hashwall case create" in shown
+    assert page.locator("#send").is_disabled()
+    assert browsing.proxy.posts() == []
