@@ -1,4 +1,4 @@
-"""``BruteForceIndex``: the obviously-correct oracle (a numpy ``bitwise_count`` scan)."""
+"""``BruteForceIndex``: a numpy ``bitwise_count`` scan of every hash (tools, eval, benchmarks)."""
 
 from __future__ import annotations
 
