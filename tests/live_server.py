@@ -78,9 +78,13 @@ class Served:
 
 
 def wait_ready(
-    url: str, timeout: float = 60.0, process: subprocess.Popen[bytes] | None = None
+    url: str, timeout: float = 180.0, process: subprocess.Popen[bytes] | None = None
 ) -> None:
-    """Poll ``/readyz`` until it answers 200 (the index is built and caught up)."""
+    """Poll ``/readyz`` until it answers 200 (the index is built and caught up).
+
+    The limit is a guard against a hung start, not a speed check: a fresh checkout's first server
+    may compile the PDQ kernels itself, which took over 60 s at load ~16.
+    """
     deadline = time.monotonic() + timeout
     last = "no answer"
     while time.monotonic() < deadline:
