@@ -4,14 +4,40 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test test-slow conformance lint format clean
+.PHONY: venv test test-slow conformance lint format clean lock
 
-$(STAMP): pyproject.toml
+# The development environment: the exact versions of requirements/dev.txt (hashes checked), then
+# hashwall itself, editable, without resolving anything else.
+$(STAMP): pyproject.toml requirements/dev.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet --require-hashes -r requirements/dev.txt
+	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
 venv: $(STAMP)
+
+# The lock files, from the ranges in pyproject.toml, for this Python (3.11), with pip-tools in
+# a venv of its own: requirements/dev.txt (server + dev tools: `make venv`, CI),
+# requirements/server.txt (a deployment) and requirements/sdk.txt (the SDK alone). Existing pins
+# are kept; LOCK_FLAGS=--upgrade (or "--upgrade-package NAME") moves them. server.txt and sdk.txt
+# start from dev.txt's pins, so all three agree. hashwall itself is left out of them
+# (--unsafe-package): it is installed from the tree with --no-deps.
+LOCK_TOOLS := $(VENV)/lock-tools
+LOCK_FLAGS ?=
+PIP_COMPILE = $(LOCK_TOOLS)/bin/pip-compile --quiet --generate-hashes --strip-extras \
+	--no-emit-index-url --no-emit-find-links --unsafe-package hashwall
+lock:
+	test -x $(LOCK_TOOLS)/bin/pip-compile || \
+		($(PYTHON) -m venv $(LOCK_TOOLS) && $(LOCK_TOOLS)/bin/pip install --quiet pip-tools==7.6.2)
+	$(PIP_COMPILE) $(LOCK_FLAGS) --extra dev -o requirements/dev.txt pyproject.toml
+	cp requirements/dev.txt requirements/server.txt
+	$(PIP_COMPILE) --extra server -o requirements/server.txt pyproject.toml
+	cp requirements/dev.txt requirements/sdk.txt
+	$(PIP_COMPILE) -o requirements/sdk.txt pyproject.toml
+	for lock in dev server sdk; do \
+		sed -i '/^# WARNING: The following packages were not pinned/,$$d' requirements/$$lock.txt && \
+		echo '# hashwall itself: pip install --no-deps .' >> requirements/$$lock.txt; \
+	done
 
 # The whole suite except tests marked slow; conformance tests skip without the reference data
 # (HASHWALL_SHARED_DATA, see README.md) unless CI=true. MARKERS selects another subset (pytest -m
