@@ -18,7 +18,7 @@ subclass added to :data:`METHODS`.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
@@ -37,6 +37,18 @@ SHA256_BYTES = 32
 
 #: A bank position with no value of this method's kind (e.g. a PDQ below the quality floor).
 NO_DISTANCE = -1
+
+
+@dataclass(slots=True)
+class Prepared:
+    """A decoded upload. ``shared``: methods with the same ``prepare_key`` see this same
+    object and may reuse each other's work through ``memo`` (the runner shares it only where
+    it does not time the checks)."""
+
+    data: bytes
+    image: Any  # hashwall.media.decode.DecodedImage
+    shared: bool = False
+    memo: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,18 +73,21 @@ class Method(ABC):
         self.settings = settings or Settings()
         self.size = 0
 
-    def prepare(self, data: bytes) -> Any:
+    #: Methods with the same key decode an upload alike and may share one :class:`Prepared`.
+    prepare_key: ClassVar[str] = "full"
+
+    def prepare(self, data: bytes, shared: bool = False) -> Prepared:
         """Decode an upload as this method's check would (not timed)."""
         from hashwall.media.decode import decode_image
 
-        return (data, decode_image(data, self.settings))
+        return Prepared(data, decode_image(data, self.settings), shared)
 
     @abstractmethod
-    def enrol(self, prepared: Any) -> Stored:
+    def enrol(self, prepared: Prepared) -> Stored:
         """Bank one image (id = the number of images banked before it)."""
 
     @abstractmethod
-    def query(self, prepared: Any) -> Any:
+    def query(self, prepared: Prepared) -> Any:
         """The upload's signals (timed with :meth:`search`)."""
 
     @abstractmethod
@@ -84,7 +99,7 @@ class Method(ABC):
         None for a method without a distance."""
         return None
 
-    def check(self, prepared: Any) -> dict[int, int]:
+    def check(self, prepared: Prepared) -> dict[int, int]:
         """``search(query(prepared))``: the matched bank ids and their distances."""
         return self.search(self.query(prepared))
 
@@ -146,15 +161,19 @@ class PdqMethod(Method):
         super().__init__(settings)
         self.bank = _PdqBank()
 
-    def enrol(self, prepared: Any) -> Stored:
-        _, image = prepared
-        self.bank.add(self.size, pdq_reference(image.pixels).hash)
+    def enrol(self, prepared: Prepared) -> Stored:
+        self.bank.add(self.size, pdq_reference(prepared.image.pixels).hash)
         self.size += 1
         return Stored(1, PDQ_BYTES)
 
-    def query(self, prepared: Any) -> list[Hash256]:
-        _, image = prepared
-        result = pdq_reference(image.pixels, dihedral=self.orientations)
+    def query(self, prepared: Prepared) -> list[Hash256]:
+        if prepared.shared:  # pdq and pdq8 hash a shared upload once (dihedral[0] is plain)
+            if "pdq_dihedral" not in prepared.memo:
+                result = pdq_reference(prepared.image.pixels, dihedral=True)
+                prepared.memo["pdq_dihedral"] = list(result.orientations or ())
+            turned: list[Hash256] = prepared.memo["pdq_dihedral"]
+            return turned if self.orientations else turned[:1]
+        result = pdq_reference(prepared.image.pixels, dihedral=self.orientations)
         return list(result.orientations or (result.hash,))
 
     def search(self, query: list[Hash256]) -> dict[int, int]:
@@ -196,17 +215,20 @@ class HashwallMethod(Method):
         self.digests: dict[str, int] = {}
         self.min_quality = getattr(self.settings, "pdq_min_quality", MIN_QUALITY)
 
-    def prepare(self, data: bytes) -> Any:
+    prepare_key = "fast"
+
+    def prepare(self, data: bytes, shared: bool = False) -> Prepared:
         from hashwall.hashing.fast import FAST_DRAFT_MIN_SIDE
         from hashwall.media.decode import decode_image
 
-        return (data, decode_image(data, self.settings, draft_min_side=FAST_DRAFT_MIN_SIDE))
+        image = decode_image(data, self.settings, draft_min_side=FAST_DRAFT_MIN_SIDE)
+        return Prepared(data, image, shared)
 
-    def enrol(self, prepared: Any) -> Stored:
+    def enrol(self, prepared: Prepared) -> Stored:
         # Enrolment hashes the full-resolution pixels (reference mode, as ``case create``).
         from hashwall.media.decode import decode_image
 
-        data, _ = prepared
+        data = prepared.data
         image = decode_image(data, self.settings)
         result = pdq_reference(image.pixels)
         d = digests(data)
@@ -219,10 +241,10 @@ class HashwallMethod(Method):
             return Stored(3, PDQ_BYTES + MD5_BYTES + SHA256_BYTES)
         return Stored(2, MD5_BYTES + SHA256_BYTES)
 
-    def query(self, prepared: Any) -> _HashwallQuery:
+    def query(self, prepared: Prepared) -> _HashwallQuery:
         from hashwall.hashing.fast import pdq_fast
 
-        data, image = prepared
+        data, image = prepared.data, prepared.image
         d = digests(data)
         result = pdq_fast(image.pixels, dihedral=True, full_size=(image.height, image.width))
         return _HashwallQuery(d.md5, d.sha256, result.quality, list(result.orientations or ()))

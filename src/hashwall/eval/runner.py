@@ -12,6 +12,7 @@ import io
 import multiprocessing
 import os
 import random
+import sys
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from hashwall.eval.methods import METHODS, NO_DISTANCE, Method
+from hashwall.eval.methods import METHODS, NO_DISTANCE, Method, Prepared
 from hashwall.eval.transforms import SHARED_OVERLAYS, SUITE, transform_rng
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"})
@@ -71,13 +72,28 @@ def _init_worker(methods: list[Method], seed: int) -> None:
     _WORKER["seed"] = seed
 
 
-def _measure(method: Method, data: bytes) -> tuple[dict[int, int], float, Any]:
-    prepared = method.prepare(data)
-    t0 = time.perf_counter()
-    query = method.query(prepared)
-    matches = method.search(query)
-    ms = (time.perf_counter() - t0) * 1000.0
-    return matches, ms, query
+def _measure(
+    methods: list[Method], data: bytes, timed: bool
+) -> Iterator[tuple[Method, dict[int, int], float | None, Any]]:
+    """Check one upload with every method: (method, matches, ms or None, query).
+
+    Timed: each method decodes and hashes on its own and its query plus search is timed.
+    Untimed (transformed copies): methods that decode alike share the decoded upload and
+    may share their hashing (pdq and pdq8 compute the dihedral PDQ once).
+    """
+    shared: dict[str, Prepared] = {}
+    for method in methods:
+        if timed:
+            prepared = method.prepare(data)
+        else:
+            if method.prepare_key not in shared:
+                shared[method.prepare_key] = method.prepare(data, shared=True)
+            prepared = shared[method.prepare_key]
+        t0 = time.perf_counter()
+        query = method.query(prepared)
+        matches = method.search(query)
+        ms = (time.perf_counter() - t0) * 1000.0
+        yield method, matches, ms if timed else None, query
 
 
 def _uploads(
@@ -110,20 +126,18 @@ def run_task(task: tuple[str, int, str]) -> dict[str, Any]:
         if upload is None:
             errors.append(f"{path} {name}: {error}")
             continue
-        for method in methods:
-            try:
-                matches, ms, query = _measure(method, upload)
-            except Exception as exc:  # one bad upload must not stop the run
-                errors.append(f"{path} {name} {method.name}: {type(exc).__name__}: {exc}")
-                continue
-            dist = method.distances(query)
-            row: dict[str, Any] = {"method": method.name, "transform": name, "ms": ms}
-            row["matches"] = matches
-            if kind == "bank":
-                row["own"] = int(dist[index]) if dist is not None else NO_DISTANCE
-            elif dist is not None:
-                row["hist"] = np.bincount(dist[dist >= 0], minlength=HIST_BINS)
-            rows.append(row)
+        try:
+            for method, matches, ms, query in _measure(methods, upload, timed=kind != "bank"):
+                dist = method.distances(query)
+                row: dict[str, Any] = {"method": method.name, "transform": name, "ms": ms}
+                row["matches"] = matches
+                if kind == "bank":
+                    row["own"] = int(dist[index]) if dist is not None else NO_DISTANCE
+                elif dist is not None:
+                    row["hist"] = np.bincount(dist[dist >= 0], minlength=HIST_BINS)
+                rows.append(row)
+        except Exception as exc:  # one bad upload must not stop the run
+            errors.append(f"{path} {name}: {type(exc).__name__}: {exc}")
     return {"kind": kind, "index": index, "path": path, "rows": rows, "errors": errors}
 
 
@@ -178,7 +192,8 @@ def _absorb(run: EvalRun, result: dict[str, Any]) -> None:
     for row in result["rows"]:
         t = run.tallies[row["method"]]
         name = row["transform"]
-        t.check_ms.append(row["ms"])
+        if row["ms"] is not None:
+            t.check_ms.append(row["ms"])
         matches: dict[int, int] = row["matches"]
         if result["kind"] == "bank":
             t.checked[name] = t.checked.get(name, 0) + 1
@@ -253,6 +268,19 @@ class _Progress:
     def __enter__(self) -> Any:
         if not self.enabled:
             return lambda: None
+        if not sys.stderr.isatty():  # a log file: one line per 5% instead of a bar
+            done = [0]
+            step = max(1, self.total // 20)
+            started = time.perf_counter()
+
+            def advance() -> None:
+                done[0] += 1
+                if done[0] % step == 0 or done[0] == self.total:
+                    elapsed = time.perf_counter() - started
+                    print(f"photos {done[0]}/{self.total} {elapsed:.0f} s", file=sys.stderr)
+
+            return advance
+        from rich.console import Console
         from rich.progress import (
             BarColumn,
             MofNCompleteColumn,
@@ -262,12 +290,13 @@ class _Progress:
             TimeRemainingColumn,
         )
 
-        self._bar = Progress(
+        self._bar = Progress(  # on stderr, so that --json output stays clean
             TextColumn("photos"),
             BarColumn(),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
             TimeRemainingColumn(),
+            console=Console(stderr=True),
             transient=False,
         )
         self._bar.__enter__()
