@@ -30,6 +30,13 @@ def eval_command(
     workers: Annotated[
         int | None, typer.Option(min=1, help="Worker processes (default: the cores, at most 4).")
     ] = None,
+    same_person: Annotated[
+        Path | None,
+        typer.Option(
+            help="Folder of photos of the same people, one subfolder per person (see "
+            "hashwall.eval.sameperson): their false matches are reported separately."
+        ),
+    ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Bank photos, check a seeded suite of transformed copies and distinct photos, and write
@@ -45,6 +52,7 @@ def eval_command(
             distractor_limit=distractor_limit,
             seed=seed,
             workers=workers,
+            same_person=same_person,
             json_out=json_out,
         )
     )

@@ -65,6 +65,7 @@ def details(run: EvalRun) -> dict[str, Any]:
         "distractors": [str(p) for p in run.distractors],
         "shared_overlays": list(SHARED_OVERLAYS),
         "errors": run.errors,
+        "same_person": run.same_person,
         "methods": {},
     }
     for m in run.methods:
@@ -169,11 +170,40 @@ def markdown(run: EvalRun) -> tuple[str, str]:
             )
     if not any_false:
         parts.append("None.")
+    if run.same_person is not None:
+        parts += ["", same_person_markdown(run.same_person)]
     if run.errors:
         parts += ["", f"## Errors ({len(run.errors)})", ""]
         parts += [f"- {e}" for e in run.errors[:50]]
     parts += ["", f"Run time: {run.seconds:.0f} s.", ""]
     return "\n".join(parts), short
+
+
+def same_person_markdown(sp: dict[str, Any]) -> str:
+    """The same-person section: every photo against a bank of all the others."""
+    names = list(sp["methods"])
+    rows = [
+        [label, *(str(sp["methods"][n][key]) for n in names)]
+        for label, key in (
+            ("pairs checked", "pairs"),
+            ("false matches", "false_matches"),
+            ("of which the same person", "same_person_false_matches"),
+            ("closest distance, same person", "closest_same_person"),
+            ("closest distance, other people", "closest_other_person"),
+        )
+    ]
+    lines = [
+        "## Different photos of the same person",
+        "",
+        f"{sp['photos']} photos of {sp['people']} people, each checked plain and with the "
+        "shared overlays against a bank of all the others.",
+        "",
+        _table(["", *names], rows),
+    ]
+    for n in names:
+        for m in sp["methods"][n]["matches"][:10]:
+            lines.append(f"- {n}: {m['photo']} ({m['variant']}) ~ {m['banked']} at {m['distance']}")
+    return "\n".join(lines)
 
 
 def plots(run: EvalRun, out: Path) -> tuple[list[str], str | None]:

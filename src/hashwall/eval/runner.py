@@ -155,6 +155,7 @@ class EvalRun:
     seed: int
     seconds: float = 0.0
     errors: list[str] = field(default_factory=list)
+    same_person: dict[str, Any] | None = None
 
 
 def pick(paths: list[Path], limit: int | None, seed: int) -> list[Path]:
@@ -318,6 +319,7 @@ def run_eval_command(
     seed: int,
     workers: int | None,
     json_out: bool,
+    same_person: Path | None = None,
 ) -> int:
     """``hashwall eval``: returns the exit code."""
     from hashwall.cli.output import fail, print_json
@@ -328,6 +330,8 @@ def run_eval_command(
         fail(InvalidInput(f"--photos {photos} is not a folder"), json_out)
     if distractors is not None and not distractors.is_dir():
         fail(InvalidInput(f"--distractors {distractors} is not a folder"), json_out)
+    if same_person is not None and not same_person.is_dir():
+        fail(InvalidInput(f"--same-person {same_person} is not a folder"), json_out)
     all_photos = list_images(photos)
     bank = pick(all_photos, limit, seed)
     if not bank:
@@ -337,6 +341,10 @@ def run_eval_command(
     pool = [p for p in pool if p.resolve() not in banked]
     chosen = pick(pool, distractor_limit, seed + 1)
     run = run_eval(bank, chosen, seed=seed, workers=workers, progress=not json_out)
+    if same_person is not None:
+        from hashwall.eval.sameperson import check_same_person
+
+        run.same_person = check_same_person(same_person, seed)
     written = write_outputs(run, out)
     if json_out:
         print_json(summary(run))

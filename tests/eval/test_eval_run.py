@@ -1,0 +1,152 @@
+"""``hashwall eval`` end to end on generated photos, and the methods' rules one by one."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from eval_images import textured
+from PIL import Image
+from typer.testing import CliRunner
+
+from hashwall.cli.main import app
+from hashwall.eval.methods import METHODS, HashwallMethod, Pdq8Method, PdqMethod
+from hashwall.eval.transforms import SHARED_OVERLAYS, SUITE
+
+METHOD_KEYS = {
+    "recall",
+    "false_matches",
+    "distractor_pairs",
+    "hashes_per_image",
+    "bytes_per_image",
+    "check_ms_p50",
+    "check_ms_p99",
+}
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """One run of the command: 4 banked photos, 3 distinct distractors, one process."""
+    root = tmp_path_factory.mktemp("eval")
+    bank, other, out = root / "bank", root / "other", root / "out"
+    bank.mkdir()
+    other.mkdir()
+    for i in range(4):
+        textured(100 + i).save(bank / f"p{i}.jpg", quality=92)
+    for i in range(3):
+        textured(200 + i).save(other / f"d{i}.jpg", quality=92)
+    result = CliRunner().invoke(
+        app,
+        [
+            "eval",
+            "--photos",
+            str(bank),
+            "--distractors",
+            str(other),
+            "--out",
+            str(out),
+            "--workers",
+            "1",
+            "--json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    return {
+        "out": out,
+        "stdout": result.stdout,
+        "results": json.loads((out / "results.json").read_text()),
+    }
+
+
+def test_results_json_has_exactly_the_issue_shape(run: dict[str, Any]) -> None:
+    r = run["results"]
+    assert set(r) == {"bank_images", "distractor_images", "methods"}
+    assert r["bank_images"] == 4 and r["distractor_images"] == 3
+    assert list(r["methods"]) == ["pdq", "pdq8", "hashwall"]
+    for m in r["methods"].values():
+        assert set(m) == METHOD_KEYS
+        assert set(m["recall"]) == set(SUITE)
+        assert all(0.0 <= v <= 1.0 for v in m["recall"].values())
+        assert m["distractor_pairs"] == 3 * (1 + len(SHARED_OVERLAYS)) * 4
+        assert 0 < m["check_ms_p50"] <= m["check_ms_p99"]
+    # --json prints the same summary.
+    assert json.loads(run["stdout"].strip().splitlines()[-1]) == r
+
+
+def test_recall_follows_what_each_method_can_do(run: dict[str, Any]) -> None:
+    pdq, pdq8, hw = (run["results"]["methods"][n]["recall"] for n in ("pdq", "pdq8", "hashwall"))
+    for q in (70, 50, 30):
+        assert pdq[f"jpeg_q{q}"] == pdq8[f"jpeg_q{q}"] == hw[f"jpeg_q{q}"] == 1.0
+    for turn in ("mirror", "flip_vertical", "rotate_90", "rotate_180", "rotate_270"):
+        assert pdq[turn] == 0.0  # plain PDQ has no orientations
+        assert pdq8[turn] == 1.0 and hw[turn] == 1.0
+    for name in ("brightness_130", "gamma_60", "greyscale", "sharpen"):
+        assert pdq[name] == 1.0
+
+
+def test_no_false_match_and_the_bank_cost(run: dict[str, Any]) -> None:
+    methods = run["results"]["methods"]
+    assert all(m["false_matches"] == 0 for m in methods.values())
+    assert methods["pdq"]["hashes_per_image"] == 1 and methods["pdq"]["bytes_per_image"] == 32
+    assert methods["hashwall"]["hashes_per_image"] == 3
+    assert methods["hashwall"]["bytes_per_image"] == 80  # PDQ 32 + md5 16 + sha256 32
+
+
+def test_the_report_details_and_plots_are_written(run: dict[str, Any]) -> None:
+    out: Path = run["out"]
+    report = (out / "report.md").read_text()
+    assert "| mirror | 0.00 | 1.00 | 1.00 |" in report
+    details = json.loads((out / "details.json").read_text())
+    assert details["methods"]["pdq"]["false_matches"] == []
+    assert sum(details["methods"]["pdq8"]["true_distance_hist"]) == 4 * len(SUITE)
+    assert sum(details["methods"]["pdq"]["false_distance_hist"]) == 3 * 5 * 4
+    pytest.importorskip("matplotlib")
+    for name in ("recall.png", "distances.png"):
+        with Image.open(out / name) as png:
+            assert png.format == "PNG" and png.width > 100
+
+
+def test_a_missing_folder_is_a_clear_error(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        app, ["eval", "--photos", str(tmp_path / "nope"), "--out", str(tmp_path), "--json"]
+    )
+    assert result.exit_code == 1
+    assert json.loads(result.stdout)["error"]["code"] == "invalid_input"
+
+
+def _jpeg(img: Image.Image, quality: int = 92) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=quality)
+    return buf.getvalue()
+
+
+def test_methods_find_the_banked_photo_and_not_another() -> None:
+    a, b = _jpeg(textured(1)), _jpeg(textured(2))
+    for cls in METHODS.values():
+        m = cls()
+        m.enrol(m.prepare(a))
+        assert list(m.check(m.prepare(a))) == [0]
+        assert m.check(m.prepare(b)) == {}
+
+
+def test_pdq8_finds_a_mirror_that_pdq_does_not() -> None:
+    photo = textured(5)
+    mirrored = _jpeg(photo.transpose(Image.Transpose.FLIP_LEFT_RIGHT))
+    plain, turned = PdqMethod(), Pdq8Method()
+    for m in (plain, turned):
+        m.enrol(m.prepare(_jpeg(photo)))
+    assert plain.check(plain.prepare(mirrored)) == {}
+    assert 0 in turned.check(turned.prepare(mirrored))
+
+
+def test_hashwall_banks_a_featureless_photo_by_its_digests_only() -> None:
+    flat = Image.new("RGB", (200, 150), (120, 130, 140))
+    data = _jpeg(flat)
+    m = HashwallMethod()
+    stored = m.enrol(m.prepare(data))
+    assert stored.values == 2 and stored.nbytes == 48  # md5 + sha256, no PDQ
+    assert m.check(m.prepare(data)) == {0: 0}  # the same file: exact digest
+    assert m.check(m.prepare(_jpeg(flat, quality=60))) == {}  # another file: nothing to match
