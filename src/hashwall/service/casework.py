@@ -26,16 +26,12 @@ from hashwall.domain import Actor, Case, Item
 from hashwall.errors import InvalidInput, NotFound
 from hashwall.service.context import ServiceContext
 from hashwall.service.moderation import ItemStateChange, delete_item, delete_live_item
-from hashwall.service.operator import MAX_LIST_LIMIT, clean_reason, require_operator
+from hashwall.service.operator import MAX_LIST_LIMIT, clean_reason, iso, require_operator
 from hashwall.store.repo import Repository
 
 #: Audit actions (stable strings).
 CASE_ERASED: Final = "case_erased"
 ITEM_ERASED: Final = "item_erased"
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,8 +56,8 @@ class CaseItemRecord:
             "trust": self.trust,
             "state": self.state,
             "csam": self.csam,
-            "created_at": _iso(self.created_at),
-            "state_changed_at": _iso(self.state_changed_at),
+            "created_at": iso(self.created_at),
+            "state_changed_at": iso(self.state_changed_at),
             "matches": self.matches,
             "verdicts": dict(self.verdicts),
         }
@@ -87,9 +83,9 @@ class CaseRecord:
             "channel": self.channel,
             "partner": self.partner,
             "status": self.status,
-            "created_at": _iso(self.created_at),
-            "withdrawn_at": _iso(self.withdrawn_at),
-            "removed_at": _iso(self.removed_at),
+            "created_at": iso(self.created_at),
+            "withdrawn_at": iso(self.withdrawn_at),
+            "removed_at": iso(self.removed_at),
             "items": [item.to_dict() for item in self.items],
         }
 
@@ -109,7 +105,7 @@ class CaseErasure:
             "case_number": self.case_number,
             "deleted_items": list(self.deleted_items),
             "already_removed": self.already_removed,
-            "removed_at": _iso(self.removed_at),
+            "removed_at": iso(self.removed_at),
         }
 
 
@@ -135,10 +131,10 @@ class FlaggedItem:
             "kind": self.kind,
             "trust": self.trust,
             "state": self.state,
-            "created_at": _iso(self.created_at),
+            "created_at": iso(self.created_at),
             "csam_verdicts": self.csam_verdicts,
             "platforms": list(self.platforms),
-            "first_flagged_at": _iso(self.first_flagged_at),
+            "first_flagged_at": iso(self.first_flagged_at),
         }
 
 
