@@ -10,8 +10,7 @@ from typing import Any
 
 from hashwall.domain import Actor, AllowlistEntry, Item
 from hashwall.errors import InvalidHash, InvalidInput, InvalidState, NotFound
-from hashwall.hashing.pdq import ORIENTATIONS, PdqHash
-from hashwall.hashing.signals import Signal
+from hashwall.hashing.signals import Signal, oriented_type
 from hashwall.service.audit import (
     ALLOWLIST_ADDED,
     ALLOWLIST_REMOVED,
@@ -260,11 +259,14 @@ def add_to_allowlist(
         raise InvalidInput("give at least one signal to allowlist")
     parsed = [_parse_signal(s) for s in signals]
     if pdq_orientations:
-        pdq = next((s for s in parsed if s.type == "pdq"), None)
-        if pdq is None or len(pdq_orientations) != len(ORIENTATIONS):
-            raise InvalidHash("send all 8 orientation hashes with the image's pdq signal")
+        kind = oriented_type()
+        sent = next((s for s in parsed if kind is not None and s.type == kind.name), None)
+        if kind is None or sent is None or len(pdq_orientations) != len(kind.orientations):
+            name = kind.name if kind is not None else "oriented"
+            count = len(kind.orientations) if kind is not None else 0
+            raise InvalidHash(f"send all {count} orientation hashes with the image's {name} signal")
         for value in pdq_orientations:
-            turned = Signal("pdq", PdqHash.from_hex(value).hex, pdq.quality)
+            turned = Signal(kind.name, kind.canonical_degenerate(value), sent.quality)
             if turned not in parsed:
                 parsed.append(turned)
     clean_note = note.strip() if note is not None else None
