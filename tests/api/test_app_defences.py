@@ -75,7 +75,7 @@ def test_unknown_case_number_costs_one_pin_check_like_a_wrong_pin(url: str) -> N
 
 
 def test_client_rate_limit_answers_429_with_retry_after(url: str) -> None:
-    with running_api(url, rate_limit_client_per_second=0.5, rate_limit_client_burst=2) as api:
+    with running_api(url, rate_limit_client_per_second=0.001, rate_limit_client_burst=2) as api:
         assert api.post("/v1/cases", json={"items": [MD5]}).status_code == 201
         assert api.post("/v1/cases", json={"items": [MD5]}).status_code == 201
         limited = api.post("/v1/cases", json={"items": [MD5]})
@@ -94,7 +94,7 @@ def test_client_rate_limit_answers_429_with_retry_after(url: str) -> None:
 
 
 def test_key_rate_limit_is_per_key(url: str) -> None:
-    with running_api(url, rate_limit_key_per_second=0.5, rate_limit_key_burst=2) as api:
+    with running_api(url, rate_limit_key_per_second=0.001, rate_limit_key_burst=2) as api:
         for _ in range(2):
             assert api.post("/v1/check", "feed", json=MD5).status_code == 200
         assert_problem(api.post("/v1/check", "feed", json=MD5), 429, "rate_limited")

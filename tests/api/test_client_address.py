@@ -116,7 +116,7 @@ def test_forwarded_for_is_believed_only_from_trusted_proxies_by_the_served_app(
     tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     url = fresh_database_url("sqlite", tmp_path, request)
-    with running_api(url, rate_limit_client_per_second=0.5, rate_limit_client_burst=1) as api:
+    with running_api(url, rate_limit_client_per_second=0.001, rate_limit_client_burst=1) as api:
         app = served(api.client.app, ("10.0.0.0/8",))
         # Not entered: the app's lifespan is the harness's, already running.
         via_proxy = TestClient(app, client=("10.1.2.3", 1), raise_server_exceptions=False)
