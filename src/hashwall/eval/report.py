@@ -235,7 +235,7 @@ def plots(run: EvalRun, out: Path) -> tuple[list[str], str | None]:
     plt.close(fig)
 
     fig, axes = plt.subplots(len(names), 1, figsize=(8, 2.4 * len(names)), squeeze=False)
-    bins = np.arange(257)
+    bins = np.arange(0, 256, 2) + 1
     for ax, n in zip(axes[:, 0], names, strict=True):
         t = run.tallies[n]
         for hist, label in (
@@ -244,7 +244,9 @@ def plots(run: EvalRun, out: Path) -> tuple[list[str], str | None]:
         ):
             total = hist.sum()
             if total:
-                ax.step(bins, hist / total, where="mid", label=f"{label} ({int(total)})")
+                # PDQ distances are even (every hash has 128 bits set): bins of 2 bits.
+                pairs = hist[:256].reshape(128, 2).sum(axis=1)
+                ax.step(bins, pairs / total, where="mid", label=f"{label} ({int(total)})")
         ax.axvline(31, color="grey", linestyle=":", label="radius 31")
         ax.set_title(n, fontsize=9)
         ax.set_xlim(0, 200)
