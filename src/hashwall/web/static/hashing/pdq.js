@@ -5,8 +5,9 @@
 // image, the 16 x 16 DCT, and the median threshold; the eight dihedral hashes come from sign
 // flips and transposes of the one DCT.
 //
-// Pixels arrive in horizontal strips (PdqAccumulator.addRows), so a 48-megapixel photo is never
-// copied out of the decoder whole: each row is reduced to 64 column samples as it passes.
+// Pixels arrive in horizontal strips (PdqAccumulator.addRows): each row is reduced to 64 column
+// samples as it passes. A picture decoded reduced (a big JPEG) is hashed with the geometry of its
+// full size (tentWeightsReduced), as the server's fast mode does.
 
 const OUT = 64; // the decimated image is 64 x 64
 const DCT = 16; // the hash keeps the 16 x 16 lowest non-DC DCT coefficients
@@ -53,6 +54,55 @@ export function tentWeights(n) {
       const kHi = Math.min(n - 1, m + fwd);
       const inner = outer / (kHi - kLo + 1);
       for (let k = kLo; k <= kHi; k++) weights[o * span + (k - first)] += inner;
+    }
+  }
+  return { start, weights, span };
+}
+
+/**
+ * tentWeights of the full-resolution axis (nFull pixels) carried over to the same axis decoded
+ * reduced to nReduced pixels (tent_weights_reduced): each full-resolution tap's weight moves to
+ * the reduced pixel(s) covering it, so the reference's sample positions and window sizes stay.
+ * A reduced pixel stands for a block of s full pixels when nReduced = ceil(nFull / s), s in
+ * 2, 4, 8 (libjpeg's scaled decode, the last block clipped), else a span of nFull / nReduced.
+ */
+export function tentWeightsReduced(nFull, nReduced) {
+  if (nFull === nReduced) return tentWeights(nFull);
+  const full = tentWeights(nFull);
+  let step = nFull / nReduced;
+  for (const s of [2, 4, 8]) {
+    if (Math.trunc((nFull + s - 1) / s) === nReduced) {
+      step = s;
+      break;
+    }
+  }
+  const taps = full.span;
+  const span = Math.ceil(taps / step) + 2;
+  const start = new Int32Array(OUT);
+  const weights = new Float64Array(OUT * span);
+  for (let o = 0; o < OUT; o++) {
+    const first = Math.min(Math.trunc(full.start[o] / step), nReduced - 1);
+    start[o] = first;
+    for (let t = 0; t < taps; t++) {
+      const wt = full.weights[o * taps + t];
+      if (wt === 0.0) continue;
+      const k = full.start[o] + t;
+      let p = Math.min(Math.trunc(k / step), nReduced - 1);
+      let lo = k;
+      while (lo < k + 1.0) {
+        let hi;
+        if (p >= nReduced - 1) {
+          p = nReduced - 1; // the last reduced pixel takes what is left
+          hi = k + 1.0;
+        } else {
+          hi = Math.min(k + 1.0, (p + 1) * step);
+        }
+        if (hi > lo) {
+          weights[o * span + (p - first)] += wt * (hi - lo);
+          lo = hi;
+        }
+        p += 1;
+      }
     }
   }
   return { start, weights, span };
@@ -159,13 +209,17 @@ export function hashFrom64x64(a, dihedral) {
  * Alpha is ignored: the caller composites transparency on white first, as the server does.
  */
 export class PdqAccumulator {
-  constructor(width, height) {
+  /**
+   * fullWidth x fullHeight is the picture's full size when the pixels (width x height) were
+   * decoded reduced: the filter then keeps the full-resolution geometry, as pdq_fast's full_size.
+   */
+  constructor(width, height, fullWidth = width, fullHeight = height) {
     this.width = width;
     this.height = height;
-    this.empty = Math.min(width, height) < MIN_HASHABLE_DIM;
+    this.empty = Math.min(width, height, fullWidth, fullHeight) < MIN_HASHABLE_DIM;
     if (this.empty) return;
-    this.rows = tentWeights(height);
-    this.cols = tentWeights(width);
+    this.rows = tentWeightsReduced(fullHeight, height);
+    this.cols = tentWeightsReduced(fullWidth, width);
     this.rLo = this.rows.start[0];
     this.rHi = Math.min(height, this.rows.start[OUT - 1] + this.rows.span);
     this.samples = new Float64Array((this.rHi - this.rLo) * OUT); // each needed row, at 64 columns

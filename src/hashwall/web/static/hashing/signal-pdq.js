@@ -3,9 +3,12 @@ import { MIN_QUALITY, PdqAccumulator } from "./pdq.js";
 
 export const type = "pdq";
 
-/** A hasher for an image of width x height pixels: neededRows, addRows(rgba, y0, n), finish(). */
-export function begin(width, height, { orientations = false } = {}) {
-  const acc = new PdqAccumulator(width, height);
+/**
+ * A hasher for an image of width x height pixels: neededRows, addRows(rgba, y0, n), finish().
+ * fullWidth x fullHeight: the picture's size when those pixels were decoded reduced.
+ */
+export function begin(width, height, { orientations = false, fullWidth = width, fullHeight = height } = {}) {
+  const acc = new PdqAccumulator(width, height, fullWidth, fullHeight);
   return {
     neededRows: acc.neededRows,
     addRows: (rgba, y0, count) => acc.addRows(rgba, y0, count),

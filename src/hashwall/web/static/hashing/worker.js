@@ -3,6 +3,7 @@
 //
 // Signal types are modules: a file signal has fromBytes(bytes); a pixel signal has
 // begin(width, height) -> { neededRows, addRows, finish }. Adding one is one import here.
+import { jpegSize } from "./jpeg-header.js";
 import * as md5 from "./signal-md5.js";
 import * as pdq from "./signal-pdq.js";
 import * as sha256 from "./signal-sha256.js";
@@ -12,6 +13,11 @@ const PIXEL_SIGNALS = [pdq];
 const STRIP_ROWS = 256; // rows copied out of the decoded picture at a time
 const MAX_PIXELS = 100_000_000; // the server's limit (max_pixels); a phone may run out before
 const MIN_SIDE = 16; // the server's limit (min_side): smaller pictures are not fingerprinted
+// JPEGs above this many pixels are decoded reduced. 12 MP (48 MB decoded) is what most phones
+// save by default, which they decode anyway to show it; the 48-200 MP modes (192-800 MB) are
+// what would exhaust a tab. Under it, photos keep the full-size decode (the reference's pixels).
+const REDUCE_ABOVE_PIXELS = 12_000_000;
+const DRAFT_MIN_SIDE = 192; // the server's FAST_DRAFT_MIN_SIDE (hashwall/hashing/fast.py)
 
 class HashingError extends Error {
   constructor(code) {
@@ -30,13 +36,31 @@ function container(bytes) {
   return "other";
 }
 
-async function decode(file, bytes) {
+/** The strongest reduction (8, 4, 2 or 1) keeping both sides >= DRAFT_MIN_SIDE (_draft_scale). */
+function draftScale(width, height) {
+  for (const s of [8, 4, 2]) {
+    if (Math.ceil(width / s) >= DRAFT_MIN_SIDE && Math.ceil(height / s) >= DRAFT_MIN_SIDE) return s;
+  }
+  return 1;
+}
+
+/**
+ * The decode size for a picture of full size `size` (upright, from its header), or null for a
+ * full-size decode: big JPEGs decode at 1/2, 1/4 or 1/8, the reduction the server's fast mode
+ * picks, so the full-size picture never exists in this tab.
+ */
+function reducedSize(size) {
+  if (!size || size.width * size.height <= REDUCE_ABOVE_PIXELS) return null;
+  const s = draftScale(size.width, size.height);
+  return s > 1 ? { width: Math.ceil(size.width / s), height: Math.ceil(size.height / s) } : null;
+}
+
+async function decode(file, bytes, reduced) {
+  const options = { imageOrientation: "from-image", colorSpaceConversion: "none", premultiplyAlpha: "none" };
+  // Sizes are of the upright picture; Chromium's JPEG decoder then decodes to scale.
+  if (reduced) Object.assign(options, { resizeWidth: reduced.width, resizeHeight: reduced.height });
   try {
-    return await createImageBitmap(file, {
-      imageOrientation: "from-image",
-      colorSpaceConversion: "none",
-      premultiplyAlpha: "none",
-    });
+    return await createImageBitmap(file, options);
   } catch {
     throw new HashingError(container(bytes) === "heic" ? "heic" : "undecodable");
   }
@@ -48,8 +72,13 @@ async function hashOne(id, file, orientations) {
   const signals = [];
   for (const s of FILE_SIGNALS) signals.push(await s.fromBytes(bytes));
   progress(0.1);
-  const bitmap = await decode(file, bytes);
-  const { width, height } = bitmap;
+  const header = jpegSize(bytes);
+  if (header && header.width * header.height > MAX_PIXELS) throw new HashingError("too_large");
+  const reduced = reducedSize(header);
+  const bitmap = await decode(file, bytes, reduced);
+  // width x height: the picture's full size; the pixels are decoded x its size.
+  const decoded = { width: bitmap.width, height: bitmap.height };
+  const { width, height } = reduced ? header : decoded;
   if (width * height > MAX_PIXELS) {
     bitmap.close();
     throw new HashingError("too_large");
@@ -58,26 +87,30 @@ async function hashOne(id, file, orientations) {
     bitmap.close();
     throw new HashingError("too_small");
   }
-  const hashers = PIXEL_SIGNALS.map((s) => s.begin(width, height, { orientations }));
+  const hashers = PIXEL_SIGNALS.map((s) =>
+    s.begin(decoded.width, decoded.height, { orientations, fullWidth: width, fullHeight: height }),
+  );
   const first = Math.min(...hashers.map((h) => h.neededRows[0]));
   const last = Math.max(...hashers.map((h) => h.neededRows[1]));
   if (last > first) {
-    const canvas = new OffscreenCanvas(width, Math.min(STRIP_ROWS, last - first));
+    const w = decoded.width;
+    const canvas = new OffscreenCanvas(w, Math.min(STRIP_ROWS, last - first));
     const ctx = canvas.getContext("2d", { willReadFrequently: true, alpha: false });
     ctx.imageSmoothingEnabled = false;
     for (let y0 = first; y0 < last; y0 += STRIP_ROWS) {
       const rows = Math.min(STRIP_ROWS, last - y0);
       // Transparent pixels become white, as on the server (hashwall.media.modes).
       ctx.fillStyle = "#fff";
-      ctx.fillRect(0, 0, width, rows);
-      ctx.drawImage(bitmap, 0, y0, width, rows, 0, 0, width, rows);
-      const rgba = ctx.getImageData(0, 0, width, rows).data;
+      ctx.fillRect(0, 0, w, rows);
+      ctx.drawImage(bitmap, 0, y0, w, rows, 0, 0, w, rows);
+      const rgba = ctx.getImageData(0, 0, w, rows).data;
       for (const h of hashers) h.addRows(rgba, y0, rows);
       progress(0.1 + (0.85 * (y0 + rows - first)) / (last - first));
     }
   }
   bitmap.close();
-  const result = { width, height, quality: null, usable: true, orientations: null };
+  // decoded: the size of the pixels hashed (smaller than width x height for a big JPEG).
+  const result = { width, height, decoded, quality: null, usable: true, orientations: null };
   for (const h of hashers) {
     const out = h.finish();
     signals.unshift(out.signal);
