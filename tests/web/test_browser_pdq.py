@@ -263,3 +263,27 @@ def test_big_photos_are_decoded_reduced_within_6_bits_of_the_server(
             reference.sha256,
         ), name
     assert browsing.errors == []
+
+
+def test_the_reduced_tent_equals_the_servers(server: Served, browsing: Browsing) -> None:
+    """pdq.js's tentWeightsReduced is _pdq_kernels.tent_weights_reduced, weight for weight."""
+    from hashwall.hashing import _pdq_kernels
+
+    page = browsing.page
+    page.goto(f"{server.url}/report")
+    axes = [(8000, 1000), (6000, 750), (4001, 501), (3000, 1500), (1203, 97), (5000, 1234)]
+    got = page.evaluate(
+        """async (axes) => {
+          const { tentWeightsReduced } = await import("/web/hashing/pdq.js");
+          return axes.map(([n, r]) => {
+            const t = tentWeightsReduced(n, r);
+            return { start: Array.from(t.start), weights: Array.from(t.weights), span: t.span };
+          });
+        }""",
+        axes,
+    )
+    for (n_full, n_reduced), js in zip(axes, got, strict=True):
+        start, weights = _pdq_kernels.tent_weights_reduced(n_full, n_reduced)
+        assert js["start"] == start.tolist(), (n_full, n_reduced)
+        assert js["span"] == weights.shape[1], (n_full, n_reduced)
+        assert np.allclose(js["weights"], weights.ravel(), rtol=0, atol=1e-12), (n_full, n_reduced)
