@@ -13,8 +13,8 @@ from hashwall.hashing.pdq import PdqHash
 from hashwall.hashing.signals import Signal
 from hashwall.service.check import CheckRequest, check
 from hashwall.service.context import ServiceContext
+from hashwall.service.indexes import LiveIndexes
 from hashwall.service.intake import ItemSubmission, create_case
-from hashwall.service.live import LiveIndexes
 
 if TYPE_CHECKING:
     from conftest import PdqFamily, World

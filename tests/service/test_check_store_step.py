@@ -23,7 +23,7 @@ from hashwall.hashing.pdq import PdqHash
 from hashwall.hashing.signals import Signal
 from hashwall.service.check import CheckRequest, CheckResult, StoreStep, check, check_in_memory
 from hashwall.service.context import ServiceContext
-from hashwall.service.live import LiveIndexes
+from hashwall.service.indexes import LiveIndexes
 from hashwall.store.tables import matches
 
 from bank_ops import Banked, enrol

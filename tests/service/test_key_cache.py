@@ -17,9 +17,9 @@ from hashwall.hashing.signals import Signal
 from hashwall.service import auth, keys, tenants
 from hashwall.service.check import CheckRequest, check
 from hashwall.service.context import ServiceContext
+from hashwall.service.indexes import LiveIndexes
 from hashwall.service.intake import ItemSubmission, create_case
 from hashwall.service.key_cache import CachedKey, KeyCache
-from hashwall.service.live import LiveIndexes
 from hashwall.store.events import Event
 from hashwall.store.tables import matches
 

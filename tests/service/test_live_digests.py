@@ -13,8 +13,8 @@ from hashwall.hashing.signals import Signal
 from hashwall.service.check import CheckRequest, check
 from hashwall.service.context import ServiceContext
 from hashwall.service.digests import DigestChange, DigestIndex
+from hashwall.service.indexes import LiveIndexes
 from hashwall.service.intake import ItemSubmission, create_case
-from hashwall.service.live import LiveIndexes
 from hashwall.service.withdraw import withdraw_item
 
 if TYPE_CHECKING:

@@ -21,8 +21,8 @@ from hashwall.hashing.pdq import PdqHash
 from hashwall.hashing.signals import Signal
 from hashwall.service.check import CheckRequest, check
 from hashwall.service.context import ServiceContext
+from hashwall.service.indexes import REBUILD_AFTER, LiveIndexes
 from hashwall.service.intake import ItemSubmission, create_case
-from hashwall.service.live import REBUILD_AFTER, LiveIndexes
 from hashwall.settings import Settings
 from hashwall.store.events import Event
 from hashwall.store.repo import Repository
@@ -170,7 +170,7 @@ def test_the_background_follower_recovers_from_a_bad_event_and_says_so(
     live = LiveIndexes(ctx.store, ctx.settings, read_events=reader)
     metrics = Metrics()
     metrics.live = live
-    caplog.set_level("INFO", logger="hashwall.service.live")
+    caplog.set_level("INFO", logger="hashwall.service.indexes")
     live.build()
     code = pdq_family.new()
     _bank(ctx, helpline, code)

@@ -11,8 +11,10 @@ from hashwall.domain import Actor
 from hashwall.hashing.pdq import PdqHash
 from hashwall.hashing.signals import PdqSignal, Signal
 from hashwall.service.context import ServiceContext
+from hashwall.service.index_events import index_events
+from hashwall.service.indexes import LiveIndexes
 from hashwall.service.intake import ItemSubmission, create_case
-from hashwall.service.live import LiveIndexes, index_events, scan_store
+from hashwall.service.search import scan_store
 from hashwall.service.withdraw import withdraw_item
 from hashwall.store.events import Event
 

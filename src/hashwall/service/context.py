@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from hashwall.service.hitlog import HiddenHitLog
-from hashwall.service.live import LiveIndexes
+from hashwall.service.indexes import LiveIndexes
 from hashwall.settings import Settings
 from hashwall.store import credentials
 from hashwall.store.repo import Store

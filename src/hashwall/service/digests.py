@@ -28,7 +28,7 @@ changes are serialised by a lock. :meth:`DigestIndex.apply` takes a whole batch 
 once, so the delta is copied once per batch, not once per event.
 
 Built from the same snapshot as the PDQ index (streamed in chunks, never one Python object per
-row: :meth:`DigestIndex.build`) and kept current by the same events (``service/live.py``):
+row: :meth:`DigestIndex.build`) and kept current by the same events (``service/indexes.py``):
 ``item_added`` adds the item's digests (erased or malformed values are skipped),
 ``item_withdrawn``/``item_deleted`` remove them.
 """

@@ -4,7 +4,7 @@ A check must not open a store transaction just to read its key again. :class:`Ke
 per key id, what a verification read from the store: the hash of the secret, the
 :class:`~hashwall.domain.Actor` and, for a platform key, its platform row (policy).
 
-Rules (``service/auth.py`` fills it, :class:`~hashwall.service.live.LiveIndexes` owns it):
+Rules (``service/auth.py`` fills it, :class:`~hashwall.service.indexes.LiveIndexes` owns it):
 
 - Only a key that verified (right secret, not revoked) is put here; a failed verification
   leaves nothing behind, and an unknown key id or a wrong secret always goes to the store (the

@@ -1,4 +1,6 @@
-"""The live index of a serving process: built from the store, then following the event log.
+"""The indexes a serving process holds in memory (:class:`LiveIndexes`): built from the
+store, then kept current by following the event log. (``index/live.py`` is the holder of one
+index that changes while it is searched; this module keeps one per signal family current.)
 
 Usage::
 
@@ -26,20 +28,8 @@ the same events (added with ``item_added``, removed with ``item_withdrawn``/``it
 Build: one read-only snapshot gives both the event cursor (``last_event_seq``) and the live
 signals of each type, streamed as column-wise chunks (``Repository.iter_live_signals``) and
 converted to ``(n, 32)`` uint8 arrays (the type's codes), never one Python object per row.
-Follow: events with ``seq > cursor`` in batches, translated by :func:`index_events`:
-
-======================  ==============================================================
-``item_added``          add the item's value of the type (skipped when the value was erased:
-                        the item was withdrawn or deleted later, and that event removes it)
-``item_withdrawn``      remove the item
-``item_deleted``        remove the item
-``item_quarantined``    nothing: a quarantined item stays in the index and answers review
-``item_reinstated``     nothing (it never left); re-adds the value if the payload carries one
-``trust_changed``       nothing (trust is re-read from the store by the check)
-``api_key_revoked``     the key cache drops the key (``keys``, see ``service/key_cache.py``)
-``platform_changed``    the key cache drops the platform's keys (their policy changed)
-anything else           nothing (the cursor still moves past it)
-======================  ==============================================================
+Follow: events with ``seq > cursor`` in batches, translated into index changes by
+:mod:`hashwall.service.index_events`.
 
 The background thread polls every ``settings.index_poll_interval`` seconds (at most 0.2). On
 PostgreSQL it also wakes as soon as an event commits (``store/notify.py``: LISTEN on the
@@ -73,21 +63,23 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from typing import Any, Protocol
+from collections.abc import Callable, Sequence
 
-import numpy as np
-import numpy.typing as npt
-
-from hashwall.hashing.codes import HASH_BYTES, Hash256
-from hashwall.hashing.signals import SIGNAL_TYPES, DistanceSignalType, distance_types
-from hashwall.index.base import DIHEDRAL, DihedralMatch, Match
-from hashwall.index.brute import BruteForceIndex
-from hashwall.index.live import IndexEvent, IndexHolder
-from hashwall.service.digests import DigestChange, DigestIndex
+from hashwall.hashing.codes import Hash256
+from hashwall.hashing.signals import distance_types
+from hashwall.index.base import DihedralMatch
+from hashwall.index.live import IndexHolder
+from hashwall.service.digests import DigestIndex
+from hashwall.service.index_events import apply_digest_events, index_events
 from hashwall.service.key_cache import KeyCache
+from hashwall.service.search import (
+    BUILD_CHUNK,
+    distance_type,
+    live_signal_chunks,
+    search_orientations,
+)
 from hashwall.settings import Settings
-from hashwall.store.events import ITEM_DELETED, ITEM_WITHDRAWN, Event
+from hashwall.store.events import Event
 from hashwall.store.notify import EventNotifications, supports_notifications
 from hashwall.store.repo import Repository, Store
 
@@ -95,8 +87,6 @@ log = logging.getLogger(__name__)
 
 #: Events read per batch while catching up.
 EVENT_BATCH = 1000
-#: Rows per chunk while building.
-BUILD_CHUNK = 50_000
 #: Failed passes in a row at one cursor after which the index is rebuilt from the store.
 REBUILD_AFTER = 5
 #: Longest wait between two attempts of a failing follower (seconds).
@@ -111,119 +101,6 @@ EventReader = Callable[[Repository, int, int], Sequence[Event]]
 def read_log_events(repo: Repository, after: int, limit: int) -> Sequence[Event]:
     """The default :data:`EventReader`: the store's event log."""
     return repo.read_events(after, limit)
-
-
-_REMOVING = frozenset({ITEM_WITHDRAWN, ITEM_DELETED})
-_NO_IDS: npt.NDArray[np.int64] = np.zeros(0, dtype=np.int64)
-
-
-def hex_codes(values: Sequence[str]) -> npt.NDArray[np.uint8]:
-    """Canonical 64-hex-digit codes as an ``(n, 32)`` uint8 array (one join, one parse)."""
-    if not values:
-        return np.zeros((0, HASH_BYTES), dtype=np.uint8)
-    return np.frombuffer(bytes.fromhex("".join(values)), dtype=np.uint8).reshape(-1, HASH_BYTES)
-
-
-def index_events(events: Sequence[Event], kind: type[DistanceSignalType]) -> list[IndexEvent]:
-    """Translate log events into changes of the index of ``kind`` (one per event, so the
-    cursor moves past all).
-
-    See the module docstring for the table. Events without a change become an empty removal.
-    """
-    out: list[IndexEvent] = []
-    for event in events:
-        item_id = event.item_id
-        if item_id is None:
-            out.append(IndexEvent(event.seq, "remove", _NO_IDS))
-            continue
-        ids = np.array([item_id], dtype=np.int64)
-        if event.type in _REMOVING:
-            out.append(IndexEvent(event.seq, "remove", ids))
-            continue
-        values = _signal_values(event.payload, kind.name)
-        if values:
-            # One code per item: the last one wins, as in the index.
-            out.append(IndexEvent(event.seq, "add", ids, kind.codes(values[-1:])))
-        else:
-            out.append(IndexEvent(event.seq, "remove", _NO_IDS))
-    return out
-
-
-def apply_digest_events(digests: DigestIndex, events: Sequence[Event]) -> None:
-    """Apply log events to the exact digests (the rules of :func:`index_events`), as one batch."""
-    changes: list[DigestChange] = []
-    for event in events:
-        item_id = event.item_id
-        if item_id is None:
-            continue
-        if event.type in _REMOVING:
-            changes.append(DigestChange(item_id, removed=True))
-            continue
-        signals = tuple((t, v) for t in digests.types for v in _signal_values(event.payload, t))
-        if signals:
-            changes.append(DigestChange(item_id, signals))
-    digests.apply(changes)
-
-
-def _signal_values(payload: dict[str, Any], signal_type: str) -> list[str]:
-    signal_list = payload.get("signals")
-    if not isinstance(signal_list, list):
-        return []
-    return [
-        s["value"]
-        for s in signal_list
-        if isinstance(s, dict) and s.get("type") == signal_type and isinstance(s.get("value"), str)
-    ]
-
-
-def _chunks(
-    repo: Repository, kind: type[DistanceSignalType]
-) -> Iterator[tuple[npt.NDArray[np.int64], npt.NDArray[np.uint8]]]:
-    for chunk in repo.iter_live_signals(kind.name, chunk_size=BUILD_CHUNK):
-        yield np.asarray(chunk.item_ids, dtype=np.int64), kind.codes(chunk.values)
-
-
-def _distance_type(name: str) -> type[DistanceSignalType]:
-    kind = SIGNAL_TYPES.get(name)
-    if kind is None or not issubclass(kind, DistanceSignalType):
-        raise ValueError(f"{name!r} is not a registered distance signal type")
-    return kind
-
-
-def scan_store(
-    store: Store, orientations: Sequence[Hash256], radius: int, signal_type: str
-) -> list[DihedralMatch]:
-    """Search the store's live signals of one distance type by brute force (no live index:
-    tools and the CLI)."""
-    kind = _distance_type(signal_type)
-    index = BruteForceIndex()
-    with store.read() as repo:
-        for ids, codes in _chunks(repo, kind):
-            index.add(ids, codes)
-    return search_orientations(index, orientations, radius)
-
-
-class _Searchable(Protocol):
-    def search(self, query: Hash256, radius: int) -> list[Match]: ...
-
-    def search_dihedral(
-        self, orientations: Sequence[Hash256], radius: int
-    ) -> list[DihedralMatch]: ...
-
-
-def search_orientations(
-    index: _Searchable, orientations: Sequence[Hash256], radius: int
-) -> list[DihedralMatch]:
-    """Best distance (and its orientation position) per id over 8 orientations, or any number."""
-    if len(orientations) == DIHEDRAL:
-        return index.search_dihedral(list(orientations), radius)
-    best: dict[int, DihedralMatch] = {}
-    for position, query in enumerate(orientations):
-        for match in index.search(query, radius):
-            found = best.get(match.id)
-            if found is None or match.distance < found.distance:
-                best[match.id] = DihedralMatch(match.id, match.distance, position)
-    return sorted(best.values(), key=lambda m: (m.distance, m.id))
 
 
 class LiveIndexes:
@@ -357,7 +234,7 @@ class LiveIndexes:
                 chunks = repo.iter_live_signals(digest_type, chunk_size=BUILD_CHUNK)
                 self.digests.build(digest_type, ((c.item_ids, c.values) for c in chunks))
             for name, holder in self.near.items():
-                holder.build_from(_chunks(repo, _distance_type(name)), last_event=cursor)
+                holder.build_from(live_signal_chunks(repo, distance_type(name)), last_event=cursor)
             self.keys.start_at(cursor)
             self._cursor = cursor
             self._built = True
@@ -384,7 +261,7 @@ class LiveIndexes:
                 fresh = [e for e in events if e.seq > self._cursor]
                 if fresh:
                     for name, holder in self.near.items():
-                        holder.apply(index_events(fresh, _distance_type(name)))
+                        holder.apply(index_events(fresh, distance_type(name)))
                     apply_digest_events(self.digests, fresh)
                     self.keys.apply(fresh)
                     self._cursor = fresh[-1].seq

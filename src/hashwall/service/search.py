@@ -1,0 +1,71 @@
+"""Searching a distance index in any number of orientations, and the store's live signals
+when no index is held (tools, the CLI, a check while the live indexes lag)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from hashwall.hashing.codes import Hash256
+from hashwall.hashing.signals import SIGNAL_TYPES, DistanceSignalType
+from hashwall.index.base import DIHEDRAL, DihedralMatch, Match
+from hashwall.index.brute import BruteForceIndex
+from hashwall.store.repo import Repository, Store
+
+#: Rows per chunk while streaming a type's live signals.
+BUILD_CHUNK = 50_000
+
+
+def live_signal_chunks(
+    repo: Repository, kind: type[DistanceSignalType]
+) -> Iterator[tuple[npt.NDArray[np.int64], npt.NDArray[np.uint8]]]:
+    """The live signals of ``kind`` as (item ids, codes) arrays, chunk by chunk."""
+    for chunk in repo.iter_live_signals(kind.name, chunk_size=BUILD_CHUNK):
+        yield np.asarray(chunk.item_ids, dtype=np.int64), kind.codes(chunk.values)
+
+
+def distance_type(name: str) -> type[DistanceSignalType]:
+    """The registered distance type named ``name`` (ValueError for any other name)."""
+    kind = SIGNAL_TYPES.get(name)
+    if kind is None or not issubclass(kind, DistanceSignalType):
+        raise ValueError(f"{name!r} is not a registered distance signal type")
+    return kind
+
+
+def scan_store(
+    store: Store, orientations: Sequence[Hash256], radius: int, signal_type: str
+) -> list[DihedralMatch]:
+    """Search the store's live signals of one distance type by brute force (no live index:
+    tools and the CLI)."""
+    kind = distance_type(signal_type)
+    index = BruteForceIndex()
+    with store.read() as repo:
+        for ids, codes in live_signal_chunks(repo, kind):
+            index.add(ids, codes)
+    return search_orientations(index, orientations, radius)
+
+
+class _Searchable(Protocol):
+    def search(self, query: Hash256, radius: int) -> list[Match]: ...
+
+    def search_dihedral(
+        self, orientations: Sequence[Hash256], radius: int
+    ) -> list[DihedralMatch]: ...
+
+
+def search_orientations(
+    index: _Searchable, orientations: Sequence[Hash256], radius: int
+) -> list[DihedralMatch]:
+    """Best distance (and its orientation position) per id over 8 orientations, or any number."""
+    if len(orientations) == DIHEDRAL:
+        return index.search_dihedral(list(orientations), radius)
+    best: dict[int, DihedralMatch] = {}
+    for position, query in enumerate(orientations):
+        for match in index.search(query, radius):
+            found = best.get(match.id)
+            if found is None or match.distance < found.distance:
+                best[match.id] = DihedralMatch(match.id, match.distance, position)
+    return sorted(best.values(), key=lambda m: (m.distance, m.id))
