@@ -17,8 +17,8 @@ from pg_cluster import private_cluster
 from hashwall.domain import Actor
 from hashwall.hashing.signals import Signal
 from hashwall.service.context import ServiceContext
+from hashwall.service.indexes import LiveIndexes
 from hashwall.service.intake import ItemSubmission, create_case
-from hashwall.service.live import LiveIndexes
 from hashwall.settings import Settings
 from hashwall.store import migrate
 from hashwall.store.engine import make_engine
@@ -39,7 +39,7 @@ def _bank(ctx: ServiceContext, sha: str) -> None:
 
 
 def test_listen_reconnects_after_the_store_restarts(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, logger="hashwall.service.live")
+    caplog.set_level(logging.INFO, logger="hashwall.service.indexes")
     with private_cluster() as cluster:
         engine = make_engine(cluster.url)
         try:

@@ -58,7 +58,7 @@ from prometheus_client.registry import Collector
 if TYPE_CHECKING:
     from hashwall.api.outage import StoreOutage
     from hashwall.sandbox.pool import PoolStats
-    from hashwall.service.live import LiveIndexes
+    from hashwall.service.indexes import LiveIndexes
 
 log = logging.getLogger("hashwall.api")
 

@@ -25,7 +25,7 @@ from hashwall.errors import StoreUnavailable
 from hashwall.hashing.image import ImageHashes
 from hashwall.service.context import ServiceContext
 from hashwall.service.hitlog import HiddenHitLog
-from hashwall.service.live import LiveIndexes
+from hashwall.service.indexes import LiveIndexes
 from hashwall.settings import Settings
 from hashwall.store import migrate
 

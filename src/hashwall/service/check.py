@@ -65,8 +65,9 @@ from hashwall.service.allowlist import AllowlistMatcher
 from hashwall.service.auth import INVALID_KEY_MESSAGE
 from hashwall.service.context import ServiceContext
 from hashwall.service.hitlog import HiddenHit, write_hidden_hits
-from hashwall.service.live import LiveIndexes, scan_store
+from hashwall.service.indexes import LiveIndexes
 from hashwall.service.reveal import REVEAL_BAND, NearMatch, coarse_distance, revealed_distances
+from hashwall.service.search import scan_store
 from hashwall.service.signal_policy import allowlist_radii, policy_threshold, usable
 from hashwall.service.upload import CheckRequest
 from hashwall.store.ids import new_check_id

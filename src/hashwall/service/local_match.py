@@ -37,7 +37,7 @@ import numpy as np
 from hashwall.errors import InvalidInput
 from hashwall.hashing.signals import SIGNAL_TYPES, DistanceSignalType, SignalType, distance_types
 from hashwall.index.mih import MihIndex
-from hashwall.service.live import search_orientations
+from hashwall.service.search import search_orientations
 from hashwall.service.upload import CheckRequest
 
 #: The ``format`` of the files ``hashwall feed sync`` writes.
