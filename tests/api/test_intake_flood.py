@@ -156,7 +156,7 @@ def test_argon2_runs_on_threads_that_give_way_to_the_checks() -> None:
         return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
 
     async def main() -> int:
-        return await cap.run_fair_async("", niceness)
+        return await cap.run_fair("", niceness)
 
     try:
         assert asyncio.run(main()) == min(19, mine + ARGON2_NICENESS)

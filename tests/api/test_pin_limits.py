@@ -46,19 +46,20 @@ async def test_a_case_is_slowed_for_every_address_once_its_free_attempts_are_spe
     clock = FakeClock()
     backoff = InProcessPinBackoff(POLICY, clock=clock)
     addresses = (f"198.51.100.{n}" for n in range(1000))  # a fresh address per guess
-    assert [
-        (await backoff.attempt_async("HW-CASE", next(addresses))).allowed for _ in range(2)
-    ] == [True, True]
+    assert [(await backoff.attempt("HW-CASE", next(addresses))).allowed for _ in range(2)] == [
+        True,
+        True,
+    ]
     waits = []
     for _ in range(5):
-        assert (await backoff.attempt_async("HW-CASE", next(addresses))).allowed
-        denied = await backoff.attempt_async("HW-CASE", next(addresses))
+        assert (await backoff.attempt("HW-CASE", next(addresses))).allowed
+        denied = await backoff.attempt("HW-CASE", next(addresses))
         assert not denied.allowed
         waits.append(denied.retry_after)
         clock.advance(denied.retry_after)
     assert waits == [1.0, 2.0, 4.0, 4.0, 4.0]  # doubling, up to case_max
     assert (
-        await backoff.attempt_async("HW-OTHER", next(addresses))
+        await backoff.attempt("HW-OTHER", next(addresses))
     ).allowed  # other cases are not slowed
 
 
@@ -74,16 +75,16 @@ async def test_an_attempt_never_evaluated_is_refunded_with_its_wait() -> None:
     policy = BackoffPolicy(free_attempts=2, client_free_attempts=2, case_free_attempts=2, base=30)
     backoff = InProcessPinBackoff(policy, clock=clock)
     for _ in range(20):  # 503s, cancelled requests, text that is not a PIN: none count
-        assert (await backoff.attempt_async("HW-R", "192.0.2.5")).allowed
-        await backoff.refund_async("HW-R", "192.0.2.5")
+        assert (await backoff.attempt("HW-R", "192.0.2.5")).allowed
+        await backoff.refund("HW-R", "192.0.2.5")
     # Still every free attempt, and no wait left behind by the refunded ones.
-    assert (await backoff.attempt_async("HW-R", "192.0.2.5")).allowed
+    assert (await backoff.attempt("HW-R", "192.0.2.5")).allowed
     assert (
-        await backoff.attempt_async("HW-R", "192.0.2.5")
+        await backoff.attempt("HW-R", "192.0.2.5")
     ).allowed  # the 2nd: counted, now 30 s to wait
-    assert not (await backoff.attempt_async("HW-R", "192.0.2.5")).allowed
-    await backoff.refund_async("HW-R", "192.0.2.5")  # the 2nd was not evaluated after all
-    assert (await backoff.attempt_async("HW-R", "192.0.2.5")).allowed
+    assert not (await backoff.attempt("HW-R", "192.0.2.5")).allowed
+    await backoff.refund("HW-R", "192.0.2.5")  # the 2nd was not evaluated after all
+    assert (await backoff.attempt("HW-R", "192.0.2.5")).allowed
 
 
 async def test_a_right_pin_gives_back_its_count_to_the_case_and_the_address() -> None:
@@ -91,15 +92,11 @@ async def test_a_right_pin_gives_back_its_count_to_the_case_and_the_address() ->
     policy = BackoffPolicy(free_attempts=5, client_free_attempts=5, case_free_attempts=2)
     backoff = InProcessPinBackoff(policy, clock=clock)
     for _ in range(10):
-        assert (await backoff.attempt_async("HW-S", "192.0.2.5")).allowed
-        await backoff.succeeded_async("HW-S", "192.0.2.5")
-    assert (
-        await backoff.attempt_async("HW-S", "203.0.113.9")
-    ).allowed  # a wrong PIN from elsewhere
-    assert (await backoff.attempt_async("HW-S", "203.0.113.9")).allowed
-    assert not (
-        await backoff.attempt_async("HW-S", "192.0.2.5")
-    ).allowed  # the case's two are spent
+        assert (await backoff.attempt("HW-S", "192.0.2.5")).allowed
+        await backoff.succeeded("HW-S", "192.0.2.5")
+    assert (await backoff.attempt("HW-S", "203.0.113.9")).allowed  # a wrong PIN from elsewhere
+    assert (await backoff.attempt("HW-S", "203.0.113.9")).allowed
+    assert not (await backoff.attempt("HW-S", "192.0.2.5")).allowed  # the case's two are spent
 
 
 def test_redis_case_counter_and_refunds_are_shared_by_replicas(
@@ -114,11 +111,11 @@ def test_redis_case_counter_and_refunds_are_shared_by_replicas(
 
     async def run(backoff: RedisPinBackoff, what: str, address: str) -> bool:
         if what == "attempt":
-            return (await backoff.attempt_async("HW-X", address)).allowed
+            return (await backoff.attempt("HW-X", address)).allowed
         if what == "refund":
-            await backoff.refund_async("HW-X", address)
+            await backoff.refund("HW-X", address)
         else:
-            await backoff.succeeded_async("HW-X", address)
+            await backoff.succeeded("HW-X", address)
         return True
 
     async def main() -> list[bool]:
@@ -180,7 +177,7 @@ def test_a_flood_from_many_addresses_cannot_refuse_or_outwait_one_who_asks_once(
 
         async def flood(n: int) -> None:
             try:
-                await cap.run_fair_async(f"attacker-{n % 10}", blocker.hold, f"a{n}")
+                await cap.run_fair(f"attacker-{n % 10}", blocker.hold, f"a{n}")
             except Overloaded:
                 refused.append(f"a{n}")
 
@@ -188,7 +185,7 @@ def test_a_flood_from_many_addresses_cannot_refuse_or_outwait_one_who_asks_once(
         await until(lambda: blocker.started == ["a0"], "the first call runs")
         floods = [asyncio.create_task(flood(n)) for n in range(1, 40)]
         await until(lambda: len(refused) == 36, "the waiting room fills, the rest is refused")
-        person = asyncio.create_task(cap.run_fair_async("person", blocker.quick, "person"))
+        person = asyncio.create_task(cap.run_fair("person", blocker.quick, "person"))
         await until(lambda: cap.waiting_for("person") == 1, "the person waits")
         assert len(refused) == 37 and cap.waiting == 3  # one attacker gave up its place
         blocker.release.release()  # the running call ends: the person's turn, not a flood's
@@ -211,10 +208,10 @@ def test_a_call_that_gives_up_while_waiting_leaves_its_place_and_no_slot_behind(
     blocker = Blocker()
 
     async def main() -> list[str]:
-        first = asyncio.create_task(cap.run_fair_async("a", blocker.hold, "first"))
+        first = asyncio.create_task(cap.run_fair("a", blocker.hold, "first"))
         await until(lambda: blocker.started == ["first"], "the first call runs")
-        gone = asyncio.create_task(cap.run_fair_async("b", blocker.quick, "gone"))
-        later = asyncio.create_task(cap.run_fair_async("c", blocker.quick, "later"))
+        gone = asyncio.create_task(cap.run_fair("b", blocker.quick, "gone"))
+        later = asyncio.create_task(cap.run_fair("c", blocker.quick, "later"))
         await until(lambda: cap.waiting == 2, "two wait")
         gone.cancel()
         await until(lambda: cap.waiting == 1, "the cancelled call left")
@@ -232,11 +229,9 @@ def test_callers_of_one_flow_queue_in_order() -> None:
     blocker = Blocker()
 
     async def main() -> list[str]:
-        holder = asyncio.create_task(cap.run_fair_async("", blocker.hold, "first"))
+        holder = asyncio.create_task(cap.run_fair("", blocker.hold, "first"))
         await until(lambda: blocker.started == ["first"], "the first call runs")
-        calls = [
-            asyncio.create_task(cap.run_fair_async("", blocker.quick, f"q{n}")) for n in range(3)
-        ]
+        calls = [asyncio.create_task(cap.run_fair("", blocker.quick, f"q{n}")) for n in range(3)]
         await until(lambda: cap.waiting == 3, "three wait")
         blocker.release.release()
         assert await holder == "first"

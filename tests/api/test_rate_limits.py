@@ -107,7 +107,7 @@ SLOW = 0.01  # one token per 100 s
 
 async def test_burst_is_allowed_then_denied_with_retry_after(limiter: RateLimiter) -> None:
     rate = Rate(per_second=SLOW, burst=5)
-    decisions = [await limiter.hit_async("key:k1", rate) for _ in range(6)]
+    decisions = [await limiter.hit("key:k1", rate) for _ in range(6)]
     assert [d.allowed for d in decisions] == [True] * 5 + [False]
     assert [d.remaining for d in decisions[:5]] == [4, 3, 2, 1, 0]
     assert 0 < decisions[5].retry_after <= 100 + 1e-6
@@ -115,21 +115,21 @@ async def test_burst_is_allowed_then_denied_with_retry_after(limiter: RateLimite
 
 async def test_requests_come_back_at_the_sustained_rate(limiter: RateLimiter) -> None:
     rate = Rate(per_second=1, burst=1)  # denied unless a second passes between two hits
-    assert (await limiter.hit_async("ip:192.0.2.1", rate)).allowed
-    denied = await limiter.hit_async("ip:192.0.2.1", rate)
+    assert (await limiter.hit("ip:192.0.2.1", rate)).allowed
+    denied = await limiter.hit("ip:192.0.2.1", rate)
     assert not denied.allowed
     await asyncio.sleep(denied.retry_after + 0.01)
-    assert (await limiter.hit_async("ip:192.0.2.1", rate)).allowed
+    assert (await limiter.hit("ip:192.0.2.1", rate)).allowed
 
 
 async def test_subjects_are_limited_independently(limiter: RateLimiter) -> None:
     rate = Rate(per_second=SLOW, burst=2)
-    assert [(await limiter.hit_async("key:a", rate)).allowed for _ in range(3)] == [
+    assert [(await limiter.hit("key:a", rate)).allowed for _ in range(3)] == [
         True,
         True,
         False,
     ]
-    assert (await limiter.hit_async("key:b", rate)).allowed
+    assert (await limiter.hit("key:b", rate)).allowed
 
 
 def test_a_denied_decision_raises_rate_limited_with_whole_seconds() -> None:
@@ -147,7 +147,7 @@ def test_in_process_limiter_is_exact_under_threads() -> None:
     allowed: list[bool] = []
 
     async def hits() -> list[bool]:
-        return [(await limiter.hit_async("key:shared", rate)).allowed for _ in range(100)]
+        return [(await limiter.hit("key:shared", rate)).allowed for _ in range(100)]
 
     threads = [
         threading.Thread(target=lambda: allowed.extend(asyncio.run(hits()))) for _ in range(8)
@@ -165,7 +165,7 @@ async def test_in_process_limiter_forgets_idle_subjects() -> None:
     limiter = InProcessRateLimiter(clock=clock)
     rate = Rate(per_second=100, burst=10)
     for i in range(3000):
-        await limiter.hit_async(f"ip:{i}", rate)
+        await limiter.hit(f"ip:{i}", rate)
         clock.advance(0.01)
     assert len(limiter) < 1100  # only subjects seen since the last sweep
 
@@ -174,7 +174,7 @@ async def test_replicas_share_one_redis_limit(redis_target: RedisTarget) -> None
     one = RedisRateLimiter(redis_target.url, prefix=redis_target.prefix, secret=b"s")
     two = RedisRateLimiter(redis_target.url, prefix=redis_target.prefix, secret=b"s")
     rate = Rate(per_second=SLOW, burst=4)
-    answers = [(await (one if i % 2 else two).hit_async("key:k", rate)).allowed for i in range(6)]
+    answers = [(await (one if i % 2 else two).hit("key:k", rate)).allowed for i in range(6)]
     assert answers == [True] * 4 + [False] * 2
     await one.aclose()
     await two.aclose()
@@ -182,7 +182,7 @@ async def test_replicas_share_one_redis_limit(redis_target: RedisTarget) -> None
 
 async def test_redis_keys_hold_no_raw_address_and_expire(redis_target: RedisTarget) -> None:
     limiter = RedisRateLimiter(redis_target.url, prefix=redis_target.prefix, secret=b"s")
-    await limiter.hit_async("ip:203.0.113.77", Rate(per_second=SLOW, burst=5))
+    await limiter.hit("ip:203.0.113.77", Rate(per_second=SLOW, burst=5))
     await limiter.aclose()
     keys = redis_keys(redis_target)
     assert len(keys) == 1
@@ -197,7 +197,7 @@ async def test_redis_outage_falls_back_to_per_process_limits(
 ) -> None:
     limiter = RedisRateLimiter("redis://127.0.0.1:9/0")  # the discard port: nothing listens
     rate = Rate(per_second=SLOW, burst=2)
-    answers = [(await limiter.hit_async("key:k", rate)).allowed for _ in range(3)]
+    answers = [(await limiter.hit("key:k", rate)).allowed for _ in range(3)]
     assert answers == [True, True, False]
     assert "Redis unavailable" in caplog.text
     await limiter.aclose()
@@ -218,44 +218,44 @@ POLICY = BackoffPolicy(free_attempts=3, client_free_attempts=100, base=1.0, max=
 async def test_pin_attempts_are_free_then_back_off_exponentially() -> None:
     clock = FakeClock()
     backoff = InProcessPinBackoff(POLICY, clock=clock)
-    assert [(await backoff.attempt_async("HW-CASE", "198.51.100.1")).allowed for _ in range(3)] == [
+    assert [(await backoff.attempt("HW-CASE", "198.51.100.1")).allowed for _ in range(3)] == [
         True
     ] * 3
     waits = []
     for _ in range(5):
-        denied = await backoff.attempt_async("HW-CASE", "198.51.100.1")
+        denied = await backoff.attempt("HW-CASE", "198.51.100.1")
         assert not denied.allowed
         waits.append(denied.retry_after)
         clock.advance(denied.retry_after)
-        assert (await backoff.attempt_async("HW-CASE", "198.51.100.1")).allowed
+        assert (await backoff.attempt("HW-CASE", "198.51.100.1")).allowed
     assert waits == [1.0, 2.0, 4.0, 8.0, 8.0]
 
 
 async def test_stranger_hammering_a_case_slows_only_themselves() -> None:
     backoff = InProcessPinBackoff(POLICY, clock=FakeClock())
     for _ in range(50):
-        await backoff.attempt_async("HW-OWNED", "203.0.113.9")  # a stranger guessing
-    assert not (await backoff.attempt_async("HW-OWNED", "203.0.113.9")).allowed
+        await backoff.attempt("HW-OWNED", "203.0.113.9")  # a stranger guessing
+    assert not (await backoff.attempt("HW-OWNED", "203.0.113.9")).allowed
     # The person who owns the case, from their own address, is not slowed at all.
-    assert (await backoff.attempt_async("HW-OWNED", "198.51.100.20")).allowed
+    assert (await backoff.attempt("HW-OWNED", "198.51.100.20")).allowed
 
 
 async def test_one_address_guessing_across_cases_is_slowed() -> None:
     policy = BackoffPolicy(free_attempts=3, client_free_attempts=5, base=1.0, max=8.0)
     backoff = InProcessPinBackoff(policy, clock=FakeClock())
-    answers = [(await backoff.attempt_async(f"HW-{i}", "203.0.113.9")).allowed for i in range(6)]
+    answers = [(await backoff.attempt(f"HW-{i}", "203.0.113.9")).allowed for i in range(6)]
     assert answers == [True] * 5 + [False]
-    assert (await backoff.attempt_async("HW-99", "198.51.100.20")).allowed  # others are not
+    assert (await backoff.attempt("HW-99", "198.51.100.20")).allowed  # others are not
 
 
 async def test_right_pin_forgets_the_pairs_attempts_and_returns_the_clients() -> None:
     policy = BackoffPolicy(free_attempts=2, client_free_attempts=3, base=1.0, max=8.0)
     backoff = InProcessPinBackoff(policy, clock=FakeClock())
     for _ in range(2):
-        assert (await backoff.attempt_async("HW-A", "192.0.2.5")).allowed
-        await backoff.succeeded_async("HW-A", "192.0.2.5")
+        assert (await backoff.attempt("HW-A", "192.0.2.5")).allowed
+        await backoff.succeeded("HW-A", "192.0.2.5")
     # Two right PINs cost nothing: the address still has all of its free attempts.
-    answers = [(await backoff.attempt_async(f"HW-{i}", "192.0.2.5")).allowed for i in range(4)]
+    answers = [(await backoff.attempt(f"HW-{i}", "192.0.2.5")).allowed for i in range(4)]
     assert answers == [True, True, True, False]
 
 
@@ -263,18 +263,16 @@ async def test_pin_counters_start_over_after_the_window() -> None:
     clock = FakeClock()
     backoff = InProcessPinBackoff(POLICY, clock=clock)
     for _ in range(3):
-        await backoff.attempt_async("HW-W", "192.0.2.5")
-    assert not (await backoff.attempt_async("HW-W", "192.0.2.5")).allowed
+        await backoff.attempt("HW-W", "192.0.2.5")
+    assert not (await backoff.attempt("HW-W", "192.0.2.5")).allowed
     clock.advance(POLICY.window + 1)
-    answers = [(await backoff.attempt_async("HW-W", "192.0.2.5")).allowed for _ in range(3)]
+    answers = [(await backoff.attempt("HW-W", "192.0.2.5")).allowed for _ in range(3)]
     assert answers == [True] * 3
 
 
 async def test_parallel_pin_attempts_are_counted_before_they_run() -> None:
     backoff = InProcessPinBackoff(POLICY, clock=FakeClock())
-    results = await asyncio.gather(
-        *(backoff.attempt_async("HW-P", "203.0.113.9") for _ in range(16))
-    )
+    results = await asyncio.gather(*(backoff.attempt("HW-P", "203.0.113.9") for _ in range(16)))
     assert sum(d.allowed for d in results) == POLICY.free_attempts
 
 
@@ -284,15 +282,15 @@ async def test_redis_pin_backoff_is_shared_and_never_locks_out_the_owner(
     policy = BackoffPolicy(free_attempts=2, client_free_attempts=100, base=0.2, max=1.0)
     one = RedisPinBackoff(redis_target.url, policy, prefix=redis_target.prefix, secret=b"s")
     two = RedisPinBackoff(redis_target.url, policy, prefix=redis_target.prefix, secret=b"s")
-    assert (await one.attempt_async("HW-R", "203.0.113.9")).allowed
-    assert (await two.attempt_async("HW-R", "203.0.113.9")).allowed
-    denied = await one.attempt_async("HW-R", "203.0.113.9")
+    assert (await one.attempt("HW-R", "203.0.113.9")).allowed
+    assert (await two.attempt("HW-R", "203.0.113.9")).allowed
+    denied = await one.attempt("HW-R", "203.0.113.9")
     assert not denied.allowed
     assert 0 < denied.retry_after <= 0.2
-    assert (await two.attempt_async("HW-R", "198.51.100.20")).allowed  # the owner, elsewhere
+    assert (await two.attempt("HW-R", "198.51.100.20")).allowed  # the owner, elsewhere
     await asyncio.sleep(denied.retry_after + 0.02)
-    assert (await two.attempt_async("HW-R", "203.0.113.9")).allowed
-    second = await one.attempt_async("HW-R", "203.0.113.9")
+    assert (await two.attempt("HW-R", "203.0.113.9")).allowed
+    second = await one.attempt("HW-R", "203.0.113.9")
     assert 0.2 < second.retry_after <= 0.4  # doubled
     await one.aclose()
     await two.aclose()
@@ -303,10 +301,10 @@ async def test_redis_pin_backoff_is_shared_and_never_locks_out_the_owner(
 async def test_redis_right_pin_resets_the_pair(redis_target: RedisTarget) -> None:
     policy = BackoffPolicy(free_attempts=1, client_free_attempts=100, base=5.0, max=5.0)
     backoff = RedisPinBackoff(redis_target.url, policy, prefix=redis_target.prefix)
-    first = await backoff.attempt_async("HW-S", "192.0.2.5")
-    second = await backoff.attempt_async("HW-S", "192.0.2.5")
-    await backoff.succeeded_async("HW-S", "192.0.2.5")
-    third = await backoff.attempt_async("HW-S", "192.0.2.5")
+    first = await backoff.attempt("HW-S", "192.0.2.5")
+    second = await backoff.attempt("HW-S", "192.0.2.5")
+    await backoff.succeeded("HW-S", "192.0.2.5")
+    third = await backoff.attempt("HW-S", "192.0.2.5")
     await backoff.aclose()
     assert [first.allowed, second.allowed, third.allowed] == [True, False, True]
 
@@ -338,7 +336,7 @@ async def test_cap_runs_at_most_limit_calls_at_once_and_never_blocks_the_loop() 
             await asyncio.sleep(0.005)
 
     tick_task = asyncio.create_task(ticker())
-    results = await asyncio.gather(*(cap.run_fair_async(f"f{i % 2}", check, i) for i in range(6)))
+    results = await asyncio.gather(*(cap.run_fair(f"f{i % 2}", check, i) for i in range(6)))
     tick_task.cancel()
     assert results == [0, 2, 4, 6, 8, 10]
     assert peak == 2
@@ -350,16 +348,16 @@ async def test_cap_runs_at_most_limit_calls_at_once_and_never_blocks_the_loop() 
 async def test_cap_refuses_at_once_beyond_its_waiting_room() -> None:
     cap = ConcurrencyCap(limit=1, max_waiting=1)
     release = threading.Event()
-    holders = [asyncio.create_task(cap.run_fair_async("a", release.wait)) for _ in range(2)]
+    holders = [asyncio.create_task(cap.run_fair("a", release.wait)) for _ in range(2)]
     for _ in range(500):
         if cap.admitted == 2:
             break
         await asyncio.sleep(0.01)
     assert cap.admitted == 2
     with pytest.raises(Overloaded) as caught:
-        await cap.run_fair_async("a", lambda: None)
+        await cap.run_fair("a", lambda: None)
     assert caught.value.status == 503
     release.set()
     await asyncio.gather(*holders)
-    assert await cap.run_fair_async("a", lambda: 7) == 7
+    assert await cap.run_fair("a", lambda: 7) == 7
     cap.close()

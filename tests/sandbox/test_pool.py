@@ -52,7 +52,7 @@ def hashed(
     pool: DecodePool, data: bytes, *, fast: bool = True, orientations: bool = False
 ) -> ImageHashes:
     """``data`` hashed by ``pool``, from an event loop of its own."""
-    return asyncio.run(pool.hash_media_async(data, fast=fast, orientations=orientations))
+    return asyncio.run(pool.hash_media(data, fast=fast, orientations=orientations))
 
 
 def faulty_pool(workers: int = 1, **settings: float) -> DecodePool:
@@ -186,7 +186,7 @@ def test_async_callers_share_the_pool(pool: DecodePool) -> None:
 
     async def main() -> list[str]:
         hashes = await asyncio.gather(
-            *(pool.hash_media_async(d, fast=True, orientations=False) for d in images)
+            *(pool.hash_media(d, fast=True, orientations=False) for d in images)
         )
         return [h.pdq.hex for h in hashes]
 
@@ -215,20 +215,18 @@ def test_saturated_pool_answers_overloaded_then_serves_again(tmp_path: Path) -> 
 
         async def main() -> None:
             held = asyncio.create_task(
-                single.hash_media_async(
-                    fault("hold", release, then=data), fast=True, orientations=False
-                )
+                single.hash_media(fault("hold", release, then=data), fast=True, orientations=False)
             )
             await until_busy(single)  # every worker taken
             started = time.monotonic()
             with pytest.raises(Overloaded) as caught:
-                await single.hash_media_async(data, fast=True, orientations=False)
+                await single.hash_media(data, fast=True, orientations=False)
             assert caught.value.status == 503
             assert time.monotonic() - started >= 0.3  # it waited its turn on the loop first
             assert threading.active_count() < 10  # no thread per waiting caller
             release.touch()
             assert (await held).usable
-            assert (await single.hash_media_async(data, fast=True, orientations=False)).usable
+            assert (await single.hash_media(data, fast=True, orientations=False)).usable
 
         asyncio.run(main())
         assert single.stats().restarts == 0
@@ -249,7 +247,7 @@ def test_a_worker_released_on_another_loop_is_handed_to_the_waiting_caller(
 
         async def waiting_caller() -> str:
             asyncio.get_running_loop().call_later(0.1, release.touch)
-            return (await single.hash_media_async(data, fast=True, orientations=False)).pdq.hex
+            return (await single.hash_media(data, fast=True, orientations=False)).pdq.hex
 
         assert asyncio.run(waiting_caller()) == hash_image(data, fast=True).pdq.hex
         holder.join()
@@ -263,11 +261,9 @@ def test_cancelled_async_callers_never_cost_or_leak_a_worker() -> None:
 
         async def main() -> str:
             # Cancelled while its job is in the worker: the worker finishes and comes back.
-            first = asyncio.create_task(single.hash_media_async(data, fast=True, orientations=True))
+            first = asyncio.create_task(single.hash_media(data, fast=True, orientations=True))
             # Cancelled while waiting for the busy worker: nothing to give back.
-            second = asyncio.create_task(
-                single.hash_media_async(data, fast=True, orientations=True)
-            )
+            second = asyncio.create_task(single.hash_media(data, fast=True, orientations=True))
             # The first task's first step takes the idle worker and sends its job (one
             # sendmsg); cancel it in the loop's next step, before it can have resumed with the
             # reply, however fast or slow the worker is.
@@ -278,7 +274,7 @@ def test_cancelled_async_callers_never_cost_or_leak_a_worker() -> None:
             for task in (first, second):
                 with pytest.raises(asyncio.CancelledError):
                     await task
-            third = await single.hash_media_async(data, fast=True, orientations=False)
+            third = await single.hash_media(data, fast=True, orientations=False)
             return third.pdq.hex
 
         assert asyncio.run(main()) == expected
@@ -327,14 +323,10 @@ def test_closing_the_pool_fails_waiting_async_callers(tmp_path: Path) -> None:
 
     async def main() -> None:
         held = asyncio.create_task(
-            single.hash_media_async(
-                fault("hold", tmp_path / "never"), fast=True, orientations=False
-            )
+            single.hash_media(fault("hold", tmp_path / "never"), fast=True, orientations=False)
         )
         await until_busy(single)
-        waiting = asyncio.create_task(
-            single.hash_media_async(b"\xff\xd8", fast=True, orientations=False)
-        )
+        waiting = asyncio.create_task(single.hash_media(b"\xff\xd8", fast=True, orientations=False))
         await asyncio.sleep(0.05)
         single.close()
         with pytest.raises(Overloaded, match="shut down"):

@@ -91,12 +91,12 @@ async def _identify(request: Request, state: ApiState, *, from_memory: bool) -> 
     try:
         token = bearer_token(request.headers.get("authorization"))
     except InvalidKey:
-        (await state.limiter.hit_async(f"client:{client}", client_rate(settings))).raise_if_denied(
+        (await state.limiter.hit(f"client:{client}", client_rate(settings))).raise_if_denied(
             "requests from this address"
         )
         raise
     if token is None:
-        (await state.limiter.hit_async(f"client:{client}", client_rate(settings))).raise_if_denied(
+        (await state.limiter.hit(f"client:{client}", client_rate(settings))).raise_if_denied(
             "requests from this address"
         )
         state.require_store()
@@ -111,11 +111,11 @@ async def _identify(request: Request, state: ApiState, *, from_memory: bool) -> 
         else:
             actor, platform = await run_in_threadpool(authenticate_with_platform, state.ctx, token)
     except InvalidKey:
-        (await state.limiter.hit_async(f"client:{client}", client_rate(settings))).raise_if_denied(
+        (await state.limiter.hit(f"client:{client}", client_rate(settings))).raise_if_denied(
             "requests from this address"
         )
         raise
-    (await state.limiter.hit_async(f"key:{actor.key_id}", key_rate(settings))).raise_if_denied(
+    (await state.limiter.hit(f"key:{actor.key_id}", key_rate(settings))).raise_if_denied(
         "requests with this API key"
     )
     return Caller(actor, client, platform)

@@ -35,7 +35,7 @@ log = logging.getLogger("hashwall.api")
 class MediaHasher(Protocol):
     """What the API needs of a decoder pool (:class:`~hashwall.sandbox.pool.DecodePool`)."""
 
-    async def hash_media_async(self, data: bytes, *, fast: bool, orientations: bool) -> ImageHashes:
+    async def hash_media(self, data: bytes, *, fast: bool, orientations: bool) -> ImageHashes:
         """Fingerprint media bytes away from the server process."""
         ...
 

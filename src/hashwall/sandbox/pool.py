@@ -13,7 +13,7 @@ no free worker in time          ``overloaded``         503 (``Retry-After``)
 ==============================  =====================  ======================================
 
 The pool is its own (not ``concurrent.futures.ProcessPoolExecutor``, whose one dead worker
-breaks the whole executor). Callers await :meth:`DecodePool.hash_media_async` from any event
+breaks the whole executor). Callers await :meth:`DecodePool.hash_media` from any event
 loop: a caller talks to its worker's socket from the loop itself, and waits on the loop for a
 free worker when all are busy. No thread hop: on a server core shared with the decoders, handing
 each upload to a thread and back cost more than the exchange itself.
@@ -121,7 +121,7 @@ class DecodePool:
 
     # --- public ---------------------------------------------------------------------------
 
-    async def hash_media_async(self, data: bytes, *, fast: bool, orientations: bool) -> ImageHashes:
+    async def hash_media(self, data: bytes, *, fast: bool, orientations: bool) -> ImageHashes:
         """Fingerprint media bytes in a worker; see :func:`hashwall.hash_image`.
 
         Raises what ``hash_image`` raises for bad bytes, and :class:`DecodeFailed`,

@@ -178,7 +178,7 @@ class ConcurrencyCap:
 
     # -- callers ---------------------------------------------------------------------------
 
-    async def run_fair_async(
+    async def run_fair(
         self, flow: str, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs
     ) -> T:
         """Call ``fn`` on one of the cap's threads once a slot is free, for ``flow`` (a client

@@ -76,21 +76,21 @@ class BackoffPolicy:
 class PinBackoff(Protocol):
     """Slows PIN guessing per (case, client), per client and per case; never a hard lock.
 
-    Every attempt is counted when it starts (:meth:`attempt_async`); when it ends, the caller
-    says what became of it: the PIN was right (:meth:`succeeded_async`), the PIN was never
-    verified (:meth:`refund_async`: overloaded, cancelled, not a PIN, failed before argon2), or
+    Every attempt is counted when it starts (:meth:`attempt`); when it ends, the caller
+    says what became of it: the PIN was right (:meth:`succeeded`), the PIN was never
+    verified (:meth:`refund`: overloaded, cancelled, not a PIN, failed before argon2), or
     nothing (a wrong PIN stays counted).
     """
 
-    async def attempt_async(self, case_number: str, client: str) -> Decision:
+    async def attempt(self, case_number: str, client: str) -> Decision:
         """Count a PIN attempt if it may go ahead now; else say when it may."""
         ...
 
-    async def succeeded_async(self, case_number: str, client: str) -> None:
+    async def succeeded(self, case_number: str, client: str) -> None:
         """The PIN was right: forget this pair's attempts; give the client's and case's back."""
         ...
 
-    async def refund_async(self, case_number: str, client: str) -> None:
+    async def refund(self, case_number: str, client: str) -> None:
         """The attempt was not evaluated: give it back to all three counters."""
         ...
 
@@ -131,7 +131,7 @@ class InProcessPinBackoff:
             self._key("pin-case", case_number),
         )
 
-    async def attempt_async(self, case_number: str, client: str) -> Decision:
+    async def attempt(self, case_number: str, client: str) -> Decision:
         """Count a PIN attempt if it may go ahead now; else say when it may."""
         keys = self._keys(case_number, client)
         policy = self.policy
@@ -158,7 +158,7 @@ class InProcessPinBackoff:
             counter.attempts -= 1
             counter.next_allowed = counter.last + self.policy.delay(counter.attempts, free, longest)
 
-    async def succeeded_async(self, case_number: str, client: str) -> None:
+    async def succeeded(self, case_number: str, client: str) -> None:
         """The PIN was right: forget this pair's attempts; give the client's and case's back."""
         pair_key, client_key, case_key = self._keys(case_number, client)
         (_, _), (client_free, client_max), (case_free, case_max) = self.policy.limits()
@@ -167,7 +167,7 @@ class InProcessPinBackoff:
             self._give_back(client_key, client_free, client_max)
             self._give_back(case_key, case_free, case_max)
 
-    async def refund_async(self, case_number: str, client: str) -> None:
+    async def refund(self, case_number: str, client: str) -> None:
         """The attempt was not evaluated: give it back to all three counters."""
         with self._lock:
             for key, (free, longest) in zip(
@@ -268,7 +268,7 @@ class RedisPinBackoff:
     def _limits(self) -> list[int]:
         return [x for free, longest in self.policy.limits() for x in (free, round(longest * US))]
 
-    async def attempt_async(self, case_number: str, client: str) -> Decision:
+    async def attempt(self, case_number: str, client: str) -> Decision:
         """Count a PIN attempt if it may go ahead now; else say when it may."""
         args = [round(self.policy.base * US), round(self.policy.window * US), *self._limits()]
         try:
@@ -276,7 +276,7 @@ class RedisPinBackoff:
             reply: Any = await script(keys=self._keys(case_number, client), args=args)
         except redis.RedisError as exc:
             self._redis.warn(exc)
-            return await self._fallback.attempt_async(case_number, client)
+            return await self._fallback.attempt(case_number, client)
         allowed, wait_us = (int(x) for x in reply)
         return Decision(bool(allowed), wait_us / US)
 
@@ -288,15 +288,15 @@ class RedisPinBackoff:
         except redis.RedisError as exc:
             self._redis.warn(exc)
             if right:
-                await self._fallback.succeeded_async(case_number, client)
+                await self._fallback.succeeded(case_number, client)
             else:
-                await self._fallback.refund_async(case_number, client)
+                await self._fallback.refund(case_number, client)
 
-    async def succeeded_async(self, case_number: str, client: str) -> None:
+    async def succeeded(self, case_number: str, client: str) -> None:
         """The PIN was right: forget this pair's attempts; give the client's and case's back."""
         await self._give_back(case_number, client, right=True)
 
-    async def refund_async(self, case_number: str, client: str) -> None:
+    async def refund(self, case_number: str, client: str) -> None:
         """The attempt was not evaluated: give it back to all three counters."""
         await self._give_back(case_number, client, right=False)
 

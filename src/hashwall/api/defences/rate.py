@@ -63,7 +63,7 @@ def anonymous_intake_rate(settings: Settings) -> Rate:
 class RateLimiter(Protocol):
     """Counts requests per subject (an API key id, a client address) against a :class:`Rate`."""
 
-    async def hit_async(self, subject: str, rate: Rate, cost: int = 1) -> Decision:
+    async def hit(self, subject: str, rate: Rate, cost: int = 1) -> Decision:
         """Count a request of ``cost`` (if allowed) and say whether it may go ahead."""
         ...
 
@@ -84,7 +84,7 @@ class InProcessRateLimiter:
         self._lock = threading.Lock()
         self._calls = 0
 
-    async def hit_async(self, subject: str, rate: Rate, cost: int = 1) -> Decision:
+    async def hit(self, subject: str, rate: Rate, cost: int = 1) -> Decision:
         """Count a request of ``cost`` (if allowed) and say whether it may go ahead (it never
         waits on I/O)."""
         key = self._key("rate", subject)
@@ -149,7 +149,7 @@ class RedisRateLimiter:
         allowed, wait_us, remaining = (int(x) for x in reply)
         return Decision(bool(allowed), wait_us / US, remaining)
 
-    async def hit_async(self, subject: str, rate: Rate, cost: int = 1) -> Decision:
+    async def hit(self, subject: str, rate: Rate, cost: int = 1) -> Decision:
         """Count a request of ``cost`` (if allowed) and say whether it may go ahead."""
         args = [max(1, round(rate.interval * US)), rate.burst, cost]
         try:
@@ -157,7 +157,7 @@ class RedisRateLimiter:
             reply = await script(keys=[self._key("rate", subject)], args=args)
         except redis.RedisError as exc:
             self._redis.warn(exc)
-            return await self._fallback.hit_async(subject, rate, cost)
+            return await self._fallback.hit(subject, rate, cost)
         return self._decision(reply)
 
     async def aclose(self) -> None:

@@ -123,7 +123,7 @@ async def create_case(
     valid_case_key(idempotency_key, anonymous=anonymous)  # before any work
     if anonymous:  # all anonymous intake together, beyond each address's own limit
         rate = anonymous_intake_rate(state.settings)
-        budget = await state.limiter.hit_async(ANONYMOUS_INTAKE, rate)
+        budget = await state.limiter.hit(ANONYMOUS_INTAKE, rate)
         budget.raise_if_denied("new cases on the anonymous channel")
     if media_type(request) == "form":
         if who.actor.kind != "intake":
@@ -133,9 +133,7 @@ async def create_case(
             )
         form = await media_form(request, state)
         pool = await state.decoder()
-        hashes = await pool.hash_media_async(
-            form.file(MEDIA_FIELD).data, fast=True, orientations=False
-        )
+        hashes = await pool.hash_media(form.file(MEDIA_FIELD).data, fast=True, orientations=False)
         del form
         items = [intake.ItemSubmission.from_image(hashes)]
         fingerprint = b"media\x00" + hashes.sha256.encode()
@@ -147,7 +145,7 @@ async def create_case(
     async def run() -> CaseCreated:
         # The new PIN's argon2 hash shares the argon2 slots with PIN checks (fair by address):
         # an intake flood waits there, or is refused, and never takes the checks' cores.
-        receipt = await state.pin_cap.run_fair_async(
+        receipt = await state.pin_cap.run_fair(
             who.client, intake.create_case, state.ctx, who.actor, items
         )
         return mapping.case_created(receipt)
@@ -253,7 +251,7 @@ async def _withdraw(body: CaseWithdraw, who: CallerDep, state: StateDep) -> Case
 @router.post("/reissue-pin", response_model=PinReissued)
 async def reissue_pin(body: PinReissue, who: IntakeCaller, state: StateDep) -> PinReissued:
     """A new PIN for a case this partner filed (the old PIN stops working)."""
-    result = await state.pin_cap.run_fair_async(  # a new PIN's argon2 hash, as at creation
+    result = await state.pin_cap.run_fair(  # a new PIN's argon2 hash, as at creation
         who.client, intake.reissue_pin, state.ctx, who.actor, body.case_number
     )
     return PinReissued(case_number=result.case_number, pin=result.pin)

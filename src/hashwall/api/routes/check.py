@@ -155,9 +155,7 @@ async def check_upload(
     if media_type(request) == "form":
         form = await media_form(request, state)
         pool = await state.decoder()
-        hashes = await pool.hash_media_async(
-            form.file(MEDIA_FIELD).data, fast=True, orientations=True
-        )
+        hashes = await pool.hash_media(form.file(MEDIA_FIELD).data, fast=True, orientations=True)
         del form
         upload = CheckRequest.from_image(hashes)
         fingerprint = b"media\x00" + hashes.sha256.encode()

@@ -146,7 +146,7 @@ async def call_with_pin(
     if pin is None:
         return await run_in_threadpool(fn, *args, **kwargs)
     subject = case_subject(case_number)
-    decision = await state.pin_backoff.attempt_async(subject, who.client)
+    decision = await state.pin_backoff.attempt(subject, who.client)
     decision.raise_if_denied("PIN attempts for this case")
     check = PinCheck()
     started = threading.Event()
@@ -158,12 +158,12 @@ async def call_with_pin(
 
     async def settled() -> T:
         try:
-            return await state.pin_cap.run_fair_async(who.client, checked)
+            return await state.pin_cap.run_fair(who.client, checked)
         finally:
             if not check.verified:
-                await state.pin_backoff.refund_async(subject, who.client)
+                await state.pin_backoff.refund(subject, who.client)
             elif check.right:
-                await state.pin_backoff.succeeded_async(subject, who.client)
+                await state.pin_backoff.succeeded(subject, who.client)
 
     job = asyncio.ensure_future(settled())
     _SETTLING.add(job)
