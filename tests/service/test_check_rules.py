@@ -104,7 +104,7 @@ def test_featureless_uploads_are_allowed_as_low_quality_unless_a_digest_matches(
     platform = world.platform("Example", "feed")
     result = check(ctx, platform, CheckRequest.from_image(blank))
     assert (result.decision, result.reason) == ("allow", "low_quality")
-    wire = CheckRequest.from_wire(
+    wire = CheckRequest.parse(
         [{"type": "pdq", "value": blank.pdq.hex, "quality": blank.quality}],
         [h.hex for h in blank.orientations or ()],
     )
@@ -115,9 +115,9 @@ def test_featureless_uploads_are_allowed_as_low_quality_unless_a_digest_matches(
     result = check(ctx, platform, CheckRequest.from_image(blank))
     assert (result.decision, result.reason) == ("block", "match")
     assert result.matches[0].signal_type == "sha256"
-    digest_only = CheckRequest.from_wire([{"type": "sha256", "value": blank.sha256.upper()}])
+    digest_only = CheckRequest.parse([{"type": "sha256", "value": blank.sha256.upper()}])
     assert check(ctx, platform, digest_only).decision == "block"
-    md5_only = CheckRequest.from_wire([{"type": "md5", "value": blank.md5}])
+    md5_only = CheckRequest.parse([{"type": "md5", "value": blank.md5}])
     assert check(ctx, platform, md5_only).decision == "allow"
 
 
@@ -166,7 +166,7 @@ def test_bad_requests_and_actors(
         ([{"type": "md5", "value": "a" * 32}, {"type": "md5", "value": "b" * 32}], None),
     ]:
         with pytest.raises(InvalidHash):
-            CheckRequest.from_wire(signals, orientations)
+            CheckRequest.parse(signals, orientations)
     request = CheckRequest.from_image(original)
     no_scope = world.platform("Example", "feed", scopes=("feed",))
     for actor in (no_scope, Actor.reporter(), Actor.operator(), world.partner("Helpline")):

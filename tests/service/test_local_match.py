@@ -68,7 +68,7 @@ def test_a_quarantined_item_reviews_and_a_digest_matches_alone(
     ref = _bank(ctx, partner, images["original"])
     quarantine(ctx.store, ref)
     local = _copy(ctx, platform)
-    by_md5 = CheckRequest.from_wire([{"type": "md5", "value": images["original"].md5.upper()}])
+    by_md5 = CheckRequest.parse([{"type": "md5", "value": images["original"].md5.upper()}])
     for request in (CheckRequest.from_image(images["rotated"]), by_md5):
         mine, theirs = local.match(request), check(ctx, platform, request)
         assert mine.decision == theirs.decision == "review"

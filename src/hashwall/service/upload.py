@@ -26,8 +26,8 @@ class CheckRequest:
     """The signals of one upload, and ``orientations``: the variants of an oriented type's
     value (PDQ's 8 dihedral hashes) by type name, when the client computed them.
 
-    Build one from outside data with :meth:`from_wire` (validates everything) or from a local
-    hash with :meth:`from_image`.
+    Build one from outside data with :meth:`parse` (validates everything; plain mappings, from
+    whichever adapter) or from a local hash with :meth:`from_image`.
     """
 
     signals: tuple[Signal, ...]
@@ -49,7 +49,7 @@ class CheckRequest:
                 raise InvalidHash(f"a {signal.type} signal needs its quality (0-100)")
 
     @classmethod
-    def from_wire(
+    def parse(
         cls,
         signals: Sequence[Mapping[str, Any]],
         orientations: Sequence[str] | None = None,

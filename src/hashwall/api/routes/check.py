@@ -63,7 +63,7 @@ _JSON: Final = "application/json"
 
 
 def _wire(model: CheckIn) -> CheckRequest:
-    return CheckRequest.from_wire([s.wire() for s in model.signals], model.pdq_orientations)
+    return CheckRequest.parse([s.wire() for s in model.signals], model.pdq_orientations)
 
 
 def _platform_name(state: ApiState, actor: Actor) -> str:
