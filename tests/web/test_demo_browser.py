@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from test_report_flow_browser import AXE_LITE, NO_SIDEWAYS_SCROLL, tab_to
-from web_browsing import Browsing, screenshots
+from web_browsing import Browsing, choose_files_by_key, screenshots
 
 from hashwall.web.render import strings
 from live_server import Served, wait_indexed
@@ -96,16 +96,16 @@ def test_the_demo_page_is_driven_by_keyboard_alone(server: Served, browsing: Bro
     page = browsing.page
     page.goto(f"{server.url}/demo")
     assert tab_to(page, "demo-photo")[:2] == ["A", "quick-exit"]
-    with page.expect_file_chooser(timeout=10_000) as chooser:
-        page.keyboard.press("Space")
-    chooser.value.set_files(
+    choose_files_by_key(
+        page,
+        "demo-photo",
         [
             {
                 "name": "u.png",
                 "mimeType": "image/png",
                 "buffer": encode(textured_rgb(300, 200), "PNG"),
             }
-        ]
+        ],
     )
     page.locator("#demo-result").wait_for(state="visible", timeout=30_000)
     assert page.evaluate("() => document.activeElement.id") == "demo-decision"

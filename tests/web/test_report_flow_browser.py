@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 import numpy as np
-from web_browsing import Browsing, screenshots
+from web_browsing import Browsing, choose_files_by_key, screenshots
 
 from hashwall import hash_image
 from hashwall.web.render import strings
@@ -97,13 +97,13 @@ def test_report_check_vouch_case_withdraw_by_keyboard_leaves_no_trace(
     page.keyboard.press("Enter")
     assert page.evaluate("() => document.activeElement.id") == "pick-h"
     assert tab_to(page, "photos") == ["photos"]
-    with page.expect_file_chooser(timeout=10_000) as chooser:
-        page.keyboard.press("Space")
-    chooser.value.set_files(
+    choose_files_by_key(
+        page,
+        "photos",
         [
             {"name": "IMG_2041.jpg", "mimeType": "image/jpeg", "buffer": photo},
             {"name": "IMG_2042.png", "mimeType": "image/png", "buffer": plain},
-        ]
+        ],
     )
     try:
         page.wait_for_function("() => !document.getElementById('send').disabled", timeout=30_000)

@@ -235,3 +235,29 @@ def screenshots(page: Page, folder: Path, name: str) -> list[Path]:
     if first:
         page.set_viewport_size(first)
     return paths
+
+
+def choose_files_by_key(page: Page, element_id: str, files: list[Any], key: str = "Space") -> None:
+    """Press ``key`` on the focused file input ``#element_id`` and pick ``files`` in the file
+    chooser it opens.
+
+    On a loaded machine Chromium now and then drops the chooser of a key press (no
+    ``Page.fileChooserOpened`` comes; the control stays focused and nothing else happens), so a
+    press whose chooser has not come in 10 s is made again, at most 3 times in all, each time
+    only while the input still has the focus. A page whose input does not open the chooser
+    fails every try.
+    """
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    focused = "() => document.activeElement.id"
+    for attempt in range(3):
+        assert page.evaluate(focused) == element_id, f"#{element_id} lost the focus"
+        try:
+            with page.expect_file_chooser(timeout=10_000) as chooser:
+                page.keyboard.press(key)
+        except PlaywrightTimeout:
+            if attempt == 2:
+                raise
+            continue
+        chooser.value.set_files(files)
+        return
