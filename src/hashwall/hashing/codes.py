@@ -22,6 +22,18 @@ HASH_BITS = 256
 _HEX64 = re.compile(r"[0-9a-fA-F]{64}")
 
 
+def canonical_hex64(text: str) -> str:
+    """``text`` as 64 lowercase hex digits, or ``InvalidHash`` unless it is exactly 64 hex
+    digits (either case; no prefix, spaces or separators). No object is made: the check path
+    runs this on every orientation of every upload."""
+    if not isinstance(text, str) or _HEX64.fullmatch(text) is None:
+        raise InvalidHash(
+            "a 256-bit hash must be exactly 64 hexadecimal digits, e.g. "
+            "'f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22'"
+        )
+    return text.lower()
+
+
 @dataclass(frozen=True, slots=True)
 class Hash256:
     """An immutable 256-bit code."""
@@ -35,12 +47,7 @@ class Hash256:
     @classmethod
     def from_hex(cls, text: str) -> Self:
         """Parse exactly 64 hex digits (either case; no prefix, spaces or separators)."""
-        if not isinstance(text, str) or _HEX64.fullmatch(text) is None:
-            raise InvalidHash(
-                "a 256-bit hash must be exactly 64 hexadecimal digits, e.g. "
-                "'f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22'"
-            )
-        return cls(bytes.fromhex(text))
+        return cls(bytes.fromhex(canonical_hex64(text)))
 
     @classmethod
     def from_bits(cls, bits: npt.ArrayLike) -> Self:

@@ -52,13 +52,17 @@ class PdqHash(Hash256):
     def parse(cls, text: str) -> Self:
         """Strictly parse a PDQ hash from outside: 64 hex digits that a real image can produce."""
         h = cls.from_hex(text)
-        count = h.popcount()
-        if not POPCOUNT_MIN <= count <= POPCOUNT_MAX:
-            raise InvalidHash(
-                f"a PDQ hash has about half of its 256 bits set (between {POPCOUNT_MIN} and "
-                f"{POPCOUNT_MAX}); this one has {count}, which no real image produces"
-            )
+        check_popcount(h.popcount())
         return h
+
+
+def check_popcount(count: int) -> None:
+    """``InvalidHash`` unless ``count`` set bits are as many as a real image's PDQ hash has."""
+    if not POPCOUNT_MIN <= count <= POPCOUNT_MAX:
+        raise InvalidHash(
+            f"a PDQ hash has about half of its 256 bits set (between {POPCOUNT_MIN} and "
+            f"{POPCOUNT_MAX}); this one has {count}, which no real image produces"
+        )
 
 
 @dataclass(frozen=True, slots=True)
