@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import threading
 import time
 import uuid
@@ -139,6 +140,22 @@ def test_a_denied_decision_raises_rate_limited_with_whole_seconds() -> None:
     assert caught.value.code == "rate_limited"
     assert caught.value.retry_after == 3
     Decision(True).raise_if_denied("requests")
+
+
+async def test_a_first_request_is_never_denied_whatever_the_clock_reads() -> None:
+    # In float seconds, (now + 1000) - 1000 > now at some clock values (261680.23671160112 is
+    # one): a first request was denied "retry in 1 s" (seen once per few full suite runs).
+    clock = FakeClock()
+    limiter = InProcessRateLimiter(clock=clock)
+    rate = Rate(per_second=0.001, burst=1)
+    rng = random.Random(7)
+    readings = [261680.23671160112, *(rng.uniform(0, 1e6) for _ in range(3000))]
+    for n, reading in enumerate(readings):
+        clock.now = reading
+        first = await limiter.hit(f"ip:{n}", rate)
+        assert first.allowed, (reading, first)
+        second = await limiter.hit(f"ip:{n}", rate)
+        assert not second.allowed and 999 < second.retry_after <= 1000, (reading, second)
 
 
 def test_in_process_limiter_is_exact_under_threads() -> None:

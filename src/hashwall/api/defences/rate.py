@@ -51,6 +51,9 @@ def client_rate(settings: Settings) -> Rate:
     return Rate(settings.rate_limit_client_per_second, settings.rate_limit_client_burst)
 
 
+#: Nanoseconds in a second: the in-process limiter's unit.
+NS: Final = 1_000_000_000
+
 #: The limiter subject of the anonymous channel's case creations, all addresses together.
 ANONYMOUS_INTAKE: Final = "intake:anonymous"
 
@@ -80,7 +83,7 @@ class InProcessRateLimiter:
     ) -> None:
         self._key = Keyer(secret if secret is not None else secrets.token_bytes(32))
         self._clock = clock
-        self._tat: dict[str, float] = {}  # subject -> theoretical arrival time
+        self._tat: dict[str, int] = {}  # subject -> theoretical arrival time (ns)
         self._lock = threading.Lock()
         self._calls = 0
 
@@ -88,19 +91,22 @@ class InProcessRateLimiter:
         """Count a request of ``cost`` (if allowed) and say whether it may go ahead (it never
         waits on I/O)."""
         key = self._key("rate", subject)
+        # Whole nanoseconds, as the Redis script counts whole microseconds: in float seconds
+        # (now + interval) - interval can come out a hair above now, which denied a first
+        # request ("retry in 1 s") at some clock values.
+        interval = max(1, round(rate.interval * NS))
         with self._lock:
-            now = self._clock()
+            now = round(self._clock() * NS)
             self._calls += 1
             if self._calls % CLEANUP_EVERY == 0:
                 self._tat = {k: t for k, t in self._tat.items() if t > now}
             tat = max(self._tat.get(key, now), now)
-            new_tat = tat + rate.interval * cost
-            allow_at = new_tat - rate.interval * rate.burst
+            new_tat = tat + interval * cost
+            allow_at = new_tat - interval * rate.burst
             if allow_at > now:
-                return Decision(False, allow_at - now)
+                return Decision(False, (allow_at - now) / NS)
             self._tat[key] = new_tat
-            # The epsilon absorbs float rounding of large clock values (3.9999999 is 4 tokens).
-            return Decision(True, 0.0, int((now - allow_at) / rate.interval + 1e-6))
+            return Decision(True, 0.0, (now - allow_at) // interval)
 
     async def aclose(self) -> None:
         """Nothing to release."""
