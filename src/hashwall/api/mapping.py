@@ -170,12 +170,27 @@ def created_key(created: keys.CreatedKey) -> wire.ApiKeyCreated:
 
 def quarantined_item(item: moderation.QuarantinedItem) -> wire.QuarantinedItemOut:
     """An item waiting for the operator."""
-    return wire.QuarantinedItemOut.model_validate(item.to_dict())
+    return wire.QuarantinedItemOut(
+        item=item.item_ref,
+        kind=item.kind,
+        trust=item.trust,
+        state=item.state,
+        csam=item.csam,
+        created_at=item.created_at,
+        state_changed_at=item.state_changed_at,
+        not_ncii_verdicts=item.not_ncii_verdicts,
+        not_ncii_organisations=item.not_ncii_organisations,
+    )
 
 
 def state_change(change: moderation.ItemStateChange) -> wire.ItemStateChangeOut:
     """An item's states before and after an operator's decision."""
-    return wire.ItemStateChangeOut.model_validate(change.to_dict())
+    return wire.ItemStateChangeOut(
+        item=change.item_ref,
+        previous_state=change.previous_state,
+        state=change.state,
+        event_seq=change.event_seq,
+    )
 
 
 def confirmed(result: verdicts.Confirmed) -> wire.ItemConfirmedOut:
@@ -200,7 +215,15 @@ def flagged_item(item: casework.FlaggedItem) -> wire.FlaggedItemOut:
 
 def allowlist_entry(entry: moderation.AllowlistInfo) -> wire.AllowlistEntryOut:
     """An allowlist entry."""
-    return wire.AllowlistEntryOut.model_validate(entry.to_dict())
+    return wire.AllowlistEntryOut(
+        id=entry.id,
+        type=entry.type,
+        value=entry.value,
+        quality=entry.quality,
+        note=entry.note,
+        created_at=entry.created_at,
+        added=entry.added,
+    )
 
 
 def audit_record(record: audit.AuditRecord) -> wire.AuditOut:

@@ -23,7 +23,9 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from hashwall.api import mapping
 from hashwall.cli import case as case_cli
+from hashwall.cli.forms import wire_json
 from hashwall.cli.operator.session import run_operator as run
 from hashwall.cli.output import (
     JsonOption,
@@ -146,7 +148,7 @@ def item_delete(
         lambda ctx, actor: casework.delete_active_item(ctx, actor, item_ref, reason=reason),
     )
     if json_out:
-        print_json(change.to_dict())
+        print_json(wire_json(mapping.state_change(change)))
     else:
         print_change(change, "Deleted")
 

@@ -22,7 +22,6 @@ from hashwall.service.operator import (
     check_limit,
     clean_reason,
     find_item,
-    iso,
     require_operator,
 )
 from hashwall.store.events import ITEM_DELETED, ITEM_REINSTATED
@@ -43,20 +42,6 @@ class QuarantinedItem:
     not_ncii_verdicts: int
     not_ncii_organisations: int
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON form."""
-        return {
-            "item": self.item_ref,
-            "kind": self.kind,
-            "trust": self.trust,
-            "state": self.state,
-            "csam": self.csam,
-            "created_at": iso(self.created_at),
-            "state_changed_at": iso(self.state_changed_at),
-            "not_ncii_verdicts": self.not_ncii_verdicts,
-            "not_ncii_organisations": self.not_ncii_organisations,
-        }
-
 
 @dataclass(frozen=True, slots=True)
 class ItemStateChange:
@@ -66,15 +51,6 @@ class ItemStateChange:
     previous_state: str
     state: str
     event_seq: int
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON form."""
-        return {
-            "item": self.item_ref,
-            "previous_state": self.previous_state,
-            "state": self.state,
-            "event_seq": self.event_seq,
-        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,18 +77,6 @@ class AllowlistInfo:
             created_at=entry.created_at,
             added=added,
         )
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON form."""
-        return {
-            "id": self.id,
-            "type": self.type,
-            "value": self.value,
-            "quality": self.quality,
-            "note": self.note,
-            "created_at": iso(self.created_at),
-            "added": self.added,
-        }
 
 
 def list_quarantine(

@@ -10,6 +10,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from hashwall.api import mapping
+from hashwall.cli.forms import wire_json
 from hashwall.cli.operator.session import run_operator
 from hashwall.cli.output import JsonOption, LimitOption, print_change, print_json, show, table, when
 from hashwall.domain import Actor
@@ -47,7 +49,7 @@ def quarantine_list(
         lambda ctx, actor: moderation.list_quarantine(ctx, actor, limit=limit, after=after),
     )
     if json_out:
-        print_json({"items": [item.to_dict() for item in queue]})
+        print_json({"items": [wire_json(mapping.quarantined_item(item)) for item in queue]})
         return
     rows = table(
         "item", "kind", "trust", "csam", "not-NCII verdicts", "organisations", "quarantined"
@@ -75,7 +77,7 @@ def quarantine_reinstate(
         json_out, lambda ctx, actor: moderation.reinstate_item(ctx, actor, item_ref)
     )
     if json_out:
-        print_json(change.to_dict())
+        print_json(wire_json(mapping.state_change(change)))
     else:
         print_change(change, "Reinstated")
 
@@ -93,7 +95,7 @@ def quarantine_delete(
         json_out, lambda ctx, actor: moderation.delete_quarantined_item(ctx, actor, item_ref)
     )
     if json_out:
-        print_json(change.to_dict())
+        print_json(wire_json(mapping.state_change(change)))
     else:
         print_change(change, "Deleted")
 
@@ -146,7 +148,7 @@ def allowlist_add(
 
     entries = run_operator(json_out, run)
     if json_out:
-        print_json({"entries": [e.to_dict() for e in entries]})
+        print_json({"entries": [wire_json(mapping.allowlist_entry(e)) for e in entries]})
     else:
         _print_allowlist(entries, show_added=True)
 
@@ -188,7 +190,7 @@ def allowlist_list(
         ),
     )
     if json_out:
-        print_json({"entries": [e.to_dict() for e in entries]})
+        print_json({"entries": [wire_json(mapping.allowlist_entry(e)) for e in entries]})
     else:
         _print_allowlist(entries)
 
