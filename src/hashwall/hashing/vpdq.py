@@ -12,6 +12,11 @@ The steps carry vPDQ's names (``vpdq/cpp/hashing/filehasher.cpp``, ``python-thre
 3. :func:`collapse_runs`: a run of identical consecutive hashes (a still scene) keeps its first
    frame only.
 
+With ``mirror``, each hashed frame also carries the PDQ hash of the frame mirrored left to
+right (the ``flip_y`` orientation of the same DCT, so almost free): a matcher compares an
+upload's frames as they are and mirrored (:mod:`hashwall.hashing.video_match`). The mirrored
+hash rides along; the quality filter and the collapsing of runs look at the frame as it is.
+
 :func:`hash_video` does all three, adds the file's MD5 and SHA-256 (read in chunks), and for an
 animated GIF/PNG/WebP the first frame's PDQ as an image hashes it, so that an animation banked
 as an image before still matches. It is the one call a decoder worker makes (see its
@@ -24,6 +29,7 @@ import hashlib
 import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import IO, Any, Self, TypeGuard
 
@@ -32,7 +38,14 @@ import numpy.typing as npt
 
 from hashwall.errors import HashwallError, InvalidHash, MediaTooLarge
 from hashwall.hashing.image import Note, hash_image, read_media_file
-from hashwall.hashing.pdq import MIN_QUALITY, PdqHash, PdqResult, pdq_reference
+from hashwall.hashing.pdq import (
+    MIN_QUALITY,
+    ORIENTATIONS,
+    Orientation,
+    PdqHash,
+    PdqResult,
+    pdq_reference,
+)
 from hashwall.media.video import OpenVideo, VideoSource, open_video, read_chunks
 from hashwall.media.video_containers import ANIMATIONS
 from hashwall.settings import Settings
@@ -49,6 +62,9 @@ __all__ = [
     "quality_filter",
 ]
 
+#: Where the left-right mirror is among the 8 dihedral hashes (``pdqhash``'s flipY).
+_MIRROR = ORIENTATIONS.index(Orientation.FLIP_Y)
+
 #: ``progress(frames_decoded, frames_expected)``; the expected count is None when unknown.
 Progress = Callable[[int, int | None], None]
 
@@ -61,6 +77,7 @@ class VpdqFeature:
     hash: PdqHash
     quality: int
     timestamp: float  # seconds: frame_number / fps, rounded to 3 decimals
+    mirror: PdqHash | None = None  # the frame mirrored left to right, when asked for
 
     def to_line(self) -> str:
         """vPDQ's text form ``frame_number,quality,hash,timestamp`` (its sample-hashes files)."""
@@ -83,22 +100,28 @@ class VpdqFeature:
         return cls(frame_number, PdqHash.from_hex(parts[2]), quality, timestamp)
 
     def to_dict(self) -> dict[str, Any]:
-        """``{"frame", "pdq", "quality", "timestamp"}``, the JSON form of the CLI and the wire."""
-        return {
+        """``{"frame", "pdq", "quality", "timestamp"}``, the JSON form of the CLI and the wire
+        (plus ``"mirror"`` when the mirrored frame was hashed)."""
+        out: dict[str, Any] = {
             "frame": self.frame_number,
             "pdq": self.hash.hex,
             "quality": self.quality,
             "timestamp": self.timestamp,
         }
+        if self.mirror is not None:
+            out["mirror"] = self.mirror.hex
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Self:
         """The inverse of :meth:`to_dict`."""
+        mirror = data.get("mirror")
         return cls(
             int(data["frame"]),
             PdqHash.from_hex(str(data["pdq"])),
             int(data["quality"]),
             float(data["timestamp"]),
+            None if mirror is None else PdqHash.from_hex(str(mirror)),
         )
 
 
@@ -194,25 +217,28 @@ def compute_hash(
     seconds_per_hash: float,
     *,
     fast: bool = False,
+    mirror: bool = False,
     progress: Progress | None = None,
 ) -> Iterator[VpdqFeature]:
     """vPDQ's computeHash over an opened video: every hashed frame, low-quality ones included.
 
     ``fast`` hashes each full-resolution frame with hashwall's sampled Jarosz filter
     (:func:`hashwall.hashing.fast.pdq_fast`, ~15x faster than ``pdqhash`` on 720p, equal within
-    float rounding) instead of the ``pdqhash`` C++ library.
+    float rounding) instead of the ``pdqhash`` C++ library. ``mirror`` adds each frame's
+    mirrored hash (:attr:`VpdqFeature.mirror`).
     """
-    pdq: Callable[[npt.NDArray[np.uint8]], PdqResult] = pdq_reference
+    pdq: Callable[[npt.NDArray[np.uint8]], PdqResult] = partial(pdq_reference, dihedral=mirror)
     if fast:
         from hashwall.hashing.fast import pdq_fast
 
-        pdq = pdq_fast
+        pdq = partial(pdq_fast, dihedral=mirror)
     fps = video.info.fps
     expected = video.info.expected_frames
     for frame in video.frames(every=frame_mod(seconds_per_hash, fps)):
         result = pdq(frame.pixels)
+        mirrored = result.orientations[_MIRROR] if result.orientations else None
         timestamp = round(frame.index / fps, 3)
-        yield VpdqFeature(frame.index, result.hash, result.quality, timestamp)
+        yield VpdqFeature(frame.index, result.hash, result.quality, timestamp, mirrored)
         if progress is not None:
             progress(video.decoded, expected)
 
@@ -239,13 +265,14 @@ def hash_video(
     settings: Settings | None = None,
     seconds_per_hash: float | None = None,
     fast: bool = False,
+    mirror: bool = False,
     threads: int = 0,
     progress: Progress | None = None,
 ) -> VideoHashes:
     """Fingerprint a video (bytes, a path, or a seekable stream): vPDQ frames and digests.
 
     ``seconds_per_hash`` defaults to ``settings.vpdq_seconds_per_hash`` (1 s; 0 hashes every
-    frame); ``fast`` as in :func:`compute_hash`. Raises a
+    frame); ``fast`` and ``mirror`` as in :func:`compute_hash`. Raises a
     :class:`hashwall.errors.HashwallError` for anything that is not a decodable video within
     the limits of ``settings``.
     """
@@ -266,7 +293,9 @@ def hash_video(
 
     with open_video(source, settings, threads=threads) as video:
         # Filtered and collapsed as they come: a long still video keeps few features in memory.
-        features = compute_hash(video, seconds_per_hash, fast=fast, progress=progress)
+        features = compute_hash(
+            video, seconds_per_hash, fast=fast, mirror=mirror, progress=progress
+        )
         kept = tuple(collapse_runs(quality_filter(counted(features), settings.pdq_min_quality)))
         info, decoded = video.info, video.decoded
     notes: list[Note] = []
