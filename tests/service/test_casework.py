@@ -176,5 +176,5 @@ def test_audit_names_every_actor_by_role_and_name(
     assert by_action["verdict_confirmed"].actor == "platform:photos"
     assert by_action["partner_added"].actor == f"admin:{admin.key_id}"
     assert by_action["organisation_added"].actor == "operator"
-    assert by_action["case_created"].to_dict()["actor_key_id"] is None
-    assert by_action["case_vouched"].to_dict()["actor_key_id"] == intake.key_id
+    assert by_action["case_created"].actor_key_id is None
+    assert by_action["case_vouched"].actor_key_id == intake.key_id

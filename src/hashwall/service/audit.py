@@ -10,7 +10,7 @@ from typing import Any, Final
 
 from hashwall.domain import Actor, AuditEntry
 from hashwall.service.context import ServiceContext
-from hashwall.service.operator import check_limit, iso, require_operator
+from hashwall.service.operator import check_limit, require_operator
 from hashwall.store.repo import Repository
 
 ORGANISATION_ADDED: Final = "organisation_added"
@@ -54,18 +54,6 @@ class AuditRecord:
             details=dict(entry.details),
             created_at=entry.created_at,
         )
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON form."""
-        return {
-            "id": self.id,
-            "actor": self.actor,
-            "actor_key_id": self.actor_key_id,
-            "action": self.action,
-            "target": self.target,
-            "details": self.details,
-            "created_at": iso(self.created_at),
-        }
 
 
 def _actor_label(entry: AuditEntry, owners: Mapping[str, str]) -> str:
