@@ -395,7 +395,7 @@ def test_audit_listing_filters_and_pages(ctx: ServiceContext) -> None:
         "Hotline"
     ]
     assert audit_service.list_audit(ctx, OP, limit=2, before_id=everything[1].id) == everything[2:4]
-    body = everything[0].to_dict()
+    body = mapping.audit_record(everything[0]).model_dump()
     assert body["actor"] == f"admin:{admin.key_id}" and body["action"] == "partner_added"
     assert body["actor_key_id"] == admin.key_id
     assert all(e.actor == "operator" for e in everything[1:])

@@ -75,7 +75,7 @@ def test_matches_older_than_each_platforms_retention_are_deleted(ctx: ServiceCon
     per = {p.platform: (p.retention_days, p.deleted) for p in report.platforms}
     assert per == {"weekly": (7, 2), "monthly": (90, 1), "none": (0, 3)}
     assert report.deleted == 6
-    assert report.to_dict()["platforms"][0]["cutoff"] == (NOW - timedelta(days=90)).isoformat()
+    assert report.platforms[0].cutoff == NOW - timedelta(days=90)
     with timed.read() as repo:
         left = {key for key, ref in refs.items() if repo.get_match(ref) is not None}
         kept_verdict = repo.list_verdicts(item_id)

@@ -228,9 +228,29 @@ def allowlist_entry(entry: moderation.AllowlistInfo) -> wire.AllowlistEntryOut:
 
 def audit_record(record: audit.AuditRecord) -> wire.AuditOut:
     """One audit row."""
-    return wire.AuditOut.model_validate(record.to_dict())
+    return wire.AuditOut(
+        id=record.id,
+        actor=record.actor,
+        actor_key_id=record.actor_key_id,
+        action=record.action,
+        target=record.target,
+        details=record.details,
+        created_at=record.created_at,
+    )
 
 
 def retention_report(report: retention.RetentionReport) -> wire.RetentionOut:
     """One retention run."""
-    return wire.RetentionOut.model_validate(report.to_dict())
+    return wire.RetentionOut(
+        ran_at=report.ran_at,
+        deleted=report.deleted,
+        platforms=[
+            wire.PlatformRetentionOut(
+                platform=p.platform,
+                retention_days=p.retention_days,
+                cutoff=p.cutoff,
+                deleted=p.deleted,
+            )
+            for p in report.platforms
+        ],
+    )

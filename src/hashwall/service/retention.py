@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Final
+from typing import Final
 
 from hashwall.domain import Actor
 from hashwall.errors import InvalidInput
@@ -34,15 +34,6 @@ class PlatformRetention:
     cutoff: datetime
     deleted: int
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON form."""
-        return {
-            "platform": self.platform,
-            "retention_days": self.retention_days,
-            "cutoff": self.cutoff.isoformat(),
-            "deleted": self.deleted,
-        }
-
 
 @dataclass(frozen=True, slots=True)
 class RetentionReport:
@@ -55,14 +46,6 @@ class RetentionReport:
     def deleted(self) -> int:
         """Match records deleted across all platforms."""
         return sum(p.deleted for p in self.platforms)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON form."""
-        return {
-            "ran_at": self.ran_at.isoformat(),
-            "deleted": self.deleted,
-            "platforms": [p.to_dict() for p in self.platforms],
-        }
 
 
 def run_retention(

@@ -8,6 +8,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from hashwall.api import mapping
+from hashwall.cli.forms import wire_json
 from hashwall.cli.operator.session import run_operator
 from hashwall.cli.output import JsonOption, LimitOption, print_json, short, show, table, when
 from hashwall.service import audit
@@ -27,7 +29,7 @@ def retention_run(json_out: JsonOption = False) -> None:
 
     report = run_operator(json_out, run_retention)
     if json_out:
-        print_json(report.to_dict())
+        print_json(wire_json(mapping.retention_report(report)))
         return
     rows = table("platform", "retention days", "deleted before", "deleted")
     for p in report.platforms:
@@ -60,7 +62,7 @@ def audit_command(
         ),
     )
     if json_out:
-        print_json({"audit": [e.to_dict() for e in entries]})
+        print_json({"audit": [wire_json(mapping.audit_record(e)) for e in entries]})
         return
     rows = table("id", "when", "actor", "action", "target", "details")
     for e in entries:
