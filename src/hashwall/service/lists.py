@@ -14,8 +14,11 @@ public image known not to be NCII), ``duplicate_signal`` (the item has a value o
 already), ``negative_opinion`` (an exchange said it is not what the list is for). A value
 already live in one of this partner's items is ``already_banked``, not banked again: importing
 the same list twice banks nothing new. Items are written in batches (one transaction each, its
-``item_added`` events last); each batch writes an ``audit`` row (``list_imported``, with the
-label).
+``item_added`` events last, the same events intake appends: the live index and the feed take an
+imported item as any other); each batch writes an ``audit`` row (``list_imported``, with the
+label). A batch costs a handful of statements, not a few per item: one query per signal type
+finds which of its values are banked already, and its items, signals and events are multi-row
+inserts.
 
 Trust of an imported item: ``vouched`` (the partner vouches for its list), except where the list
 says ``unvouched`` or ``quarantined`` (then ``unvouched``: it answers ``review``; a quarantine is
@@ -29,7 +32,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
-from hashwall.domain import Actor, Item, ItemKind, Trust
+from hashwall.domain import Actor, ItemKind, Trust
 from hashwall.errors import HashwallError, InvalidHash, NotFound
 from hashwall.hashing.signals import SIGNAL_TYPES, Signal
 from hashwall.service.allowlist import AllowlistMatcher
@@ -139,9 +142,8 @@ def import_list(
                 f"no intake partner named {partner!r}: add it with `hashwall partner add`"
             )
         partner_id = found.id
-        own_cases = {c.id for c in repo.list_cases(partner_id=partner_id)}
         allow = AllowlistMatcher.load(repo, allowlist_radii(ctx.settings))
-    run = _Run(ctx, actor, partner_id, own_cases, report)
+    run = _Run(ctx, actor, partner_id, report)
     pending: list[_Item] = []
     for item in _items(ctx, lines, allow, report):
         pending.append(item)
@@ -223,48 +225,48 @@ class _Run:
     ctx: ServiceContext
     actor: Actor
     partner_id: int
-    own_cases: set[int]
     report: ImportReport
     case_id: int | None = None
     seen: set[tuple[str, str]] = field(default_factory=set)
 
     def write(self, batch: list[_Item]) -> None:
-        """Bank the items of one batch not banked yet, in one transaction."""
-        with self.ctx.store.read() as repo:
-            banked = _banked_by_partner(repo, batch, self.own_cases)
-        fresh: list[_Item] = []
-        for item in batch:
-            keys = {(s.type, s.value) for s in item.signals}
-            if keys & (banked | self.seen):
-                self.report.already_banked += 1
-            else:
-                fresh.append(item)
-            self.seen.update(keys)
-        if fresh:
-            self._bank(fresh)
-
-    def _bank(self, fresh: list[_Item]) -> None:
-        report = self.report
-        added: list[tuple[Item, _Item]] = []
+        """Bank the items of one batch not banked yet, in one transaction: which values are
+        banked already is one query per signal type, the writes are multi-row inserts."""
         with self.ctx.store.write() as repo:
-            if self.case_id is None:
-                case = repo.create_case(
-                    pin_hash=_pin_hash(self.ctx), channel="partner", partner_id=self.partner_id
-                )
-                self.case_id, report.case_number = case.id, case.case_number
-                self.own_cases.add(case.id)
-            for item in fresh:
-                row = repo.add_item(self.case_id, kind=item.kind, trust=item.trust)
-                repo.add_signals(row.id, item.signals)
-                added.append((row, item))
-            repo.add_audit(
-                LIST_IMPORTED,
-                actor_key_id=self.actor.key_id,
-                target=report.case_number,
-                details={"partner": report.partner, "label": report.label, "items": len(fresh)},
+            banked = _banked_by_partner(repo, batch, self.partner_id)
+            fresh: list[_Item] = []
+            already = 0
+            for item in batch:
+                keys = {(s.type, s.value) for s in item.signals}
+                if keys & banked or keys & self.seen:
+                    already += 1
+                else:
+                    fresh.append(item)
+                self.seen.update(keys)
+            if fresh:
+                self._bank(repo, fresh)
+        self.report.already_banked += already
+        self.report.items_banked += len(fresh)
+        self.report.signals_banked += sum(len(item.signals) for item in fresh)
+
+    def _bank(self, repo: Repository, fresh: list[_Item]) -> None:
+        report = self.report
+        if self.case_id is None:
+            case = repo.create_case(
+                pin_hash=_pin_hash(self.ctx), channel="partner", partner_id=self.partner_id
             )
-            for row, item in added:  # events last, as intake appends them
-                repo.append_event(
+            self.case_id, report.case_number = case.id, case.case_number
+        rows = repo.add_items_bulk(self.case_id, [(item.kind, item.trust) for item in fresh])
+        repo.add_signals_bulk((row.id, item.signals) for row, item in zip(rows, fresh, strict=True))
+        repo.add_audit(
+            LIST_IMPORTED,
+            actor_key_id=self.actor.key_id,
+            target=report.case_number,
+            details={"partner": report.partner, "label": report.label, "items": len(fresh)},
+        )
+        repo.append_events(  # last, as intake appends them: the same item_added events
+            [
+                (
                     ITEM_ADDED,
                     {
                         "item": row.item_ref,
@@ -272,28 +274,26 @@ class _Run:
                         "trust": row.trust,
                         "signals": [s.to_dict() for s in item.signals],
                     },
-                    item=row,
+                    row,
                 )
-        report.items_banked += len(added)
-        report.signals_banked += sum(len(item.signals) for _, item in added)
+                for row, item in zip(rows, fresh, strict=True)
+            ]
+        )
 
 
 def _banked_by_partner(
-    repo: Repository, batch: list[_Item], case_ids: set[int]
+    repo: Repository, batch: list[_Item], partner_id: int
 ) -> set[tuple[str, str]]:
     """The (type, value) pairs of ``batch`` already live in items of the partner's cases."""
     by_type: dict[str, set[str]] = {}
     for item in batch:
         for s in item.signals:
             by_type.setdefault(s.type, set()).add(s.value)
-    out: set[tuple[str, str]] = set()
-    for kind, values in by_type.items():
-        holders = [i for i in repo.find_items_by_signal(kind, values) if i.case_id in case_ids]
-        for holder in holders:
-            for stored in repo.list_signals(holder.id):
-                if stored.type == kind and stored.value in values:
-                    out.add((kind, stored.value))
-    return out
+    return {
+        (kind, value)
+        for kind, values in by_type.items()
+        for value in repo.live_values_of_partner(kind, values, partner_id)
+    }
 
 
 def _pin_hash(ctx: ServiceContext) -> str:

@@ -31,7 +31,7 @@ Payloads are JSON objects. Item events carry the item's public ref in the ``item
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -137,6 +137,65 @@ def append_event(
         payload=body,
         created_at=created_at,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    """An event to append with :func:`append_events`: its type, payload and item (if any)."""
+
+    type: str
+    payload: Mapping[str, Any]
+    item_id: int | None = None
+    item_ref: str | None = None
+
+
+def append_events(
+    conn: Connection, entries: Sequence[NewEvent], *, now: datetime | None = None
+) -> int:
+    """Append ``entries`` in ``conn``'s transaction as multi-row inserts and return the largest
+    ``seq`` drawn (0 for none): what :func:`append_event` does for each, with the advisory lock
+    taken and the NOTIFY sent once (a follower reads the log itself; one wake-up is enough).
+    They become visible together, at commit; their order among themselves is not promised.
+
+    Erasing types (``item_withdrawn``, ``item_deleted``) are refused: append them one by one
+    with :func:`append_event`, which erases the item's earlier events first.
+    """
+    for entry in entries:
+        if entry.type not in EVENT_TYPES:
+            raise ValueError(f"unknown event type {entry.type!r}; known: {sorted(EVENT_TYPES)}")
+        if entry.type in ERASING_EVENT_TYPES:
+            raise ValueError(f"append {entry.type} events one by one (append_event erases)")
+        if (entry.item_id is None) != (entry.item_ref is None):
+            raise ValueError("an item event needs both item_id and item_ref")
+    if not conn.in_transaction():
+        raise RuntimeError("append_events must run inside a transaction")
+    if not entries:
+        return 0
+    created_at = now or datetime.now(UTC)
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": EVENTS_LOCK_ID})
+    # RETURNING without sort_by_parameter_order: SQLAlchemy then batches on SQLite too (sorted,
+    # it inserts one row per statement there).
+    last = max(
+        conn.execute(
+            insert(events).returning(events.c.seq),
+            [
+                {
+                    "type": entry.type,
+                    "item_id": entry.item_id,
+                    "item_ref": entry.item_ref,
+                    "payload": dict(entry.payload),
+                    "created_at": created_at,
+                }
+                for entry in entries
+            ],
+        ).scalars()
+    )
+    if conn.dialect.name == "postgresql":
+        conn.execute(
+            text("SELECT pg_notify(:channel, :seq)"), {"channel": NOTIFY_CHANNEL, "seq": str(last)}
+        )
+    return int(last)
 
 
 def read_events(conn: Connection, after_seq: int = 0, limit: int = 1000) -> list[Event]:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 
-from sqlalchemy import exists, select
+from sqlalchemy import exists, insert, select
 
 from hashwall.domain import (
     CASE_CHANNELS,
@@ -23,7 +23,7 @@ from hashwall.domain import (
 )
 from hashwall.errors import InvalidInput
 from hashwall.store.ids import new_case_number, new_item_ref, normalise_case_number
-from hashwall.store.repositories.base import RepositoryBase
+from hashwall.store.repositories.base import RepositoryBase, build_row
 from hashwall.store.tables import cases, items
 
 
@@ -110,6 +110,42 @@ class CaseRepository(RepositoryBase):
             csam=False,
             created_at=self.clock(),
         )
+
+    def add_items_bulk(
+        self,
+        case_id: int,
+        new_items: Sequence[tuple[ItemKind, Trust]],
+        *,
+        state: ItemState = "active",
+    ) -> list[Item]:
+        """Add ``(kind, trust)`` items to a case, each as :meth:`add_item` would (a fresh item
+        ref, one ``created_at`` for all), in multi-row inserts; returned in the order given."""
+        for kind, trust in new_items:
+            require_choice("kind", kind, ITEM_KINDS)
+            require_choice("trust", trust, ITEM_TRUSTS)
+        require_choice("state", state, ITEM_STATES)
+        if not new_items:
+            return []
+        now = self.clock()
+        refs = [new_item_ref() for _ in new_items]
+        # RETURNING unsorted (SQLAlchemy then batches on SQLite too), matched up by item ref.
+        rows = self.conn.execute(
+            insert(items).returning(*items.c),
+            [
+                {
+                    "item_ref": ref,
+                    "case_id": case_id,
+                    "kind": kind,
+                    "trust": trust,
+                    "state": state,
+                    "csam": False,
+                    "created_at": now,
+                }
+                for ref, (kind, trust) in zip(refs, new_items, strict=True)
+            ],
+        )
+        by_ref = {row.item_ref: build_row(Item, row) for row in rows}
+        return [by_ref[ref] for ref in refs]
 
     def get_item(self, item_ref: str, *, for_update: bool = False) -> Item | None:
         """The item with public ref ``item_ref``; ``for_update`` locks the row (PostgreSQL)."""

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from hashwall.domain import Item
 from hashwall.store import events as event_log
-from hashwall.store.events import Event
+from hashwall.store.events import Event, NewEvent
 from hashwall.store.repositories.base import RepositoryBase
 
 
@@ -24,6 +24,23 @@ class EventRepository(RepositoryBase):
             payload,
             item_id=item.id if item is not None else None,
             item_ref=item.item_ref if item is not None else None,
+            now=self.clock(),
+        )
+
+    def append_events(self, entries: Sequence[tuple[str, Mapping[str, Any], Item | None]]) -> int:
+        """Append ``(type, payload, item)`` events in multi-row inserts; the largest ``seq``
+        (see :func:`hashwall.store.events.append_events`: no erasing types)."""
+        return event_log.append_events(
+            self.conn,
+            [
+                NewEvent(
+                    event_type,
+                    payload,
+                    item.id if item is not None else None,
+                    item.item_ref if item is not None else None,
+                )
+                for event_type, payload, item in entries
+            ],
             now=self.clock(),
         )
 

@@ -3,9 +3,9 @@ deleted item, and streamed to build the in-memory indexes."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy import delete, insert, select, update
 
@@ -13,7 +13,10 @@ from hashwall.domain import LIVE_ITEM_STATES
 from hashwall.hashing.signals import Signal
 from hashwall.store.engine import erase_on_commit
 from hashwall.store.repositories.base import RepositoryBase, build_row
-from hashwall.store.tables import exemptions, items, matches, signals, verdicts
+from hashwall.store.tables import cases, exemptions, items, matches, signals, verdicts
+
+#: Values per ``IN`` list of one statement (SQLite allows 32,766 parameters).
+IN_CHUNK: Final = 5000
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +93,42 @@ class SignalRepository(RepositoryBase):
             [{"item_id": item_id, **_record_columns(r)} for r in records],
         )
         return [build_row(StoredSignal, row) for row in rows]
+
+    def add_signals_bulk(
+        self, per_item: Iterable[tuple[int, Iterable[Signal | SignalRecord]]]
+    ) -> int:
+        """Store the signals of many items (``(item_id, signals)`` pairs) in one executemany;
+        return how many rows were written."""
+        rows = [
+            {"item_id": item_id, **_record_columns(SignalRecord.of(s))}
+            for item_id, signal_list in per_item
+            for s in signal_list
+        ]
+        if rows:
+            self.conn.execute(insert(signals), rows)
+        return len(rows)
+
+    def live_values_of_partner(
+        self, signal_type: str, values: Collection[str], partner_id: int
+    ) -> set[str]:
+        """Which of ``values`` (of ``signal_type``) a live item of partner ``partner_id``'s
+        cases holds: a set-based lookup over the (type, value) index, 5,000 values a query."""
+        wanted = list(set(values))
+        found: set[str] = set()
+        for start in range(0, len(wanted), IN_CHUNK):
+            stmt = (
+                select(signals.c.value)
+                .join(items, items.c.id == signals.c.item_id)
+                .join(cases, cases.c.id == items.c.case_id)
+                .where(
+                    signals.c.type == signal_type,
+                    signals.c.value.in_(wanted[start : start + IN_CHUNK]),
+                    items.c.state.in_(LIVE_ITEM_STATES),
+                    cases.c.partner_id == partner_id,
+                )
+            )
+            found.update(self.conn.execute(stmt).scalars())
+        return found
 
     def list_signals(self, item_id: int) -> list[StoredSignal]:
         """An item's signals, in insertion order."""
