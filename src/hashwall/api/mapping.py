@@ -195,22 +195,59 @@ def state_change(change: moderation.ItemStateChange) -> wire.ItemStateChangeOut:
 
 def confirmed(result: verdicts.Confirmed) -> wire.ItemConfirmedOut:
     """The operator's confirmation of an item."""
-    return wire.ItemConfirmedOut.model_validate(result.to_dict())
+    return wire.ItemConfirmedOut(item=result.item_ref, trust=result.trust, changed=result.changed)
 
 
 def case_record(record: casework.CaseRecord) -> wire.CaseRecordOut:
     """A case as the operator sees it."""
-    return wire.CaseRecordOut.model_validate(record.to_dict())
+    return wire.CaseRecordOut(
+        case_number=record.case_number,
+        channel=record.channel,
+        partner=record.partner,
+        status=record.status,
+        created_at=record.created_at,
+        withdrawn_at=record.withdrawn_at,
+        removed_at=record.removed_at,
+        items=[
+            wire.CaseItemOut(
+                item=i.item_ref,
+                kind=i.kind,
+                trust=i.trust,
+                state=i.state,
+                csam=i.csam,
+                created_at=i.created_at,
+                state_changed_at=i.state_changed_at,
+                matches=i.matches,
+                verdicts=dict(i.verdicts),
+            )
+            for i in record.items
+        ],
+    )
 
 
 def case_erasure(erasure: casework.CaseErasure) -> wire.CaseErasureOut:
     """What erasing a case did."""
-    return wire.CaseErasureOut.model_validate(erasure.to_dict())
+    return wire.CaseErasureOut(
+        case_number=erasure.case_number,
+        deleted_items=list(erasure.deleted_items),
+        already_removed=erasure.already_removed,
+        removed_at=erasure.removed_at,
+    )
 
 
 def flagged_item(item: casework.FlaggedItem) -> wire.FlaggedItemOut:
     """An item flagged ``csam``."""
-    return wire.FlaggedItemOut.model_validate(item.to_dict())
+    return wire.FlaggedItemOut(
+        item=item.item_ref,
+        case_number=item.case_number,
+        kind=item.kind,
+        trust=item.trust,
+        state=item.state,
+        created_at=item.created_at,
+        csam_verdicts=item.csam_verdicts,
+        platforms=list(item.platforms),
+        first_flagged_at=item.first_flagged_at,
+    )
 
 
 def allowlist_entry(entry: moderation.AllowlistInfo) -> wire.AllowlistEntryOut:

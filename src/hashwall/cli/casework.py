@@ -62,7 +62,7 @@ def case_show(case_number: CaseNumber, json_out: JsonOption = False) -> None:
     """Operator, on the store: a case by its number, its items and their matches (no hashes)."""
     record = run(json_out, lambda ctx, actor: casework.find_case(ctx, actor, case_number))
     if json_out:
-        print_json(record.to_dict())
+        print_json(wire_json(mapping.case_record(record)))
         return
     console = Console(highlight=False)
     partner = f", filed by {escape(record.partner)}" if record.partner else ""
@@ -119,7 +119,7 @@ def case_erase(
         json_out, lambda ctx, actor: casework.erase_case(ctx, actor, case_number, reason=reason)
     )
     if json_out:
-        print_json(erased.to_dict())
+        print_json(wire_json(mapping.case_erasure(erased)))
     elif erased.already_removed:
         Console(highlight=False).print(
             f"case {erased.case_number} was already erased on {when(erased.removed_at)}: "
@@ -166,7 +166,7 @@ def item_confirm(
     """
     confirmed = run(json_out, lambda ctx, actor: verdicts.confirm_item(ctx, actor, item_ref))
     if json_out:
-        print_json(confirmed.to_dict())
+        print_json(wire_json(mapping.confirmed(confirmed)))
     elif confirmed.changed:
         typer.echo(f"Confirmed {confirmed.item_ref}: it blocks on every platform.")
     else:
@@ -186,7 +186,7 @@ def csam_list(
         json_out, lambda ctx, actor: casework.list_csam(ctx, actor, limit=limit, after=after)
     )
     if json_out:
-        print_json({"items": [item.to_dict() for item in flagged]})
+        print_json({"items": [wire_json(mapping.flagged_item(item)) for item in flagged]})
         return
     rows = table("item", "case", "kind", "state", "csam verdicts", "platforms", "first flagged")
     for item in flagged:

@@ -20,13 +20,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final
+from typing import Final
 
 from hashwall.domain import Actor, Case, Item
 from hashwall.errors import InvalidInput, NotFound
 from hashwall.service.context import ServiceContext
 from hashwall.service.moderation import ItemStateChange, delete_item, delete_live_item
-from hashwall.service.operator import MAX_LIST_LIMIT, clean_reason, iso, require_operator
+from hashwall.service.operator import MAX_LIST_LIMIT, clean_reason, require_operator
 from hashwall.store.repo import Repository
 
 #: Audit actions (stable strings).
@@ -48,20 +48,6 @@ class CaseItemRecord:
     matches: int
     verdicts: dict[str, int]
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON form."""
-        return {
-            "item": self.item_ref,
-            "kind": self.kind,
-            "trust": self.trust,
-            "state": self.state,
-            "csam": self.csam,
-            "created_at": iso(self.created_at),
-            "state_changed_at": iso(self.state_changed_at),
-            "matches": self.matches,
-            "verdicts": dict(self.verdicts),
-        }
-
 
 @dataclass(frozen=True, slots=True)
 class CaseRecord:
@@ -76,19 +62,6 @@ class CaseRecord:
     removed_at: datetime | None
     items: tuple[CaseItemRecord, ...]
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON form (``status`` is ``removed`` once the operator erased the case)."""
-        return {
-            "case_number": self.case_number,
-            "channel": self.channel,
-            "partner": self.partner,
-            "status": self.status,
-            "created_at": iso(self.created_at),
-            "withdrawn_at": iso(self.withdrawn_at),
-            "removed_at": iso(self.removed_at),
-            "items": [item.to_dict() for item in self.items],
-        }
-
 
 @dataclass(frozen=True, slots=True)
 class CaseErasure:
@@ -98,15 +71,6 @@ class CaseErasure:
     deleted_items: tuple[str, ...]
     already_removed: bool
     removed_at: datetime | None
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON form."""
-        return {
-            "case_number": self.case_number,
-            "deleted_items": list(self.deleted_items),
-            "already_removed": self.already_removed,
-            "removed_at": iso(self.removed_at),
-        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,20 +86,6 @@ class FlaggedItem:
     csam_verdicts: int
     platforms: tuple[str, ...]
     first_flagged_at: datetime | None
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON form."""
-        return {
-            "item": self.item_ref,
-            "case_number": self.case_number,
-            "kind": self.kind,
-            "trust": self.trust,
-            "state": self.state,
-            "created_at": iso(self.created_at),
-            "csam_verdicts": self.csam_verdicts,
-            "platforms": list(self.platforms),
-            "first_flagged_at": iso(self.first_flagged_at),
-        }
 
 
 def case_status_name(case: Case) -> str:

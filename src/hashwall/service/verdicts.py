@@ -36,7 +36,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from hashwall.domain import Actor, Item, MatchRecord, Platform, Verdict, VerdictKind
 from hashwall.errors import Forbidden, InvalidInput, InvalidState, NotFound, UploadMismatch
@@ -172,10 +171,6 @@ class Confirmed:
     item_ref: str
     trust: str
     changed: bool
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON form."""
-        return {"item": self.item_ref, "trust": self.trust, "changed": self.changed}
 
 
 def confirm_item(ctx: ServiceContext, actor: Actor, item_ref: str) -> Confirmed:
