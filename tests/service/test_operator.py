@@ -70,12 +70,12 @@ def test_organisations_platforms_partners(ctx: ServiceContext) -> None:
         tenants.add_platform(ctx, OP, organisation="Another Co", name="photos")
     assert [p.name for p in tenants.list_platforms(ctx, OP)] == ["chat", "photos"]
     assert [p.name for p in tenants.list_platforms(ctx, OP, organisation="Another Co")] == ["chat"]
-    assert json.loads(json.dumps(photos.to_dict()))["policy"]["pdq_threshold"] == 31
+    assert mapping.platform(photos).policy.pdq_threshold == 31
 
     tenants.add_partner(ctx, OP, "Helpline")
     with pytest.raises(AlreadyExists):
         tenants.add_partner(ctx, OP, "Helpline")
-    assert [p.to_dict()["name"] for p in tenants.list_partners(ctx, OP)] == ["Helpline"]
+    assert [p.name for p in tenants.list_partners(ctx, OP)] == ["Helpline"]
 
 
 def test_retention_default_comes_from_settings(ctx: ServiceContext) -> None:
@@ -151,7 +151,7 @@ def test_api_keys_shown_once_stored_as_hashes(ctx: ServiceContext) -> None:
     _setup(ctx)
     created = keys.create_api_key(ctx, OP, role="platform", platform="photos")
     assert created.info.scopes == ("check", "feed", "verdict")  # default: all three
-    body = created.to_dict()
+    body = mapping.created_key(created).model_dump()
     assert body["id"] == created.info.key_id and body["key"] == created.key
     assert body["role"] == "platform" and body["platform"] == "photos"
     key_id, secret = parse_api_key(created.key) or ("", "")
@@ -172,7 +172,9 @@ def test_api_keys_shown_once_stored_as_hashes(ctx: ServiceContext) -> None:
     with ctx.store.read() as repo:
         rows = [dict(r._mapping) for r in repo.conn.execute(select(api_keys))]
     stored = json.dumps(rows, default=str)
-    listed = json.dumps([k.to_dict() for k in keys.list_api_keys(ctx, OP)])
+    listed = json.dumps(
+        [mapping.api_key(k).model_dump(mode="json") for k in keys.list_api_keys(ctx, OP)]
+    )
     for s in secrets:
         assert s not in stored and s not in listed
     assert rows[0]["secret_hash"] == hash_api_secret(secret)

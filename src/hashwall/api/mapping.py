@@ -8,6 +8,8 @@ the wire; this module is the one place that knows both.
 from __future__ import annotations
 
 from hashwall import wire
+from hashwall.domain import PlatformPolicy
+from hashwall.hashing.signals import distance_types
 from hashwall.service import (
     audit,
     casework,
@@ -22,7 +24,7 @@ from hashwall.service import (
 )
 from hashwall.service import feed as feed_service
 from hashwall.service.check import CheckResult
-from hashwall.service.signal_policy import policy_view
+from hashwall.service.signal_policy import effective_thresholds, policy_view
 
 # --- requests ----------------------------------------------------------------------------------
 
@@ -143,6 +145,19 @@ def feed_page(page: feed_service.FeedPage) -> wire.FeedPageOut:
 # --- operator ----------------------------------------------------------------------------------
 
 
+def policy(platform_policy: PlatformPolicy) -> wire.PolicyOut:
+    """A platform's policy: every field, the radius of every type matched by distance, and
+    each type's older policy field (``pdq_threshold``) for the clients that read it."""
+    thresholds = effective_thresholds(platform_policy)
+    legacy = {
+        kind.policy_field: thresholds[kind.name]
+        for kind in distance_types()
+        if kind.policy_field is not None
+    }
+    shown = {**platform_policy.to_dict(), **legacy, "thresholds": thresholds}
+    return wire.PolicyOut.model_validate(shown)
+
+
 def organisation(info: tenants.OrganisationInfo) -> wire.OrganisationOut:
     """An organisation."""
     return wire.OrganisationOut(name=info.name, created_at=info.created_at)
@@ -150,7 +165,12 @@ def organisation(info: tenants.OrganisationInfo) -> wire.OrganisationOut:
 
 def platform(info: tenants.PlatformInfo) -> wire.PlatformOut:
     """A platform and its policy."""
-    return wire.PlatformOut.model_validate(info.to_dict())
+    return wire.PlatformOut(
+        name=info.name,
+        organisation=info.organisation,
+        policy=policy(info.policy),
+        created_at=info.created_at,
+    )
 
 
 def partner(info: tenants.PartnerInfo) -> wire.PartnerOut:
@@ -160,12 +180,22 @@ def partner(info: tenants.PartnerInfo) -> wire.PartnerOut:
 
 def api_key(info: keys.KeyInfo) -> wire.ApiKeyOut:
     """An API key without its secret."""
-    return wire.ApiKeyOut.model_validate(info.to_dict())
+    return wire.ApiKeyOut(
+        id=info.key_id,
+        role=info.role,
+        scopes=list(info.scopes),
+        platform=info.platform,
+        partner=info.partner,
+        label=info.label,
+        created_at=info.created_at,
+        revoked_at=info.revoked_at,
+        revoked=info.revoked,
+    )
 
 
 def created_key(created: keys.CreatedKey) -> wire.ApiKeyCreated:
     """A new API key, with its secret (shown this once)."""
-    return wire.ApiKeyCreated.model_validate(created.to_dict())
+    return wire.ApiKeyCreated(**api_key(created.info).model_dump(), key=created.key)
 
 
 def quarantined_item(item: moderation.QuarantinedItem) -> wire.QuarantinedItemOut:

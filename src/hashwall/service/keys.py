@@ -6,13 +6,13 @@ import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final, cast
+from typing import Final, cast
 
 from hashwall.domain import PLATFORM_SCOPES, ROLES, Actor, ApiKey, Role, Scope
 from hashwall.errors import InvalidInput, NotFound
 from hashwall.service.audit import API_KEY_CREATED, API_KEY_REVOKED
 from hashwall.service.context import ServiceContext
-from hashwall.service.operator import find_partner, find_platform, iso, require_operator
+from hashwall.service.operator import find_partner, find_platform, require_operator
 from hashwall.store import events as event_log
 from hashwall.store.credentials import format_api_key, hash_api_secret, new_api_secret
 from hashwall.store.repo import Repository
@@ -39,20 +39,6 @@ class KeyInfo:
         """Whether the key has been revoked."""
         return self.revoked_at is not None
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON form: ``id`` is the public key id."""
-        return {
-            "id": self.key_id,
-            "role": self.role,
-            "scopes": list(self.scopes),
-            "platform": self.platform,
-            "partner": self.partner,
-            "label": self.label,
-            "created_at": iso(self.created_at),
-            "revoked_at": iso(self.revoked_at),
-            "revoked": self.revoked,
-        }
-
 
 @dataclass(frozen=True, slots=True)
 class CreatedKey:
@@ -60,14 +46,6 @@ class CreatedKey:
 
     info: KeyInfo
     key: str = dataclasses.field(repr=False)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON form: the key's fields plus ``key`` (the secret string)."""
-        return {"id": self.info.key_id, "key": self.key, **_without_id(self.info.to_dict())}
-
-
-def _without_id(body: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in body.items() if k != "id"}
 
 
 def _key_info(key: ApiKey, platforms: Mapping[int, str], partners: Mapping[int, str]) -> KeyInfo:

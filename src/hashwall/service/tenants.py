@@ -21,12 +21,10 @@ from hashwall.service.operator import (
     clean_name,
     find_organisation,
     find_platform,
-    iso,
     require_operator,
 )
 from hashwall.service.signal_policy import (
     effective_thresholds,
-    policy_view,
     threshold_changes,
     validate_thresholds,
 )
@@ -46,10 +44,6 @@ class OrganisationInfo:
         """From a store row."""
         return cls(name=org.name, created_at=org.created_at)
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON form."""
-        return {"name": self.name, "created_at": iso(self.created_at)}
-
 
 @dataclass(frozen=True, slots=True)
 class PlatformInfo:
@@ -59,15 +53,6 @@ class PlatformInfo:
     organisation: str
     policy: PlatformPolicy
     created_at: datetime
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON form (``policy`` nested)."""
-        return {
-            "name": self.name,
-            "organisation": self.organisation,
-            "policy": policy_view(self.policy),
-            "created_at": iso(self.created_at),
-        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,10 +66,6 @@ class PartnerInfo:
     def of(cls, partner: Partner) -> PartnerInfo:
         """From a store row."""
         return cls(name=partner.name, created_at=partner.created_at)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON form."""
-        return {"name": self.name, "created_at": iso(self.created_at)}
 
 
 @dataclass(frozen=True, slots=True)

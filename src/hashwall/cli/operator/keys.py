@@ -8,6 +8,8 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from hashwall.api import mapping
+from hashwall.cli.forms import wire_json
 from hashwall.cli.operator.session import run_operator
 from hashwall.cli.output import JsonOption, print_json, show, table, when
 from hashwall.service import keys as key_service
@@ -69,7 +71,7 @@ def key_create(
         ),
     )
     if json_out:
-        print_json(created.to_dict())
+        print_json(wire_json(mapping.created_key(created)))
         return
     info = created.info
     owner = f" for {info.platform or info.partner}" if (info.platform or info.partner) else ""
@@ -93,7 +95,7 @@ def key_list(
         lambda ctx, actor: key_service.list_api_keys(ctx, actor, include_revoked=not active),
     )
     if json_out:
-        print_json({"keys": [k.to_dict() for k in keys]})
+        print_json({"keys": [wire_json(mapping.api_key(k)) for k in keys]})
     else:
         _print_keys(keys)
 
@@ -106,6 +108,6 @@ def key_revoke(
     """Revoke an API key: from now on it authenticates nothing."""
     key = run_operator(json_out, lambda ctx, actor: key_service.revoke_api_key(ctx, actor, key_id))
     if json_out:
-        print_json(key.to_dict())
+        print_json(wire_json(mapping.api_key(key)))
     else:
         Console().print(f"Revoked key {key.key_id} at {when(key.revoked_at)}.", highlight=False)

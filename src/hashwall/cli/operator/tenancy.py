@@ -9,6 +9,8 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from hashwall.api import mapping
+from hashwall.cli.forms import wire_json
 from hashwall.cli.operator.session import run_operator
 from hashwall.cli.output import JsonOption, print_json, show, table, when
 from hashwall.domain import Actor
@@ -39,7 +41,7 @@ def org_add(
     """Add an organisation."""
     org = run_operator(json_out, lambda ctx, actor: tenants.add_organisation(ctx, actor, name))
     if json_out:
-        print_json(org.to_dict())
+        print_json(wire_json(mapping.organisation(org)))
     else:
         Console().print(f"Added organisation {escape(org.name)}.", highlight=False)
 
@@ -49,7 +51,7 @@ def org_list(json_out: JsonOption = False) -> None:
     """List organisations."""
     orgs = run_operator(json_out, tenants.list_organisations)
     if json_out:
-        print_json({"organisations": [o.to_dict() for o in orgs]})
+        print_json({"organisations": [wire_json(mapping.organisation(o)) for o in orgs]})
         return
     rows = table("name", "created")
     for org in orgs:
@@ -211,7 +213,7 @@ def platform_add(
 
     platform = run_operator(json_out, run)
     if json_out:
-        print_json(platform.to_dict())
+        print_json(wire_json(mapping.platform(platform)))
     else:
         _print_platforms([platform])
 
@@ -228,7 +230,7 @@ def platform_list(
         json_out, lambda ctx, actor: tenants.list_platforms(ctx, actor, organisation=organisation)
     )
     if json_out:
-        print_json({"platforms": [p.to_dict() for p in platforms]})
+        print_json({"platforms": [wire_json(mapping.platform(p)) for p in platforms]})
     else:
         _print_platforms(platforms)
 
@@ -265,7 +267,7 @@ def platform_set_policy(
 
     platform = run_operator(json_out, run)
     if json_out:
-        print_json(platform.to_dict())
+        print_json(wire_json(mapping.platform(platform)))
     else:
         _print_platforms([platform])
 
@@ -281,7 +283,7 @@ def partner_add(
     """Add an intake partner."""
     partner = run_operator(json_out, lambda ctx, actor: tenants.add_partner(ctx, actor, name))
     if json_out:
-        print_json(partner.to_dict())
+        print_json(wire_json(mapping.partner(partner)))
     else:
         Console().print(f"Added partner {escape(partner.name)}.", highlight=False)
 
@@ -291,7 +293,7 @@ def partner_list(json_out: JsonOption = False) -> None:
     """List intake partners."""
     partners = run_operator(json_out, tenants.list_partners)
     if json_out:
-        print_json({"partners": [p.to_dict() for p in partners]})
+        print_json({"partners": [wire_json(mapping.partner(p)) for p in partners]})
         return
     rows = table("name", "created")
     for partner in partners:
