@@ -134,7 +134,14 @@ def verdict(result: verdicts.VerdictResult) -> wire.VerdictOut:
 
 def pending_match(match: reviews.PendingMatch) -> wire.PendingMatchOut:
     """A match awaiting the platform's verdict."""
-    return wire.PendingMatchOut.model_validate(match.to_dict())
+    return wire.PendingMatchOut(
+        match_ref=match.match_ref,
+        check_id=match.check_id,
+        decision=match.decision,
+        created_at=match.created_at,
+        distance=match.distance,
+        orientation=match.orientation,
+    )
 
 
 def feed_page(page: feed_service.FeedPage) -> wire.FeedPageOut:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final
+from typing import Final
 
 from hashwall.domain import Actor
 from hashwall.errors import Forbidden, InvalidInput, NotFound
@@ -32,20 +32,6 @@ class PendingMatch:
     created_at: datetime
     distance: int | None = None
     orientation: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON form (``distance``/``orientation`` only when the platform's policy reveals them)."""
-        body: dict[str, Any] = {
-            "match_ref": self.match_ref,
-            "check_id": self.check_id,
-            "decision": self.decision,
-            "created_at": self.created_at.isoformat(),
-        }
-        if self.distance is not None:
-            body["distance"] = self.distance
-        if self.orientation is not None:
-            body["orientation"] = self.orientation
-        return body
 
 
 def list_pending_matches(
