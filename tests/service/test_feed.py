@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from hashwall.api import mapping
 from hashwall.domain import Actor
 from hashwall.errors import Forbidden, InvalidCursor, InvalidInput, NotFound
 from hashwall.service import audit, auth, keys, moderation, tenants
@@ -55,9 +56,11 @@ class Consumer:
 
     def step(self) -> dict[str, Any]:
         """Read and apply one page."""
-        page = read_feed(
-            self.ctx, OP, cursor=self.mirror.cursor, limit=self.limit, platform=self.platform
-        ).to_dict()
+        page = mapping.feed_page(
+            read_feed(
+                self.ctx, OP, cursor=self.mirror.cursor, limit=self.limit, platform=self.platform
+            )
+        ).wire()
         assert len(page["items"]) + len(page["events"]) <= self.limit
         if page["phase"] == "events":
             assert page["items"] == []

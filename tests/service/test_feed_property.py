@@ -18,6 +18,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from hashwall.api import mapping
 from hashwall.domain import Actor
 from hashwall.service import moderation, tenants
 from hashwall.service.context import ServiceContext
@@ -78,9 +79,9 @@ class World:
         return item.state
 
     def read(self, mirror: FeedMirror, limit: int) -> dict[str, Any]:
-        page = read_feed(
-            self.ctx, OP, cursor=mirror.cursor, limit=limit, platform=PLATFORM
-        ).to_dict()
+        page = mapping.feed_page(
+            read_feed(self.ctx, OP, cursor=mirror.cursor, limit=limit, platform=PLATFORM)
+        ).wire()
         text = json.dumps(page)
         leaked = [v for v in self.erased if v in text]
         assert not leaked, "a page holds values of a withdrawn or deleted item"

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from hashwall.api import mapping
 from hashwall.domain import Actor, PlatformPolicy
 from hashwall.errors import InvalidInput
 from hashwall.hashing.image import ImageHashes
@@ -26,7 +27,7 @@ def _copy(ctx: ServiceContext, platform: Actor) -> LocalBank:
     """What ``hashwall feed sync`` would save for ``platform``, as a LocalBank."""
     mirror = FeedMirror()
     while True:
-        page = read_feed(ctx, platform, cursor=mirror.cursor).to_dict()
+        page = mapping.feed_page(read_feed(ctx, platform, cursor=mirror.cursor)).wire()
         mirror.apply(page)
         if not page["more"]:
             break

@@ -24,7 +24,7 @@ from hashwall.service import (
 )
 from hashwall.service import feed as feed_service
 from hashwall.service.check import CheckResult
-from hashwall.service.signal_policy import effective_thresholds, policy_view
+from hashwall.service.signal_policy import effective_thresholds
 
 # --- requests ----------------------------------------------------------------------------------
 
@@ -40,6 +40,22 @@ def submission(item: wire.ItemIn) -> intake.ItemSubmission:
 def policy_update(changes: wire.PolicyChanges) -> tenants.PolicyUpdate:
     """The service's form of policy changes (``pdq_threshold`` read into ``thresholds``)."""
     return tenants.PolicyUpdate.from_mapping(changes.model_dump(exclude_none=True))
+
+
+# --- policy ------------------------------------------------------------------------------------
+
+
+def policy(platform_policy: PlatformPolicy) -> wire.PolicyOut:
+    """A platform's policy: every field, the radius of every type matched by distance, and
+    each type's older policy field (``pdq_threshold``) for the clients that read it."""
+    thresholds = effective_thresholds(platform_policy)
+    legacy = {
+        kind.policy_field: thresholds[kind.name]
+        for kind in distance_types()
+        if kind.policy_field is not None
+    }
+    shown = {**platform_policy.to_dict(), **legacy, "thresholds": thresholds}
+    return wire.PolicyOut.model_validate(shown)
 
 
 # --- cases -------------------------------------------------------------------------------------
@@ -146,23 +162,37 @@ def pending_match(match: reviews.PendingMatch) -> wire.PendingMatchOut:
 
 def feed_page(page: feed_service.FeedPage) -> wire.FeedPageOut:
     """One page of the feed (its policy as shown: every type's radius)."""
-    return wire.FeedPageOut.model_validate({**page.to_dict(), "policy": policy_view(page.policy)})
+    return wire.FeedPageOut(
+        platform=page.platform,
+        policy=policy(page.policy),
+        phase=page.phase,
+        snapshot_seq=page.snapshot_seq,
+        items=[feed_item(i) for i in page.items],
+        events=[feed_event(e) for e in page.events],
+        cursor=page.cursor,
+        more=page.more,
+        head_seq=page.head_seq,
+    )
+
+
+def feed_item(item: feed_service.FeedItem) -> wire.FeedItemOut:
+    """A live item of the snapshot, with its signals."""
+    return wire.FeedItemOut(
+        item=item.item_ref,
+        kind=item.kind,
+        trust=item.trust,
+        state=item.state,
+        signals=[wire.SignalOut.model_validate(s) for s in item.signals],
+    )
+
+
+def feed_event(event: feed_service.FeedEvent) -> wire.FeedEventOut:
+    """One event of the log: its seq, type, item and time, and the fields of its type."""
+    fields = {"seq": event.seq, "type": event.type, "item": event.item_ref, **event.data}
+    return wire.FeedEventOut.model_validate({**fields, "created_at": event.created_at})
 
 
 # --- operator ----------------------------------------------------------------------------------
-
-
-def policy(platform_policy: PlatformPolicy) -> wire.PolicyOut:
-    """A platform's policy: every field, the radius of every type matched by distance, and
-    each type's older policy field (``pdq_threshold``) for the clients that read it."""
-    thresholds = effective_thresholds(platform_policy)
-    legacy = {
-        kind.policy_field: thresholds[kind.name]
-        for kind in distance_types()
-        if kind.policy_field is not None
-    }
-    shown = {**platform_policy.to_dict(), **legacy, "thresholds": thresholds}
-    return wire.PolicyOut.model_validate(shown)
 
 
 def organisation(info: tenants.OrganisationInfo) -> wire.OrganisationOut:

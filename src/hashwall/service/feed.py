@@ -50,7 +50,6 @@ from typing import Any, Final, Literal
 from hashwall.domain import LIVE_ITEM_STATES, Actor, Platform, PlatformPolicy
 from hashwall.errors import Forbidden, InvalidCursor, InvalidInput, NotFound
 from hashwall.service.context import ServiceContext
-from hashwall.service.signal_policy import policy_view
 from hashwall.store.events import (
     INTERNAL_EVENT_TYPES,
     ITEM_ADDED,
@@ -137,16 +136,6 @@ class FeedItem:
     state: str
     signals: tuple[dict[str, Any], ...]
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON form."""
-        return {
-            "item": self.item_ref,
-            "kind": self.kind,
-            "trust": self.trust,
-            "state": self.state,
-            "signals": [dict(s) for s in self.signals],
-        }
-
 
 @dataclass(frozen=True, slots=True)
 class FeedEvent:
@@ -157,16 +146,6 @@ class FeedEvent:
     item_ref: str | None
     created_at: datetime
     data: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON form: ``{"seq", "type", "item", <fields of the type>, "created_at"}``."""
-        return {
-            "seq": self.seq,
-            "type": self.type,
-            "item": self.item_ref,
-            **self.data,
-            "created_at": self.created_at.isoformat(),
-        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,20 +165,6 @@ class FeedPage:
     cursor: str
     more: bool
     head_seq: int
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON form."""
-        return {
-            "platform": self.platform,
-            "policy": policy_view(self.policy),
-            "phase": self.phase,
-            "snapshot_seq": self.snapshot_seq,
-            "items": [i.to_dict() for i in self.items],
-            "events": [e.to_dict() for e in self.events],
-            "cursor": self.cursor,
-            "more": self.more,
-            "head_seq": self.head_seq,
-        }
 
 
 # --- the use case ----------------------------------------------------------------------------
@@ -376,8 +341,8 @@ class FeedMirror:
     """A platform's local copy of the live set, built by applying feed pages in order.
 
     ``items`` maps item ref -> ``{"kind", "trust", "state", "signals"}``. Apply each page's
-    wire form (:meth:`FeedPage.to_dict`) with :meth:`apply`, then call :func:`read_feed` with
-    :attr:`cursor` until ``more`` is False (and again later, to follow new events).
+    JSON form (what ``GET /v1/feed`` answers) with :meth:`apply`, then read the feed again
+    from :attr:`cursor` until ``more`` is False (and again later, to follow new events).
     """
 
     items: dict[str, dict[str, Any]] = field(default_factory=dict)

@@ -66,19 +66,6 @@ def effective_thresholds(policy: PlatformPolicy) -> dict[str, int]:
     return {kind.name: policy_threshold(policy, kind) for kind in distance_types()}
 
 
-def policy_view(policy: PlatformPolicy) -> dict[str, Any]:
-    """A policy as the API, the feed and the CLI show it: every field, the radius of every
-    distance type, and each type's older policy field (``pdq_threshold``) for the clients that
-    read it."""
-    thresholds = effective_thresholds(policy)
-    legacy = {
-        kind.policy_field: thresholds[kind.name]
-        for kind in distance_types()
-        if kind.policy_field is not None
-    }
-    return {**policy.to_dict(), **legacy, "thresholds": thresholds}
-
-
 def threshold_changes(raw: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, int]]:
     """Split policy changes from outside into the other fields and the radii per type: the
     ``thresholds`` map, and the older per-type fields (``pdq_threshold``) mapped onto it."""
