@@ -25,6 +25,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from hashwall.cli import forms
 from hashwall.cli.check import EXIT_ALLOW, EXIT_BLOCK, EXIT_ERROR, EXIT_REVIEW
 from hashwall.cli.output import fail, print_json
 from hashwall.errors import HashwallError
@@ -75,7 +76,7 @@ def match_command(
             record.update(
                 decision=answer.decision,
                 reason=answer.reason,
-                matches=[m.to_dict() for m in answer.matches],
+                matches=[forms.local_match(m) for m in answer.matches],
             )
             described = "; ".join(
                 m.item_ref + (f" distance {m.distance} {m.orientation}" if m.distance is not None

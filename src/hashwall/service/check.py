@@ -105,20 +105,6 @@ class CheckMatch:
     distance: int | None = None
     orientation: str | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        """The wire form (distance/orientation only when revealed)."""
-        body: dict[str, Any] = {
-            "match_ref": self.match_ref,
-            "item_ref": self.item_ref,
-            "decision": self.decision,
-            "signal_type": self.signal_type,
-        }
-        if self.distance is not None:
-            body["distance"] = self.distance
-        if self.orientation is not None:
-            body["orientation"] = self.orientation
-        return body
-
 
 @dataclass(frozen=True, slots=True)
 class CheckResult:
@@ -128,15 +114,6 @@ class CheckResult:
     decision: CheckDecision
     reason: CheckReason
     matches: tuple[CheckMatch, ...] = ()
-
-    def to_dict(self) -> dict[str, Any]:
-        """The wire form."""
-        return {
-            "check_id": self.check_id,
-            "decision": self.decision,
-            "reason": self.reason,
-            "matches": [m.to_dict() for m in self.matches],
-        }
 
 
 @dataclass(frozen=True, slots=True)

@@ -56,18 +56,6 @@ class LocalMatch:
     distance: int | None = None
     orientation: str | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON form (``distance``/``orientation`` only for a near match)."""
-        body: dict[str, Any] = {
-            "item_ref": self.item_ref,
-            "decision": self.decision,
-            "signal_type": self.signal_type,
-        }
-        if self.distance is not None:
-            body["distance"] = self.distance
-            body["orientation"] = self.orientation
-        return body
-
 
 @dataclass(frozen=True, slots=True)
 class LocalAnswer:
