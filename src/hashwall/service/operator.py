@@ -25,7 +25,6 @@ Usage::
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Final
 
 from hashwall.domain import Actor, Item, Organisation, Partner, Platform
@@ -43,11 +42,6 @@ MAX_REASON_LENGTH: Final = 500
 def require_operator(actor: Actor) -> None:
     """Raise :class:`~hashwall.errors.Forbidden` unless ``actor`` is the operator or an admin."""
     actor.require("operator", "admin")
-
-
-def iso(value: datetime | None) -> str | None:
-    """A time as ISO 8601 text (None stays None), for the JSON forms of results."""
-    return value.isoformat() if value is not None else None
 
 
 def clean_name(value: str, what: str) -> str:
