@@ -11,6 +11,7 @@ from hashwall.hashing.pdq import PdqHash
 from hashwall.hashing.video_match import (
     TimeRange,
     VideoFrames,
+    distances,
     found_within,
     key_frames,
     longest_ordered_chain,
@@ -214,3 +215,9 @@ def test_the_json_form_has_both_percentages_and_the_ranges() -> None:
         "upload": [{"start": 0.0, "end": 3.0}],
         "banked": [{"start": 0.0, "end": 3.0}],
     }
+
+
+def test_all_pairs_distances_are_the_hamming_distances_of_the_hashes() -> None:
+    a, b = random_hashes(7, seed=18), random_hashes(5, seed=19)
+    got = distances(VideoFrames.from_hex(a).words, VideoFrames.from_hex(b).words)
+    assert got.tolist() == [[(int(x, 16) ^ int(y, 16)).bit_count() for y in b] for x in a]

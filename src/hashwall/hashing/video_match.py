@@ -8,8 +8,8 @@ no I/O. A compilation of several banked videos is judged against each banked vid
 The rule (vPDQ's, plus an order check):
 
 1. **Frame matches.** Two frames match when their PDQ hashes are within ``threshold`` bits
-   (31). Every pair is compared at once: XOR of ``(n, 4)`` uint64 words and a vectorised
-   popcount, in blocks of upload rows so that memory stays bounded for long videos.
+   (31). Every pair is compared: XOR of ``(n, 4)`` uint64 words and a vectorised
+   popcount, in blocks of pairs so that memory stays bounded for long videos.
 2. **Percentages** (vPDQ's): ``upload_frames_matched_pct`` is the share of the upload's
    *distinct* frame hashes (equal hashes count once) within the threshold of some banked
    frame; ``banked_frames_matched_pct`` the share of the banked video's distinct hashes within
@@ -76,8 +76,8 @@ DEFAULT_MIN_FRAMES = 3
 #: encoder noise); about half the frame threshold.
 DEFAULT_DISTINCT_BITS = 16
 
-#: Upload rows compared per block (a block is rows x banked frames x 4 words).
-_BLOCK_ROWS = 512
+#: Frame pairs compared per block.
+_BLOCK_PAIRS = 1 << 20
 
 Words = npt.NDArray[np.uint64]
 Reason = Literal[
@@ -268,22 +268,27 @@ def _judge(
     )
 
 
-def distances(a: Words, b: Words) -> npt.NDArray[np.int64]:
-    """All-pairs Hamming distances of two ``(n, 4)`` word arrays, ``(len(a), len(b))``."""
-    out = np.empty((a.shape[0], b.shape[0]), dtype=np.int64)
-    for lo in range(0, a.shape[0], _BLOCK_ROWS):
-        block = a[lo : lo + _BLOCK_ROWS, None, :] ^ b[None, :, :]
-        out[lo : lo + _BLOCK_ROWS] = np.bitwise_count(block).sum(axis=2, dtype=np.int64)
+def distances(a: Words, b: Words) -> npt.NDArray[np.uint16]:
+    """All-pairs Hamming distances of two ``(n, 4)`` word arrays, ``(len(a), len(b))``.
+
+    One word at a time into a small accumulator, in blocks of about a million pairs: the
+    temporaries stay a few megabytes however long the videos are.
+    """
+    out = np.empty((a.shape[0], b.shape[0]), dtype=np.uint16)
+    rows = max(1, _BLOCK_PAIRS // max(1, b.shape[0]))
+    for lo in range(0, a.shape[0], rows):
+        part = a[lo : lo + rows]
+        acc = np.zeros((part.shape[0], b.shape[0]), dtype=np.uint16)
+        for w in range(a.shape[1]):
+            acc += np.bitwise_count(part[:, w, None] ^ b[None, :, w])
+        out[lo : lo + rows] = acc
     return out
 
 
 def within(a: Words, b: Words, threshold: int) -> npt.NDArray[np.bool_]:
     """Which pairs of rows of ``a`` and ``b`` are within ``threshold`` bits."""
-    out = np.empty((a.shape[0], b.shape[0]), dtype=np.bool_)
-    for lo in range(0, a.shape[0], _BLOCK_ROWS):
-        block = a[lo : lo + _BLOCK_ROWS, None, :] ^ b[None, :, :]
-        out[lo : lo + _BLOCK_ROWS] = np.bitwise_count(block).sum(axis=2) <= threshold
-    return out
+    near: npt.NDArray[np.bool_] = distances(a, b) <= threshold
+    return near
 
 
 def key_frames(words: Words, distinct_bits: int) -> npt.NDArray[np.intp]:
