@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from conftest import random_pdq
+from hashwall.api import mapping
 from hashwall.domain import Actor, ItemKind, Trust
 from hashwall.hashing.codes import Hash256
 from hashwall.hashing.signals import Signal
@@ -129,10 +130,12 @@ def feed_after(ctx: ServiceContext, cursor: str | None) -> FeedMirror:
     """A platform's copy: its snapshot (taken before the import), then the import's events."""
     mirror = FeedMirror(cursor=cursor)
     for _ in range(1000):
-        page = read_feed(ctx, OPERATOR, cursor=mirror.cursor, limit=7, platform=PLATFORM)
-        assert page.to_dict()["items"] == [], "the import arrives as events"
-        mirror.apply(page.to_dict())
-        if not page.more:
+        page = mapping.feed_page(
+            read_feed(ctx, OPERATOR, cursor=mirror.cursor, limit=7, platform=PLATFORM)
+        ).wire()
+        assert page["items"] == [], "the import arrives as events"
+        mirror.apply(page)
+        if not page["more"]:
             return mirror
     raise AssertionError("the feed never ended")
 
@@ -142,7 +145,7 @@ def feed_start(ctx: ServiceContext) -> str | None:
     tenants.add_organisation(ctx, OPERATOR, "Example Social")
     tenants.add_platform(ctx, OPERATOR, organisation="Example Social", name=PLATFORM)
     mirror = FeedMirror()
-    mirror.apply(read_feed(ctx, OPERATOR, platform=PLATFORM).to_dict())
+    mirror.apply(mapping.feed_page(read_feed(ctx, OPERATOR, platform=PLATFORM)).wire())
     return mirror.cursor
 
 
