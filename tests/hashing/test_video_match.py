@@ -221,3 +221,22 @@ def test_all_pairs_distances_are_the_hamming_distances_of_the_hashes() -> None:
     a, b = random_hashes(7, seed=18), random_hashes(5, seed=19)
     got = distances(VideoFrames.from_hex(a).words, VideoFrames.from_hex(b).words)
     assert got.tolist() == [[(int(x, 16) ^ int(y, 16)).bit_count() for y in b] for x in a]
+
+
+def _xor_bits(h: str, lo: int, hi: int) -> str:
+    return f"{int(h, 16) ^ (((1 << (hi - lo)) - 1) << lo):064x}"
+
+
+def test_a_scene_matches_when_any_of_its_frames_matches_not_only_its_key_frame() -> None:
+    banked = random_hashes(3, seed=21)
+    upload: list[str] = []
+    for x in banked:
+        inside = _xor_bits(x, 0, 20)  # 20 bits from the banked frame: a match
+        key = _xor_bits(inside, 100, 114)  # 14 more: 34 from it, but the same scene
+        upload += [key, inside]
+    words = VideoFrames.from_hex(upload).words
+    assert key_frames(words, 16).tolist() == [0, 2, 4]
+    result = match_video(VideoFrames.from_hex(upload), frames(banked))
+    assert result.upload_frames_matched_pct == 50.0
+    assert result.ordered_frames == 3
+    assert result.match and result.reason == "banked_percent"

@@ -23,10 +23,11 @@ The rule (vPDQ's, plus an order check):
    lies within ``banked_window`` seconds of a banked frame that matched; by default half the
    upload's frame interval (the median gap of its timestamps: 0.5 s at one frame per second),
    which at equal rates adds no frame and keeps vPDQ's share.
-3. **Order.** Both videos are reduced to *key frames*: a frame is a key frame when it is more
-   than ``distinct_bits`` from the previous key frame (a still or slowly changing scene is one
-   key frame, however long or noisy). The longest chain of matching key-frame pairs whose
-   times increase in both videos must have at least ``min_frames`` (3) pairs, so that a
+3. **Order.** Both videos are cut into *scenes*: a frame more than ``distinct_bits`` from
+   the first frame of the current scene (its key frame) starts a new one (a still or slowly
+   changing shot is one scene, however long or noisy). Two scenes match when a frame of one
+   matches a frame of the other. The longest chain of matching scene pairs whose times
+   increase in both videos must have at least ``min_frames`` (3) pairs, so that a
    near-static or dark clip, whose frames all look alike, cannot match any video of the same
    look, and frames scattered at random cannot add up to a match.
 4. **Decision.** A match when (upload share >= ``upload_percent`` or banked share >=
@@ -166,7 +167,7 @@ class VideoMatch:
     reason: Reason
     upload_frames_matched_pct: float
     banked_frames_matched_pct: float
-    #: Matching key-frame pairs in increasing time in both videos (the longest such chain).
+    #: Matching scene pairs in increasing time in both videos (the longest such chain).
     ordered_frames: int
     upload_ranges: tuple[TimeRange, ...]
     banked_ranges: tuple[TimeRange, ...]
@@ -246,7 +247,7 @@ def _judge(
     banked_pct = _distinct_share(banked.words, banked_hit)
     keys_u = key_frames(upload.words, distinct_bits)
     keys_b = key_frames(banked.words, distinct_bits)
-    ordered = longest_ordered_chain(near[np.ix_(keys_u, keys_b)])
+    ordered = longest_ordered_chain(_pool(_pool(near, keys_u, 0), keys_b, 1))
     reason: Reason
     if upload_pct >= upload_percent:
         reason = "upload_percent"
@@ -359,6 +360,17 @@ def ranges(
         TimeRange(float(timestamps[s]), float(timestamps[e]))
         for s, e in zip(starts, ends, strict=True)
     )
+
+
+def _pool(
+    near: npt.NDArray[np.bool_], keys: npt.NDArray[np.intp], axis: int
+) -> npt.NDArray[np.bool_]:
+    """Scenes are runs of frames from one key frame to the next: any match in a run is the
+    scene's (nothing to pool when every frame is a key frame, as in a lively video)."""
+    if keys.size == near.shape[axis]:
+        return near
+    pooled: npt.NDArray[np.bool_] = np.logical_or.reduceat(near, keys, axis=axis)
+    return pooled
 
 
 def _distinct_share(words: Words, hit: npt.NDArray[np.bool_]) -> float:
