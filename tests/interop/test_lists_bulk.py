@@ -311,3 +311,23 @@ def partner_actor(ctx: ServiceContext) -> Actor:
         partner = repo.get_partner("Helpline")
     assert partner is not None
     return Actor(kind="intake", key_id="key_test", partner_id=partner.id)
+
+
+def test_an_import_leaves_postgresql_knowing_the_size_of_the_bank(ctx: ServiceContext) -> None:
+    from sqlalchemy import text
+
+    items = list_items(seed=8, count=40)
+    run_import(ctx, csv_of(items), batch=16)
+    if ctx.store.engine.dialect.name != "postgresql":
+        return  # SQLite keeps no statistics unless asked (hashwall never asks)
+    with ctx.store.read() as repo:
+        sizes = {
+            name: size
+            for name, size in repo.conn.execute(
+                text(
+                    "SELECT relname, reltuples FROM pg_class WHERE relnamespace = "
+                    "current_schema()::regnamespace AND relname IN ('items', 'signals', 'events')"
+                )
+            )
+        }
+    assert sizes == {"items": 40, "signals": 40 + 14, "events": 40}

@@ -18,7 +18,8 @@ the same list twice banks nothing new. Items are written in batches (one transac
 imported item as any other); each batch writes an ``audit`` row (``list_imported``, with the
 label). A batch costs a handful of statements, not a few per item: one query per signal type
 finds which of its values are banked already, and its items, signals and events are multi-row
-inserts.
+inserts. After the last batch the store refreshes its statistics of the bank's tables
+(PostgreSQL), which an import may have grown many times over.
 
 Trust of an imported item: ``vouched`` (the partner vouches for its list), except where the list
 says ``unvouched`` or ``quarantined`` (then ``unvouched``: it answers ``review``; a quarantine is
@@ -152,6 +153,9 @@ def import_list(
             pending = []
     if pending:
         run.write(pending)
+    if report.items_banked:
+        with ctx.store.write() as repo:
+            repo.analyze_bank_tables()
     report.refused.sort(key=lambda r: r.line)
     return report
 

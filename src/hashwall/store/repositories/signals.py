@@ -7,13 +7,13 @@ from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Final
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert, select, text, update
 
 from hashwall.domain import LIVE_ITEM_STATES
 from hashwall.hashing.signals import Signal
 from hashwall.store.engine import erase_on_commit
 from hashwall.store.repositories.base import RepositoryBase, build_row
-from hashwall.store.tables import cases, exemptions, items, matches, signals, verdicts
+from hashwall.store.tables import cases, events, exemptions, items, matches, signals, verdicts
 
 #: Values per ``IN`` list of one statement (SQLite allows 32,766 parameters).
 IN_CHUNK: Final = 5000
@@ -143,6 +143,14 @@ class SignalRepository(RepositoryBase):
             }
             found.update(value for item_id, value in hits if owners.get(item_id) == partner_id)
         return found
+
+    def analyze_bank_tables(self) -> None:
+        """After a bulk write, on PostgreSQL: ``ANALYZE`` items, signals and events, so that the
+        planner knows their new size (autovacuum's analyze comes later, or never where it is
+        off; a plan made for an empty table walks the whole bank per row: the export's cursor
+        took 12 s for 10,000 signals). Nothing on SQLite."""
+        if self.conn.dialect.name == "postgresql":
+            self.conn.execute(text(f"ANALYZE {items.name}, {signals.name}, {events.name}"))
 
     def list_signals(self, item_id: int) -> list[StoredSignal]:
         """An item's signals, in insertion order."""
