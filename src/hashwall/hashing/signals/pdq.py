@@ -12,7 +12,23 @@ from hashwall.hashing.signals.base import DistanceSignalType
 MAX_PDQ_THRESHOLD = 31
 
 
-class PdqSignal(DistanceSignalType):
+class PdqValues:
+    """Values written and checked as PDQ hashes are (``pdq`` and video frames' ``vpdq_frame``)."""
+
+    @classmethod
+    def canonical(cls, value: str) -> str:
+        """As ``PdqHash.parse(value).hex``, without the object (9 of these per checked upload)."""
+        text = canonical_hex64(value)
+        check_popcount(int(text, 16).bit_count())
+        return text
+
+    @classmethod
+    def canonical_degenerate(cls, value: str) -> str:
+        """Only the format: 64 hex digits."""
+        return canonical_hex64(value)
+
+
+class PdqSignal(PdqValues, DistanceSignalType):
     """A PDQ hash: 64 hex digits with about half of the bits set, with its quality (0-100).
 
     A hash below quality 50 is too featureless to mean anything: never banked nor matched.
@@ -28,17 +44,6 @@ class PdqSignal(DistanceSignalType):
     default_threshold = MAX_PDQ_THRESHOLD
     max_threshold = MAX_PDQ_THRESHOLD
     policy_field = "pdq_threshold"
-
-    @classmethod
-    def canonical(cls, value: str) -> str:
-        # As PdqHash.parse(value).hex, without the object (9 of these per checked upload).
-        text = canonical_hex64(value)
-        check_popcount(int(text, 16).bit_count())
-        return text
-
-    @classmethod
-    def canonical_degenerate(cls, value: str) -> str:
-        return canonical_hex64(value)
 
     @classmethod
     def get_examples(cls) -> tuple[str, ...]:

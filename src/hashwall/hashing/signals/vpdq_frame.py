@@ -26,15 +26,15 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from hashwall.hashing.codes import canonical_hex64
-from hashwall.hashing.pdq import MIN_QUALITY, check_popcount
+from hashwall.hashing.pdq import MIN_QUALITY
 from hashwall.hashing.signals.base import DistanceSignalType
+from hashwall.hashing.signals.pdq import PdqValues
 
 #: The frame threshold of the video rule, and the largest a platform may set (as for ``pdq``).
 VPDQ_FRAME_THRESHOLD = 31
 
 
-class VpdqFrameSignal(DistanceSignalType):
+class VpdqFrameSignal(PdqValues, DistanceSignalType):
     """A video frame's PDQ hash: 64 hex digits, about half of the bits set, quality 0-100.
 
     Frames below quality 50 are dropped when a video is hashed and never banked nor matched.
@@ -47,16 +47,6 @@ class VpdqFrameSignal(DistanceSignalType):
     orientations: ClassVar[tuple[str, ...]] = ()
     default_threshold = VPDQ_FRAME_THRESHOLD
     max_threshold = VPDQ_FRAME_THRESHOLD
-
-    @classmethod
-    def canonical(cls, value: str) -> str:
-        text = canonical_hex64(value)
-        check_popcount(int(text, 16).bit_count())
-        return text
-
-    @classmethod
-    def canonical_degenerate(cls, value: str) -> str:
-        return canonical_hex64(value)
 
     @classmethod
     def get_examples(cls) -> tuple[str, ...]:
