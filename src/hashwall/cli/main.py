@@ -8,11 +8,12 @@ from hashwall.cli.bench import bench_app
 from hashwall.cli.case import case_app
 from hashwall.cli.casework import register_casework_commands
 from hashwall.cli.check import check_command
+from hashwall.cli.compare import compare_command
 from hashwall.cli.db import db_app
 from hashwall.cli.demo import demo_app
 from hashwall.cli.eval import eval_command
 from hashwall.cli.feed import feed_app
-from hashwall.cli.hashing import compare_command, hash_command
+from hashwall.cli.hashing import hash_command
 from hashwall.cli.lists import register_lists_commands
 from hashwall.cli.match import match_command
 from hashwall.cli.operator import register_operator_commands
