@@ -47,9 +47,9 @@ itself, and leaves a match row.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import Literal
 
 from hashwall.domain import Actor, Decision, Platform
 from hashwall.errors import Forbidden, IndexNotReady, InvalidKey, StoreUnavailable
@@ -83,7 +83,7 @@ __all__ = [
     "check",
     "check_in_memory",
     "coarse_distance",
-    "replay_answer",
+    "standing_match_refs",
 ]
 
 CheckDecision = Literal["allow", "review", "block"]
@@ -244,23 +244,14 @@ class StoreStep:
         return result
 
 
-def replay_answer(ctx: ServiceContext, answer: Mapping[str, Any]) -> dict[str, Any]:
-    """A stored answer (wire form) replayed for a retried request: the matches whose item left
-    the bank since (withdrawn, deleted) are dropped and the decision follows what is left, so a
-    replay never answers ``block`` or ``review`` for a withdrawn item. An ``allow`` is replayed
-    as it was. One statement when the answer has matches."""
-    matches = answer.get("matches") or []
-    if answer.get("decision") == "allow" or not matches:
-        return dict(answer)
+def standing_match_refs(ctx: ServiceContext, refs: Sequence[str]) -> set[str]:
+    """Which of these match refs still stand: their item is still in the bank (not withdrawn
+    or deleted since). A replayed answer keeps only those (``api/routes/check.py``). One
+    statement."""
+    if not refs:
+        return set()
     with ctx.store.read() as repo:
-        standing = repo.standing_match_refs([m["match_ref"] for m in matches])
-    kept = [m for m in matches if m["match_ref"] in standing]
-    if len(kept) == len(matches):
-        return dict(answer)
-    if not kept:
-        return {**answer, "decision": "allow", "reason": "no_match", "matches": []}
-    decision = "block" if any(m["decision"] == "block" for m in kept) else "review"
-    return {**answer, "decision": decision, "matches": kept}
+        return repo.standing_match_refs(refs)
 
 
 def _hides_hits(platform: Platform) -> bool:

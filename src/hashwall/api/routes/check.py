@@ -2,15 +2,15 @@
 
 Both honour ``Idempotency-Key`` (:mod:`hashwall.api.defences.idempotency`): a retry returns
 the first answer, and never writes a second match record. A replayed ``review``/``block`` is
-re-checked first (:func:`hashwall.service.check.replay_answer`): the matches whose item was
+re-checked first (:func:`replay_answer`): the matches whose item was
 withdrawn or deleted since are dropped, so a replay never blocks what left the bank.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
-from typing import Annotated, Final
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import Response
@@ -37,7 +37,7 @@ from hashwall.service.check import (
     StoreStep,
     check,
     check_in_memory,
-    replay_answer,
+    standing_match_refs,
 )
 from hashwall.service.context import ServiceContext
 from hashwall.wire import (
@@ -60,6 +60,24 @@ IdempotencyHeader = Annotated[
     ),
 ]
 _JSON: Final = "application/json"
+
+
+def replay_answer(ctx: ServiceContext, answer: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored answer (wire form) replayed for a retried request: the matches whose item left
+    the bank since (withdrawn, deleted) are dropped and the decision follows what is left, so a
+    replay never answers ``block`` or ``review`` for a withdrawn item. An ``allow`` is replayed
+    as it was. One statement when the answer has matches."""
+    matches = answer.get("matches") or []
+    if answer.get("decision") == "allow" or not matches:
+        return dict(answer)
+    standing = standing_match_refs(ctx, [m["match_ref"] for m in matches])
+    kept = [m for m in matches if m["match_ref"] in standing]
+    if len(kept) == len(matches):
+        return dict(answer)
+    if not kept:
+        return {**answer, "decision": "allow", "reason": "no_match", "matches": []}
+    decision = "block" if any(m["decision"] == "block" for m in kept) else "review"
+    return {**answer, "decision": decision, "matches": kept}
 
 
 def _wire(model: CheckIn) -> CheckRequest:
