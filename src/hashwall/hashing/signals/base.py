@@ -159,8 +159,10 @@ class DistanceSignalType(SignalType):
 
     @classmethod
     def code(cls, value: str) -> Hash256:
-        """The value as a 256-bit code for the index (zero bits after the value's own)."""
-        return Hash256.from_hex(cls.canonical_degenerate(value) + _pad(cls.bits))
+        """A canonical value (what :meth:`canonical` returned, or a stored value) as a 256-bit
+        code for the index (zero bits after the value's own). It is not validated again: the
+        check path codes every orientation of every upload."""
+        return Hash256(bytes.fromhex(value + _pad(cls.bits)))
 
     @classmethod
     def codes(cls, values: Sequence[str]) -> npt.NDArray[np.uint8]:
