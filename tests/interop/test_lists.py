@@ -81,8 +81,20 @@ def test_import_banks_a_list_as_one_partner_case_and_a_rerun_banks_nothing_new(
         f"pdq,{p},vouched,src{i},80\n" for i, p in enumerate(pdqs)
     )
     text += f"md5,{'b' * 32},vouched,src0,\n"  # the same item as the first line
-    first = import_list(ctx, OPERATOR, parsed(text), partner="Helpline", label="list A", batch=2)
+    progress: list[tuple[int, int]] = []
+    first = import_list(
+        ctx,
+        OPERATOR,
+        parsed(text),
+        partner="Helpline",
+        label="list A",
+        batch=2,
+        on_batch=lambda so_far: progress.append((so_far.lines, so_far.items_banked)),
+    )
     assert (first.items_banked, first.signals_banked, first.refused) == (5, 6, [])
+    # Progress after each of the 3 batches (2, 2 and 1 items), the last one the final count.
+    assert len(progress) == 3 and progress[-1] == (first.lines, 5)
+    assert [banked for _, banked in progress] == [2, 4, 5]
     assert first.case_number is not None
     with ctx.store.read() as repo:
         case = repo.get_case(first.case_number)

@@ -18,15 +18,21 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, TextIO
+from typing import TYPE_CHECKING, Annotated, Any, TextIO
 
 import typer
 from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from hashwall.cli.operator import run_operator
 from hashwall.cli.output import JsonOption, fail, print_json
 from hashwall.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from hashwall.service.lists import ImportReport
 
 #: Refused lines shown to people (``--json`` gives them all).
 SHOWN_REFUSALS = 20
@@ -89,6 +95,33 @@ def export_command(
         Console(stderr=True).print(message, highlight=False, soft_wrap=True)
 
 
+@contextmanager
+def _import_progress() -> Iterator[Callable[[ImportReport], None]]:
+    """A progress line on standard error while a list is imported (a terminal only): lines
+    read, items banked, already banked and refused so far, after each batch."""
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        disable=not sys.stderr.isatty(),
+        transient=True,
+    ) as progress:
+        task = progress.add_task("importing", total=None)
+
+        def on_batch(report: ImportReport) -> None:
+            progress.update(
+                task,
+                description=(
+                    f"importing: {report.lines:,} line(s) read, {report.items_banked:,} "
+                    f"item(s) banked, {report.already_banked:,} already banked, "
+                    f"{len(report.refused):,} refused"
+                ),
+            )
+
+        yield on_batch
+
+
 def import_command(
     file: Annotated[Path | None, typer.Argument(help="The list (csv, jsonl or txt).")] = None,
     partner: Annotated[str, typer.Option(help="The intake partner the cases belong to.")] = "",
@@ -117,12 +150,19 @@ def import_command(
             from hashwall.interop.exchange_import import exchange_lines
         except ImportError as exc:
             fail(InvalidInput(str(exc)), json_out)
-        report = run_operator(
-            json_out,
-            lambda ctx, actor: import_list(
-                ctx, actor, exchange_lines(exchange), partner=partner, label=label, batch=batch
-            ),
-        )
+        with _import_progress() as on_batch:
+            report = run_operator(
+                json_out,
+                lambda ctx, actor: import_list(
+                    ctx,
+                    actor,
+                    exchange_lines(exchange),
+                    partner=partner,
+                    label=label,
+                    batch=batch,
+                    on_batch=on_batch,
+                ),
+            )
     else:
         assert file is not None
         try:
@@ -132,11 +172,17 @@ def import_command(
             fail(exc, json_out)
         except OSError as exc:
             fail(InvalidInput(f"cannot read {file}: {exc.strerror}"), json_out)
-        with stream:
+        with stream, _import_progress() as on_batch:
             report = run_operator(
                 json_out,
                 lambda ctx, actor: import_list(
-                    ctx, actor, read_list(stream, kind), partner=partner, label=label, batch=batch
+                    ctx,
+                    actor,
+                    read_list(stream, kind),
+                    partner=partner,
+                    label=label,
+                    batch=batch,
+                    on_batch=on_batch,
                 ),
             )
     if json_out:

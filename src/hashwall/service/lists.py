@@ -29,7 +29,7 @@ from verdicts on this bank, so a list's ``confirmed`` is ``vouched`` here.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -132,8 +132,11 @@ def import_list(
     partner: str,
     label: str,
     batch: int = DEFAULT_BATCH,
+    on_batch: Callable[[ImportReport], None] | None = None,
 ) -> ImportReport:
-    """Bank a list's signals as one case of intake partner ``partner`` (see the module doc)."""
+    """Bank a list's signals as one case of intake partner ``partner`` (see the module doc).
+
+    ``on_batch``: called with the report so far after each batch is written (progress)."""
     actor.require("operator", "admin")
     report = ImportReport(partner, label)
     with ctx.store.read() as repo:
@@ -151,8 +154,12 @@ def import_list(
         if len(pending) >= batch:
             run.write(pending)
             pending = []
+            if on_batch is not None:
+                on_batch(report)
     if pending:
         run.write(pending)
+        if on_batch is not None:
+            on_batch(report)
     if report.items_banked:
         with ctx.store.write() as repo:
             repo.analyze_bank_tables()
