@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 from collections import Counter
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -255,7 +256,7 @@ def test_the_batch_size_changes_nothing_and_a_rerun_banks_nothing_new(
             assert repo.last_event_seq() == head, "a re-run appends no event"
         assert (again.items_banked, again.case_number) == (0, None)
         assert again.already_banked == first.items_banked + first.already_banked
-        assert [r.to_dict() for r in again.refused] == [r.to_dict() for r in first.refused]
+        assert again.refused == first.refused
         with store_ctx.store.read() as repo:
             case = repo.get_case(first.case_number or "")
             assert case is not None
@@ -264,7 +265,7 @@ def test_the_batch_size_changes_nothing_and_a_rerun_banks_nothing_new(
 
     (one, one_items, one_trusts), (many, many_items, many_trusts) = reports
     assert one_items == many_items and one_trusts == many_trusts
-    assert one.to_dict() | {"case_number": None} == many.to_dict() | {"case_number": None}
+    assert replace(one, case_number=None) == replace(many, case_number=None)
     assert (one.items_banked, one.signals_banked, one.already_banked) == (8, 9, 3)
     assert [(r.line, r.code) for r in one.refused] == [
         (4, "allowlisted"),

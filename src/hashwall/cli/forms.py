@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel
 
 if TYPE_CHECKING:
+    from hashwall.service.lists import ImportReport
     from hashwall.service.local_match import LocalMatch
 
 
@@ -46,3 +47,20 @@ def local_match(match: LocalMatch) -> dict[str, Any]:
         body["distance"] = match.distance
         body["orientation"] = match.orientation
     return body
+
+
+def import_report(report: ImportReport) -> dict[str, Any]:
+    """``hashwall import --json``: the counts, and every refused line with its code."""
+    return {
+        "partner": report.partner,
+        "label": report.label,
+        "lines": report.lines,
+        "items_banked": report.items_banked,
+        "signals_banked": report.signals_banked,
+        "already_banked": report.already_banked,
+        "refused": len(report.refused),
+        "case_number": report.case_number,
+        "refusals": [
+            {"line": r.line, "code": r.code, "message": r.message} for r in report.refused
+        ],
+    }

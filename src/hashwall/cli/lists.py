@@ -27,6 +27,7 @@ import typer
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from hashwall.cli import forms
 from hashwall.cli.operator import run_operator
 from hashwall.cli.output import JsonOption, fail, print_json
 from hashwall.errors import InvalidInput
@@ -186,7 +187,7 @@ def import_command(
                 ),
             )
     if json_out:
-        print_json(report.to_dict())
+        print_json(forms.import_report(report))
         return
     console = Console()
     console.print(

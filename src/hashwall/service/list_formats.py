@@ -68,10 +68,6 @@ class LineRefusal:
     code: str
     message: str
 
-    def to_dict(self) -> dict[str, object]:
-        """JSON form."""
-        return {"line": self.line, "code": self.code, "message": self.message}
-
 
 def format_for(name: str, given: str | None) -> ListFormat:
     """The format given, or the one a file's name ends with (``.csv``, ``.jsonl``, ``.txt``)."""

@@ -101,20 +101,6 @@ class ImportReport:
     case_number: str | None = None
     refused: list[LineRefusal] = field(default_factory=list)
 
-    def to_dict(self) -> dict[str, object]:
-        """JSON form (the ``--json`` output of ``hashwall import``)."""
-        return {
-            "partner": self.partner,
-            "label": self.label,
-            "lines": self.lines,
-            "items_banked": self.items_banked,
-            "signals_banked": self.signals_banked,
-            "already_banked": self.already_banked,
-            "refused": len(self.refused),
-            "case_number": self.case_number,
-            "refusals": [r.to_dict() for r in self.refused],
-        }
-
 
 @dataclass(frozen=True, slots=True)
 class _Item:
