@@ -22,6 +22,26 @@ def bench_hash(
     raise typer.Exit(run_hash_bench(photos=photos, json_out=json_out, limit=limit))
 
 
+@bench_app.command("video")
+def bench_video(
+    videos: Annotated[
+        Path | None,
+        typer.Option(help="Folder of videos (searched recursively; default: generated 720p)."),
+    ] = None,
+    seconds_per_hash: Annotated[
+        float, typer.Option(min=0.0, help="Hash one frame every this many seconds (0: every).")
+    ] = 1.0,
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """vPDQ frame hashing: hashwall's hash_video vs PyAV decoding + pdqhash; frames/s and
+    x real time (wall, and per core in process CPU time)."""
+    from hashwall.bench.video import run_video_bench
+
+    raise typer.Exit(
+        run_video_bench(videos=videos, seconds_per_hash=seconds_per_hash, json_out=json_out)
+    )
+
+
 @bench_app.command("index")
 def bench_index(
     n: Annotated[int, typer.Option("--n", help="Hashes in the bank.")] = 1_000_000,
