@@ -274,9 +274,10 @@ def _print_table(report: dict[str, Any], generated: bool) -> None:
     from rich.table import Table
 
     console = Console()
+    rate = report["seconds_per_hash"]
     title = (
-        f"vPDQ hashing at one frame per {report['seconds_per_hash']:g} s: hashwall "
-        "(hash_video) vs reference (PyAV decode + pdqhash)"
+        f"vPDQ hashing of {'every frame' if rate == 0 else f'one frame per {rate:g} s'}: "
+        "hashwall (hash_video) vs reference (PyAV decode + pdqhash)"
     )
     table = Table(title=title)
     for header, right in (
