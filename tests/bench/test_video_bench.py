@@ -74,3 +74,15 @@ def test_bench_video_refuses_a_folder_without_videos(tmp_path: Path) -> None:
     result = CliRunner().invoke(bench_app, ["video", "--videos", str(tmp_path), "--json"])
     assert result.exit_code == 1
     assert "no video files" in result.stderr
+
+
+def test_bench_video_fast_hashes_the_same_frames_within_a_few_bits(tmp_path: Path) -> None:
+    make_test_videos(tmp_path, count=1, seconds=2, width=160, height=96, fps=10)
+    result = CliRunner().invoke(bench_app, ["video", "--videos", str(tmp_path), "--fast", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["fast"] is True
+    (row,) = report["videos"]
+    assert row["hashwall"]["frames_hashed"] == row["reference"]["frames_hashed"] == 2
+    # Fast mode's PDQ is the reference's within a few bits (as for images), not bit-exact.
+    assert 0 <= row["max_bits_vs_reference"] <= 10

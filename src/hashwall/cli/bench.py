@@ -32,13 +32,18 @@ def bench_video(
         float, typer.Option(min=0.0, help="Hash one frame every this many seconds (0: every).")
     ] = 1.0,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    fast: Annotated[
+        bool, typer.Option("--fast", help="hashwall's side hashes frames in fast mode.")
+    ] = False,
 ) -> None:
     """vPDQ frame hashing: hashwall's hash_video vs PyAV decoding + pdqhash; frames/s and
     x real time (wall, and per core in process CPU time)."""
     from hashwall.bench.video import run_video_bench
 
     raise typer.Exit(
-        run_video_bench(videos=videos, seconds_per_hash=seconds_per_hash, json_out=json_out)
+        run_video_bench(
+            videos=videos, seconds_per_hash=seconds_per_hash, json_out=json_out, fast=fast
+        )
     )
 
 
