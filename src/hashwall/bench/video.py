@@ -194,13 +194,16 @@ def _max_bits(a: dict[int, tuple[str, int]], b: dict[int, tuple[str, int]]) -> i
 
 
 def _warm_up() -> None:
-    """First-call costs (imports, FFmpeg's and pdqhash's set-up) kept out of the timings."""
+    """First-call costs (imports, FFmpeg's and pdqhash's set-up, the fast kernels' compilation)
+    kept out of the timings."""
     import av  # noqa: F401
     import pdqhash
 
     from hashwall.hashing import vpdq  # noqa: F401
+    from hashwall.hashing.fast import pdq_fast
 
     pdqhash.compute(np.zeros((64, 64, 3), dtype=np.uint8))
+    pdq_fast(np.zeros((720, 1280, 3), dtype=np.uint8))  # the fast kernels' compilation
 
 
 def measure(
