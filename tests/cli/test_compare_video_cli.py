@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import io
 import itertools
 import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-import av
 import numpy as np
 from typer.testing import CliRunner
 
 from hashwall.cli.main import app
 
-from support import encode, textured_rgb
+from support import encode, h264_mp4, textured_rgb
 
 runner = CliRunner()
 WIDTH, HEIGHT, FPS = 128, 96, 10
@@ -28,16 +26,7 @@ def _panning(seconds: float, seed: int) -> Iterator[np.ndarray]:
 
 
 def _mp4(frames: Iterable[np.ndarray]) -> bytes:
-    buf = io.BytesIO()
-    with av.open(buf, "w", format="mp4") as container:
-        stream = container.add_stream("libx264", rate=FPS)
-        stream.width, stream.height, stream.pix_fmt = WIDTH, HEIGHT, "yuv420p"
-        for pixels in frames:
-            for packet in stream.encode(av.VideoFrame.from_ndarray(pixels, format="rgb24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    return buf.getvalue()
+    return h264_mp4(frames, WIDTH, HEIGHT, FPS)
 
 
 def _write(path: Path, data: bytes) -> str:

@@ -4,18 +4,16 @@ videos of the shared data (the chairs match each other, nothing else)."""
 
 from __future__ import annotations
 
-import io
 import itertools
 from collections.abc import Iterable, Iterator
 
-import av
 import numpy as np
 import pytest
 
 from hashwall.hashing.video_match import VideoFrames, VideoMatch, match_video
 from hashwall.hashing.vpdq import VpdqFeature, collapse_runs, hash_video, quality_filter
 
-from support import require_shared_data, textured_rgb
+from support import h264_mp4, require_shared_data, textured_rgb
 
 WIDTH, HEIGHT, FPS = 128, 96, 10
 
@@ -37,17 +35,7 @@ def still(seconds: float, seed: int, level: int, noise: float = 1.0) -> Iterator
 
 
 def mp4(frames: Iterable[np.ndarray]) -> bytes:
-    """H.264 in MP4, frame by frame (a long clip is never all in memory)."""
-    buf = io.BytesIO()
-    with av.open(buf, "w", format="mp4") as container:
-        stream = container.add_stream("libx264", rate=FPS)
-        stream.width, stream.height, stream.pix_fmt = WIDTH, HEIGHT, "yuv420p"
-        for pixels in frames:
-            for packet in stream.encode(av.VideoFrame.from_ndarray(pixels, format="rgb24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    return buf.getvalue()
+    return h264_mp4(frames, WIDTH, HEIGHT, FPS)
 
 
 def frames_of(data: bytes, *, every_frame: bool = False, mirror: bool = False) -> VideoFrames:
