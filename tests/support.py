@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import os
 import secrets
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -150,20 +149,3 @@ def _cheap_pins() -> Any:
 
 
 CHEAP_PINS = _cheap_pins()
-
-
-def h264_mp4(frames: Iterable[np.ndarray], width: int, height: int, fps: int) -> bytes:
-    """RGB frames of ``width`` x ``height`` as H.264 in MP4 at ``fps``, frame by frame (a long
-    clip is never all in memory)."""
-    import av
-
-    buf = io.BytesIO()
-    with av.open(buf, "w", format="mp4") as container:
-        stream = container.add_stream("libx264", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        for pixels in frames:
-            for packet in stream.encode(av.VideoFrame.from_ndarray(pixels, format="rgb24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    return buf.getvalue()

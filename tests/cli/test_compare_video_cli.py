@@ -11,22 +11,20 @@ import numpy as np
 from typer.testing import CliRunner
 
 from hashwall.cli.main import app
+from video_samples import encode_clip, panning_frames
 
-from support import encode, h264_mp4, textured_rgb
+from support import encode, textured_rgb
 
 runner = CliRunner()
 WIDTH, HEIGHT, FPS = 128, 96, 10
 
 
 def _panning(seconds: float, seed: int) -> Iterator[np.ndarray]:
-    n = round(seconds * FPS)
-    base = textured_rgb(WIDTH + 2 * n, HEIGHT, seed=seed)
-    for i in range(n):
-        yield np.ascontiguousarray(base[:, 2 * i : 2 * i + WIDTH])
+    return panning_frames(round(seconds * FPS), WIDTH, HEIGHT, seed, speed=2)
 
 
 def _mp4(frames: Iterable[np.ndarray]) -> bytes:
-    return h264_mp4(frames, WIDTH, HEIGHT, FPS)
+    return encode_clip(frames, "mp4", FPS)
 
 
 def _write(path: Path, data: bytes) -> str:

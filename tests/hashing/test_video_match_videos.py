@@ -12,18 +12,16 @@ import pytest
 
 from hashwall.hashing.video_match import VideoFrames, VideoMatch, match_video
 from hashwall.hashing.vpdq import VpdqFeature, collapse_runs, hash_video, quality_filter
+from video_samples import encode_clip, panning_frames
 
-from support import h264_mp4, require_shared_data, textured_rgb
+from support import require_shared_data, textured_rgb
 
 WIDTH, HEIGHT, FPS = 128, 96, 10
 
 
 def panning(seconds: float, seed: int, speed: int = 2) -> Iterator[np.ndarray]:
     """A textured picture panning ``speed`` pixels right per frame."""
-    n = round(seconds * FPS)
-    base = textured_rgb(WIDTH + speed * n, HEIGHT, seed=seed)
-    for i in range(n):
-        yield np.ascontiguousarray(base[:, speed * i : speed * i + WIDTH])
+    return panning_frames(round(seconds * FPS), WIDTH, HEIGHT, seed, speed)
 
 
 def still(seconds: float, seed: int, level: int, noise: float = 1.0) -> Iterator[np.ndarray]:
@@ -35,7 +33,8 @@ def still(seconds: float, seed: int, level: int, noise: float = 1.0) -> Iterator
 
 
 def mp4(frames: Iterable[np.ndarray]) -> bytes:
-    return h264_mp4(frames, WIDTH, HEIGHT, FPS)
+    """H.264 in MP4 at the module's frame rate."""
+    return encode_clip(frames, "mp4", FPS)
 
 
 def frames_of(data: bytes, *, every_frame: bool = False, mirror: bool = False) -> VideoFrames:

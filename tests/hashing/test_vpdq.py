@@ -10,7 +10,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import av
 import numpy as np
 import pytest
 from PIL import Image
@@ -27,6 +26,7 @@ from hashwall.hashing.vpdq import (
     quality_filter,
 )
 from hashwall.settings import Settings
+from video_samples import encode_clip, panning_frames
 
 from support import textured_rgb
 
@@ -35,22 +35,11 @@ WIDTH, HEIGHT = 96, 64
 
 def _panning(n: int, seed: int = 0) -> list[np.ndarray]:
     """n frames of a textured picture panning 3 pixels right per frame."""
-    base = textured_rgb(WIDTH + 3 * n, HEIGHT, seed=seed)
-    return [np.ascontiguousarray(base[:, 3 * i : 3 * i + WIDTH]) for i in range(n)]
+    return list(panning_frames(n, WIDTH, HEIGHT, seed))
 
 
 def _mp4(frames: list[np.ndarray], fps: int = 10) -> bytes:
-    buf = io.BytesIO()
-    with av.open(buf, "w", format="mp4") as container:
-        stream = container.add_stream("libx264", rate=fps)
-        stream.height, stream.width = frames[0].shape[:2]
-        stream.pix_fmt = "yuv420p"
-        for pixels in frames:
-            for packet in stream.encode(av.VideoFrame.from_ndarray(pixels, format="rgb24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    return buf.getvalue()
+    return encode_clip(frames, "mp4", fps)
 
 
 def _feature(frame: int, h: str, quality: int = 100) -> VpdqFeature:

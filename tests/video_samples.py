@@ -1,10 +1,11 @@
-"""Small videos made in code for the video tests: PyAV encodes clips, Pillow animations."""
+"""Small videos made in code for the video tests (media, hashing, CLI): PyAV encodes clips,
+Pillow animations."""
 
 from __future__ import annotations
 
 import io
 import struct
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 import av
 import numpy as np
@@ -22,14 +23,21 @@ CONTAINERS: dict[str, tuple[str, str]] = {
 }
 
 
+def panning_frames(
+    count: int, width: int, height: int, seed: int = 0, speed: int = 3
+) -> Iterator[np.ndarray]:
+    """``count`` frames of a textured picture panning ``speed`` pixels right per frame, made
+    one at a time (a long clip is never all in memory)."""
+    base = textured_rgb(width + speed * count, height, seed=seed)
+    for i in range(count):
+        yield np.ascontiguousarray(base[:, speed * i : speed * i + width])
+
+
 def moving_frames(
     seconds: float = 2, fps: int = 10, width: int = 96, height: int = 64, seed: int = 0
 ) -> list[np.ndarray]:
     """A textured picture panning 3 pixels right per frame (every frame a little different)."""
-    base = textured_rgb(width + 3 * int(seconds * fps), height, seed=seed)
-    return [
-        np.ascontiguousarray(base[:, 3 * i : 3 * i + width]) for i in range(round(seconds * fps))
-    ]
+    return list(panning_frames(round(seconds * fps), width, height, seed))
 
 
 def encode_clip(
