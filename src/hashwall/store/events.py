@@ -102,15 +102,10 @@ def append_event(
     transaction ends). For ``item_withdrawn``/``item_deleted`` the item's earlier events are
     erased first (:func:`erase_item_signals`).
     """
-    if event_type not in EVENT_TYPES:
-        raise ValueError(f"unknown event type {event_type!r}; known: {sorted(EVENT_TYPES)}")
-    if (item_id is None) != (item_ref is None):
-        raise ValueError("an item event needs both item_id and item_ref")
-    if not conn.in_transaction():
-        raise RuntimeError("append_event must run inside a transaction")
+    _check_event(event_type, item_id, item_ref)
+    _require_transaction(conn, "append_event")
     created_at = now or datetime.now(UTC)
-    if conn.dialect.name == "postgresql":
-        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": EVENTS_LOCK_ID})
+    _lock_log(conn)
     if event_type in ERASING_EVENT_TYPES and item_id is not None:
         erase_item_signals(conn, item_id)
     body = dict(payload)
@@ -125,10 +120,7 @@ def append_event(
         )
         .returning(events.c.seq)
     ).scalar_one()
-    if conn.dialect.name == "postgresql":
-        conn.execute(
-            text("SELECT pg_notify(:channel, :seq)"), {"channel": NOTIFY_CHANNEL, "seq": str(seq)}
-        )
+    _notify(conn, seq)
     return Event(
         seq=seq,
         type=event_type,
@@ -161,19 +153,14 @@ def append_events(
     with :func:`append_event`, which erases the item's earlier events first.
     """
     for entry in entries:
-        if entry.type not in EVENT_TYPES:
-            raise ValueError(f"unknown event type {entry.type!r}; known: {sorted(EVENT_TYPES)}")
+        _check_event(entry.type, entry.item_id, entry.item_ref)
         if entry.type in ERASING_EVENT_TYPES:
             raise ValueError(f"append {entry.type} events one by one (append_event erases)")
-        if (entry.item_id is None) != (entry.item_ref is None):
-            raise ValueError("an item event needs both item_id and item_ref")
-    if not conn.in_transaction():
-        raise RuntimeError("append_events must run inside a transaction")
+    _require_transaction(conn, "append_events")
     if not entries:
         return 0
     created_at = now or datetime.now(UTC)
-    if conn.dialect.name == "postgresql":
-        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": EVENTS_LOCK_ID})
+    _lock_log(conn)
     # RETURNING without sort_by_parameter_order: SQLAlchemy then batches on SQLite too (sorted,
     # it inserts one row per statement there).
     last = max(
@@ -191,11 +178,35 @@ def append_events(
             ],
         ).scalars()
     )
+    _notify(conn, last)
+    return int(last)
+
+
+def _check_event(event_type: str, item_id: int | None, item_ref: str | None) -> None:
+    if event_type not in EVENT_TYPES:
+        raise ValueError(f"unknown event type {event_type!r}; known: {sorted(EVENT_TYPES)}")
+    if (item_id is None) != (item_ref is None):
+        raise ValueError("an item event needs both item_id and item_ref")
+
+
+def _require_transaction(conn: Connection, caller: str) -> None:
+    if not conn.in_transaction():
+        raise RuntimeError(f"{caller} must run inside a transaction")
+
+
+def _lock_log(conn: Connection) -> None:
+    """PostgreSQL: the events advisory lock, held until the transaction ends, so that ``seq``
+    values become visible in the order they were drawn."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": EVENTS_LOCK_ID})
+
+
+def _notify(conn: Connection, seq: int) -> None:
+    """PostgreSQL: wake the followers (delivered at commit)."""
     if conn.dialect.name == "postgresql":
         conn.execute(
-            text("SELECT pg_notify(:channel, :seq)"), {"channel": NOTIFY_CHANNEL, "seq": str(last)}
+            text("SELECT pg_notify(:channel, :seq)"), {"channel": NOTIFY_CHANNEL, "seq": str(seq)}
         )
-    return int(last)
 
 
 def read_events(conn: Connection, after_seq: int = 0, limit: int = 1000) -> list[Event]:
