@@ -96,20 +96,7 @@ class CaseRepository(RepositoryBase):
         state: ItemState = "active",
     ) -> Item:
         """Add an item to a case with a fresh random item ref."""
-        require_choice("kind", kind, ITEM_KINDS)
-        require_choice("trust", trust, ITEM_TRUSTS)
-        require_choice("state", state, ITEM_STATES)
-        return self._insert(
-            items,
-            Item,
-            item_ref=new_item_ref(),
-            case_id=case_id,
-            kind=kind,
-            trust=trust,
-            state=state,
-            csam=False,
-            created_at=self.clock(),
-        )
+        return self.add_items_bulk(case_id, [(kind, trust)], state=state)[0]
 
     def add_items_bulk(
         self,
@@ -118,8 +105,9 @@ class CaseRepository(RepositoryBase):
         *,
         state: ItemState = "active",
     ) -> list[Item]:
-        """Add ``(kind, trust)`` items to a case, each as :meth:`add_item` would (a fresh item
-        ref, one ``created_at`` for all), in multi-row inserts; returned in the order given."""
+        """Add ``(kind, trust)`` items to a case (a fresh random item ref each, one
+        ``created_at`` for all) in multi-row inserts; returned in the order given. The one
+        way items are created (:meth:`add_item` adds one)."""
         for kind, trust in new_items:
             require_choice("kind", kind, ITEM_KINDS)
             require_choice("trust", trust, ITEM_TRUSTS)
