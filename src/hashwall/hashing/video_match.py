@@ -203,11 +203,13 @@ def match_video(
 ) -> VideoMatch:
     """Judge ``upload`` against one ``banked`` video, as it is and mirrored (the better)."""
     window = half_interval(upload.timestamps) if banked_window is None else banked_window
+    # The banked video's scenes are the same for both orientations of the upload.
+    banked_keys = key_frames(banked.words, distinct_bits)
     args = (threshold, upload_percent, banked_percent, min_frames, distinct_bits, window)
-    best = _judge(upload, banked, *args, mirrored=False)
+    best = _judge(upload, banked, *args, banked_keys, mirrored=False)
     flipped = upload.mirrored()
     if flipped is not None:
-        other = _judge(flipped, banked, *args, mirrored=True)
+        other = _judge(flipped, banked, *args, banked_keys, mirrored=True)
         if _rank(other) > _rank(best):
             best = other
     return best
@@ -235,6 +237,7 @@ def _judge(
     min_frames: int,
     distinct_bits: int,
     window: float,
+    banked_keys: npt.NDArray[np.intp],
     *,
     mirrored: bool,
 ) -> VideoMatch:
@@ -246,8 +249,7 @@ def _judge(
     upload_pct = _distinct_share(upload.words, upload_hit)
     banked_pct = _distinct_share(banked.words, banked_hit)
     keys_u = key_frames(upload.words, distinct_bits)
-    keys_b = key_frames(banked.words, distinct_bits)
-    ordered = longest_ordered_chain(_pool(_pool(near, keys_u, 0), keys_b, 1))
+    ordered = longest_ordered_chain(_pool(_pool(near, keys_u, 0), banked_keys, 1))
     reason: Reason
     if upload_pct >= upload_percent:
         reason = "upload_percent"
