@@ -38,10 +38,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from hashwall.cli.output import fail, print_json
+from hashwall.cli.output import fail, print_json, progress_bar
 from hashwall.cli.remote import JsonOption, KeyOption, ServerOption
 from hashwall.errors import HashwallError, InvalidInput, InvalidKey
 
@@ -106,14 +105,7 @@ def _hash_files(
     files = list(iter_paths(paths))
     hashed: list[tuple[Path, ImageHashes]] = []
     failed: list[dict[str, Any]] = []
-    with Progress(
-        TextColumn("hashing"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        console=Console(stderr=True),
-        disable=len(files) < 2 or not sys.stderr.isatty(),
-        transient=True,
-    ) as progress:
+    with progress_bar("hashing", show=len(files) > 1, eta=False) as progress:
         task = progress.add_task("hash", total=len(files))
         for path in files:
             try:

@@ -16,7 +16,6 @@ key: then nothing more is tried); otherwise 4 at least one ``block``, 3 at least
 
 from __future__ import annotations
 
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -25,10 +24,9 @@ from typing import TYPE_CHECKING, Annotated, Any, Final
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from hashwall.cli.output import fail, print_json
+from hashwall.cli.output import fail, print_json, progress_bar
 from hashwall.cli.remote import KeyOption, ServerOption
 from hashwall.errors import HashwallError, InvalidKey
 
@@ -131,15 +129,7 @@ def check_command(
     fatal: HashwallError | None = None
     with (
         Client(server, key=key) as client,
-        Progress(
-            TextColumn("checking"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeRemainingColumn(),
-            console=Console(stderr=True),
-            disable=len(files) < 2 or not sys.stderr.isatty(),
-            transient=True,
-        ) as progress,
+        progress_bar("checking", show=len(files) > 1) as progress,
     ):
         task = progress.add_task("check", total=len(files))
         for path in files:

@@ -15,9 +15,9 @@ from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from hashwall.cli.hashing import hash_video_file
+from hashwall.cli.output import progress_bar
 from hashwall.errors import FileUnreadable, HashwallError, InvalidHash
 from hashwall.hashing.image import hash_file
 from hashwall.hashing.pdq import MIN_QUALITY, ORIENTATIONS, PdqHash
@@ -83,15 +83,7 @@ def _compare_videos(
     json_out: bool,
 ) -> VideoMatch:
     """Hash A (the upload, mirrored too) and B (the banked video), and apply the video rule."""
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=Console(stderr=True),
-        disable=not sys.stderr.isatty(),
-        transient=True,
-    ) as progress:
+    with progress_bar() as progress:
         upload = hash_video_file(a, settings, seconds_per_hash, fast, progress, mirror=True)
         banked = hash_video_file(b, settings, banked_seconds_per_hash, fast, progress)
     result = match_video(

@@ -15,9 +15,10 @@ from typing import Annotated, Any
 import typer
 from rich import box
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import Progress
 from rich.table import Table
 
+from hashwall.cli.output import progress_bar
 from hashwall.errors import HashwallError
 from hashwall.hashing.image import ImageHashes, hash_file
 from hashwall.hashing.pdq import ORIENTATIONS
@@ -169,18 +170,9 @@ def hash_command(
         return
     console = Console()
     err_console = Console(stderr=True)
-    on_terminal = sys.stderr.isatty()
     table = _HashTable(console.width)
     failed = 0
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=err_console,
-        disable=not on_terminal,
-        transient=True,
-    ) as progress:
+    with progress_bar(console=err_console) as progress:
         task = progress.add_task("hashing", total=len(files), visible=len(files) > 1)
         for path in files:
             record: dict[str, Any]
@@ -294,15 +286,7 @@ def _print_vpdq(
     try:
         with (
             open_video(path, settings) as video,
-            Progress(
-                TextColumn(path.name),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeRemainingColumn(),
-                console=err_console,
-                disable=not sys.stderr.isatty(),
-                transient=True,
-            ) as progress,
+            progress_bar(path.name, console=err_console) as progress,
         ):
             task = progress.add_task("frames", total=video.info.expected_frames)
             for feature in compute_hash(video, seconds_per_hash, fast=fast):

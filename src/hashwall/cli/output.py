@@ -11,6 +11,7 @@ from typing import Annotated, Any, NoReturn, Protocol
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from hashwall.errors import HashwallError
@@ -23,6 +24,27 @@ def print_json(document: Any) -> None:
     """One JSON document on one line of stdout."""
     sys.stdout.write(json.dumps(document, default=str) + "\n")
     sys.stdout.flush()
+
+
+def progress_bar(
+    label: str = "{task.description}",
+    *,
+    show: bool = True,
+    eta: bool = True,
+    console: Console | None = None,
+) -> Progress:
+    """The commands' progress bar on standard error: ``label``, a bar, done of total and (with
+    ``eta``) the time left; drawn only when ``show`` and standard error is a terminal, and
+    gone when done."""
+    columns = [TextColumn(label), BarColumn(), MofNCompleteColumn()]
+    if eta:
+        columns.append(TimeRemainingColumn())
+    return Progress(
+        *columns,
+        console=console or Console(stderr=True),
+        disable=not (show and sys.stderr.isatty()),
+        transient=True,
+    )
 
 
 def fail(error: HashwallError, json_out: bool, exit_code: int = 1) -> NoReturn:
