@@ -27,6 +27,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -166,7 +167,9 @@ def _reference(path: Path, seconds_per_hash: float) -> _Run:
     return _Run(hashes, len(hashes), decoded, fps, width, height)
 
 
-_METHOD: dict[str, Callable[[Path, float], _Run]] = {"hashwall": _hashwall, "reference": _reference}
+def _methods(fast: bool) -> dict[str, Callable[[Path, float], _Run]]:
+    """The two ways to hash a video, by name (``fast``: hashwall's side in fast mode)."""
+    return {"hashwall": partial(_hashwall, fast=fast), "reference": _reference}
 
 
 def _rates(duration: float, hashed: int, cpu: float, wall: float) -> dict[str, float]:
@@ -217,6 +220,7 @@ def measure(
     load_start = os.getloadavg()
     rows: list[dict[str, Any]] = []
     failed: list[dict[str, str]] = []
+    methods = _methods(fast)
     for i, path in enumerate(videos):
         runs: dict[str, _Run] = {}
         timings: dict[str, tuple[float, float]] = {}
@@ -224,10 +228,7 @@ def measure(
             # Alternate which method goes first, so neither always runs with warm caches.
             for name in METHODS if i % 2 == 0 else METHODS[::-1]:
                 cpu0, wall0 = time.process_time(), time.perf_counter()
-                if name == "hashwall":
-                    runs[name] = _hashwall(path, seconds_per_hash, fast)
-                else:
-                    runs[name] = _METHOD[name](path, seconds_per_hash)
+                runs[name] = methods[name](path, seconds_per_hash)
                 timings[name] = (time.process_time() - cpu0, time.perf_counter() - wall0)
         except Exception as exc:  # a file either method cannot hash: named, left out
             failed.append({"video": path.name, "error": type(exc).__name__})
