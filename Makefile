@@ -55,8 +55,8 @@ conformance: $(STAMP)
 	CI=true $(BIN)/python -m pytest -m "conformance and not slow" -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check --no-cache src tests
+	$(BIN)/ruff format --no-cache --check src tests
 	$(BIN)/mypy src
 
 format: $(STAMP)

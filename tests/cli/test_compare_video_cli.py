@@ -11,9 +11,9 @@ import numpy as np
 from typer.testing import CliRunner
 
 from hashwall.cli.main import app
-from video_samples import encode_clip, panning_frames
 
 from support import encode, textured_rgb
+from video_samples import encode_clip, panning_frames
 
 runner = CliRunner()
 WIDTH, HEIGHT, FPS = 128, 96, 10

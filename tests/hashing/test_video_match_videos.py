@@ -12,9 +12,9 @@ import pytest
 
 from hashwall.hashing.video_match import VideoFrames, VideoMatch, match_video
 from hashwall.hashing.vpdq import VpdqFeature, collapse_runs, hash_video, quality_filter
-from video_samples import encode_clip, panning_frames
 
 from support import require_shared_data, textured_rgb
+from video_samples import encode_clip, panning_frames
 
 WIDTH, HEIGHT, FPS = 128, 96, 10
 

@@ -26,9 +26,9 @@ from hashwall.hashing.vpdq import (
     quality_filter,
 )
 from hashwall.settings import Settings
-from video_samples import encode_clip, panning_frames
 
 from support import textured_rgb
+from video_samples import encode_clip, panning_frames
 
 WIDTH, HEIGHT = 96, 64
 

@@ -7,6 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+from hashwall.errors import HashwallError
+from hashwall.media.video import open_video, sniff_container
+from hashwall.settings import Settings
+
+from support import encode, textured_rgb
 from video_samples import (
     CONTAINERS,
     animation,
@@ -16,12 +22,6 @@ from video_samples import (
     moving_frames,
     tiny_frames_gif,
 )
-
-from hashwall.errors import HashwallError
-from hashwall.media.video import open_video, sniff_container
-from hashwall.settings import Settings
-
-from support import encode, textured_rgb
 
 
 def _decode(source: object, settings: Settings | None = None, every: int = 1) -> list[int]:
