@@ -50,6 +50,13 @@ class Settings(BaseSettings):
         description="Seconds of video between two hashed frames (vPDQ's secondsPerHash); "
         "0 hashes every frame.",
     )
+    vpdq_max_frames: int = Field(
+        default=10_800,
+        gt=0,
+        description="Most frame hashes of one video item or checked video (each of its lists): "
+        "a 2 hour video at one frame per second has 7,200. A video banked from its bytes is "
+        "hashed every frame up to this many (6 minutes at 30 fps), evenly spaced past that.",
+    )
 
     # Matching.
     pdq_threshold: int = Field(default=31, ge=0, le=63, description="Default PDQ match radius.")
@@ -132,6 +139,17 @@ class Settings(BaseSettings):
     )
     decode_timeout: float = Field(
         default=10.0, gt=0, description="Seconds a decoder worker may spend on one input."
+    )
+    video_decode_timeout: float = Field(
+        default=300.0,
+        gt=0,
+        description="Seconds a decoder worker may spend on one video (decoding and hashing).",
+    )
+    video_max_json_bytes: int = Field(
+        default=4 * MB,
+        gt=0,
+        description="Largest JSON body of a check or of new case items, which may carry a "
+        "video's frame hashes (~110 bytes a frame).",
     )
     decode_queue_timeout: float = Field(
         default=5.0,
