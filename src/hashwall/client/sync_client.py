@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import time
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self, TypeVar
+from typing import TYPE_CHECKING, Any, BinaryIO, Self, TypeVar
 
 import httpx
 
@@ -21,7 +23,12 @@ from hashwall.client.call import (
     new_idempotency_key,
     retry_wait,
 )
-from hashwall.client.problems import ApiError, ConnectionFailed, connection_failed
+from hashwall.client.problems import (
+    ApiError,
+    ConnectionFailed,
+    connection_failed,
+    error_from_response,
+)
 from hashwall.client.responses import (
     AllowlistEntry,
     ApiKey,
@@ -56,6 +63,28 @@ if TYPE_CHECKING:
     from hashwall.hashing.image import ImageHashes
 
 T = TypeVar("T")
+
+
+class _BodyReader(io.RawIOBase):
+    """A streamed body as a readable file (``read(n)`` returns up to n bytes; b"" at the end)."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._chunks = chunks
+        self._buffer = memoryview(b"")
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, target: Any) -> int:
+        while not self._buffer:
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                return 0
+            self._buffer = memoryview(chunk)
+        size = min(len(target), len(self._buffer))
+        target[:size] = self._buffer[:size]
+        self._buffer = self._buffer[size:]
+        return size
 
 
 class Client:
@@ -235,6 +264,24 @@ class Client:
     ) -> FeedPage:
         """One page of the bank (snapshot, then events); pass ``page.cursor`` back for more."""
         return self.send(routes.feed(cursor, limit, platform))
+
+    @contextmanager
+    def feed_snapshot(
+        self, cursor: str | None = None, *, block: int | None = None, platform: str | None = None
+    ) -> Iterator[BinaryIO]:
+        """``GET /v1/feed/snapshot``: the snapshot phase as binary blocks, for a first sync of
+        a big bank; a file-like of the body, read as it arrives (see
+        ``hashwall.service.feed_blocks``). Not retried: resume from the last block's cursor."""
+        params = {k: v for k, v in (("cursor", cursor), ("block", block),
+                                    ("platform", platform)) if v is not None}  # fmt: skip
+        try:
+            with self._http.stream("GET", "/v1/feed/snapshot", params=params) as response:
+                if not response.is_success:
+                    response.read()
+                    raise error_from_response(response)
+                yield io.BufferedReader(_BodyReader(response.iter_bytes()), 1 << 20)
+        except httpx.TransportError as exc:
+            raise connection_failed(exc, self.base_url) from None
 
     def iter_feed(
         self, cursor: str | None = None, *, limit: int | None = None, platform: str | None = None
