@@ -13,6 +13,7 @@ from typer.testing import CliRunner, Result
 from hashwall import Client, hash_file, hash_image
 from hashwall.cli.check import EXIT_BLOCK, EXIT_ERROR, EXIT_REVIEW
 from hashwall.cli.main import app
+from hashwall.service.feed_copy import FeedCopy
 from live_server import Served, prepare_store, served_in_thread, wait_indexed
 
 from support import fresh_database_url
@@ -42,11 +43,11 @@ def run(*args: str) -> Result:
 
 
 def sync(server: Served, folder: Path) -> Path:
-    """``hashwall feed sync`` into ``folder``; the bank copy's path."""
+    """``hashwall feed sync`` into ``folder``; the bank copy's folder."""
     synced = run("feed", "sync", "--server", server.url, "--key", server.keys["feed"],
                  "--dir", str(folder))  # fmt: skip
     assert synced.exit_code == 0, synced.output
-    return folder / "bank.json"
+    return folder
 
 
 def test_local_answers_agree_with_the_service(
@@ -82,8 +83,13 @@ def test_local_answers_agree_with_the_service(
     assert broken.exit_code == EXIT_ERROR  # a file that could not be hashed wins
 
     item = answers[0]["matches"][0]["item_ref"]
-    document = json.loads(bank.read_text())
+    document = FeedCopy.open(bank).view().document()
     assert document["items"][item]["trust"] == "unvouched"
+    exported = tmp_path / "export.json"
+    assert run("feed", "export", "--dir", str(bank), "--out", str(exported)).exit_code == 0
+    assert json.loads(exported.read_text()) == document
+    from_json = run("match", *map(str, files), "--bank", str(exported), "--json")
+    assert [a["decision"] for a in json_lines(from_json)] == ["review", "block"]
 
 
 def test_a_withdrawal_reaches_the_copy_on_the_next_sync(
@@ -110,3 +116,5 @@ def test_a_file_that_is_not_a_bank_copy_is_a_clean_error(tmp_path: Path) -> None
     assert result.exit_code == 1 and result.stderr.startswith("invalid_input: ")
     missing = run("match", str(photo), "--bank", str(tmp_path / "nope.json"), "--json")
     assert json_lines(missing)[0]["error"]["code"] == "invalid_input"
+    empty = run("match", str(photo), "--bank", str(tmp_path / "p"), "--json")  # not a copy
+    assert "holds no feed copy" in json_lines(empty)[0]["error"]["message"]

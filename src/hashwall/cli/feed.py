@@ -1,30 +1,29 @@
 """``hashwall feed sync``: keep a local copy of the bank, for platforms that match locally.
 
-Reads the feed (``GET /v1/feed``, a platform key with the ``feed`` scope) from where the last
-run stopped, applies every page (:class:`hashwall.service.feed.FeedMirror`: snapshot, then
-events) and saves ``<dir>/bank.json``:
+The copy is a folder (``--dir``, :mod:`hashwall.service.feed_copy`): the bank's items and
+signals as ``.npy`` columns that the local matcher (``hashwall match --bank DIR``) loads as they
+are, a log of the changes since, and ``meta.json`` (server, platform, policy, cursor). Every file
+has mode 0600 (signals are sensitive).
 
-``{"format", "server", "platform", "policy", "cursor", "head_seq", "synced_at", "items":
-{item_ref: {"kind", "trust", "state", "signals"}}}``
+A first sync reads the feed's snapshot as binary blocks (``GET /v1/feed/snapshot``; JSON pages
+from a server without it) straight into the copy's files, then the events after it as JSON
+pages (``GET /v1/feed``); a later sync reads only the events since the saved cursor and appends
+them to the log (withdrawn and deleted items leave the live set at once). The cursor is saved
+(atomically, with what counts) after the last page and at least every ``--checkpoint`` seconds:
+an interrupted sync resumes from there, also in the middle of the first snapshot. A cursor the
+server no longer accepts (``invalid_cursor``), or another server, starts over from a fresh
+snapshot. A folder holding a copy of the old form (``bank.json``) is converted once (the JSON
+file is removed); ``hashwall feed export`` writes that form from a copy.
 
-The file is replaced atomically (a temporary file in the same folder, flushed to disk, then
-renamed), with mode 0600 (signals are sensitive), after the last page and at least every
-``--checkpoint`` seconds on a long first sync; an interrupted run resumes from the last saved
-cursor. A cursor the server no longer accepts (``invalid_cursor``), or another server, starts
-over from a fresh snapshot.
-
-``--json`` prints one object: ``{"file", "platform", "resumed", "pages", "snapshot_items",
-"events", "added", "removed", "items", "head_seq"}``. Exit code 0, or 1 on failure (what was
-synced before the failure is kept).
+``--json`` prints one object: ``{"dir", "platform", "resumed", "pages", "blocks",
+"snapshot_items", "events", "added", "removed", "items", "head_seq", "compacted"}``. Exit code 0,
+or 1 on failure (what was synced before the failure is kept).
 """
 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Final
 
@@ -36,10 +35,10 @@ from hashwall.cli.remote import JsonOption, KeyOption, ServerOption
 from hashwall.errors import HashwallError, InvalidInput, InvalidKey
 
 if TYPE_CHECKING:
-    from hashwall.client import Client, FeedPage
-    from hashwall.service.feed import FeedMirror
+    from hashwall.client import Client
+    from hashwall.service.feed_copy import FeedCopy
 
-FORMAT: Final = "hashwall-feed-mirror/1"
+#: The old JSON copy's file name (converted on the first sync; written by ``feed export``).
 BANK_FILE: Final = "bank.json"
 
 feed_app = typer.Typer(
@@ -51,138 +50,179 @@ feed_app = typer.Typer(
 
 def write_atomically(path: Path, document: Any) -> None:
     """Replace ``path`` with ``document`` as JSON, all or nothing, readable by the owner only."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    from hashwall.service.feed_copy import write_json_atomically
+
+    write_json_atomically(path, document)
+
+
+def open_copy(directory: Path, server: str) -> FeedCopy:
+    """The copy in ``directory`` for ``server``; an old ``bank.json`` there is converted."""
+    from hashwall.service.feed_copy import META_FILE, FeedCopy, write_base
+
+    legacy = directory / BANK_FILE
+    if (directory / META_FILE).exists() or not legacy.exists():
+        return FeedCopy.open(directory, server)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            json.dump(document, out, separators=(",", ":"))
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
+        saved = json.loads(legacy.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InvalidInput(f"cannot read {legacy}: {exc}; move it away to start over") from None
+    from hashwall.service.feed_copy import JSON_FORMAT
+
+    if not isinstance(saved, dict) or saved.get("format") != JSON_FORMAT:
+        raise InvalidInput(f"{legacy} is not a hashwall feed copy; move it away to start over")
+    copy = FeedCopy.open(directory, server)
+    if saved.get("server") == server and isinstance(saved.get("cursor"), str):
+        from hashwall.service.feed import Cursor
+
+        copy.begin_snapshot(str(saved.get("platform")), saved.get("policy") or {})
+        cursor, head = saved["cursor"], int(saved.get("head_seq") or 0)
+        write_base(copy, dict(saved.get("items") or {}), cursor, head)
+        if Cursor.decode(cursor).phase == "events":
+            copy.finish_snapshot(cursor, head)
+    legacy.unlink()
+    return copy
 
 
-class LocalBank:
-    """The saved copy: a :class:`FeedMirror` plus what was last heard from the server."""
+class _Sync:
+    """One run of ``feed sync``: reads, applies, checkpoints, counts."""
 
-    def __init__(self, path: Path, server: str) -> None:
-        from hashwall.service.feed import FeedMirror
+    def __init__(self, client: Client, copy: FeedCopy, *, limit: int, block: int,
+                 checkpoint: float) -> None:  # fmt: skip
+        self.client, self.copy = client, copy
+        self.limit, self.block, self.checkpoint = limit, block, checkpoint
+        self.counts = {"pages": 0, "blocks": 0, "snapshot_items": 0, "events": 0,
+                       "added": 0, "removed": 0}  # fmt: skip
+        self.saved_at = time.monotonic()
 
-        self.path = path
-        self.server = server
-        self.mirror: FeedMirror = FeedMirror()
-        self.platform: str | None = None
-        self.policy: dict[str, Any] | None = None
-        self.head_seq = 0
+    def _platform(self, platform: str) -> None:
+        held = self.copy.meta.get("platform")
+        if held is not None and platform != held:
+            raise InvalidInput(
+                f"this key reads the feed of {platform!r}, but {self.copy.directory} holds "
+                f"{held!r}'s: use another --dir"
+            )
 
-    @classmethod
-    def load(cls, path: Path, server: str) -> LocalBank:
-        """The saved copy for ``server``, or an empty one (none yet, or another server's)."""
-        bank = cls(path, server)
-        if not path.exists():
-            return bank
+    def _due(self) -> bool:
+        return time.monotonic() - self.saved_at >= self.checkpoint
+
+    def snapshot(self, resume: bool) -> bool:
+        """Read the binary snapshot into the base; False if the server has no such endpoint."""
+        from hashwall.client import ApiError
+        from hashwall.service.feed_blocks import block_of, read_frames
+
+        copy = self.copy
+        cursor = copy.cursor if resume else None
+        head = int(copy.meta.get("head_seq") or 0)
         try:
-            saved = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise InvalidInput(f"cannot read {path}: {exc}; move it away to start over") from None
-        if not isinstance(saved, dict) or saved.get("format") != FORMAT:
-            raise InvalidInput(f"{path} is not a hashwall feed copy; move it away to start over")
-        if saved.get("server") != server:
-            return bank
-        bank.mirror.items = dict(saved["items"])
-        bank.mirror.cursor = saved["cursor"]
-        bank.platform = saved.get("platform")
-        bank.policy = saved.get("policy")
-        bank.head_seq = int(saved.get("head_seq") or 0)
-        return bank
-
-    def reset(self) -> None:
-        """Forget everything: the next read starts a fresh snapshot."""
-        self.mirror.items.clear()
-        self.mirror.cursor = None
-        self.platform = None
-
-    def apply(self, page: FeedPage) -> None:
-        """Apply one page (the mirror remembers its cursor)."""
-        self.mirror.apply(page.wire())
-        self.platform = page.platform
-        self.policy = page.policy.model_dump(mode="json")
-        self.head_seq = page.head_seq
-
-    def save(self) -> None:
-        """Write the copy atomically."""
-        write_atomically(
-            self.path,
-            {
-                "format": FORMAT,
-                "server": self.server,
-                "platform": self.platform,
-                "policy": self.policy,
-                "cursor": self.mirror.cursor,
-                "head_seq": self.head_seq,
-                "synced_at": datetime.now(UTC).isoformat(),
-                "items": self.mirror.items,
-            },
-        )
-
-
-def sync(client: Client, bank: LocalBank, *, limit: int, checkpoint: float) -> dict[str, Any]:
-    """Read pages until the feed has nothing more; save; the counts of what changed."""
-    from hashwall.client import ApiError
-
-    before = set(bank.mirror.items)
-    resumed = bank.mirror.cursor is not None
-    counts = {"pages": 0, "snapshot_items": 0, "events": 0}
-    saved_at = time.monotonic()
-    try:
-        try:
-            pages = client.iter_feed(bank.mirror.cursor, limit=limit)
-            page = next(pages)
+            with self.client.feed_snapshot(cursor, block=self.block) as body:
+                for header, arrays in read_frames(body):
+                    kind = header.get("kind")
+                    if kind == "start":
+                        self._platform(str(header["platform"]))
+                        head = int(header["head_seq"])
+                        if not resume:
+                            copy.begin_snapshot(str(header["platform"]), header["policy"])
+                        copy.meta["policy"] = header["policy"]
+                    elif kind == "items":
+                        block = block_of(header, arrays)
+                        copy.add_block(block)
+                        self.counts["blocks"] += 1
+                        self.counts["snapshot_items"] += len(block)
+                        self.counts["added"] += len(block)
+                        if self._due():
+                            copy.checkpoint(str(header["cursor"]), head)
+                            self.saved_at = time.monotonic()
+                    elif kind == "end":
+                        copy.finish_snapshot(str(header["cursor"]), head)
+                        return True
         except ApiError as exc:
-            if exc.code != "invalid_cursor":
-                raise
-            bank.reset()
-            resumed = False
-            pages = client.iter_feed(None, limit=limit)
-            page = next(pages)
-        while True:
-            if bank.platform is not None and page.platform != bank.platform:
-                raise InvalidInput(
-                    f"this key reads the feed of {page.platform!r}, but {bank.path} holds "
-                    f"{bank.platform!r}'s: use another --dir"
-                )
-            bank.apply(page)
-            counts["pages"] += 1
-            counts["snapshot_items"] += len(page.items)
-            counts["events"] += len(page.events)
-            if time.monotonic() - saved_at >= checkpoint:
-                bank.save()
-                saved_at = time.monotonic()
-            next_page = next(pages, None)
-            if next_page is None:
-                break
-            page = next_page
-    finally:
-        if counts["pages"]:
-            bank.save()
-    after = set(bank.mirror.items)
+            if exc.status in (404, 405):
+                return False
+            raise
+        raise InvalidInput("the feed's snapshot stream ended early; sync again to resume")
+
+    def pages(self) -> None:
+        """Read JSON pages from the copy's cursor until the feed has nothing more."""
+        from hashwall.service.feed import Cursor
+        from hashwall.service.feed_copy import _block_of_items, changes_of_events
+
+        copy = self.copy
+        for page in self.client.iter_feed(copy.cursor, limit=self.limit):
+            self._platform(page.platform)
+            wire = page.wire()
+            if copy.cursor is None:
+                copy.begin_snapshot(page.platform, wire["policy"])
+            if wire["items"]:
+                copy.add_block(_block_of_items((i["item"], i) for i in wire["items"]))
+            changes = changes_of_events(wire["events"])
+            copy.append_changes(changes)
+            copy.meta["policy"] = wire["policy"]
+            self.counts["pages"] += 1
+            self.counts["snapshot_items"] += len(wire["items"])
+            self.counts["events"] += len(wire["events"])
+            self.counts["added"] += len(wire["items"]) + sum(c["op"] == "put" for c in changes)
+            self.counts["removed"] += sum(c["op"] == "del" for c in changes)
+            if copy.meta.get("building") and Cursor.decode(page.cursor).phase == "events":
+                copy.finish_snapshot(page.cursor, page.head_seq)
+            elif copy.meta.get("building") or self._due() or not page.more:
+                copy.checkpoint(page.cursor, page.head_seq)
+                self.saved_at = time.monotonic()
+            else:
+                copy.meta.update(cursor=page.cursor, head_seq=page.head_seq)
+
+    def run(self) -> bool:
+        """Sync; whether it resumed a saved position."""
+        from hashwall.client import ApiError
+        from hashwall.service.feed import Cursor
+
+        copy = self.copy
+        resumed = copy.cursor is not None
+        try:
+            try:
+                self._phases()
+            except ApiError as exc:
+                if exc.code != "invalid_cursor":
+                    raise
+                copy.meta.update(cursor=None, platform=None)
+                resumed = False
+                self._phases()
+        finally:
+            if copy.meta.get("building") is False and copy.cursor is not None:
+                phase = Cursor.decode(copy.cursor).phase
+                if phase == "events":
+                    copy.save_meta()
+            copy.close()
+        return resumed
+
+    def _phases(self) -> None:
+        from hashwall.service.feed import Cursor
+
+        copy = self.copy
+        cursor = copy.cursor
+        in_snapshot = cursor is None or Cursor.decode(cursor).phase == "snapshot"
+        if in_snapshot and not self.snapshot(resume=cursor is not None):
+            pass  # an older server: its JSON pages carry the snapshot too
+        self.pages()
+
+
+def sync(
+    client: Client, copy: FeedCopy, *, limit: int, block: int = 50_000, checkpoint: float = 10.0
+) -> dict[str, Any]:
+    """Bring ``copy`` up to date (resuming where it stands); the counts of what changed."""
+    run = _Sync(client, copy, limit=limit, block=block, checkpoint=checkpoint)
+    resumed = run.run()
+    compacted = False
+    if copy.needs_compaction():
+        copy.compact()
+        compacted = True
     return {
-        "file": str(bank.path),
-        "platform": bank.platform,
+        "dir": str(copy.directory),
+        "platform": copy.meta.get("platform"),
         "resumed": resumed,
-        **counts,
-        "added": len(after - before),
-        "removed": len(before - after),
-        "items": len(after),
-        "head_seq": bank.head_seq,
+        **run.counts,
+        "items": len(copy.view()),
+        "head_seq": int(copy.meta.get("head_seq") or 0),
+        "compacted": compacted,
     }
 
 
@@ -191,11 +231,14 @@ def sync_command(
     server: ServerOption,
     key: KeyOption = None,
     directory: Annotated[
-        Path, typer.Option("--dir", help="Where the local copy (bank.json) is kept.")
+        Path, typer.Option("--dir", help="The folder of the local copy.")
     ] = Path("./var/feed"),
     limit: Annotated[
-        int, typer.Option(min=1, max=10_000, help="Items plus events per page.")
-    ] = 1000,
+        int, typer.Option(min=1, max=10_000, help="Items plus events per JSON page.")
+    ] = 10_000,
+    block: Annotated[
+        int, typer.Option(min=1, max=200_000, help="Items per block of the binary snapshot.")
+    ] = 50_000,
     checkpoint: Annotated[
         float, typer.Option(min=0.0, help="Save at least this often (s) during a long sync.")
     ] = 10.0,
@@ -211,21 +254,48 @@ def sync_command(
             2,
         )
     try:
-        bank = LocalBank.load(directory / BANK_FILE, server.rstrip("/"))
+        copy = open_copy(directory, server.rstrip("/"))
         with Client(server, key=key) as client:
-            report = sync(client, bank, limit=limit, checkpoint=checkpoint)
+            report = sync(client, copy, limit=limit, block=block, checkpoint=checkpoint)
     except HashwallError as exc:
         fail(exc, json_out)
     except OSError as exc:
-        fail(InvalidInput(f"cannot write {directory / BANK_FILE}: {exc}"), json_out)
+        fail(InvalidInput(f"cannot write the copy in {directory}: {exc}"), json_out)
     if json_out:
         print_json(report)
         return
     how = "resumed" if report["resumed"] else "started"
     Console().print(
-        f"{how}: {report['pages']} page(s), {report['snapshot_items']} snapshot item(s), "
-        f"{report['events']} event(s); +{report['added']} -{report['removed']}: "
-        f"{report['items']} live item(s) of {report['platform']}, at event {report['head_seq']} "
-        f"-> {report['file']}",
+        f"{how}: {report['blocks']} block(s), {report['pages']} page(s), "
+        f"{report['snapshot_items']} snapshot item(s), {report['events']} event(s); "
+        f"+{report['added']} -{report['removed']}: {report['items']} live item(s) of "
+        f"{report['platform']}, at event {report['head_seq']} -> {report['dir']}",
         soft_wrap=True,
     )
+
+
+@feed_app.command("export")
+def export_command(
+    directory: Annotated[
+        Path, typer.Option("--dir", help="The folder of the local copy.")
+    ] = Path("./var/feed"),
+    out: Annotated[
+        Path, typer.Option("--out", help="The JSON file to write (mode 0600).")
+    ] = Path("bank.json"),
+    json_out: JsonOption = False,
+) -> None:
+    """Write the local copy as one JSON document (the form of ``bank.json``)."""
+    from hashwall.service.feed_copy import FeedCopy, write_json_atomically
+
+    try:
+        document = FeedCopy.open(directory).view().document()
+        write_json_atomically(out, document)
+    except HashwallError as exc:
+        fail(exc, json_out)
+    except OSError as exc:
+        fail(InvalidInput(f"cannot write {out}: {exc}"), json_out)
+    report = {"file": str(out), "items": len(document["items"]), "head_seq": document["head_seq"]}
+    if json_out:
+        print_json(report)
+        return
+    Console().print(f"{report['items']} live item(s) -> {out}", soft_wrap=True)

@@ -1,6 +1,8 @@
-"""``hashwall match FILE... --bank DIR/bank.json``: check uploads locally, against a feed copy.
+"""``hashwall match FILE... --bank DIR``: check uploads locally, against a feed copy.
 
-For platforms that keep the bank with ``hashwall feed sync`` instead of sending every upload:
+For platforms that keep the bank with ``hashwall feed sync --dir DIR`` instead of sending every
+upload (``--bank`` is that folder, or a copy in the JSON form that ``hashwall feed export``
+writes):
 each file is hashed here (fast mode, with its 8 orientations, as ``hashwall check`` does) and
 answered by :class:`hashwall.service.local_match.LocalBank` with the service's index and rules
 for what the feed carries (not the allowlist, this platform's exemptions or its organisation's
@@ -34,7 +36,8 @@ from hashwall.errors import HashwallError
 def match_command(
     paths: Annotated[list[Path], typer.Argument(help="Upload files or folders (recursive).")],
     bank: Annotated[
-        Path, typer.Option("--bank", help="The copy `hashwall feed sync` keeps: DIR/bank.json.")
+        Path,
+        typer.Option("--bank", help="The copy `hashwall feed sync` keeps (its --dir), or a JSON copy."),
     ],
     reference: Annotated[
         bool, typer.Option("--reference", help="Hash in reference mode instead of fast mode.")

@@ -37,11 +37,12 @@ import numpy as np
 from hashwall.errors import InvalidInput
 from hashwall.hashing.signals import SIGNAL_TYPES, DistanceSignalType, SignalType, distance_types
 from hashwall.index.mih import MihIndex
+from hashwall.service.feed_copy import JSON_FORMAT, CopyView, FeedCopy
 from hashwall.service.search import search_orientations
 from hashwall.service.upload import CheckRequest
 
-#: The ``format`` of the files ``hashwall feed sync`` writes.
-BANK_FORMAT: Final = "hashwall-feed-mirror/1"
+#: The ``format`` of a copy in the JSON form (``hashwall feed export``, ``bank.json``).
+BANK_FORMAT: Final = JSON_FORMAT
 
 LocalDecision = Literal["allow", "review", "block"]
 
@@ -68,41 +69,69 @@ class LocalAnswer:
 
 class LocalBank:
     """The live items of a feed copy, indexed: values of distance types in the service's
-    index (one per type), values of exact types in dicts."""
+    index (one per type, over the copy's code arrays as they are), values of exact types in
+    dicts."""
 
     def __init__(self, items: Mapping[str, Mapping[str, Any]], policy: Mapping[str, Any]) -> None:
+        self._build(CopyView.from_items(items, policy))
+
+    @classmethod
+    def from_view(cls, view: CopyView) -> LocalBank:
+        """From a copy's live set (:meth:`hashwall.service.feed_copy.FeedCopy.view`)."""
+        bank = cls.__new__(cls)
+        bank._build(view)
+        return bank
+
+    def _build(self, view: CopyView) -> None:
+        policy = view.policy
         self.thresholds = {kind.name: _threshold(policy, kind) for kind in distance_types()}
         self.unvouched_answer = str(policy.get("unvouched_answer", "review"))
-        self.items: dict[str, tuple[str, str]] = {}  # ref -> (state, trust)
-        self._digests: dict[tuple[str, str], list[str]] = {}
-        near: dict[str, tuple[list[str], list[str]]] = {}  # type -> (refs, values)
-        for ref, item in items.items():
-            if item.get("state") not in ("active", "quarantined"):
-                continue
-            self.items[ref] = (str(item["state"]), str(item["trust"]))
-            for signal in item.get("signals") or ():
-                name, value = signal.get("type"), signal.get("value")
-                kind = SIGNAL_TYPES.get(name) if isinstance(name, str) else None
-                if kind is None or not isinstance(value, str):
+        self._view = view
+        self._count = len(view)
+        # A hit's id is its signal row plus the rows of the parts before it.
+        self._digests: dict[tuple[str, str], list[tuple[int, int]]] = {}
+        self._near: dict[str, tuple[list[tuple[int, np.ndarray]], MihIndex]] = {}
+        near: dict[str, tuple[list[np.ndarray], list[np.ndarray]]] = {}
+        owners_of: dict[str, list[tuple[int, np.ndarray]]] = {}
+        for number, part in enumerate(view.parts):
+            for name, (owners, values, quality, *_) in part.signals.items():
+                kind = SIGNAL_TYPES.get(name)
+                if kind is None or owners.size == 0:
                     continue
+                owners = np.asarray(owners)
+                alive = part.live[owners]
                 if kind.comparison == "exact":
-                    self._digests.setdefault((kind.name, value.lower()), []).append(ref)
-                elif kind.usable(signal.get("quality")):
-                    refs, values = near.setdefault(kind.name, ([], []))
-                    refs.append(ref)
-                    values.append(value.lower())
-        # One index row per signal (an item may hold several); rows map back to items.
-        self._near: dict[str, tuple[list[str], MihIndex]] = {}
+                    for j in np.flatnonzero(alive).tolist():
+                        value = values[j].decode().lower()
+                        self._digests.setdefault((name, value), []).append((number, int(owners[j])))
+                    continue
+                floor = kind.min_quality
+                keep = np.flatnonzero(alive if floor is None else alive & (quality >= floor))
+                first = sum(int(o.size) for _, o in owners_of.get(name, []))
+                ids, codes = near.setdefault(name, ([], []))
+                ids.append(keep.astype(np.int64) + first)
+                codes.append(values if keep.size == owners.size else values[keep])
+                owners_of.setdefault(name, []).append((number, owners))
         for kind in distance_types():
-            refs, values = near.get(kind.name, ([], []))
-            index = MihIndex.from_arrays(np.arange(len(values), dtype=np.int64), kind.codes(values))
-            self._near[kind.name] = (refs, index)
+            ids, codes = near.get(kind.name, ([], []))
+            all_ids = np.concatenate(ids) if ids else np.zeros(0, np.int64)
+            all_codes = (
+                codes[0] if len(codes) == 1 else np.concatenate(codes) if codes
+                else np.zeros((0, 32), np.uint8)
+            )  # fmt: skip
+            index = MihIndex.from_arrays(all_ids, all_codes)
+            self._near[kind.name] = (owners_of.get(kind.name, []), index)
 
     @classmethod
     def load(cls, path: Path) -> LocalBank:
-        """The copy ``hashwall feed sync`` saved (``invalid_input`` if it is not one)."""
+        """The copy ``hashwall feed sync`` keeps in the folder ``path``, or a copy in the JSON
+        form (``hashwall feed export``, or a ``bank.json`` of an older version); otherwise
+        ``invalid_input``."""
+        path = Path(path)
+        if path.is_dir():
+            return cls.from_view(FeedCopy.open(path).view())
         try:
-            document = json.loads(Path(path).read_text(encoding="utf-8"))
+            document = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise InvalidInput(f"cannot read the bank copy {path}: {exc}") from None
         return cls.from_document(document, str(path))
@@ -119,23 +148,38 @@ class LocalBank:
             raise InvalidInput(f"{where} holds no items")
         return cls(items, document.get("policy") or {})
 
+    def _ref(self, part: int, row: int) -> str:
+        return bytes(self._view.parts[part].refs[row]).decode()
+
+    def _owner(self, name: str, hit: int) -> tuple[int, int]:
+        for part, owners in self._near[name][0]:
+            if hit < owners.size:
+                return part, int(owners[hit])
+            hit -= int(owners.size)
+        raise IndexError(hit)
+
     def __len__(self) -> int:
-        return len(self.items)
+        return self._count
 
     def match(self, request: CheckRequest) -> LocalAnswer:
         """Answer one upload as the service would for what the feed carries."""
         found: dict[str, LocalMatch] = {}
+        rows: dict[str, tuple[int, int]] = {}
         for signal_type, value in request.exact():
-            for ref in self._digests.get((signal_type, value.lower()), ()):
+            for part, row in self._digests.get((signal_type, value.lower()), ()):
+                ref = self._ref(part, row)
+                rows[ref] = (part, row)
                 found.setdefault(ref, LocalMatch(ref, "review", signal_type))
         for kind, signal in request.near():
-            refs, index = self._near.get(kind.name, ([], None))
-            if index is None or not refs or not kind.usable(signal.quality):
+            held = self._near.get(kind.name)
+            if held is None or len(held[1]) == 0 or not kind.usable(signal.quality):
                 continue
             variants = request.variants(kind.name)
             codes = [kind.code(v) for v in variants]
-            for hit in search_orientations(index, codes, self.thresholds[kind.name]):
-                ref = refs[hit.id]
+            for hit in search_orientations(held[1], codes, self.thresholds[kind.name]):
+                part, row = self._owner(kind.name, hit.id)
+                ref = self._ref(part, row)
+                rows[ref] = (part, row)
                 best = found.get(ref)
                 if best is None or best.distance is None or hit.distance < best.distance:
                     orientation = _orientation(kind, hit.orientation, len(variants))
@@ -143,7 +187,7 @@ class LocalBank:
         answered = [
             LocalMatch(m.item_ref, decision, m.signal_type, m.distance, m.orientation)
             for m in sorted(found.values(), key=_order)
-            if (decision := self._decision(m.item_ref)) is not None
+            if (decision := self._decision(*rows[m.item_ref])) is not None
         ]
         if answered:
             overall: LocalDecision = (
@@ -153,8 +197,10 @@ class LocalBank:
         low = any(not SIGNAL_TYPES[s.type].usable(s.quality) for s in request.signals)
         return LocalAnswer("allow", "low_quality" if low and not found else "no_match")
 
-    def _decision(self, ref: str) -> Literal["review", "block"] | None:
-        state, trust = self.items[ref]
+    def _decision(self, part: int, row: int) -> Literal["review", "block"] | None:
+        held = self._view.parts[part]
+        state = self._view.vocab["state"][held.state[row]]
+        trust = self._view.vocab["trust"][held.trust[row]]
         if state == "quarantined":
             return "review"
         if trust in ("vouched", "confirmed"):
@@ -181,3 +227,4 @@ def _threshold(policy: Mapping[str, Any], kind: type[SignalType]) -> int:
 
 def _order(match: LocalMatch) -> tuple[int, str]:
     return (match.distance if match.distance is not None else -1, match.item_ref)
+

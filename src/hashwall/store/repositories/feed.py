@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import select
 
 from hashwall.domain import LIVE_ITEM_STATES, Item
@@ -40,3 +42,45 @@ class FeedQueries(RepositoryBase):
             for row in rows:
                 by_item[row.item_id].append(build_row(StoredSignal, row))
         return [(item, by_item[item.id]) for item in page]
+
+    def read_snapshot_rows(
+        self, at: int, after: str, count: int
+    ) -> tuple[list[tuple[str, str, str, str]], list[tuple[str, str, str, Any, Any, Any]]]:
+        """The rows of :meth:`read_snapshot_page` as plain tuples, for the binary snapshot
+        (no objects per row): ``(item_ref, kind, trust, state)`` by ref, and the signals of
+        those items ``(item_ref, type, value, quality, frame_number, frame_timestamp)`` by item
+        ref then insertion order."""
+        added_later = (
+            select(events.c.seq)
+            .where(events.c.item_id == items.c.id, events.c.type == ITEM_ADDED, events.c.seq > at)
+            .exists()
+        )
+        live = (items.c.state.in_(LIVE_ITEM_STATES), items.c.item_ref > after, ~added_later)
+        page = [
+            (row[0], row[1], row[2], row[3])
+            for row in self.conn.execute(
+                select(items.c.item_ref, items.c.kind, items.c.trust, items.c.state)
+                .where(*live)
+                .order_by(items.c.item_ref)
+                .limit(count)
+            )
+        ]
+        if not page:
+            return [], []
+        held = [
+            (row[0], row[1], row[2], row[3], row[4], row[5])
+            for row in self.conn.execute(
+                select(
+                    items.c.item_ref,
+                    signals.c.type,
+                    signals.c.value,
+                    signals.c.quality,
+                    signals.c.frame_number,
+                    signals.c.frame_timestamp,
+                )
+                .select_from(items.join(signals, signals.c.item_id == items.c.id))
+                .where(*live, items.c.item_ref <= page[-1][0])
+                .order_by(items.c.item_ref, signals.c.id)
+            )
+        ]
+        return page, held

@@ -1,0 +1,773 @@
+"""The compact local copy of a platform's feed, kept by ``hashwall feed sync --dir DIR``.
+
+A copy of a bank of millions of items must not be one JSON document read and written whole at
+every sync. The copy is a folder::
+
+    meta.json                  format, server, platform, policy, cursor, head_seq, what is where
+    base-<g>/items.npy         one row per item: ref (S32), kind, trust, state (u1 codes of
+                               meta's ``vocab``), in the order they came
+    base-<g>/refkeys.npy       a 64-bit key of each ref, sorted, and base-<g>/refrows.npy the
+                               row of each: finding an item by ref is a binary search
+    base-<g>/signals/<type>/   per signal type: values.npy (a distance type's (n, 32) uint8
+                               codes, what the index loads as is; else the text, S<w>),
+                               owners.npy (the item row), quality.npy, frame_number.npy,
+                               frame_timestamp.npy (-1 / NaN: none)
+    changes-<g>.log            what changed since the base, one JSON line per change, applied on
+                               load; folded into a new base when it grows (:meth:`FeedCopy.compact`)
+
+Every file is ``.npy`` (never pickled) or JSON, written with mode 0600 (signals are sensitive).
+The first sync appends the feed's binary snapshot blocks to the base files as they come
+(``meta.json`` records the rows that count, at each checkpoint: an interrupted sync resumes
+from there); a re-sync appends its changes to the log and replaces ``meta.json`` (atomically)
+with the new cursor and the log's length, so a change of a thousand items writes a thousand
+lines, not the bank. A withdrawn or deleted item's values leave the copy with its ``del`` line
+for the matcher and the export at once, and from the files at the next compaction (at the
+latest when the log holds ``compact_after`` changes).
+
+:class:`CopyView` is the live set read back: the base (memory-mapped) with the log applied.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, BinaryIO, Final
+
+import numpy as np
+import numpy.typing as npt
+
+from hashwall.domain import ITEM_KINDS, ITEM_STATES, ITEM_TRUSTS, LIVE_ITEM_STATES
+from hashwall.errors import InvalidInput
+from hashwall.hashing.codes import HASH_BYTES
+from hashwall.hashing.signals import SIGNAL_TYPES, DistanceSignalType
+from hashwall.store.events import (
+    ITEM_ADDED,
+    ITEM_DELETED,
+    ITEM_QUARANTINED,
+    ITEM_REINSTATED,
+    ITEM_WITHDRAWN,
+    TRUST_CHANGED,
+)
+from hashwall.service.feed_blocks import ItemBlock, SignalColumns, build_block
+
+FORMAT: Final = "hashwall-feed-copy/2"
+#: The format of the JSON copy (``bank.json``) that ``hashwall feed sync`` wrote before, and
+#: that :meth:`CopyView.document` exports.
+JSON_FORMAT: Final = "hashwall-feed-mirror/1"
+META_FILE: Final = "meta.json"
+LEGACY_FILE: Final = "bank.json"
+ITEM_DTYPE: Final = np.dtype([("ref", "S32"), ("kind", "u1"), ("trust", "u1"), ("state", "u1")])
+#: Bytes of a text value of a type stored as text (longer values are refused).
+TEXT_WIDTH: Final = 128
+#: Fold the log into a new base when it holds more changes than this (or than 2% of the base).
+COMPACT_AFTER: Final = 50_000
+_HEADER_BYTES: Final = 256
+_TYPE_NAME: Final = re.compile(r"[a-z0-9_]{1,32}")
+_CHUNK: Final = 1 << 20
+_COLUMN_DTYPES: Final = {
+    "owners": np.dtype("<i4"),
+    "quality": np.dtype("<i2"),
+    "frame_number": np.dtype("<i4"),
+    "frame_timestamp": np.dtype("<f8"),
+}
+
+
+def ref_keys(refs: npt.NDArray[np.bytes_]) -> npt.NDArray[np.uint64]:
+    """A 64-bit key of each ref (``S32``), for finding refs by binary search."""
+    words = np.ascontiguousarray(refs, dtype="S32").view("<u8").reshape(-1, 4)
+    key = np.zeros(words.shape[0], dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for i, mult in enumerate((0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9,
+                                  0xD6E8FEB86659FD93)):  # fmt: skip
+            key ^= words[:, i] * np.uint64(mult)
+            key ^= key >> np.uint64(29)
+        key *= np.uint64(0xBF58476D1CE4E5B9)
+        key ^= key >> np.uint64(32)
+    return key
+
+
+# --- files -------------------------------------------------------------------------------------
+
+
+def _private(path: Path) -> None:
+    os.chmod(path, 0o600)
+
+
+def write_json_atomically(path: Path, document: Any) -> None:
+    """Replace ``path`` with ``document`` as JSON, all or nothing, readable by the owner only."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            json.dump(document, out, separators=(",", ":"))
+            out.flush()
+            os.fsync(out.fileno())
+        _private(Path(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    _sync_dir(path.parent)
+
+
+def _sync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _npy_header(dtype: np.dtype, shape: tuple[int, ...]) -> bytes:
+    """A ``.npy`` (1.0) header of exactly ``_HEADER_BYTES`` bytes."""
+    text = repr({"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False,
+                 "shape": shape})  # fmt: skip
+    room = _HEADER_BYTES - 10 - 1
+    if len(text) > room:
+        raise InvalidInput("an array of the copy is too wide for its header")
+    body = (text + " " * (room - len(text)) + "\n").encode("latin1")
+    return b"\x93NUMPY\x01\x00" + len(body).to_bytes(2, "little") + body
+
+
+class Appender:
+    """Rows appended to a ``.npy`` file whose header (the row count) is written at each
+    :meth:`commit`; reopened with the rows that counted, the rest is cut off."""
+
+    def __init__(self, path: Path, dtype: np.dtype, tail: tuple[int, ...] = (), rows: int = 0):
+        self.path = path
+        self.dtype = np.dtype(dtype)
+        self.tail = tail
+        self.row_bytes = self.dtype.itemsize * int(np.prod(tail, dtype=np.int64))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fresh = not path.exists()
+        self._file: BinaryIO = open(path, "w+b" if fresh else "r+b")  # noqa: SIM115
+        if fresh:
+            _private(path)
+        self.rows = rows
+        self._file.truncate(_HEADER_BYTES + rows * self.row_bytes)
+        self._file.seek(0, os.SEEK_END)
+        self._write_header()
+
+    def append(self, rows: np.ndarray) -> None:
+        """Append rows (``(k, *tail)`` of the file's dtype)."""
+        data = np.ascontiguousarray(rows, dtype=self.dtype)
+        if data.shape[1:] != self.tail:
+            raise InvalidInput(f"rows of shape {data.shape[1:]} for {self.path.name}")
+        self._file.write(data.tobytes())
+        self.rows += int(data.shape[0])
+
+    def _write_header(self) -> None:
+        end = self._file.tell()
+        self._file.seek(0)
+        self._file.write(_npy_header(self.dtype, (self.rows, *self.tail)))
+        self._file.seek(end)
+
+    def commit(self) -> int:
+        """Write the header for the rows so far and flush them to disk; the row count."""
+        self._write_header()
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        return self.rows
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def _load(path: Path, *, mmap: bool = True) -> np.ndarray:
+    try:
+        return np.load(path, allow_pickle=False, mmap_mode="r" if mmap else None)
+    except (OSError, ValueError) as exc:
+        raise InvalidInput(f"cannot read {path}: {exc}; sync into a new --dir") from None
+
+
+# --- values ------------------------------------------------------------------------------------
+
+
+def _distance_type(name: str) -> type[DistanceSignalType] | None:
+    kind = SIGNAL_TYPES.get(name)
+    return kind if kind is not None and issubclass(kind, DistanceSignalType) else None
+
+
+def text_to_codes(name: str, values: npt.NDArray[np.bytes_]) -> npt.NDArray[np.uint8]:
+    """Text values of a distance type as its ``(n, 32)`` codes (``invalid_input`` if one is
+    not a value of the type)."""
+    kind = _distance_type(name)
+    assert kind is not None
+    digits = kind.digits()
+    n = int(values.size)
+    if n == 0:
+        return np.zeros((0, HASH_BYTES), dtype=np.uint8)
+    text = np.ascontiguousarray(values, dtype=f"S{digits}")
+    try:
+        raw = bytes.fromhex(text.tobytes().decode("ascii"))
+    except (UnicodeDecodeError, ValueError):
+        raw = b""
+    if len(raw) != n * digits // 2 or bool(np.any(np.char.str_len(values) != digits)):
+        raise InvalidInput(f"the feed sent a {name} value that is not {digits} hex digits")
+    codes = np.zeros((n, HASH_BYTES), dtype=np.uint8)
+    codes[:, : digits // 2] = np.frombuffer(raw, dtype=np.uint8).reshape(n, digits // 2)
+    return codes
+
+
+def codes_to_text(name: str, codes: npt.NDArray[np.uint8]) -> list[str]:
+    """Codes of a distance type back as its (lower-case hex) values."""
+    kind = _distance_type(name)
+    assert kind is not None
+    size = kind.digits() // 2
+    return [row.hex() for row in (bytes(r[:size]) for r in np.asarray(codes))]
+
+
+# --- the view ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """Items as columns (the base, or the items the log added) and which of them are live."""
+
+    refs: npt.NDArray[np.bytes_]
+    kind: npt.NDArray[np.uint8]
+    trust: npt.NDArray[np.uint8]
+    state: npt.NDArray[np.uint8]
+    live: npt.NDArray[np.bool_]
+    #: type -> (owners, values: codes for a distance type else text, quality, frame_number,
+    #: frame_timestamp)
+    signals: Mapping[str, tuple[np.ndarray, ...]]
+
+
+@dataclass
+class CopyView:
+    """The live set of a copy: its parts (base with the log applied, then added items), the
+    vocabularies of their codes, the policy and where the copy stands."""
+
+    parts: list[Part]
+    vocab: dict[str, list[str]]
+    policy: dict[str, Any]
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return sum(int(np.count_nonzero(p.live)) for p in self.parts)
+
+    def items(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Each live item as in the JSON copy: ref -> ``{kind, trust, state, signals}``."""
+        for part in self.parts:
+            rows = np.flatnonzero(part.live)
+            held: dict[int, list[dict[str, Any]]] = {}
+            for name, (owners, values, quality, number, stamp) in part.signals.items():
+                keep = np.flatnonzero(part.live[owners]) if owners.size else owners
+                texts = (
+                    codes_to_text(name, values[keep])
+                    if values.ndim == 2
+                    else [v.decode() for v in values[keep].tolist()]
+                )
+                for j, text in zip(keep.tolist(), texts, strict=True):
+                    signal: dict[str, Any] = {"type": name, "value": text,
+                                              "quality": int(quality[j]) if quality[j] >= 0
+                                              else None}  # fmt: skip
+                    if number[j] >= 0:
+                        signal["frame_number"] = int(number[j])
+                    if not np.isnan(stamp[j]):
+                        signal["frame_timestamp"] = float(stamp[j])
+                    held.setdefault(int(owners[j]), []).append(signal)
+            for row in rows.tolist():
+                yield part.refs[row].decode(), {
+                    "kind": self.vocab["kind"][part.kind[row]],
+                    "trust": self.vocab["trust"][part.trust[row]],
+                    "state": self.vocab["state"][part.state[row]],
+                    "signals": held.get(row, []),
+                }
+
+    def document(self) -> dict[str, Any]:
+        """The copy as one JSON document (the ``bank.json`` form, for export)."""
+        return {
+            "format": JSON_FORMAT,
+            "server": self.meta.get("server"),
+            "platform": self.meta.get("platform"),
+            "policy": self.policy,
+            "cursor": self.meta.get("cursor"),
+            "head_seq": self.meta.get("head_seq", 0),
+            "synced_at": self.meta.get("synced_at"),
+            "items": dict(self.items()),
+        }
+
+    @classmethod
+    def from_items(
+        cls, items: Mapping[str, Mapping[str, Any]], policy: Mapping[str, Any]
+    ) -> CopyView:
+        """A view of items in the JSON copy's form (a ``bank.json``, a :class:`FeedMirror`)."""
+        vocab = _fresh_vocab()
+        part = _part_of_block(_block_of_items(items.items()), vocab)
+        return cls([part], vocab, dict(policy))
+
+
+def _fresh_vocab() -> dict[str, list[str]]:
+    return {"kind": list(ITEM_KINDS), "trust": list(ITEM_TRUSTS), "state": list(ITEM_STATES)}
+
+
+def _block_of_items(items: Iterable[tuple[str, Mapping[str, Any]]]) -> ItemBlock:
+    rows: list[tuple[str, str, str, str]] = []
+    held: list[tuple[str, str, str, Any, Any, Any]] = []
+    for ref, item in items:
+        rows.append((ref, str(item["kind"]), str(item["trust"]), str(item["state"])))
+        for s in item.get("signals") or ():
+            if isinstance(s, Mapping) and isinstance(s.get("type"), str) and isinstance(
+                s.get("value"), str
+            ):
+                held.append((ref, s["type"], s["value"], s.get("quality"),
+                             s.get("frame_number"), s.get("frame_timestamp")))  # fmt: skip
+    return build_block(rows, held)
+
+
+def _remap(codes: np.ndarray, names: Sequence[str], vocab: dict[str, list[str]], what: str):  # type: ignore[no-untyped-def]
+    own = vocab[what]
+    table = np.zeros(max(len(names), 1), dtype=np.uint8)
+    for i, name in enumerate(names):
+        if name not in own:
+            own.append(name)
+        table[i] = own.index(name)
+    return table[codes] if codes.size else codes.astype(np.uint8)
+
+
+def _signal_values(name: str, columns: SignalColumns) -> np.ndarray:
+    """A block's values of a type as the copy stores them."""
+    if _distance_type(name) is not None:
+        return text_to_codes(name, columns.value)
+    if columns.value.dtype.itemsize > TEXT_WIDTH:
+        raise InvalidInput(f"the feed sent a {name} value longer than {TEXT_WIDTH} bytes")
+    return columns.value.astype(f"S{TEXT_WIDTH}")
+
+
+def _part_of_block(block: ItemBlock, vocab: dict[str, list[str]]) -> Part:
+    state = _remap(block.state_codes, block.state, vocab, "state")
+    live_codes = [vocab["state"].index(s) for s in LIVE_ITEM_STATES if s in vocab["state"]]
+    return Part(
+        refs=block.refs.astype("S32"),
+        kind=_remap(block.kind_codes, block.kind, vocab, "kind"),
+        trust=_remap(block.trust_codes, block.trust, vocab, "trust"),
+        state=state,
+        live=np.isin(state, live_codes),
+        signals={
+            name: (c.owner, _signal_values(name, c), c.quality, c.frame_number, c.frame_timestamp)
+            for name, c in block.signals.items()
+        },
+    )
+
+
+# --- the copy ----------------------------------------------------------------------------------
+
+
+class FeedCopy:
+    """A copy folder: read it (:meth:`view`), build its base from snapshot blocks, append
+    changes to its log, compact. One writer at a time (``hashwall feed sync``)."""
+
+    def __init__(self, directory: Path, meta: dict[str, Any]) -> None:
+        self.directory = directory
+        self.meta = meta
+        self._writers: dict[str, Appender] = {}
+
+    # --- opening ---------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, directory: Path, server: str | None = None) -> FeedCopy:
+        """The copy in ``directory`` (a new empty one if there is none; with ``server``, an
+        empty one too if it holds another server's). ``invalid_input`` if the folder holds
+        something else."""
+        directory = Path(directory)
+        path = directory / META_FILE
+        if not path.exists():
+            if server is None:
+                raise InvalidInput(f"{directory} holds no feed copy: run `hashwall feed sync`")
+            return cls(directory, cls._fresh_meta(server))
+        try:
+            meta = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise InvalidInput(
+                f"cannot read {path}: {exc}; move the folder away to sync again"
+            ) from None
+        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+            raise InvalidInput(
+                f"{directory} is not a hashwall feed copy (format {FORMAT}); move it away"
+            )
+        copy = cls(directory, meta)
+        if server is not None and meta.get("server") != server:
+            return cls(directory, cls._fresh_meta(server, generation=copy.generation))
+        return copy
+
+    @staticmethod
+    def _fresh_meta(server: str, generation: int = 0) -> dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "server": server,
+            "platform": None,
+            "policy": None,
+            "cursor": None,
+            "head_seq": 0,
+            "synced_at": None,
+            "generation": generation,
+            "building": False,
+            "rows": {},
+            "types": {},
+            "vocab": _fresh_vocab(),
+            "log_bytes": 0,
+            "log_records": 0,
+        }
+
+    @property
+    def generation(self) -> int:
+        return int(self.meta.get("generation", 0))
+
+    @property
+    def cursor(self) -> str | None:
+        cursor = self.meta.get("cursor")
+        return cursor if isinstance(cursor, str) else None
+
+    @property
+    def base(self) -> Path:
+        return self.directory / f"base-{self.generation}"
+
+    @property
+    def log_path(self) -> Path:
+        return self.directory / f"changes-{self.generation}.log"
+
+    def save_meta(self) -> None:
+        """Replace ``meta.json`` (atomically): what counts from now on."""
+        self.meta["synced_at"] = datetime.now(UTC).isoformat()
+        write_json_atomically(self.directory / META_FILE, self.meta)
+
+    def _type_dir(self, name: str, base: Path | None = None) -> Path:
+        if _TYPE_NAME.fullmatch(name) is None:
+            raise InvalidInput(f"the feed sent a signal type this copy cannot name: {name!r}")
+        return (base or self.base) / "signals" / name
+
+    # --- the first sync: the base from snapshot blocks --------------------------------------
+
+    def begin_snapshot(self, platform: str, policy: Mapping[str, Any]) -> None:
+        """Start a new base (the old generation's files go at the next :meth:`save_meta`)."""
+        self.close()
+        old = self.generation
+        server = str(self.meta["server"])
+        self.meta = self._fresh_meta(server, generation=old + 1)
+        self.meta.update(platform=platform, policy=dict(policy), building=True)
+        shutil.rmtree(self.base, ignore_errors=True)
+        self.log_path.unlink(missing_ok=True)
+        self.base.mkdir(parents=True, mode=0o700)
+
+    def _writer(self, key: str, dtype: np.dtype, tail: tuple[int, ...] = ()) -> Appender:
+        writer = self._writers.get(key)
+        if writer is None:
+            rows = int(self.meta["rows"].get(key, 0))
+            writer = Appender(self.base / key, dtype, tail, rows)
+            self._writers[key] = writer
+        return writer
+
+    def add_block(self, block: ItemBlock) -> None:
+        """Append a snapshot block to the base being built."""
+        if not self.meta.get("building"):
+            raise InvalidInput("no snapshot is being built in this copy")
+        vocab = self.meta["vocab"]
+        part = _part_of_block(block, vocab)
+        items = self._writer("items.npy", ITEM_DTYPE)
+        first = items.rows
+        rows = np.zeros(len(block), dtype=ITEM_DTYPE)
+        rows["ref"], rows["kind"], rows["trust"], rows["state"] = (
+            part.refs, part.kind, part.trust, part.state)  # fmt: skip
+        for name, (owners, values, quality, number, stamp) in part.signals.items():
+            folder = self._type_dir(name).relative_to(self.base)
+            stored = "codes" if values.ndim == 2 else "text"
+            self.meta["types"].setdefault(name, stored)
+            tail = (HASH_BYTES,) if stored == "codes" else ()
+            self._writer(f"{folder}/values.npy", values.dtype, tail).append(values)
+            self._writer(f"{folder}/owners.npy", _COLUMN_DTYPES["owners"]).append(owners + first)
+            for column, data in (("quality", quality), ("frame_number", number),
+                                 ("frame_timestamp", stamp)):  # fmt: skip
+                self._writer(f"{folder}/{column}.npy", _COLUMN_DTYPES[column]).append(data)
+        items.append(rows)
+
+    def checkpoint(self, cursor: str, head_seq: int) -> None:
+        """Make what was appended count, with the cursor to resume from."""
+        for key, writer in self._writers.items():
+            self.meta["rows"][key] = writer.commit()
+        self.meta["cursor"] = cursor
+        self.meta["head_seq"] = head_seq
+        self.save_meta()
+
+    def finish_snapshot(self, cursor: str, head_seq: int) -> None:
+        """The base is whole: write its ref keys and count it."""
+        items = self._writer("items.npy", ITEM_DTYPE)
+        for name, stored in self.meta["types"].items():  # every type has all its columns
+            folder = self._type_dir(name).relative_to(self.base)
+            tail = (HASH_BYTES,) if stored == "codes" else ()
+            dtype = np.dtype(np.uint8) if stored == "codes" else np.dtype(f"S{TEXT_WIDTH}")
+            self._writer(f"{folder}/values.npy", dtype, tail)
+        self.checkpoint(cursor, head_seq)
+        self.close()
+        del items
+        self._write_ref_index(self.base)
+        self.meta["building"] = False
+        self.meta["base_rows"] = int(self.meta["rows"].get("items.npy", 0))
+        self.meta["rows"] = {}
+        self.save_meta()
+        self._remove_other_generations()
+
+    def _write_ref_index(self, base: Path) -> None:
+        items = _load(base / "items.npy")
+        keys = np.empty(items.shape[0], dtype=np.uint64)
+        for lo in range(0, items.shape[0], _CHUNK):
+            keys[lo : lo + _CHUNK] = ref_keys(np.asarray(items["ref"][lo : lo + _CHUNK]))
+        order = np.argsort(keys, kind="stable").astype(np.int64)
+        for name, data in (("refkeys.npy", keys[order]), ("refrows.npy", order)):
+            np.save(base / name, data, allow_pickle=False)
+            _private(base / name)
+
+    def _remove_other_generations(self) -> None:
+        keep = {self.base.name, self.log_path.name, META_FILE}
+        for entry in self.directory.iterdir():
+            if entry.name in keep or not re.fullmatch(r"(base-\d+|changes-\d+\.log)", entry.name):
+                continue
+            if entry.is_dir():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
+
+    def close(self) -> None:
+        for writer in self._writers.values():
+            writer.close()
+        self._writers.clear()
+
+    # --- re-syncs: the log -------------------------------------------------------------------
+
+    def append_changes(self, records: Sequence[Mapping[str, Any]]) -> None:
+        """Append changes (``{"op": "put"|"del"|"set", "item": ref, ...}``) to the log; they
+        count from the next :meth:`save_meta`."""
+        if not records:
+            return
+        with open(self.log_path, "ab") as log:
+            if log.tell() == 0:
+                _private(self.log_path)
+            log.truncate(int(self.meta["log_bytes"]))
+            log.seek(0, os.SEEK_END)
+            log.write(b"".join(json.dumps(r, separators=(",", ":")).encode() + b"\n"
+                               for r in records))  # fmt: skip
+            log.flush()
+            os.fsync(log.fileno())
+            self.meta["log_bytes"] = log.tell()
+        self.meta["log_records"] = int(self.meta["log_records"]) + len(records)
+
+    def _log_records(self) -> list[dict[str, Any]]:
+        size = int(self.meta.get("log_bytes", 0))
+        if not size:
+            return []
+        try:
+            with open(self.log_path, "rb") as log:
+                data = log.read(size)
+        except OSError as exc:
+            raise InvalidInput(f"cannot read {self.log_path}: {exc}") from None
+        if len(data) != size:
+            raise InvalidInput(f"{self.log_path} is shorter than its copy says; sync again")
+        try:
+            return [json.loads(line) for line in data.splitlines()]
+        except ValueError:
+            raise InvalidInput(f"{self.log_path} is damaged; move the folder away") from None
+
+    def needs_compaction(self, compact_after: int = COMPACT_AFTER) -> bool:
+        records = int(self.meta.get("log_records", 0))
+        base_rows = int(self.meta.get("base_rows", 0))
+        return records > min(compact_after, max(1000, base_rows // 50))
+
+    # --- reading -----------------------------------------------------------------------------
+
+    def view(self) -> CopyView:
+        """The live set: the base (memory-mapped) with the log applied."""
+        if self.meta.get("building"):
+            raise InvalidInput(
+                f"the first sync into {self.directory} has not finished: run `hashwall feed "
+                "sync` again to complete it"
+            )
+        if self.cursor is None:
+            raise InvalidInput(f"{self.directory} holds no synced copy yet: run `hashwall feed sync`")
+        vocab: dict[str, list[str]] = {k: list(v) for k, v in self.meta["vocab"].items()}
+        base = self._base_part(vocab)
+        records = self._log_records()
+        added: dict[str, dict[str, Any]] = {}
+        state = base.state.copy()
+        trust = base.trust.copy()
+        live = base.live.copy()
+        rows = self._rows_of(base, [str(r.get("item")) for r in records])
+        for record, row in zip(records, rows, strict=True):
+            ref, op = str(record.get("item")), record.get("op")
+            if op in ("put", "del"):
+                if row >= 0:
+                    live[row] = False
+                added.pop(ref, None)
+                if op == "put":
+                    added[ref] = {k: record.get(k) for k in ("kind", "trust", "state", "signals")}
+            elif op == "set":
+                target = added.get(ref)
+                for what in ("state", "trust"):
+                    if what not in record:
+                        continue
+                    if target is not None:
+                        target[what] = record[what]
+                    elif row >= 0 and live[row]:
+                        codes = state if what == "state" else trust
+                        if record[what] not in vocab[what]:
+                            vocab[what].append(str(record[what]))
+                        codes[row] = vocab[what].index(record[what])
+            else:
+                raise InvalidInput(f"{self.log_path} holds a change this version cannot apply")
+        live_codes = [vocab["state"].index(s) for s in LIVE_ITEM_STATES if s in vocab["state"]]
+        live &= np.isin(state, live_codes)
+        parts = [Part(base.refs, base.kind, trust, state, live, base.signals)]
+        if added:
+            parts.append(_part_of_block(_block_of_items(added.items()), vocab))
+        return CopyView(parts, vocab, dict(self.meta.get("policy") or {}), dict(self.meta))
+
+    def _base_part(self, vocab: dict[str, list[str]]) -> Part:
+        base = self.base
+        items = _load(base / "items.npy")
+        if items.dtype != ITEM_DTYPE or items.ndim != 1:
+            raise InvalidInput(f"{base / 'items.npy'} is not a copy's item table; sync again")
+        n = int(items.shape[0])
+        signals: dict[str, tuple[np.ndarray, ...]] = {}
+        for name, stored in self.meta.get("types", {}).items():
+            folder = self._type_dir(name)
+            columns = [_load(folder / "owners.npy"), _load(folder / "values.npy"),
+                       *(_load(folder / f"{c}.npy") for c in ("quality", "frame_number",
+                                                            "frame_timestamp"))]  # fmt: skip
+            count = columns[0].shape[0]
+            shape_ok = all(c.shape[:1] == (count,) for c in columns) and (
+                columns[1].shape[1:] == ((HASH_BYTES,) if stored == "codes" else ())
+            )
+            if not shape_ok or (count and not 0 <= int(columns[0].min()) <= int(columns[0].max()) < n):
+                raise InvalidInput(f"{folder} does not match the copy's items; sync again")
+            signals[name] = tuple(columns)
+        state = np.asarray(items["state"])
+        live_codes = [vocab["state"].index(s) for s in LIVE_ITEM_STATES if s in vocab["state"]]
+        return Part(
+            refs=items["ref"],
+            kind=np.asarray(items["kind"]),
+            trust=np.asarray(items["trust"]),
+            state=state,
+            live=np.isin(state, live_codes),
+            signals=signals,
+        )
+
+    def _rows_of(self, base: Part, refs: Sequence[str]) -> list[int]:
+        """The base row of each ref (-1: not in the base)."""
+        if not refs or base.refs.size == 0:
+            return [-1] * len(refs)
+        keys = _load(self.base / "refkeys.npy")
+        order = _load(self.base / "refrows.npy")
+        wanted = np.array([r.encode()[:32] for r in refs], dtype="S32")
+        want_keys = ref_keys(wanted)
+        lo = np.searchsorted(keys, want_keys, side="left")
+        hi = np.searchsorted(keys, want_keys, side="right")
+        found = []
+        for ref, a, b in zip(wanted.tolist(), lo.tolist(), hi.tolist(), strict=True):
+            row = next((int(order[i]) for i in range(a, b) if base.refs[int(order[i])] == ref), -1)
+            found.append(row)
+        return found
+
+    # --- compaction --------------------------------------------------------------------------
+
+    def compact(self) -> None:
+        """Fold the log into a new base generation (the live items only), in chunks."""
+        view = self.view()
+        base, added = view.parts[0], view.parts[1] if len(view.parts) > 1 else None
+        new_gen = self.generation + 1
+        target = self.directory / f"base-{new_gen}"
+        shutil.rmtree(target, ignore_errors=True)
+        target.mkdir(mode=0o700)
+        n = int(base.refs.size)
+        gone = np.flatnonzero(~base.live)
+        kept = n - int(gone.size)
+        writers: list[Appender] = []
+
+        def writer(key: str, dtype: np.dtype, tail: tuple[int, ...] = ()) -> Appender:
+            out = Appender(target / key, dtype, tail)
+            writers.append(out)
+            return out
+
+        items_out = writer("items.npy", ITEM_DTYPE)
+        parts = [(base, 0)] + ([(added, kept)] if added is not None else [])
+        for part, _ in parts:
+            for lo in range(0, int(part.refs.size), _CHUNK):
+                keep = np.flatnonzero(part.live[lo : lo + _CHUNK]) + lo
+                rows = np.zeros(keep.size, dtype=ITEM_DTYPE)
+                rows["ref"], rows["kind"] = part.refs[keep], part.kind[keep]
+                rows["trust"], rows["state"] = part.trust[keep], part.state[keep]
+                items_out.append(rows)
+        types: dict[str, str] = {}
+        for name in sorted({t for part, _ in parts for t in part.signals}):
+            folder = self._type_dir(name, target).relative_to(target)
+            outs: list[Appender] | None = None
+            for part, first in parts:
+                if name not in part.signals:
+                    continue
+                owners, *rest = part.signals[name]
+                if outs is None:
+                    stored = "codes" if rest[0].ndim == 2 else "text"
+                    types[name] = stored
+                    outs = [writer(f"{folder}/owners.npy", _COLUMN_DTYPES["owners"])] + [
+                        writer(f"{folder}/{column}.npy", data.dtype, tuple(data.shape[1:]))
+                        for column, data in zip(("values", "quality", "frame_number",
+                                                 "frame_timestamp"), rest, strict=True)
+                    ]  # fmt: skip
+                live_rows = np.flatnonzero(part.live)
+                for lo in range(0, int(owners.size), _CHUNK):
+                    own = np.asarray(owners[lo : lo + _CHUNK])
+                    keep = np.flatnonzero(part.live[own])
+                    # the item's new row: its rank among the part's live rows, after the parts before
+                    outs[0].append(np.searchsorted(live_rows, own[keep]) + first)
+                    for out, data in zip(outs[1:], rest, strict=True):
+                        out.append(np.asarray(data[lo : lo + _CHUNK])[keep])
+        for out in writers:
+            out.commit()
+            out.close()
+        self._write_ref_index(target)
+        self.meta.update(
+            generation=new_gen,
+            types=types,
+            vocab=view.vocab,
+            log_bytes=0,
+            log_records=0,
+            base_rows=items_out.rows,
+            rows={},
+            building=False,
+        )
+        self.save_meta()
+        self._remove_other_generations()
+
+
+def changes_of_events(events: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Feed events (their JSON form) as the log's changes: the same state assignments as
+    :class:`hashwall.service.feed.FeedMirror` applies."""
+    changes: list[dict[str, Any]] = []
+    for event in events:
+        ref, kind = event.get("item"), event.get("type")
+        if ref is None:
+            continue
+        if kind == ITEM_ADDED:
+            changes.append({"op": "put", "item": ref, "kind": event.get("kind"),
+                            "trust": event.get("trust"), "state": event.get("state"),
+                            "signals": list(event.get("signals") or [])})  # fmt: skip
+        elif kind in (ITEM_WITHDRAWN, ITEM_DELETED):
+            changes.append({"op": "del", "item": ref})
+        elif kind in (ITEM_QUARANTINED, ITEM_REINSTATED):
+            changes.append({"op": "set", "item": ref, "state": event.get("state")})
+        elif kind == TRUST_CHANGED:
+            changes.append({"op": "set", "item": ref, "trust": event.get("trust")})
+    return changes
+
+
+def write_base(copy: FeedCopy, items: Mapping[str, Mapping[str, Any]], cursor: str,
+               head_seq: int) -> None:  # fmt: skip
+    """A base made of items in the JSON copy's form (a migrated ``bank.json``)."""
+    copy.add_block(_block_of_items(items.items()))
+    copy.checkpoint(cursor, head_seq)
