@@ -222,3 +222,32 @@ def bench_flood(
             f"{r['measured']} checks, {r['errors']} errors"
         )
     typer.echo(f"flood answers: {report['flood_statuses']}")
+
+
+@bench_app.command("feed")
+def bench_feed(
+    bank: Annotated[int, typer.Option("--bank", min=1, help="PDQ items in the bank.")] = 100_000,
+    changes: Annotated[
+        int, typer.Option(min=0, help="Changes before the re-sync (half adds, half deletions).")
+    ] = 1000,
+    cache: Annotated[
+        Path | None, typer.Option(help="Where banks are built once and kept (SQLite files).")
+    ] = None,
+    python_path: Annotated[
+        str | None,
+        typer.Option(help="Run the client and server from this source tree (a before/after)."),
+    ] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """First sync and re-syncs of a bank of N items: seconds, client and server peak memory."""
+    from hashwall.bench.feed import DEFAULT_CACHE, run_feed_bench
+
+    raise typer.Exit(
+        run_feed_bench(
+            bank=bank,
+            changes=changes,
+            cache=cache or DEFAULT_CACHE,
+            python_path=python_path,
+            json_out=json_out,
+        )
+    )

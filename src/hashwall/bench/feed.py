@@ -1,0 +1,221 @@
+"""``hashwall bench feed``: how long a platform's first sync and a re-sync of a big bank take.
+
+Builds (or reuses, cached in ``--cache``) a store of N random PDQ items written straight into
+the tables (:func:`hashwall.bench.api.bank.build_store`), serves a copy of it with ``hashwall
+serve`` in a subprocess, and runs ``hashwall feed sync`` in another subprocess (so that its
+peak memory is its own):
+
+1. the first sync into an empty folder;
+2. a re-sync after ``--changes`` changes (half new items, written with the store's bulk
+   methods as one batch of banked items; half deletions of live items, through the service);
+3. a re-sync with nothing new.
+
+Each line: seconds, the client's peak RSS (``ru_maxrss``), what the sync reported, and the
+size of the folder. The server's peak RSS (``VmHWM``, which includes its check index of the
+whole bank) is printed at the end. ``--python-path`` runs the client (and the server) from
+another source tree, e.g. an older version, for a before/after on the same bank.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+DEFAULT_CACHE: Final = Path(tempfile.gettempdir()) / "hashwall-bench-feed"
+SEED: Final = 20261204
+
+# Runs ``hashwall ARGS...`` in this process and prints its peak RSS as the last stderr line.
+_CHILD: Final = """
+import json, resource, sys, time
+from hashwall.cli.main import app
+started = time.perf_counter()
+code = 0
+try:
+    app(args=sys.argv[1:], prog_name="hashwall", standalone_mode=False)
+except SystemExit as exc:
+    code = exc.code or 0
+seconds = time.perf_counter() - started
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+print(json.dumps({"bench_child": True, "seconds": seconds, "peak_rss": peak, "code": code}),
+      file=sys.stderr)
+"""
+
+
+def _cached_bank(n: int, cache: Path) -> tuple[Path, str, float]:
+    """The SQLite file and feed key of a bank of ``n`` items, built once per ``n``."""
+    from hashwall.bench.api.bank import build_store
+
+    cache.mkdir(parents=True, exist_ok=True)
+    database = cache / f"bank-{n}.sqlite"
+    described = cache / f"bank-{n}.json"
+    if database.exists() and described.exists():
+        return database, json.loads(described.read_text())["key"], 0.0
+    database.unlink(missing_ok=True)
+    rng = np.random.default_rng(SEED)
+    words = rng.integers(0, 2**64 - 1, size=(n, 4), dtype=np.uint64, endpoint=True)
+    built = build_store(f"sqlite:///{database}", words)
+    described.write_text(json.dumps({"key": built.key, "seconds": built.seconds}))
+    return database, built.key, built.seconds
+
+
+def _change(url: str, changes: int) -> dict[str, int]:
+    """``changes`` changes: half new items (bulk), half deletions of live items."""
+    from sqlalchemy import select
+
+    from hashwall.domain import Actor
+    from hashwall.hashing.signals import Signal
+    from hashwall.service.context import ServiceContext
+    from hashwall.service.moderation import delete_item
+    from hashwall.settings import Settings
+    from hashwall.store.engine import make_engine
+    from hashwall.store.events import ITEM_ADDED
+    from hashwall.store.repo import Store
+    from hashwall.store.tables import items
+
+    adds = changes // 2
+    deletes = changes - adds
+    engine = make_engine(url)
+    try:
+        ctx = ServiceContext(Store(engine), Settings(database_url=url))
+        rng = np.random.default_rng(time.time_ns())
+        codes = [bytes(r).hex() for r in rng.integers(0, 256, size=(adds, 32), dtype=np.uint8)]
+        with ctx.store.write() as repo:
+            partner = repo.get_partner("Bench Helpline")
+            assert partner is not None
+            case = repo.create_case(pin_hash="-", channel="partner", partner_id=partner.id)
+            made = repo.add_items_bulk(case.id, [("image", "vouched")] * adds)
+            held = [Signal("pdq", code, 90) for code in codes]
+            repo.add_signals_bulk((item.id, [s]) for item, s in zip(made, held, strict=True))
+            repo.append_events(
+                [
+                    (ITEM_ADDED, {"item": item.item_ref, "kind": "image", "trust": "vouched",
+                                  "signals": [{"type": "pdq", "value": s.value, "quality": 90}]},
+                     item)  # fmt: skip
+                    for item, s in zip(made, held, strict=True)
+                ]
+            )
+        with engine.connect() as conn:
+            refs = list(
+                conn.execute(
+                    select(items.c.item_ref).where(items.c.state == "active").limit(deletes)
+                ).scalars()
+            )
+        for ref in refs:
+            delete_item(ctx, Actor.operator(), ref, reason="bench feed")
+    finally:
+        engine.dispose()
+    return {"added": adds, "deleted": len(refs)}
+
+
+def _folder_bytes(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+
+
+def _sync(server: str, key: str, folder: Path, python_path: str | None) -> dict[str, Any]:
+    env = dict(os.environ, HASHWALL_KEY=key)
+    if python_path:
+        env["PYTHONPATH"] = python_path
+    argv = [sys.executable, "-c", _CHILD, "feed", "sync", "--server", server, "--dir",
+            str(folder), "--json"]  # fmt: skip
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
+    lines = [line for line in done.stderr.splitlines() if line.startswith("{")]
+    child = json.loads(lines[-1]) if lines else {}
+    if not child or child.get("code") or done.returncode:
+        raise RuntimeError(f"feed sync failed: {done.stdout[-2000:]} {done.stderr[-2000:]}")
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    return {**child, "report": report, "folder_bytes": _folder_bytes(folder)}
+
+
+def _peak_rss(pid: int) -> int:
+    import psutil
+
+    total = 0
+    for proc in [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]:
+        try:
+            for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    total += int(line.split()[1]) * 1024
+        except OSError:
+            continue
+    return total
+
+
+def run_feed_bench(
+    *,
+    bank: int,
+    changes: int,
+    cache: Path,
+    python_path: str | None,
+    json_out: bool,
+) -> int:
+    """Run the bench; print a table (or one JSON object); the exit code."""
+    from hashwall.bench.api.server import running_server
+
+    load = os.getloadavg()
+    database, key, built = _cached_bank(bank, cache)
+    with tempfile.TemporaryDirectory(prefix="hashwall-bench-feed-") as work:
+        served = Path(work) / "served.sqlite"
+        started = time.perf_counter()
+        shutil.copyfile(database, served)
+        copied = time.perf_counter() - started
+        url = f"sqlite:///{served}"
+        settings = {"PYTHONPATH": python_path} if python_path else None
+        rows: list[dict[str, Any]] = []
+        with running_server(url, (0, 1), 1, 1, settings) as server:
+            address = f"http://127.0.0.1:{server.port}"
+            folder = Path(work) / "copy"
+            rows.append({"step": "first sync", **_sync(address, key, folder, python_path)})
+            made = _change(url, changes)
+            rows.append({"step": f"re-sync after {changes} changes", "changes": made,
+                         **_sync(address, key, folder, python_path)})  # fmt: skip
+            rows.append({"step": "re-sync, nothing new", **_sync(address, key, folder,
+                                                                python_path)})  # fmt: skip
+            server_peak = _peak_rss(server.process.pid)
+    result = {
+        "bank": bank,
+        "changes": changes,
+        "build_seconds": round(built, 1),
+        "copy_seconds": round(copied, 1),
+        "load_average_at_start": [round(x, 2) for x in load],
+        "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
+        "client": python_path or "this tree",
+        "server_peak_rss": server_peak,
+        "bench_peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+        "steps": rows,
+    }
+    if json_out:
+        print(json.dumps(result))
+        return 0
+    table = Table(title=f"feed sync, bank of {bank:,} PDQ items (SQLite)")
+    for column in ("step", "seconds", "client peak RSS", "items", "events", "copy on disk"):
+        table.add_column(column)
+    for row in rows:
+        report = row["report"]
+        table.add_row(
+            row["step"],
+            f"{row['seconds']:.1f}",
+            f"{row['peak_rss'] / 2**20:,.0f} MiB",
+            f"{report.get('items', 0):,}",
+            f"{report.get('events', 0):,}",
+            f"{row['folder_bytes'] / 2**20:,.0f} MiB",
+        )
+    console = Console()
+    console.print(table)
+    console.print(
+        f"server peak RSS {server_peak / 2**20:,.0f} MiB (includes its check index); "
+        f"load average {result['load_average_at_start']} -> {result['load_average_at_end']}; "
+        f"bank built in {built:.0f} s (0: cached in {cache})"
+    )
+    return 0
