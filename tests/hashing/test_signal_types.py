@@ -24,7 +24,7 @@ def _ids(t: type[SignalType]) -> str:
 
 
 def test_the_built_in_types_are_registered() -> None:
-    assert set(SIGNAL_TYPES) == {"pdq", "md5", "sha256"}
+    assert set(SIGNAL_TYPES) == {"pdq", "md5", "sha256", "vpdq_frame"}
 
 
 @pytest.mark.parametrize("kind", TYPES, ids=_ids)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from contextlib import nullcontext
-
 import numpy as np
 import pytest
 
@@ -15,7 +13,6 @@ from hashwall.hashing.signals import (
     Signal,
     distance_types,
     oriented_type,
-    registered,
     signal_type,
 )
 from hashwall.hashing.signals.vpdq_frame import VpdqFrameSignal
@@ -68,14 +65,13 @@ def test_the_frame_index_codes_are_the_matchers_words() -> None:
     assert match_video(VideoFrames.from_hex([A, B, A]), VideoFrames.from_hex([B])).match is False
 
 
-def test_it_plugs_in_as_a_registered_type() -> None:
-    # Not in the global registry yet: the check service would match one frame on its own,
-    # without the video rule. Registered here for the length of the test.
-    held = "vpdq_frame" in SIGNAL_TYPES
-    with registered(VpdqFrameSignal) if not held else nullcontext():
-        assert signal_type("vpdq_frame") is VpdqFrameSignal
-        assert VpdqFrameSignal in distance_types()
-        assert oriented_type() is PdqSignal  # the upload's orientations stay PDQ's
-        parsed = Signal.parse({"type": "vpdq_frame", "value": A.upper(), "quality": 90})
-        assert parsed == Signal("vpdq_frame", A, 90)
-    assert ("vpdq_frame" in SIGNAL_TYPES) == held
+def test_it_is_a_registered_type_an_item_holds_many_of() -> None:
+    # Registered: the check finds candidates by single frames and judges them by the video
+    # rule (service/video.py), never by one frame.
+    assert SIGNAL_TYPES["vpdq_frame"] is VpdqFrameSignal
+    assert signal_type("vpdq_frame") is VpdqFrameSignal
+    assert VpdqFrameSignal in distance_types()
+    assert VpdqFrameSignal.many_per_item and not PdqSignal.many_per_item
+    assert oriented_type() is PdqSignal  # the upload's orientations stay PDQ's
+    parsed = Signal.parse({"type": "vpdq_frame", "value": A.upper(), "quality": 90})
+    assert parsed == Signal("vpdq_frame", A, 90)

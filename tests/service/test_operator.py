@@ -53,7 +53,7 @@ def test_organisations_platforms_partners(ctx: ServiceContext) -> None:
 
     photos = tenants.add_platform(ctx, OP, organisation="Example Social", name="photos")
     assert photos.organisation == "Example Social"
-    assert photos.policy.thresholds == {"pdq": 31}  # every distance type, its default
+    assert photos.policy.thresholds == {"pdq": 31, "vpdq_frame": 31}  # every distance type
     assert photos.policy.unvouched_answer == "review"  # DESIGN: review by default
     assert photos.policy.retention_days == ctx.settings.match_retention_days
     chat = tenants.add_platform(

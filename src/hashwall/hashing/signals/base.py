@@ -58,6 +58,9 @@ class SignalType(ABC):
     #: The match radius of a platform that did not set one; the largest it may set.
     default_threshold: ClassVar[int] = 0
     max_threshold: ClassVar[int] = 0
+    #: An item holds many values of this type (a video's frames, each with its frame number
+    #: and timestamp), not at most one; they are judged together (the video rule).
+    many_per_item: ClassVar[bool] = False
     #: A policy field that held this type's radius before policies held one per type
     #: (``pdq_threshold``): still read and shown for the clients that use it.
     policy_field: ClassVar[str | None] = None

@@ -14,6 +14,7 @@ from hashwall.errors import InvalidHash
 from hashwall.hashing.signals.base import DistanceSignalType, ExactSignalType, SignalType
 from hashwall.hashing.signals.digests import Md5Signal, Sha256Signal
 from hashwall.hashing.signals.pdq import PdqSignal
+from hashwall.hashing.signals.vpdq_frame import VpdqFrameSignal
 
 _TYPES: dict[str, type[SignalType]] = {}
 #: The registered types by name (a read-only view that follows registrations).
@@ -79,3 +80,4 @@ UPLOAD_EXACT: type[ExactSignalType] = Sha256Signal
 register(PdqSignal)
 register(Md5Signal)
 register(Sha256Signal)
+register(VpdqFrameSignal)

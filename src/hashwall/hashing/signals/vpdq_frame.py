@@ -45,6 +45,7 @@ class VpdqFrameSignal(PdqValues, DistanceSignalType):
     quality_required = True
     min_quality = MIN_QUALITY
     orientations: ClassVar[tuple[str, ...]] = ()
+    many_per_item = True
     default_threshold = VPDQ_FRAME_THRESHOLD
     max_threshold = VPDQ_FRAME_THRESHOLD
 
