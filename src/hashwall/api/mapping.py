@@ -7,9 +7,12 @@ the wire; this module is the one place that knows both.
 
 from __future__ import annotations
 
+from typing import Any
+
 from hashwall import wire
 from hashwall.domain import PlatformPolicy
 from hashwall.hashing.signals import distance_types
+from hashwall.hashing.video_match import VideoMatch
 from hashwall.service import (
     audit,
     casework,
@@ -33,7 +36,10 @@ def submission(item: wire.ItemIn) -> intake.ItemSubmission:
     """The service's form of an item to bank."""
     orientations = tuple(item.pdq_orientations) if item.pdq_orientations else None
     return intake.ItemSubmission(
-        tuple(s.wire() for s in item.signals), kind=item.kind, pdq_orientations=orientations
+        tuple(s.wire() for s in item.signals),
+        kind=item.kind,
+        pdq_orientations=orientations,
+        frames=None if item.frames is None else [f.wire() for f in item.frames],
     )
 
 
@@ -135,10 +141,23 @@ def check_answer(result: CheckResult) -> wire.CheckOut:
                 signal_type=m.signal_type,
                 distance=m.distance,
                 orientation=m.orientation,
+                **_video_match(m.video),
             )
             for m in result.matches
         ],
     )
+
+
+def _video_match(video: VideoMatch | None) -> dict[str, Any]:
+    """A video match's shares and ranges (nothing for an image, or where they are not told)."""
+    if video is None:
+        return {}
+    shown = video.to_dict()
+    return {
+        "upload_frames_matched_pct": shown["upload_frames_matched_pct"],
+        "banked_frames_matched_pct": shown["banked_frames_matched_pct"],
+        "ranges": wire.VideoRangesOut.model_validate(shown["ranges"]),
+    }
 
 
 def verdict(result: verdicts.VerdictResult) -> wire.VerdictOut:

@@ -31,6 +31,16 @@ radius on a platform and its orientations is the type's to say (``hashing/signal
    distance and orientation are returned only if the platform's policy reveals them. The match
    rows keep the upload (its PDQ as sent and its sha256): a verdict is about that upload.
 
+**Videos.** An upload may be a video: its frame hashes (``request.frames``, and the mirrored
+frames when sent) beside its file's digests. Candidates in step 2 are the items holding a
+``vpdq_frame`` hash within the platform's radius of any upload frame, as it is or mirrored (an
+equal digest of the file keeps its exact candidate). In step 3 each live candidate found by
+frames is judged by the video rule (``service/video.py``, ``hashing/video_match.py``) against
+all its banked frames with the platform's ``video_upload_percent`` and ``video_bank_percent``,
+and dropped unless it matches; each banked video on its own, so a compilation of two banked
+clips matches both. The answer of a video match carries the two shares and the matched time
+ranges only where the policy reveals distances (``reveal_distance``), in place of a distance.
+
 An ``allow`` says nothing about why (no oracle): withdrawn, exempted, allowlisted and
 never-banked look the same (reason ``no_match``).
 
@@ -60,6 +70,7 @@ from hashwall.hashing.signals import (
     DistanceSignalType,
     distance_types,
 )
+from hashwall.hashing.video_match import VideoMatch
 from hashwall.index.base import DihedralMatch
 from hashwall.service.allowlist import AllowlistMatcher
 from hashwall.service.auth import INVALID_KEY_MESSAGE
@@ -70,6 +81,7 @@ from hashwall.service.reveal import REVEAL_BAND, NearMatch, coarse_distance, rev
 from hashwall.service.search import scan_store
 from hashwall.service.signal_policy import allowlist_radii, policy_threshold, usable
 from hashwall.service.upload import CheckRequest
+from hashwall.service.video import banked_video, frame_type, judge
 from hashwall.store.ids import new_check_id
 from hashwall.store.repo import Repository
 from hashwall.store.repositories.checks import CheckCandidate, NewMatch
@@ -104,6 +116,9 @@ class CheckMatch:
     signal_type: str
     distance: int | None = None
     orientation: str | None = None
+    #: A video matched by the video rule: its shares and ranges, where the policy reveals
+    #: distances (None otherwise, and for images).
+    video: VideoMatch | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,10 +299,23 @@ def _add_near_candidates(
             held = candidates.get(hit.id)
             if held is None or held.distance is None or hit.distance < held.distance:
                 candidates[hit.id] = _Candidate(hit.id, kind.name, hit.distance, hit.orientation)
+    frames, kind = request.frames, frame_type()
+    if frames is None or kind is None or not len(frames):
+        return
+    # Any upload frame, as it is or mirrored, near a banked frame: that video is a candidate,
+    # judged by the video rule in the store step. An equal digest of the file stays (exact).
+    radius = policy_threshold(platform.policy, kind)
+    for hit in _search(ctx, kind, frames.search_values(), radius):
+        held = candidates.get(hit.id)
+        if held is None or (held.distance is not None and hit.distance < held.distance):
+            candidates[hit.id] = _Candidate(hit.id, kind.name, hit.distance, None)
 
 
 def _low_quality(ctx: ServiceContext, request: CheckRequest) -> bool:
-    """Whether a signal of the upload is below its type's quality floor."""
+    """Whether a signal of the upload is below its type's quality floor (or every frame of a
+    video is)."""
+    if request.frames is not None and not len(request.frames):
+        return True
     return any(
         not usable(ctx.settings, SIGNAL_TYPES[s.type], s.quality)
         for s in request.signals
@@ -358,7 +386,8 @@ def _decide(
         candidates = {decoy: _Candidate(decoy, UPLOAD_NEAR.name, 0, 0)}
     else:
         decoy = None
-    near_types = [kind.name for kind in distance_types()]
+    # A video's frames are judged by the video rule, not one by one against the allowlist.
+    near_types = [kind.name for kind in distance_types() if not kind.many_per_item]
     found = repo.read_check_candidates(
         platform.id,
         list(candidates) or [0],
@@ -388,6 +417,13 @@ def _decide(
         if not any(_exempts(pdq, sha, request, bits) for pdq, sha in item.exemptions)
     }
 
+    videos = _judge_videos(repo, platform, request, candidates, items)
+    items = {
+        item_id: item
+        for item_id, item in items.items()
+        if not _by_frames(candidates[item_id]) or videos[item_id].match
+    }
+
     rows: list[NewMatch] = []
     hidden: list[HiddenHit] = []
     for item_id in sorted(items, key=lambda i: _order(candidates[i])):
@@ -413,7 +449,11 @@ def _decide(
     )
     policy = platform.policy
     revealed = (
-        revealed_distances(repo, request, [_near(candidates[row.item_id]) for row in rows])
+        revealed_distances(
+            repo,
+            request,
+            [_near(candidates[row.item_id]) for row in rows if row.item_id not in videos],
+        )
         if policy.reveal_distance
         else {}
     )
@@ -425,11 +465,37 @@ def _decide(
             signal_type=candidates[row.item_id].signal_type,
             distance=revealed.get(row.item_id),
             orientation=row.orientation if policy.reveal_orientation else None,
+            video=videos.get(row.item_id) if policy.reveal_distance else None,
         )
         for ref, row in zip(refs, rows, strict=True)
     )
     overall: CheckDecision = "block" if any(m.decision == "block" for m in matched) else "review"
     return CheckResult(check_id, overall, "match", matched), hidden
+
+
+def _by_frames(candidate: _Candidate) -> bool:
+    """Whether a candidate was found by video frames (the video rule judges it)."""
+    return SIGNAL_TYPES[candidate.signal_type].many_per_item
+
+
+def _judge_videos(
+    repo: Repository,
+    platform: Platform,
+    request: CheckRequest,
+    candidates: dict[int, _Candidate],
+    items: dict[int, CheckCandidate],
+) -> dict[int, VideoMatch]:
+    """The video rule for each live candidate found by frames, against all its banked frames
+    (one statement: their frames)."""
+    found = [i for i in items if _by_frames(candidates[i])]
+    if not found or request.frames is None:
+        return {}
+    kind = SIGNAL_TYPES[candidates[found[0]].signal_type]
+    banked = repo.read_item_frames(found, kind.name)
+    return {
+        item_id: judge(request.frames, banked_video(banked.get(item_id, [])), platform.policy)
+        for item_id in found
+    }
 
 
 def _near(candidate: _Candidate) -> NearMatch:

@@ -26,17 +26,25 @@ import numpy.typing as npt
 from hashwall.hashing.signals import DistanceSignalType
 from hashwall.index.live import IndexEvent
 from hashwall.service.digests import DigestChange, DigestIndex
+from hashwall.service.search import index_ids
 from hashwall.store.events import ITEM_DELETED, ITEM_WITHDRAWN, Event
 
 _REMOVING = frozenset({ITEM_WITHDRAWN, ITEM_DELETED})
 _NO_IDS: npt.NDArray[np.int64] = np.zeros(0, dtype=np.int64)
 
 
-def index_events(events: Sequence[Event], kind: type[DistanceSignalType]) -> list[IndexEvent]:
+def index_events(
+    events: Sequence[Event],
+    kind: type[DistanceSignalType],
+    members: dict[int, npt.NDArray[np.int64]] | None = None,
+) -> list[IndexEvent]:
     """Translate log events into changes of the index of ``kind`` (one per event, so the
     cursor moves past all).
 
     See the table of the module docstring. Events without a change become an empty removal.
+    For a type an item holds many values of (video frames), each value has its own index id
+    (``service/video.py``) and ``members`` (item id -> its index ids, kept by the caller and
+    updated here) says which ids an item's removal removes.
     """
     out: list[IndexEvent] = []
     for event in events:
@@ -46,7 +54,12 @@ def index_events(events: Sequence[Event], kind: type[DistanceSignalType]) -> lis
             continue
         ids = np.array([item_id], dtype=np.int64)
         if event.type in _REMOVING:
+            if kind.many_per_item:
+                ids = (members or {}).pop(item_id, _NO_IDS)
             out.append(IndexEvent(event.seq, "remove", ids))
+            continue
+        if kind.many_per_item:
+            out.append(_add_many(event, item_id, kind, members))
             continue
         values = _signal_values(event.payload, kind.name)
         if values:
@@ -55,6 +68,27 @@ def index_events(events: Sequence[Event], kind: type[DistanceSignalType]) -> lis
         else:
             out.append(IndexEvent(event.seq, "remove", _NO_IDS))
     return out
+
+
+def _add_many(
+    event: Event,
+    item_id: int,
+    kind: type[DistanceSignalType],
+    members: dict[int, npt.NDArray[np.int64]] | None,
+) -> IndexEvent:
+    """Every value of an item's many (a video's frames), each under its frame's index id."""
+    rows = [
+        (s["value"], s.get("frame_number"))
+        for s in event.payload.get("signals") or ()
+        if isinstance(s, dict) and s.get("type") == kind.name and isinstance(s.get("value"), str)
+    ]
+    if not rows:
+        return IndexEvent(event.seq, "remove", _NO_IDS)
+    ids = index_ids(kind, [item_id] * len(rows), [frame for _, frame in rows])
+    if members is not None:
+        held = members.get(item_id)
+        members[item_id] = ids if held is None else np.union1d(held, ids)
+    return IndexEvent(event.seq, "add", ids, kind.codes([value for value, _ in rows]))
 
 
 def apply_digest_events(digests: DigestIndex, events: Sequence[Event]) -> None:

@@ -18,7 +18,9 @@ matched by distance (``hashing/signals``: PDQ, and whatever else is registered) 
 Hamming index (:attr:`LiveIndexes.near`). An item holds at most one signal of each type
 (intake enforces it), so the item id is a key for its value: ``item_added`` adds
 ``item_id -> value`` to the index of its type, and ``item_withdrawn``/``item_deleted`` remove
-``item_id`` from every index. Item ids never leave the service; the check
+``item_id`` from every index. The exception is a type an item holds many values of (a video's
+``vpdq_frame`` hashes): each frame has its own index id (``item_id << 24 | frame_number``,
+``service/video.py``), the process notes each item's ids, and searches answer by item. Item ids never leave the service; the check
 re-reads the items behind the ids from the store before any answer other than ``allow``.
 
 The values of the exact types (``md5``, ``sha256``) of the live items are held the same way
@@ -63,7 +65,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+
+import numpy as np
+import numpy.typing as npt
 
 from hashwall.hashing.codes import Hash256
 from hashwall.hashing.signals import distance_types
@@ -74,10 +79,12 @@ from hashwall.service.index_events import apply_digest_events, index_events
 from hashwall.service.key_cache import KeyCache
 from hashwall.service.search import (
     BUILD_CHUNK,
+    by_item,
     distance_type,
     live_signal_chunks,
     search_orientations,
 )
+from hashwall.service.video import FRAME_BITS, item_of_index_id
 from hashwall.settings import Settings
 from hashwall.store.events import Event
 from hashwall.store.notify import EventNotifications, supports_notifications
@@ -96,6 +103,23 @@ MAX_ABANDONED = 3
 
 #: Reads up to ``limit`` events after ``after`` (the follower's only read of the log).
 EventReader = Callable[[Repository, int, int], Sequence[Event]]
+
+
+def _noting_members(
+    chunks: Iterator[tuple[npt.NDArray[np.int64], npt.NDArray[np.uint8]]],
+    members: dict[int, npt.NDArray[np.int64]],
+) -> Iterator[tuple[npt.NDArray[np.int64], npt.NDArray[np.uint8]]]:
+    """The chunks as they are, noting each item's index ids on the way (video frames)."""
+    parts: dict[int, list[npt.NDArray[np.int64]]] = {}
+    for ids, codes in chunks:
+        order = np.argsort(ids >> FRAME_BITS, kind="stable")
+        items = (ids >> FRAME_BITS)[order]
+        starts = np.flatnonzero(np.r_[True, items[1:] != items[:-1]])
+        for item_id, part in zip(items[starts], np.split(ids[order], starts[1:]), strict=True):
+            parts.setdefault(int(item_id), []).append(part)
+        yield ids, codes
+    for item_id, held in parts.items():
+        members[item_id] = np.concatenate(held)
 
 
 def read_log_events(repo: Repository, after: int, limit: int) -> Sequence[Event]:
@@ -119,6 +143,10 @@ class LiveIndexes:
         self.settings = settings
         #: One Hamming index per registered distance type, by type name.
         self.near: dict[str, IndexHolder] = {kind.name: IndexHolder() for kind in distance_types()}
+        #: For the types an item holds many values of (video frames): each item's index ids.
+        self._members: dict[str, dict[int, npt.NDArray[np.int64]]] = {
+            kind.name: {} for kind in distance_types() if kind.many_per_item
+        }
         #: Values of the exact types (md5, sha256) of the live items, following the same events.
         self.digests = DigestIndex()
         self._cursor = 0
@@ -234,7 +262,12 @@ class LiveIndexes:
                 chunks = repo.iter_live_signals(digest_type, chunk_size=BUILD_CHUNK)
                 self.digests.build(digest_type, ((c.item_ids, c.values) for c in chunks))
             for name, holder in self.near.items():
-                holder.build_from(live_signal_chunks(repo, distance_type(name)), last_event=cursor)
+                chunks = live_signal_chunks(repo, distance_type(name))
+                members = self._members.get(name)
+                if members is not None:
+                    members.clear()
+                    chunks = _noting_members(chunks, members)
+                holder.build_from(chunks, last_event=cursor)
             self.keys.start_at(cursor)
             self._cursor = cursor
             self._built = True
@@ -261,7 +294,8 @@ class LiveIndexes:
                 fresh = [e for e in events if e.seq > self._cursor]
                 if fresh:
                     for name, holder in self.near.items():
-                        holder.apply(index_events(fresh, distance_type(name)))
+                        kind = distance_type(name)
+                        holder.apply(index_events(fresh, kind, self._members.get(name)))
                     apply_digest_events(self.digests, fresh)
                     self.keys.apply(fresh)
                     self._cursor = fresh[-1].seq
@@ -298,15 +332,15 @@ class LiveIndexes:
         holder = self.near.get(signal_type)
         if holder is None:
             raise ValueError(f"no live index holds {signal_type!r}")
-        return search_orientations(holder, orientations, radius)
+        return by_item(distance_type(signal_type), search_orientations(holder, orientations, radius))
 
     def sample_id(self) -> int | None:
         """A random item id of the distance indexes (None when they are empty): the decoy of
         a check that must cost what a hit costs (``service/check.py``)."""
-        for holder in self.near.values():
+        for name, holder in self.near.items():
             found = holder.sample_id()
             if found is not None:
-                return found
+                return item_of_index_id(found) if name in self._members else found
         return None
 
     def start(self) -> None:

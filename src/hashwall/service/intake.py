@@ -13,6 +13,12 @@ bank. Refusals only ever speak of the submitter's own image: whether somebody el
 image is never said (the answer is the same either way). If every item is refused, nothing is
 written and :class:`~hashwall.errors.NoItemsAccepted` is raised.
 
+A video item (``kind: "video"``) may carry its frames (``{"frame", "pdq", "quality",
+"timestamp"}`` each, in order; ``service/video.py`` validates them): the frames of quality >= 50
+are banked as the item's ``vpdq_frame`` signals, one signal row per frame with its frame number
+and timestamp, and go into the live index with the item's other signals. Its ``signals`` (the
+file's digests) may then be empty.
+
 The PIN (``K7QM-4XRT-9HWP``: 12 symbols, 60 random bits) is returned once
 (:class:`CaseReceipt`) and stored as an argon2 hash. Each banked item
 writes an ``item_added`` event with its signals, appended last in the transaction.
@@ -36,11 +42,13 @@ from hashwall.errors import (
     NoItemsAccepted,
 )
 from hashwall.hashing.image import ImageHashes
+from hashwall.hashing.vpdq import VideoHashes
 from hashwall.hashing.signals import SIGNAL_TYPES, Signal, SignalType, oriented_type
 from hashwall.service.access import authorise_case, filed_by
 from hashwall.service.allowlist import AllowlistMatcher
 from hashwall.service.context import ServiceContext
 from hashwall.service.signal_policy import allowlist_radii, min_quality, usable
+from hashwall.service.video import FRAME_TYPE, file_digests, frame_records, frame_type, parse_frames
 from hashwall.store.credentials import new_pin, pin_key
 from hashwall.store.events import ITEM_ADDED, TRUST_CHANGED
 from hashwall.store.repo import Repository
@@ -62,6 +70,9 @@ class ItemSubmission:
     signals: tuple[Signal | Mapping[str, Any], ...]
     kind: ItemKind = "image"
     pdq_orientations: tuple[str, ...] | None = None
+    #: A video's frames (``{"frame", "pdq", "quality", "timestamp"}`` each, in order, or
+    #: records of a video hashed here); None for an image or a video banked by digests only.
+    frames: Sequence[Mapping[str, Any]] | tuple[SignalRecord, ...] | None = None
 
     @classmethod
     def from_image(cls, hashes: ImageHashes) -> ItemSubmission:
@@ -69,6 +80,11 @@ class ItemSubmission:
         with its orientations if they were computed."""
         turned = next(iter(hashes.orientation_values().values()), None)
         return cls(tuple(hashes.all_signals()), pdq_orientations=turned)
+
+    @classmethod
+    def from_video(cls, hashes: VideoHashes) -> ItemSubmission:
+        """The frames and file digests of a locally hashed video."""
+        return cls(file_digests(hashes), kind="video", frames=frame_records(hashes))
 
 
 @dataclass(frozen=True, slots=True)
@@ -310,6 +326,7 @@ class _Prepared:
     signals: tuple[Signal, ...] = ()
     refusal: ItemRefused | None = None
     orientations: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    frames: tuple[SignalRecord, ...] = ()
 
 
 def _new_pin(ctx: ServiceContext) -> tuple[str, str]:
@@ -373,10 +390,25 @@ def _validate(ctx: ServiceContext, index: int, item: ItemSubmission) -> _Prepare
             return _refuse(index, kind, LowQuality(_low_quality(ctx, signal_type, quality)))
     try:
         signals = tuple(Signal.parse(r) for r in raw)
+        frames = _frames(ctx, item)
     except HashwallError as exc:
         return _refuse(index, kind, exc)
-    if not signals:
+    if not signals and frames is None:
         return _refuse(index, kind, InvalidInput("an item needs at least one signal"))
+    if any(SIGNAL_TYPES[s.type].many_per_item for s in signals):
+        return _refuse(
+            index, kind, InvalidHash("a video's frame hashes go in its frames, not in signals")
+        )
+    if frames is not None and not frames:
+        floor = min_quality(ctx.settings, FRAME_TYPE)
+        return _refuse(
+            index,
+            kind,
+            LowQuality(
+                f"every frame of the video has quality below {floor}: it is too featureless "
+                "to be matched; it was not banked"
+            ),
+        )
     types = [s.type for s in signals]
     if len(set(types)) != len(types):
         return _refuse(index, kind, InvalidInput("an item carries at most one signal of each type"))
@@ -411,7 +443,22 @@ def _validate(ctx: ServiceContext, index: int, item: ItemSubmission) -> _Prepare
         except HashwallError as exc:
             return _refuse(index, kind, exc)
         orientations[oriented.name] = turned
-    return _Prepared(index, kind, signals, orientations=orientations)
+    return _Prepared(index, kind, signals, orientations=orientations, frames=frames or ())
+
+
+def _frames(ctx: ServiceContext, item: ItemSubmission) -> tuple[SignalRecord, ...] | None:
+    """An item's usable frames (a video's), validated; None when it has no frame list."""
+    if item.frames is None:
+        return None
+    if item.kind != "video":
+        raise InvalidInput('frames come with a video item ("kind": "video")')
+    if frame_type() is None:
+        raise InvalidInput("this service does not bank video frames")
+    if not item.frames:
+        raise InvalidHash("frames is empty: send the video's frame hashes, or leave it out")
+    if all(isinstance(f, SignalRecord) for f in item.frames):
+        return tuple(f for f in item.frames if isinstance(f, SignalRecord))  # hashed here
+    return parse_frames(ctx.settings, [f for f in item.frames if not isinstance(f, SignalRecord)])
 
 
 def _low_quality(ctx: ServiceContext, signal_type: type[SignalType], quality: int) -> str:
@@ -436,7 +483,7 @@ def _bank(
             out.append((p, None))
             continue
         item = repo.add_item(case.id, kind=p.kind, trust=trust)
-        repo.add_signals(item.id, p.signals)
+        repo.add_signals(item.id, (*p.signals, *p.frames))
         out.append((p, item))
     return out
 
@@ -451,7 +498,7 @@ def _append_added(repo: Repository, outcomes: list[tuple[_Prepared, Item | None]
                 "item": item.item_ref,
                 "kind": item.kind,
                 "trust": item.trust,
-                "signals": [SignalRecord.of(s).to_dict() for s in p.signals],
+                "signals": [SignalRecord.of(s).to_dict() for s in (*p.signals, *p.frames)],
             },
             item=item,
         )

@@ -13,6 +13,7 @@ from hashwall.hashing.codes import Hash256
 from hashwall.hashing.signals import SIGNAL_TYPES, DistanceSignalType
 from hashwall.index.base import DIHEDRAL, DihedralMatch, Match
 from hashwall.index.brute import BruteForceIndex
+from hashwall.service.video import frame_index_ids, item_of_index_id
 from hashwall.store.repo import Repository, Store
 
 #: Rows per chunk while streaming a type's live signals.
@@ -22,9 +23,34 @@ BUILD_CHUNK = 50_000
 def live_signal_chunks(
     repo: Repository, kind: type[DistanceSignalType]
 ) -> Iterator[tuple[npt.NDArray[np.int64], npt.NDArray[np.uint8]]]:
-    """The live signals of ``kind`` as (item ids, codes) arrays, chunk by chunk."""
+    """The live signals of ``kind`` as (index ids, codes) arrays, chunk by chunk: item ids, or
+    for a type an item holds many of (video frames) the frames' ids (:func:`index_ids`)."""
     for chunk in repo.iter_live_signals(kind.name, chunk_size=BUILD_CHUNK):
-        yield np.asarray(chunk.item_ids, dtype=np.int64), kind.codes(chunk.values)
+        yield index_ids(kind, chunk.item_ids, chunk.frame_numbers), kind.codes(chunk.values)
+
+
+def index_ids(
+    kind: type[DistanceSignalType], item_ids: Sequence[int], frame_numbers: Sequence[int | None]
+) -> npt.NDArray[np.int64]:
+    """The index ids of values of ``kind``: the item ids, or the frames' ids
+    (``service/video.py``) for a type an item holds many of."""
+    if kind.many_per_item:
+        return frame_index_ids(item_ids, frame_numbers)
+    return np.asarray(item_ids, dtype=np.int64)
+
+
+def by_item(kind: type[DistanceSignalType], matches: Sequence[DihedralMatch]) -> list[DihedralMatch]:
+    """Search results by item (the best distance of each), for a type an item holds many of;
+    as they are for the others."""
+    if not kind.many_per_item:
+        return list(matches)
+    best: dict[int, DihedralMatch] = {}
+    for match in matches:
+        item_id = item_of_index_id(match.id)
+        held = best.get(item_id)
+        if held is None or match.distance < held.distance:
+            best[item_id] = DihedralMatch(item_id, match.distance, match.orientation)
+    return sorted(best.values(), key=lambda m: (m.distance, m.id))
 
 
 def distance_type(name: str) -> type[DistanceSignalType]:
@@ -39,13 +65,13 @@ def scan_store(
     store: Store, orientations: Sequence[Hash256], radius: int, signal_type: str
 ) -> list[DihedralMatch]:
     """Search the store's live signals of one distance type by brute force (no live index:
-    tools and the CLI)."""
+    tools and the CLI); results by item."""
     kind = distance_type(signal_type)
     index = BruteForceIndex()
     with store.read() as repo:
         for ids, codes in live_signal_chunks(repo, kind):
             index.add(ids, codes)
-    return search_orientations(index, orientations, radius)
+    return by_item(kind, search_orientations(index, orientations, radius))
 
 
 class _Searchable(Protocol):

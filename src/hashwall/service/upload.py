@@ -12,6 +12,7 @@ from typing import Any
 
 from hashwall.errors import InvalidHash
 from hashwall.hashing.image import ImageHashes
+from hashwall.hashing.vpdq import VideoHashes
 from hashwall.hashing.signals import (
     SIGNAL_TYPES,
     DistanceSignalType,
@@ -19,6 +20,7 @@ from hashwall.hashing.signals import (
     SignalType,
     oriented_type,
 )
+from hashwall.service.video import UploadFrames, file_digests, parse_upload, upload_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +34,8 @@ class CheckRequest:
 
     signals: tuple[Signal, ...]
     orientations: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: A video's usable frame hashes (``service/video.py``), when the upload is a video.
+    frames: UploadFrames | None = None
 
     def __post_init__(self) -> None:
         types = [s.type for s in self.signals]
@@ -53,12 +57,28 @@ class CheckRequest:
         cls,
         signals: Sequence[Mapping[str, Any]],
         orientations: Sequence[str] | None = None,
+        *,
+        frames: Sequence[Mapping[str, Any]] | None = None,
+        mirror_frames: Sequence[Mapping[str, Any]] | None = None,
+        settings: object = None,
     ) -> CheckRequest:
         """Validate signals, and the oriented type's variants (``pdq_orientations`` on the
-        wire), from outside."""
+        wire), from outside; a video's ``frames`` (and ``mirror_frames``) too, within the
+        limits of ``settings`` (``service/video.py``)."""
+        if frames is not None:
+            if orientations is not None:
+                raise InvalidHash("a video is checked by its frames; pdq_orientations is for images")
+            parsed = tuple(_parse(s) for s in signals)
+            if any(SIGNAL_TYPES[s.type].many_per_item for s in parsed):
+                raise InvalidHash("a video's frame hashes go in frames, not in signals")
+            return cls(parsed, frames=parse_upload(settings, frames, mirror_frames))
+        if mirror_frames is not None:
+            raise InvalidHash("mirror_frames come with the video's frames")
         if not signals:
-            raise InvalidHash("send at least one signal of the upload")
+            raise InvalidHash("send at least one signal of the upload (or a video's frames)")
         parsed = tuple(_parse(s) for s in signals)
+        if any(SIGNAL_TYPES[s.type].many_per_item for s in parsed):
+            raise InvalidHash("frame hashes come in a video's frames, not in signals")
         if orientations is None:
             return cls(parsed)
         kind = oriented_type()
@@ -75,6 +95,12 @@ class CheckRequest:
     def from_image(cls, hashes: ImageHashes) -> CheckRequest:
         """The request for an image hashed here (with its orientations if they were computed)."""
         return cls(tuple(hashes.all_signals()), hashes.orientation_values())
+
+    @classmethod
+    def from_video(cls, hashes: VideoHashes) -> CheckRequest:
+        """The request for a video hashed here (its frames, mirrored ones if hashed, and its
+        file's digests)."""
+        return cls(file_digests(hashes), frames=upload_of(hashes))
 
     def of_type(self, name: str) -> Signal | None:
         """The upload's signal of type ``name``, if any."""

@@ -84,13 +84,15 @@ from hashwall.wire.check import (
     CheckIn,
     CheckMatchOut,
     CheckOut,
+    TimeRangeOut,
+    VideoRangesOut,
 )
 from hashwall.wire.feed import FeedEventOut, FeedItemOut, FeedPageOut
 from hashwall.wire.health import Health, Readiness
 from hashwall.wire.matches import PendingMatchOut, VerdictIn, VerdictKind, VerdictOut
 from hashwall.wire.policy import PolicyChanges, PolicyOut
 from hashwall.wire.problems import PROBLEM_JSON, Problem, ValidationIssue
-from hashwall.wire.signals import SignalIn, SignalOut
+from hashwall.wire.signals import FrameIn, SignalIn, SignalOut
 
 __all__ = [
     "MAX_BATCH",
@@ -163,7 +165,10 @@ __all__ = [
     "Role",
     "ScopeName",
     "ShortText",
+    "FrameIn",
     "SignalIn",
+    "TimeRangeOut",
+    "VideoRangesOut",
     "SignalOut",
     "ValidationIssue",
     "VerdictIn",

@@ -7,9 +7,9 @@ and a re-issued PIN (:class:`PinReissued`).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from hashwall.wire.base import (
     MAX_ITEMS,
@@ -20,17 +20,27 @@ from hashwall.wire.base import (
     Pin,
     ResponseModel,
 )
-from hashwall.wire.signals import SignalIn
+from hashwall.wire.signals import Frames, SignalIn
 
 
 class ItemIn(ApiModel):
     """One photo or video to bank: its signals (computed on the reporter's device), and the 8
     dihedral PDQ hashes of the image if computed (compared with the allowlist only, so that a
-    rotated copy of an allowlisted image is refused too; never stored)."""
+    rotated copy of an allowlisted image is refused too; never stored).
+
+    A video (``kind: "video"``) may carry its ``frames`` (each hashed frame, in order); its
+    ``signals`` (the file's md5/sha256) may then be empty."""
 
     kind: Literal["image", "video"] = "image"
-    signals: Annotated[list[SignalIn], Field(min_length=1, max_length=MAX_SIGNALS)]
+    signals: Annotated[list[SignalIn], Field(max_length=MAX_SIGNALS)]
     pdq_orientations: Orientations | None = None
+    frames: Frames | None = None
+
+    @model_validator(mode="after")
+    def _something_to_bank(self) -> Self:
+        if not self.signals and self.frames is None:
+            raise ValueError("an item needs at least one signal (or a video's frames)")
+        return self
 
 
 class CaseCreate(ApiModel):

@@ -2,26 +2,56 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from hashwall.wire.base import MAX_BATCH, MAX_SIGNALS, ApiModel, Orientations, ResponseModel
-from hashwall.wire.signals import SignalIn
+from hashwall.wire.signals import Frames, SignalIn
 
 
 class CheckIn(ApiModel):
-    """One upload's signals; ``pdq_orientations``: its 8 dihedral PDQ hashes, if computed."""
+    """One upload's signals; ``pdq_orientations``: its 8 dihedral PDQ hashes, if computed.
 
-    signals: Annotated[list[SignalIn], Field(min_length=1, max_length=MAX_SIGNALS)]
+    A video: ``kind: "video"`` and its ``frames`` (each hashed frame, in order), and
+    ``mirror_frames`` (the same frames mirrored left to right) if computed; ``signals`` (the
+    file's md5/sha256) may then be empty."""
+
+    kind: Literal["image", "video"] = "image"
+    signals: Annotated[list[SignalIn], Field(max_length=MAX_SIGNALS)]
     pdq_orientations: Orientations | None = None
+    frames: Frames | None = None
+    mirror_frames: Frames | None = None
+
+    @model_validator(mode="after")
+    def _something_to_check(self) -> Self:
+        if not self.signals and self.frames is None:
+            raise ValueError("send at least one signal of the upload (or a video's frames)")
+        if self.frames is not None and self.kind != "video":
+            raise ValueError('frames come with "kind": "video"')
+        return self
+
+
+class TimeRangeOut(ResponseModel):
+    """A stretch of a video, in seconds from its start."""
+
+    start: float
+    end: float
+
+
+class VideoRangesOut(ResponseModel):
+    """The matched stretches of the upload and of the banked video."""
+
+    upload: list[TimeRangeOut]
+    banked: list[TimeRangeOut]
 
 
 class CheckMatchOut(ResponseModel):
     """A banked item behind a non-allow answer: its match ref (for verdicts), never the item's
     own ref (a platform learns nothing about the bank from its answers).
 
-    ``distance`` and ``orientation`` are present only where the platform's policy reveals them.
+    ``distance`` and ``orientation`` are present only where the platform's policy reveals them;
+    for a video, the two shares and the matched ``ranges`` where it reveals distances.
     """
 
     match_ref: str
@@ -29,6 +59,13 @@ class CheckMatchOut(ResponseModel):
     signal_type: str
     distance: int | None = None
     orientation: str | None = None
+    upload_frames_matched_pct: float | None = Field(
+        None, description="A video: the share of the upload's distinct frames found in the bank."
+    )
+    banked_frames_matched_pct: float | None = Field(
+        None, description="A video: the share of the banked video's frames found in the upload."
+    )
+    ranges: VideoRangesOut | None = None
 
 
 class CheckOut(ResponseModel):

@@ -33,3 +33,29 @@ class SignalOut(ResponseModel):
     type: str
     value: str | None
     quality: int | None = None
+
+
+class FrameIn(ApiModel):
+    """One hashed frame of a video (as ``hashwall hash`` writes it): its frame number, its PDQ
+    hash, the hash's quality and its timestamp (frame number / fps, seconds)."""
+
+    frame: Annotated[StrictInt, Field(ge=0)]
+    pdq: Annotated[str, Field(min_length=1, max_length=64)]
+    quality: Annotated[StrictInt, Field(ge=0, le=100)]
+    timestamp: Annotated[float, Field(ge=0)]
+    mirror: Annotated[str, Field(max_length=64)] | None = Field(
+        None, description="Ignored here: mirrored frames of a check go in mirror_frames."
+    )
+
+    def wire(self) -> dict[str, Any]:
+        """The mapping the service validates."""
+        return {
+            "frame": self.frame,
+            "pdq": self.pdq,
+            "quality": self.quality,
+            "timestamp": self.timestamp,
+        }
+
+
+#: A video's frames, in order (the service limits how many: ``vpdq_max_frames``).
+Frames = list[FrameIn]

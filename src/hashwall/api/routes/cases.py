@@ -138,7 +138,7 @@ async def create_case(
         items = [intake.ItemSubmission.from_image(hashes)]
         fingerprint = b"media\x00" + hashes.sha256.encode()
     else:
-        body, raw = await json_body(request, CaseCreate, state)
+        body, raw = await json_body(request, CaseCreate, state, video=True)
         items = [mapping.submission(item) for item in body.items]
         fingerprint = b"json\x00" + raw
 

@@ -80,8 +80,16 @@ def replay_answer(ctx: ServiceContext, answer: Mapping[str, Any]) -> dict[str, A
     return {**answer, "decision": decision, "matches": kept}
 
 
-def _wire(model: CheckIn) -> CheckRequest:
-    return CheckRequest.parse([s.wire() for s in model.signals], model.pdq_orientations)
+def _wire(model: CheckIn, settings: object) -> CheckRequest:
+    return CheckRequest.parse(
+        [s.wire() for s in model.signals],
+        model.pdq_orientations,
+        frames=None if model.frames is None else [f.wire() for f in model.frames],
+        mirror_frames=None
+        if model.mirror_frames is None
+        else [f.wire() for f in model.mirror_frames],
+        settings=settings,
+    )
 
 
 def _platform_name(state: ApiState, actor: Actor) -> str:
@@ -178,8 +186,8 @@ async def check_upload(
         upload = CheckRequest.from_image(hashes)
         fingerprint = b"media\x00" + hashes.sha256.encode()
     else:
-        body, raw = await json_body(request, CheckIn, state)
-        upload = _wire(body)
+        body, raw = await json_body(request, CheckIn, state, video=True)
+        upload = _wire(body, state.settings)
         fingerprint = b"json\x00" + raw
 
     async def run() -> bytes:
@@ -201,7 +209,7 @@ def _check_batch(
     results: list[BatchCheckResult] = []
     for index, upload in enumerate(uploads):
         try:
-            result = check(ctx, actor, _wire(upload))
+            result = check(ctx, actor, _wire(upload, ctx.settings))
         except HashwallError as exc:
             error = BatchError(code=exc.code, status=exc.status, detail=exc.message)
             results.append(BatchCheckResult(index=index, error=error))

@@ -72,11 +72,17 @@ def parse_model(model: type[M], body: bytes) -> M:
         raise RequestValidationError(exc.errors(include_input=False)) from None
 
 
-async def json_body(request: Request, model: type[M], state: ApiState) -> tuple[M, bytes]:
-    """Read a JSON body within ``max_json_bytes`` and validate it."""
+async def json_body(
+    request: Request, model: type[M], state: ApiState, *, video: bool = False
+) -> tuple[M, bytes]:
+    """Read a JSON body within ``max_json_bytes`` (``video``: a body that may carry a video's
+    frame hashes, within ``video_max_json_bytes``) and validate it."""
+    settings = state.settings
     body = await read_body(
         request.receive,
-        limit=state.settings.max_json_bytes,
+        limit=max(settings.max_json_bytes, settings.video_max_json_bytes)
+        if video
+        else settings.max_json_bytes,
         content_length=request.headers.get("content-length"),
         kind=BodyKind.JSON,
     )

@@ -159,6 +159,23 @@ class SignalRepository(RepositoryBase):
             select(signals).where(signals.c.item_id == item_id).order_by(signals.c.id),
         )
 
+    def read_item_frames(
+        self, item_ids: Collection[int], signal_type: str
+    ) -> dict[int, list[tuple[str, float | None]]]:
+        """The ``(value, timestamp)`` of the frames of ``signal_type`` (video frames) of each of
+        ``item_ids``, in frame order, in one statement."""
+        out: dict[int, list[tuple[str, float | None]]] = {}
+        if not item_ids:
+            return out
+        rows = self.conn.execute(
+            select(signals.c.item_id, signals.c.value, signals.c.frame_timestamp)
+            .where(signals.c.item_id.in_(set(item_ids)), signals.c.type == signal_type)
+            .order_by(signals.c.item_id, signals.c.frame_number, signals.c.id)
+        )
+        for item_id, value, timestamp in rows:
+            out.setdefault(item_id, []).append((value, timestamp))
+        return out
+
     def delete_item_signals(self, item_id: int) -> int:
         """Delete an item's signal rows (withdrawal, deletion); return how many were deleted."""
         return self.conn.execute(delete(signals).where(signals.c.item_id == item_id)).rowcount
