@@ -1,10 +1,15 @@
 // The hashing worker: one photo in (a File), its signals out, progress on the way. The photo's
 // bytes and pixels stay inside this worker; only hex digests and a quality leave it.
 //
+// For a video (hashing/video.js, on the page, draws its frames) the worker answers two more
+// messages: { id, file, digests: true } -> the file signals only, and { id, frame: { pixels,
+// width, height } } (RGBA bytes of one frame, transferred) -> that frame's PDQ and quality.
+//
 // Signal types are modules: a file signal has fromBytes(bytes); a pixel signal has
 // begin(width, height) -> { neededRows, addRows, finish }. Adding one is one import here.
 import { jpegSize } from "./jpeg-header.js";
 import * as md5 from "./signal-md5.js";
+import { pdqOfRgba } from "./pdq.js";
 import * as pdq from "./signal-pdq.js";
 import * as sha256 from "./signal-sha256.js";
 
@@ -55,6 +60,13 @@ function reducedSize(size) {
   return s > 1 ? { width: Math.ceil(size.width / s), height: Math.ceil(size.height / s) } : null;
 }
 
+/** Every file signal of the file's bytes (an ArrayBuffer). */
+async function fileSignals(bytes) {
+  const signals = [];
+  for (const s of FILE_SIGNALS) signals.push(await s.fromBytes(bytes));
+  return signals;
+}
+
 async function decode(file, bytes, reduced) {
   const options = { imageOrientation: "from-image", colorSpaceConversion: "none", premultiplyAlpha: "none" };
   // Sizes are of the upright picture; Chromium's JPEG decoder then decodes to scale.
@@ -69,8 +81,7 @@ async function decode(file, bytes, reduced) {
 async function hashOne(id, file, orientations) {
   const progress = (fraction) => postMessage({ id, progress: fraction });
   const bytes = await file.arrayBuffer();
-  const signals = [];
-  for (const s of FILE_SIGNALS) signals.push(await s.fromBytes(bytes));
+  const signals = await fileSignals(bytes);
   progress(0.1);
   const header = jpegSize(bytes);
   if (header && header.width * header.height > MAX_PIXELS) throw new HashingError("too_large");
@@ -121,10 +132,27 @@ async function hashOne(id, file, orientations) {
   return { ...result, signals };
 }
 
+/** The file signals (md5, sha256) of a video, whose frames come one by one after. */
+async function digests(file) {
+  return { signals: await fileSignals(await file.arrayBuffer()) };
+}
+
+/** The PDQ hash and quality of one video frame (RGBA bytes, opaque: a video has no alpha). */
+function hashFrame({ pixels, width, height }) {
+  const r = pdqOfRgba(new Uint8ClampedArray(pixels), width, height);
+  return { pdq: r.hash, quality: r.quality };
+}
+
+async function answer({ id, file, orientations = false, digests: fileOnly = false, frame = null }) {
+  if (frame) return hashFrame(frame);
+  if (fileOnly) return digests(file);
+  return hashOne(id, file, orientations);
+}
+
 self.onmessage = async (event) => {
-  const { id, file, orientations = false } = event.data;
+  const { id } = event.data;
   try {
-    postMessage({ id, done: true, result: await hashOne(id, file, orientations) });
+    postMessage({ id, done: true, result: await answer(event.data) });
   } catch (err) {
     postMessage({ id, done: true, error: err instanceof HashingError ? err.code : "undecodable" });
   }

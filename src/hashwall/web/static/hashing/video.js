@@ -1,0 +1,268 @@
+// A video hashed on this device, as the server's vPDQ does (hashwall/hashing/vpdq.py): one frame
+// per second hashed with PDQ at the video's own size, frames of quality under 50 dropped, runs of
+// identical consecutive hashes kept once. Runs on the page, not in the worker (a worker has no
+// <video>): the file plays in a <video> element that is never in the document, from an object
+// URL (the bytes are never uploaded); each sampled frame is drawn to a canvas at its native size
+// and its RGBA pixels go to the hashing worker (worker.js), which answers its PDQ and quality.
+//
+// What a browser can know of a video: its duration, its displayed size (rotation applied) and
+// the frame shown at a time it seeks to; not its frame rate, frame count or codec. The frame
+// rate is measured: the video plays (muted, unseen) for a few frames and
+// requestVideoFrameCallback reports each presented frame's media time; the shortest gap between
+// two of them is one frame. With it, the page samples the server's frames: frame n = k *
+// int(fps) (vPDQ's frameMod), seeked at the middle of its display time, timestamp n / fps. If
+// it cannot be measured (no requestVideoFrameCallback, or no frame came in time), the page seeks
+// t = 0, 1, 2, ... s and estimates frame numbers at ASSUMED_FPS.
+import { MIN_QUALITY } from "./pdq.js";
+
+export const MAX_SECONDS = 30 * 60; // longer videos: a clear message (an hour is 3,600 seeks)
+export const MAX_PIXELS = 7680 * 4320; // the server's video_max_pixels (8K UHD)
+export const DIGEST_MAX_BYTES = 256 * 1024 * 1024; // md5/sha256 read the whole file into memory
+export const SECONDS_PER_HASH = 1; // the server's vpdq_seconds_per_hash
+export const ASSUMED_FPS = 30; // frame numbers when the frame rate could not be measured
+const LOAD_TIMEOUT_MS = 20_000; // metadata, a seek, or the frame-rate measurement
+const IN_FLIGHT = 3; // frames drawn but not yet hashed, at most (each is width * height * 4 bytes)
+const VIDEO_TYPES = /^video\//;
+const VIDEO_NAMES = /\.(mp4|m4v|mov|webm|mkv|ogv|avi|3gp)$/i;
+
+/** A video that cannot be hashed here: `code` names the reason (a strings key: status_<code>). */
+export class VideoError extends Error {
+  constructor(code) {
+    super(code);
+    this.code = code;
+  }
+}
+
+/** True for a file the page should hash as a video (by its type or, when the type is blank,
+ *  its name). */
+export function isVideo(file) {
+  return VIDEO_TYPES.test(file.type) || (!file.type && VIDEO_NAMES.test(file.name));
+}
+
+/** "hevc" when an MP4/MOV names an HEVC (H.265) track in its first or last MB (the moov box is at
+ *  one end), which most browsers cannot decode; else "other". */
+async function sniffCodec(file) {
+  const MB = 1024 * 1024;
+  const parts = [file.slice(0, MB), file.slice(Math.max(0, file.size - MB))];
+  for (const part of parts) {
+    const text = new TextDecoder("latin1").decode(await part.arrayBuffer());
+    if (/ftyp/.test(text.slice(0, 16)) || /moov/.test(text)) {
+      if (/hvc1|hev1|dvh1|dvhe/.test(text)) return "hevc";
+    }
+  }
+  return "other";
+}
+
+/** Resolves on `ok` from `target`; rejects with VideoError(failCode) on "error", or
+ *  VideoError("video_timeout") after `ms`. `start` runs once the listeners are set. */
+function waitFor(target, ok, start, failCode, ms = LOAD_TIMEOUT_MS) {
+  return new Promise((resolve, reject) => {
+    const finish = (fn, value) => {
+      clearTimeout(timer);
+      target.removeEventListener(ok, onOk);
+      target.removeEventListener("error", onError);
+      fn(value);
+    };
+    const onOk = () => finish(resolve);
+    const onError = () => finish(reject, new VideoError(failCode));
+    const timer = setTimeout(() => finish(reject, new VideoError("video_timeout")), ms);
+    target.addEventListener(ok, onOk);
+    target.addEventListener("error", onError);
+    start();
+  });
+}
+
+/** The <video> of `url`, its metadata loaded and its duration known; never in the document. */
+async function openVideo(file, url) {
+  const video = document.createElement("video");
+  video.muted = true;
+  video.playsInline = true;
+  video.preload = "auto";
+  const undecodable = async () => new VideoError((await sniffCodec(file)) === "hevc" ? "video_hevc" : "video_undecodable");
+  try {
+    await waitFor(video, "loadeddata", () => (video.src = url), "video_undecodable");
+  } catch (err) {
+    throw err.code === "video_undecodable" ? await undecodable() : err;
+  }
+  // Audio alone, or a video track this browser cannot decode beside a playable audio track.
+  if (!video.videoWidth || !video.videoHeight) throw await undecodable();
+  if (!Number.isFinite(video.duration)) {
+    // A recording without a duration in its header (MediaRecorder's WebM): seeking far past the
+    // end makes the browser read to the end and learn it.
+    await waitFor(video, "seeked", () => (video.currentTime = 1e101), "video_undecodable");
+  }
+  if (!(video.duration > 0) || !Number.isFinite(video.duration)) throw await undecodable();
+  return video;
+}
+
+/** A measured frame rate snapped to the usual ones (24, 25, 30, 30000/1001, ...), or null. */
+export function snapFps(gap) {
+  if (!(gap > 0)) return null;
+  const fps = 1 / gap;
+  for (const whole of [Math.round(fps), Math.round(fps * 1.001)]) {
+    for (const rate of [whole, (whole * 1000) / 1001]) {
+      if (Math.abs(fps - rate) <= rate * 0.002) return rate;
+    }
+  }
+  return Math.round(fps * 1000) / 1000;
+}
+
+/** The frame rate, from the media times of a few frames played from the start; null if the
+ *  browser cannot say (no requestVideoFrameCallback, or too few frames within the time). */
+async function measureFps(video) {
+  if (!("requestVideoFrameCallback" in video)) return null;
+  const times = [];
+  await new Promise((resolve) => {
+    const timer = setTimeout(resolve, LOAD_TIMEOUT_MS / 4);
+    const onFrame = (now, meta) => {
+      times.push(meta.mediaTime);
+      if (times.length >= 8) {
+        clearTimeout(timer);
+        resolve();
+      } else {
+        video.requestVideoFrameCallback(onFrame);
+      }
+    };
+    video.requestVideoFrameCallback(onFrame);
+    video.play().catch(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+  video.pause();
+  // Under load the player drops frames: the shortest gap between presented frames is one frame.
+  let gap = Infinity;
+  for (let i = 1; i < times.length; i++) {
+    const d = times[i] - times[i - 1];
+    if (d > 1e-4 && d < gap) gap = d;
+  }
+  return Number.isFinite(gap) ? snapFps(gap) : null;
+}
+
+/** The frames to hash: [{ t (seconds to seek to), frame, timestamp }], as vPDQ samples them. */
+export function samplePlan(duration, fps) {
+  const plan = [];
+  if (fps) {
+    const frames = Math.max(1, Math.round(duration * fps));
+    const mod = Math.max(1, Math.trunc(SECONDS_PER_HASH * fps)); // frame_mod
+    for (let n = 0; n < frames; n += mod) {
+      // The middle of frame n's display time: a seek there shows frame n, whatever the rounding
+      // of the container's timestamps.
+      const t = Math.min((n + 0.5) / fps, duration);
+      plan.push({ t, frame: n, timestamp: Math.round((n / fps) * 1000) / 1000 });
+    }
+  } else {
+    for (let t = 0; t < duration; t += SECONDS_PER_HASH) {
+      plan.push({ t, frame: Math.round(t * ASSUMED_FPS), timestamp: t });
+    }
+  }
+  return plan;
+}
+
+/** The kept frames: quality >= MIN_QUALITY, then runs of identical consecutive hashes kept once
+ *  (vpdq.quality_filter and collapse_runs). */
+export function keptFrames(frames) {
+  const out = [];
+  let previous = null;
+  for (const f of frames) {
+    if (f.quality < MIN_QUALITY) continue;
+    if (f.pdq !== previous) out.push(f);
+    previous = f.pdq;
+  }
+  return out;
+}
+
+/** Messages to a worker and their answers, by id; a worker that fails (could not load, ran out
+ *  of memory) fails every question, asked before or after. */
+function asker(worker) {
+  const pending = new Map();
+  let failed = false;
+  let next = 1;
+  worker.onmessage = (event) => {
+    const { id, done, result, error } = event.data;
+    const p = pending.get(id);
+    if (!done || !p) return;
+    pending.delete(id);
+    if (error) p.reject(new VideoError(`video_${error}`));
+    else p.resolve(result);
+  };
+  worker.onerror = (event) => {
+    event.preventDefault();
+    failed = true;
+    for (const { reject } of pending.values()) reject(new VideoError("video_failed"));
+    pending.clear();
+  };
+  return (message, transfer = []) =>
+    new Promise((resolve, reject) => {
+      if (failed) return reject(new VideoError("video_failed"));
+      const id = next++;
+      pending.set(id, { resolve, reject });
+      worker.postMessage({ ...message, id }, transfer);
+    });
+}
+
+/**
+ * Hash `file` as a video: { frames: [{ frame, pdq, quality, timestamp }] (kept), signals (md5
+ * and sha256, when the file is at most DIGEST_MAX_BYTES), hashed (frames hashed), duration, fps
+ * (null when not measured), width, height }. Throws VideoError: video_undecodable, video_hevc,
+ * video_too_long, video_too_large, video_timeout, video_cancelled, video_failed.
+ *
+ * `worker`: a hashing worker of its own (worker.js); `onProgress(done, total)` after each frame;
+ * `onFrame(video)` once the first frame is shown (for a thumbnail); `signal`: an AbortSignal.
+ */
+export async function hashVideo(file, { worker, onProgress = () => {}, onFrame = () => {}, signal } = {}) {
+  const ask = asker(worker);
+  const url = URL.createObjectURL(file);
+  let video = null;
+  const check = () => {
+    if (signal?.aborted) throw new VideoError("video_cancelled");
+  };
+  try {
+    const digests = file.size <= DIGEST_MAX_BYTES ? ask({ file, digests: true }) : Promise.resolve({ signals: [] });
+    digests.catch(() => {}); // awaited below; a failure must not go unhandled meanwhile
+    video = await openVideo(file, url);
+    check();
+    const { videoWidth: width, videoHeight: height, duration } = video;
+    if (duration > MAX_SECONDS) throw new VideoError("video_too_long");
+    if (width * height > MAX_PIXELS) throw new VideoError("video_too_large");
+    const fps = await measureFps(video);
+    check();
+    const plan = samplePlan(duration, fps);
+    const canvas = document.createElement("canvas");
+    canvas.width = width;
+    canvas.height = height;
+    const ctx = canvas.getContext("2d", { willReadFrequently: true, alpha: false });
+    const hashed = [];
+    const inFlight = [];
+    let done = 0;
+    onProgress(0, plan.length);
+    const settle = async () => {
+      const { sample, answer } = inFlight.shift();
+      const r = await answer;
+      hashed.push({ frame: sample.frame, pdq: r.pdq, quality: r.quality, timestamp: sample.timestamp });
+      onProgress(++done, plan.length);
+    };
+    for (const sample of plan) {
+      check();
+      await waitFor(video, "seeked", () => (video.currentTime = sample.t), "video_undecodable");
+      ctx.drawImage(video, 0, 0, width, height);
+      if (sample === plan[0]) onFrame(video);
+      const pixels = ctx.getImageData(0, 0, width, height).data.buffer;
+      const answer = ask({ frame: { pixels, width, height } }, [pixels]);
+      answer.catch(() => {}); // settled in order below; not an unhandled rejection meanwhile
+      inFlight.push({ sample, answer });
+      if (inFlight.length >= IN_FLIGHT) await settle();
+    }
+    while (inFlight.length) await settle();
+    check();
+    const { signals } = await digests;
+    return { frames: keptFrames(hashed), signals, hashed: hashed.length, duration, fps, width, height };
+  } finally {
+    if (video) {
+      video.pause();
+      video.removeAttribute("src");
+      video.load();
+    }
+    URL.revokeObjectURL(url);
+  }
+}
