@@ -11,6 +11,8 @@ import pytest
 from remote_cli import json_lines, run, write_pictures
 
 from hashwall import Client, hash_file
+from hashwall.service.feed import Cursor
+from hashwall.service.feed_copy import FeedCopy
 from live_server import Served, prepare_store, served_in_thread
 
 from support import fresh_database_url
@@ -34,16 +36,16 @@ def test_sync_copies_the_bank_then_resumes_with_only_the_changes(
     folder = tmp_path / "feed"
     env = {"HASHWALL_KEY": server.keys["feed"]}
 
-    first = run("feed", "sync", "--server", server.url, "--dir", str(folder), "--limit", "2",
+    first = run("feed", "sync", "--server", server.url, "--dir", str(folder), "--block", "2",
                 "--json", env=env)  # fmt: skip
     assert first.exit_code == 0, first.output
     report = json_lines(first)[0]
     assert report["resumed"] is False
     assert (report["snapshot_items"], report["added"], report["items"]) == (3, 3, 3)
-    assert report["pages"] >= 2
-    copy = folder / "bank.json"
-    assert stat.S_IMODE(copy.stat().st_mode) == 0o600
-    saved = json.loads(copy.read_text())
+    assert report["blocks"] == 2  # the binary snapshot, 2 items a block
+    for path in folder.rglob("*"):
+        assert path.is_dir() or stat.S_IMODE(path.stat().st_mode) == 0o600
+    saved = FeedCopy.open(folder).view().document()
     assert set(saved["items"]) == set(refs)
     assert saved["platform"] == "feed"
     pdq = {s["type"]: s["value"] for s in saved["items"][refs[0]]["signals"]}["pdq"]
@@ -55,10 +57,12 @@ def test_sync_copies_the_bank_then_resumes_with_only_the_changes(
     second = run("feed", "sync", "--server", server.url, "--dir", str(folder), env=env)
     assert second.exit_code == 0, second.output
     assert "resumed" in second.stdout and "-1" in second.stdout
-    saved = json.loads(copy.read_text())
+    saved = FeedCopy.open(folder).view().document()
     assert set(saved["items"]) == {refs[0], refs[2]}
-    assert hash_file(pictures["rotated"]).pdq.hex not in copy.read_text()
-    assert not [p for p in folder.iterdir() if p.name != "bank.json"]  # no temp files left
+    gone = hash_file(pictures["rotated"]).pdq
+    stored = b"".join(p.read_bytes() for p in folder.rglob("*") if p.is_file())
+    assert gone.hex.encode() not in stored and gone.value not in stored
+    assert not [p for p in folder.rglob("*") if p.name.endswith(".tmp")]  # no temp files left
 
 
 def test_a_cursor_the_server_refuses_starts_over(server: Served, tmp_path: Path) -> None:
@@ -74,7 +78,15 @@ def test_a_cursor_the_server_refuses_starts_over(server: Served, tmp_path: Path)
                  env={"HASHWALL_KEY": server.keys["feed"]})  # fmt: skip
     assert result.exit_code == 0, result.output
     report = json_lines(result)[0]
-    assert report["resumed"] is False and report["items"] == 0 and report["removed"] == 1
+    assert report["resumed"] is False and report["items"] == 0
+    assert not (folder / "bank.json").exists()  # converted, then started over
+    copy = FeedCopy.open(folder)
+    copy.meta["cursor"] = Cursor("events", 10**9).encode()  # ahead of this server's log
+    copy.save_meta()
+    again = run("feed", "sync", "--server", server.url, "--dir", str(folder), "--json",
+                env={"HASHWALL_KEY": server.keys["feed"]})  # fmt: skip
+    assert again.exit_code == 0, again.output
+    assert json_lines(again)[0]["resumed"] is False
 
 
 def test_sync_needs_a_feed_key(server: Served, tmp_path: Path) -> None:
@@ -82,4 +94,4 @@ def test_sync_needs_a_feed_key(server: Served, tmp_path: Path) -> None:
                  "--key", server.keys["intake"], "--json")  # fmt: skip
     assert result.exit_code == 1
     assert json_lines(result)[0]["error"]["code"] == "forbidden"
-    assert not (tmp_path / "f" / "bank.json").exists()
+    assert not (tmp_path / "f" / "meta.json").exists()

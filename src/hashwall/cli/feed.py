@@ -71,16 +71,27 @@ def open_copy(directory: Path, server: str) -> FeedCopy:
     if not isinstance(saved, dict) or saved.get("format") != JSON_FORMAT:
         raise InvalidInput(f"{legacy} is not a hashwall feed copy; move it away to start over")
     copy = FeedCopy.open(directory, server)
-    if saved.get("server") == server and isinstance(saved.get("cursor"), str):
-        from hashwall.service.feed import Cursor
-
+    phase = _phase(saved.get("cursor"))
+    if saved.get("server") == server and phase is not None:
         copy.begin_snapshot(str(saved.get("platform")), saved.get("policy") or {})
         cursor, head = saved["cursor"], int(saved.get("head_seq") or 0)
         write_base(copy, dict(saved.get("items") or {}), cursor, head)
-        if Cursor.decode(cursor).phase == "events":
+        if phase == "events":
             copy.finish_snapshot(cursor, head)
-    legacy.unlink()
+    legacy.unlink()  # converted (or another server's, or unusable: started over)
     return copy
+
+
+def _phase(cursor: object) -> str | None:
+    """The phase of a saved cursor (None: none, or not one this version can read)."""
+    from hashwall.service.feed import Cursor
+
+    if not isinstance(cursor, str):
+        return None
+    try:
+        return Cursor.decode(cursor).phase
+    except HashwallError:
+        return None
 
 
 class _Sync:
@@ -169,11 +180,11 @@ class _Sync:
                 self.saved_at = time.monotonic()
             else:
                 copy.meta.update(cursor=page.cursor, head_seq=page.head_seq)
+            copy.erase(changes)
 
     def run(self) -> bool:
         """Sync; whether it resumed a saved position."""
         from hashwall.client import ApiError
-        from hashwall.service.feed import Cursor
 
         copy = self.copy
         resumed = copy.cursor is not None
@@ -187,21 +198,19 @@ class _Sync:
                 resumed = False
                 self._phases()
         finally:
-            if copy.meta.get("building") is False and copy.cursor is not None:
-                phase = Cursor.decode(copy.cursor).phase
-                if phase == "events":
-                    copy.save_meta()
+            if not copy.meta.get("building") and _phase(copy.cursor) == "events":
+                copy.save_meta()  # the pages applied so far, with their cursor
             copy.close()
         return resumed
 
     def _phases(self) -> None:
-        from hashwall.service.feed import Cursor
-
         copy = self.copy
-        cursor = copy.cursor
-        in_snapshot = cursor is None or Cursor.decode(cursor).phase == "snapshot"
-        if in_snapshot and not self.snapshot(resume=cursor is not None):
-            pass  # an older server: its JSON pages carry the snapshot too
+        phase = _phase(copy.cursor)
+        if phase is None:
+            copy.meta.update(cursor=None, platform=None)
+        if phase != "events":
+            # False: an older server without the binary snapshot; its JSON pages carry it too
+            self.snapshot(resume=phase == "snapshot")
         self.pages()
 
 

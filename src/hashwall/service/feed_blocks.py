@@ -152,6 +152,16 @@ def block_frame(block: ItemBlock, cursor: str) -> bytes:
     return frame(header, arrays)
 
 
+def encode_stream(
+    start: Mapping[str, Any], blocks: Iterable[tuple[ItemBlock, str]], events_cursor: str
+) -> Iterator[bytes]:
+    """The body: ``MAGIC`` and the ``start`` frame (its fields), the blocks, the ``end`` frame."""
+    yield MAGIC + frame({"kind": "start", **start})
+    for block, cursor in blocks:
+        yield block_frame(block, cursor)
+    yield frame({"kind": "end", "cursor": events_cursor})
+
+
 # --- reading -----------------------------------------------------------------------------------
 
 

@@ -559,6 +559,66 @@ class FeedCopy:
             self.meta["log_bytes"] = log.tell()
         self.meta["log_records"] = int(self.meta["log_records"]) + len(records)
 
+    def erase(self, records: Sequence[Mapping[str, Any]]) -> int:
+        """Overwrite in the files the values of the items these changes remove or replace:
+        their rows of the base (zeros, in place) and their earlier ``put`` lines in the log.
+        The log's ``del`` lines already take them out of the live set; this takes the values
+        off the disk. The number of values erased."""
+        gone = {str(r["item"]) for r in records if r.get("op") in ("put", "del")}
+        if not gone or self.meta.get("building"):
+            return 0
+        erased = self._erase_base(sorted(gone))
+        deleted = {str(r["item"]) for r in records if r.get("op") == "del"}
+        return erased + self._erase_log(deleted)
+
+    def _erase_base(self, refs: list[str]) -> int:
+        items = _load(self.base / "items.npy")
+        base = Part(items["ref"], items["kind"], items["trust"], items["state"],
+                    np.ones(0, bool), {})  # fmt: skip
+        rows = [r for r in self._rows_of(base, refs) if r >= 0]
+        del items, base
+        if not rows:
+            return 0
+        erased = 0
+        for name in self.meta.get("types", {}):
+            folder = self._type_dir(name)
+            owners = _load(folder / "owners.npy")
+            spans = [(int(np.searchsorted(owners, r, "left")),
+                      int(np.searchsorted(owners, r, "right"))) for r in rows]  # fmt: skip
+            spans = [(a, b) for a, b in spans if b > a]
+            if not spans:
+                continue
+            for column in ("values", "quality"):
+                data = np.load(folder / f"{column}.npy", mmap_mode="r+", allow_pickle=False)
+                for a, b in spans:
+                    data[a:b] = 0 if column == "values" else -1
+                data.flush()
+                del data
+            erased += sum(b - a for a, b in spans)
+        return erased
+
+    def _erase_log(self, refs: set[str]) -> int:
+        records = self._log_records()
+        hits = [r for r in records if r.get("op") == "put" and r.get("item") in refs
+                and r.get("signals")]  # fmt: skip
+        if not hits:
+            return 0
+        for record in hits:
+            record["signals"] = []
+        fd, tmp = tempfile.mkstemp(prefix=".changes.", suffix=".tmp", dir=self.directory)
+        with os.fdopen(fd, "wb") as out:
+            out.write(b"".join(json.dumps(r, separators=(",", ":")).encode() + b"\n"
+                               for r in records))  # fmt: skip
+            out.flush()
+            os.fsync(out.fileno())
+            size = out.tell()
+        _private(Path(tmp))
+        os.replace(tmp, self.log_path)
+        _sync_dir(self.directory)
+        self.meta["log_bytes"] = size
+        self.save_meta()
+        return len(hits)
+
     def _log_records(self) -> list[dict[str, Any]]:
         size = int(self.meta.get("log_bytes", 0))
         if not size:

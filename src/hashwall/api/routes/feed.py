@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -78,17 +77,10 @@ async def read_feed_snapshot(
     )
     state.metrics.observe_feed(stream.platform, stream.head_seq - stream.snapshot_seq)
     start = {
-        "kind": "start",
         "platform": stream.platform,
         "policy": mapping.policy(stream.policy).model_dump(mode="json"),
         "snapshot_seq": stream.snapshot_seq,
         "head_seq": stream.head_seq,
     }
-
-    def body() -> Iterator[bytes]:
-        yield feed_blocks.MAGIC + feed_blocks.frame(start)
-        for item_block, next_cursor in stream.blocks:
-            yield feed_blocks.block_frame(item_block, next_cursor)
-        yield feed_blocks.frame({"kind": "end", "cursor": stream.events_cursor})
-
-    return StreamingResponse(body(), media_type=feed_blocks.MEDIA_TYPE)
+    body = feed_blocks.encode_stream(start, stream.blocks, stream.events_cursor)
+    return StreamingResponse(body, media_type=feed_blocks.MEDIA_TYPE)
