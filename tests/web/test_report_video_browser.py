@@ -10,19 +10,24 @@ MP4 and VP9 in WebM (both tested) but not HEVC (the clear message is tested).
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from dataclasses import dataclass
 from statistics import mean
 from typing import Any
 
+import av
+import httpx
+import numpy as np
 import pytest
+from PIL import Image
 from web_browsing import Browsing
 
 from hashwall.hashing.pdq import PdqHash
 from hashwall.hashing.vpdq import hash_video
 from hashwall.web.render import strings
-from live_server import Served
+from live_server import Served, wait_indexed
 
 from video_samples import encode_clip, panning_frames
 
@@ -243,3 +248,71 @@ def test_what_the_browser_cannot_hash_gets_a_clear_message(
     assert T[message] in item.inner_text()
     assert page.locator("#send").is_disabled()
     assert browsing.proxy.posts() == []
+
+
+def reencoded(data: bytes, width: int, height: int) -> bytes:
+    """``data`` decoded and encoded again as VP9 WebM at ``width`` x ``height`` (a platform's
+    upload of the same video: another codec, another size)."""
+    with av.open(io.BytesIO(data)) as container:
+        stream = container.streams.video[0]
+        fps = int(stream.average_rate)
+        frames = [
+            np.asarray(Image.fromarray(f.to_ndarray(format="rgb24")).resize((width, height)))
+            for f in container.decode(stream)
+        ]
+    return encode_clip(frames, "webm", fps)
+
+
+def check_video(server: Served, data: bytes) -> dict[str, Any]:
+    """A platform's check of a video upload, hashed on the server (frames and mirrored frames)."""
+    hashed = hash_video(data, mirror=True)
+    frames = [{k: v for k, v in f.to_dict().items() if k != "mirror"} for f in hashed.frames]
+    mirrored = [
+        {**f, "pdq": h.mirror.hex if h.mirror else ""}
+        for f, h in zip(frames, hashed.frames, strict=True)
+    ]
+    body = {
+        "kind": "video",
+        "signals": [
+            {"type": "md5", "value": hashed.md5},
+            {"type": "sha256", "value": hashed.sha256},
+        ],
+        "frames": frames,
+        "mirror_frames": mirrored,
+    }
+    response = httpx.post(
+        f"{server.url}/v1/check",
+        json=body,
+        headers={"Authorization": f"Bearer {server.keys['feed']}"},
+        timeout=30,
+    )
+    assert response.status_code == 200, response.text
+    answer: dict[str, Any] = response.json()
+    return answer
+
+
+def test_a_video_reported_in_the_browser_matches_its_server_hashed_reencode(
+    server: Served, browsing: Browsing, clips: dict[str, Clip]
+) -> None:
+    clip = clips["mp4"]
+    indexed = httpx.get(f"{server.url}/readyz").json()["index_size"]  # other tests' items
+    page = browsing.page
+    open_pick(page, server)
+    pick(page, clip.name, clip.mime, clip.data)
+    assert wait_finished(page, browsing).get_attribute("data-state") == "ready"
+    page.get_by_role("button", name=T["send_button"]).click()
+    page.locator("#done").wait_for(state="visible", timeout=WAIT_MS)
+    shown = page.locator("#done-items").inner_text()
+    assert shown == T["done_items"].format(accepted=1, total=1), page.locator("#done").inner_text()
+    (posted,) = browsing.proxy.posts()
+    (item,) = json.loads(posted.body)["items"]
+    wait_indexed(server.url, indexed + len(item["frames"]))
+
+    upload = reencoded(clip.data, 480, 270)
+    answer = check_video(server, upload)
+    assert answer["decision"] == "review", answer  # the anonymous channel: held for review
+    assert answer["matches"][0]["signal_type"] == "vpdq_frame", answer
+    other = encode_clip(panning_frames(clip.fps * clip.seconds, 640, 360, seed=77), "mp4", clip.fps)
+    assert check_video(server, other)["decision"] == "allow"
+    assert browsing.proxy.left_localhost() == []
+    assert browsing.errors == []

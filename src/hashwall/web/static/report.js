@@ -272,7 +272,7 @@ $("send").addEventListener("click", async () => {
   show($("send-error"), false);
   const items = ready.map((p) =>
     p.kind === "video"
-      ? { kind: "video", ...(p.signals.length ? { signals: p.signals } : {}), frames: p.frames }
+      ? { kind: "video", signals: p.signals, frames: p.frames }
       : { kind: "image", signals: p.signals, pdq_orientations: p.orientations },
   );
   const body = { items };
