@@ -1,0 +1,431 @@
+"""Where the photo is inside an upload: the query side of matching through pads and frames.
+
+A repost often puts the whole photo inside something else: a solid border, a blurred copy of
+itself (story formats), a letterbox, white meme bars with text, a phone-app screenshot, or
+turns it a few degrees on a black canvas. PDQ hashes the whole frame, so none of these match.
+This module finds candidate rectangles of photo content in an upload (and undoes a small
+rotation when the black corners give its angle away); each candidate is hashed with PDQ like
+the upload itself and looked up in the same bank. Nothing new is banked: it works for every
+photo banked with PDQ alone, and reveals nothing more than PDQ if the bank leaks.
+
+Detection works on a small copy (longer side at most :data:`WORK_SIDE`):
+
+* **uniform surround** (:func:`_uniform_box`): the colour most of the border ring has (when
+  at least :data:`RING_SHARE` of it has one) is the background; pixels farther than
+  :data:`COLOUR_TOL` from it are content. The box is the longest run of columns, then of rows
+  (within those columns), whose share of content pixels is at least half the largest share:
+  text and icons on a bar or a screenshot's chrome are sparse, the photo is dense.
+* **blurred surround** (:func:`_sharp_box`): the same runs over the share of pixels with a
+  gradient above :data:`SHARP_GRAD`, found where the border ring has almost none (a blurred,
+  enlarged copy has no fine detail; the photo pasted on it does).
+* **small rotation on black** (:func:`_deskew`): on a black surround whose four corners are
+  empty triangles of the same angle (0.5 to 20 degrees), the picture is turned back by that
+  angle and its black surround removed.
+
+A candidate within :data:`MIN_CHANGE` of the whole frame on every side is dropped (the upload's
+own hash covers it), as is one smaller than :data:`MIN_SIDE_SHARE` of either side.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+from PIL import Image
+
+#: Longer side of the copy detection works on.
+WORK_SIDE = 200
+#: A pixel differs from the surround colour when a channel differs by more than this.
+COLOUR_TOL = 28
+#: The border ring must have at least this share of one colour to be a uniform surround.
+RING_SHARE = 0.55
+#: Gradient (grey levels per work pixel) above which a pixel counts as sharp.
+SHARP_GRAD = 14.0
+#: A blurred surround: at most this share of the border ring is sharp.
+RING_SHARP_MAX = 0.02
+#: A line of a blurred surround has less than this share of sharp pixels.
+LINE_SHARP_MIN = 0.02
+#: A line (row or column) is content when its share is at least this part of the largest.
+LINE_SHARE = 0.5
+#: Gaps (in work pixels, as a share of the side) a run of content lines may jump.
+GAP_SHARE = 0.03
+#: A candidate must move at least one side by this share of the frame.
+MIN_CHANGE = 0.02
+#: A candidate keeps at least this share of each side, and of the area.
+MIN_SIDE_SHARE = 0.1
+MIN_AREA_SHARE = 0.04
+#: Angles (degrees) the deskew tries; the corners say which.
+MIN_ANGLE, MAX_ANGLE = 0.5, 20.0
+#: Lines of surround the deskew steps over on each side before reading the corners.
+EDGE_STEP = 3
+#: The four corner triangles must agree on the angle within this many degrees.
+ANGLE_AGREE = 1.5
+
+
+@dataclass(frozen=True, slots=True)
+class Box:
+    """A rectangle of an image in its pixels: ``x0 <= x < x1``, ``y0 <= y < y1``."""
+
+    x0: int
+    y0: int
+    x1: int
+    y1: int
+
+    @property
+    def width(self) -> int:
+        return self.x1 - self.x0
+
+    @property
+    def height(self) -> int:
+        return self.y1 - self.y0
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """One place the photo may be: ``pixels`` to hash, ``full_size`` their full-resolution
+    (height, width) for fast-mode PDQ, and ``kind`` (``uniform``, ``sharp``, ``deskew``)."""
+
+    kind: str
+    pixels: npt.NDArray[np.uint8]
+    full_size: tuple[int, int]
+
+
+def _small(rgb: npt.NDArray[np.uint8]) -> tuple[npt.NDArray[np.int16], float]:
+    """A copy with the longer side at most :data:`WORK_SIDE` (block means of a whole factor;
+    the last partial block is dropped) and its scale (work / pixels)."""
+    h, w = rgb.shape[:2]
+    f = max(1, math.ceil(max(h, w) / WORK_SIDE))
+    if f == 1:
+        return rgb.astype(np.int16), 1.0
+    hh, ww = h // f, w // f
+    small = Image.fromarray(rgb).reduce(f, (0, 0, ww * f, hh * f))
+    return np.asarray(small).astype(np.int16), 1.0 / f
+
+
+def _ring(a: npt.NDArray[np.generic]) -> npt.NDArray[np.generic]:
+    """The outermost line of pixels on every side (corners counted twice)."""
+    return np.concatenate([a[0], a[-1], a[:, 0], a[:, -1]])
+
+
+def _longest_run(on: npt.NDArray[np.bool_], gap: int) -> tuple[int, int] | None:
+    """``(start, stop)`` of the longest run of True that jumps gaps of at most ``gap``."""
+    idx = np.flatnonzero(on)
+    if idx.size == 0:
+        return None
+    breaks = np.flatnonzero(np.diff(idx) > gap + 1)
+    starts = np.concatenate([[0], breaks + 1])
+    stops = np.concatenate([breaks, [idx.size - 1]])
+    lengths = idx[stops] - idx[starts]
+    k = int(np.argmax(lengths))
+    return int(idx[starts[k]]), int(idx[stops[k]]) + 1
+
+
+def _dense_box(mask: npt.NDArray[np.bool_]) -> Box | None:
+    """The rectangle where ``mask`` is dense: columns, then rows within them, then columns
+    within those rows (see the module docstring)."""
+    h, w = mask.shape
+    x0, x1, y0, y1 = 0, w, 0, h
+    for axis in (0, 1, 0):
+        if axis == 0:
+            share = mask[y0:y1].mean(axis=0)
+            gap = max(1, round(GAP_SHARE * w))
+        else:
+            share = mask[:, x0:x1].mean(axis=1)
+            gap = max(1, round(GAP_SHARE * h))
+        top = float(share.max())
+        if top <= 0.0:
+            return None
+        run = _longest_run(share >= LINE_SHARE * top, gap)
+        if run is None:
+            return None
+        if axis == 0:
+            x0, x1 = run
+        else:
+            y0, y1 = run
+    return Box(x0, y0, x1, y1)
+
+
+def _side_colours(small: npt.NDArray[np.int16]) -> list[npt.NDArray[np.int16]]:
+    """The colour of each side whose outermost line is mostly one colour, without repeats."""
+    out: list[npt.NDArray[np.int16]] = []
+    for line in (small[0], small[-1], small[:, 0], small[:, -1]):
+        colour = np.median(line, axis=0).astype(np.int16)
+        if (np.abs(line - colour).max(axis=1) <= COLOUR_TOL).mean() < RING_SHARE:
+            continue
+        if all(np.abs(colour - c).max() > COLOUR_TOL for c in out):
+            out.append(colour)
+    return out
+
+
+def _uniform_boxes(small: npt.NDArray[np.int16]) -> list[tuple[Box, npt.NDArray[np.int16]]]:
+    """Each side colour's dense box, with that colour."""
+    boxes = []
+    for colour in _side_colours(small):
+        box = _dense_box(np.abs(small - colour).max(axis=2) > COLOUR_TOL)
+        if box is not None:
+            boxes.append((box, colour))
+    return boxes
+
+
+def _trim_box(mask: npt.NDArray[np.bool_], share: float) -> Box:
+    """Lines are cut from every side while their share of ``mask`` is below ``share``."""
+    h, w = mask.shape
+    x0, x1, y0, y1 = 0, w, 0, h
+    for _ in range(2):
+        rows = mask[:, x0:x1].mean(axis=1)
+        keep = np.flatnonzero(rows[y0:y1] >= share)
+        if keep.size == 0:
+            return Box(x0, y0, x0, y0)
+        y0, y1 = y0 + int(keep[0]), y0 + int(keep[-1]) + 1
+        cols = mask[y0:y1].mean(axis=0)
+        keep = np.flatnonzero(cols[x0:x1] >= share)
+        if keep.size == 0:
+            return Box(x0, y0, x0, y0)
+        x0, x1 = x0 + int(keep[0]), x0 + int(keep[-1]) + 1
+    return Box(x0, y0, x1, y1)
+
+
+def _sharp_box(small: npt.NDArray[np.int16]) -> Box | None:
+    if _ring_sharp_share(small) > RING_SHARP_MAX:
+        return None
+    grey = small.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+    grad = np.zeros_like(grey)
+    grad[:, 1:] = np.abs(np.diff(grey, axis=1))
+    grad[1:, :] = np.maximum(grad[1:, :], np.abs(np.diff(grey, axis=0)))
+    return _trim_box(grad > SHARP_GRAD, LINE_SHARP_MIN)
+
+
+def _ring_sharp_share(small: npt.NDArray[np.int16]) -> float:
+    """The share of sharp pixels along the border lines (a cheap test before the full one)."""
+    if min(small.shape[:2]) < 4:
+        return 1.0
+    shares = []
+    for a, b in ((small[0], small[1]), (small[-1], small[-2]), (small[:, 0], small[:, 1])):
+        shares.append(_line_sharp(a, b))
+    shares.append(_line_sharp(small[:, -1], small[:, -2]))
+    return float(np.mean(shares))
+
+
+def _line_sharp(line: npt.NDArray[np.int16], inner: npt.NDArray[np.int16]) -> float:
+    grey = line @ np.array([299, 587, 114]) / 1000.0
+    across = np.abs(inner @ np.array([299, 587, 114]) / 1000.0 - grey)
+    along = np.abs(np.diff(grey, prepend=grey[0]))
+    return float((np.maximum(across, along) > SHARP_GRAD).mean())
+
+
+def _corner_angles(rgb: npt.NDArray[np.uint8]) -> list[float] | None:
+    """The angle (degrees, signed: positive = turned anticlockwise) each empty corner triangle
+    of a black surround gives (its legs read along the outermost lines of ``rgb``), or None
+    when a corner is not such a triangle."""
+    h, w = rgb.shape[:2]
+
+    def dark(line: npt.NDArray[np.uint8]) -> npt.NDArray[np.bool_]:
+        result: npt.NDArray[np.bool_] = line.max(axis=1) <= COLOUR_TOL
+        return result
+
+    # A turned picture may leave a line or two of surround all round: step over it.
+    t, b, lft, rgt = 0, h - 1, 0, w - 1
+    for _ in range(EDGE_STEP):
+        t += int(dark(rgb[t]).all() and t < b)
+        b -= int(dark(rgb[b]).all() and b > t)
+        lft += int(dark(rgb[:, lft]).all() and lft < rgt)
+        rgt -= int(dark(rgb[:, rgt]).all() and rgt > lft)
+    h, w = b - t + 1, rgt - lft + 1
+    top, bottom = dark(rgb[t, lft : rgt + 1]), dark(rgb[b, lft : rgt + 1])
+    left, right = dark(rgb[t : b + 1, lft]), dark(rgb[t : b + 1, rgt])
+    out: list[float] = []
+    # (the line along the top or bottom, the line along the left or right, that corner's sign)
+    corners = (
+        (top, left, 1.0),
+        (top[::-1], right, -1.0),
+        (bottom, left[::-1], -1.0),
+        (bottom[::-1], right[::-1], 1.0),
+    )
+    for along_x, along_y, sign in corners:
+        lx = int(np.argmin(along_x)) if not along_x.all() else w
+        ly = int(np.argmin(along_y)) if not along_y.all() else h
+        if lx < 2 or ly < 2:
+            return None
+        angle = math.degrees(math.atan2(min(lx, ly), max(lx, ly)))
+        # A long leg along the top means the top side of the photo rises to the right.
+        out.append(angle * (sign if lx >= ly else -sign))
+    return out
+
+
+def _consensus(angles: list[float]) -> float | None:
+    """The median of the largest group of corner angles within range that agree (at least
+    two corners), or None."""
+    usable = sorted(a for a in angles if MIN_ANGLE <= abs(a) <= MAX_ANGLE)
+    best: list[float] = []
+    for a in usable:
+        group = [b for b in usable if 0 <= b - a <= ANGLE_AGREE]
+        if len(group) > len(best):
+            best = group
+    return float(np.median(best)) if len(best) >= 2 else None
+
+
+def _deskew(
+    rgb: npt.NDArray[np.uint8], small: npt.NDArray[np.int16]
+) -> npt.NDArray[np.uint8] | None:
+    corners = small[[0, 0, -1, -1], [0, -1, 0, -1]]
+    if corners.max() > COLOUR_TOL:
+        return None
+    angles = _corner_angles(rgb)
+    if angles is None:
+        return None
+    angle = _consensus(angles)
+    if angle is None:
+        return None
+    turned = Image.fromarray(rgb).rotate(
+        -angle, Image.Resampling.BICUBIC, expand=True, fillcolor=(0, 0, 0)
+    )
+    back = np.asarray(turned)
+    small_back, scale = _small(back)
+    black = np.zeros(3, np.int16)
+    box = _dense_box(small_back.max(axis=2) > COLOUR_TOL)
+    if box is None:
+        return None
+    full = _refine(back, _to_pixels(box, scale, back.shape), black, round(1 / scale))
+    # One pixel in from every side: the turned edges are soft.
+    full = _inset(full, 1)
+    return np.ascontiguousarray(back[full.y0 : full.y1, full.x0 : full.x1])
+
+
+def _refine_step(rgb: npt.NDArray[np.uint8], box: Box, reach: int) -> Box:
+    """``box`` with each side moved (by at most ``reach`` + 1 pixels) to the line of ``rgb``
+    with the largest step from its outer neighbour: where the photo was pasted on its blurred
+    copy."""
+    h, w = rgb.shape[:2]
+    r = reach + 1
+    grey = rgb[..., 1].astype(np.int16)  # green: close enough to luminance for an edge
+
+    def step(strip: npt.NDArray[np.int16], axis: int) -> npt.NDArray[np.float64]:
+        out: npt.NDArray[np.float64] = np.abs(np.diff(strip, axis=axis)).mean(axis=1 - axis)
+        return out
+
+    x0, y0, x1, y1 = box.x0, box.y0, box.x1, box.y1
+    lo, hi = max(1, x0 - r), min(w - 1, x0 + r)
+    if hi > lo:
+        x0 = lo + int(np.argmax(step(grey[y0:y1, lo - 1 : hi], 1)))
+    lo, hi = max(1, x1 - r), min(w - 1, x1 + r)
+    if hi > lo:
+        x1 = lo + int(np.argmax(step(grey[y0:y1, lo - 1 : hi], 1)))
+    lo, hi = max(1, y0 - r), min(h - 1, y0 + r)
+    if hi > lo:
+        y0 = lo + int(np.argmax(step(grey[lo - 1 : hi, x0:x1], 0)))
+    lo, hi = max(1, y1 - r), min(h - 1, y1 + r)
+    if hi > lo:
+        y1 = lo + int(np.argmax(step(grey[lo - 1 : hi, x0:x1], 0)))
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        return box
+    return Box(x0, y0, x1, y1)
+
+
+def _refine(rgb: npt.NDArray[np.uint8], box: Box, colour: npt.NDArray[np.int16], reach: int) -> Box:
+    """``box`` with each side moved (by at most ``reach`` + 1 pixels) to the outermost line of
+    ``rgb`` whose share of pixels unlike ``colour`` is at least half the strip's largest."""
+    h, w = rgb.shape[:2]
+    r = reach + 1
+
+    def first(strip: npt.NDArray[np.uint8], axis: int, from_end: bool) -> int | None:
+        share = (np.abs(strip.astype(np.int16) - colour).max(axis=2) > COLOUR_TOL).mean(axis)
+        if share.size == 0 or share.max() <= 0:
+            return None
+        on = np.flatnonzero(share >= LINE_SHARE * share.max())
+        return int(on[-1]) if from_end else int(on[0])
+
+    x0, y0, x1, y1 = box.x0, box.y0, box.x1, box.y1
+    lo, hi = max(0, x0 - r), min(w, x0 + r)
+    k = first(rgb[y0:y1, lo:hi], 0, False)
+    nx0 = lo + k if k is not None else x0
+    lo, hi = max(0, x1 - r), min(w, x1 + r)
+    k = first(rgb[y0:y1, lo:hi], 0, True)
+    nx1 = lo + k + 1 if k is not None else x1
+    lo, hi = max(0, y0 - r), min(h, y0 + r)
+    k = first(rgb[lo:hi, nx0:nx1], 1, False)
+    ny0 = lo + k if k is not None else y0
+    lo, hi = max(0, y1 - r), min(h, y1 + r)
+    k = first(rgb[lo:hi, nx0:nx1], 1, True)
+    ny1 = lo + k + 1 if k is not None else y1
+    if nx1 - nx0 < 2 or ny1 - ny0 < 2:
+        return box
+    return Box(nx0, ny0, nx1, ny1)
+
+
+def _inset(box: Box, n: int) -> Box:
+    x0, y0 = box.x0 + n, box.y0 + n
+    return Box(x0, y0, max(x0 + 1, box.x1 - n), max(y0 + 1, box.y1 - n))
+
+
+def _to_pixels(box: Box, scale: float, shape: tuple[int, ...]) -> Box:
+    h, w = shape[0], shape[1]
+    return Box(
+        max(0, math.floor(box.x0 / scale)),
+        max(0, math.floor(box.y0 / scale)),
+        min(w, math.ceil(box.x1 / scale)),
+        min(h, math.ceil(box.y1 / scale)),
+    )
+
+
+def _worth_it(box: Box, w: int, h: int) -> bool:
+    if box.width < MIN_SIDE_SHARE * w or box.height < MIN_SIDE_SHARE * h:
+        return False
+    if box.width * box.height < MIN_AREA_SHARE * w * h:
+        return False
+    moved = max(box.x0 / w, box.y0 / h, (w - box.x1) / w, (h - box.y1) / h)
+    return moved >= MIN_CHANGE
+
+
+def content_boxes(rgb: npt.NDArray[np.uint8]) -> list[tuple[str, Box]]:
+    """Candidate rectangles of photo content in ``rgb`` (its pixels), without the whole frame,
+    distinct, each with the detector that found it."""
+    small, scale = _small(rgb)
+    sh, sw = small.shape[:2]
+    found: list[tuple[str, Box, npt.NDArray[np.int16] | None]] = [
+        ("uniform", box, colour) for box, colour in _uniform_boxes(small)
+    ]
+    sharp = _sharp_box(small)
+    if sharp is not None:
+        found.append(("sharp", sharp, None))
+    out: list[tuple[str, Box]] = []
+    kept: list[Box] = []
+    for kind, box, colour in found:
+        if not _worth_it(box, sw, sh) or any(_same(box, other) for other in kept):
+            continue
+        kept.append(box)
+        full = _to_pixels(box, scale, rgb.shape)
+        if colour is not None and scale < 1.0:
+            full = _refine(rgb, full, colour, round(1 / scale))
+        elif colour is None:
+            full = _refine_step(rgb, full, 2 * round(1 / scale))
+        out.append((kind, full))
+    return out
+
+
+def _same(a: Box, b: Box) -> bool:
+    return max(abs(a.x0 - b.x0), abs(a.y0 - b.y0), abs(a.x1 - b.x1), abs(a.y1 - b.y1)) <= 1
+
+
+def candidates(
+    rgb: npt.NDArray[np.uint8], full_size: tuple[int, int] | None = None
+) -> list[Candidate]:
+    """Every candidate of ``rgb`` to hash besides the whole upload (see the module docstring).
+
+    ``full_size`` is the (height, width) of the full-resolution image when ``rgb`` is a
+    reduced decode; each candidate's own full size is scaled alike.
+    """
+    h, w = rgb.shape[:2]
+    fh, fw = full_size if full_size is not None else (h, w)
+    out: list[Candidate] = []
+    for kind, box in content_boxes(rgb):
+        pixels = np.ascontiguousarray(rgb[box.y0 : box.y1, box.x0 : box.x1])
+        size = (max(1, round(box.height * fh / h)), max(1, round(box.width * fw / w)))
+        out.append(Candidate(kind, pixels, size))
+    small, _ = _small(rgb)
+    upright = _deskew(rgb, small)
+    if upright is not None:
+        uh, uw = upright.shape[:2]
+        out.append(Candidate("deskew", upright, (round(uh * fh / h), round(uw * fw / w))))
+    return out

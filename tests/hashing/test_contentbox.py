@@ -1,0 +1,102 @@
+"""Content boxes: the photo is found inside pads, bars, a phone-app frame and a small rotation
+on black, and a plain photo gives no candidate."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw, ImageFilter
+
+from hashwall.hashing.codes import Hash256
+from hashwall.hashing.contentbox import Box, candidates, content_boxes
+from hashwall.hashing.fast import pdq_fast
+
+
+def _photo(seed: int, size: tuple[int, int] = (320, 240)) -> Image.Image:
+    rng = np.random.default_rng(seed)
+    w, h = size
+    coarse = rng.integers(0, 256, size=(h // 16 + 1, w // 16 + 1, 3), dtype=np.uint8)
+    img = Image.fromarray(coarse, "RGB").resize((w, h), Image.Resampling.BICUBIC)
+    draw = ImageDraw.Draw(img)
+    for _ in range(6):
+        x0, y0 = int(rng.integers(0, w - 40)), int(rng.integers(0, h - 40))
+        x1, y1 = x0 + int(rng.integers(20, 120)), y0 + int(rng.integers(20, 90))
+        draw.rectangle((x0, y0, x1, y1), fill=tuple(int(c) for c in rng.integers(0, 256, 3)))
+    return img.filter(ImageFilter.GaussianBlur(1))
+
+
+def _pixels(img: Image.Image) -> np.ndarray:
+    return np.asarray(img.convert("RGB"))
+
+
+def _best(img: Image.Image, original: Image.Image) -> int:
+    """The smallest PDQ distance from any candidate of ``img`` (8 orientations) to the
+    original's hash; 256 without a candidate."""
+    want: Hash256 = pdq_fast(_pixels(original)).hash
+    best = 256
+    for c in candidates(_pixels(img)):
+        result = pdq_fast(c.pixels, dihedral=True, full_size=c.full_size)
+        best = min([best, *(h.distance(want) for h in result.orientations or ())])
+    return best
+
+
+def _near(box: Box, want: tuple[int, int, int, int], tol: int) -> bool:
+    got = (box.x0, box.y0, box.x1, box.y1)
+    return max(abs(a - b) for a, b in zip(got, want, strict=True)) <= tol
+
+
+def test_a_plain_photo_has_no_candidate() -> None:
+    for seed in range(4):
+        assert candidates(_pixels(_photo(seed))) == []
+
+
+@pytest.mark.parametrize("colour", [(0, 0, 0), (255, 255, 255), (30, 60, 120)])
+def test_a_solid_pad_is_removed(colour: tuple[int, int, int]) -> None:
+    photo = _photo(1)
+    canvas = Image.new("RGB", (400, 330), colour)
+    canvas.paste(photo, (40, 45))
+    boxes = [b for kind, b in content_boxes(_pixels(canvas)) if kind == "uniform"]
+    assert len(boxes) == 1 and _near(boxes[0], (40, 45, 360, 285), 2)
+    assert _best(canvas, photo) <= 16
+
+
+def test_meme_bars_with_text_are_removed() -> None:
+    photo = _photo(2)
+    canvas = Image.new("RGB", (320, 240 + 2 * 44), (255, 255, 255))
+    canvas.paste(photo, (0, 44))
+    draw = ImageDraw.Draw(canvas)
+    draw.text((20, 10), "WHEN THE BARS HAVE TEXT", fill=(0, 0, 0))
+    draw.text((30, 295), "THE PHOTO IS STILL FOUND", fill=(0, 0, 0))
+    assert _best(canvas, photo) <= 16
+
+
+def test_a_blurred_copy_behind_the_photo_is_removed() -> None:
+    photo = _photo(3)
+    back = photo.resize((40, 33)).filter(ImageFilter.GaussianBlur(3)).resize((400, 330))
+    back.paste(photo, (40, 45))
+    kinds = {kind for kind, _ in content_boxes(_pixels(back))}
+    assert "sharp" in kinds
+    assert _best(back, photo) <= 24
+
+
+def test_a_small_rotation_on_black_is_undone() -> None:
+    photo = _photo(4)
+    for angle in (4.0, -8.0):
+        turned = photo.rotate(angle, Image.Resampling.BICUBIC, expand=True)
+        assert pdq_fast(_pixels(turned)).hash.distance(pdq_fast(_pixels(photo)).hash) > 31
+        assert any(c.kind == "deskew" for c in candidates(_pixels(turned)))
+        assert _best(turned, photo) <= 24
+
+
+def test_full_size_scales_with_the_box() -> None:
+    photo = _photo(5)
+    canvas = Image.new("RGB", (400, 330), (0, 0, 0))
+    canvas.paste(photo, (40, 45))
+    (c,) = candidates(_pixels(canvas), full_size=(660, 800))
+    assert abs(c.full_size[0] - 2 * c.pixels.shape[0]) <= 2
+    assert abs(c.full_size[1] - 2 * c.pixels.shape[1]) <= 2
+
+
+def test_tiny_and_flat_images_give_no_candidate() -> None:
+    assert candidates(np.zeros((3, 3, 3), np.uint8)) == []
+    assert candidates(np.full((100, 80, 3), 200, np.uint8)) == []
