@@ -37,6 +37,10 @@ def eval_command(
             "hashwall.eval.sameperson): their false matches are reported separately."
         ),
     ] = None,
+    methods: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated methods to compare (default: all of them)."),
+    ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Bank photos, check a seeded suite of transformed copies and distinct photos, and write
@@ -53,6 +57,7 @@ def eval_command(
             seed=seed,
             workers=workers,
             same_person=same_person,
+            methods=methods,
             json_out=json_out,
         )
     )

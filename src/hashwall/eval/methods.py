@@ -263,5 +263,115 @@ class HashwallMethod(Method):
         return self.bank.distances(query.orientations, self.size)
 
 
+@dataclass(frozen=True, slots=True)
+class _BoxesQuery:
+    upload: _HashwallQuery
+    #: Each usable content candidate's 8 orientations (``hashwall.hashing.contentbox``).
+    regions: list[list[Hash256]]
+
+
+class BoxesMethod(HashwallMethod):
+    """hashwall's method plus query-side content boxes: the upload's candidate rectangles of
+    photo content (pads, bars, frames removed; a small rotation on black undone) are hashed
+    with fast PDQ in 8 orientations and searched like the upload's own hash. Banks the same."""
+
+    name = "boxes"
+    description = (
+        "hashwall + query-side content boxes (pads, bars, letterbox, screenshot frame, "
+        "deskew on black), each a PDQ query in 8 orientations at 31"
+    )
+
+    def query(self, prepared: Prepared) -> _BoxesQuery:  # type: ignore[override]
+        from hashwall.hashing.contentbox import candidates
+        from hashwall.hashing.fast import pdq_fast
+
+        image = prepared.image
+        regions: list[list[Hash256]] = []
+        for c in candidates(image.pixels, (image.height, image.width)):
+            result = pdq_fast(c.pixels, dihedral=True, full_size=c.full_size)
+            if result.quality >= self.min_quality:
+                regions.append(list(result.orientations or ()))
+        return _BoxesQuery(super().query(prepared), regions)
+
+    def search(self, query: _BoxesQuery) -> dict[int, int]:  # type: ignore[override]
+        found = super().search(query.upload)
+        index = self.bank.index()
+        for orientations in query.regions:
+            for m in index.search_dihedral(orientations, PDQ_RADIUS):
+                found[m.id] = min(m.distance, found.get(m.id, m.distance))
+        return found
+
+    def distances(self, query: _BoxesQuery) -> npt.NDArray[np.int64]:  # type: ignore[override]
+        hashes = list(query.upload.orientations)
+        for orientations in query.regions:
+            hashes += orientations
+        return self.bank.distances(hashes, self.size)
+
+
+#: Windows of a banked photo hashed besides the whole (``crops`` method): (left, top, right,
+#: bottom) as shares of the width and height: the centre at 90 and 80%, the four corners at 90
+#: and 80%.
+CROP_WINDOWS: tuple[tuple[float, float, float, float], ...] = (
+    (0.05, 0.05, 0.95, 0.95),
+    (0.10, 0.10, 0.90, 0.90),
+    *((x, y, x + k, y + k) for k in (0.9, 0.8) for x in (0.0, 1 - k) for y in (0.0, 1 - k)),
+)
+
+
+class CropsMethod(BoxesMethod):
+    """``boxes`` plus bank-side crops: PDQ of :data:`CROP_WINDOWS` of each banked photo
+    (10 more hashes); a match of any of a photo's hashes is a match of the photo. Measures
+    what fixed sub-regions buy on crops; they fit crops that keep the centre or a corner."""
+
+    name = "crops"
+    description = "boxes + 10 banked PDQ hashes of centre and corner windows (90%, 80%)"
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        super().__init__(settings)
+        self.crops = _PdqBank()
+        self.crop_owner: list[int] = []
+
+    def enrol(self, prepared: Prepared) -> Stored:
+        from hashwall.media.decode import decode_image
+
+        stored = super().enrol(prepared)
+        item_id = self.size - 1
+        pixels = decode_image(prepared.data, self.settings).pixels
+        h, w = pixels.shape[:2]
+        added = 0
+        for x0, y0, x1, y1 in CROP_WINDOWS:
+            window = pixels[round(y0 * h) : round(y1 * h), round(x0 * w) : round(x1 * w)]
+            result = pdq_reference(np.ascontiguousarray(window))
+            if result.quality >= self.min_quality:
+                self.crops.add(len(self.crop_owner), result.hash)
+                self.crop_owner.append(item_id)
+                added += 1
+        return Stored(stored.values + added, stored.nbytes + added * PDQ_BYTES)
+
+    def search(self, query: _BoxesQuery) -> dict[int, int]:  # type: ignore[override]
+        found = super().search(query)
+        index = self.crops.index()
+        uploads = [query.upload.orientations] if query.upload.quality >= self.min_quality else []
+        for orientations in [*uploads, *query.regions]:
+            for m in index.search_dihedral(orientations, PDQ_RADIUS):
+                owner = self.crop_owner[m.id]
+                found[owner] = min(m.distance, found.get(owner, m.distance))
+        return found
+
+    def distances(self, query: _BoxesQuery) -> npt.NDArray[np.int64]:  # type: ignore[override]
+        out = super().distances(query)
+        hashes = list(query.upload.orientations)
+        for orientations in query.regions:
+            hashes += orientations
+        per_crop = self.crops.distances(hashes, len(self.crop_owner))
+        for crop_id, d in enumerate(per_crop):
+            owner = self.crop_owner[crop_id]
+            if d >= 0 and (out[owner] < 0 or d < out[owner]):
+                out[owner] = d
+        return out
+
+
 #: The methods a run compares, by name, in report order.
-METHODS: dict[str, type[Method]] = {m.name: m for m in (PdqMethod, Pdq8Method, HashwallMethod)}
+METHODS: dict[str, type[Method]] = {
+    m.name: m for m in (PdqMethod, Pdq8Method, HashwallMethod, BoxesMethod, CropsMethod)
+}

@@ -320,6 +320,7 @@ def run_eval_command(
     workers: int | None,
     json_out: bool,
     same_person: Path | None = None,
+    methods: str | None = None,
 ) -> int:
     """``hashwall eval``: returns the exit code."""
     from hashwall.cli.output import fail, print_json
@@ -332,6 +333,10 @@ def run_eval_command(
         fail(InvalidInput(f"--distractors {distractors} is not a folder"), json_out)
     if same_person is not None and not same_person.is_dir():
         fail(InvalidInput(f"--same-person {same_person} is not a folder"), json_out)
+    method_names = tuple(METHODS) if methods is None else tuple(methods.split(","))
+    unknown = [n for n in method_names if n not in METHODS]
+    if unknown or not method_names:
+        fail(InvalidInput(f"--methods: unknown {unknown}; known: {', '.join(METHODS)}"), json_out)
     all_photos = list_images(photos)
     bank = pick(all_photos, limit, seed)
     if not bank:
@@ -340,11 +345,13 @@ def run_eval_command(
     pool = list_images(distractors) if distractors is not None else all_photos
     pool = [p for p in pool if p.resolve() not in banked]
     chosen = pick(pool, distractor_limit, seed + 1)
-    run = run_eval(bank, chosen, seed=seed, workers=workers, progress=not json_out)
+    run = run_eval(
+        bank, chosen, seed=seed, workers=workers, method_names=method_names, progress=not json_out
+    )
     if same_person is not None:
         from hashwall.eval.sameperson import check_same_person
 
-        run.same_person = check_same_person(same_person, seed)
+        run.same_person = check_same_person(same_person, seed, method_names)
     written = write_outputs(run, out)
     if json_out:
         print_json(summary(run))

@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -86,9 +87,12 @@ def person_of(path: Path) -> str:
     return path.parent.name
 
 
-def check_same_person(folder: Path, seed: int = 0) -> dict[str, Any]:
-    """Bank every photo of ``folder`` with each method, check every photo (plain and with the
-    shared overlays) against the others; any match is a false match."""
+def check_same_person(
+    folder: Path, seed: int = 0, method_names: Sequence[str] | None = None
+) -> dict[str, Any]:
+    """Bank every photo of ``folder`` with each method (``method_names``, default all), check
+    every photo (plain and with the shared overlays) against the others; any match is a false
+    match."""
     from PIL import Image
 
     photos = list_images(folder)
@@ -102,8 +106,8 @@ def check_same_person(folder: Path, seed: int = 0) -> dict[str, Any]:
             uploads.append((i, name, upload_bytes(SUITE[name](img, transform_rng(seed, i, name)))))
     result: dict[str, Any] = {"photos": len(photos), "people": len({person_of(p) for p in photos})}
     methods: dict[str, Any] = {}
-    for name, cls in METHODS.items():
-        method = cls()
+    for name in method_names or tuple(METHODS):
+        method = METHODS[name]()
         for path in photos:
             method.enrol(method.prepare(path.read_bytes()))
         false: list[dict[str, Any]] = []
