@@ -23,6 +23,7 @@ from hashwall.api.defences.rate import RateLimiter
 from hashwall.api.metrics import Metrics
 from hashwall.errors import StoreUnavailable
 from hashwall.hashing.image import ImageHashes
+from hashwall.hashing.vpdq import VideoHashes
 from hashwall.service.context import ServiceContext
 from hashwall.service.hitlog import HiddenHitLog
 from hashwall.service.indexes import LiveIndexes
@@ -37,6 +38,12 @@ class MediaHasher(Protocol):
 
     async def hash_media(self, data: bytes, *, fast: bool, orientations: bool) -> ImageHashes:
         """Fingerprint media bytes away from the server process."""
+        ...
+
+    async def hash_video(
+        self, data: bytes, *, seconds_per_hash: float, mirror: bool, max_frames: int
+    ) -> VideoHashes:
+        """Fingerprint a video away from the server process (its frames and digests)."""
         ...
 
     def close(self) -> None:

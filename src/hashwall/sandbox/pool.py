@@ -8,7 +8,8 @@ what happened                   error                  status
 ==============================  =====================  ======================================
 bad bytes (the media layer)     as ``hash_image``      4xx, the same as in process
 crash, or out of memory         ``decode_failed``      422 (the same bytes would fail again)
-over ``decode_timeout``         ``decode_timeout``     422 (only the worker's own time counts)
+over ``decode_timeout``         ``decode_timeout``     422 (only the worker's own time counts;
+(``video_decode_timeout``)                             a video's limit for a video)
 no free worker in time          ``overloaded``         503 (``Retry-After``)
 ==============================  =====================  ======================================
 
@@ -28,12 +29,13 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal, TypeVar
 
 from hashwall.errors import DecodeFailed, DecodeTimeout, HashwallError, Overloaded
 from hashwall.hashing.image import ImageHashes
+from hashwall.hashing.vpdq import VideoHashes
 from hashwall.sandbox import protocol
 from hashwall.sandbox.process import WORKER_COMMAND, AsyncExchange, WorkerProcess, WorkerStartError
 from hashwall.settings import Settings
@@ -41,6 +43,7 @@ from hashwall.settings import Settings
 log = logging.getLogger(__name__)
 
 _Outcome = Literal["ok", "timeout", "died", "malformed"]
+_T = TypeVar("_T")
 _STARTUP_TIMEOUT = 120.0
 # How an exchange with a worker can fail (TimeoutError is an OSError: it is tested first).
 _EXCHANGE_FAILURES = (TimeoutError, EOFError, OSError, ValueError)
@@ -55,6 +58,10 @@ class PoolStats:
     restarts: int
     crashes: int
     timeouts: int
+
+
+def _ignore(reply: Any) -> None:
+    """The answer of a job nobody waits for any more: not even parsed."""
 
 
 def _failure(exc: BaseException) -> _Outcome:
@@ -96,6 +103,7 @@ class DecodePool:
             raise ValueError("a decode pool needs at least one worker")
         self._memory_limit = settings.decode_memory_limit
         self._timeout = settings.decode_timeout
+        self._video_timeout = settings.video_decode_timeout
         self._queue_timeout = settings.decode_queue_timeout
         self._command = tuple(worker_command)
         self._lock = threading.Lock()
@@ -128,14 +136,29 @@ class DecodePool:
         :class:`DecodeTimeout` or :class:`Overloaded` (see the module docstring). The event
         loop is never blocked.
         """
-        deadline = time.monotonic() + self._queue_timeout
         job = protocol.hash_job(fast=fast, orientations=orientations)
+        return await self._run(job, data, self._timeout, protocol.hashes_from_wire)
+
+    async def hash_video(
+        self, data: bytes, *, seconds_per_hash: float, mirror: bool, max_frames: int
+    ) -> VideoHashes:
+        """Fingerprint a video in a worker (:func:`hashwall.hashing.vpdq.hash_video`, fast PDQ):
+        one frame every ``seconds_per_hash`` (0: every frame), at most ``max_frames`` kept,
+        evenly spaced. The time limit is ``video_decode_timeout``; the errors as
+        :meth:`hash_media`'s."""
+        job = protocol.video_job(
+            seconds_per_hash=seconds_per_hash, mirror=mirror, max_frames=max_frames
+        )
+        return await self._run(job, data, self._video_timeout, protocol.video_from_wire)
+
+    async def _run(self, job: bytes, data: bytes, timeout: float, parse: Callable[[Any], _T]) -> _T:
+        deadline = time.monotonic() + self._queue_timeout
         worker = self._acquire_nowait() or await self._acquire(deadline)
         exchange = AsyncExchange(asyncio.get_running_loop(), worker.sock)
         raw = b""
         outcome: _Outcome = "ok"
         try:
-            async with asyncio.timeout(self._timeout):
+            async with asyncio.timeout(timeout):
                 raw = await exchange.run((job, data))
         except _EXCHANGE_FAILURES as exc:
             exchange.abandon()
@@ -144,7 +167,7 @@ class DecodePool:
             # The caller went away after the job was sent: let the worker finish it and go
             # back to the pool (a client that disconnects must not cost a worker).
             if exchange.sent:
-                self._finish_later(worker, exchange)
+                self._finish_later(worker, exchange, timeout)
             else:
                 self._replace(worker)
             raise
@@ -152,7 +175,7 @@ class DecodePool:
             exchange.abandon()
             self._replace(worker)
             raise
-        return self._settle(worker, outcome, raw)
+        return self._settle(worker, outcome, raw, parse, timeout)
 
     def stats(self) -> PoolStats:
         """Workers alive or starting, idle workers, and what happened to the others."""
@@ -188,16 +211,23 @@ class DecodePool:
 
     # --- the answer -----------------------------------------------------------------------
 
-    def _settle(self, worker: WorkerProcess, outcome: _Outcome, raw: bytes) -> ImageHashes:
+    def _settle(
+        self,
+        worker: WorkerProcess,
+        outcome: _Outcome,
+        raw: bytes,
+        parse: Callable[[Any], _T],
+        timeout: float,
+    ) -> _T:
         """Turn what an exchange with ``worker`` gave into the answer or the error; put the
         worker back in the pool, or replace it when it is dead, stuck or out of step."""
         if outcome == "timeout":
             with self._lock:
                 self._timeouts += 1
-            log.warning("decoder worker overran %.1f s; killing and replacing it", self._timeout)
+            log.warning("decoder worker overran %.1f s; killing and replacing it", timeout)
             self._replace(worker)
             raise DecodeTimeout(
-                f"decoding took longer than {self._timeout:g} s and was stopped; "
+                f"decoding took longer than {timeout:g} s and was stopped; "
                 "send a smaller or simpler file"
             )
         if outcome == "died":
@@ -220,7 +250,7 @@ class DecodePool:
             if "error" in reply:
                 error = protocol.error_from_wire(reply["error"])
             else:
-                result = protocol.hashes_from_wire(reply["ok"])
+                result = parse(reply["ok"])
                 error = None
         except (KeyError, TypeError, ValueError, HashwallError):
             log.warning("decoder worker sent a malformed answer; replacing it")
@@ -235,12 +265,12 @@ class DecodePool:
             raise error
         return result
 
-    def _finish_later(self, worker: WorkerProcess, exchange: AsyncExchange) -> None:
+    def _finish_later(self, worker: WorkerProcess, exchange: AsyncExchange, timeout: float) -> None:
         """Read the reply of a job whose caller was cancelled, then release the worker."""
 
         async def finish() -> None:
             try:
-                async with asyncio.timeout(self._timeout):
+                async with asyncio.timeout(timeout):
                     raw = await exchange.reply()
             except asyncio.CancelledError:
                 exchange.abandon()
@@ -252,7 +282,7 @@ class DecodePool:
                 return
             # The media layer's error for bytes nobody waits for any more is nobody's business.
             with contextlib.suppress(HashwallError):
-                self._settle(worker, "ok", raw)
+                self._settle(worker, "ok", raw, _ignore, timeout)
 
         task = exchange.loop.create_task(finish())
         self._background.add(task)

@@ -5,9 +5,11 @@ length, then the bytes), which the worker uses on its end. Never pickle: the ser
 unpickle what a worker that decoded hostile bytes sends back.
 
 - server -> worker: a job, two frames: the JSON header ``{"task": "hash", "fast": bool,
-  "orientations": bool}``, then the media bytes;
+  "orientations": bool}`` (an image) or ``{"task": "video", "seconds_per_hash": float,
+  "mirror": bool, "max_frames": int}`` (a video), then the media bytes;
 - worker -> server: one JSON document, ``{"ready": true}`` once at start (or ``{"ready": false,
-  "message": ...}``), then per job ``{"ok": {...}}`` (:func:`hashes_to_wire`) or
+  "message": ...}``), then per job ``{"ok": {...}}`` (:func:`hashes_to_wire`, or
+  :meth:`~hashwall.hashing.vpdq.VideoHashes.to_wire` for a video) or
   ``{"error": {"type", "message"}, "recycle": bool}`` (``recycle``: the worker exits after
   answering and is replaced).
 
@@ -26,12 +28,14 @@ from hashwall import errors
 from hashwall.errors import DecodeFailed, HashwallError
 from hashwall.hashing.image import HashMode, ImageHashes, Note
 from hashwall.hashing.pdq import PdqHash
+from hashwall.hashing.vpdq import VideoHashes
 
 #: A signed 4-byte big-endian length, the frame header of multiprocessing.connection.
 FRAME: Final = struct.Struct("!i")
 _MAX_FRAME = 0x7FFFFFFF
-# A worker's answer is a few kB of JSON; anything larger is not one of ours.
-MAX_REPLY_BYTES: Final = 1 << 20
+# A worker's answer is a few kB of JSON for an image, up to ~200 bytes per frame for a video
+# (10,800 frames with their mirrored hashes: ~2 MB); anything larger is not one of ours.
+MAX_REPLY_BYTES: Final = 8 << 20
 MAX_MESSAGE_CHARS: Final = 500
 _RECV_CHUNK = 1 << 16
 _HEX = re.compile(r"[0-9a-f]+")
@@ -49,6 +53,19 @@ _HASH_JOBS: Final = {
 def hash_job(*, fast: bool, orientations: bool) -> bytes:
     """The header frame of a job that hashes the media bytes of the next frame."""
     return _HASH_JOBS[bool(fast), bool(orientations)]
+
+
+def video_job(*, seconds_per_hash: float, mirror: bool, max_frames: int) -> bytes:
+    """The header frame of a job that hashes the video of the next frame: one frame every
+    ``seconds_per_hash`` (0: every frame), at most ``max_frames`` kept (evenly spaced)."""
+    return json.dumps(
+        {
+            "task": "video",
+            "seconds_per_hash": float(seconds_per_hash),
+            "mirror": bool(mirror),
+            "max_frames": int(max_frames),
+        }
+    ).encode()
 
 
 # --- framing ----------------------------------------------------------------------------------
@@ -175,3 +192,22 @@ def hashes_from_wire(wire: Any) -> ImageHashes:
         ),
         notes=tuple(Note(_str(code), _str(message)) for code, message in notes),
     )
+
+
+def video_from_wire(wire: Any) -> VideoHashes:
+    """Rebuild and validate the :class:`VideoHashes` a worker sent as JSON (every frame hash
+    is parsed as a PDQ hash; numbers are checked by :meth:`VideoHashes.from_wire`)."""
+    if not isinstance(wire, dict) or not isinstance(wire.get("frames"), list):
+        raise TypeError("video hashes are not an object with frames")
+    _hex(wire["md5"], 32)
+    _hex(wire["sha256"], 64)
+    for frame in wire["frames"]:
+        if not isinstance(frame, dict):
+            raise TypeError("a frame is not an object")
+        _int(frame["frame"])
+        if not 0 <= _int(frame["quality"]) <= 100:
+            raise TypeError("a frame's quality is 0-100")
+        _hex(frame["pdq"], 64)
+        if frame.get("mirror") is not None:
+            _hex(frame["mirror"], 64)
+    return VideoHashes.from_wire(wire)

@@ -299,16 +299,16 @@ def _add_near_candidates(
             held = candidates.get(hit.id)
             if held is None or held.distance is None or hit.distance < held.distance:
                 candidates[hit.id] = _Candidate(hit.id, kind.name, hit.distance, hit.orientation)
-    frames, kind = request.frames, frame_type()
-    if frames is None or kind is None or not len(frames):
+    frames, frame_kind = request.frames, frame_type()
+    if frames is None or frame_kind is None or not len(frames):
         return
     # Any upload frame, as it is or mirrored, near a banked frame: that video is a candidate,
     # judged by the video rule in the store step. An equal digest of the file stays (exact).
-    radius = policy_threshold(platform.policy, kind)
-    for hit in _search(ctx, kind, frames.search_values(), radius):
+    radius = policy_threshold(platform.policy, frame_kind)
+    for hit in _search(ctx, frame_kind, frames.search_values(), radius):
         held = candidates.get(hit.id)
         if held is None or (held.distance is not None and hit.distance < held.distance):
-            candidates[hit.id] = _Candidate(hit.id, kind.name, hit.distance, None)
+            candidates[hit.id] = _Candidate(hit.id, frame_kind.name, hit.distance, None)
 
 
 def _low_quality(ctx: ServiceContext, request: CheckRequest) -> bool:

@@ -20,8 +20,9 @@ Hamming index (:attr:`LiveIndexes.near`). An item holds at most one signal of ea
 ``item_id -> value`` to the index of its type, and ``item_withdrawn``/``item_deleted`` remove
 ``item_id`` from every index. The exception is a type an item holds many values of (a video's
 ``vpdq_frame`` hashes): each frame has its own index id (``item_id << 24 | frame_number``,
-``service/video.py``), the process notes each item's ids, and searches answer by item. Item ids never leave the service; the check
-re-reads the items behind the ids from the store before any answer other than ``allow``.
+``service/video.py``), the process notes each item's ids, and searches answer by item. Item
+ids never leave the service; the check re-reads the items behind the ids from the store
+before any answer other than ``allow``.
 
 The values of the exact types (``md5``, ``sha256``) of the live items are held the same way
 (``self.digests``, :mod:`hashwall.service.digests`): built from the same snapshot, changed by
@@ -262,12 +263,12 @@ class LiveIndexes:
                 chunks = repo.iter_live_signals(digest_type, chunk_size=BUILD_CHUNK)
                 self.digests.build(digest_type, ((c.item_ids, c.values) for c in chunks))
             for name, holder in self.near.items():
-                chunks = live_signal_chunks(repo, distance_type(name))
+                coded = live_signal_chunks(repo, distance_type(name))
                 members = self._members.get(name)
                 if members is not None:
                     members.clear()
-                    chunks = _noting_members(chunks, members)
-                holder.build_from(chunks, last_event=cursor)
+                    coded = _noting_members(coded, members)
+                holder.build_from(coded, last_event=cursor)
             self.keys.start_at(cursor)
             self._cursor = cursor
             self._built = True
@@ -332,7 +333,9 @@ class LiveIndexes:
         holder = self.near.get(signal_type)
         if holder is None:
             raise ValueError(f"no live index holds {signal_type!r}")
-        return by_item(distance_type(signal_type), search_orientations(holder, orientations, radius))
+        return by_item(
+            distance_type(signal_type), search_orientations(holder, orientations, radius)
+        )
 
     def sample_id(self) -> int | None:
         """A random item id of the distance indexes (None when they are empty): the decoy of

@@ -42,8 +42,8 @@ from hashwall.errors import (
     NoItemsAccepted,
 )
 from hashwall.hashing.image import ImageHashes
-from hashwall.hashing.vpdq import VideoHashes
 from hashwall.hashing.signals import SIGNAL_TYPES, Signal, SignalType, oriented_type
+from hashwall.hashing.vpdq import VideoHashes
 from hashwall.service.access import authorise_case, filed_by
 from hashwall.service.allowlist import AllowlistMatcher
 from hashwall.service.context import ServiceContext
@@ -72,7 +72,7 @@ class ItemSubmission:
     pdq_orientations: tuple[str, ...] | None = None
     #: A video's frames (``{"frame", "pdq", "quality", "timestamp"}`` each, in order, or
     #: records of a video hashed here); None for an image or a video banked by digests only.
-    frames: Sequence[Mapping[str, Any]] | tuple[SignalRecord, ...] | None = None
+    frames: Sequence[Mapping[str, Any] | SignalRecord] | None = None
 
     @classmethod
     def from_image(cls, hashes: ImageHashes) -> ItemSubmission:
@@ -455,6 +455,8 @@ def _frames(ctx: ServiceContext, item: ItemSubmission) -> tuple[SignalRecord, ..
     if frame_type() is None:
         raise InvalidInput("this service does not bank video frames")
     if not item.frames:
+        if isinstance(item.frames, tuple):
+            return ()  # a video hashed here with no usable frame: refused as low quality
         raise InvalidHash("frames is empty: send the video's frame hashes, or leave it out")
     if all(isinstance(f, SignalRecord) for f in item.frames):
         return tuple(f for f in item.frames if isinstance(f, SignalRecord))  # hashed here
@@ -498,7 +500,8 @@ def _append_added(repo: Repository, outcomes: list[tuple[_Prepared, Item | None]
                 "item": item.item_ref,
                 "kind": item.kind,
                 "trust": item.trust,
-                "signals": [SignalRecord.of(s).to_dict() for s in (*p.signals, *p.frames)],
+                "signals": [SignalRecord.of(s).to_dict() for s in p.signals]
+                + [f.to_dict() for f in p.frames],
             },
             item=item,
         )

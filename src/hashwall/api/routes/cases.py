@@ -40,6 +40,8 @@ from hashwall.api.routes.common import (
     MEDIA_FIELD,
     StateDep,
     call_with_pin,
+    hash_video_upload,
+    is_video,
     json_body,
     media_form,
     media_request_body,
@@ -104,8 +106,8 @@ async def _once(
     openapi_extra=media_request_body(
         CaseCreate,
         'JSON `{"items": [{"kind", "signals"}]}` (anyone; no key = the anonymous channel), '
-        f"or (intake key only) a multipart form whose `{MEDIA_FIELD}` is one image, hashed in "
-        "memory and discarded.",
+        f"or (intake key only) a multipart form whose `{MEDIA_FIELD}` is one image or video, "
+        "hashed in memory and discarded (a video: every frame, up to `vpdq_max_frames`).",
     ),
 )
 async def create_case(
@@ -132,11 +134,18 @@ async def create_case(
                 "(hashed on the person's own device)"
             )
         form = await media_form(request, state)
-        pool = await state.decoder()
-        hashes = await pool.hash_media(form.file(MEDIA_FIELD).data, fast=True, orientations=False)
+        data = form.file(MEDIA_FIELD).data
         del form
-        items = [intake.ItemSubmission.from_image(hashes)]
-        fingerprint = b"media\x00" + hashes.sha256.encode()
+        if is_video(data):
+            video = await hash_video_upload(state, data, banked=True)
+            items = [intake.ItemSubmission.from_video(video)]
+            fingerprint = b"media\x00" + video.sha256.encode()
+        else:
+            pool = await state.decoder()
+            hashes = await pool.hash_media(data, fast=True, orientations=False)
+            items = [intake.ItemSubmission.from_image(hashes)]
+            fingerprint = b"media\x00" + hashes.sha256.encode()
+        del data
     else:
         body, raw = await json_body(request, CaseCreate, state, video=True)
         items = [mapping.submission(item) for item in body.items]

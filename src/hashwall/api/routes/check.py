@@ -23,6 +23,8 @@ from hashwall.api.routes.common import (
     ERRORS,
     MEDIA_FIELD,
     StateDep,
+    hash_video_upload,
+    is_video,
     json_body,
     media_form,
     media_request_body,
@@ -166,8 +168,9 @@ async def _idempotent(
     response_model_exclude_none=True,
     openapi_extra=media_request_body(
         CheckIn,
-        "JSON signals of the upload (hashed by the platform), or a multipart form whose "
-        f"`{MEDIA_FIELD}` is the upload itself (hashed in memory and discarded).",
+        "JSON signals of the upload (hashed by the platform; a video's frames), or a multipart "
+        f"form whose `{MEDIA_FIELD}` is the upload itself, an image or a video (hashed in "
+        "memory and discarded).",
     ),
 )
 async def check_upload(
@@ -180,11 +183,18 @@ async def check_upload(
     key = valid_key(idempotency_key)
     if media_type(request) == "form":
         form = await media_form(request, state)
-        pool = await state.decoder()
-        hashes = await pool.hash_media(form.file(MEDIA_FIELD).data, fast=True, orientations=True)
+        data = form.file(MEDIA_FIELD).data
         del form
-        upload = CheckRequest.from_image(hashes)
-        fingerprint = b"media\x00" + hashes.sha256.encode()
+        if is_video(data):
+            video = await hash_video_upload(state, data, banked=False)
+            upload = CheckRequest.from_video(video)
+            fingerprint = b"media\x00" + video.sha256.encode()
+        else:
+            pool = await state.decoder()
+            hashes = await pool.hash_media(data, fast=True, orientations=True)
+            upload = CheckRequest.from_image(hashes)
+            fingerprint = b"media\x00" + hashes.sha256.encode()
+        del data
     else:
         body, raw = await json_body(request, CheckIn, state, video=True)
         upload = _wire(body, state.settings)

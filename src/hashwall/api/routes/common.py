@@ -15,7 +15,9 @@ from starlette.concurrency import run_in_threadpool
 from hashwall.api.auth import Caller
 from hashwall.api.body import BodyKind, MultipartForm, read_body, read_multipart
 from hashwall.api.state import ApiState, api_state
-from hashwall.errors import MalformedBody
+from hashwall.errors import HashwallError, MalformedBody
+from hashwall.hashing.vpdq import VideoHashes
+from hashwall.media.video_containers import ANIMATIONS, HEAD_BYTES, sniff_container
 from hashwall.service.access import PinCheck, recording_pin_check
 from hashwall.store.ids import normalise_case_number
 
@@ -97,6 +99,30 @@ async def media_form(request: Request, state: ApiState) -> MultipartForm:
         settings=state.settings,
         content_length=request.headers.get("content-length"),
         max_files=1,
+    )
+
+
+def is_video(data: bytes) -> bool:
+    """Whether media bytes are a video file (MP4/MOV, WebM/MKV, AVI): hashed as a video, by
+    its frames. Anything else (animated GIF, PNG and WebP included) goes the image path."""
+    try:
+        container = sniff_container(data[:HEAD_BYTES])
+    except HashwallError:
+        return False
+    return container not in ANIMATIONS
+
+
+async def hash_video_upload(state: ApiState, data: bytes, *, banked: bool) -> VideoHashes:
+    """A video's hashes from the decoder sandbox: a check's at one frame per second
+    (``vpdq_seconds_per_hash``) with the mirrored frames; a banked video's every frame, up to
+    ``vpdq_max_frames`` (evenly spaced past that)."""
+    settings = state.settings
+    pool = await state.decoder()
+    return await pool.hash_video(
+        data,
+        seconds_per_hash=0.0 if banked else settings.vpdq_seconds_per_hash,
+        mirror=not banked,
+        max_frames=settings.vpdq_max_frames,
     )
 
 
