@@ -282,16 +282,12 @@ class BoxesMethod(HashwallMethod):
     )
 
     def query(self, prepared: Prepared) -> _BoxesQuery:  # type: ignore[override]
-        from hashwall.hashing.contentbox import candidates
-        from hashwall.hashing.fast import pdq_fast
+        from hashwall.hashing.contentbox import region_hashes
 
         image = prepared.image
-        regions: list[list[Hash256]] = []
-        for c in candidates(image.pixels, (image.height, image.width)):
-            result = pdq_fast(c.pixels, dihedral=True, full_size=c.full_size)
-            if result.quality >= self.min_quality:
-                regions.append(list(result.orientations or ()))
-        return _BoxesQuery(super().query(prepared), regions)
+        full_size = (image.height, image.width)
+        regions = region_hashes(image.pixels, full_size, self.min_quality)
+        return _BoxesQuery(super().query(prepared), [list(r) for r in regions])
 
     def search(self, query: _BoxesQuery) -> dict[int, int]:  # type: ignore[override]
         found = super().search(query.upload)

@@ -35,12 +35,14 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
+from hashwall.hashing.pdq import PdqHash
+
 #: Longer side of the copy detection works on.
-WORK_SIDE = 200
+WORK_SIDE = 128
 #: A pixel differs from the surround colour when a channel differs by more than this.
 COLOUR_TOL = 28
 #: The border ring must have at least this share of one colour to be a uniform surround.
-RING_SHARE = 0.55
+RING_SHARE = 0.9
 #: Gradient (grey levels per work pixel) above which a pixel counts as sharp.
 SHARP_GRAD = 14.0
 #: A blurred surround: at most this share of the border ring is sharp.
@@ -52,7 +54,7 @@ LINE_SHARE = 0.5
 #: Gaps (in work pixels, as a share of the side) a run of content lines may jump.
 GAP_SHARE = 0.03
 #: A candidate must move at least one side by this share of the frame.
-MIN_CHANGE = 0.02
+MIN_CHANGE = 0.04
 #: A candidate keeps at least this share of each side, and of the area.
 MIN_SIDE_SHARE = 0.1
 MIN_AREA_SHARE = 0.04
@@ -93,15 +95,12 @@ class Candidate:
 
 
 def _small(rgb: npt.NDArray[np.uint8]) -> tuple[npt.NDArray[np.int16], float]:
-    """A copy with the longer side at most :data:`WORK_SIDE` (block means of a whole factor;
-    the last partial block is dropped) and its scale (work / pixels)."""
+    """Every f-th pixel of every f-th line, the longer side at most :data:`WORK_SIDE`, and the
+    scale (work / pixels). Sampling, not averaging: boxes are found here and refined on the
+    pixels."""
     h, w = rgb.shape[:2]
     f = max(1, math.ceil(max(h, w) / WORK_SIDE))
-    if f == 1:
-        return rgb.astype(np.int16), 1.0
-    hh, ww = h // f, w // f
-    small = Image.fromarray(rgb).reduce(f, (0, 0, ww * f, hh * f))
-    return np.asarray(small).astype(np.int16), 1.0 / f
+    return rgb[::f, ::f].astype(np.int16), 1.0 / f
 
 
 def _ring(a: npt.NDArray[np.generic]) -> npt.NDArray[np.generic]:
@@ -428,4 +427,19 @@ def candidates(
     if upright is not None:
         uh, uw = upright.shape[:2]
         out.append(Candidate("deskew", upright, (round(uh * fh / h), round(uw * fw / w))))
+    return out
+
+
+def region_hashes(
+    rgb: npt.NDArray[np.uint8], full_size: tuple[int, int] | None, min_quality: int
+) -> list[tuple[PdqHash, ...]]:
+    """The 8 dihedral fast-mode PDQ hashes of each candidate of ``rgb`` whose PDQ quality is
+    at least ``min_quality``: what a check searches besides the upload's own hashes."""
+    from hashwall.hashing.fast import pdq_fast
+
+    out: list[tuple[PdqHash, ...]] = []
+    for c in candidates(rgb, full_size):
+        result = pdq_fast(c.pixels, dihedral=True, full_size=c.full_size)
+        if result.quality >= min_quality and result.orientations:
+            out.append(result.orientations)
     return out
