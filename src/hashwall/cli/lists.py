@@ -30,7 +30,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from hashwall.cli import forms
 from hashwall.cli.operator import run_operator
 from hashwall.cli.output import JsonOption, fail, print_json
-from hashwall.errors import InvalidInput
+from hashwall.errors import HashwallError, InvalidInput
 
 if TYPE_CHECKING:
     from hashwall.service.lists import ImportReport
@@ -54,7 +54,8 @@ def export_command(
     ] = None,
     feed_copy: Annotated[
         Path | None,
-        typer.Option(help="Export a platform's feed copy (bank.json of `hashwall feed sync`)."),
+        typer.Option(help="Export a platform's feed copy (the --dir of `hashwall feed sync`, "
+                     "or a JSON copy)."),
     ] = None,
     json_out: JsonOption = False,
 ) -> None:
@@ -67,7 +68,14 @@ def export_command(
     copy_items: dict[str, Any] | None = None
     if feed_copy is not None:
         try:
-            copy_items = json.loads(feed_copy.read_text(encoding="utf-8"))["items"]
+            if feed_copy.is_dir():
+                from hashwall.service.feed_copy import FeedCopy
+
+                copy_items = dict(FeedCopy.open(feed_copy).view().items())
+            else:
+                copy_items = json.loads(feed_copy.read_text(encoding="utf-8"))["items"]
+        except HashwallError as exc:
+            fail(exc, json_out)
         except (OSError, ValueError, KeyError, TypeError) as exc:
             fail(InvalidInput(f"cannot read the feed copy {feed_copy}: {exc}"), json_out)
 
