@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 from remote_cli import json_lines, run, write_pictures
+from typer.testing import CliRunner
 
 from hashwall import Client, hash_file
+from hashwall.cli.main import app
 from hashwall.service.feed import Cursor
 from hashwall.service.feed_copy import FeedCopy
 from live_server import Served, prepare_store, served_in_thread
@@ -50,6 +52,11 @@ def test_sync_copies_the_bank_then_resumes_with_only_the_changes(
     assert saved["platform"] == "feed"
     pdq = {s["type"]: s["value"] for s in saved["items"][refs[0]]["signals"]}["pdq"]
     assert pdq == hash_file(pictures["photo"]).pdq.hex
+
+    # the same list as from a JSON copy
+    exported = CliRunner().invoke(app, ["export", "--feed-copy", str(folder)])
+    assert exported.exit_code == 0, exported.output
+    assert f"pdq,{pdq},vouched,{refs[0]}" in exported.stdout.splitlines()
 
     with Client(server.url, key=server.keys["intake"]) as intake:
         intake.withdraw(case.case_number, item_ref=refs[1])
