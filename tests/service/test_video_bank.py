@@ -120,7 +120,7 @@ def test_a_banked_video_is_found_in_its_reencode_inside_a_longer_video_and_in_a_
     video = inside.matches[0].video
     assert video is not None and video.banked_frames_matched_pct >= 80
     assert video.upload_frames_matched_pct < 30
-    assert 25 <= video.upload_ranges[0].start and video.upload_ranges[-1].end <= 36
+    assert video.upload_ranges[0].start >= 25 and video.upload_ranges[-1].end <= 36
 
     both = check(ctx, platform, _upload(ctx, clips["compilation"]))
     assert sorted(m.item_ref for m in both.matches) == sorted([ref_a, ref_b])
@@ -211,8 +211,11 @@ GOOD = {
     [
         ([{**GOOD, "pdq": "xyz"}], "invalid_hash", "frames[0]"),
         ([GOOD, {**GOOD, "frame": 0, "timestamp": 0.1}], "invalid_hash", "in order"),
-        ([{**GOOD, "frame": 5, "timestamp": 2.0}, {**GOOD, "frame": 6, "timestamp": 1.0}],
-         "invalid_hash", "in order"),
+        (
+            [{**GOOD, "frame": 5, "timestamp": 2.0}, {**GOOD, "frame": 6, "timestamp": 1.0}],
+            "invalid_hash",
+            "in order",
+        ),
         ([{**GOOD, "quality": 101}], "invalid_hash", "quality"),
         ([{**GOOD, "timestamp": -1}], "invalid_hash", "timestamp"),
         ([{**GOOD, "quality": 20}], "low_quality", "featureless"),
@@ -228,9 +231,7 @@ def test_bad_frame_lists_are_refused_with_a_clear_code(
     assert refusal.code == code and says in refusal.message
 
 
-def test_frames_come_with_a_video_and_within_the_limit(
-    ctx: ServiceContext, world: World
-) -> None:
+def test_frames_come_with_a_video_and_within_the_limit(ctx: ServiceContext, world: World) -> None:
     with pytest.raises(AllItemsRefused) as caught:
         create_case(ctx, world.partner("Helpline"), [ItemSubmission((), "image", frames=[GOOD])])
     assert caught.value.refusals[0].code == "invalid_input"

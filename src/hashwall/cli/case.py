@@ -47,9 +47,14 @@ from hashwall.errors import HashwallError, InvalidInput, InvalidKey
 if TYPE_CHECKING:
     from hashwall.client import CaseCreated, Client, ItemOutcome
     from hashwall.hashing.image import ImageHashes
+    from hashwall.hashing.vpdq import VideoHashes
+
+    Hashed = ImageHashes | VideoHashes
 
 #: Items per request (the service's limit); more files are added to the case in further calls.
 ITEMS_PER_REQUEST = 100
+#: Most video frame hashes per request (~100 bytes each: within the 1 MB of a JSON body).
+FRAMES_PER_REQUEST = 8000
 SOME_NOT_BANKED = 3
 
 case_app = typer.Typer(
@@ -95,26 +100,52 @@ def _client(server: str, key: str | None) -> Client:
 
 def _hash_files(
     paths: list[Path], fast: bool
-) -> tuple[list[tuple[Path, ImageHashes]], list[dict[str, Any]]]:
-    """Hash every file here: ``(path, hashes)`` of those that could be, records of the others."""
-    from hashwall.cli.hashing import iter_paths
+) -> tuple[list[tuple[Path, Hashed]], list[dict[str, Any]]]:
+    """Hash every file here: ``(path, hashes)`` of those that could be, records of the others.
+
+    A video is banked by every frame (up to ``vpdq_max_frames``, evenly spaced past that), with
+    a progress bar of its own."""
+    from hashwall.cli.hashing import hash_video_file, iter_paths
     from hashwall.hashing.image import hash_file
+    from hashwall.hashing.vpdq_budget import seconds_per_hash_within, thinned
+    from hashwall.media.video import is_video_file
     from hashwall.settings import Settings
 
     settings = Settings()
     files = list(iter_paths(paths))
-    hashed: list[tuple[Path, ImageHashes]] = []
+    hashed: list[tuple[Path, Hashed]] = []
     failed: list[dict[str, Any]] = []
-    with progress_bar("hashing", show=len(files) > 1, eta=False) as progress:
-        task = progress.add_task("hash", total=len(files))
+    cap = settings.vpdq_max_frames
+    with progress_bar(show=len(files) > 1, eta=False) as progress:
+        task = progress.add_task("hashing", total=len(files))
         for path in files:
             try:
-                hashes = hash_file(path, fast=fast, orientations=True, settings=settings)
-                hashed.append((path, hashes))
+                if is_video_file(path, settings):
+                    every = seconds_per_hash_within(path, settings, 0.0, cap)
+                    video = hash_video_file(path, settings, every, fast, progress)
+                    hashed.append((path, thinned(video, cap)))
+                else:
+                    hashes = hash_file(path, fast=fast, orientations=True, settings=settings)
+                    hashed.append((path, hashes))
             except HashwallError as exc:
                 failed.append(_record(path, "failed", code=exc.code, message=exc.message))
             progress.advance(task)
     return hashed, failed
+
+
+def _chunks(hashed: list[tuple[Path, Hashed]]) -> list[list[tuple[Path, Hashed]]]:
+    """Requests' worth of items: at most ``ITEMS_PER_REQUEST``, and at most
+    ``FRAMES_PER_REQUEST`` video frames unless one video alone has more."""
+    chunks: list[list[tuple[Path, Hashed]]] = []
+    frames = 0
+    for entry in hashed:
+        size = len(getattr(entry[1], "frames", ()))
+        if not chunks or len(chunks[-1]) >= ITEMS_PER_REQUEST or frames + size > FRAMES_PER_REQUEST:
+            chunks.append([])
+            frames = 0
+        chunks[-1].append(entry)
+        frames += size
+    return chunks
 
 
 def _record(
@@ -165,7 +196,7 @@ def _refusals(paths: list[Path], problem: dict[str, Any]) -> list[dict[str, Any]
 
 @case_app.command("create")
 def create_command(
-    paths: Annotated[list[Path], typer.Argument(help="Photos or folders (recursive).")],
+    paths: Annotated[list[Path], typer.Argument(help="Photos, videos or folders (recursive).")],
     server: ServerOption,
     key: KeyOption = None,
     json_out: JsonOption = False,
@@ -173,7 +204,8 @@ def create_command(
         bool, typer.Option("--fast", help="Fast hashing (reduced decode) instead of reference.")
     ] = False,
 ) -> None:
-    """Hash photos here and open a case with their fingerprints; prints the case number and PIN."""
+    """Hash photos and videos here and open a case with their fingerprints; prints the case
+    number and PIN (a video is banked by every frame's hash)."""
     from hashwall.client import ApiError
 
     hashed, records = _hash_files(paths, fast)
@@ -183,8 +215,8 @@ def create_command(
         fail(InvalidInput("no file could be hashed: nothing was sent"), json_out)
     created: CaseCreated | None = None
     with _client(server, key) as client:
-        for start in range(0, len(hashed), ITEMS_PER_REQUEST):
-            chunk = hashed[start : start + ITEMS_PER_REQUEST]
+        chunks = _chunks(hashed)
+        for number, chunk in enumerate(chunks):
             chunk_paths = [path for path, _ in chunk]
             try:
                 if created is None:
@@ -200,7 +232,7 @@ def create_command(
                     _report_partial(created, records, json_out)
                     fail(exc, json_out)
                 records.extend(_refusals(chunk_paths, exc.problem))
-                if created is None and start + ITEMS_PER_REQUEST >= len(hashed):
+                if created is None and number == len(chunks) - 1:
                     for record in records:
                         _print_failure(record, json_out)
                     fail(exc, json_out)
@@ -358,7 +390,7 @@ def withdraw_command(
 @case_app.command("add")
 def add_command(
     case_number: CaseNumberArgument,
-    paths: Annotated[list[Path], typer.Argument(help="Photos or folders (recursive).")],
+    paths: Annotated[list[Path], typer.Argument(help="Photos, videos or folders (recursive).")],
     server: ServerOption,
     pin: PinOption = None,
     key: KeyOption = None,
@@ -367,7 +399,7 @@ def add_command(
         bool, typer.Option("--fast", help="Fast hashing (reduced decode) instead of reference.")
     ] = False,
 ) -> None:
-    """Hash more photos here and add their fingerprints to an active case.
+    """Hash more photos or videos here and add their fingerprints to an active case.
 
     The case's PIN, or the intake --key of the partner that filed it. Exit code 3 when some
     files were not banked.
@@ -384,8 +416,7 @@ def add_command(
             _print_failure(record, json_out)
         fail(InvalidInput("no file could be hashed: nothing was sent"), json_out)
     with _client(server, key) as client:
-        for start in range(0, len(hashed), ITEMS_PER_REQUEST):
-            chunk = hashed[start : start + ITEMS_PER_REQUEST]
+        for chunk in _chunks(hashed):
             chunk_paths = [path for path, _ in chunk]
             try:
                 added = client.add_items(case_number, [h for _, h in chunk], pin=secret)

@@ -1,6 +1,7 @@
 """``hashwall check PATH...``: ask the service what to do with uploads, as a platform does.
 
-Each file is hashed here (fast mode, with its 8 orientations) and only its signals are sent;
+Each file is hashed here (fast mode, with its 8 orientations; a video at one frame per second,
+with its mirrored frames, and a progress bar per video) and only its signals are sent;
 ``--send-media`` uploads the file itself instead (hashed by the service in memory, never
 stored). Needs a platform key with the ``check`` scope. A progress bar shows on a terminal.
 
@@ -31,7 +32,11 @@ from hashwall.cli.remote import KeyOption, ServerOption
 from hashwall.errors import HashwallError, InvalidKey
 
 if TYPE_CHECKING:
+    from rich.progress import Progress
+
     from hashwall.client import CheckResult, Client
+    from hashwall.hashing.image import ImageHashes
+    from hashwall.hashing.vpdq import VideoHashes
     from hashwall.settings import Settings
 
 EXIT_ALLOW: Final = 0
@@ -44,15 +49,29 @@ RETRIES: Final = 3
 
 
 def _check_one(
-    client: Client, path: Path, *, send_media: bool, fast: bool, settings: Settings
+    client: Client,
+    path: Path,
+    *,
+    send_media: bool,
+    fast: bool,
+    settings: Settings,
+    progress: Progress,
 ) -> CheckResult:
-    """Hash (or read) one file and check it, retrying politely on 429/503 (idempotently)."""
+    """Hash (or read) one file and check it, retrying politely on 429/503 (idempotently).
+
+    A video is hashed at one frame per second with its mirrored frames, with a progress bar of
+    its own."""
+    from hashwall.cli.hashing import hash_video_file
     from hashwall.client import ApiError
     from hashwall.hashing.image import hash_file, read_media_file
+    from hashwall.media.video import is_video_file
 
     idempotency_key = str(uuid.uuid4())
+    hashes: ImageHashes | VideoHashes
     if send_media:
         data = read_media_file(path, settings)
+    elif is_video_file(path, settings):
+        hashes = hash_video_file(path, settings, None, fast, progress, mirror=True)
     else:
         hashes = hash_file(path, fast=fast, orientations=True, settings=settings)
     for attempt in range(RETRIES + 1):
@@ -86,6 +105,11 @@ def _describe(record: dict[str, Any]) -> str:
             text += f" distance {match['distance']}"
         if "orientation" in match:
             text += f" {match['orientation']}"
+        if "upload_frames_matched_pct" in match:
+            text += (
+                f" frames {match['upload_frames_matched_pct']:g}% of the upload, "
+                f"{match['banked_frames_matched_pct']:g}% of the banked video"
+            )
         parts.append(text)
     return "; ".join(parts)
 
@@ -129,15 +153,20 @@ def check_command(
     fatal: HashwallError | None = None
     with (
         Client(server, key=key) as client,
-        progress_bar("checking", show=len(files) > 1) as progress,
+        progress_bar() as progress,
     ):
-        task = progress.add_task("check", total=len(files))
+        task = progress.add_task("checking", total=len(files), visible=len(files) > 1)
         for path in files:
             result: CheckResult | None = None
             error: HashwallError | None = None
             try:
                 result = _check_one(
-                    client, path, send_media=send_media, fast=not reference, settings=settings
+                    client,
+                    path,
+                    send_media=send_media,
+                    fast=not reference,
+                    settings=settings,
+                    progress=progress,
                 )
             except HashwallError as exc:
                 if exc.code in FATAL_CODES:

@@ -1,4 +1,9 @@
-"""Request bodies from Python values: an image's hashes, an :class:`Item`, or a list of signals.
+"""Request bodies from Python values: an image's or a video's hashes, an :class:`Item`, or a
+list of signals.
+
+A video (:class:`~hashwall.hashing.vpdq.VideoHashes`, from ``hash_video``) is sent by its
+frames (``{"frame", "pdq", "quality", "timestamp"}`` each) beside its file's md5 and sha256; a
+checked video hashed with ``mirror=True`` sends its mirrored frames too (``mirror_frames``).
 
 The body's shape is :mod:`hashwall.wire`'s (``ItemIn``, ``CheckIn``); the SDK does not check a
 signal's type or value itself: the service does, against its registry of signal types, and
@@ -14,22 +19,25 @@ from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 if TYPE_CHECKING:
     from hashwall.hashing.image import ImageHashes
     from hashwall.hashing.signals import Signal
+    from hashwall.hashing.vpdq import VideoHashes
 
 
 @dataclass(frozen=True, slots=True)
 class Item:
-    """One photo or video to bank, by its signals (computed on the person's own device)."""
+    """One photo or video to bank, by its signals (computed on the person's own device), and
+    a video's frames (``{"frame", "pdq", "quality", "timestamp"}`` each, in order)."""
 
     signals: Sequence[Signal | Mapping[str, Any]]
     kind: Literal["image", "video"] = "image"
+    frames: Sequence[Mapping[str, Any]] | None = None
 
 
 #: One signal: a :class:`~hashwall.Signal` or a ``{"type", "value", "quality"}`` mapping.
 SignalLike: TypeAlias = "Signal | Mapping[str, Any]"
 #: What can be banked: an image's hashes, an :class:`Item`, or one item's signals.
-ItemLike: TypeAlias = "ImageHashes | Item | Sequence[Signal | Mapping[str, Any]]"
-#: What can be checked: an upload's hashes, or its signals.
-UploadLike: TypeAlias = "ImageHashes | Sequence[Signal | Mapping[str, Any]]"
+ItemLike: TypeAlias = "ImageHashes | VideoHashes | Item | Sequence[Signal | Mapping[str, Any]]"
+#: What can be checked: an upload's hashes (an image's or a video's), or its signals.
+UploadLike: TypeAlias = "ImageHashes | VideoHashes | Sequence[Signal | Mapping[str, Any]]"
 #: Media to upload: the file's bytes.
 Media: TypeAlias = bytes
 
@@ -52,6 +60,30 @@ def _is_image_hashes(value: object) -> bool:
     return all(hasattr(value, name) for name in ("pdq", "quality", "md5", "sha256", "mode"))
 
 
+def _is_video_hashes(value: object) -> bool:
+    return all(hasattr(value, name) for name in ("frames", "md5", "sha256", "seconds_per_hash"))
+
+
+def _video_body(video: VideoHashes, *, mirrored: bool) -> dict[str, Any]:
+    """A video's frames and file digests (and, for a check, its mirrored frames if hashed)."""
+    frames = [
+        {"frame": f.frame_number, "pdq": f.hash.hex, "quality": f.quality, "timestamp": f.timestamp}
+        for f in video.frames
+    ]
+    body: dict[str, Any] = {
+        "kind": "video",
+        "signals": [{"type": "md5", "value": video.md5}, {"type": "sha256", "value": video.sha256}],
+        "frames": frames,
+    }
+    if mirrored and frames and all(f.mirror is not None for f in video.frames):
+        body["mirror_frames"] = [
+            {**plain, "pdq": f.mirror.hex}
+            for plain, f in zip(frames, video.frames, strict=True)
+            if f.mirror is not None
+        ]
+    return body
+
+
 def _image_signals(hashes: ImageHashes) -> list[dict[str, Any]]:
     # Every signal, the PDQ even when its quality is low: the service answers ``low_quality``.
     return [signal_body(s) for s in hashes.all_signals()]
@@ -62,7 +94,12 @@ def item_body(item: ItemLike) -> dict[str, Any]:
     orientations, when hashed with them, are only compared with the allowlist: a rotated copy
     of a public image is refused too; they are not stored)."""
     if isinstance(item, Item):
-        return {"kind": item.kind, "signals": [signal_body(s) for s in item.signals]}
+        out: dict[str, Any] = {"kind": item.kind, "signals": [signal_body(s) for s in item.signals]}
+        if item.frames is not None:
+            out["frames"] = [dict(f) for f in item.frames]
+        return out
+    if _is_video_hashes(item):
+        return _video_body(item, mirrored=False)  # type: ignore[arg-type]
     if _is_image_hashes(item):
         hashes: ImageHashes = item  # type: ignore[assignment]
         body: dict[str, Any] = {"kind": "image", "signals": _image_signals(hashes)}
@@ -70,12 +107,17 @@ def item_body(item: ItemLike) -> dict[str, Any]:
             body["pdq_orientations"] = [h.hex for h in hashes.orientations]
         return body
     if isinstance(item, str | bytes) or not isinstance(item, Sequence):
-        raise TypeError("an item is ImageHashes, hashwall.client.Item or a list of signals")
+        raise TypeError(
+            "an item is ImageHashes, VideoHashes, hashwall.client.Item or a list of signals"
+        )
     return {"kind": "image", "signals": [signal_body(s) for s in item]}
 
 
 def upload_body(upload: UploadLike) -> dict[str, Any]:
-    """The wire form of one upload to check: ``{"signals", "pdq_orientations"?}``."""
+    """The wire form of one upload to check: ``{"signals", "pdq_orientations"?}``, or a video's
+    ``{"kind", "signals", "frames", "mirror_frames"?}``."""
+    if _is_video_hashes(upload):
+        return _video_body(upload, mirrored=True)  # type: ignore[arg-type]
     if _is_image_hashes(upload):
         hashes: ImageHashes = upload  # type: ignore[assignment]
         body: dict[str, Any] = {"signals": _image_signals(hashes)}
@@ -83,5 +125,5 @@ def upload_body(upload: UploadLike) -> dict[str, Any]:
             body["pdq_orientations"] = [h.hex for h in hashes.orientations]
         return body
     if isinstance(upload, str | bytes) or not isinstance(upload, Sequence):
-        raise TypeError("an upload is ImageHashes or a list of signals")
+        raise TypeError("an upload is ImageHashes, VideoHashes or a list of signals")
     return {"signals": [signal_body(s) for s in upload]}

@@ -14,7 +14,6 @@ counts before numpy loads.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import signal
@@ -92,14 +91,16 @@ def hash_media(header: dict[str, Any], data: bytes, settings: Settings) -> dict[
 
 def hash_video_media(header: dict[str, Any], data: bytes, settings: Settings) -> dict[str, Any]:
     """The video job: :func:`hashwall.hashing.vpdq.hash_video` on ``data`` (fast PDQ), one frame
-    every ``seconds_per_hash`` (0: every frame, thinned to ``max_frames`` evenly spaced)."""
+    every ``seconds_per_hash`` (0: every frame), at most ``max_frames`` kept, evenly spaced."""
     from hashwall.errors import HashwallError
     from hashwall.hashing.vpdq import hash_video
+    from hashwall.hashing.vpdq_budget import seconds_per_hash_within, thinned
     from hashwall.sandbox.protocol import error_to_wire
 
     max_frames = max(1, int(header["max_frames"]))
     try:
-        every = _rate_within(data, settings, float(header["seconds_per_hash"]), max_frames)
+        every = float(header["seconds_per_hash"])
+        every = seconds_per_hash_within(data, settings, every, max_frames)
         hashes = hash_video(
             data,
             settings=settings,
@@ -109,27 +110,7 @@ def hash_video_media(header: dict[str, Any], data: bytes, settings: Settings) ->
         )
     except HashwallError as exc:
         return {"error": error_to_wire(exc), "recycle": False}
-    if len(hashes.frames) > max_frames:  # the header did not say how many frames: thin now
-        step = -(-len(hashes.frames) // max_frames)
-        hashes = dataclasses.replace(hashes, frames=hashes.frames[::step])
-    return {"ok": hashes.to_wire()}
-
-
-def _rate_within(data: bytes, settings: Settings, every: float, max_frames: int) -> float:
-    """``every`` seconds between hashed frames, or more when the video's header says that
-    would hash more than ``max_frames`` frames (evenly spaced then)."""
-    from hashwall.media.video import open_video
-
-    with open_video(data, settings) as video:
-        info = video.info
-        expected = info.expected_frames
-    if not expected or info.fps <= 0:
-        return every
-    step = max(1, int(every * info.fps))
-    if expected // step <= max_frames:
-        return every
-    wanted = -(-expected // max_frames)  # frames per hashed frame, rounded up
-    return (wanted + 0.5) / info.fps  # vPDQ's frame_mod truncates: this gives ``wanted``
+    return {"ok": thinned(hashes, max_frames).to_wire()}
 
 
 def _answer(handle: Handler, header: Any, data: bytes, settings: Settings) -> dict[str, Any]:

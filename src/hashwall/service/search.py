@@ -39,7 +39,9 @@ def index_ids(
     return np.asarray(item_ids, dtype=np.int64)
 
 
-def by_item(kind: type[DistanceSignalType], matches: Sequence[DihedralMatch]) -> list[DihedralMatch]:
+def by_item(
+    kind: type[DistanceSignalType], matches: Sequence[DihedralMatch]
+) -> list[DihedralMatch]:
     """Search results by item (the best distance of each), for a type an item holds many of;
     as they are for the others."""
     if not kind.many_per_item:

@@ -12,7 +12,6 @@ from typing import Any
 
 from hashwall.errors import InvalidHash
 from hashwall.hashing.image import ImageHashes
-from hashwall.hashing.vpdq import VideoHashes
 from hashwall.hashing.signals import (
     SIGNAL_TYPES,
     DistanceSignalType,
@@ -20,6 +19,7 @@ from hashwall.hashing.signals import (
     SignalType,
     oriented_type,
 )
+from hashwall.hashing.vpdq import VideoHashes
 from hashwall.service.video import UploadFrames, file_digests, parse_upload, upload_of
 
 
@@ -67,7 +67,9 @@ class CheckRequest:
         limits of ``settings`` (``service/video.py``)."""
         if frames is not None:
             if orientations is not None:
-                raise InvalidHash("a video is checked by its frames; pdq_orientations is for images")
+                raise InvalidHash(
+                    "a video is checked by its frames; pdq_orientations is for images"
+                )
             parsed = tuple(_parse(s) for s in signals)
             if any(SIGNAL_TYPES[s.type].many_per_item for s in parsed):
                 raise InvalidHash("a video's frame hashes go in frames, not in signals")

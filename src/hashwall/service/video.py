@@ -139,7 +139,9 @@ def parse_upload(
         return UploadFrames(
             tuple(r.value for r in kept), tuple(r.frame_timestamp or 0.0 for r in kept)
         )
-    mirrored = {r.frame_number: r.value for r in parse_frames(settings, mirror_frames, what="mirror_frames")}
+    mirrored = {
+        r.frame_number: r.value for r in parse_frames(settings, mirror_frames, what="mirror_frames")
+    }
     if len(mirror_frames) != len(frames) or any(r.frame_number not in mirrored for r in kept):
         raise InvalidHash("mirror_frames holds the same frames as frames (numbers), mirrored")
     return UploadFrames(
@@ -192,13 +194,19 @@ def judge(upload: UploadFrames, banked: VideoFrames, policy: PlatformPolicy) -> 
     )
 
 
-def _frame_fields(frame: Mapping[str, Any], position: int, what: str) -> tuple[int, str, int, float]:
+def _frame_fields(
+    frame: Mapping[str, Any], position: int, what: str
+) -> tuple[int, str, int, float]:
     where = f"{what}[{position}]"
     if not isinstance(frame, Mapping):
         raise InvalidHash(f'{where}: a frame is {{"frame", "pdq", "quality", "timestamp"}}')
     number, value = frame.get("frame"), frame.get("pdq")
     quality, timestamp = frame.get("quality"), frame.get("timestamp")
-    if isinstance(number, bool) or not isinstance(number, int) or not 0 <= number <= MAX_FRAME_NUMBER:
+    if (
+        isinstance(number, bool)
+        or not isinstance(number, int)
+        or not 0 <= number <= MAX_FRAME_NUMBER
+    ):
         raise InvalidHash(f"{where}: frame is an integer from 0 to {MAX_FRAME_NUMBER}")
     if not isinstance(value, str):
         raise InvalidHash(f"{where}: pdq is 64 hexadecimal digits")
