@@ -91,6 +91,58 @@ def test_feed_pages_become_updates_removals_and_opinions() -> None:
     assert opinion.category == Agg.POSITIVE_CLASS and opinion.tags == {"confirmed"}
 
 
+def test_a_local_copy_is_fetched_whole_then_by_its_changes(tmp_path: Path) -> None:
+    require_threatexchange()
+    from threatexchange.signal_type.pdq.signal import PdqSignal
+
+    from hashwall.interop.threatexchange import HashwallCollabConfig, HashwallSignalExchangeAPI
+    from hashwall.service.feed import Cursor
+    from hashwall.service.feed_copy import FeedCopy, _block_of_items
+
+    rng = np.random.default_rng(9)
+    a, b, c = (random_pdq(rng) for _ in range(3))
+    folder = tmp_path / "copy"
+    copy = FeedCopy.open(folder, "http://hashwall.invalid")
+    copy.begin_snapshot("feed", {})
+    copy.add_block(_block_of_items({
+        "itm_a": {"kind": "image", "trust": "vouched", "state": "active",
+                  "signals": [{"type": "pdq", "value": a, "quality": 90}]},
+        "itm_b": {"kind": "image", "trust": "unvouched", "state": "active",
+                  "signals": [{"type": "pdq", "value": b, "quality": 90}]},
+    }.items()))  # fmt: skip
+    copy.finish_snapshot(Cursor("events", 2).encode(), 2)
+    api = HashwallSignalExchangeAPI(
+        HashwallCollabConfig(name="hw", server="http://hashwall.invalid", copy_dir=str(folder)),
+        None,  # type: ignore[arg-type]  # no server is asked
+    )
+    stored: dict[str, Any] = {}
+    deltas = list(api.fetch_iter([PdqSignal], None))
+    for delta in deltas:
+        api.naive_fetch_merge(stored, delta.updates)
+    assert set(stored) == {"itm_a", "itm_b"}
+    checkpoint = deltas[-1].checkpoint
+    assert not checkpoint.is_stale()
+
+    copy.append_changes([
+        {"op": "del", "item": "itm_a"},
+        {"op": "set", "item": "itm_b", "trust": "vouched"},
+        {"op": "put", "item": "itm_c", "kind": "image", "trust": "vouched", "state": "active",
+         "signals": [{"type": "pdq", "value": c, "quality": 90}]},
+    ])  # fmt: skip
+    copy.save_meta()
+    (delta,) = api.fetch_iter([PdqSignal], checkpoint)
+    assert delta.updates["itm_a"] is None and delta.updates["itm_b"].signals is None
+    api.naive_fetch_merge(stored, delta.updates)
+    by_type = api.naive_convert_to_signal_type([PdqSignal], api.collab, stored)
+    assert set(by_type[PdqSignal]) == {b, c}
+    assert by_type[PdqSignal][b].items == [("itm_b", "vouched", "active")]
+
+    copy.compact()  # a new base: the tooling is told to clear and fetch it whole
+    assert delta.checkpoint.is_stale()
+    (whole,) = api.fetch_iter([PdqSignal], None)
+    assert set(whole.updates) == {"itm_b", "itm_c"}
+
+
 @pytest.fixture
 def server(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Served]:
     require_threatexchange()

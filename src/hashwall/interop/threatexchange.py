@@ -57,10 +57,16 @@ except ImportError as exc:  # pragma: no cover - depends on the installation
         "pip install 'hashwall[interop]'"
     ) from exc
 
+from pathlib import Path
+
 from hashwall.client import ApiError, Client
+from hashwall.errors import HashwallError
+from hashwall.service.feed_copy import FeedCopy
 
 #: Items plus events per feed page.
 PAGE_SIZE: t.Final = 1000
+#: Items per delta when a local copy is read whole.
+COPY_BATCH: t.Final = 100_000
 #: The PDQ quality given with a signal checked for a verdict: the tooling keeps no quality, and
 #: only hashes of real uploads (quality checked when they were hashed) come back as opinions.
 REPORTED_PDQ_QUALITY: t.Final = 100
@@ -142,6 +148,11 @@ class _RequiredFields:
 class HashwallCollabConfig(CollaborationConfigWithDefaults, _RequiredFields):
     """A collaboration with one hashwall server (its key: :class:`HashwallCredentials`)."""
 
+    copy_dir: str = field(
+        default="",
+        metadata={"help": "a folder kept by `hashwall feed sync --dir`: fetch reads it, not the server"},
+    )
+
 
 @dataclass
 class HashwallCredentials(auth.CredentialHelper):
@@ -165,14 +176,26 @@ class HashwallCredentials(auth.CredentialHelper):
 
 @dataclass
 class HashwallCheckpoint(state.FetchCheckpointBase):
-    """Where the feed stopped: its cursor, and the event log's head then."""
+    """Where the feed stopped: its cursor, and the event log's head then. Fetched from a local
+    copy (``copy_dir``): the copy's base generation and how many of its changes were read."""
 
     cursor: str
     head_seq: int
     fetched_at: int
+    copy_dir: str = ""
+    generation: int = -1
+    changes_read: int = 0
 
     def is_stale(self) -> bool:
-        return False  # a cursor stays valid; one the server refuses makes fetch say so
+        """A cursor stays valid (one the server refuses makes fetch say so); a local copy's
+        position only while the copy keeps its base (a new one, after a compaction or a fresh
+        snapshot, is read again whole: the tooling clears what it fetched, then fetches)."""
+        if not self.copy_dir:
+            return False
+        try:
+            return FeedCopy.open(Path(self.copy_dir)).generation != self.generation
+        except HashwallError:
+            return True
 
 
 @dataclass
@@ -326,6 +349,11 @@ class HashwallSignalExchangeAPI(
         collab: HashwallCollabConfig,
         credentials: HashwallCredentials | None = None,
     ) -> "HashwallSignalExchangeAPI":
+        if credentials is None and collab.copy_dir:
+            try:  # fetching from a local copy needs no key (reporting opinions does)
+                credentials = HashwallCredentials.get(cls)
+            except auth.SignalExchangeAPIInvalidAuthException:
+                return cls(collab, Client(collab.server))
         credentials = credentials or HashwallCredentials.get(cls)
         return cls(collab, Client(collab.server, key=credentials.key))
 
@@ -347,7 +375,11 @@ class HashwallSignalExchangeAPI(
         supported_signal_types: t.Sequence[type[signal_base.SignalType]],
         checkpoint: HashwallCheckpoint | None,
     ) -> t.Iterator[_Delta]:
-        """One delta per feed page, from the checkpoint's cursor, until the feed is caught up."""
+        """One delta per feed page, from the checkpoint's cursor, until the feed is caught up
+        (with ``copy_dir``: from the local copy, :meth:`fetch_copy`)."""
+        if self.collab.copy_dir:
+            yield from self.fetch_copy(Path(self.collab.copy_dir), checkpoint)
+            return
         cursor = checkpoint.cursor if checkpoint is not None else None
         while True:
             try:
@@ -371,6 +403,53 @@ class HashwallSignalExchangeAPI(
             )
             if not page.more:
                 return
+
+    @staticmethod
+    def fetch_copy(
+        directory: Path, checkpoint: HashwallCheckpoint | None, batch: int = COPY_BATCH
+    ) -> t.Iterator[_Delta]:
+        """The live set of a copy kept by ``hashwall feed sync`` (``--dir``), loaded as it is:
+        whole, in deltas of ``batch`` items, when the checkpoint is of another base (or none);
+        else the copy's changes since the checkpoint (removals as ``None``)."""
+        try:
+            copy = FeedCopy.open(directory)
+            view = copy.view()
+            changes = copy.log_records()
+        except HashwallError as exc:
+            raise ValueError(f"{exc.message} (the hashwall collaboration's copy_dir)") from exc
+
+        def position() -> HashwallCheckpoint:
+            return HashwallCheckpoint(copy.cursor or "", int(copy.meta.get("head_seq") or 0),
+                                      int(time.time()), str(directory), copy.generation,
+                                      len(changes))  # fmt: skip
+
+        if checkpoint is None or checkpoint.generation != copy.generation:
+            updates: dict[str, HashwallItemRecord | None] = {}
+            for ref, item in view.items():
+                updates[ref] = HashwallItemRecord(
+                    item["kind"], item["trust"], item["state"], _signals(item["signals"])
+                )
+                if len(updates) >= batch:
+                    yield _Delta(updates, position())
+                    updates = {}
+            yield _Delta(updates, position())
+            return
+        updates = {}
+        for change in changes[checkpoint.changes_read :]:
+            ref, op = str(change.get("item")), change.get("op")
+            record: HashwallItemRecord | None
+            if op == "put":
+                record = HashwallItemRecord(change.get("kind"), change.get("trust"),
+                                            change.get("state"), _signals(change.get("signals")))  # fmt: skip
+            elif op == "set":
+                record = HashwallItemRecord(trust=change.get("trust"), state=change.get("state"))
+            else:
+                record = None
+            if ref in updates and record is not None:
+                updates[ref] = HashwallSignalExchangeAPI.fetch_value_merge(updates[ref], record)
+            else:
+                updates[ref] = record
+        yield _Delta(updates, position())
 
     @classmethod
     def naive_convert_to_signal_type(

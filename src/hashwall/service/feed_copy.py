@@ -598,7 +598,7 @@ class FeedCopy:
         return erased
 
     def _erase_log(self, refs: set[str]) -> int:
-        records = self._log_records()
+        records = self.log_records()
         hits = [r for r in records if r.get("op") == "put" and r.get("item") in refs
                 and r.get("signals")]  # fmt: skip
         if not hits:
@@ -619,7 +619,8 @@ class FeedCopy:
         self.save_meta()
         return len(hits)
 
-    def _log_records(self) -> list[dict[str, Any]]:
+    def log_records(self) -> list[dict[str, Any]]:
+        """The changes since the base, in order (the committed part of the log)."""
         size = int(self.meta.get("log_bytes", 0))
         if not size:
             return []
@@ -653,7 +654,7 @@ class FeedCopy:
             raise InvalidInput(f"{self.directory} holds no synced copy yet: run `hashwall feed sync`")
         vocab: dict[str, list[str]] = {k: list(v) for k, v in self.meta["vocab"].items()}
         base = self._base_part(vocab)
-        records = self._log_records()
+        records = self.log_records()
         added: dict[str, dict[str, Any]] = {}
         state = base.state.copy()
         trust = base.trust.copy()
