@@ -149,3 +149,23 @@ def test_video_files_are_hashed_in_the_sandbox_banked_densely_and_checked(
 
         broken = {"file": ("broken.mp4", videos["clip"][: len(videos["clip"]) // 3], "video/mp4")}
         assert api.post("/v1/check", "feed", files=broken).status_code == 422
+
+
+def test_the_feed_carries_a_videos_frames_with_their_numbers_and_timestamps(
+    url: str, videos: dict[str, bytes]
+) -> None:
+    frames = _frames(videos["clip"])
+    banked = {"kind": "video", "signals": [], "frames": frames}
+    with running_api(url) as api:
+        assert api.post("/v1/cases", "intake_a", json={"items": [banked]}).status_code == 201
+        page = api.get("/v1/feed", "feed")
+        assert page.status_code == 200, page.text
+        body = page.json()
+        held = [s for item in body.get("items", []) for s in item["signals"]]
+        held += [s for event in body.get("events", []) for s in event.get("signals", [])]
+        shown = [
+            (s["value"], s["frame_number"], s["frame_timestamp"])
+            for s in held
+            if s["type"] == "vpdq_frame"
+        ]
+        assert shown[: len(frames)] == [(f["pdq"], f["frame"], f["timestamp"]) for f in frames]
