@@ -8,22 +8,30 @@ rotation when the black corners give its angle away); each candidate is hashed w
 the upload itself and looked up in the same bank. Nothing new is banked: it works for every
 photo banked with PDQ alone, and reveals nothing more than PDQ if the bank leaks.
 
-Detection works on a small copy (longer side at most :data:`WORK_SIDE`):
+Detection works on a sampled copy (longer side at most :data:`WORK_SIDE`); the boxes it finds
+are then refined on the upload's pixels:
 
-* **uniform surround** (:func:`_uniform_box`): the colour most of the border ring has (when
-  at least :data:`RING_SHARE` of it has one) is the background; pixels farther than
-  :data:`COLOUR_TOL` from it are content. The box is the longest run of columns, then of rows
-  (within those columns), whose share of content pixels is at least half the largest share:
-  text and icons on a bar or a screenshot's chrome are sparse, the photo is dense.
-* **blurred surround** (:func:`_sharp_box`): the same runs over the share of pixels with a
-  gradient above :data:`SHARP_GRAD`, found where the border ring has almost none (a blurred,
-  enlarged copy has no fine detail; the photo pasted on it does).
+* **uniform surround** (:func:`_uniform_boxes`): the colour of each outermost line that is at
+  least :data:`RING_SHARE` one colour is a background; pixels farther than :data:`COLOUR_TOL`
+  from it are content. The box is the longest run of columns, then of rows (within those
+  columns), whose share of content pixels is at least half the largest share: text and icons
+  on a bar or a screenshot's chrome are sparse, the photo is dense. Its sides are then moved
+  to the pixel line where that share reaches half.
+* **blurred surround**, when the border lines have almost no pixel with a gradient above
+  :data:`SHARP_GRAD` (a blurred, enlarged copy has no fine detail; the photo pasted on it
+  does): lines with too few sharp pixels are cut from every side (:func:`_sharp_box`), and,
+  as a second candidate, each side is put at the first line with a step that stands out from
+  every step outside it (:func:`_step_box`: the edge of the pasted photo). Both are refined on
+  the pixels to the line of the largest step.
 * **small rotation on black** (:func:`_deskew`): on a black surround whose four corners are
   empty triangles of the same angle (0.5 to 20 degrees), the picture is turned back by that
   angle and its black surround removed.
 
 A candidate within :data:`MIN_CHANGE` of the whole frame on every side is dropped (the upload's
-own hash covers it), as is one smaller than :data:`MIN_SIDE_SHARE` of either side.
+own hash covers it), as is one smaller than :data:`MIN_SIDE_SHARE` of either side or
+:data:`MIN_AREA_SHARE` of the area. What this cannot undo: a photo whose own background has
+the surround's colour (an object on white inside white meme bars or a white app frame), crops,
+and rotations whose corners were cut away.
 """
 
 from __future__ import annotations
@@ -49,6 +57,12 @@ SHARP_GRAD = 14.0
 RING_SHARP_MAX = 0.02
 #: A line of a blurred surround has less than this share of sharp pixels.
 LINE_SHARP_MIN = 0.02
+#: The step detector looks for a side within this share of the frame from it.
+STEP_REACH = 0.3
+#: ... and takes a line whose step (mean grey difference from its outer neighbour) is at
+#: least STEP_MIN and this many times every step before it.
+STEP_OUTLIER = 3.0
+STEP_MIN = 6.0
 #: A line (row or column) is content when its share is at least this part of the largest.
 LINE_SHARE = 0.5
 #: Gaps (in work pixels, as a share of the side) a run of content lines may jump.
@@ -194,6 +208,29 @@ def _sharp_box(small: npt.NDArray[np.int16]) -> Box | None:
     grad[:, 1:] = np.abs(np.diff(grey, axis=1))
     grad[1:, :] = np.maximum(grad[1:, :], np.abs(np.diff(grey, axis=0)))
     return _trim_box(grad > SHARP_GRAD, LINE_SHARP_MIN)
+
+
+def _step_box(small: npt.NDArray[np.int16]) -> Box:
+    """On a blurred surround: each side at the first line, going in from the frame over at
+    most :data:`STEP_REACH` of it, whose step from its outer neighbour is at least
+    :data:`STEP_MIN` and :data:`STEP_OUTLIER` times every step before it (the photo pasted on
+    its blurred copy); else the frame's own side."""
+    grey = small.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+    h, w = grey.shape
+    rows = np.abs(np.diff(grey, axis=0)).mean(axis=1)  # rows[k]: step from line k to k + 1
+    cols = np.abs(np.diff(grey, axis=1)).mean(axis=0)
+
+    def side(steps: npt.NDArray[np.float32], n: int, start: bool) -> int:
+        reach = max(1, int(STEP_REACH * n))
+        part = steps[:reach] if start else steps[::-1][:reach]
+        outside = 1.0  # the largest step met so far, from the frame's side inwards
+        for k, value in enumerate(part.tolist()):
+            if value >= STEP_MIN and value >= STEP_OUTLIER * outside:
+                return k + 1 if start else n - k - 1
+            outside = max(outside, value)
+        return 0 if start else n
+
+    return Box(side(cols, w, True), side(rows, h, True), side(cols, w, False), side(rows, h, False))
 
 
 def _ring_sharp_share(small: npt.NDArray[np.int16]) -> float:
@@ -388,6 +425,7 @@ def content_boxes(rgb: npt.NDArray[np.uint8]) -> list[tuple[str, Box]]:
     sharp = _sharp_box(small)
     if sharp is not None:
         found.append(("sharp", sharp, None))
+        found.append(("step", _step_box(small), None))
     out: list[tuple[str, Box]] = []
     kept: list[Box] = []
     for kind, box, colour in found:
