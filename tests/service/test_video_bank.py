@@ -19,6 +19,7 @@ from hashwall.service.check import CheckRequest, check
 from hashwall.service.context import ServiceContext
 from hashwall.service.indexes import LiveIndexes
 from hashwall.service.intake import AllItemsRefused, ItemSubmission, create_case
+from hashwall.service.reviews import list_pending_matches
 from hashwall.service.withdraw import withdraw_case
 
 from support import textured_rgb
@@ -131,6 +132,10 @@ def test_a_banked_video_is_found_in_its_reencode_inside_a_longer_video_and_in_a_
 
     unrelated = check(ctx, platform, _upload(ctx, clips["unrelated"]))
     assert unrelated.decision == "allow" and not unrelated.matches
+
+    # The match records keep no frame distance (the platform reveals distances).
+    pending = list_pending_matches(ctx, platform)
+    assert pending and all(m.distance is None for m in pending)
 
 
 def test_without_a_live_index_the_store_is_scanned_with_the_same_rule(

@@ -433,9 +433,10 @@ def _decide(
             continue
         candidate = candidates[item_id]
         orientation = _orientation_name(candidate)
-        rows.append(
-            NewMatch(item_id, decision, candidate.signal_type, candidate.distance, orientation)
-        )
+        # A video's match keeps no distance: one frame's exact distance says nothing of the
+        # video, and would tell a platform's pending matches about a banked frame.
+        distance = None if item_id in videos else candidate.distance
+        rows.append(NewMatch(item_id, decision, candidate.signal_type, distance, orientation))
     if decoy is not None:  # judged like a hit; it was none
         return _allow(ctx, request, check_id), []
     if not rows:
