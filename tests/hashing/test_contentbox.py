@@ -100,3 +100,29 @@ def test_full_size_scales_with_the_box() -> None:
 def test_tiny_and_flat_images_give_no_candidate() -> None:
     assert candidates(np.zeros((3, 3, 3), np.uint8)) == []
     assert candidates(np.full((100, 80, 3), 200, np.uint8)) == []
+
+
+def _jpeg(img: Image.Image) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=95)
+    return buf.getvalue()
+
+
+def test_hash_image_gives_the_regions_of_a_check_only_when_asked() -> None:
+    from hashwall.hashing.image import hash_image
+
+    photo = _photo(6)
+    canvas = Image.new("RGB", (400, 330), (255, 255, 255))
+    canvas.paste(photo, (40, 45))
+    data = _jpeg(canvas)
+    assert hash_image(data, fast=True, orientations=True).regions == ()
+    hashes = hash_image(data, fast=True, orientations=True, regions=True)
+    want = pdq_fast(_pixels(photo)).hash
+    assert len(hashes.regions) == 1 and len(hashes.regions[0]) == 8
+    assert hashes.regions[0][0].distance(want) <= 16
+    assert hashes.pdq.distance(want) > 31  # the upload's own hash misses
+    (values,) = hashes.region_values()["pdq"]
+    assert values[0] == hashes.regions[0][0].hex
+    assert hash_image(_jpeg(photo), regions=True).region_values() == {}

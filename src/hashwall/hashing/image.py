@@ -48,6 +48,9 @@ class ImageHashes:
     frame_count: int = 1
     orientations: tuple[PdqHash, ...] | None = None
     notes: tuple[Note, ...] = field(default=())
+    #: The 8 dihedral PDQ hashes of each place the photo may be inside the upload (pads,
+    #: bars, an app frame removed; ``hashing.contentbox``), when asked for; usable ones only.
+    regions: tuple[tuple[PdqHash, ...], ...] = ()
 
     @property
     def usable(self) -> bool:
@@ -77,18 +80,27 @@ class ImageHashes:
             return {}
         return {PdqSignal.name: tuple(h.hex for h in self.orientations)}
 
+    def region_values(self) -> dict[str, tuple[tuple[str, ...], ...]]:
+        """The regions' values by signal type (empty when none were computed or found)."""
+        if not self.regions:
+            return {}
+        return {PdqSignal.name: tuple(tuple(h.hex for h in r) for r in self.regions)}
+
 
 def hash_image(
     data: bytes,
     *,
     fast: bool = False,
     orientations: bool = False,
+    regions: bool = False,
     settings: Settings | None = None,
 ) -> ImageHashes:
     """Fingerprint the bytes of one image: PDQ (with quality), md5 and sha256.
 
     Raises a :class:`hashwall.errors.HashwallError` for anything that is not a decodable image
-    within the limits of ``settings``. ``orientations=True`` adds the eight dihedral PDQ hashes.
+    within the limits of ``settings``. ``orientations=True`` adds the eight dihedral PDQ hashes;
+    ``regions=True`` (for a check: nothing of it is banked) adds those of each place the photo
+    may be inside the upload (``hashing.contentbox``), hashed in fast mode.
     """
     # The decoders (Pillow plugins, libheif) load on first use, not on import.
     from hashwall.media.decode import decode_image
@@ -121,6 +133,12 @@ def hash_image(
                 "featureless to match on; its PDQ hash will not be banked or matched",
             )
         )
+    found: tuple[tuple[PdqHash, ...], ...] = ()
+    if regions:
+        from hashwall.hashing.contentbox import region_hashes
+
+        full = (image.height, image.width)
+        found = tuple(region_hashes(image.pixels, full, MIN_QUALITY))
     d = digests(data)
     return ImageHashes(
         pdq=result.hash,
@@ -134,6 +152,7 @@ def hash_image(
         frame_count=image.frame_count,
         orientations=result.orientations,
         notes=tuple(notes),
+        regions=found,
     )
 
 
@@ -163,9 +182,12 @@ def hash_file(
     *,
     fast: bool = False,
     orientations: bool = False,
+    regions: bool = False,
     settings: Settings | None = None,
 ) -> ImageHashes:
     """Fingerprint a local image file; see :func:`hash_image`."""
     settings = settings or Settings()
     data = read_media_file(path, settings)
-    return hash_image(data, fast=fast, orientations=orientations, settings=settings)
+    return hash_image(
+        data, fast=fast, orientations=orientations, regions=regions, settings=settings
+    )
