@@ -10,7 +10,7 @@ peak memory is its own):
    methods as one batch of banked items; half deletions of live items, through the service);
 3. a re-sync with nothing new.
 
-Each line: seconds, the client's peak RSS (``ru_maxrss``), what the sync reported, and the
+Each line: seconds, the client's peak RSS (``VmHWM``), what the sync reported, and the
 size of the folder. The server's peak RSS (``VmHWM``, which includes its check index of the
 whole bank) is printed at the end. ``--python-path`` runs the client (and the server) from
 another source tree, e.g. an older version, for a before/after on the same bank.
@@ -38,7 +38,7 @@ SEED: Final = 20261204
 
 # Runs ``hashwall ARGS...`` in this process and prints its peak RSS as the last stderr line.
 _CHILD: Final = """
-import json, resource, sys, time
+import json, sys, time
 from hashwall.cli.main import app
 started = time.perf_counter()
 code = 0
@@ -47,7 +47,10 @@ try:
 except SystemExit as exc:
     code = exc.code or 0
 seconds = time.perf_counter() - started
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+peak = 0  # VmHWM: this process's own peak (ru_maxrss would include the parent's, from fork)
+for line in open("/proc/self/status"):
+    if line.startswith("VmHWM:"):
+        peak = int(line.split()[1]) * 1024
 print(json.dumps({"bench_child": True, "seconds": seconds, "peak_rss": peak, "code": code}),
       file=sys.stderr)
 """

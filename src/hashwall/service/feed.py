@@ -292,7 +292,7 @@ def open_snapshot_stream(
         after = position.after_item
         while True:
             with ctx.store.read() as repo:
-                rows, held = repo.read_snapshot_rows(position.seq, after, block)
+                rows, held, last = repo.read_snapshot_rows(position.seq, after, block)
             nxt = Cursor("snapshot", position.seq, rows[-1][0]) if rows else None
             with ctx.store.write() as repo:
                 repo.add_audit(
@@ -311,7 +311,7 @@ def open_snapshot_stream(
             if nxt is None:
                 return
             yield build_block(rows, held), nxt.encode()
-            if len(rows) < block:
+            if last:
                 return
             after = nxt.after_item
 
