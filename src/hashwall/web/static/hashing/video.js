@@ -172,6 +172,53 @@ export function keptFrames(frames) {
   return out;
 }
 
+/**
+ * The frame shown, as the decoder output it (WebCodecs: a VideoFrame of the <video>): its media
+ * time in seconds (null if unknown) and, for 8-bit 4:2:0 (I420, NV12) with no rotation to apply,
+ * its planes ({ yuv, width, height }, copyTo); else planes null.
+ */
+async function shownFrame(video) {
+  if (typeof VideoFrame !== "function") return { time: null, planes: null };
+  let frame;
+  try {
+    frame = new VideoFrame(video);
+  } catch {
+    return { time: null, planes: null };
+  }
+  const time = frame.timestamp / 1e6;
+  try {
+    const { format, visibleRect: rect } = frame;
+    const upright = !frame.rotation && !frame.flip;
+    // A phone's portrait video is stored sideways, and some have non-square pixels: the canvas
+    // draws those upright and at their display size.
+    const plain = upright && rect.width === frame.displayWidth && rect.height === frame.displayHeight;
+    if ((format !== "I420" && format !== "NV12") || !plain) return { time, planes: null };
+    const data = new Uint8Array(frame.allocationSize());
+    const layout = await frame.copyTo(data);
+    const fullRange = frame.colorSpace?.fullRange === true;
+    const yuv = { data: data.buffer, layout, format, fullRange };
+    return { time, planes: { yuv, width: rect.width, height: rect.height } };
+  } catch {
+    return { time, planes: null };
+  } finally {
+    frame.close();
+  }
+}
+
+/** True when a sample in the last second shows an earlier frame than planned: the video track
+ *  ended before the file's duration (an audio track runs on), and the browser shows its last
+ *  frame, which vPDQ does not hash (its number is not a multiple of frame_mod). */
+function pastTheEnd(sample, time, fps, duration) {
+  if (!fps || time === null || sample.t <= duration - SECONDS_PER_HASH) return false;
+  return Math.round(time * fps) < sample.frame;
+}
+
+/** The frame shown, drawn on the canvas: { pixels (RGBA bytes), width, height }. */
+function drawn(video, ctx, width, height) {
+  ctx.drawImage(video, 0, 0, width, height);
+  return { pixels: ctx.getImageData(0, 0, width, height).data.buffer, width, height };
+}
+
 /** Messages to a worker and their answers, by id; a worker that fails (could not load, ran out
  *  of memory) fails every question, asked before or after. */
 function asker(worker) {
@@ -245,10 +292,14 @@ export async function hashVideo(file, { worker, onProgress = () => {}, onFrame =
     for (const sample of plan) {
       check();
       await waitFor(video, "seeked", () => (video.currentTime = sample.t), "video_undecodable");
-      ctx.drawImage(video, 0, 0, width, height);
       if (sample === plan[0]) onFrame(video);
-      const pixels = ctx.getImageData(0, 0, width, height).data.buffer;
-      const answer = ask({ frame: { pixels, width, height } }, [pixels]);
+      const shown = await shownFrame(video);
+      if (pastTheEnd(sample, shown.time, fps, duration)) {
+        onProgress(++done, plan.length);
+        continue;
+      }
+      const frame = shown.planes ?? drawn(video, ctx, width, height);
+      const answer = ask({ frame }, [frame.yuv?.data ?? frame.pixels]);
       answer.catch(() => {}); // settled in order below; not an unhandled rejection meanwhile
       inFlight.push({ sample, answer });
       if (inFlight.length >= IN_FLIGHT) await settle();

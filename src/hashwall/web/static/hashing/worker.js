@@ -2,8 +2,9 @@
 // bytes and pixels stay inside this worker; only hex digests and a quality leave it.
 //
 // For a video (hashing/video.js, on the page, draws its frames) the worker answers two more
-// messages: { id, file, digests: true } -> the file signals only, and { id, frame: { pixels,
-// width, height } } (RGBA bytes of one frame, transferred) -> that frame's PDQ and quality.
+// messages: { id, file, digests: true } -> the file signals only, and { id, frame: { width,
+// height, pixels | yuv } } (one frame's RGBA bytes, or its decoded planes, transferred) -> that
+// frame's PDQ and quality.
 //
 // Signal types are modules: a file signal has fromBytes(bytes); a pixel signal has
 // begin(width, height) -> { neededRows, addRows, finish }. Adding one is one import here.
@@ -12,6 +13,7 @@ import * as md5 from "./signal-md5.js";
 import { pdqOfRgba } from "./pdq.js";
 import * as pdq from "./signal-pdq.js";
 import * as sha256 from "./signal-sha256.js";
+import { rgbaFromYuv } from "./yuv.js";
 
 const FILE_SIGNALS = [md5, sha256];
 const PIXEL_SIGNALS = [pdq];
@@ -137,9 +139,11 @@ async function digests(file) {
   return { signals: await fileSignals(await file.arrayBuffer()) };
 }
 
-/** The PDQ hash and quality of one video frame (RGBA bytes, opaque: a video has no alpha). */
-function hashFrame({ pixels, width, height }) {
-  const r = pdqOfRgba(new Uint8ClampedArray(pixels), width, height);
+/** The PDQ hash and quality of one video frame: RGBA bytes drawn by a canvas (`pixels`), or the
+ *  decoder's planes (`yuv`, converted as the server converts). A video has no alpha. */
+function hashFrame({ pixels, yuv, width, height }) {
+  const rgba = yuv ? rgbaFromYuv({ ...yuv, width, height }) : new Uint8ClampedArray(pixels);
+  const r = pdqOfRgba(rgba, width, height);
   return { pdq: r.hash, quality: r.quality };
 }
 
