@@ -352,7 +352,7 @@ class HashwallSignalExchangeAPI(
         if credentials is None and collab.copy_dir:
             try:  # fetching from a local copy needs no key (reporting opinions does)
                 credentials = HashwallCredentials.get(cls)
-            except auth.SignalExchangeAPIInvalidAuthException:
+            except auth.SignalExchangeAPIMissingAuthException:
                 return cls(collab, Client(collab.server))
         credentials = credentials or HashwallCredentials.get(cls)
         return cls(collab, Client(collab.server, key=credentials.key))
