@@ -22,6 +22,9 @@ from hashwall.hashing.signals import (
 from hashwall.hashing.vpdq import VideoHashes
 from hashwall.service.video import UploadFrames, file_digests, parse_upload, upload_of
 
+#: The most regions one upload may carry (``hashing.contentbox`` finds at most seven).
+MAX_REGIONS = 8
+
 
 @dataclass(frozen=True, slots=True)
 class CheckRequest:
@@ -34,6 +37,9 @@ class CheckRequest:
 
     signals: tuple[Signal, ...]
     orientations: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: Places the photo may be inside the upload (``hashing.contentbox``), each as all the
+    #: orientations of an oriented type's value, by type name; searched like the upload's own.
+    regions: Mapping[str, tuple[tuple[str, ...], ...]] = field(default_factory=dict)
     #: A video's usable frame hashes (``service/video.py``), when the upload is a video.
     frames: UploadFrames | None = None
 
@@ -48,6 +54,15 @@ class CheckRequest:
                 raise InvalidHash(f"send all {count} orientation hashes, or none")
             if name not in types:
                 raise InvalidHash(f"orientation hashes come with the upload's {name} signal")
+        for name, places in self.regions.items():
+            kind = SIGNAL_TYPES.get(name)
+            count = len(kind.orientations) if kind is not None else 0
+            if kind is None or count == 0 or any(len(p) != count for p in places):
+                raise InvalidHash(f"each region carries all {count} orientation hashes")
+            if len(places) > MAX_REGIONS:
+                raise InvalidHash(f"at most {MAX_REGIONS} regions per upload")
+            if name not in types:
+                raise InvalidHash(f"regions come with the upload's {name} signal")
         for signal in self.signals:
             if signal.quality is None and _type(signal).quality_required:
                 raise InvalidHash(f"a {signal.type} signal needs its quality (0-100)")
@@ -95,8 +110,9 @@ class CheckRequest:
 
     @classmethod
     def from_image(cls, hashes: ImageHashes) -> CheckRequest:
-        """The request for an image hashed here (with its orientations if they were computed)."""
-        return cls(tuple(hashes.all_signals()), hashes.orientation_values())
+        """The request for an image hashed here (with its orientations and regions if they
+        were computed)."""
+        return cls(tuple(hashes.all_signals()), hashes.orientation_values(), hashes.region_values())
 
     @classmethod
     def from_video(cls, hashes: VideoHashes) -> CheckRequest:
@@ -120,6 +136,10 @@ class CheckRequest:
             return turned
         value = self.value(signal_type)
         return (value,) if value is not None else ()
+
+    def region_variants(self, signal_type: str) -> tuple[tuple[str, ...], ...]:
+        """Each region's values of a type (its orientations), to search like :meth:`variants`."""
+        return self.regions.get(signal_type, ())
 
     def near(self) -> tuple[tuple[type[DistanceSignalType], Signal], ...]:
         """The upload's signals of distance types, with their types."""
