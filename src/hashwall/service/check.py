@@ -295,10 +295,14 @@ def _add_near_candidates(
         if not usable(ctx.settings, kind, signal.quality):
             continue
         radius = policy_threshold(platform.policy, kind)
-        for hit in _search(ctx, kind, request.variants(kind.name), radius):
-            held = candidates.get(hit.id)
-            if held is None or held.distance is None or hit.distance < held.distance:
-                candidates[hit.id] = _Candidate(hit.id, kind.name, hit.distance, hit.orientation)
+        # The upload's own values, then each place the photo may be inside it (its regions).
+        for values in (request.variants(kind.name), *request.region_variants(kind.name)):
+            for hit in _search(ctx, kind, values, radius):
+                held = candidates.get(hit.id)
+                if held is None or held.distance is None or hit.distance < held.distance:
+                    candidates[hit.id] = _Candidate(
+                        hit.id, kind.name, hit.distance, hit.orientation
+                    )
     frames, frame_kind = request.frames, frame_type()
     if frames is None or frame_kind is None or not len(frames):
         return
