@@ -147,9 +147,12 @@ def conformance(browser_frames: list[dict[str, Any]], server: list[VpdqFeature])
     return Conformance(len(browser_frames), within, nearest, same)
 
 
-#: Run before the page's scripts: a browser without requestVideoFrameCallback, where the page
-#: cannot measure the frame rate and seeks whole seconds instead.
-NO_FRAME_CALLBACK = "delete HTMLVideoElement.prototype.requestVideoFrameCallback;"
+#: Run before the page's scripts: a browser without requestVideoFrameCallback (the page cannot
+#: measure the frame rate and seeks whole seconds instead) nor WebCodecs (frames are drawn on a
+#: canvas instead of read from the decoder).
+OLDER_BROWSER = (
+    "delete HTMLVideoElement.prototype.requestVideoFrameCallback; delete window.VideoFrame;"
+)
 
 
 @pytest.mark.parametrize(
@@ -163,7 +166,7 @@ def test_browser_frame_hashes_are_within_10_bits_of_the_servers(
     clip = clips[kind]
     page = browsing.page
     if not measured:
-        page.add_init_script(NO_FRAME_CALLBACK)
+        page.add_init_script(OLDER_BROWSER)
     open_pick(page, server)
     pick(page, clip.name, clip.mime, clip.data)
     item = wait_finished(page, browsing)

@@ -54,7 +54,8 @@ function render(view) {
     li.className = "item";
     li.dataset.state = item.state;
     const title = document.createElement("strong");
-    title.textContent = fmt("item_label", { n: n + 1 });
+    title.textContent =
+      item.kind === "video" ? fmt("item_label_video", { n: n + 1 }) : fmt("item_label", { n: n + 1 });
     const text = document.createElement("span");
     text.textContent = " " + itemText(item);
     li.append(title, text);

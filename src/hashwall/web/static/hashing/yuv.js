@@ -1,11 +1,11 @@
 // A decoded video frame's Y'CbCr planes (WebCodecs VideoFrame.copyTo: I420 or NV12, 8 bits) to
-// RGBA, as the server converts: FFmpeg's swscale with its default matrix, BT.601, whatever the
+// RGBA, as the server converts: FFmpeg's swscale with its default matrix, BT601, whatever the
 // video is tagged with (vPDQ's reference does the same), limited range unless the frame says
 // full range, each chroma sample used for its 2 x 2 pixels. A canvas instead converts with the
-// matrix the video is tagged with, or its guess (BT.709 for HD): on saturated colours that
+// matrix the video is tagged with, or its guess (BT709 for HD): on saturated colours that
 // moves PDQ by 10 or more bits.
 
-// BT.601: [Y scale, V->R, U->G, V->G, U->B] for limited and full range.
+// BT601: [Y scale, V->R, U->G, V->G, U->B] for limited and full range.
 const LIMITED = [255 / 219, 1.596027, 0.391762, 0.812968, 2.017232];
 const FULL = [1, 1.402, 0.344136, 0.714136, 1.772];
 
