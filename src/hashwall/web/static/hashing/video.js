@@ -2,17 +2,20 @@
 // per second hashed with PDQ at the video's own size, frames of quality under 50 dropped, runs of
 // identical consecutive hashes kept once. Runs on the page, not in the worker (a worker has no
 // <video>): the file plays in a <video> element that is never in the document, from an object
-// URL (the bytes are never uploaded); each sampled frame is drawn to a canvas at its native size
-// and its RGBA pixels go to the hashing worker (worker.js), which answers its PDQ and quality.
+// URL (the bytes are never uploaded). Each sampled frame goes to the hashing worker (worker.js),
+// which answers its PDQ and quality: as the decoder's Y'CbCr planes where WebCodecs gives them
+// (VideoFrame.copyTo; the worker converts them with BT601 as the server does, yuv.js), else as
+// the RGBA pixels of a canvas it was drawn on at its displayed size.
 //
-// What a browser can know of a video: its duration, its displayed size (rotation applied) and
-// the frame shown at a time it seeks to; not its frame rate, frame count or codec. The frame
-// rate is measured: the video plays (muted, unseen) for a few frames and
-// requestVideoFrameCallback reports each presented frame's media time; the shortest gap between
-// two of them is one frame. With it, the page samples the server's frames: frame n = k *
-// int(fps) (vPDQ's frameMod), seeked at the middle of its display time, timestamp n / fps. If
-// it cannot be measured (no requestVideoFrameCallback, or no frame came in time), the page seeks
-// t = 0, 1, 2, ... s and estimates frame numbers at ASSUMED_FPS.
+// What a browser can know of a video: its duration (of the longest track), its displayed size
+// (rotation applied) and the frame shown at a time it seeks to, with that frame's own timestamp
+// where WebCodecs exists; not its frame rate, frame count or codec. The frame rate is measured:
+// the video plays (muted, unseen) for a few frames and requestVideoFrameCallback reports each
+// presented frame's media time; the shortest gap between two of them is one frame. With it, the
+// page samples the server's frames: frame n = k * int(fps) (vPDQ's frameMod), seeked at the
+// middle of its display time, timestamp n / fps. If it cannot be measured (no
+// requestVideoFrameCallback, or no frame came in time), the page seeks t = 0, 1, 2, ... s and
+// estimates frame numbers at ASSUMED_FPS.
 import { MIN_QUALITY } from "./pdq.js";
 
 export const MAX_SECONDS = 30 * 60; // longer videos: a clear message (an hour is 3,600 seeks)
