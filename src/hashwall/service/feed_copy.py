@@ -582,10 +582,11 @@ class FeedCopy:
         erased = 0
         for name in self.meta.get("types", {}):
             folder = self._type_dir(name)
-            owners = _load(folder / "owners.npy")
-            spans = [(int(np.searchsorted(owners, r, "left")),
-                      int(np.searchsorted(owners, r, "right"))) for r in rows]  # fmt: skip
-            spans = [(a, b) for a, b in spans if b > a]
+            owners = _load(folder / "owners.npy")  # non-decreasing: values come in item order
+            wanted = np.asarray(rows, dtype=owners.dtype)  # (the same dtype: no cast of owners)
+            lo = np.searchsorted(owners, wanted, "left").tolist()
+            hi = np.searchsorted(owners, wanted, "right").tolist()
+            spans = [(a, b) for a, b in zip(lo, hi, strict=True) if b > a]
             if not spans:
                 continue
             for column in ("values", "quality"):
