@@ -129,14 +129,17 @@ class DecodePool:
 
     # --- public ---------------------------------------------------------------------------
 
-    async def hash_media(self, data: bytes, *, fast: bool, orientations: bool) -> ImageHashes:
-        """Fingerprint media bytes in a worker; see :func:`hashwall.hash_image`.
+    async def hash_media(
+        self, data: bytes, *, fast: bool, orientations: bool, regions: bool = False
+    ) -> ImageHashes:
+        """Fingerprint media bytes in a worker; see :func:`hashwall.hash_image` (``regions``:
+        a check's, the places the photo may be inside the upload).
 
         Raises what ``hash_image`` raises for bad bytes, and :class:`DecodeFailed`,
         :class:`DecodeTimeout` or :class:`Overloaded` (see the module docstring). The event
         loop is never blocked.
         """
-        job = protocol.hash_job(fast=fast, orientations=orientations)
+        job = protocol.hash_job(fast=fast, orientations=orientations, regions=regions)
         return await self._run(job, data, self._timeout, protocol.hashes_from_wire)
 
     async def hash_video(

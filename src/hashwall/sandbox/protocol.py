@@ -5,8 +5,9 @@ length, then the bytes), which the worker uses on its end. Never pickle: the ser
 unpickle what a worker that decoded hostile bytes sends back.
 
 - server -> worker: a job, two frames: the JSON header ``{"task": "hash", "fast": bool,
-  "orientations": bool}`` (an image) or ``{"task": "video", "seconds_per_hash": float,
-  "mirror": bool, "max_frames": int}`` (a video), then the media bytes;
+  "orientations": bool, "regions": bool}`` (an image) or ``{"task": "video",
+  "seconds_per_hash": float, "mirror": bool, "max_frames": int}`` (a video), then the media
+  bytes;
 - worker -> server: one JSON document, ``{"ready": true}`` once at start (or ``{"ready": false,
   "message": ...}``), then per job ``{"ok": {...}}`` (:func:`hashes_to_wire`, or
   :meth:`~hashwall.hashing.vpdq.VideoHashes.to_wire` for a video) or
@@ -42,17 +43,20 @@ _HEX = re.compile(r"[0-9a-f]+")
 
 # The headers of the hash jobs, encoded once.
 _HASH_JOBS: Final = {
-    (fast, orientations): json.dumps(
-        {"task": "hash", "fast": fast, "orientations": orientations}
+    (fast, orientations, regions): json.dumps(
+        {"task": "hash", "fast": fast, "orientations": orientations, "regions": regions}
     ).encode()
     for fast in (False, True)
     for orientations in (False, True)
+    for regions in (False, True)
 }
+#: The most regions a worker may report (``hashing.contentbox`` finds at most seven).
+MAX_REGIONS: Final = 8
 
 
-def hash_job(*, fast: bool, orientations: bool) -> bytes:
+def hash_job(*, fast: bool, orientations: bool, regions: bool = False) -> bytes:
     """The header frame of a job that hashes the media bytes of the next frame."""
-    return _HASH_JOBS[bool(fast), bool(orientations)]
+    return _HASH_JOBS[bool(fast), bool(orientations), bool(regions)]
 
 
 def video_job(*, seconds_per_hash: float, mirror: bool, max_frames: int) -> bytes:
@@ -126,6 +130,7 @@ def hashes_to_wire(hashes: ImageHashes) -> dict[str, Any]:
             None if hashes.orientations is None else [h.hex for h in hashes.orientations]
         ),
         "notes": [[note.code, note.message] for note in hashes.notes],
+        "regions": [[h.hex for h in place] for place in hashes.regions],
     }
 
 
@@ -175,6 +180,11 @@ def hashes_from_wire(wire: Any) -> ImageHashes:
     notes = wire["notes"]
     if not isinstance(notes, list):
         raise TypeError("notes must be a list")
+    regions = wire.get("regions", [])
+    if not isinstance(regions, list) or len(regions) > MAX_REGIONS:
+        raise TypeError(f"regions must be a list of at most {MAX_REGIONS}")
+    if any(not isinstance(place, list) or len(place) != 8 for place in regions):
+        raise TypeError("each region must be 8 hashes")
     return ImageHashes(
         pdq=PdqHash.from_hex(_hex(wire["pdq"], 64)),
         quality=_int(wire["quality"]),
@@ -191,6 +201,7 @@ def hashes_from_wire(wire: Any) -> ImageHashes:
             else tuple(PdqHash.from_hex(_hex(h, 64)) for h in orientations)
         ),
         notes=tuple(Note(_str(code), _str(message)) for code, message in notes),
+        regions=tuple(tuple(PdqHash.from_hex(_hex(h, 64)) for h in place) for place in regions),
     )
 
 

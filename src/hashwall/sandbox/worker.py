@@ -82,6 +82,7 @@ def hash_media(header: dict[str, Any], data: bytes, settings: Settings) -> dict[
             data,
             fast=bool(header["fast"]),
             orientations=bool(header["orientations"]),
+            regions=bool(header.get("regions", False)),
             settings=settings,
         )
     except HashwallError as exc:
