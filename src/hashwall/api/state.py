@@ -36,8 +36,10 @@ log = logging.getLogger("hashwall.api")
 class MediaHasher(Protocol):
     """What the API needs of a decoder pool (:class:`~hashwall.sandbox.pool.DecodePool`)."""
 
-    async def hash_media(self, data: bytes, *, fast: bool, orientations: bool) -> ImageHashes:
-        """Fingerprint media bytes away from the server process."""
+    async def hash_media(
+        self, data: bytes, *, fast: bool, orientations: bool, regions: bool = False
+    ) -> ImageHashes:
+        """Fingerprint media bytes away from the server process (``regions``: a check's)."""
         ...
 
     async def hash_video(
