@@ -35,6 +35,10 @@ from rich.table import Table
 
 DEFAULT_CACHE: Final = Path(tempfile.gettempdir()) / "hashwall-bench-feed"
 SEED: Final = 20261204
+_ADDED: Final = (
+    '{{"item":"{ref}","kind":"image","trust":"vouched","signals":'
+    '[{{"type":"pdq","value":"{value}","quality":90}}]}}'
+)
 
 # Runs ``hashwall ARGS...`` in this process and prints its peak RSS as the last stderr line.
 _CHILD: Final = """
@@ -94,8 +98,10 @@ def _bulk_items(database: Path, n: int, chunk: int = 200_000) -> None:
         cur.execute("PRAGMA cache_size = -1048576")
         cur.execute("PRAGMA synchronous = OFF")
         (case_id,) = cur.execute("SELECT max(id) FROM cases").fetchone()
-        first = 1 + max(cur.execute(f"SELECT coalesce(max({c}), 0) FROM {t}").fetchone()[0]
-                        for t, c in (("items", "id"), ("signals", "id"), ("events", "seq")))  # fmt: skip
+        tables = (("items", "id"), ("signals", "id"), ("events", "seq"))
+        first = 1 + max(
+            cur.execute(f"SELECT coalesce(max({c}), 0) FROM {t}").fetchone()[0] for t, c in tables
+        )
         indexes = cur.execute(
             "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'signals' "
             "AND sql IS NOT NULL"
@@ -113,15 +119,15 @@ def _bulk_items(database: Path, n: int, chunk: int = 200_000) -> None:
                 zip(ids, part, [case_id] * len(part), [now] * len(part), strict=True),
             )
             cur.executemany(
-                "INSERT INTO signals (id, item_id, type, value, quality) VALUES (?, ?, 'pdq', ?, 90)",
+                "INSERT INTO signals (id, item_id, type, value, quality)"
+                " VALUES (?, ?, 'pdq', ?, 90)",
                 zip(ids, ids, values, strict=True),
             )
             cur.executemany(
                 "INSERT INTO events (seq, type, item_id, item_ref, payload, created_at)"
                 " VALUES (?, 'item_added', ?, ?, ?, ?)",
                 (
-                    (i, i, ref, '{"item":"%s","kind":"image","trust":"vouched","signals":'
-                     '[{"type":"pdq","value":"%s","quality":90}]}' % (ref, value), now)
+                    (i, i, ref, _ADDED.format(ref=ref, value=value), now)
                     for i, ref, value in zip(ids, part, values, strict=True)
                 ),
             )  # fmt: skip
@@ -163,9 +169,16 @@ def _change(url: str, changes: int) -> dict[str, int]:
             repo.add_signals_bulk((item.id, [s]) for item, s in zip(made, held, strict=True))
             repo.append_events(
                 [
-                    (ITEM_ADDED, {"item": item.item_ref, "kind": "image", "trust": "vouched",
-                                  "signals": [{"type": "pdq", "value": s.value, "quality": 90}]},
-                     item)  # fmt: skip
+                    (
+                        ITEM_ADDED,
+                        {
+                            "item": item.item_ref,
+                            "kind": "image",
+                            "trust": "vouched",
+                            "signals": [{"type": "pdq", "value": s.value, "quality": 90}],
+                        },
+                        item,
+                    )
                     for item, s in zip(made, held, strict=True)
                 ]
             )

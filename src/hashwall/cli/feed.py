@@ -239,9 +239,9 @@ def sync(
 def sync_command(
     server: ServerOption,
     key: KeyOption = None,
-    directory: Annotated[
-        Path, typer.Option("--dir", help="The folder of the local copy.")
-    ] = Path("./var/feed"),
+    directory: Annotated[Path, typer.Option("--dir", help="The folder of the local copy.")] = Path(
+        "./var/feed"
+    ),
     limit: Annotated[
         int, typer.Option(min=1, max=10_000, help="Items plus events per JSON page.")
     ] = 10_000,
@@ -285,12 +285,12 @@ def sync_command(
 
 @feed_app.command("export")
 def export_command(
-    directory: Annotated[
-        Path, typer.Option("--dir", help="The folder of the local copy.")
-    ] = Path("./var/feed"),
-    out: Annotated[
-        Path, typer.Option("--out", help="The JSON file to write (mode 0600).")
-    ] = Path("bank.json"),
+    directory: Annotated[Path, typer.Option("--dir", help="The folder of the local copy.")] = Path(
+        "./var/feed"
+    ),
+    out: Annotated[Path, typer.Option("--out", help="The JSON file to write (mode 0600).")] = Path(
+        "bank.json"
+    ),
     json_out: JsonOption = False,
 ) -> None:
     """Write the local copy as one JSON document (the form of ``bank.json``)."""

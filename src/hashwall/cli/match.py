@@ -37,7 +37,9 @@ def match_command(
     paths: Annotated[list[Path], typer.Argument(help="Upload files or folders (recursive).")],
     bank: Annotated[
         Path,
-        typer.Option("--bank", help="The copy `hashwall feed sync` keeps (its --dir), or a JSON copy."),
+        typer.Option(
+            "--bank", help="The copy `hashwall feed sync` keeps (its --dir), or a JSON copy."
+        ),
     ],
     reference: Annotated[
         bool, typer.Option("--reference", help="Hash in reference mode instead of fast mode.")

@@ -150,7 +150,9 @@ class HashwallCollabConfig(CollaborationConfigWithDefaults, _RequiredFields):
 
     copy_dir: str = field(
         default="",
-        metadata={"help": "a folder kept by `hashwall feed sync --dir`: fetch reads it, not the server"},
+        metadata={
+            "help": "a folder kept by `hashwall feed sync --dir`: fetch reads it, not the server"
+        },
     )
 
 
@@ -439,8 +441,12 @@ class HashwallSignalExchangeAPI(
             ref, op = str(change.get("item")), change.get("op")
             record: HashwallItemRecord | None
             if op == "put":
-                record = HashwallItemRecord(change.get("kind"), change.get("trust"),
-                                            change.get("state"), _signals(change.get("signals")))  # fmt: skip
+                record = HashwallItemRecord(
+                    change.get("kind"),
+                    change.get("trust"),
+                    change.get("state"),
+                    _signals(change.get("signals")),
+                )
             elif op == "set":
                 record = HashwallItemRecord(trust=change.get("trust"), state=change.get("state"))
             else:

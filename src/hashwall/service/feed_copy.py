@@ -47,6 +47,7 @@ from hashwall.domain import ITEM_KINDS, ITEM_STATES, ITEM_TRUSTS, LIVE_ITEM_STAT
 from hashwall.errors import InvalidInput
 from hashwall.hashing.codes import HASH_BYTES
 from hashwall.hashing.signals import SIGNAL_TYPES, DistanceSignalType
+from hashwall.service.feed_blocks import ItemBlock, SignalColumns, build_block
 from hashwall.store.events import (
     ITEM_ADDED,
     ITEM_DELETED,
@@ -55,7 +56,6 @@ from hashwall.store.events import (
     ITEM_WITHDRAWN,
     TRUST_CHANGED,
 )
-from hashwall.service.feed_blocks import ItemBlock, SignalColumns, build_block
 
 FORMAT: Final = "hashwall-feed-copy/2"
 #: The format of the JSON copy (``bank.json``) that ``hashwall feed sync`` wrote before, and
@@ -71,7 +71,7 @@ COMPACT_AFTER: Final = 50_000
 _HEADER_BYTES: Final = 256
 _TYPE_NAME: Final = re.compile(r"[a-z0-9_]{1,32}")
 _CHUNK: Final = 1 << 20
-_COLUMN_DTYPES: Final = {
+_COLUMN_DTYPES: Final[dict[str, np.dtype[Any]]] = {
     "owners": np.dtype("<i4"),
     "quality": np.dtype("<i2"),
     "frame_number": np.dtype("<i4"),
@@ -182,7 +182,8 @@ class Appender:
 
 def _load(path: Path, *, mmap: bool = True) -> np.ndarray:
     try:
-        return np.load(path, allow_pickle=False, mmap_mode="r" if mmap else None)
+        data: np.ndarray = np.load(path, allow_pickle=False, mmap_mode="r" if mmap else None)
+        return data
     except (OSError, ValueError) as exc:
         raise InvalidInput(f"cannot read {path}: {exc}; sync into a new --dir") from None
 
@@ -276,12 +277,15 @@ class CopyView:
                         signal["frame_timestamp"] = float(stamp[j])
                     held.setdefault(int(owners[j]), []).append(signal)
             for row in rows.tolist():
-                yield part.refs[row].decode(), {
-                    "kind": self.vocab["kind"][part.kind[row]],
-                    "trust": self.vocab["trust"][part.trust[row]],
-                    "state": self.vocab["state"][part.state[row]],
-                    "signals": held.get(row, []),
-                }
+                yield (
+                    part.refs[row].decode(),
+                    {
+                        "kind": self.vocab["kind"][part.kind[row]],
+                        "trust": self.vocab["trust"][part.trust[row]],
+                        "state": self.vocab["state"][part.state[row]],
+                        "signals": held.get(row, []),
+                    },
+                )
 
     def document(self) -> dict[str, Any]:
         """The copy as one JSON document (the ``bank.json`` form, for export)."""
@@ -316,15 +320,19 @@ def _block_of_items(items: Iterable[tuple[str, Mapping[str, Any]]]) -> ItemBlock
     for ref, item in items:
         rows.append((ref, str(item["kind"]), str(item["trust"]), str(item["state"])))
         for s in item.get("signals") or ():
-            if isinstance(s, Mapping) and isinstance(s.get("type"), str) and isinstance(
-                s.get("value"), str
+            if (
+                isinstance(s, Mapping)
+                and isinstance(s.get("type"), str)
+                and isinstance(s.get("value"), str)
             ):
                 held.append((ref, s["type"], s["value"], s.get("quality"),
                              s.get("frame_number"), s.get("frame_timestamp")))  # fmt: skip
     return build_block(rows, held)
 
 
-def _remap(codes: np.ndarray, names: Sequence[str], vocab: dict[str, list[str]], what: str):  # type: ignore[no-untyped-def]
+def _remap(
+    codes: np.ndarray, names: Sequence[str], vocab: dict[str, list[str]], what: str
+) -> npt.NDArray[np.uint8]:
     own = vocab[what]
     table = np.zeros(max(len(names), 1), dtype=np.uint8)
     for i, name in enumerate(names):
@@ -652,7 +660,9 @@ class FeedCopy:
                 "sync` again to complete it"
             )
         if self.cursor is None:
-            raise InvalidInput(f"{self.directory} holds no synced copy yet: run `hashwall feed sync`")
+            raise InvalidInput(
+                f"{self.directory} holds no synced copy yet: run `hashwall feed sync`"
+            )
         vocab: dict[str, list[str]] = {k: list(v) for k, v in self.meta["vocab"].items()}
         base = self._base_part(vocab)
         records = self.log_records()
@@ -706,7 +716,9 @@ class FeedCopy:
             shape_ok = all(c.shape[:1] == (count,) for c in columns) and (
                 columns[1].shape[1:] == ((HASH_BYTES,) if stored == "codes" else ())
             )
-            if not shape_ok or (count and not 0 <= int(columns[0].min()) <= int(columns[0].max()) < n):
+            if not shape_ok or (
+                count and not 0 <= int(columns[0].min()) <= int(columns[0].max()) < n
+            ):
                 raise InvalidInput(f"{folder} does not match the copy's items; sync again")
             signals[name] = tuple(columns)
         state = np.asarray(items["state"])
@@ -785,7 +797,7 @@ class FeedCopy:
                 for lo in range(0, int(owners.size), _CHUNK):
                     own = np.asarray(owners[lo : lo + _CHUNK])
                     keep = np.flatnonzero(part.live[own])
-                    # the item's new row: its rank among the part's live rows, after the parts before
+                    # the item's new row: its rank among the part's live rows, after earlier parts
                     outs[0].append(np.searchsorted(live_rows, own[keep]) + first)
                     for out, data in zip(outs[1:], rest, strict=True):
                         out.append(np.asarray(data[lo : lo + _CHUNK])[keep])

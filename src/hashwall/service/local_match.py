@@ -94,11 +94,11 @@ class LocalBank:
         near: dict[str, tuple[list[np.ndarray], list[np.ndarray]]] = {}
         owners_of: dict[str, list[tuple[int, np.ndarray]]] = {}
         for number, part in enumerate(view.parts):
-            for name, (owners, values, quality, *_) in part.signals.items():
+            for name, (held, values, quality, *_) in part.signals.items():
                 kind = SIGNAL_TYPES.get(name)
-                if kind is None or owners.size == 0:
+                if kind is None or held.size == 0:
                     continue
-                owners = np.asarray(owners)
+                owners = np.asarray(held)
                 alive = part.live[owners]
                 if kind.comparison == "exact":
                     for j in np.flatnonzero(alive).tolist():
@@ -227,4 +227,3 @@ def _threshold(policy: Mapping[str, Any], kind: type[SignalType]) -> int:
 
 def _order(match: LocalMatch) -> tuple[int, str]:
     return (match.distance if match.distance is not None else -1, match.item_ref)
-

@@ -12,7 +12,6 @@ from hashwall.store.repositories.base import RepositoryBase, build_row
 from hashwall.store.repositories.signals import StoredSignal
 from hashwall.store.tables import events, items, signals
 
-
 #: An item is live. Written so that no index serves it (``state || ''``): the item ref index
 #: must drive a page (a range of refs, in order, up to the limit). With the state index,
 #: SQLite read and sorted every live item for every page: a snapshot of N items took O(N²).
