@@ -54,8 +54,10 @@ def export_command(
     ] = None,
     feed_copy: Annotated[
         Path | None,
-        typer.Option(help="Export a platform's feed copy (the --dir of `hashwall feed sync`, "
-                     "or a JSON copy)."),
+        typer.Option(
+            help="Export a platform's feed copy (the --dir of `hashwall feed sync`, "
+            "or a JSON copy)."
+        ),
     ] = None,
     json_out: JsonOption = False,
 ) -> None:
