@@ -116,6 +116,10 @@ class IndexHolder:
         """Search the live index (see :meth:`MihIndex.search`)."""
         return self.index.search(query, radius)
 
+    def search_many(self, queries: npt.ArrayLike, radius: int) -> list[list[Match]]:
+        """Search each row of an ``(q, 32)`` uint8 array (see :meth:`MihIndex.search_many`)."""
+        return self.index.search_many(queries, radius)
+
     def search_dihedral(
         self, orientations: Sequence[Hash256] | npt.ArrayLike, radius: int
     ) -> list[DihedralMatch]:
