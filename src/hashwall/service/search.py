@@ -9,7 +9,7 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
-from hashwall.hashing.codes import Hash256
+from hashwall.hashing.codes import HASH_BYTES, Hash256
 from hashwall.hashing.signals import SIGNAL_TYPES, DistanceSignalType
 from hashwall.index.base import DIHEDRAL, DihedralMatch, Match
 from hashwall.index.brute import BruteForceIndex
@@ -79,6 +79,8 @@ def scan_store(
 class _Searchable(Protocol):
     def search(self, query: Hash256, radius: int) -> list[Match]: ...
 
+    def search_many(self, queries: npt.ArrayLike, radius: int) -> list[list[Match]]: ...
+
     def search_dihedral(
         self, orientations: Sequence[Hash256], radius: int
     ) -> list[DihedralMatch]: ...
@@ -90,10 +92,15 @@ def search_orientations(
     """Best distance (and its orientation position) per id over 8 orientations, or any number."""
     if len(orientations) == DIHEDRAL:
         return index.search_dihedral(list(orientations), radius)
+    if len(orientations) > DIHEDRAL:  # a video's frames: one kernel call for them all
+        queries = np.frombuffer(b"".join(q.value for q in orientations), dtype=np.uint8)
+        per_query = index.search_many(queries.reshape(-1, HASH_BYTES), radius)
+    else:
+        per_query = [index.search(query, radius) for query in orientations]
     best: dict[int, DihedralMatch] = {}
-    for position, query in enumerate(orientations):
-        for match in index.search(query, radius):
-            found = best.get(match.id)
-            if found is None or match.distance < found.distance:
+    for position, matches in enumerate(per_query):
+        for match in matches:
+            held = best.get(match.id)
+            if held is None or match.distance < held.distance:
                 best[match.id] = DihedralMatch(match.id, match.distance, position)
     return sorted(best.values(), key=lambda m: (m.distance, m.id))
