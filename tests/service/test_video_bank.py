@@ -21,6 +21,7 @@ from hashwall.service.indexes import LiveIndexes
 from hashwall.service.intake import AllItemsRefused, ItemSubmission, create_case
 from hashwall.service.reviews import list_pending_matches
 from hashwall.service.withdraw import withdraw_case
+from hashwall.store.repositories.signals import SignalRepository
 
 from support import textured_rgb
 from video_samples import encode_clip, panning_frames
@@ -248,3 +249,33 @@ def test_frames_come_with_a_video_and_within_the_limit(ctx: ServiceContext, worl
         CheckRequest.parse([{"type": "vpdq_frame", "value": GOOD["pdq"], "quality": 90}])
     with pytest.raises(InvalidHash, match="mirror_frames"):
         CheckRequest.parse([], frames=[GOOD], mirror_frames=[], settings=ctx.settings)
+
+
+def test_a_video_miss_on_a_platform_that_hides_hits_judges_a_video_decoy(
+    live_ctx: ServiceContext,
+    world: World,
+    clips: dict[str, Any],
+    images: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Hits answer allow there, so a miss must do a hit's work: read a banked video's frames
+    # and run the video rule on them (an image decoy would read none).
+    ctx = live_ctx
+    partner = world.partner("Helpline")
+    create_case(ctx, partner, [ItemSubmission.from_image(images["original"])])
+    video_ref = create_case(ctx, partner, [ItemSubmission((), "video", frames=clips["a"])])
+    assert ctx.live is not None and ctx.live.catch_up() == 2
+    read: list[list[int]] = []
+    original = SignalRepository.read_item_frames
+
+    def spy(self: SignalRepository, item_ids: Any, signal_type: str) -> Any:
+        read.append(sorted(item_ids))
+        return original(self, item_ids, signal_type)
+
+    monkeypatch.setattr(SignalRepository, "read_item_frames", spy)
+    lenient = world.platform("Lenient Co", "lenient", PlatformPolicy(unvouched_answer="allow"))
+    answer = check(ctx, lenient, _upload(ctx, clips["unrelated"]))
+    assert (answer.decision, answer.matches) == ("allow", ())
+    with ctx.store.read() as repo:
+        video = repo.get_item(video_ref.accepted[0].item_ref)
+    assert video is not None and read == [[video.id]]

@@ -247,7 +247,7 @@ class StoreStep:
             return _allow(ctx, request, self.check_id)
         decoy = None
         if not candidates and ctx.live is not None:  # a miss of a platform that hides hits
-            decoy = ctx.live.sample_id()
+            decoy = ctx.live.sample_id(_decoy_type(request).name)
         with ctx.store.write() as repo:
             result, hidden = _decide(
                 repo, ctx, actor, platform, request, self.check_id, candidates, decoy
@@ -387,7 +387,7 @@ def _decide(
     # A miss of a platform that hides hits runs the statement too, for the decoy (or for no
     # row id: they start at 1), so that it costs what a hit does.
     if not candidates and decoy is not None:
-        candidates = {decoy: _Candidate(decoy, UPLOAD_NEAR.name, 0, 0)}
+        candidates = {decoy: _Candidate(decoy, _decoy_type(request).name, 0, 0)}
     else:
         decoy = None
     # A video's frames are judged by the video rule, not one by one against the allowlist.
@@ -476,6 +476,15 @@ def _decide(
     )
     overall: CheckDecision = "block" if any(m.decision == "block" for m in matched) else "review"
     return CheckResult(check_id, overall, "match", matched), hidden
+
+
+def _decoy_type(request: CheckRequest) -> type[DistanceSignalType]:
+    """The type a miss's decoy is judged by: a video check's decoy is a video (its frames read
+    and the video rule run, as for a hit), an image's an image."""
+    frame_kind = frame_type()
+    if request.frames is not None and frame_kind is not None:
+        return frame_kind
+    return UPLOAD_NEAR
 
 
 def _by_frames(candidate: _Candidate) -> bool:

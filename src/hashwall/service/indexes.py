@@ -337,11 +337,13 @@ class LiveIndexes:
             distance_type(signal_type), search_orientations(holder, orientations, radius)
         )
 
-    def sample_id(self) -> int | None:
+    def sample_id(self, prefer: str | None = None) -> int | None:
         """A random item id of the distance indexes (None when they are empty): the decoy of
-        a check that must cost what a hit costs (``service/check.py``)."""
-        for name, holder in self.near.items():
-            found = holder.sample_id()
+        a check that must cost what a hit costs (``service/check.py``). ``prefer``: a type
+        whose index is tried first (a video check's decoy is a video)."""
+        names = sorted(self.near, key=lambda name: name != prefer)
+        for name in names:
+            found = self.near[name].sample_id()
             if found is not None:
                 return item_of_index_id(found) if name in self._members else found
         return None
