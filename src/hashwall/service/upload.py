@@ -73,13 +73,21 @@ class CheckRequest:
         signals: Sequence[Mapping[str, Any]],
         orientations: Sequence[str] | None = None,
         *,
+        regions: Sequence[Sequence[str]] | None = None,
         frames: Sequence[Mapping[str, Any]] | None = None,
         mirror_frames: Sequence[Mapping[str, Any]] | None = None,
         settings: object = None,
     ) -> CheckRequest:
         """Validate signals, and the oriented type's variants (``pdq_orientations`` on the
-        wire), from outside; a video's ``frames`` (and ``mirror_frames``) too, within the
-        limits of ``settings`` (``service/video.py``)."""
+        wire) and ``regions`` (``pdq_regions``), from outside; a video's ``frames`` (and
+        ``mirror_frames``) too, within the limits of ``settings`` (``service/video.py``)."""
+        if regions:
+            plain = cls.parse(signals, orientations, frames=frames, mirror_frames=mirror_frames)
+            kind = oriented_type()
+            if kind is None or frames is not None:
+                raise InvalidHash("regions come with an image's signals")
+            places = tuple(tuple(kind.canonical(v) for v in place) for place in regions)
+            return cls(plain.signals, plain.orientations, {kind.name: places})
         if frames is not None:
             if orientations is not None:
                 raise InvalidHash(

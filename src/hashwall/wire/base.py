@@ -35,6 +35,8 @@ Reason = Annotated[
     ),
 ]
 #: The 8 dihedral PDQ hashes of an image (compared, never stored).
+#: The most ``pdq_regions`` one upload may carry.
+MAX_REGIONS = 8
 Orientations = Annotated[
     list[Annotated[str, Field(max_length=64)]], Field(min_length=8, max_length=8)
 ]

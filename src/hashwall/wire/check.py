@@ -6,12 +6,21 @@ from typing import Annotated, Literal, Self
 
 from pydantic import Field, model_validator
 
-from hashwall.wire.base import MAX_BATCH, MAX_SIGNALS, ApiModel, Orientations, ResponseModel
+from hashwall.wire.base import (
+    MAX_BATCH,
+    MAX_REGIONS,
+    MAX_SIGNALS,
+    ApiModel,
+    Orientations,
+    ResponseModel,
+)
 from hashwall.wire.signals import Frames, SignalIn
 
 
 class CheckIn(ApiModel):
-    """One upload's signals; ``pdq_orientations``: its 8 dihedral PDQ hashes, if computed.
+    """One upload's signals; ``pdq_orientations``: its 8 dihedral PDQ hashes, if computed;
+    ``pdq_regions``: the 8 of each place the photo may be inside the upload (a border, bars or
+    an app frame removed), if computed (``hashwall.hashing.contentbox``).
 
     A video: ``kind: "video"`` and its ``frames`` (each hashed frame, in order), and
     ``mirror_frames`` (the same frames mirrored left to right) if computed; ``signals`` (the
@@ -20,6 +29,7 @@ class CheckIn(ApiModel):
     kind: Literal["image", "video"] = "image"
     signals: Annotated[list[SignalIn], Field(max_length=MAX_SIGNALS)]
     pdq_orientations: Orientations | None = None
+    pdq_regions: Annotated[list[Orientations], Field(max_length=MAX_REGIONS)] | None = None
     frames: Frames | None = None
     mirror_frames: Frames | None = None
 

@@ -86,6 +86,7 @@ def _wire(model: CheckIn, settings: object) -> CheckRequest:
     return CheckRequest.parse(
         [s.wire() for s in model.signals],
         model.pdq_orientations,
+        regions=model.pdq_regions,
         frames=None if model.frames is None else [f.wire() for f in model.frames],
         mirror_frames=None
         if model.mirror_frames is None
