@@ -1,5 +1,6 @@
 """A media check hashes the upload with its regions: a banked photo reposted inside a border
-is found; another photo in the same border is not; a check by hashes alone keeps working."""
+is found; another photo in the same border is not; a check by hashes alone keeps working, and
+finds it when it carries the regions (``pdq_regions``)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from hashwall.client.bodies import upload_body
+from hashwall.hashing.image import hash_image
 from hashwall.sandbox.pool import DecodePool
 from hashwall.settings import Settings
 
@@ -49,3 +52,9 @@ def test_a_bordered_repost_is_found_by_a_media_check(
             "/v1/check", "feed", json={"signals": item_json(hashes_of(repost))["signals"]}
         )
         assert by_hash.status_code == 200 and by_hash.json()["decision"] == "allow"
+        # The SDK's body of an upload hashed with its regions carries them (pdq_regions).
+        body = upload_body(hash_image(repost, fast=True, orientations=True, regions=True))
+        assert len(body["pdq_regions"]) == 1 and len(body["pdq_regions"][0]) == 8
+        assert api.post("/v1/check", "feed", json=body).json()["decision"] == "block"
+        short = {**body, "pdq_regions": [body["pdq_regions"][0][:7]]}
+        assert api.post("/v1/check", "feed", json=short).status_code == 422

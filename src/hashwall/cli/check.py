@@ -73,7 +73,7 @@ def _check_one(
     elif is_video_file(path, settings):
         hashes = hash_video_file(path, settings, None, fast, progress, mirror=True)
     else:
-        hashes = hash_file(path, fast=fast, orientations=True, settings=settings)
+        hashes = hash_file(path, fast=fast, orientations=True, regions=True, settings=settings)
     for attempt in range(RETRIES + 1):
         try:
             if send_media:

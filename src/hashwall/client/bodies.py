@@ -114,7 +114,8 @@ def item_body(item: ItemLike) -> dict[str, Any]:
 
 
 def upload_body(upload: UploadLike) -> dict[str, Any]:
-    """The wire form of one upload to check: ``{"signals", "pdq_orientations"?}``, or a video's
+    """The wire form of one upload to check: ``{"signals", "pdq_orientations"?,
+    "pdq_regions"?}``, or a video's
     ``{"kind", "signals", "frames", "mirror_frames"?}``."""
     if _is_video_hashes(upload):
         return _video_body(upload, mirrored=True)  # type: ignore[arg-type]
@@ -123,6 +124,8 @@ def upload_body(upload: UploadLike) -> dict[str, Any]:
         body: dict[str, Any] = {"signals": _image_signals(hashes)}
         if hashes.orientations is not None:
             body["pdq_orientations"] = [h.hex for h in hashes.orientations]
+        if hashes.regions:
+            body["pdq_regions"] = [[h.hex for h in place] for place in hashes.regions]
         return body
     if isinstance(upload, str | bytes) or not isinstance(upload, Sequence):
         raise TypeError("an upload is ImageHashes, VideoHashes or a list of signals")
