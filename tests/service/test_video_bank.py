@@ -4,6 +4,7 @@ banked clips match; unrelated and near-static videos do not). Clips are made in 
 
 from __future__ import annotations
 
+import io
 import itertools
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
@@ -12,13 +13,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from hashwall.domain import PlatformPolicy
+from hashwall.domain import Actor, PlatformPolicy
 from hashwall.errors import InvalidHash, TooManyFrames
 from hashwall.hashing.vpdq import hash_video
 from hashwall.service.check import CheckRequest, check
 from hashwall.service.context import ServiceContext
 from hashwall.service.indexes import LiveIndexes
 from hashwall.service.intake import AllItemsRefused, ItemSubmission, create_case
+from hashwall.service.list_formats import read_list
+from hashwall.service.lists import export_bank, import_list
 from hashwall.service.reviews import list_pending_matches
 from hashwall.service.withdraw import withdraw_case
 from hashwall.store.repositories.signals import SignalRepository
@@ -279,3 +282,17 @@ def test_a_video_miss_on_a_platform_that_hides_hits_judges_a_video_decoy(
     with ctx.store.read() as repo:
         video = repo.get_item(video_ref.accepted[0].item_ref)
     assert video is not None and read == [[video.id]]
+
+
+def test_lists_neither_export_nor_import_frame_hashes(
+    ctx: ServiceContext, world: World, clips: dict[str, Any]
+) -> None:
+    operator = Actor.operator()
+    _bank(ctx, world, clips["a"])
+    assert [line.signal_type for line in export_bank(ctx, operator)] == []
+    text = f"type,value,trust,quality\nvpdq_frame,{clips['a'][0]['pdq']},vouched,90\n"
+    report = import_list(
+        ctx, operator, read_list(io.StringIO(text), "csv"), partner="Helpline", label="x"
+    )
+    assert report.items_banked == 0
+    assert [(r.line, r.code) for r in report.refused] == [(2, "invalid_hash")]

@@ -3,7 +3,8 @@
 **Export** (:func:`export_bank`): every signal of every live item (``active`` or
 ``quarantined``), never those of withdrawn or deleted items (their values are gone from the
 store). ``trust`` is the item's (``unvouched``, ``vouched``, ``confirmed``), or ``quarantined``
-for a quarantined item. Video frame hashes are not exported (a list line has no frame number).
+for a quarantined item. Video frame hashes are not exported (a list line has no frame number),
+nor imported (``invalid_hash``).
 
 **Import** (:func:`import_list`): one import run banks its list as **one case** of the named
 intake partner (a case per list: the partner withdraws the list as a whole, or item by item).
@@ -190,6 +191,10 @@ def _validate(
             )
         except HashwallError as exc:
             report.refused.append(LineRefusal(line.line, exc.code, exc.message))
+            continue
+        if SIGNAL_TYPES[signal.type].many_per_item:
+            message = f"a {signal.type} value is a video's frame: a list line has no frame number"
+            report.refused.append(LineRefusal(line.line, "invalid_hash", message))
             continue
         floor = min_quality(ctx.settings, SIGNAL_TYPES[signal.type])
         if signal.quality is not None and floor is not None and signal.quality < floor:
