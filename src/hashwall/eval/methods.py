@@ -12,7 +12,11 @@ subclass added to :data:`METHODS`.
   (``pdq_min_quality``, 50) plus the md5 and sha256 of the file; a check (``hashwall check``)
   hashes the upload in fast mode (reduced JPEG decode) with its 8 orientations, matches the
   digests exactly and the PDQ hashes within the PDQ type's radius (31) when the upload's quality
-  is at least the floor. Everything goes through ``hashwall.hashing`` and ``hashwall.index``.
+  is at least the floor, and searches the upload's regions (``hashing.contentbox``: the photo
+  inside a border, bars or an app frame, a small rotation on black undone; each its 8 PDQ
+  hashes) the same way. Everything goes through ``hashwall.hashing`` and ``hashwall.index``.
+* ``crops``: ``hashwall`` plus 10 banked PDQ hashes of fixed centre and corner windows of each
+  photo (90 and 80%): what bank-side sub-regions buy on crops (measured, not adopted).
 """
 
 from __future__ import annotations
@@ -202,12 +206,14 @@ class _HashwallQuery:
     orientations: list[Hash256]
 
 
-class HashwallMethod(Method):
-    """hashwall today: reference-mode enrolment (PDQ above the quality floor, md5, sha256);
-    fast-mode checks with 8 orientations and exact digests."""
+class _HashwallPdqMethod(Method):
+    """hashwall without content boxes (as it was before them): reference-mode enrolment (PDQ
+    above the quality floor, md5, sha256); fast-mode checks with 8 orientations and exact
+    digests. Not compared on its own (``pdq8`` shows the same); :class:`HashwallMethod` adds
+    the regions."""
 
-    name = "hashwall"
-    description = "hashwall's current method (PDQ >= quality 50 in 8 orientations, md5, sha256)"
+    name = "hashwall_pdq"
+    description = "PDQ >= quality 50 in 8 orientations, md5, sha256"
 
     def __init__(self, settings: Settings | None = None) -> None:
         super().__init__(settings)
@@ -270,15 +276,17 @@ class _BoxesQuery:
     regions: list[list[Hash256]]
 
 
-class BoxesMethod(HashwallMethod):
-    """hashwall's method plus query-side content boxes: the upload's candidate rectangles of
-    photo content (pads, bars, frames removed; a small rotation on black undone) are hashed
-    with fast PDQ in 8 orientations and searched like the upload's own hash. Banks the same."""
+class HashwallMethod(_HashwallPdqMethod):
+    """What hashwall does: the bank of ``case create`` (PDQ >= quality 50, md5, sha256), and
+    the check of ``hashwall check``: the upload's 8 fast PDQ hashes and digests, plus its
+    regions (``hashing.contentbox``: the candidate rectangles of photo content, pads, bars and
+    frames removed, a small rotation on black undone), each hashed with fast PDQ in 8
+    orientations and searched like the upload's own hash."""
 
-    name = "boxes"
+    name = "hashwall"
     description = (
-        "hashwall + query-side content boxes (pads, bars, letterbox, screenshot frame, "
-        "deskew on black), each a PDQ query in 8 orientations at 31"
+        "PDQ >= quality 50 in 8 orientations, md5, sha256; the upload's regions (content "
+        "boxes: pads, bars, letterbox, app frame, deskew on black) searched too"
     )
 
     def query(self, prepared: Prepared) -> _BoxesQuery:  # type: ignore[override]
@@ -314,13 +322,13 @@ CROP_WINDOWS: tuple[tuple[float, float, float, float], ...] = (
 )
 
 
-class CropsMethod(BoxesMethod):
-    """``boxes`` plus bank-side crops: PDQ of :data:`CROP_WINDOWS` of each banked photo
+class CropsMethod(HashwallMethod):
+    """``hashwall`` plus bank-side crops: PDQ of :data:`CROP_WINDOWS` of each banked photo
     (10 more hashes); a match of any of a photo's hashes is a match of the photo. Measures
     what fixed sub-regions buy on crops; they fit crops that keep the centre or a corner."""
 
     name = "crops"
-    description = "boxes + 10 banked PDQ hashes of centre and corner windows (90%, 80%)"
+    description = "hashwall + 10 banked PDQ hashes of centre and corner windows (90%, 80%)"
 
     def __init__(self, settings: Settings | None = None) -> None:
         super().__init__(settings)
@@ -369,5 +377,5 @@ class CropsMethod(BoxesMethod):
 
 #: The methods a run compares, by name, in report order.
 METHODS: dict[str, type[Method]] = {
-    m.name: m for m in (PdqMethod, Pdq8Method, HashwallMethod, BoxesMethod, CropsMethod)
+    m.name: m for m in (PdqMethod, Pdq8Method, HashwallMethod, CropsMethod)
 }
