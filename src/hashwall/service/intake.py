@@ -485,7 +485,7 @@ def _bank(
             out.append((p, None))
             continue
         item = repo.add_item(case.id, kind=p.kind, trust=trust)
-        repo.add_signals(item.id, (*p.signals, *p.frames))
+        repo.add_signals_bulk([(item.id, (*p.signals, *p.frames))])  # no rows returned
         out.append((p, item))
     return out
 
