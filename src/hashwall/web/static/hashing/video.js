@@ -115,6 +115,7 @@ export function snapFps(gap) {
 async function measureFps(video) {
   if (!("requestVideoFrameCallback" in video)) return null;
   const times = [];
+  let handle = 0;
   await new Promise((resolve) => {
     const timer = setTimeout(resolve, LOAD_TIMEOUT_MS / 4);
     const onFrame = (now, meta) => {
@@ -123,15 +124,16 @@ async function measureFps(video) {
         clearTimeout(timer);
         resolve();
       } else {
-        video.requestVideoFrameCallback(onFrame);
+        handle = video.requestVideoFrameCallback(onFrame);
       }
     };
-    video.requestVideoFrameCallback(onFrame);
+    handle = video.requestVideoFrameCallback(onFrame);
     video.play().catch(() => {
       clearTimeout(timer);
       resolve();
     });
   });
+  video.cancelVideoFrameCallback(handle); // the seeks that follow present frames too
   video.pause();
   // Under load the player drops frames: the shortest gap between presented frames is one frame.
   let gap = Infinity;
