@@ -169,7 +169,7 @@ def test_an_interrupted_first_sync_resumes_without_gaps_or_duplicates(
     with pytest.raises(InvalidInput):
         sync(client, FeedCopy.open(folder, "local"), limit=10, block=2, checkpoint=0)
     saved = FeedCopy.open(folder, "local")
-    assert saved.meta["building"] and 0 < saved.meta["rows"]["items.npy"] < 9
+    assert saved.meta["building"] and 0 < saved.meta["rows"]["items/ref.npy"] < 9
     with pytest.raises(InvalidInput, match="has not finished"):
         saved.view()
     enrol(ctx.store, rng=rng)  # banked meanwhile: comes as an event
@@ -184,7 +184,7 @@ def test_a_damaged_or_foreign_copy_is_a_clear_error(
     enrol(ctx.store, rng=random.Random(4))
     folder = tmp_path / "copy"
     sync(InProcess(ctx, platform), FeedCopy.open(folder, "local"), limit=10)
-    items = FeedCopy.open(folder).base / "items.npy"
+    items = FeedCopy.open(folder).base / "items" / "state.npy"
     items.write_bytes(items.read_bytes()[:100])
     with pytest.raises(InvalidInput, match="cannot read"):
         LocalBank.load(folder)

@@ -8,7 +8,8 @@ peak memory is its own):
 1. the first sync into an empty folder;
 2. a re-sync after ``--changes`` changes (half new items, written with the store's bulk
    methods as one batch of banked items; half deletions of live items, through the service);
-3. a re-sync with nothing new.
+3. a re-sync with nothing new;
+4. loading the copy for matching, as ``hashwall match --bank`` does (``LocalBank.load``).
 
 Each line: seconds, the client's peak RSS (``VmHWM``), what the sync reported, and the
 size of the folder. The server's peak RSS (``VmHWM``, which includes its check index of the
@@ -58,6 +59,35 @@ for line in open("/proc/self/status"):
 print(json.dumps({"bench_child": True, "seconds": seconds, "peak_rss": peak, "code": code}),
       file=sys.stderr)
 """
+
+
+# Loads the copy for matching as ``hashwall match --bank`` does, and prints seconds and peak RSS.
+_LOAD_CHILD: Final = """
+import json, sys, time
+from pathlib import Path
+from hashwall.service.local_match import LocalBank
+started = time.perf_counter()
+folder = Path(sys.argv[1])
+bank = LocalBank.load(folder if not (folder / "bank.json").exists() else folder / "bank.json")
+seconds = time.perf_counter() - started
+peak = 0
+for line in open("/proc/self/status"):
+    if line.startswith("VmHWM:"):
+        peak = int(line.split()[1]) * 1024
+print(json.dumps({"seconds": seconds, "peak_rss": peak, "items": len(bank)}))
+"""
+
+
+def _load_for_matching(folder: Path, python_path: str | None) -> dict[str, Any]:
+    env = dict(os.environ)
+    if python_path:
+        env["PYTHONPATH"] = python_path
+    argv = [sys.executable, "-c", _LOAD_CHILD, str(folder)]
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
+    if done.returncode:
+        raise RuntimeError(f"loading the copy failed: {done.stderr[-2000:]}")
+    loaded: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return loaded
 
 
 def _cached_bank(n: int, cache: Path) -> tuple[Path, str, float]:
@@ -259,6 +289,7 @@ def run_feed_bench(
             rows.append({"step": "re-sync, nothing new", **_sync(address, key, folder,
                                                                 python_path)})  # fmt: skip
             server_peak = _peak_rss(server.process.pid)
+        loaded = _load_for_matching(folder, python_path)
     result = {
         "bank": bank,
         "changes": changes,
@@ -270,6 +301,7 @@ def run_feed_bench(
         "server_peak_rss": server_peak,
         "bench_peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
         "steps": rows,
+        "load_for_matching": loaded,
     }
     if json_out:
         print(json.dumps(result))
@@ -287,6 +319,14 @@ def run_feed_bench(
             f"{report.get('events', 0):,}",
             f"{row['folder_bytes'] / 2**20:,.0f} MiB",
         )
+    table.add_row(
+        "load for matching (match --bank)",
+        f"{loaded['seconds']:.1f}",
+        f"{loaded['peak_rss'] / 2**20:,.0f} MiB",
+        f"{loaded['items']:,}",
+        "",
+        "",
+    )
     console = Console()
     console.print(table)
     console.print(

@@ -4,10 +4,11 @@ A copy of a bank of millions of items must not be one JSON document read and wri
 every sync. The copy is a folder::
 
     meta.json                  format, server, platform, policy, cursor, head_seq, what is where
-    base-<g>/items.npy         one row per item: ref (S32), kind, trust, state (u1 codes of
-                               meta's ``vocab``), in the order they came
-    base-<g>/refkeys.npy       a 64-bit key of each ref, sorted, and base-<g>/refrows.npy the
-                               row of each: finding an item by ref is a binary search
+    base-<g>/items/            one row per item, in the order they came, a file per column:
+                               ref.npy (S32), kind.npy, trust.npy, state.npy (u1 codes of
+                               meta's ``vocab``), key.npy (a 64-bit key of the ref)
+    base-<g>/refkeys.npy       the keys, sorted, and base-<g>/refrows.npy the row of each:
+                               finding an item by ref is a binary search
     base-<g>/signals/<type>/   per signal type: values.npy (a distance type's (n, 32) uint8
                                codes, what the index loads as is; else the text, S<w>),
                                owners.npy (the item row), quality.npy, frame_number.npy,
@@ -63,7 +64,15 @@ FORMAT: Final = "hashwall-feed-copy/2"
 JSON_FORMAT: Final = "hashwall-feed-mirror/1"
 META_FILE: Final = "meta.json"
 LEGACY_FILE: Final = "bank.json"
-ITEM_DTYPE: Final = np.dtype([("ref", "S32"), ("kind", "u1"), ("trust", "u1"), ("state", "u1")])
+#: The item columns of a base (``items/<name>.npy``).
+ITEM_COLUMNS: Final[dict[str, np.dtype[Any]]] = {
+    "ref": np.dtype("S32"),
+    "kind": np.dtype("u1"),
+    "trust": np.dtype("u1"),
+    "state": np.dtype("u1"),
+    "key": np.dtype("<u8"),
+}
+_ITEM_ROWS: Final = "items/ref.npy"
 #: Bytes of a text value of a type stored as text (longer values are refused).
 TEXT_WIDTH: Final = 128
 #: Fold the log into a new base when it holds more changes than this (or than 2% of the base).
@@ -310,6 +319,14 @@ class CopyView:
         return cls([part], vocab, dict(policy))
 
 
+def _item_columns(part: Part, rows: slice | np.ndarray) -> list[tuple[str, np.ndarray]]:
+    """The item columns of ``rows`` of a part, as a base stores them."""
+    refs = np.ascontiguousarray(part.refs[rows], dtype="S32")
+    return [("ref", refs), ("kind", np.asarray(part.kind[rows])),
+            ("trust", np.asarray(part.trust[rows])), ("state", np.asarray(part.state[rows])),
+            ("key", ref_keys(refs))]  # fmt: skip
+
+
 def _fresh_vocab() -> dict[str, list[str]]:
     return {"kind": list(ITEM_KINDS), "trust": list(ITEM_TRUSTS), "state": list(ITEM_STATES)}
 
@@ -480,11 +497,7 @@ class FeedCopy:
             raise InvalidInput("no snapshot is being built in this copy")
         vocab = self.meta["vocab"]
         part = _part_of_block(block, vocab)
-        items = self._writer("items.npy", ITEM_DTYPE)
-        first = items.rows
-        rows = np.zeros(len(block), dtype=ITEM_DTYPE)
-        rows["ref"], rows["kind"], rows["trust"], rows["state"] = (
-            part.refs, part.kind, part.trust, part.state)  # fmt: skip
+        first = self._writer(_ITEM_ROWS, ITEM_COLUMNS["ref"]).rows
         for name, (owners, values, quality, number, stamp) in part.signals.items():
             folder = self._type_dir(name).relative_to(self.base)
             stored = "codes" if values.ndim == 2 else "text"
@@ -495,7 +508,8 @@ class FeedCopy:
             for column, data in (("quality", quality), ("frame_number", number),
                                  ("frame_timestamp", stamp)):  # fmt: skip
                 self._writer(f"{folder}/{column}.npy", _COLUMN_DTYPES[column]).append(data)
-        items.append(rows)
+        for column, data in _item_columns(part, slice(None)):
+            self._writer(f"items/{column}.npy", ITEM_COLUMNS[column]).append(data)
 
     def checkpoint(self, cursor: str, head_seq: int) -> None:
         """Make what was appended count, with the cursor to resume from."""
@@ -507,7 +521,8 @@ class FeedCopy:
 
     def finish_snapshot(self, cursor: str, head_seq: int) -> None:
         """The base is whole: write its ref keys and count it."""
-        items = self._writer("items.npy", ITEM_DTYPE)
+        for column, dtype in ITEM_COLUMNS.items():
+            self._writer(f"items/{column}.npy", dtype)
         for name, stored in self.meta["types"].items():  # every type has all its columns
             folder = self._type_dir(name).relative_to(self.base)
             tail = (HASH_BYTES,) if stored == "codes" else ()
@@ -515,21 +530,21 @@ class FeedCopy:
             self._writer(f"{folder}/values.npy", dtype, tail)
         self.checkpoint(cursor, head_seq)
         self.close()
-        del items
         self._write_ref_index(self.base)
         self.meta["building"] = False
-        self.meta["base_rows"] = int(self.meta["rows"].get("items.npy", 0))
+        self.meta["base_rows"] = int(self.meta["rows"].get(_ITEM_ROWS, 0))
         self.meta["rows"] = {}
         self.save_meta()
         self._remove_other_generations()
 
-    def _write_ref_index(self, base: Path) -> None:
-        items = _load(base / "items.npy")
-        keys = np.empty(items.shape[0], dtype=np.uint64)
-        for lo in range(0, items.shape[0], _CHUNK):
-            keys[lo : lo + _CHUNK] = ref_keys(np.asarray(items["ref"][lo : lo + _CHUNK]))
-        order = np.argsort(keys, kind="stable").astype(np.int64)
-        for name, data in (("refkeys.npy", keys[order]), ("refrows.npy", order)):
+    @staticmethod
+    def _write_ref_index(base: Path) -> None:
+        """The sorted keys of the refs and their rows (from ``items/key.npy``, read whole:
+        8 bytes an item, and as much again for the order)."""
+        keys = _load(base / "items" / "key.npy", mmap=False)
+        order = np.argsort(keys, kind="stable")
+        keys.sort(kind="stable")
+        for name, data in (("refkeys.npy", keys), ("refrows.npy", order)):
             np.save(base / name, data, allow_pickle=False)
             _private(base / name)
 
@@ -580,11 +595,7 @@ class FeedCopy:
         return erased + self._erase_log(deleted)
 
     def _erase_base(self, refs: list[str]) -> int:
-        items = _load(self.base / "items.npy")
-        base = Part(items["ref"], items["kind"], items["trust"], items["state"],
-                    np.ones(0, bool), {})  # fmt: skip
-        rows = [r for r in self._rows_of(base, refs) if r >= 0]
-        del items, base
+        rows = [r for r in self._rows_of(_load(self.base / _ITEM_ROWS), refs) if r >= 0]
         if not rows:
             return 0
         erased = 0
@@ -670,7 +681,7 @@ class FeedCopy:
         state = base.state.copy()
         trust = base.trust.copy()
         live = base.live.copy()
-        rows = self._rows_of(base, [str(r.get("item")) for r in records])
+        rows = self._rows_of(base.refs, [str(r.get("item")) for r in records])
         for record, row in zip(records, rows, strict=True):
             ref, op = str(record.get("item")), record.get("op")
             if op in ("put", "del"):
@@ -702,10 +713,11 @@ class FeedCopy:
 
     def _base_part(self, vocab: dict[str, list[str]]) -> Part:
         base = self.base
-        items = _load(base / "items.npy")
-        if items.dtype != ITEM_DTYPE or items.ndim != 1:
-            raise InvalidInput(f"{base / 'items.npy'} is not a copy's item table; sync again")
-        n = int(items.shape[0])
+        items = {column: _load(base / "items" / f"{column}.npy") for column in ITEM_COLUMNS}
+        n = int(items["ref"].shape[0])
+        for column, data in items.items():
+            if data.dtype != ITEM_COLUMNS[column] or data.shape != (n,):
+                raise InvalidInput(f"{base / 'items'} is not a copy's item table; sync again")
         signals: dict[str, tuple[np.ndarray, ...]] = {}
         for name, stored in self.meta.get("types", {}).items():
             folder = self._type_dir(name)
@@ -721,20 +733,19 @@ class FeedCopy:
             ):
                 raise InvalidInput(f"{folder} does not match the copy's items; sync again")
             signals[name] = tuple(columns)
-        state = np.asarray(items["state"])
         live_codes = [vocab["state"].index(s) for s in LIVE_ITEM_STATES if s in vocab["state"]]
         return Part(
             refs=items["ref"],
-            kind=np.asarray(items["kind"]),
-            trust=np.asarray(items["trust"]),
-            state=state,
-            live=np.isin(state, live_codes),
+            kind=items["kind"],
+            trust=items["trust"],
+            state=items["state"],
+            live=np.isin(items["state"], live_codes),
             signals=signals,
         )
 
-    def _rows_of(self, base: Part, refs: Sequence[str]) -> list[int]:
+    def _rows_of(self, base_refs: np.ndarray, refs: Sequence[str]) -> list[int]:
         """The base row of each ref (-1: not in the base)."""
-        if not refs or base.refs.size == 0:
+        if not refs or base_refs.size == 0:
             return [-1] * len(refs)
         keys = _load(self.base / "refkeys.npy")
         order = _load(self.base / "refrows.npy")
@@ -744,7 +755,7 @@ class FeedCopy:
         hi = np.searchsorted(keys, want_keys, side="right")
         found = []
         for ref, a, b in zip(wanted.tolist(), lo.tolist(), hi.tolist(), strict=True):
-            row = next((int(order[i]) for i in range(a, b) if base.refs[int(order[i])] == ref), -1)
+            row = next((int(order[i]) for i in range(a, b) if base_refs[int(order[i])] == ref), -1)
             found.append(row)
         return found
 
@@ -768,15 +779,13 @@ class FeedCopy:
             writers.append(out)
             return out
 
-        items_out = writer("items.npy", ITEM_DTYPE)
+        items_out = {c: writer(f"items/{c}.npy", dtype) for c, dtype in ITEM_COLUMNS.items()}
         parts = [(base, 0)] + ([(added, kept)] if added is not None else [])
         for part, _ in parts:
             for lo in range(0, int(part.refs.size), _CHUNK):
                 keep = np.flatnonzero(part.live[lo : lo + _CHUNK]) + lo
-                rows = np.zeros(keep.size, dtype=ITEM_DTYPE)
-                rows["ref"], rows["kind"] = part.refs[keep], part.kind[keep]
-                rows["trust"], rows["state"] = part.trust[keep], part.state[keep]
-                items_out.append(rows)
+                for column, data in _item_columns(part, keep):
+                    items_out[column].append(data)
         types: dict[str, str] = {}
         for name in sorted({t for part, _ in parts for t in part.signals}):
             folder = self._type_dir(name, target).relative_to(target)
@@ -811,7 +820,7 @@ class FeedCopy:
             vocab=view.vocab,
             log_bytes=0,
             log_records=0,
-            base_rows=items_out.rows,
+            base_rows=items_out["ref"].rows,
             rows={},
             building=False,
         )
