@@ -255,6 +255,26 @@ ROWS: list[Row] = [
         revoked="revoked_admin",
     ),
     Row(
+        "GET /v1/feed/snapshot",
+        _get("/v1/feed/snapshot", block=5),
+        right=("feed", "feed_feed_only"),
+        right_status=200,
+        wrong_role=("intake_a",),
+        wrong_scope="feed_check_only",
+        other_tenant=lambda s: (
+            "feed",
+            ("GET", "/v1/feed/snapshot", {"params": {"platform": "photos"}}),
+        ),
+    ),
+    Row(
+        "GET /v1/feed/snapshot (admin names the platform)",
+        _get("/v1/feed/snapshot", block=5, platform="photos"),
+        right=("admin",),
+        right_status=200,
+        wrong_role=("intake_a",),
+        revoked="revoked_admin",
+    ),
+    Row(
         "POST /v1/admin/organisations",
         _post("/v1/admin/organisations", lambda: {"name": _unique()}),
         right=("admin",),
