@@ -76,3 +76,21 @@ def test_regions_are_validated() -> None:
         CheckRequest(request.signals, request.orientations, {"pdq": (place,) * 9})
     with pytest.raises(InvalidHash, match="come with the upload's pdq"):
         CheckRequest(request.signals[1:], {}, {"pdq": (place,)})
+
+
+def test_a_local_copy_finds_the_region_as_the_service_does(
+    ctx: ServiceContext, world: World
+) -> None:
+    from test_local_match import _copy
+
+    photo = _photo(14)
+    banked = hash_image(_jpeg(photo), orientations=True)
+    assert create_case(ctx, world.partner("Helpline"), [ItemSubmission.from_image(banked)]).accepted
+    platform = world.platform("Example", "feed")
+    local = _copy(ctx, platform)
+    upload = hash_image(_meme(photo), fast=True, orientations=True, regions=True)
+    mine = local.match(CheckRequest.from_image(upload))
+    theirs = check(ctx, platform, CheckRequest.from_image(upload))
+    assert mine.decision == theirs.decision == "block"
+    plain = hash_image(_meme(photo), fast=True, orientations=True)
+    assert local.match(CheckRequest.from_image(plain)).decision == "allow"

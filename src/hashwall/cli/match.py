@@ -69,7 +69,9 @@ def match_command(
         record: dict[str, Any] = {"path": str(path), "decision": None, "reason": None,
                                   "matches": [], "error": None}  # fmt: skip
         try:
-            hashes = hash_file(path, fast=not reference, orientations=True, settings=settings)
+            hashes = hash_file(
+                path, fast=not reference, orientations=True, regions=True, settings=settings
+            )
             answer = local.match(CheckRequest.from_image(hashes))
         except HashwallError as exc:
             counts["error"] += 1

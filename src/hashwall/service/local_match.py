@@ -37,7 +37,7 @@ import numpy as np
 from hashwall.errors import InvalidInput
 from hashwall.hashing.signals import SIGNAL_TYPES, DistanceSignalType, SignalType, distance_types
 from hashwall.index.mih import MihIndex
-from hashwall.service.feed_copy import JSON_FORMAT, CopyView, FeedCopy
+from hashwall.service.feed_copy import JSON_FORMAT, META_FILE, CopyView, FeedCopy
 from hashwall.service.search import search_orientations
 from hashwall.service.upload import CheckRequest
 
@@ -128,6 +128,8 @@ class LocalBank:
         form (``hashwall feed export``, or a ``bank.json`` of an older version); otherwise
         ``invalid_input``."""
         path = Path(path)
+        if not path.exists() and path.name == "bank.json" and (path.parent / META_FILE).exists():
+            path = path.parent  # the old copy's file, converted into its folder by a sync
         if path.is_dir():
             return cls.from_view(FeedCopy.open(path).view())
         try:
@@ -174,16 +176,17 @@ class LocalBank:
             held = self._near.get(kind.name)
             if held is None or len(held[1]) == 0 or not kind.usable(signal.quality):
                 continue
-            variants = request.variants(kind.name)
-            codes = [kind.code(v) for v in variants]
-            for hit in search_orientations(held[1], codes, self.thresholds[kind.name]):
-                part, row = self._owner(kind.name, hit.id)
-                ref = self._ref(part, row)
-                rows[ref] = (part, row)
-                best = found.get(ref)
-                if best is None or best.distance is None or hit.distance < best.distance:
-                    orientation = _orientation(kind, hit.orientation, len(variants))
-                    found[ref] = LocalMatch(ref, "review", kind.name, hit.distance, orientation)
+            # The upload's own values, then each place the photo may be inside it (regions).
+            for variants in (request.variants(kind.name), *request.region_variants(kind.name)):
+                codes = [kind.code(v) for v in variants]
+                for hit in search_orientations(held[1], codes, self.thresholds[kind.name]):
+                    part, row = self._owner(kind.name, hit.id)
+                    ref = self._ref(part, row)
+                    rows[ref] = (part, row)
+                    best = found.get(ref)
+                    if best is None or best.distance is None or hit.distance < best.distance:
+                        turn = _orientation(kind, hit.orientation, len(variants))
+                        found[ref] = LocalMatch(ref, "review", kind.name, hit.distance, turn)
         answered = [
             LocalMatch(m.item_ref, decision, m.signal_type, m.distance, m.orientation)
             for m in sorted(found.values(), key=_order)
