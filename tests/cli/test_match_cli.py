@@ -77,7 +77,7 @@ def test_local_answers_agree_with_the_service(
     assert all("item_ref" not in m.model_dump() for r in remote for m in r.matches)
     assert answers[0]["matches"][0]["orientation"] != "original"
 
-    review = run("match", str(pictures["rotated"]), "--bank", str(bank))
+    review = run("match", str(pictures["rotated"]), "--bank", str(bank / "bank.json"))  # old path
     assert review.exit_code == EXIT_REVIEW and "review" in review.stdout
     broken = run("match", str(pictures["broken"]), str(pictures["rotated"]), "--bank", str(bank))
     assert broken.exit_code == EXIT_ERROR  # a file that could not be hashed wins
