@@ -121,12 +121,16 @@ async function openVideo(file, url) {
 export function snapFps(gap) {
   if (!(gap > 0)) return null;
   const fps = 1 / gap;
+  // The nearest of the whole rates and the NTSC ones (N * 1000 / 1001) around it, if within
+  // 0.05% (media times come in microseconds: 29.97 and 30 are 0.1% apart).
+  let best = null;
   for (const whole of [Math.round(fps), Math.round(fps * 1.001)]) {
     for (const rate of [whole, (whole * 1000) / 1001]) {
-      if (Math.abs(fps - rate) <= rate * 0.002) return rate;
+      const off = Math.abs(fps - rate) / rate;
+      if (off <= 0.0005 && (best === null || off < best.off)) best = { rate, off };
     }
   }
-  return Math.round(fps * 1000) / 1000;
+  return best ? best.rate : Math.round(fps * 1000) / 1000;
 }
 
 /** The frame rate, from the media times of a few frames played from the start; null if the
