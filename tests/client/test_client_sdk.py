@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import io
 import subprocess
 import sys
 import typing
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import httpx
 import numpy as np
@@ -26,6 +27,7 @@ from hashwall import AsyncClient, Client, ImageHashes, errors, hash_image, wire
 from hashwall import client as sdk
 from hashwall.api.routes import admin, cases, check, feed, health, matches
 from hashwall.errors import InvalidCredentials, InvalidKey
+from hashwall.service import feed_blocks
 from live_server import Served, free_port, prepare_store, served_in_thread, wait_indexed
 
 from support import BACKENDS, encode, fresh_database_url, textured_rgb
@@ -47,6 +49,16 @@ def pictures() -> dict[str, bytes]:
         "original": encode(pixels, "JPEG", quality=92),
         "rotated": encode(np.ascontiguousarray(np.rot90(pixels)), "JPEG", quality=80),
         "other": encode(textured_rgb(400, 300, seed=99), "JPEG", quality=92),
+    }
+
+
+def snapshot_refs(body: BinaryIO) -> set[str]:
+    """The item refs of a ``GET /v1/feed/snapshot`` body (its ``items`` frames)."""
+    return {
+        ref.decode()
+        for header, arrays in feed_blocks.read_frames(body)
+        if header["kind"] == "items"
+        for ref in arrays["ref"]
     }
 
 
@@ -85,6 +97,9 @@ def test_anonymous_case_reviews_then_blocks_once_vouched_and_withdrawal_allows_a
         assert rotated.matches[0].orientation not in (None, "original")  # feed reveals it
         assert rotated.matches[0].distance is not None
         assert feed.check(upload(pictures["other"])).decision == "allow"
+
+        with feed.feed_snapshot() as body:
+            assert snapshot_refs(body) == {case.items[0].item_ref}
 
         vouched = intake.vouch(case.case_number, case.pin)
         assert len(vouched.vouched_items) == 1
@@ -132,6 +147,9 @@ def test_async_client_partner_case_blocks_batches_feeds_and_withdraws_one_item(
 
             pages = [page async for page in chat.iter_feed(limit=1)]
             assert {item.item for page in pages for item in page.items} == set(refs)
+            async with chat.feed_snapshot(block=1) as chunks:
+                body = io.BytesIO(b"".join([chunk async for chunk in chunks]))
+            assert snapshot_refs(body) == set(refs)
             assert not pages[-1].more
 
             other_ref = refs[1]

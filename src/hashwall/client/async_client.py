@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 
@@ -22,7 +23,12 @@ from hashwall.client.call import (
     new_idempotency_key,
     retry_wait,
 )
-from hashwall.client.problems import ApiError, ConnectionFailed, connection_failed
+from hashwall.client.problems import (
+    ApiError,
+    ConnectionFailed,
+    connection_failed,
+    error_from_response,
+)
 from hashwall.client.responses import (
     AllowlistEntry,
     ApiKey,
@@ -219,6 +225,23 @@ class AsyncClient:
     ) -> FeedPage:
         """See :meth:`Client.feed`."""
         return await self.send(routes.feed(cursor, limit, platform))
+
+    @asynccontextmanager
+    async def feed_snapshot(
+        self, cursor: str | None = None, *, block: int | None = None, platform: str | None = None
+    ) -> AsyncIterator[AsyncIterator[bytes]]:
+        """See :meth:`Client.feed_snapshot`; here the body is an async iterator of its chunks,
+        read as they arrive."""
+        params = {k: v for k, v in (("cursor", cursor), ("block", block),
+                                    ("platform", platform)) if v is not None}  # fmt: skip
+        try:
+            async with self._http.stream("GET", "/v1/feed/snapshot", params=params) as response:
+                if not response.is_success:
+                    await response.aread()
+                    raise error_from_response(response)
+                yield response.aiter_bytes()
+        except httpx.TransportError as exc:
+            raise connection_failed(exc, self.base_url) from None
 
     async def iter_feed(
         self, cursor: str | None = None, *, limit: int | None = None, platform: str | None = None
