@@ -94,3 +94,20 @@ def test_a_local_copy_finds_the_region_as_the_service_does(
     assert mine.decision == theirs.decision == "block"
     plain = hash_image(_meme(photo), fast=True, orientations=True)
     assert local.match(CheckRequest.from_image(plain)).decision == "allow"
+
+
+def test_a_region_is_searched_when_the_whole_upload_is_below_the_quality_floor(
+    ctx: ServiceContext, world: World
+) -> None:
+    from hashwall.hashing.signals import Signal
+
+    photo = _photo(16)
+    banked = hash_image(_jpeg(photo), orientations=True)
+    assert create_case(ctx, world.partner("Helpline"), [ItemSubmission.from_image(banked)]).accepted
+    platform = world.platform("Example", "feed")
+    upload = hash_image(_meme(photo), fast=True, orientations=True, regions=True)
+    flat = Signal("pdq", upload.pdq.hex, 10)  # as if the whole upload were featureless
+    alone = CheckRequest((flat,))
+    assert check(ctx, platform, alone).decision == "allow"
+    with_regions = CheckRequest((flat,), regions=upload.region_values())
+    assert check(ctx, platform, with_regions).decision == "block"

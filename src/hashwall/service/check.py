@@ -289,14 +289,14 @@ def _add_near_candidates(
     candidates: dict[int, _Candidate],
 ) -> None:
     """Items within the platform's radius of a usable distance signal of the upload (in any
-    of its orientations); a near match replaces an exact one of the same item (it says more),
-    the nearest of two near ones stays."""
+    of its orientations) or of one of its regions (hashed usable by the client, whatever the
+    whole upload's quality); a near match replaces an exact one of the same item (it says
+    more), the nearest of two near ones stays."""
     for kind, signal in request.near():
-        if not usable(ctx.settings, kind, signal.quality):
-            continue
+        own = [request.variants(kind.name)] if usable(ctx.settings, kind, signal.quality) else []
         radius = policy_threshold(platform.policy, kind)
         # The upload's own values, then each place the photo may be inside it (its regions).
-        for values in (request.variants(kind.name), *request.region_variants(kind.name)):
+        for values in (*own, *request.region_variants(kind.name)):
             for hit in _search(ctx, kind, values, radius):
                 held = candidates.get(hit.id)
                 if held is None or held.distance is None or hit.distance < held.distance:
