@@ -174,10 +174,11 @@ class LocalBank:
                 found.setdefault(ref, LocalMatch(ref, "review", signal_type))
         for kind, signal in request.near():
             held = self._near.get(kind.name)
-            if held is None or len(held[1]) == 0 or not kind.usable(signal.quality):
+            if held is None or len(held[1]) == 0:
                 continue
+            own = (request.variants(kind.name),) if kind.usable(signal.quality) else ()
             # The upload's own values, then each place the photo may be inside it (regions).
-            for variants in (request.variants(kind.name), *request.region_variants(kind.name)):
+            for variants in (*own, *request.region_variants(kind.name)):
                 codes = [kind.code(v) for v in variants]
                 for hit in search_orientations(held[1], codes, self.thresholds[kind.name]):
                     part, row = self._owner(kind.name, hit.id)
