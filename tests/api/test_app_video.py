@@ -169,3 +169,45 @@ def test_the_feed_carries_a_videos_frames_with_their_numbers_and_timestamps(
             if s["type"] == "vpdq_frame"
         ]
         assert shown[: len(frames)] == [(f["pdq"], f["frame"], f["timestamp"]) for f in frames]
+
+
+def _random_frames(count: int, seed: int) -> list[dict[str, Any]]:
+    """``count`` frames of distinct random PDQ hashes (half of the bits set), in order."""
+    rng = np.random.default_rng(seed)
+    half = np.repeat(np.array([0, 1], dtype=np.uint8), 128)
+    return [
+        {
+            "frame": i,
+            "pdq": np.packbits(rng.permutation(half)).tobytes().hex(),
+            "quality": 90,
+            "timestamp": i / 10,
+        }  # fmt: skip
+        for i in range(count)
+    ]
+
+
+def test_new_case_items_and_batches_may_carry_a_videos_frames_beyond_the_json_limit(
+    url: str,
+) -> None:
+    limits = {"max_json_bytes": 16 * 1024, "video_max_json_bytes": 64 * 1024}
+    frames = _random_frames(300, seed=3)  # ~33 KB of JSON: over the JSON limit, within video's
+    with running_api(url, **limits) as api:
+        image = {"signals": [{"type": "md5", "value": "0" * 31 + "1"}]}
+        created = api.post("/v1/cases", "intake_a", json={"items": [image]})
+        assert created.status_code == 201, created.text
+        number = created.json()["case_number"]
+        video = {"kind": "video", "signals": [], "frames": frames}
+        added = api.post("/v1/cases/items", "intake_a", json={"case_number": number,
+                                                               "items": [video]})  # fmt: skip
+        assert added.status_code == 200, added.text
+        assert added.json()["items"][0]["status"] == "accepted"
+        batch = api.post("/v1/check/batch", "feed", json={"uploads": [video]})
+        assert batch.status_code == 200, batch.text
+        # Other JSON routes keep the JSON limit; the video routes the video limit.
+        padded = {"case_number": number, "pin": None, "padding": "x" * 20_000}
+        assert_problem(api.post("/v1/cases/status", "intake_a", json=padded), 413,
+                       "payload_too_large")  # fmt: skip
+        huge = {"kind": "video", "signals": [], "frames": _random_frames(700, seed=4)}
+        too_big = api.post("/v1/cases/items", "intake_a", json={"case_number": number,
+                                                                 "items": [huge]})  # fmt: skip
+        assert_problem(too_big, 413, "payload_too_large")

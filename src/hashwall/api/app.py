@@ -126,7 +126,11 @@ def create_app(
     for module in (check, cases, matches, feed, admin, health, pages):
         app.include_router(module.router)
     # Added innermost first: requests pass them from the last added to the first.
-    app.add_middleware(RequestBodies, max_json_bytes=settings.max_json_bytes)
+    app.add_middleware(
+        RequestBodies,
+        max_json_bytes=settings.max_json_bytes,
+        video_json_bytes=settings.video_max_json_bytes,
+    )
     app.add_middleware(ProblemBoundary)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(RequestMetrics, metrics=state.metrics)

@@ -27,6 +27,9 @@ from hashwall.errors import HashwallError, UnsupportedContentType
 
 #: Routes that read their own bodies (JSON or a media form, up to the media limits).
 MEDIA_ROUTES: Final = frozenset({("POST", "/v1/cases"), ("POST", "/v1/check")})
+#: JSON routes whose body may carry a video's frame hashes: read within ``video_max_json_bytes``
+#: (the media routes read their JSON themselves, with the same limit).
+VIDEO_JSON_ROUTES: Final = frozenset({("POST", "/v1/cases/items"), ("POST", "/v1/check/batch")})
 _BODY_METHODS: Final = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _NOSNIFF: Final = (b"x-content-type-options", b"nosniff")
 _NO_STORE: Final = (b"cache-control", b"no-store")
@@ -124,11 +127,13 @@ class SecurityHeaders:
 
 class RequestBodies:
     """A body is JSON, or a media form on a media route (415 otherwise); a JSON body is read
-    within ``max_json_bytes`` (413) and handed on in one message."""
+    within ``max_json_bytes`` (``video_json_bytes`` on a route that takes video frame hashes,
+    when larger) (413) and handed on in one message."""
 
-    def __init__(self, app: ASGIApp, max_json_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_json_bytes: int, video_json_bytes: int = 0) -> None:
         self.app = app
         self.max_json_bytes = max_json_bytes
+        self.video_json_bytes = max(max_json_bytes, video_json_bytes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and (method := scope["method"]) in _BODY_METHODS:
@@ -142,7 +147,9 @@ class RequestBodies:
         length = headers.get(b"content-length")
         body = await read_body(
             receive,
-            limit=self.max_json_bytes,
+            limit=self.video_json_bytes
+            if (scope["method"], scope["path"]) in VIDEO_JSON_ROUTES
+            else self.max_json_bytes,
             content_length=length.decode("latin-1") if length is not None else None,
             kind=BodyKind.JSON,
         )
