@@ -181,7 +181,7 @@ def _random_frames(count: int, seed: int) -> list[dict[str, Any]]:
             "pdq": np.packbits(rng.permutation(half)).tobytes().hex(),
             "quality": 90,
             "timestamp": i / 10,
-        }  # fmt: skip
+        }
         for i in range(count)
     ]
 
@@ -197,17 +197,17 @@ def test_new_case_items_and_batches_may_carry_a_videos_frames_beyond_the_json_li
         assert created.status_code == 201, created.text
         number = created.json()["case_number"]
         video = {"kind": "video", "signals": [], "frames": frames}
-        added = api.post("/v1/cases/items", "intake_a", json={"case_number": number,
-                                                               "items": [video]})  # fmt: skip
+        into_case = {"case_number": number, "items": [video]}
+        added = api.post("/v1/cases/items", "intake_a", json=into_case)
         assert added.status_code == 200, added.text
         assert added.json()["items"][0]["status"] == "accepted"
         batch = api.post("/v1/check/batch", "feed", json={"uploads": [video]})
         assert batch.status_code == 200, batch.text
         # Other JSON routes keep the JSON limit; the video routes the video limit.
         padded = {"case_number": number, "pin": None, "padding": "x" * 20_000}
-        assert_problem(api.post("/v1/cases/status", "intake_a", json=padded), 413,
-                       "payload_too_large")  # fmt: skip
+        refused = api.post("/v1/cases/status", "intake_a", json=padded)
+        assert_problem(refused, 413, "payload_too_large")
         huge = {"kind": "video", "signals": [], "frames": _random_frames(700, seed=4)}
-        too_big = api.post("/v1/cases/items", "intake_a", json={"case_number": number,
-                                                                 "items": [huge]})  # fmt: skip
+        into_case = {"case_number": number, "items": [huge]}
+        too_big = api.post("/v1/cases/items", "intake_a", json=into_case)
         assert_problem(too_big, 413, "payload_too_large")
