@@ -89,14 +89,12 @@ class CheckRequest:
             places = tuple(tuple(kind.canonical(v) for v in place) for place in regions)
             return cls(plain.signals, plain.orientations, {kind.name: places})
         if frames is not None:
-            if orientations is not None:
-                raise InvalidHash(
-                    "a video is checked by its frames; pdq_orientations is for images"
-                )
+            # An animation's first frame may come as an image's pdq, with its orientations.
             parsed = tuple(_parse(s) for s in signals)
             if any(SIGNAL_TYPES[s.type].many_per_item for s in parsed):
                 raise InvalidHash("a video's frame hashes go in frames, not in signals")
-            return cls(parsed, frames=parse_upload(settings, frames, mirror_frames))
+            video = parse_upload(settings, frames, mirror_frames)
+            return cls(parsed, _orientations(parsed, orientations), frames=video)
         if mirror_frames is not None:
             raise InvalidHash("mirror_frames come with the video's frames")
         if not signals:
@@ -104,17 +102,7 @@ class CheckRequest:
         parsed = tuple(_parse(s) for s in signals)
         if any(SIGNAL_TYPES[s.type].many_per_item for s in parsed):
             raise InvalidHash("frame hashes come in a video's frames, not in signals")
-        if orientations is None:
-            return cls(parsed)
-        kind = oriented_type()
-        if kind is None:
-            raise InvalidHash("no signal type takes orientation hashes")
-        sent = next((s for s in parsed if s.type == kind.name), None)
-        # A featureless image's hashes are degenerate (odd bit counts): accept any value of
-        # the right format then, since they are never matched; otherwise they must look real.
-        low = sent is not None and not kind.usable(sent.quality)
-        parse = kind.canonical_degenerate if low else kind.canonical
-        return cls(parsed, {kind.name: tuple(parse(v) for v in orientations)})
+        return cls(parsed, _orientations(parsed, orientations))
 
     @classmethod
     def from_image(cls, hashes: ImageHashes) -> CheckRequest:
@@ -125,8 +113,11 @@ class CheckRequest:
     @classmethod
     def from_video(cls, hashes: VideoHashes) -> CheckRequest:
         """The request for a video hashed here (its frames, mirrored ones if hashed, and its
-        file's digests)."""
-        return cls(file_digests(hashes), frames=upload_of(hashes))
+        file's digests; an animation's first frame as an image's signal too, with its
+        orientations if hashed)."""
+        first = hashes.first_frame_signal()
+        signals = (*file_digests(hashes), *([] if first is None else [first]))
+        return cls(signals, hashes.first_frame_orientations(), frames=upload_of(hashes))
 
     def of_type(self, name: str) -> Signal | None:
         """The upload's signal of type ``name``, if any."""
@@ -161,6 +152,23 @@ class CheckRequest:
     def exact(self) -> list[tuple[str, str]]:
         """``(type, value)`` of the upload's signals of exact types."""
         return [(s.type, s.value) for s in self.signals if _type(s).comparison == "exact"]
+
+
+def _orientations(
+    parsed: Sequence[Signal], orientations: Sequence[str] | None
+) -> dict[str, tuple[str, ...]]:
+    """The oriented type's variants sent with the signals, validated (none: empty)."""
+    if orientations is None:
+        return {}
+    kind = oriented_type()
+    if kind is None:
+        raise InvalidHash("no signal type takes orientation hashes")
+    sent = next((s for s in parsed if s.type == kind.name), None)
+    # A featureless image's hashes are degenerate (odd bit counts): accept any value of
+    # the right format then, since they are never matched; otherwise they must look real.
+    low = sent is not None and not kind.usable(sent.quality)
+    parse = kind.canonical_degenerate if low else kind.canonical
+    return {kind.name: tuple(parse(v) for v in orientations)}
 
 
 def _type(signal: Signal) -> type[SignalType]:
