@@ -18,8 +18,9 @@ upload's frames as they are and mirrored (:mod:`hashwall.hashing.video_match`). 
 hash rides along; the quality filter and the collapsing of runs look at the frame as it is.
 
 :func:`hash_video` does all three, adds the file's MD5 and SHA-256 (read in chunks), and for an
-animated GIF/PNG/WebP the first frame's PDQ as an image hashes it, so that an animation banked
-as an image before still matches. It is the one call a decoder worker makes (see its
+animated GIF/PNG/WebP the first frame's PDQ as an image hashes it (with its 8 dihedral hashes
+when ``mirror``: a check searches them as an image check does), so that an animation banked as
+an image before still matches. It is the one call a decoder worker makes (see its
 :meth:`VideoHashes.to_wire`).
 """
 
@@ -46,6 +47,7 @@ from hashwall.hashing.pdq import (
     PdqResult,
     pdq_reference,
 )
+from hashwall.hashing.signals import PdqSignal, Signal
 from hashwall.media.video import OpenVideo, VideoSource, open_video, read_chunks
 from hashwall.media.video_containers import ANIMATIONS
 from hashwall.settings import Settings
@@ -127,10 +129,29 @@ class VpdqFeature:
 
 @dataclass(frozen=True, slots=True)
 class FirstFrame:
-    """An animation's first frame hashed as an image (what banking it as an image gave)."""
+    """An animation's first frame hashed as an image (what banking it as an image gave), with
+    its 8 dihedral hashes when the video was hashed with its mirrored frames (for a check)."""
 
     hash: PdqHash
     quality: int
+    orientations: tuple[PdqHash, ...] | None = None
+
+    def to_wire(self) -> dict[str, Any]:
+        """``{"pdq", "quality", "orientations"?}`` (:meth:`from_wire` inverts)."""
+        out: dict[str, Any] = {"pdq": self.hash.hex, "quality": self.quality}
+        if self.orientations is not None:
+            out["orientations"] = [h.hex for h in self.orientations]
+        return out
+
+    @classmethod
+    def from_wire(cls, data: dict[str, Any]) -> Self:
+        """The inverse of :meth:`to_wire`."""
+        turned = data.get("orientations")
+        return cls(
+            PdqHash.from_hex(str(data["pdq"])),
+            int(data["quality"]),
+            None if turned is None else tuple(PdqHash.from_hex(str(h)) for h in turned),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +182,18 @@ class VideoHashes:
         """True when at least one frame hash may be banked or matched on."""
         return bool(self.frames)
 
+    def first_frame_signal(self) -> Signal | None:
+        """An animation's first frame as the PDQ signal of an image (with its quality)."""
+        first = self.first_frame
+        return None if first is None else Signal(PdqSignal.name, first.hash.hex, first.quality)
+
+    def first_frame_orientations(self) -> dict[str, tuple[str, ...]]:
+        """The first frame's 8 dihedral hashes by signal type (empty when not hashed)."""
+        first = self.first_frame
+        if first is None or first.orientations is None:
+            return {}
+        return {PdqSignal.name: tuple(h.hex for h in first.orientations)}
+
     def to_wire(self) -> dict[str, Any]:
         """Plain JSON values (what a decoder worker sends back; :meth:`from_wire` inverts)."""
         return {
@@ -175,9 +208,7 @@ class VideoHashes:
             "frames_decoded": self.frames_decoded,
             "frames_hashed": self.frames_hashed,
             "seconds_per_hash": self.seconds_per_hash,
-            "first_frame": None
-            if self.first_frame is None
-            else {"pdq": self.first_frame.hash.hex, "quality": self.first_frame.quality},
+            "first_frame": None if self.first_frame is None else self.first_frame.to_wire(),
             "notes": [{"code": n.code, "message": n.message} for n in self.notes],
         }
 
@@ -197,9 +228,7 @@ class VideoHashes:
             frames_decoded=int(data["frames_decoded"]),
             frames_hashed=int(data["frames_hashed"]),
             seconds_per_hash=float(data["seconds_per_hash"]),
-            first_frame=None
-            if first is None
-            else FirstFrame(PdqHash.from_hex(str(first["pdq"])), int(first["quality"])),
+            first_frame=None if first is None else FirstFrame.from_wire(first),
             notes=tuple(Note(str(n["code"]), str(n["message"])) for n in data.get("notes", ())),
         )
 
@@ -303,7 +332,7 @@ def hash_video(
     if info.container in ANIMATIONS:
         if _is_stream(source):
             source.seek(start)
-        first_frame, note = _first_frame(source, settings)
+        first_frame, note = _first_frame(source, settings, orientations=mirror)
         notes.extend(note)
     if not kept:
         notes.append(
@@ -343,8 +372,11 @@ def _digests(source: VideoSource, settings: Settings) -> tuple[str, str]:
     return md5.hexdigest(), sha256.hexdigest()
 
 
-def _first_frame(source: VideoSource, settings: Settings) -> tuple[FirstFrame | None, list[Note]]:
-    """An animation's first frame hashed as an image is; a note instead when it cannot be."""
+def _first_frame(
+    source: VideoSource, settings: Settings, *, orientations: bool = False
+) -> tuple[FirstFrame | None, list[Note]]:
+    """An animation's first frame hashed as an image is (with its 8 dihedral hashes when
+    ``orientations``); a note instead when it cannot be."""
     try:
         if isinstance(source, bytes | bytearray | memoryview):
             data = bytes(source)
@@ -352,12 +384,13 @@ def _first_frame(source: VideoSource, settings: Settings) -> tuple[FirstFrame | 
             data = read_media_file(Path(source), settings)
         else:
             data = _read_bounded(source, settings.max_input_bytes)
-        image = hash_image(data, settings=settings)
+        image = hash_image(data, orientations=orientations, settings=settings)
     except HashwallError as exc:
         return None, [
             Note("first_frame_unavailable", f"the first frame was not hashed as an image: {exc}")
         ]
-    return FirstFrame(image.pdq, image.quality), []
+    turned = tuple(image.orientations) if image.orientations is not None else None
+    return FirstFrame(image.pdq, image.quality, turned), []
 
 
 def _read_bounded(stream: IO[bytes], limit: int) -> bytes:

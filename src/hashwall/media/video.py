@@ -61,6 +61,7 @@ __all__ = [
     "VideoFrame",
     "VideoInfo",
     "VideoSource",
+    "is_animation",
     "is_video_file",
     "open_video",
     "read_chunks",
@@ -211,6 +212,43 @@ def read_chunks(source: VideoSource, settings: Settings) -> Iterator[bytes]:
     with _source_stream(source, settings) as (stream, _):
         while chunk := stream.read(_CHUNK):
             yield chunk
+
+
+def is_animation(data: bytes) -> bool:
+    """Whether media bytes are an animated GIF, PNG (APNG) or WebP of more than one frame, as
+    far as its structure says without decoding: hashed as a video, by its frames (a still one
+    is an image). Bytes that are no animation, or cannot be read as one, are not.
+
+    A GIF's frames are counted (up to two) from its block structure; an APNG's ``acTL`` chunk
+    declares its frame count; an animated WebP's ``ANMF`` chunks are counted (up to two).
+    """
+    try:
+        container = sniff_container(data[:HEAD_BYTES])
+    except HashwallError:
+        return False
+    if container == "gif":
+        from hashwall.media.limits import count_gif_frames
+
+        try:
+            return count_gif_frames(data, 1) > 1
+        except HashwallError:
+            return False
+    if container == "apng":
+        at = data.find(b"acTL", 8, HEAD_BYTES)
+        return at >= 0 and int.from_bytes(data[at + 4 : at + 8], "big") > 1
+    if container == "webp":
+        return _webp_frames(data, 2) > 1
+    return False
+
+
+def _webp_frames(data: bytes, limit: int) -> int:
+    """``ANMF`` chunks of a WebP (its animation's frames), counted up to ``limit``."""
+    frames, pos = 0, 12
+    while pos + 8 <= len(data) and frames < limit:
+        size = int.from_bytes(data[pos + 4 : pos + 8], "little")
+        frames += data[pos : pos + 4] == b"ANMF"
+        pos += 8 + size + (size & 1)
+    return frames
 
 
 class OpenVideo:

@@ -221,4 +221,14 @@ def video_from_wire(wire: Any) -> VideoHashes:
         _hex(frame["pdq"], 64)
         if frame.get("mirror") is not None:
             _hex(frame["mirror"], 64)
+    first = wire.get("first_frame")
+    if first is not None:
+        if not isinstance(first, dict) or not 0 <= _int(first["quality"]) <= 100:
+            raise TypeError("the first frame is an object with a quality of 0-100")
+        _hex(first["pdq"], 64)
+        turned = first.get("orientations")
+        if turned is not None and (not isinstance(turned, list) or len(turned) != 8):
+            raise TypeError("the first frame's orientations are 8 hashes")
+        for h in turned or ():
+            _hex(h, 64)
     return VideoHashes.from_wire(wire)

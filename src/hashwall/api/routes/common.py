@@ -17,6 +17,7 @@ from hashwall.api.body import BodyKind, MultipartForm, read_body, read_multipart
 from hashwall.api.state import ApiState, api_state
 from hashwall.errors import HashwallError, MalformedBody
 from hashwall.hashing.vpdq import VideoHashes
+from hashwall.media.video import is_animation
 from hashwall.media.video_containers import ANIMATIONS, HEAD_BYTES, sniff_container
 from hashwall.service.access import PinCheck, recording_pin_check
 from hashwall.store.ids import normalise_case_number
@@ -103,13 +104,15 @@ async def media_form(request: Request, state: ApiState) -> MultipartForm:
 
 
 def is_video(data: bytes) -> bool:
-    """Whether media bytes are a video file (MP4/MOV, WebM/MKV, AVI): hashed as a video, by
-    its frames. Anything else (animated GIF, PNG and WebP included) goes the image path."""
+    """Whether media bytes are hashed as a video, by its frames: a video file (MP4/MOV,
+    WebM/MKV, AVI), or an animated GIF, PNG or WebP of more than one frame (its first frame's
+    PDQ rides along, so that the animation banked as an image before still matches). Anything
+    else (a still GIF, PNG or WebP included) goes the image path."""
     try:
         container = sniff_container(data[:HEAD_BYTES])
     except HashwallError:
         return False
-    return container not in ANIMATIONS
+    return container not in ANIMATIONS or is_animation(data)
 
 
 async def hash_video_upload(state: ApiState, data: bytes, *, banked: bool) -> VideoHashes:
