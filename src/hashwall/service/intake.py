@@ -83,8 +83,11 @@ class ItemSubmission:
 
     @classmethod
     def from_video(cls, hashes: VideoHashes) -> ItemSubmission:
-        """The frames and file digests of a locally hashed video."""
-        return cls(file_digests(hashes), kind="video", frames=frame_records(hashes))
+        """The frames and file digests of a locally hashed video (and an animation's first
+        frame as an image's PDQ signal, so that the animation banked as an image matches)."""
+        first = hashes.first_frame_signal()
+        signals = (*file_digests(hashes), *(() if first is None else (first,)))
+        return cls(signals, kind="video", frames=frame_records(hashes))
 
 
 @dataclass(frozen=True, slots=True)
@@ -377,6 +380,7 @@ def _validate(ctx: ServiceContext, index: int, item: ItemSubmission) -> _Prepare
     if kind not in ("image", "video"):
         return _refuse(index, "image", InvalidInput(f"unknown item kind {kind!r}"))
     raw = [s.to_dict() if isinstance(s, Signal) else s for s in item.signals]
+    kept: list[Mapping[str, Any]] = []
     for r in raw:
         quality, name = r.get("quality"), r.get("type")
         signal_type = SIGNAL_TYPES.get(name) if isinstance(name, str) else None
@@ -386,8 +390,12 @@ def _validate(ctx: ServiceContext, index: int, item: ItemSubmission) -> _Prepare
             and quality >= 0
             and not usable(ctx.settings, signal_type, quality)
         ):
+            if kind == "video" and item.frames is not None:
+                continue  # an animation's featureless first frame: its frames are banked
             # Featureless images give degenerate hashes: say why, not that the hash is odd.
             return _refuse(index, kind, LowQuality(_low_quality(ctx, signal_type, quality)))
+        kept.append(r)
+    raw = kept
     try:
         signals = tuple(Signal.parse(r) for r in raw)
         frames = _frames(ctx, item)
