@@ -317,9 +317,9 @@ def _add_near_candidates(
 
 def _low_quality(ctx: ServiceContext, request: CheckRequest) -> bool:
     """Whether a signal of the upload is below its type's quality floor (or every frame of a
-    video is)."""
-    if request.frames is not None and not len(request.frames):
-        return True
+    video is: a video's other signals, such as an animation's first frame, do not count)."""
+    if request.frames is not None:
+        return not len(request.frames)
     return any(
         not usable(ctx.settings, SIGNAL_TYPES[s.type], s.quality)
         for s in request.signals
