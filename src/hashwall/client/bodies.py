@@ -4,6 +4,9 @@ list of signals.
 A video (:class:`~hashwall.hashing.vpdq.VideoHashes`, from ``hash_video``) is sent by its
 frames (``{"frame", "pdq", "quality", "timestamp"}`` each) beside its file's md5 and sha256; a
 checked video hashed with ``mirror=True`` sends its mirrored frames too (``mirror_frames``).
+An animated GIF, PNG or WebP is a video; its first frame's PDQ (as an image hashes it) goes in
+its signals too, with its 8 orientations for a check, so that it matches the animation banked
+as an image before, and a still of its first frame.
 
 The body's shape is :mod:`hashwall.wire`'s (``ItemIn``, ``CheckIn``); the SDK does not check a
 signal's type or value itself: the service does, against its registry of signal types, and
@@ -70,11 +73,14 @@ def _video_body(video: VideoHashes, *, mirrored: bool) -> dict[str, Any]:
         {"frame": f.frame_number, "pdq": f.hash.hex, "quality": f.quality, "timestamp": f.timestamp}
         for f in video.frames
     ]
-    body: dict[str, Any] = {
-        "kind": "video",
-        "signals": [{"type": "md5", "value": video.md5}, {"type": "sha256", "value": video.sha256}],
-        "frames": frames,
-    }
+    signals = [{"type": "md5", "value": video.md5}, {"type": "sha256", "value": video.sha256}]
+    # An animation's first frame, as an image's PDQ: it matches the animation banked as an image.
+    first = video.first_frame
+    if first is not None:
+        signals.append({"type": "pdq", "value": first.hash.hex, "quality": first.quality})
+    body: dict[str, Any] = {"kind": "video", "signals": signals, "frames": frames}
+    if mirrored and first is not None and first.orientations is not None:
+        body["pdq_orientations"] = [h.hex for h in first.orientations]
     if mirrored and frames and all(f.mirror is not None for f in video.frames):
         body["mirror_frames"] = [
             {**plain, "pdq": f.mirror.hex}
@@ -116,7 +122,8 @@ def item_body(item: ItemLike) -> dict[str, Any]:
 def upload_body(upload: UploadLike) -> dict[str, Any]:
     """The wire form of one upload to check: ``{"signals", "pdq_orientations"?,
     "pdq_regions"?}``, or a video's
-    ``{"kind", "signals", "frames", "mirror_frames"?}``."""
+    ``{"kind", "signals", "frames", "mirror_frames"?, "pdq_orientations"?}`` (an animation's
+    signals include its first frame's pdq, with its orientations when hashed mirrored)."""
     if _is_video_hashes(upload):
         return _video_body(upload, mirrored=True)  # type: ignore[arg-type]
     if _is_image_hashes(upload):
