@@ -9,6 +9,12 @@ what the feed carries:
    ``policy``) in any of the upload's orientations. A value below its type's quality floor
    (a PDQ below 50) never matches (an upload with nothing else is ``allow``, reason
    ``low_quality``).
+   A video upload (:meth:`CheckRequest.from_video`): the items holding a ``vpdq_frame`` row
+   within the policy's radius of any upload frame, as it is or mirrored, each judged by the
+   service's video rule (:func:`hashwall.service.video.judge`, with the policy's
+   ``video_upload_percent`` and ``video_bank_percent``) against all its frames in the copy,
+   and dropped unless it matches (an equal digest of the file stays an exact candidate). A
+   video match carries the rule's shares and ranges (:attr:`LocalMatch.video`), no distance.
 2. Each candidate answers: ``review`` if quarantined; ``block`` if vouched or confirmed;
    if unvouched, ``review`` (or nothing when the policy's ``unvouched_answer`` is ``allow``).
 3. ``block`` if any candidate blocks, else ``review`` if any reviews, else ``allow``.
@@ -34,12 +40,21 @@ from typing import Any, Final, Literal
 
 import numpy as np
 
+from hashwall.domain import PlatformPolicy
 from hashwall.errors import InvalidInput
 from hashwall.hashing.signals import SIGNAL_TYPES, DistanceSignalType, SignalType, distance_types
+from hashwall.hashing.video_match import VideoMatch
 from hashwall.index.mih import MihIndex
-from hashwall.service.feed_copy import JSON_FORMAT, META_FILE, CopyView, FeedCopy
+from hashwall.service.feed_copy import (
+    JSON_FORMAT,
+    META_FILE,
+    CopyView,
+    FeedCopy,
+    codes_to_text,
+)
 from hashwall.service.search import search_orientations
 from hashwall.service.upload import CheckRequest
+from hashwall.service.video import UploadFrames, banked_video, frame_type, judge
 
 #: The ``format`` of a copy in the JSON form (``hashwall feed export``, ``bank.json``).
 BANK_FORMAT: Final = JSON_FORMAT
@@ -49,13 +64,15 @@ LocalDecision = Literal["allow", "review", "block"]
 
 @dataclass(frozen=True, slots=True)
 class LocalMatch:
-    """One banked item behind a local answer (distance and orientation for a near match)."""
+    """One banked item behind a local answer (distance and orientation for a near match; for a
+    video matched by its frames, the video rule's shares and ranges in place of a distance)."""
 
     item_ref: str
     decision: Literal["review", "block"]
     signal_type: str
     distance: int | None = None
     orientation: str | None = None
+    video: VideoMatch | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +103,13 @@ class LocalBank:
         policy = view.policy
         self.thresholds = {kind.name: _threshold(policy, kind) for kind in distance_types()}
         self.unvouched_answer = str(policy.get("unvouched_answer", "review"))
+        # What the video rule reads of the policy (its radius for frames and the two shares).
+        shares = {name: policy[name] for name in ("video_upload_percent", "video_bank_percent")
+                  if isinstance(policy.get(name), int)}  # fmt: skip
+        self.video_policy = PlatformPolicy(thresholds=self.thresholds, **shares)
         self._view = view
+        # Per part: its frame rows in item order (a permutation, None when they are already).
+        self._frame_order: dict[int, np.ndarray | None] = {}
         self._count = len(view)
         # A hit's id is its signal row plus the rows of the parts before it.
         self._digests: dict[tuple[str, str], list[tuple[int, int]]] = {}
@@ -188,18 +211,70 @@ class LocalBank:
                     if best is None or best.distance is None or hit.distance < best.distance:
                         turn = _orientation(kind, hit.orientation, len(variants))
                         found[ref] = LocalMatch(ref, "review", kind.name, hit.distance, turn)
-        answered = [
-            LocalMatch(m.item_ref, decision, m.signal_type, m.distance, m.orientation)
-            for m in sorted(found.values(), key=_order)
-            if (decision := self._decision(*rows[m.item_ref])) is not None
-        ]
+        if request.frames is not None:
+            self._add_video_candidates(request.frames, found, rows)
+        answered: list[LocalMatch] = []
+        for m in sorted(found.values(), key=_order):
+            decision = self._decision(*rows[m.item_ref])
+            if decision is None:
+                continue
+            if SIGNAL_TYPES[m.signal_type].many_per_item:  # found by frames: the video rule
+                assert request.frames is not None
+                video = self._judge(request.frames, *rows[m.item_ref])
+                if not video.match:
+                    continue
+                answered.append(LocalMatch(m.item_ref, decision, m.signal_type, video=video))
+            else:
+                answered.append(
+                    LocalMatch(m.item_ref, decision, m.signal_type, m.distance, m.orientation)
+                )
         if answered:
             overall: LocalDecision = (
                 "block" if any(m.decision == "block" for m in answered) else "review"
             )
             return LocalAnswer(overall, "match", tuple(answered))
-        low = any(not SIGNAL_TYPES[s.type].usable(s.quality) for s in request.signals)
+        low = any(not SIGNAL_TYPES[s.type].usable(s.quality) for s in request.signals) or (
+            request.frames is not None and not len(request.frames)
+        )
         return LocalAnswer("allow", "low_quality" if low and not found else "no_match")
+
+    def _add_video_candidates(
+        self,
+        frames: UploadFrames,
+        found: dict[str, LocalMatch],
+        rows: dict[str, tuple[int, int]],
+    ) -> None:
+        """Items with a frame within the radius of any upload frame (as it is or mirrored),
+        as the service's check finds them; an exact candidate of the same item stays."""
+        kind = frame_type()
+        held = self._near.get(kind.name) if kind is not None else None
+        if kind is None or held is None or len(held[1]) == 0 or not len(frames):
+            return
+        codes = [kind.code(v) for v in frames.search_values()]
+        for hit in search_orientations(held[1], codes, self.thresholds[kind.name]):
+            part, row = self._owner(kind.name, hit.id)
+            ref = self._ref(part, row)
+            best = found.get(ref)
+            if best is None or (best.distance is not None and hit.distance < best.distance):
+                rows[ref] = (part, row)
+                found[ref] = LocalMatch(ref, "review", kind.name, hit.distance)
+
+    def _judge(self, upload: UploadFrames, part: int, row: int) -> VideoMatch:
+        """The service's video rule for the upload against all the item's frames in the copy."""
+        kind = frame_type()
+        assert kind is not None
+        owners, values, _, number, stamp = self._view.parts[part].signals[kind.name]
+        if part not in self._frame_order:
+            in_order = bool(np.all(owners[1:] >= owners[:-1])) if owners.size > 1 else True
+            self._frame_order[part] = None if in_order else np.argsort(owners, kind="stable")
+        order = self._frame_order[part]
+        by_item = owners if order is None else owners[order]
+        lo, hi = np.searchsorted(by_item, [row, row + 1]).tolist()
+        mine = np.arange(lo, hi) if order is None else order[lo:hi]
+        mine = mine[np.argsort(np.asarray(number[mine]), kind="stable")]  # in frame order
+        texts = codes_to_text(kind.name, np.asarray(values[mine]))
+        stamps = [None if np.isnan(t) else float(t) for t in np.asarray(stamp[mine]).tolist()]
+        return judge(upload, banked_video(list(zip(texts, stamps, strict=True))), self.video_policy)
 
     def _decision(self, part: int, row: int) -> Literal["review", "block"] | None:
         held = self._view.parts[part]
