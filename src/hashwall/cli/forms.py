@@ -37,7 +37,7 @@ def _plain(value: Any) -> Any:
 
 def local_match(match: LocalMatch) -> dict[str, Any]:
     """A local match: the item ref, the decision, the signal type; ``distance`` and
-    ``orientation`` only for a near match."""
+    ``orientation`` only for a near match; a video's shares and ``ranges`` for a video match."""
     body: dict[str, Any] = {
         "item_ref": match.item_ref,
         "decision": match.decision,
@@ -46,6 +46,10 @@ def local_match(match: LocalMatch) -> dict[str, Any]:
     if match.distance is not None:
         body["distance"] = match.distance
         body["orientation"] = match.orientation
+    if match.video is not None:  # the shares and ranges, as the service's check answers them
+        shown = match.video.to_dict()
+        for name in ("upload_frames_matched_pct", "banked_frames_matched_pct", "ranges"):
+            body[name] = shown[name]
     return body
 
 
