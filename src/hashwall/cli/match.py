@@ -3,14 +3,17 @@
 For platforms that keep the bank with ``hashwall feed sync --dir DIR`` instead of sending every
 upload (``--bank`` is that folder, or a copy in the JSON form that ``hashwall feed export``
 writes):
-each file is hashed here (fast mode, with its 8 orientations, as ``hashwall check`` does) and
-answered by :class:`hashwall.service.local_match.LocalBank` with the service's index and rules
-for what the feed carries (not the allowlist, this platform's exemptions or its organisation's
-own confirmations). Nothing is sent anywhere; no match ref is made.
+each file is hashed here as ``hashwall check`` hashes it (an image in fast mode with its 8
+orientations and regions; a video at one frame per second with its mirrored frames, and a
+progress bar per video) and answered by :class:`hashwall.service.local_match.LocalBank` with
+the service's index and rules for what the feed carries (not the allowlist, this platform's
+exemptions or its organisation's own confirmations). Nothing is sent anywhere; no match ref is made.
 
 Output: a table, or with ``--json`` one object per file and line: ``{"path", "decision",
 "reason", "matches": [{"item_ref", "decision", "signal_type", "distance", "orientation"}],
-"error"}``.
+"error"}``; a video's match has ``upload_frames_matched_pct``, ``banked_frames_matched_pct``
+and ``ranges`` (``{"upload", "banked"}``, each ``[{"start", "end"}]`` in seconds) instead of a
+distance, as the service's check answers them.
 
 Exit codes, as ``hashwall check``: 1 some file could not be hashed (whatever the others
 answered), or the bank copy could not be read; otherwise 4 some ``block``, 3 some ``review``,
@@ -20,7 +23,7 @@ answered), or the bank copy could not be read; otherwise 4 some ``block``, 3 som
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -29,8 +32,11 @@ from rich.table import Table
 
 from hashwall.cli import forms
 from hashwall.cli.check import EXIT_ALLOW, EXIT_BLOCK, EXIT_ERROR, EXIT_REVIEW
-from hashwall.cli.output import fail, print_json
+from hashwall.cli.output import fail, print_json, progress_bar
 from hashwall.errors import HashwallError
+
+if TYPE_CHECKING:
+    from hashwall.service.local_match import LocalMatch
 
 
 def match_command(
@@ -47,8 +53,9 @@ def match_command(
     json_out: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
 ) -> None:
     """Match files locally against a feed copy: allow, review or block (exit codes as check)."""
-    from hashwall.cli.hashing import iter_paths
+    from hashwall.cli.hashing import hash_video_file, iter_paths
     from hashwall.hashing.image import hash_file
+    from hashwall.media.video import is_video_file
     from hashwall.service.check import CheckRequest
     from hashwall.service.local_match import LocalBank
     from hashwall.settings import Settings
@@ -69,10 +76,19 @@ def match_command(
         record: dict[str, Any] = {"path": str(path), "decision": None, "reason": None,
                                   "matches": [], "error": None}  # fmt: skip
         try:
-            hashes = hash_file(
-                path, fast=not reference, orientations=True, regions=True, settings=settings
-            )
-            answer = local.match(CheckRequest.from_image(hashes))
+            if is_video_file(path, settings):
+                with progress_bar() as progress:
+                    video = hash_video_file(path, settings, None, not reference, progress,
+                                            mirror=True)  # fmt: skip
+                request = CheckRequest.from_video(video)
+            else:
+                request = CheckRequest.from_image(
+                    hash_file(
+                        path, fast=not reference, orientations=True, regions=True,
+                        settings=settings,
+                    )
+                )  # fmt: skip
+            answer = local.match(request)
         except HashwallError as exc:
             counts["error"] += 1
             record["error"] = exc.to_dict()
@@ -85,11 +101,7 @@ def match_command(
                 reason=answer.reason,
                 matches=[forms.local_match(m) for m in answer.matches],
             )
-            described = "; ".join(
-                m.item_ref + (f" distance {m.distance} {m.orientation}" if m.distance is not None
-                              else f" {m.signal_type}")
-                for m in answer.matches
-            )  # fmt: skip
+            described = "; ".join(_describe(m) for m in answer.matches)
             table.add_row(escape(str(path)), answer.decision, answer.reason, described)
         if json_out:
             print_json(record)
@@ -101,3 +113,15 @@ def match_command(
     if counts["block"]:
         raise typer.Exit(EXIT_BLOCK)
     raise typer.Exit(EXIT_REVIEW if counts["review"] else EXIT_ALLOW)
+
+
+def _describe(match: LocalMatch) -> str:
+    """One match in the table: the item ref and how it matched."""
+    if match.video is not None:
+        return (
+            f"{match.item_ref} frames {match.video.upload_frames_matched_pct:.2f}% of the upload, "
+            f"{match.video.banked_frames_matched_pct:.2f}% of the banked video"
+        )
+    if match.distance is not None:
+        return f"{match.item_ref} distance {match.distance} {match.orientation}"
+    return f"{match.item_ref} {match.signal_type}"
