@@ -65,7 +65,10 @@ def test_an_animation_banked_as_an_image_before_matches_its_upload_checked_as_a_
 ) -> None:
     gif = animation(_frames(50, seed=3), "GIF")
     earlier = hash_image(gif)  # what banking it as an image gave: its first frame's PDQ
-    banked = {"kind": "image", "signals": [{"type": "pdq", "value": earlier.pdq.hex, "quality": 100}]}
+    banked = {
+        "kind": "image",
+        "signals": [{"type": "pdq", "value": earlier.pdq.hex, "quality": 100}],
+    }
     with running_api(url, decode_pool=pool) as api:
         created = api.post("/v1/cases", "intake_a", json={"items": [banked]})
         assert created.status_code == 201, created.text
@@ -86,7 +89,9 @@ def test_an_animation_banked_now_matches_its_mp4_by_frames_and_its_first_frame_b
 ) -> None:
     frames = _frames(50, seed=5)
     with running_api(url, decode_pool=pool) as api:
-        created = api.post("/v1/cases", "intake_a", files=_file("anim.gif", animation(frames, "GIF")))
+        created = api.post(
+            "/v1/cases", "intake_a", files=_file("anim.gif", animation(frames, "GIF"))
+        )
         assert created.status_code == 201, created.text
         assert created.json()["items"][0]["status"] == "accepted"
         api.catch_up()
@@ -121,4 +126,6 @@ def test_a_100000_frame_gif_is_refused_on_the_media_path(url: str, pool: DecodeP
     huge = tiny_frames_gif(100_000)
     with running_api(url, decode_pool=pool) as api:
         for path, key in (("/v1/check", "feed"), ("/v1/cases", "intake_a")):
-            assert_problem(api.post(path, key, files=_file("huge.gif", huge)), 413, "media_too_long")
+            assert_problem(
+                api.post(path, key, files=_file("huge.gif", huge)), 413, "media_too_long"
+            )
