@@ -73,7 +73,10 @@ def _video_body(video: VideoHashes, *, mirrored: bool) -> dict[str, Any]:
         {"frame": f.frame_number, "pdq": f.hash.hex, "quality": f.quality, "timestamp": f.timestamp}
         for f in video.frames
     ]
-    signals = [{"type": "md5", "value": video.md5}, {"type": "sha256", "value": video.sha256}]
+    signals: list[dict[str, Any]] = [
+        {"type": "md5", "value": video.md5},
+        {"type": "sha256", "value": video.sha256},
+    ]
     # An animation's first frame, as an image's PDQ: it matches the animation banked as an image.
     first = video.first_frame
     if first is not None:
