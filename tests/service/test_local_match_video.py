@@ -22,6 +22,7 @@ from hashwall.service.feed_copy import FeedCopy
 from hashwall.service.indexes import LiveIndexes
 from hashwall.service.intake import ItemSubmission, create_case
 from hashwall.service.local_match import LocalBank
+from hashwall.service.video import UploadFrames
 
 from bank_ops import withdraw
 from video_samples import encode_clip, panning_frames
@@ -120,3 +121,6 @@ def test_a_frame_found_is_still_judged_by_the_video_rule(
     assert local.video_policy.video_bank_percent == 1
     answer = local.match(CheckRequest.from_video(upload))
     assert (answer.decision, answer.reason, answer.matches) == ("allow", "no_match", ())
+    # A video none of whose frames is usable is low quality, as the service's check says.
+    featureless = local.match(CheckRequest((), frames=UploadFrames((), ())))
+    assert (featureless.decision, featureless.reason) == ("allow", "low_quality")

@@ -233,8 +233,12 @@ class LocalBank:
                 "block" if any(m.decision == "block" for m in answered) else "review"
             )
             return LocalAnswer(overall, "match", tuple(answered))
-        low = any(not SIGNAL_TYPES[s.type].usable(s.quality) for s in request.signals) or (
-            request.frames is not None and not len(request.frames)
+        # A video is low quality when none of its frames is usable (its other signals, such as
+        # an animation's first frame, do not count), as the service's check says.
+        low = (
+            not len(request.frames)
+            if request.frames is not None
+            else any(not SIGNAL_TYPES[s.type].usable(s.quality) for s in request.signals)
         )
         return LocalAnswer("allow", "low_quality" if low and not found else "no_match")
 
