@@ -6,6 +6,8 @@ only) still matches, and a still of its first frame matches an animation banked 
 from __future__ import annotations
 
 import io
+import struct
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +17,7 @@ from PIL import Image
 
 from hashwall import hash_image
 from hashwall.api.routes.common import is_video
+from hashwall.media.video import is_video_path
 from hashwall.sandbox.pool import DecodePool
 from hashwall.settings import Settings
 
@@ -35,6 +38,15 @@ def _png(pixels: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
+def _one_frame_apng(pixels: np.ndarray) -> bytes:
+    """A PNG whose acTL chunk declares an animation of one frame (still, though flagged)."""
+    png = _png(pixels)
+    body = struct.pack(">II", 1, 0)
+    actl = struct.pack(">I", 8) + b"acTL" + body + struct.pack(">I", zlib.crc32(b"acTL" + body))
+    ihdr_end = 8 + 8 + 13 + 4
+    return png[:ihdr_end] + actl + png[ihdr_end:]
+
+
 def _file(name: str, data: bytes) -> dict[str, tuple[str, bytes, str]]:
     return {"file": (name, data, "application/octet-stream")}
 
@@ -51,13 +63,17 @@ def url(tmp_path: Path, request: pytest.FixtureRequest) -> str:
     return fresh_database_url("sqlite", tmp_path, request)
 
 
-def test_animations_of_more_than_one_frame_take_the_video_path() -> None:
+def test_animations_of_more_than_one_frame_take_the_video_path(tmp_path: Path) -> None:
     frames = _frames(3, seed=1)
-    for fmt in ("GIF", "PNG", "WEBP"):
-        assert is_video(animation(frames, fmt)), fmt
-        assert not is_video(animation(frames[:1], fmt)), fmt  # a still one is an image
-    assert not is_video(_png(frames[0]))
-    assert is_video(encode_clip(frames, "mp4", 10))
+    cases = [(animation(frames, fmt), True) for fmt in ("GIF", "PNG", "WEBP")]
+    cases += [(animation(frames[:1], fmt), False) for fmt in ("GIF", "PNG", "WEBP")]
+    cases += [(_png(frames[0]), False), (_one_frame_apng(frames[0]), False)]
+    cases += [(encode_clip(frames, "mp4", 10), True)]
+    for n, (data, video) in enumerate(cases):
+        assert is_video(data) is video, n  # the media path
+        path = tmp_path / f"{n}.bin"
+        path.write_bytes(data)
+        assert is_video_path(path, Settings()) is video, n  # the CLI
 
 
 def test_an_animation_banked_as_an_image_before_matches_its_upload_checked_as_a_video(

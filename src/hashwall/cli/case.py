@@ -108,7 +108,7 @@ def _hash_files(
     from hashwall.cli.hashing import hash_video_file, iter_paths
     from hashwall.hashing.image import hash_file
     from hashwall.hashing.vpdq_budget import seconds_per_hash_within, thinned
-    from hashwall.media.video import is_video_file
+    from hashwall.media.video import is_video_path
     from hashwall.settings import Settings
 
     settings = Settings()
@@ -120,7 +120,7 @@ def _hash_files(
         task = progress.add_task("hashing", total=len(files))
         for path in files:
             try:
-                if is_video_file(path, settings):
+                if is_video_path(path, settings):
                     every = seconds_per_hash_within(path, settings, 0.0, cap)
                     video = hash_video_file(path, settings, every, fast, progress)
                     hashed.append((path, thinned(video, cap)))

@@ -64,13 +64,13 @@ def _check_one(
     from hashwall.cli.hashing import hash_video_file
     from hashwall.client import ApiError
     from hashwall.hashing.image import hash_file, read_media_file
-    from hashwall.media.video import is_video_file
+    from hashwall.media.video import is_video_path
 
     idempotency_key = str(uuid.uuid4())
     hashes: ImageHashes | VideoHashes
     if send_media:
         data = read_media_file(path, settings)
-    elif is_video_file(path, settings):
+    elif is_video_path(path, settings):
         hashes = hash_video_file(path, settings, None, fast, progress, mirror=True)
     else:
         hashes = hash_file(path, fast=fast, orientations=True, regions=True, settings=settings)

@@ -63,6 +63,7 @@ __all__ = [
     "VideoSource",
     "is_animation",
     "is_video_file",
+    "is_video_path",
     "open_video",
     "read_chunks",
     "sniff_container",
@@ -239,6 +240,23 @@ def is_animation(data: bytes) -> bool:
     if container == "webp":
         return _webp_frames(data, 2) > 1
     return False
+
+
+def is_video_path(path: str | os.PathLike[str], settings: Settings) -> bool:
+    """:func:`is_video_file`, where an APNG or WebP flagged as animated is a video only with
+    more than one frame (:func:`is_animation`): a one-frame one is hashed as the image it is."""
+    if not is_video_file(path, settings):
+        return False
+    try:
+        with Path(path).open("rb") as f:
+            head = f.read(HEAD_BYTES)
+            container = sniff_container(head)
+            if container not in ("apng", "webp"):
+                return True
+            data = head + f.read(max(0, settings.max_input_bytes - len(head)))
+    except (OSError, HashwallError):
+        return True  # the video path says what is wrong
+    return is_animation(data)
 
 
 def _webp_frames(data: bytes, limit: int) -> int:
