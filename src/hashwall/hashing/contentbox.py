@@ -36,14 +36,19 @@ and rotations whose corners were cut away.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
 from hashwall.hashing.pdq import PdqHash
+
+if TYPE_CHECKING:
+    from types import ModuleType
 
 #: Longer side of the copy detection works on.
 WORK_SIDE = 128
@@ -108,117 +113,69 @@ class Candidate:
     full_size: tuple[int, int]
 
 
-def _small(rgb: npt.NDArray[np.uint8]) -> tuple[npt.NDArray[np.int16], float]:
+@functools.cache
+def _kernels() -> ModuleType:
+    from hashwall.hashing import _contentbox_kernels
+
+    return _contentbox_kernels
+
+
+def _box(found: tuple[int, int, int, int]) -> Box | None:
+    return None if found[0] < 0 else Box(*found)
+
+
+def _small(rgb: npt.NDArray[np.uint8]) -> tuple[npt.NDArray[np.uint8], float]:
     """Every f-th pixel of every f-th line, the longer side at most :data:`WORK_SIDE`, and the
     scale (work / pixels). Sampling, not averaging: boxes are found here and refined on the
     pixels."""
     h, w = rgb.shape[:2]
     f = max(1, math.ceil(max(h, w) / WORK_SIDE))
-    return rgb[::f, ::f].astype(np.int16), 1.0 / f
+    return _kernels().sample(rgb, f), 1.0 / f
 
 
-def _ring(a: npt.NDArray[np.generic]) -> npt.NDArray[np.generic]:
-    """The outermost line of pixels on every side (corners counted twice)."""
-    return np.concatenate([a[0], a[-1], a[:, 0], a[:, -1]])
+def _dense_box(small: npt.NDArray[np.uint8], colour: npt.NDArray[np.int16]) -> Box | None:
+    """The rectangle where the pixels farther than :data:`COLOUR_TOL` from ``colour`` are
+    dense: columns, then rows within them, then columns within those rows (see the module
+    docstring)."""
+    h, w = small.shape[:2]
+    gap_x, gap_y = max(1, round(GAP_SHARE * w)), max(1, round(GAP_SHARE * h))
+    c0, c1, c2 = (int(c) for c in colour)
+    return _box(_kernels().dense_box(small, c0, c1, c2, COLOUR_TOL, gap_x, gap_y, LINE_SHARE))
 
 
-def _longest_run(on: npt.NDArray[np.bool_], gap: int) -> tuple[int, int] | None:
-    """``(start, stop)`` of the longest run of True that jumps gaps of at most ``gap``."""
-    idx = np.flatnonzero(on)
-    if idx.size == 0:
-        return None
-    breaks = np.flatnonzero(np.diff(idx) > gap + 1)
-    starts = np.concatenate([[0], breaks + 1])
-    stops = np.concatenate([breaks, [idx.size - 1]])
-    lengths = idx[stops] - idx[starts]
-    k = int(np.argmax(lengths))
-    return int(idx[starts[k]]), int(idx[stops[k]]) + 1
-
-
-def _dense_box(mask: npt.NDArray[np.bool_]) -> Box | None:
-    """The rectangle where ``mask`` is dense: columns, then rows within them, then columns
-    within those rows (see the module docstring)."""
-    h, w = mask.shape
-    x0, x1, y0, y1 = 0, w, 0, h
-    for axis in (0, 1, 0):
-        if axis == 0:
-            share = mask[y0:y1].mean(axis=0)
-            gap = max(1, round(GAP_SHARE * w))
-        else:
-            share = mask[:, x0:x1].mean(axis=1)
-            gap = max(1, round(GAP_SHARE * h))
-        top = float(share.max())
-        if top <= 0.0:
-            return None
-        run = _longest_run(share >= LINE_SHARE * top, gap)
-        if run is None:
-            return None
-        if axis == 0:
-            x0, x1 = run
-        else:
-            y0, y1 = run
-    return Box(x0, y0, x1, y1)
-
-
-def _side_colours(small: npt.NDArray[np.int16]) -> list[npt.NDArray[np.int16]]:
-    """The colour of each side whose outermost line is mostly one colour, without repeats."""
-    out: list[npt.NDArray[np.int16]] = []
-    for line in (small[0], small[-1], small[:, 0], small[:, -1]):
-        colour = np.median(line, axis=0).astype(np.int16)
-        if (np.abs(line - colour).max(axis=1) <= COLOUR_TOL).mean() < RING_SHARE:
-            continue
-        if all(np.abs(colour - c).max() > COLOUR_TOL for c in out):
-            out.append(colour)
-    return out
-
-
-def _uniform_boxes(small: npt.NDArray[np.int16]) -> list[tuple[Box, npt.NDArray[np.int16]]]:
-    """Each side colour's dense box, with that colour."""
+def _uniform_boxes(small: npt.NDArray[np.uint8]) -> list[tuple[Box, npt.NDArray[np.int16]]]:
+    """Each side colour's dense box, with that colour. A side's colour is the median of its
+    outermost line when at least :data:`RING_SHARE` of that line is within
+    :data:`COLOUR_TOL` of it; a colour is taken once."""
     boxes = []
-    for colour in _side_colours(small):
-        box = _dense_box(np.abs(small - colour).max(axis=2) > COLOUR_TOL)
+    colours: npt.NDArray[np.int16] = _kernels().side_colours(small, COLOUR_TOL, RING_SHARE)
+    for colour in colours:
+        box = _dense_box(small, colour)
         if box is not None:
             boxes.append((box, colour))
     return boxes
 
 
-def _trim_box(mask: npt.NDArray[np.bool_], share: float) -> Box:
-    """Lines are cut from every side while their share of ``mask`` is below ``share``."""
-    h, w = mask.shape
-    x0, x1, y0, y1 = 0, w, 0, h
-    for _ in range(2):
-        rows = mask[:, x0:x1].mean(axis=1)
-        keep = np.flatnonzero(rows[y0:y1] >= share)
-        if keep.size == 0:
-            return Box(x0, y0, x0, y0)
-        y0, y1 = y0 + int(keep[0]), y0 + int(keep[-1]) + 1
-        cols = mask[y0:y1].mean(axis=0)
-        keep = np.flatnonzero(cols[x0:x1] >= share)
-        if keep.size == 0:
-            return Box(x0, y0, x0, y0)
-        x0, x1 = x0 + int(keep[0]), x0 + int(keep[-1]) + 1
-    return Box(x0, y0, x1, y1)
+def _grey(small: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
+    grey: npt.NDArray[np.float32] = small.astype(np.float32) @ np.array(
+        [0.299, 0.587, 0.114], np.float32
+    )
+    return grey
 
 
-def _sharp_box(small: npt.NDArray[np.int16]) -> Box | None:
-    if _ring_sharp_share(small) > RING_SHARP_MAX:
-        return None
-    grey = small.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
-    grad = np.zeros_like(grey)
-    grad[:, 1:] = np.abs(np.diff(grey, axis=1))
-    grad[1:, :] = np.maximum(grad[1:, :], np.abs(np.diff(grey, axis=0)))
-    return _trim_box(grad > SHARP_GRAD, LINE_SHARP_MIN)
+def _sharp_box(grey: npt.NDArray[np.float32]) -> Box:
+    """Lines with less than :data:`LINE_SHARP_MIN` sharp pixels cut from every side (twice)."""
+    return Box(*_kernels().sharp_trim(grey, SHARP_GRAD, LINE_SHARP_MIN))
 
 
-def _step_box(small: npt.NDArray[np.int16]) -> Box:
+def _step_box(grey: npt.NDArray[np.float32]) -> Box:
     """On a blurred surround: each side at the first line, going in from the frame over at
     most :data:`STEP_REACH` of it, whose step from its outer neighbour is at least
     :data:`STEP_MIN` and :data:`STEP_OUTLIER` times every step before it (the photo pasted on
     its blurred copy); else the frame's own side."""
-    grey = small.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
     h, w = grey.shape
-    rows = np.abs(np.diff(grey, axis=0)).mean(axis=1)  # rows[k]: step from line k to k + 1
-    cols = np.abs(np.diff(grey, axis=1)).mean(axis=0)
+    # rows[k]: the mean step from line k to k + 1
+    rows, cols = _kernels().step_profiles(grey)
 
     def side(steps: npt.NDArray[np.float32], n: int, start: bool) -> int:
         reach = max(1, int(STEP_REACH * n))
@@ -233,22 +190,11 @@ def _step_box(small: npt.NDArray[np.int16]) -> Box:
     return Box(side(cols, w, True), side(rows, h, True), side(cols, w, False), side(rows, h, False))
 
 
-def _ring_sharp_share(small: npt.NDArray[np.int16]) -> float:
+def _ring_sharp_share(small: npt.NDArray[np.uint8]) -> float:
     """The share of sharp pixels along the border lines (a cheap test before the full one)."""
     if min(small.shape[:2]) < 4:
         return 1.0
-    shares = []
-    for a, b in ((small[0], small[1]), (small[-1], small[-2]), (small[:, 0], small[:, 1])):
-        shares.append(_line_sharp(a, b))
-    shares.append(_line_sharp(small[:, -1], small[:, -2]))
-    return float(np.mean(shares))
-
-
-def _line_sharp(line: npt.NDArray[np.int16], inner: npt.NDArray[np.int16]) -> float:
-    grey = line @ np.array([299, 587, 114]) / 1000.0
-    across = np.abs(inner @ np.array([299, 587, 114]) / 1000.0 - grey)
-    along = np.abs(np.diff(grey, prepend=grey[0]))
-    return float((np.maximum(across, along) > SHARP_GRAD).mean())
+    return float(_kernels().ring_sharp_share(small, SHARP_GRAD))
 
 
 def _corner_angles(rgb: npt.NDArray[np.uint8]) -> list[float] | None:
@@ -303,7 +249,7 @@ def _consensus(angles: list[float]) -> float | None:
 
 
 def _deskew(
-    rgb: npt.NDArray[np.uint8], small: npt.NDArray[np.int16]
+    rgb: npt.NDArray[np.uint8], small: npt.NDArray[np.uint8]
 ) -> npt.NDArray[np.uint8] | None:
     corners = small[[0, 0, -1, -1], [0, -1, 0, -1]]
     if corners.max() > COLOUR_TOL:
@@ -320,7 +266,7 @@ def _deskew(
     back = np.asarray(turned)
     small_back, scale = _small(back)
     black = np.zeros(3, np.int16)
-    box = _dense_box(small_back.max(axis=2) > COLOUR_TOL)
+    box = _dense_box(small_back, black)
     if box is None:
         return None
     full = _refine(back, _to_pixels(box, scale, back.shape), black, round(1 / scale))
@@ -331,63 +277,18 @@ def _deskew(
 
 def _refine_step(rgb: npt.NDArray[np.uint8], box: Box, reach: int) -> Box:
     """``box`` with each side moved (by at most ``reach`` + 1 pixels) to the line of ``rgb``
-    with the largest step from its outer neighbour: where the photo was pasted on its blurred
-    copy."""
-    h, w = rgb.shape[:2]
-    r = reach + 1
-    grey = rgb[..., 1].astype(np.int16)  # green: close enough to luminance for an edge
-
-    def step(strip: npt.NDArray[np.int16], axis: int) -> npt.NDArray[np.float64]:
-        out: npt.NDArray[np.float64] = np.abs(np.diff(strip, axis=axis)).mean(axis=1 - axis)
-        return out
-
-    x0, y0, x1, y1 = box.x0, box.y0, box.x1, box.y1
-    lo, hi = max(1, x0 - r), min(w - 1, x0 + r)
-    if hi > lo:
-        x0 = lo + int(np.argmax(step(grey[y0:y1, lo - 1 : hi], 1)))
-    lo, hi = max(1, x1 - r), min(w - 1, x1 + r)
-    if hi > lo:
-        x1 = lo + int(np.argmax(step(grey[y0:y1, lo - 1 : hi], 1)))
-    lo, hi = max(1, y0 - r), min(h - 1, y0 + r)
-    if hi > lo:
-        y0 = lo + int(np.argmax(step(grey[lo - 1 : hi, x0:x1], 0)))
-    lo, hi = max(1, y1 - r), min(h - 1, y1 + r)
-    if hi > lo:
-        y1 = lo + int(np.argmax(step(grey[lo - 1 : hi, x0:x1], 0)))
-    if x1 - x0 < 2 or y1 - y0 < 2:
-        return box
-    return Box(x0, y0, x1, y1)
+    with the largest step from its outer neighbour (mean difference of green, close enough to
+    luminance for an edge): where the photo was pasted on its blurred copy."""
+    return Box(*_kernels().refine_step(rgb, box.x0, box.y0, box.x1, box.y1, reach))
 
 
 def _refine(rgb: npt.NDArray[np.uint8], box: Box, colour: npt.NDArray[np.int16], reach: int) -> Box:
     """``box`` with each side moved (by at most ``reach`` + 1 pixels) to the outermost line of
     ``rgb`` whose share of pixels unlike ``colour`` is at least half the strip's largest."""
-    h, w = rgb.shape[:2]
-    r = reach + 1
-
-    def first(strip: npt.NDArray[np.uint8], axis: int, from_end: bool) -> int | None:
-        share = (np.abs(strip.astype(np.int16) - colour).max(axis=2) > COLOUR_TOL).mean(axis)
-        if share.size == 0 or share.max() <= 0:
-            return None
-        on = np.flatnonzero(share >= LINE_SHARE * share.max())
-        return int(on[-1]) if from_end else int(on[0])
-
-    x0, y0, x1, y1 = box.x0, box.y0, box.x1, box.y1
-    lo, hi = max(0, x0 - r), min(w, x0 + r)
-    k = first(rgb[y0:y1, lo:hi], 0, False)
-    nx0 = lo + k if k is not None else x0
-    lo, hi = max(0, x1 - r), min(w, x1 + r)
-    k = first(rgb[y0:y1, lo:hi], 0, True)
-    nx1 = lo + k + 1 if k is not None else x1
-    lo, hi = max(0, y0 - r), min(h, y0 + r)
-    k = first(rgb[lo:hi, nx0:nx1], 1, False)
-    ny0 = lo + k if k is not None else y0
-    lo, hi = max(0, y1 - r), min(h, y1 + r)
-    k = first(rgb[lo:hi, nx0:nx1], 1, True)
-    ny1 = lo + k + 1 if k is not None else y1
-    if nx1 - nx0 < 2 or ny1 - ny0 < 2:
-        return box
-    return Box(nx0, ny0, nx1, ny1)
+    c0, c1, c2 = (int(c) for c in colour)
+    k = _kernels()
+    found = k.refine(rgb, box.x0, box.y0, box.x1, box.y1, c0, c1, c2, COLOUR_TOL, reach, LINE_SHARE)
+    return Box(*found)
 
 
 def _inset(box: Box, n: int) -> Box:
@@ -417,15 +318,20 @@ def _worth_it(box: Box, w: int, h: int) -> bool:
 def content_boxes(rgb: npt.NDArray[np.uint8]) -> list[tuple[str, Box]]:
     """Candidate rectangles of photo content in ``rgb`` (its pixels), without the whole frame,
     distinct, each with the detector that found it."""
-    small, scale = _small(rgb)
+    return _content_boxes(rgb, *_small(rgb))
+
+
+def _content_boxes(
+    rgb: npt.NDArray[np.uint8], small: npt.NDArray[np.uint8], scale: float
+) -> list[tuple[str, Box]]:
     sh, sw = small.shape[:2]
     found: list[tuple[str, Box, npt.NDArray[np.int16] | None]] = [
         ("uniform", box, colour) for box, colour in _uniform_boxes(small)
     ]
-    sharp = _sharp_box(small)
-    if sharp is not None:
-        found.append(("sharp", sharp, None))
-        found.append(("step", _step_box(small), None))
+    if _ring_sharp_share(small) <= RING_SHARP_MAX:
+        grey = _grey(small)
+        found.append(("sharp", _sharp_box(grey), None))
+        found.append(("step", _step_box(grey), None))
     out: list[tuple[str, Box]] = []
     kept: list[Box] = []
     for kind, box, colour in found:
@@ -456,11 +362,11 @@ def candidates(
     h, w = rgb.shape[:2]
     fh, fw = full_size if full_size is not None else (h, w)
     out: list[Candidate] = []
-    for kind, box in content_boxes(rgb):
+    small, scale = _small(rgb)
+    for kind, box in _content_boxes(rgb, small, scale):
         pixels = np.ascontiguousarray(rgb[box.y0 : box.y1, box.x0 : box.x1])
         size = (max(1, round(box.height * fh / h)), max(1, round(box.width * fw / w)))
         out.append(Candidate(kind, pixels, size))
-    small, _ = _small(rgb)
     upright = _deskew(rgb, small)
     if upright is not None:
         uh, uw = upright.shape[:2]
