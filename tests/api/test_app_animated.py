@@ -26,6 +26,7 @@ from support import fresh_database_url
 from video_samples import animation, encode_clip, panning_frames, tiny_frames_gif
 
 WIDTH, HEIGHT = 128, 96
+FRAME_LIMIT = 20_000
 
 
 def _frames(count: int, seed: int) -> list[np.ndarray]:
@@ -54,8 +55,12 @@ def _file(name: str, data: bytes) -> dict[str, tuple[str, bytes, str]]:
 @pytest.fixture(scope="module")
 def pool() -> Iterator[DecodePool]:
     settings = Settings(decode_timeout=30.0, video_decode_timeout=60.0, decode_queue_timeout=30.0)
-    with DecodePool(settings, workers=1) as decoder:
-        yield decoder
+    # A worker reads its media limits from the environment: the frames it may decode are
+    # lowered from 432,000 so that a test reaches the limit.
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("HASHWALL_VIDEO_MAX_FRAMES", str(FRAME_LIMIT))
+        with DecodePool(settings, workers=1) as decoder:
+            yield decoder
 
 
 @pytest.fixture
@@ -145,3 +150,12 @@ def test_a_100000_frame_gif_is_refused_on_the_media_path(url: str, pool: DecodeP
             assert_problem(
                 api.post(path, key, files=_file("huge.gif", huge)), 413, "media_too_long"
             )
+
+
+def test_a_gif_of_more_frames_than_the_limit_is_too_many_frames(url: str, pool: DecodePool) -> None:
+    # 30,000 frames of 0.02 s: 600 s is within the duration limit; the frame limit refuses it.
+    many = tiny_frames_gif(30_000, delay_cs=2)
+    with running_api(url, decode_pool=pool) as api:
+        refused = api.post("/v1/check", "feed", files=_file("many.gif", many))
+        problem = assert_problem(refused, 413, "too_many_frames")
+        assert f"{FRAME_LIMIT}" in problem["detail"]
