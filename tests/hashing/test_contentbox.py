@@ -126,3 +126,59 @@ def test_hash_image_gives_the_regions_of_a_check_only_when_asked() -> None:
     (values,) = hashes.region_values()["pdq"]
     assert values[0] == hashes.regions[0][0].hex
     assert hash_image(_jpeg(photo), regions=True).region_values() == {}
+
+
+def _scenes() -> dict[str, Image.Image]:
+    photo = _photo(7)
+    pad = Image.new("RGB", (400, 330), (30, 60, 120))
+    pad.paste(photo, (40, 45))
+    meme = Image.new("RGB", (320, 328), (255, 255, 255))
+    meme.paste(photo, (0, 44))
+    draw = ImageDraw.Draw(meme)
+    draw.text((20, 10), "TOP TEXT", fill=(0, 0, 0))
+    draw.text((30, 295), "BOTTOM TEXT", fill=(0, 0, 0))
+    blur = photo.resize((40, 33)).filter(ImageFilter.GaussianBlur(3)).resize((400, 330))
+    blur.paste(photo, (40, 45))
+    turned = photo.rotate(6.0, Image.Resampling.BICUBIC, expand=True)
+    big = Image.new("RGB", (1000, 1100), (0, 0, 0))
+    big.paste(_photo(8, (900, 700)), (50, 200))
+    return {"pad": pad, "meme": meme, "blur": blur, "turned": turned, "big": big}
+
+
+# What the numpy implementation (before the numba kernels) gave on these scenes, exactly.
+_PINNED = {
+    "pad": ([("uniform", (40, 45, 360, 285))], [("uniform", (240, 320))]),
+    "meme": ([("uniform", (0, 44, 320, 284))], [("uniform", (240, 320))]),
+    "blur": ([("sharp", (40, 45, 360, 285))], [("sharp", (240, 320))]),
+    "turned": (
+        [("uniform", (11, 14, 337, 262))],
+        [("uniform", (248, 326)), ("deskew", (238, 318))],
+    ),
+    "big": ([("uniform", (50, 200, 950, 900))], [("uniform", (700, 900))]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_PINNED))
+def test_boxes_are_pinned_on_generated_scenes(name: str) -> None:
+    pixels = _pixels(_scenes()[name])
+    boxes = [(kind, (b.x0, b.y0, b.x1, b.y1)) for kind, b in content_boxes(pixels)]
+    shapes = [(c.kind, c.pixels.shape[:2]) for c in candidates(pixels)]
+    assert (boxes, shapes) == _PINNED[name]
+
+
+def test_the_kernels_give_the_numbers_of_numpy() -> None:
+    from hashwall.hashing import contentbox as cb
+
+    k = cb._kernels()
+    rng = np.random.default_rng(11)
+    for h, w in ((37, 128), (128, 5), (96, 71)):
+        small = rng.integers(0, 256, size=(h, w, 3), dtype=np.uint8)
+        small[:, : w // 3] = small[0, 0]  # a uniform part, so that medians and runs matter
+        grey = cb._grey(small)
+        rows, cols = k.step_profiles(grey)
+        assert np.array_equal(rows, np.abs(np.diff(grey, axis=0)).mean(axis=1))
+        assert np.array_equal(cols, np.abs(np.diff(grey, axis=1)).mean(axis=0))
+        left = small[:, 0].astype(np.int16)
+        colours = k.side_colours(small, cb.COLOUR_TOL, cb.RING_SHARE)
+        assert any((c == np.median(left, axis=0).astype(np.int16)).all() for c in colours)
+        assert np.array_equal(k.sample(small, 3), small[::3, ::3])

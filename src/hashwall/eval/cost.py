@@ -4,7 +4,8 @@
 of photos as a check does (fast mode: reduced JPEG decode), then times, on each photo as it is
 (almost every real upload is a miss and an unedited photo), the upload's own 8 PDQ hashes and,
 separately, the content boxes' extra work (:func:`hashwall.hashing.contentbox.region_hashes`:
-detection plus the PDQ of each candidate). Decoding and the bank search are not timed. CPU
+detection plus the PDQ of each candidate) and, within it, the detection alone
+(:func:`~hashwall.hashing.contentbox.candidates`). Decoding and the bank search are not timed. CPU
 time of the thread (``time.thread_time``), so that other jobs on the machine inflate it less
 than wall time; each photo is timed three times and the smallest kept.
 """
@@ -40,17 +41,20 @@ def _ms(fn: Callable[[], Any]) -> float:
 
 
 def measure(paths: list[Path]) -> dict[str, Any]:
-    """Per-photo CPU ms of the upload's dihedral PDQ and of the content boxes' extra work."""
+    """Per-photo CPU ms of the upload's dihedral PDQ, of the content boxes' extra work, and of
+    their detection alone."""
     settings = Settings()
     images = [
         decode_image(p.read_bytes(), settings, draft_min_side=FAST_DRAFT_MIN_SIDE) for p in paths
     ]
     pdq_fast(images[0].pixels, dihedral=True)  # compile or load the kernels first
-    pdq_ms, boxes_ms, counts = [], [], []
+    candidates(images[0].pixels)
+    pdq_ms, boxes_ms, detect_ms, counts = [], [], [], []
     for image in images:
         size = (image.height, image.width)
         pdq_ms.append(_ms(partial(pdq_fast, image.pixels, dihedral=True, full_size=size)))
         boxes_ms.append(_ms(partial(region_hashes, image.pixels, size, MIN_QUALITY)))
+        detect_ms.append(_ms(partial(candidates, image.pixels, size)))
         counts.append(len(candidates(image.pixels, size)))
 
     def pct(values: list[float]) -> dict[str, float]:
@@ -65,6 +69,7 @@ def measure(paths: list[Path]) -> dict[str, Any]:
         "photos": len(images),
         "pdq8_ms": pct(pdq_ms),
         "boxes_extra_ms": pct(boxes_ms),
+        "detection_ms": pct(detect_ms),
         "candidates_per_upload": round(float(np.mean(counts)), 2),
         "uploads_with_a_candidate": round(float(np.mean([c > 0 for c in counts])), 2),
     }
@@ -81,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"no images under {args.photos}")
     result = measure(paths)
     print(f"photos: {result['photos']} (each as it is, fast decode; CPU ms of one thread)")
-    for key in ("pdq8_ms", "boxes_extra_ms"):
+    for key in ("pdq8_ms", "boxes_extra_ms", "detection_ms"):
         r = result[key]
         print(f"{key}: p50 {r['p50']:.2f}  p90 {r['p90']:.2f}  p99 {r['p99']:.2f}")
     print(f"candidates per upload: {result['candidates_per_upload']:.2f}")
