@@ -102,9 +102,17 @@ def test_key_rate_limit_is_per_key(url: str) -> None:
 
 
 def test_bodies_over_their_limit_are_413(url: str) -> None:
-    with running_api(url, max_json_bytes=4096, max_input_bytes=200_000) as api:
+    limits = {"max_json_bytes": 4096, "video_max_json_bytes": 8192, "max_input_bytes": 200_000}
+    with running_api(url, **limits) as api:
+        # Over both the JSON limit and the larger one of the routes that take video frames.
         big_json = b'{"case_number": "' + b"x" * 10_000 + b'"}'
-        for path in ("/v1/cases/status", "/v1/cases", "/v1/check", "/v1/check/batch"):
+        for path in (
+            "/v1/cases/status",
+            "/v1/cases",
+            "/v1/cases/items",
+            "/v1/check",
+            "/v1/check/batch",
+        ):
             response = api.post(
                 path,
                 "feed" if "check" in path else None,
