@@ -148,9 +148,10 @@ def main(conn: Connection, memory_limit: int, handle: Handler = hash_media) -> N
     _disable_core_dumps()
     os.environ.update(THREAD_LIMITS)
     # Imported here, after the thread limits: numpy and numba read them on import.
-    from hashwall.hashing import fast
+    from hashwall.hashing import contentbox, fast
 
     fast.warm_up()
+    contentbox.warm_up()  # a check's regions (hash_image(regions=True)) run these kernels
     import hashwall.hashing.image
     import hashwall.media.decode
     import hashwall.sandbox.protocol  # noqa: F401  (the decoders and all, loaded before the limit)
