@@ -182,3 +182,21 @@ def test_the_kernels_give_the_numbers_of_numpy() -> None:
         colours = k.side_colours(small, cb.COLOUR_TOL, cb.RING_SHARE)
         assert any((c == np.median(left, axis=0).astype(np.int16)).all() for c in colours)
         assert np.array_equal(k.sample(small, 3), small[::3, ::3])
+
+
+def test_warm_up_compiles_every_kernel_the_detection_calls() -> None:
+    # In a fresh process: here the other tests have compiled the kernels already.
+    import subprocess
+    import sys
+
+    code = (
+        "from hashwall.hashing import _contentbox_kernels as k, contentbox\n"
+        "contentbox.warm_up()\n"
+        "names = ['sample', 'side_colours', 'dense_box', 'ring_sharp_share', 'sharp_trim',\n"
+        "         'step_profiles', 'refine', 'refine_step']\n"
+        "print(' '.join(n for n in names if not getattr(k, n).signatures))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300
+    )
+    assert out.stdout.strip() == ""

@@ -387,3 +387,21 @@ def region_hashes(
         if result.quality >= min_quality and result.orientations:
             out.append(result.orientations)
     return out
+
+
+def warm_up() -> None:
+    """Compile (or load from numba's cache) every kernel of the detection now, on read-only
+    and writable pixels alike, so that no check pays for it (a process that hashes under a
+    memory limit calls this before setting it)."""
+    rng = np.random.default_rng(0)
+    coarse = Image.fromarray(rng.integers(0, 256, size=(18, 24, 3), dtype=np.uint8), "RGB")
+    photo = coarse.resize((192, 144), Image.Resampling.BICUBIC)
+    pad = Image.new("RGB", (240, 200), (0, 0, 0))
+    pad.paste(photo, (24, 28))
+    ramp = np.add.outer(np.arange(200), np.arange(240)) * 255 // 440  # smooth, not uniform
+    blurred = Image.fromarray(np.repeat(ramp[..., None], 3, axis=2).astype(np.uint8), "RGB")
+    blurred.paste(photo, (24, 28))
+    turned = photo.rotate(6.0, Image.Resampling.BICUBIC, expand=True)
+    for img in (pad, blurred, turned):
+        candidates(np.asarray(img))
+        candidates(np.array(img))
