@@ -153,6 +153,42 @@ def test_without_a_live_index_the_store_is_scanned_with_the_same_rule(
     assert check(ctx, platform, _upload(ctx, clips["unrelated"])).decision == "allow"
 
 
+def _flipped(value: str, bits: int) -> str:
+    """``value`` (hex) with its first ``bits`` bits flipped."""
+    number = int(value, 16) ^ (((1 << bits) - 1) << (256 - bits))
+    return f"{number:064x}"
+
+
+def test_an_animations_first_frame_pdq_matches_by_itself_whatever_its_frames_say(
+    live_ctx: ServiceContext, world: World, clips: dict[str, Any]
+) -> None:
+    # An animation is banked with its frames and its first frame's pdq. An upload whose
+    # first frame is near that pdq matches by the pdq even when its few frames (too few for the
+    # video rule) also hit the banked frames, closer than the pdq does.
+    ctx = live_ctx
+    first = clips["a"][0]
+    pdq = {"type": "pdq", "value": first["pdq"], "quality": first["quality"]}
+    receipt = create_case(
+        ctx,
+        world.partner("Helpline"),
+        [ItemSubmission((pdq,), kind="video", frames=clips["a"])],
+    )
+    ref = receipt.accepted[0].item_ref
+    assert ctx.live is not None and ctx.live.catch_up() == 1
+    frames = clips["reencode"][:2]  # two samples: frame hits, but fewer than 3 scenes
+    near = {**pdq, "value": _flipped(first["pdq"], 30)}  # the frames hit at 22-28
+    plain = [{k: v for k, v in f.items() if k != "mirror"} for f in frames]
+    upload = CheckRequest.parse([near], frames=plain, settings=ctx.settings)
+    platform = _platform(world)
+    result = check(ctx, platform, upload)
+    assert result.decision == "block"
+    assert [(m.item_ref, m.signal_type) for m in result.matches] == [(ref, "pdq")]
+    assert result.matches[0].distance is not None and result.matches[0].distance > 0
+    # Without the pdq the same frames alone do not make a video match.
+    alone = CheckRequest.parse([], frames=plain, settings=ctx.settings)
+    assert check(ctx, platform, alone).decision == "allow"
+
+
 def test_a_near_static_dark_clip_matches_nothing(
     live_ctx: ServiceContext, world: World, clips: dict[str, Any]
 ) -> None:

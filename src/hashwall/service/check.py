@@ -307,11 +307,12 @@ def _add_near_candidates(
     if frames is None or frame_kind is None or not len(frames):
         return
     # Any upload frame, as it is or mirrored, near a banked frame: that video is a candidate,
-    # judged by the video rule in the store step. An equal digest of the file stays (exact).
+    # judged by the video rule in the store step. An item already found by another signal
+    # (an equal digest of the file, an animation's first-frame pdq) stays found by it: its
+    # own rule matches it, and a few frame hits must not turn it into a video to judge.
     radius = policy_threshold(platform.policy, frame_kind)
     for hit in _search(ctx, frame_kind, frames.search_values(), radius):
-        held = candidates.get(hit.id)
-        if held is None or (held.distance is not None and hit.distance < held.distance):
+        if hit.id not in candidates:
             candidates[hit.id] = _Candidate(hit.id, frame_kind.name, hit.distance, None)
 
 

@@ -258,8 +258,7 @@ class LocalBank:
         for hit in search_orientations(held[1], codes, self.thresholds[kind.name]):
             part, row = self._owner(kind.name, hit.id)
             ref = self._ref(part, row)
-            best = found.get(ref)
-            if best is None or (best.distance is not None and hit.distance < best.distance):
+            if ref not in found:  # found by another signal: its own rule (as the service)
                 rows[ref] = (part, row)
                 found[ref] = LocalMatch(ref, "review", kind.name, hit.distance)
 
