@@ -29,7 +29,8 @@ class ItemIn(ApiModel):
     rotated copy of an allowlisted image is refused too; never stored).
 
     A video (``kind: "video"``) may carry its ``frames`` (each hashed frame, in order); its
-    ``signals`` (the file's md5/sha256) may then be empty."""
+    ``signals`` (the file's md5/sha256, and an animated GIF/PNG/WebP's first frame as a
+    ``pdq``) may then be empty."""
 
     kind: Literal["image", "video"] = "image"
     signals: Annotated[list[SignalIn], Field(max_length=MAX_SIGNALS)]

@@ -24,7 +24,8 @@ class CheckIn(ApiModel):
 
     A video: ``kind: "video"`` and its ``frames`` (each hashed frame, in order), and
     ``mirror_frames`` (the same frames mirrored left to right) if computed; ``signals`` (the
-    file's md5/sha256) may then be empty."""
+    file's md5/sha256, and an animated GIF/PNG/WebP's first frame as a ``pdq``, with its
+    ``pdq_orientations``) may then be empty."""
 
     kind: Literal["image", "video"] = "image"
     signals: Annotated[list[SignalIn], Field(max_length=MAX_SIGNALS)]
