@@ -33,6 +33,16 @@ def panning_frames(
         yield np.ascontiguousarray(base[:, speed * i : speed * i + width])
 
 
+#: The frame rate of the small clips of the banking, checking and matching tests.
+SMALL_FPS = 10
+
+
+def small_panning(seconds: float, seed: int) -> list[np.ndarray]:
+    """``seconds`` of a 128x96 textured picture panning 2 pixels a frame, at ``SMALL_FPS``:
+    the clip the video tests bank, embed in longer videos and check."""
+    return list(panning_frames(round(seconds * SMALL_FPS), 128, 96, seed, 2))
+
+
 def moving_frames(
     seconds: float = 2, fps: int = 10, width: int = 96, height: int = 64, seed: int = 0
 ) -> list[np.ndarray]:

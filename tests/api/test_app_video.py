@@ -18,22 +18,18 @@ from hashwall.settings import Settings
 
 from app_harness import assert_problem, running_api
 from support import fresh_database_url
-from video_samples import encode_clip, panning_frames
+from video_samples import SMALL_FPS, encode_clip, small_panning
 
-WIDTH, HEIGHT, FPS = 128, 96, 10
-
-
-def _panning(seconds: float, seed: int) -> list[np.ndarray]:
-    return list(panning_frames(round(seconds * FPS), WIDTH, HEIGHT, seed, 2))
+FPS = SMALL_FPS
 
 
 @pytest.fixture(scope="module")
 def videos() -> dict[str, bytes]:
-    clip, host = _panning(10, seed=7), _panning(30, seed=8)
+    clip, host = small_panning(10, seed=7), small_panning(30, seed=8)
     return {
         "clip": encode_clip(clip, "mp4", FPS),
         "inside": encode_clip(itertools.chain(host[:105], clip, host[105:]), "mkv", FPS),
-        "unrelated": encode_clip(_panning(15, seed=9), "mp4", FPS),
+        "unrelated": encode_clip(small_panning(15, seed=9), "mp4", FPS),
     }
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -13,14 +13,10 @@ from typer.testing import CliRunner
 from hashwall.cli.main import app
 
 from support import encode, textured_rgb
-from video_samples import encode_clip, panning_frames
+from video_samples import SMALL_FPS, encode_clip, small_panning
 
 runner = CliRunner()
-WIDTH, HEIGHT, FPS = 128, 96, 10
-
-
-def _panning(seconds: float, seed: int) -> Iterator[np.ndarray]:
-    return panning_frames(round(seconds * FPS), WIDTH, HEIGHT, seed, speed=2)
+FPS = SMALL_FPS
 
 
 def _mp4(frames: Iterable[np.ndarray]) -> bytes:
@@ -33,8 +29,8 @@ def _write(path: Path, data: bytes) -> str:
 
 
 def test_an_upload_holding_the_banked_clip_matches_with_both_percentages(tmp_path: Path) -> None:
-    clip = list(_panning(8, seed=7))
-    upload = _mp4(itertools.chain(_panning(10, seed=8), clip, _panning(10, seed=9)))
+    clip = list(small_panning(8, seed=7))
+    upload = _mp4(itertools.chain(small_panning(10, seed=8), clip, small_panning(10, seed=9)))
     a = _write(tmp_path / "upload.mp4", upload)
     b = _write(tmp_path / "banked.mp4", _mp4(clip))
     result = runner.invoke(app, ["compare", a, b, "--json"])
@@ -50,8 +46,8 @@ def test_an_upload_holding_the_banked_clip_matches_with_both_percentages(tmp_pat
 
 
 def test_the_banked_side_is_the_second_operand(tmp_path: Path) -> None:
-    clip = list(_panning(8, seed=7))
-    long = _write(tmp_path / "long.mp4", _mp4(itertools.chain(_panning(30, seed=8), clip)))
+    clip = list(small_panning(8, seed=7))
+    long = _write(tmp_path / "long.mp4", _mp4(itertools.chain(small_panning(30, seed=8), clip)))
     short = _write(tmp_path / "clip.mp4", _mp4(clip))
     out = json.loads(runner.invoke(app, ["compare", short, long, "--json"]).stdout)
     # The clip as the upload: all of it is in the long video, little of the long one in it.
@@ -61,8 +57,8 @@ def test_the_banked_side_is_the_second_operand(tmp_path: Path) -> None:
 
 
 def test_unrelated_videos_do_not_match(tmp_path: Path) -> None:
-    a = _write(tmp_path / "a.mp4", _mp4(_panning(8, seed=1)))
-    b = _write(tmp_path / "b.mp4", _mp4(_panning(8, seed=2)))
+    a = _write(tmp_path / "a.mp4", _mp4(small_panning(8, seed=1)))
+    b = _write(tmp_path / "b.mp4", _mp4(small_panning(8, seed=2)))
     result = runner.invoke(app, ["compare", a, b, "--json"])
     assert result.exit_code == 1, result.output
     out = json.loads(result.stdout)
@@ -72,7 +68,7 @@ def test_unrelated_videos_do_not_match(tmp_path: Path) -> None:
 
 
 def test_a_broken_video_is_exit_2(tmp_path: Path) -> None:
-    good = _mp4(_panning(4, seed=1))
+    good = _mp4(small_panning(4, seed=1))
     a = _write(tmp_path / "a.mp4", good)
     b = _write(tmp_path / "b.mp4", good[: len(good) // 2])
     result = runner.invoke(app, ["compare", a, b, "--json"])

@@ -8,7 +8,6 @@ import itertools
 from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
 import pytest
 from remote_cli import json_lines
 from test_video_case_check_cli import _wait_indexed
@@ -19,13 +18,9 @@ from hashwall.cli.main import app
 from live_server import Served, prepare_store, served_in_thread
 
 from support import fresh_database_url
-from video_samples import encode_clip, panning_frames
+from video_samples import SMALL_FPS, encode_clip, small_panning
 
-WIDTH, HEIGHT, FPS = 128, 96, 10
-
-
-def _panning(seconds: float, seed: int) -> list[np.ndarray]:
-    return list(panning_frames(round(seconds * FPS), WIDTH, HEIGHT, seed, 2))
+FPS = SMALL_FPS
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> Result:
@@ -44,11 +39,11 @@ def server(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Served]:
 
 @pytest.fixture
 def videos(tmp_path: Path) -> dict[str, Path]:
-    clip, host = _panning(8, seed=7), _panning(20, seed=8)
+    clip, host = small_panning(8, seed=7), small_panning(20, seed=8)
     data = {
         "clip.mp4": encode_clip(clip, "mp4", FPS),
         "inside.mkv": encode_clip(itertools.chain(host[:75], clip, host[75:]), "mkv", FPS),
-        "other.mp4": encode_clip(_panning(12, seed=9), "mp4", FPS),
+        "other.mp4": encode_clip(small_panning(12, seed=9), "mp4", FPS),
     }
     folder = tmp_path / "videos"
     folder.mkdir()

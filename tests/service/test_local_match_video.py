@@ -9,7 +9,6 @@ import itertools
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pytest
 from test_feed_copy import InProcess
 
@@ -25,28 +24,24 @@ from hashwall.service.local_match import LocalBank
 from hashwall.service.video import UploadFrames
 
 from bank_ops import withdraw
-from video_samples import encode_clip, panning_frames
+from video_samples import SMALL_FPS, encode_clip, small_panning
 
 if TYPE_CHECKING:
     from conftest import World
 
-WIDTH, HEIGHT, FPS = 128, 96, 10
-
-
-def _panning(seconds: float, seed: int) -> list[np.ndarray]:
-    return list(panning_frames(round(seconds * FPS), WIDTH, HEIGHT, seed, 2))
+FPS = SMALL_FPS
 
 
 @pytest.fixture(scope="module")
 def videos() -> dict[str, VideoHashes]:
     """Hashed once per module: the banked clip (every frame), and uploads at 1 fps with their
     mirrored frames (as ``hashwall check`` and ``hashwall match`` hash them)."""
-    clip, host = _panning(8, seed=7), _panning(24, seed=8)
+    clip, host = small_panning(8, seed=7), small_panning(24, seed=8)
     inside = itertools.chain(host[:125], clip, host[125:])  # at 12.5 s of 32 s
     return {
         "banked": hash_video(encode_clip(clip, "mp4", FPS), seconds_per_hash=0),
         "inside": hash_video(encode_clip(inside, "mp4", FPS), mirror=True),
-        "unrelated": hash_video(encode_clip(_panning(12, seed=9), "mp4", FPS), mirror=True),
+        "unrelated": hash_video(encode_clip(small_panning(12, seed=9), "mp4", FPS), mirror=True),
     }
 
 

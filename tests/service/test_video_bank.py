@@ -27,22 +27,18 @@ from hashwall.service.withdraw import withdraw_case
 from hashwall.store.repositories.signals import SignalRepository
 
 from support import textured_rgb
-from video_samples import encode_clip, panning_frames
+from video_samples import SMALL_FPS, encode_clip, small_panning
 
 if TYPE_CHECKING:
     from conftest import World
 
-WIDTH, HEIGHT, FPS = 128, 96, 10
+FPS = SMALL_FPS
 Frames = list[dict[str, Any]]
-
-
-def _panning(seconds: float, seed: int) -> list[np.ndarray]:
-    return list(panning_frames(round(seconds * FPS), WIDTH, HEIGHT, seed, 2))
 
 
 def _still(seconds: float, seed: int, level: int) -> Iterator[np.ndarray]:
     rng = np.random.default_rng(seed)
-    base = textured_rgb(WIDTH, HEIGHT, seed=seed).astype(np.float64) * level / 255
+    base = textured_rgb(128, 96, seed=seed).astype(np.float64) * level / 255
     for _ in range(round(seconds * FPS)):
         yield np.clip(base + rng.normal(0, 1.0, base.shape), 0, 255).astype(np.uint8)
 
@@ -60,14 +56,14 @@ def _frames(data: bytes, *, dense: bool = False, mirror: bool = False) -> Frames
 @pytest.fixture(scope="module")
 def clips() -> dict[str, Any]:
     """Hashed once per module: two banked clips (every frame), and the uploads (1 fps)."""
-    a, b = _panning(10, seed=7), _panning(10, seed=11)
-    host = _panning(60, seed=8)
+    a, b = small_panning(10, seed=7), small_panning(10, seed=11)
+    host = small_panning(60, seed=8)
     inside = list(itertools.chain(host[:255], a, host[255:]))  # at 25.5 s of 70 s
     upload = {
         "reencode": encode_clip(_resized(a, 176, 132), "avi", FPS),
         "inside": encode_clip(inside, "mp4", FPS),
-        "compilation": encode_clip(itertools.chain(a, _panning(3, seed=5), b), "mp4", FPS),
-        "unrelated": encode_clip(_panning(20, seed=9), "mp4", FPS),
+        "compilation": encode_clip(itertools.chain(a, small_panning(3, seed=5), b), "mp4", FPS),
+        "unrelated": encode_clip(small_panning(20, seed=9), "mp4", FPS),
         "mirrored": encode_clip((np.ascontiguousarray(f[:, ::-1]) for f in a), "mp4", FPS),
     }
     return {
