@@ -22,6 +22,13 @@ animated GIF/PNG/WebP the first frame's PDQ as an image hashes it (with its 8 di
 when ``mirror``: a check searches them as an image check does), so that an animation banked as
 an image before still matches. It is the one call a decoder worker makes (see its
 :meth:`VideoHashes.to_wire`).
+
+With ``box`` (an upload to check), the rectangle of picture content inside constant bars
+(letterbox, pillarbox, a blurred surround) is found on sampled hashed frames
+(:mod:`hashwall.hashing.video_box`); when there is one, the video is decoded a second time and
+its frames hashed cropped to it, as :attr:`VideoHashes.box_frames` (filtered and collapsed
+alike, with their mirrored hashes when ``mirror``). A check searches them beside the plain
+frames; nothing of them is banked.
 """
 
 from __future__ import annotations
@@ -38,6 +45,7 @@ import numpy as np
 import numpy.typing as npt
 
 from hashwall.errors import HashwallError, InvalidHash, MediaTooLarge
+from hashwall.hashing.contentbox import Box
 from hashwall.hashing.image import Note, hash_image, read_media_file
 from hashwall.hashing.pdq import (
     MIN_QUALITY,
@@ -48,6 +56,7 @@ from hashwall.hashing.pdq import (
     pdq_reference,
 )
 from hashwall.hashing.signals import PdqSignal, Signal
+from hashwall.hashing.video_box import BoxVote
 from hashwall.media.video import OpenVideo, VideoSource, open_video, read_chunks
 from hashwall.media.video_containers import ANIMATIONS
 from hashwall.settings import Settings
@@ -171,6 +180,10 @@ class VideoHashes:
     seconds_per_hash: float
     first_frame: FirstFrame | None = None  # animations only
     notes: tuple[Note, ...] = field(default=())
+    #: With ``hash_video(box=True)``: the frames cropped to the picture inside constant bars
+    #: (x0, y0, x1, y1 in pixels), when the video has such bars.
+    box_frames: tuple[VpdqFeature, ...] = field(default=())
+    content_box: tuple[int, int, int, int] | None = None
 
     @property
     def duration(self) -> float:
@@ -210,12 +223,15 @@ class VideoHashes:
             "seconds_per_hash": self.seconds_per_hash,
             "first_frame": None if self.first_frame is None else self.first_frame.to_wire(),
             "notes": [{"code": n.code, "message": n.message} for n in self.notes],
+            "box_frames": [f.to_dict() for f in self.box_frames],
+            "content_box": None if self.content_box is None else list(self.content_box),
         }
 
     @classmethod
     def from_wire(cls, data: dict[str, Any]) -> Self:
         """The inverse of :meth:`to_wire`."""
         first = data.get("first_frame")
+        box = data.get("content_box")
         return cls(
             frames=tuple(VpdqFeature.from_dict(f) for f in data["frames"]),
             md5=str(data["md5"]),
@@ -230,6 +246,10 @@ class VideoHashes:
             seconds_per_hash=float(data["seconds_per_hash"]),
             first_frame=None if first is None else FirstFrame.from_wire(first),
             notes=tuple(Note(str(n["code"]), str(n["message"])) for n in data.get("notes", ())),
+            box_frames=tuple(VpdqFeature.from_dict(f) for f in data.get("box_frames") or ()),
+            content_box=None
+            if box is None
+            else (int(box[0]), int(box[1]), int(box[2]), int(box[3])),
         )
 
 
@@ -248,13 +268,16 @@ def compute_hash(
     fast: bool = False,
     mirror: bool = False,
     progress: Progress | None = None,
+    crop: Box | None = None,
+    look: Callable[[npt.NDArray[np.uint8]], None] | None = None,
 ) -> Iterator[VpdqFeature]:
     """vPDQ's computeHash over an opened video: every hashed frame, low-quality ones included.
 
     ``fast`` hashes each full-resolution frame with hashwall's sampled Jarosz filter
     (:func:`hashwall.hashing.fast.pdq_fast`, ~15x faster than ``pdqhash`` on 720p, equal within
     float rounding) instead of the ``pdqhash`` C++ library. ``mirror`` adds each frame's
-    mirrored hash (:attr:`VpdqFeature.mirror`).
+    mirrored hash (:attr:`VpdqFeature.mirror`). ``crop`` hashes each frame cropped to that
+    box; ``look`` is shown each hashed frame's pixels (before any crop).
     """
     pdq: Callable[[npt.NDArray[np.uint8]], PdqResult] = partial(pdq_reference, dihedral=mirror)
     if fast:
@@ -264,7 +287,12 @@ def compute_hash(
     fps = video.info.fps
     expected = video.info.expected_frames
     for frame in video.frames(every=frame_mod(seconds_per_hash, fps)):
-        result = pdq(frame.pixels)
+        pixels = frame.pixels
+        if look is not None:
+            look(pixels)
+        if crop is not None:
+            pixels = np.ascontiguousarray(pixels[crop.y0 : crop.y1, crop.x0 : crop.x1])
+        result = pdq(pixels)
         mirrored = result.orientations[_MIRROR] if result.orientations else None
         timestamp = round(frame.index / fps, 3)
         yield VpdqFeature(frame.index, result.hash, result.quality, timestamp, mirrored)
@@ -297,13 +325,15 @@ def hash_video(
     mirror: bool = False,
     threads: int = 0,
     progress: Progress | None = None,
+    box: bool = False,
 ) -> VideoHashes:
     """Fingerprint a video (bytes, a path, or a seekable stream): vPDQ frames and digests.
 
     ``seconds_per_hash`` defaults to ``settings.vpdq_seconds_per_hash`` (1 s; 0 hashes every
     frame); ``fast`` and ``mirror`` as in :func:`compute_hash`. Raises a
     :class:`hashwall.errors.HashwallError` for anything that is not a decodable video within
-    the limits of ``settings``.
+    the limits of ``settings``. ``box``: the frames cropped to the picture inside constant
+    bars too, when there are bars (see the module docstring).
     """
     settings = settings or Settings()
     if seconds_per_hash is None:
@@ -320,13 +350,27 @@ def hash_video(
             hashed += 1
             yield feature
 
+    vote = BoxVote() if box else None
     with open_video(source, settings, threads=threads) as video:
         # Filtered and collapsed as they come: a long still video keeps few features in memory.
         features = compute_hash(
-            video, seconds_per_hash, fast=fast, mirror=mirror, progress=progress
+            video,
+            seconds_per_hash,
+            fast=fast,
+            mirror=mirror,
+            progress=progress,
+            look=None if vote is None else vote.add,
         )
         kept = tuple(collapse_runs(quality_filter(counted(features), settings.pdq_min_quality)))
         info, decoded = video.info, video.decoded
+    found = None if vote is None else vote.box()
+    box_frames: tuple[VpdqFeature, ...] = ()
+    if found is not None:
+        if _is_stream(source):
+            source.seek(start)
+        with open_video(source, settings, threads=threads) as video:
+            cropped = compute_hash(video, seconds_per_hash, fast=fast, mirror=mirror, crop=found)
+            box_frames = tuple(collapse_runs(quality_filter(cropped, settings.pdq_min_quality)))
     notes: list[Note] = []
     first_frame: FirstFrame | None = None
     if info.container in ANIMATIONS:
@@ -356,6 +400,8 @@ def hash_video(
         seconds_per_hash=seconds_per_hash,
         first_frame=first_frame,
         notes=tuple(notes),
+        box_frames=box_frames,
+        content_box=None if found is None else (found.x0, found.y0, found.x1, found.y1),
     )
 
 
