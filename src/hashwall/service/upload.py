@@ -77,10 +77,13 @@ class CheckRequest:
         frames: Sequence[Mapping[str, Any]] | None = None,
         mirror_frames: Sequence[Mapping[str, Any]] | None = None,
         settings: object = None,
+        box_frames: Sequence[Mapping[str, Any]] | None = None,
+        box_mirror_frames: Sequence[Mapping[str, Any]] | None = None,
     ) -> CheckRequest:
         """Validate signals, and the oriented type's variants (``pdq_orientations`` on the
         wire) and ``regions`` (``pdq_regions``), from outside; a video's ``frames`` (and
-        ``mirror_frames``) too, within the limits of ``settings`` (``service/video.py``)."""
+        ``mirror_frames``, ``box_frames``, ``box_mirror_frames``) too, within the limits of
+        ``settings`` (``service/video.py``)."""
         if regions:
             plain = cls.parse(signals, orientations, frames=frames, mirror_frames=mirror_frames)
             kind = oriented_type()
@@ -93,10 +96,16 @@ class CheckRequest:
             parsed = tuple(_parse(s) for s in signals)
             if any(SIGNAL_TYPES[s.type].many_per_item for s in parsed):
                 raise InvalidHash("a video's frame hashes go in frames, not in signals")
-            video = parse_upload(settings, frames, mirror_frames)
+            video = parse_upload(
+                settings,
+                frames,
+                mirror_frames,
+                box_frames=box_frames,
+                box_mirror_frames=box_mirror_frames,
+            )
             return cls(parsed, _orientations(parsed, orientations), frames=video)
-        if mirror_frames is not None:
-            raise InvalidHash("mirror_frames come with the video's frames")
+        if mirror_frames is not None or box_frames is not None or box_mirror_frames is not None:
+            raise InvalidHash("mirror_frames and box_frames come with the video's frames")
         if not signals:
             raise InvalidHash("send at least one signal of the upload (or a video's frames)")
         parsed = tuple(_parse(s) for s in signals)

@@ -19,6 +19,14 @@ a banked frame makes that item a candidate; each candidate is then judged on its
 :func:`hashwall.hashing.video_match.match_video` against all its banked frames, with the
 platform's ``video_upload_percent`` and ``video_bank_percent`` (:func:`judge`). A
 compilation of two banked clips is a candidate of both and matches both.
+
+Box frames. An upload whose picture sits inside constant bars (letterbox, pillarbox: found by
+``hash_video(..., box=True)``, :mod:`hashwall.hashing.video_box`) also sends its frames
+cropped to the picture (``box_frames``, ``box_mirror_frames``), validated like its frames and
+kept as :attr:`UploadFrames.box`. They are searched beside the plain frames, and :func:`judge`
+judges the upload against a candidate with each list and keeps the better result (a barred
+re-upload of a barred banked video still matches by its plain frames). Nothing of them is
+banked.
 """
 
 from __future__ import annotations
@@ -41,7 +49,7 @@ from hashwall.hashing.signals import (
 )
 from hashwall.hashing.signals.vpdq_frame import VpdqFrameSignal
 from hashwall.hashing.video_match import VideoFrames, VideoMatch, match_video
-from hashwall.hashing.vpdq import VideoHashes
+from hashwall.hashing.vpdq import VideoHashes, VpdqFeature
 from hashwall.service.signal_policy import min_quality, policy_threshold
 from hashwall.store.repositories.signals import SignalRecord
 
@@ -81,13 +89,16 @@ class UploadFrames:
     values: tuple[str, ...]
     timestamps: tuple[float, ...]
     mirror: tuple[str, ...] | None = None
+    #: The frames cropped to the picture inside the upload's bars, when it has bars.
+    box: UploadFrames | None = None
 
     def __len__(self) -> int:
         return len(self.values)
 
     def search_values(self) -> tuple[str, ...]:
         """The distinct hashes to look up in the index (as they are, and mirrored)."""
-        return tuple(dict.fromkeys(self.values + (self.mirror or ())))
+        boxed = self.box.search_values() if self.box is not None else ()
+        return tuple(dict.fromkeys(self.values + (self.mirror or ()) + boxed))
 
     def video(self) -> VideoFrames:
         """The frames for :func:`match_video`."""
@@ -131,19 +142,43 @@ def parse_upload(
     settings: object,
     frames: Sequence[Mapping[str, Any]],
     mirror_frames: Sequence[Mapping[str, Any]] | None = None,
+    *,
+    box_frames: Sequence[Mapping[str, Any]] | None = None,
+    box_mirror_frames: Sequence[Mapping[str, Any]] | None = None,
 ) -> UploadFrames:
     """A checked video's frames, and its mirrored frames (the same frames, mirrored left to
-    right: same count, numbers and timestamps)."""
-    kept = parse_frames(settings, frames)
+    right: same count, numbers and timestamps); its box frames (and their mirrored frames)
+    likewise, when sent."""
+    box = None
+    if box_frames is not None:
+        if (box_mirror_frames is None) != (mirror_frames is None):
+            raise InvalidHash("box_mirror_frames come when mirror_frames do (and only then)")
+        box = _parse_list(settings, box_frames, box_mirror_frames, "box_frames")
+    elif box_mirror_frames is not None:
+        raise InvalidHash("box_mirror_frames come with box_frames")
+    plain = _parse_list(settings, frames, mirror_frames, "frames")
+    if box is None:
+        return plain
+    return UploadFrames(plain.values, plain.timestamps, plain.mirror, box)
+
+
+def _parse_list(
+    settings: object,
+    frames: Sequence[Mapping[str, Any]],
+    mirror_frames: Sequence[Mapping[str, Any]] | None,
+    what: str,
+) -> UploadFrames:
+    kept = parse_frames(settings, frames, what=what)
     if mirror_frames is None:
         return UploadFrames(
             tuple(r.value for r in kept), tuple(r.frame_timestamp or 0.0 for r in kept)
         )
+    mirror_what = "mirror_frames" if what == "frames" else "box_mirror_frames"
     mirrored = {
-        r.frame_number: r.value for r in parse_frames(settings, mirror_frames, what="mirror_frames")
+        r.frame_number: r.value for r in parse_frames(settings, mirror_frames, what=mirror_what)
     }
     if len(mirror_frames) != len(frames) or any(r.frame_number not in mirrored for r in kept):
-        raise InvalidHash("mirror_frames holds the same frames as frames (numbers), mirrored")
+        raise InvalidHash(f"{mirror_what} holds the same frames as {what} (numbers), mirrored")
     return UploadFrames(
         tuple(r.value for r in kept),
         tuple(r.frame_timestamp or 0.0 for r in kept),
@@ -153,8 +188,16 @@ def parse_upload(
 
 def upload_of(hashes: VideoHashes) -> UploadFrames:
     """The frames of a video hashed here (``hash_video``, with ``mirror=True`` for the mirrored
-    ones)."""
-    frames = hashes.frames
+    ones, ``box=True`` for the box frames)."""
+    plain = _upload_list(hashes.frames)
+    if not hashes.box_frames:
+        return plain
+    return UploadFrames(
+        plain.values, plain.timestamps, plain.mirror, _upload_list(hashes.box_frames)
+    )
+
+
+def _upload_list(frames: Sequence[VpdqFeature]) -> UploadFrames:
     mirrors = [f.mirror for f in frames]
     mirror = None
     if frames and all(m is not None for m in mirrors):
@@ -184,14 +227,33 @@ def banked_video(rows: Sequence[tuple[str, float | None]]) -> VideoFrames:
 
 
 def judge(upload: UploadFrames, banked: VideoFrames, policy: PlatformPolicy) -> VideoMatch:
-    """The video rule for one banked video on this platform."""
-    return match_video(
+    """The video rule for one banked video on this platform (with the upload's frames, and
+    with its box frames when it has them: the better result)."""
+    threshold = policy_threshold(policy, FRAME_TYPE)
+    shares = (float(policy.video_upload_percent), float(policy.video_bank_percent))
+    best = match_video(
         upload.video(),
         banked,
-        threshold=policy_threshold(policy, FRAME_TYPE),
-        upload_percent=float(policy.video_upload_percent),
-        banked_percent=float(policy.video_bank_percent),
+        threshold=threshold,
+        upload_percent=shares[0],
+        banked_percent=shares[1],
     )
+    if upload.box is not None and len(upload.box):
+        boxed = match_video(
+            upload.box.video(),
+            banked,
+            threshold=threshold,
+            upload_percent=shares[0],
+            banked_percent=shares[1],
+        )
+        if _rank(boxed) > _rank(best):
+            best = boxed
+    return best
+
+
+def _rank(result: VideoMatch) -> tuple[bool, float, int]:
+    share = max(result.upload_frames_matched_pct, result.banked_frames_matched_pct)
+    return result.match, share, result.ordered_frames
 
 
 def _frame_fields(
