@@ -25,7 +25,9 @@ class CheckIn(ApiModel):
     A video: ``kind: "video"`` and its ``frames`` (each hashed frame, in order), and
     ``mirror_frames`` (the same frames mirrored left to right) if computed; ``signals`` (the
     file's md5/sha256, and an animated GIF/PNG/WebP's first frame as a ``pdq``, with its
-    ``pdq_orientations``) may then be empty."""
+    ``pdq_orientations``) may then be empty. ``box_frames`` (and ``box_mirror_frames``, when
+    ``mirror_frames`` come): the same sampled frames cropped to the picture inside constant
+    bars (letterbox, pillarbox), if the upload has bars; searched beside the frames."""
 
     kind: Literal["image", "video"] = "image"
     signals: Annotated[list[SignalIn], Field(max_length=MAX_SIGNALS)]
@@ -33,6 +35,8 @@ class CheckIn(ApiModel):
     pdq_regions: Annotated[list[Orientations], Field(max_length=MAX_REGIONS)] | None = None
     frames: Frames | None = None
     mirror_frames: Frames | None = None
+    box_frames: Frames | None = None
+    box_mirror_frames: Frames | None = None
 
     @model_validator(mode="after")
     def _something_to_check(self) -> Self:
@@ -40,6 +44,8 @@ class CheckIn(ApiModel):
             raise ValueError("send at least one signal of the upload (or a video's frames)")
         if self.frames is not None and self.kind != "video":
             raise ValueError('frames come with "kind": "video"')
+        if self.box_frames is not None and self.frames is None:
+            raise ValueError("box_frames come with the video's frames")
         return self
 
 
