@@ -92,6 +92,10 @@ def _wire(model: CheckIn, settings: object) -> CheckRequest:
         if model.mirror_frames is None
         else [f.wire() for f in model.mirror_frames],
         settings=settings,
+        box_frames=None if model.box_frames is None else [f.wire() for f in model.box_frames],
+        box_mirror_frames=None
+        if model.box_mirror_frames is None
+        else [f.wire() for f in model.box_mirror_frames],
     )
 
 
