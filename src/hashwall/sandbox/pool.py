@@ -143,14 +143,21 @@ class DecodePool:
         return await self._run(job, data, self._timeout, protocol.hashes_from_wire)
 
     async def hash_video(
-        self, data: bytes, *, seconds_per_hash: float, mirror: bool, max_frames: int
+        self,
+        data: bytes,
+        *,
+        seconds_per_hash: float,
+        mirror: bool,
+        max_frames: int,
+        box: bool = False,
     ) -> VideoHashes:
         """Fingerprint a video in a worker (:func:`hashwall.hashing.vpdq.hash_video`, fast PDQ):
         one frame every ``seconds_per_hash`` (0: every frame), at most ``max_frames`` kept,
-        evenly spaced. The time limit is ``video_decode_timeout``; the errors as
+        evenly spaced; with ``box``, the frames cropped to the picture inside constant bars too
+        (:attr:`VideoHashes.box_frames`). The time limit is ``video_decode_timeout``; the errors as
         :meth:`hash_media`'s."""
         job = protocol.video_job(
-            seconds_per_hash=seconds_per_hash, mirror=mirror, max_frames=max_frames
+            seconds_per_hash=seconds_per_hash, mirror=mirror, max_frames=max_frames, box=box
         )
         return await self._run(job, data, self._video_timeout, protocol.video_from_wire)
 

@@ -6,7 +6,8 @@ unpickle what a worker that decoded hostile bytes sends back.
 
 - server -> worker: a job, two frames: the JSON header ``{"task": "hash", "fast": bool,
   "orientations": bool, "regions": bool}`` (an image) or ``{"task": "video",
-  "seconds_per_hash": float, "mirror": bool, "max_frames": int}`` (a video), then the media
+  "seconds_per_hash": float, "mirror": bool, "max_frames": int, "box": bool}`` (a video), then
+  the media
   bytes;
 - worker -> server: one JSON document, ``{"ready": true}`` once at start (or ``{"ready": false,
   "message": ...}``), then per job ``{"ok": {...}}`` (:func:`hashes_to_wire`, or
@@ -35,7 +36,8 @@ from hashwall.hashing.vpdq import VideoHashes
 FRAME: Final = struct.Struct("!i")
 _MAX_FRAME = 0x7FFFFFFF
 # A worker's answer is a few kB of JSON for an image, up to ~200 bytes per frame for a video
-# (10,800 frames with their mirrored hashes: ~2 MB); anything larger is not one of ours.
+# (10,800 frames with their mirrored hashes: ~2 MB, twice that with box frames); anything
+# larger is not one of ours.
 MAX_REPLY_BYTES: Final = 8 << 20
 MAX_MESSAGE_CHARS: Final = 500
 _RECV_CHUNK = 1 << 16
@@ -59,15 +61,19 @@ def hash_job(*, fast: bool, orientations: bool, regions: bool = False) -> bytes:
     return _HASH_JOBS[bool(fast), bool(orientations), bool(regions)]
 
 
-def video_job(*, seconds_per_hash: float, mirror: bool, max_frames: int) -> bytes:
+def video_job(
+    *, seconds_per_hash: float, mirror: bool, max_frames: int, box: bool = False
+) -> bytes:
     """The header frame of a job that hashes the video of the next frame: one frame every
-    ``seconds_per_hash`` (0: every frame), at most ``max_frames`` kept (evenly spaced)."""
+    ``seconds_per_hash`` (0: every frame), at most ``max_frames`` kept (evenly spaced); with
+    ``box``, the frames cropped to the picture inside constant bars too, when it has bars."""
     return json.dumps(
         {
             "task": "video",
             "seconds_per_hash": float(seconds_per_hash),
             "mirror": bool(mirror),
             "max_frames": int(max_frames),
+            "box": bool(box),
         }
     ).encode()
 
@@ -212,7 +218,15 @@ def video_from_wire(wire: Any) -> VideoHashes:
         raise TypeError("video hashes are not an object with frames")
     _hex(wire["md5"], 32)
     _hex(wire["sha256"], 64)
-    for frame in wire["frames"]:
+    boxed = wire.get("box_frames") or []
+    box = wire.get("content_box")
+    if not isinstance(boxed, list) or (
+        box is not None and (not isinstance(box, list) or len(box) != 4)
+    ):
+        raise TypeError("box frames are a list, the content box 4 numbers")
+    for side in box or ():
+        _int(side)
+    for frame in [*wire["frames"], *boxed]:
         if not isinstance(frame, dict):
             raise TypeError("a frame is not an object")
         _int(frame["frame"])

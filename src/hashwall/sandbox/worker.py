@@ -92,7 +92,10 @@ def hash_media(header: dict[str, Any], data: bytes, settings: Settings) -> dict[
 
 def hash_video_media(header: dict[str, Any], data: bytes, settings: Settings) -> dict[str, Any]:
     """The video job: :func:`hashwall.hashing.vpdq.hash_video` on ``data`` (fast PDQ), one frame
-    every ``seconds_per_hash`` (0: every frame), at most ``max_frames`` kept, evenly spaced."""
+    every ``seconds_per_hash`` (0: every frame), at most ``max_frames`` kept, evenly spaced
+    (and as many box frames at most, with ``box``)."""
+    import dataclasses
+
     from hashwall.errors import HashwallError
     from hashwall.hashing.vpdq import hash_video
     from hashwall.hashing.vpdq_budget import seconds_per_hash_within, thinned
@@ -108,9 +111,13 @@ def hash_video_media(header: dict[str, Any], data: bytes, settings: Settings) ->
             seconds_per_hash=every,
             fast=True,
             mirror=bool(header["mirror"]),
+            box=bool(header.get("box", False)),
         )
     except HashwallError as exc:
         return {"error": error_to_wire(exc), "recycle": False}
+    if hashes.box_frames:
+        boxed = thinned(dataclasses.replace(hashes, frames=hashes.box_frames), max_frames)
+        hashes = dataclasses.replace(hashes, box_frames=boxed.frames)
     return {"ok": thinned(hashes, max_frames).to_wire()}
 
 
