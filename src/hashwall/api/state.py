@@ -43,9 +43,16 @@ class MediaHasher(Protocol):
         ...
 
     async def hash_video(
-        self, data: bytes, *, seconds_per_hash: float, mirror: bool, max_frames: int
+        self,
+        data: bytes,
+        *,
+        seconds_per_hash: float,
+        mirror: bool,
+        max_frames: int,
+        box: bool = False,
     ) -> VideoHashes:
-        """Fingerprint a video away from the server process (its frames and digests)."""
+        """Fingerprint a video away from the server process (its frames and digests; ``box``:
+        a check's frames cropped to the picture inside bars too)."""
         ...
 
     def close(self) -> None:
