@@ -117,14 +117,15 @@ def is_video(data: bytes) -> bool:
 
 async def hash_video_upload(state: ApiState, data: bytes, *, banked: bool) -> VideoHashes:
     """A video's hashes from the decoder sandbox: a check's at one frame per second
-    (``vpdq_seconds_per_hash``) with the mirrored frames; a banked video's every frame, up to
-    ``vpdq_max_frames`` (evenly spaced past that)."""
+    (``vpdq_seconds_per_hash``) with the mirrored frames and the box frames; a banked video's
+    every frame, up to ``vpdq_max_frames`` (evenly spaced past that)."""
     settings = state.settings
     pool = await state.decoder()
     return await pool.hash_video(
         data,
         seconds_per_hash=0.0 if banked else settings.vpdq_seconds_per_hash,
         mirror=not banked,
+        box=not banked,
         max_frames=settings.vpdq_max_frames,
     )
 
