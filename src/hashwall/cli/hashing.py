@@ -226,8 +226,10 @@ def hash_video_file(
     progress: Progress,
     *,
     mirror: bool = False,
+    box: bool = False,
 ) -> VideoHashes:
-    """Hash one video with a progress bar of its own (decoded frames of those expected)."""
+    """Hash one video with a progress bar of its own (decoded frames of those expected);
+    ``box``: a check's frames cropped to the picture inside bars too."""
     task = progress.add_task(f"{path.name}", total=None)
 
     def advance(decoded: int, expected: int | None) -> None:
@@ -241,6 +243,7 @@ def hash_video_file(
             fast=fast,
             mirror=mirror,
             progress=advance,
+            box=box,
         )
     finally:
         progress.remove_task(task)
