@@ -59,8 +59,8 @@ def _check_one(
 ) -> CheckResult:
     """Hash (or read) one file and check it, retrying politely on 429/503 (idempotently).
 
-    A video is hashed at one frame per second with its mirrored frames, with a progress bar of
-    its own."""
+    A video is hashed at one frame per second with its mirrored frames (and, when its picture
+    sits inside bars, its frames cropped to the picture), with a progress bar of its own."""
     from hashwall.cli.hashing import hash_video_file
     from hashwall.client import ApiError
     from hashwall.hashing.image import hash_file, read_media_file
@@ -71,7 +71,7 @@ def _check_one(
     if send_media:
         data = read_media_file(path, settings)
     elif is_video_path(path, settings):
-        hashes = hash_video_file(path, settings, None, fast, progress, mirror=True)
+        hashes = hash_video_file(path, settings, None, fast, progress, mirror=True, box=True)
     else:
         hashes = hash_file(path, fast=fast, orientations=True, regions=True, settings=settings)
     for attempt in range(RETRIES + 1):
