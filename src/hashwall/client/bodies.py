@@ -3,7 +3,9 @@ list of signals.
 
 A video (:class:`~hashwall.hashing.vpdq.VideoHashes`, from ``hash_video``) is sent by its
 frames (``{"frame", "pdq", "quality", "timestamp"}`` each) beside its file's md5 and sha256; a
-checked video hashed with ``mirror=True`` sends its mirrored frames too (``mirror_frames``).
+checked video hashed with ``mirror=True`` sends its mirrored frames too (``mirror_frames``),
+and one hashed with ``box=True`` whose picture sits inside bars its frames cropped to the
+picture (``box_frames``, ``box_mirror_frames``).
 An animated GIF, PNG or WebP is a video; its first frame's PDQ (as an image hashes it) goes in
 its signals too, with its 8 orientations for a check, so that it matches the animation banked
 as an image before, and a still of its first frame.
@@ -67,12 +69,24 @@ def _is_video_hashes(value: object) -> bool:
     return all(hasattr(value, name) for name in ("frames", "md5", "sha256", "seconds_per_hash"))
 
 
-def _video_body(video: VideoHashes, *, mirrored: bool) -> dict[str, Any]:
-    """A video's frames and file digests (and, for a check, its mirrored frames if hashed)."""
-    frames = [
-        {"frame": f.frame_number, "pdq": f.hash.hex, "quality": f.quality, "timestamp": f.timestamp}
-        for f in video.frames
+def _frame_bodies(frames: Sequence[Any], *, mirrored: bool = False) -> list[dict[str, Any]]:
+    """Frames as the wire has them (their mirrored hashes in place of theirs when
+    ``mirrored``)."""
+    return [
+        {
+            "frame": f.frame_number,
+            "pdq": (f.mirror if mirrored else f.hash).hex,
+            "quality": f.quality,
+            "timestamp": f.timestamp,
+        }
+        for f in frames
     ]
+
+
+def _video_body(video: VideoHashes, *, mirrored: bool) -> dict[str, Any]:
+    """A video's frames and file digests (and, for a check, its mirrored frames if hashed, and
+    its box frames: cropped to the picture inside bars, when it has them)."""
+    frames = _frame_bodies(video.frames)
     signals: list[dict[str, Any]] = [
         {"type": "md5", "value": video.md5},
         {"type": "sha256", "value": video.sha256},
@@ -90,6 +104,11 @@ def _video_body(video: VideoHashes, *, mirrored: bool) -> dict[str, Any]:
             for plain, f in zip(frames, video.frames, strict=True)
             if f.mirror is not None
         ]
+    boxed = getattr(video, "box_frames", ())
+    if mirrored and boxed:
+        body["box_frames"] = _frame_bodies(boxed)
+        if "mirror_frames" in body and all(f.mirror is not None for f in boxed):
+            body["box_mirror_frames"] = _frame_bodies(boxed, mirrored=True)
     return body
 
 
