@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from hashwall.client.bodies import upload_body
 from hashwall.hashing.vpdq import hash_video
 from hashwall.sandbox.pool import DecodePool
 from hashwall.settings import Settings
@@ -103,6 +104,17 @@ def test_a_barred_upload_matches_by_its_box_frames_as_json(
                 "detail"
             ]
         )
+
+
+def test_the_sdk_body_of_a_barred_video_carries_its_box_frames(
+    url: str, videos: dict[str, bytes]
+) -> None:
+    body = upload_body(hash_video(videos["barred"], mirror=True, box=True))
+    assert len(body["box_frames"]) == len(body["box_mirror_frames"]) > 0
+    assert "box_frames" not in upload_body(hash_video(videos["clip"], mirror=True, box=True))
+    with running_api(url) as api:
+        _bank(api, videos["clip"])
+        assert api.post("/v1/check", "feed", json=body).json()["decision"] == "block"
 
 
 def test_a_barred_video_file_is_hashed_with_its_box_frames_in_the_sandbox(
