@@ -1,14 +1,16 @@
 """Where the picture is inside an uploaded video: the query side of matching through bars.
 
 A repost often shrinks a video into the middle of a frame of another shape: black bars top and
-bottom (letterbox) or left and right (pillarbox), a blurred copy behind it, a logo on the bars.
+bottom (letterbox) or left and right (pillarbox), a logo or text on the bars.
 Per-frame PDQ hashes the whole frame, so none of the frames match the banked video. As for
 photos (:mod:`hashwall.hashing.contentbox`), the upload's frames are hashed a second time
 cropped to the rectangle of picture content, and both lists are searched; nothing new is
 banked.
 
 Unlike a photo, a video's bars do not move: :class:`BoxVote` runs contentbox's detection
-(:func:`hashwall.hashing.contentbox.content_boxes`) on up to :data:`MAX_SAMPLES` hashed frames
+(:func:`hashwall.hashing.contentbox.content_boxes`, its uniform-surround boxes only: the
+blurred-surround detectors also fire on smooth pictures, on the edge of a logo) on up to
+:data:`MAX_SAMPLES` hashed frames
 spread over the whole video, and :meth:`BoxVote.box` keeps a rectangle only when at least
 :data:`AGREE_SHARE` of the sampled frames found one within :data:`SIDE_TOL` of it on every
 side (each side the median of those frames' sides). A dark frame, a fade or a frame whose
@@ -26,8 +28,10 @@ import numpy.typing as npt
 
 from hashwall.hashing.contentbox import Box, content_boxes
 
-__all__ = ["AGREE_SHARE", "MAX_SAMPLES", "SIDE_TOL", "BoxVote", "video_box"]
+__all__ = ["AGREE_SHARE", "KINDS", "MAX_SAMPLES", "SIDE_TOL", "BoxVote", "video_box"]
 
+#: The contentbox detectors whose boxes vote (bars of one colour).
+KINDS = ("uniform",)
 #: Frames sampled at most; past it every other sample is dropped and the step doubles.
 MAX_SAMPLES = 32
 #: The share of sampled frames that must agree on the box.
@@ -55,7 +59,7 @@ class BoxVote:
             self.shape = (h, w)
         elif self.shape != (h, w):
             return  # a stream whose size changes: only frames of the first size vote
-        self.samples.append([box for _, box in content_boxes(rgb)])
+        self.samples.append([box for kind, box in content_boxes(rgb) if kind in KINDS])
         if len(self.samples) >= MAX_SAMPLES:
             self.samples = self.samples[::2]
             self.step *= 2

@@ -24,7 +24,7 @@ an image before still matches. It is the one call a decoder worker makes (see it
 :meth:`VideoHashes.to_wire`).
 
 With ``box`` (an upload to check), the rectangle of picture content inside constant bars
-(letterbox, pillarbox, a blurred surround) is found on sampled hashed frames
+of one colour (letterbox, pillarbox) is found on sampled hashed frames
 (:mod:`hashwall.hashing.video_box`); when there is one, the video is decoded a second time and
 its frames hashed cropped to it, as :attr:`VideoHashes.box_frames` (filtered and collapsed
 alike, with their mirrored hashes when ``mirror``). A check searches them beside the plain
