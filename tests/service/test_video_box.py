@@ -22,7 +22,7 @@ from hashwall.service.indexes import LiveIndexes
 from hashwall.service.intake import ItemSubmission, create_case
 from hashwall.service.video import upload_of
 
-from video_samples import SMALL_FPS, encode_clip, small_panning
+from video_samples import SMALL_FPS, encode_clip, panning_frames, small_panning
 
 if TYPE_CHECKING:
     from conftest import World
@@ -161,6 +161,11 @@ def test_the_store_scan_judges_box_frames_too(
 def test_a_video_without_bars_has_no_box(clips: dict[str, Any]) -> None:
     assert "box_frames" not in clips["plain"]
     assert video_box(small_panning(4, seed=3)) is None
+    # A logo on a smooth picture is no bar (the blurred-surround detectors would take its edge).
+    logo = [f.copy() for f in panning_frames(12, 640, 360, seed=5, speed=50)]
+    for f in logo:
+        f[12:40, 20:110] = 255
+    assert video_box(logo) is None
     hashes = hash_video(encode_clip(small_panning(4, seed=3), "mp4", FPS), box=True)
     assert hashes.content_box is None and hashes.box_frames == ()
     assert upload_of(hashes).box is None
