@@ -6,20 +6,25 @@ re-upload by its plain frames. Clips are made in code."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pytest
 from PIL import Image
+from test_feed_copy import InProcess
 
+from hashwall.cli.feed import sync
 from hashwall.domain import PlatformPolicy
 from hashwall.errors import InvalidHash, TooManyFrames
 from hashwall.hashing.video_box import video_box
 from hashwall.hashing.vpdq import VideoHashes, hash_video
 from hashwall.service.check import CheckRequest, check
 from hashwall.service.context import ServiceContext
+from hashwall.service.feed_copy import FeedCopy
 from hashwall.service.indexes import LiveIndexes
 from hashwall.service.intake import ItemSubmission, create_case
+from hashwall.service.local_match import LocalBank
 from hashwall.service.video import upload_of
 
 from video_samples import SMALL_FPS, encode_clip, panning_frames, small_panning
@@ -102,22 +107,22 @@ def _bank(ctx: ServiceContext, world: World, frames: Frames) -> str:
     return receipt.accepted[0].item_ref
 
 
-def _check(ctx: ServiceContext, world: World, lists: dict[str, Frames], *, box: bool = True) -> Any:
+def _check(
+    ctx: ServiceContext, platform: Any, lists: dict[str, Frames], *, box: bool = True
+) -> Any:
     if not box:
         lists = {k: v for k, v in lists.items() if not k.startswith("box")}
     request = CheckRequest.parse([], settings=ctx.settings, **lists)
-    platform = _PLATFORMS.get(id(world))
-    if platform is None:
-        platform = world.platform("Example", "video", PlatformPolicy(reveal_distance=True))
-        _PLATFORMS[id(world)] = platform
     return check(ctx, platform, request)
 
 
-_PLATFORMS: dict[int, Any] = {}
+@pytest.fixture
+def platform(world: World) -> Any:
+    return world.platform("Example", "video", PlatformPolicy(reveal_distance=True))
 
 
 def test_a_banked_clip_is_matched_by_its_upload_inside_letterbox_or_pillarbox_bars(
-    live_ctx: ServiceContext, world: World, clips: dict[str, Any]
+    live_ctx: ServiceContext, world: World, clips: dict[str, Any], platform: Any
 ) -> None:
     ctx = live_ctx
     ref = _bank(ctx, world, clips["a"])
@@ -126,13 +131,13 @@ def test_a_banked_clip_is_matched_by_its_upload_inside_letterbox_or_pillarbox_ba
         lists = clips[name]
         assert "box_frames" in lists, name
         # Without its box frames the barred upload is not matched; with them it is.
-        assert _check(ctx, world, lists, box=False).decision == "allow", name
-        result = _check(ctx, world, lists)
+        assert _check(ctx, platform, lists, box=False).decision == "allow", name
+        result = _check(ctx, platform, lists)
         assert result.decision == "block", name
         assert [m.item_ref for m in result.matches] == [ref]
         video = result.matches[0].video
         assert video is not None and video.upload_frames_matched_pct >= 80
-    unrelated = _check(ctx, world, clips["unrelated"])
+    unrelated = _check(ctx, platform, clips["unrelated"])
     assert "box_frames" in clips["unrelated"]
     assert unrelated.decision == "allow" and not unrelated.matches
     # Only the banked frames are in the index: the box frames were searched, not banked.
@@ -140,21 +145,21 @@ def test_a_banked_clip_is_matched_by_its_upload_inside_letterbox_or_pillarbox_ba
 
 
 def test_a_barred_banked_clip_is_still_matched_by_its_barred_reupload(
-    live_ctx: ServiceContext, world: World, clips: dict[str, Any]
+    live_ctx: ServiceContext, world: World, clips: dict[str, Any], platform: Any
 ) -> None:
     ctx = live_ctx
     ref = _bank(ctx, world, clips["a_barred"])
     assert ctx.live is not None and ctx.live.catch_up() == 1
-    result = _check(ctx, world, clips["letterbox"])
+    result = _check(ctx, platform, clips["letterbox"])
     assert [m.item_ref for m in result.matches] == [ref]
-    assert _check(ctx, world, clips["letterbox"], box=False).decision == "block"
+    assert _check(ctx, platform, clips["letterbox"], box=False).decision == "block"
 
 
 def test_the_store_scan_judges_box_frames_too(
-    ctx: ServiceContext, world: World, clips: dict[str, Any]
+    ctx: ServiceContext, world: World, clips: dict[str, Any], platform: Any
 ) -> None:
     ref = _bank(ctx, world, clips["a"])
-    result = _check(ctx, world, clips["pillarbox"])
+    result = _check(ctx, platform, clips["pillarbox"])
     assert [m.item_ref for m in result.matches] == [ref]
 
 
@@ -210,3 +215,20 @@ def test_box_frames_are_validated_like_frames(clips: dict[str, Any], ctx: Servic
         CheckRequest.parse(
             [], frames=lists["frames"][:2], box_frames=lists["box_frames"], settings=few
         )
+
+
+def test_a_barred_upload_matches_locally_as_in_the_service(
+    live_ctx: ServiceContext, world: World, clips: dict[str, Any], tmp_path: Path, platform: Any
+) -> None:
+    ctx = live_ctx
+    ref = _bank(ctx, world, clips["a"])
+    assert ctx.live is not None and ctx.live.catch_up() == 1
+    folder = tmp_path / "copy"
+    sync(InProcess(ctx, "video"), FeedCopy.open(folder, "local"), limit=50)
+    local = LocalBank.load(folder)
+    barred = CheckRequest.parse([], settings=ctx.settings, **clips["pillarbox"])
+    mine, theirs = local.match(barred), _check(ctx, platform, clips["pillarbox"])
+    assert mine.decision == theirs.decision == "block"
+    assert [m.item_ref for m in mine.matches] == [ref]
+    plain = {k: v for k, v in clips["pillarbox"].items() if not k.startswith("box")}
+    assert local.match(CheckRequest.parse([], settings=ctx.settings, **plain)).decision == "allow"
