@@ -58,13 +58,15 @@ def encode_clip(
     codec: str | None = None,
     pix_fmt: str = "yuv420p",
     rotation: int = 0,
+    options: dict[str, str] | None = None,
 ) -> bytes:
     """Encode RGB frames as a video of ``kind`` (a key of :data:`CONTAINERS`); ``rotation``
-    (counter-clockwise degrees) goes in the display matrix, as a phone writes it."""
+    (counter-clockwise degrees) goes in the display matrix, as a phone writes it; ``options``
+    go to the encoder (e.g. ``{"crf": "40"}``: a low bitrate)."""
     container_format, default_codec = CONTAINERS[kind]
     buf = io.BytesIO()
     with av.open(buf, "w", format=container_format) as container:
-        stream = container.add_stream(codec or default_codec, rate=fps)
+        stream = container.add_stream(codec or default_codec, rate=fps, options=options)
         first = True
         for pixels in frames:
             if first:

@@ -9,6 +9,7 @@ from collections.abc import Iterable, Iterator
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from hashwall.hashing.video_match import VideoFrames, VideoMatch, match_video
 from hashwall.hashing.vpdq import VpdqFeature, collapse_runs, hash_video, quality_filter
@@ -81,6 +82,50 @@ def test_a_clip_banked_at_one_frame_a_second_matches_when_the_samples_line_up(
     upload = frames_of(embedded(clip, host_seconds=50, at_seconds=20))
     result = match_video(upload, frames_of(mp4(clip)))
     assert result.match and result.banked_frames_matched_pct == 100.0
+
+
+def zooming(seconds: float, seed: int, fps: int = FPS) -> Iterator[np.ndarray]:
+    """A picture zoomed into slowly (its centre grows 1.5x over the clip)."""
+    source = Image.fromarray(textured_rgb(WIDTH * 2, HEIGHT * 2, seed=seed))
+    count = round(seconds * fps)
+    for i in range(count):
+        scale = 1 + 0.5 * i / count
+        w, h = round(WIDTH * 2 / scale), round(HEIGHT * 2 / scale)
+        x, y = (WIDTH * 2 - w) // 2, (HEIGHT * 2 - h) // 2
+        box = source.resize((WIDTH, HEIGHT), Image.Resampling.BILINEAR, (x, y, x + w, y + h))
+        yield np.asarray(box)
+
+
+def resized(frames: Iterable[np.ndarray], width: int, height: int) -> Iterator[np.ndarray]:
+    for f in frames:
+        yield np.asarray(Image.fromarray(f).resize((width, height), Image.Resampling.BILINEAR))
+
+
+@pytest.mark.parametrize(
+    "copy",
+    ["low_bitrate", "half_the_frame_rate", "trimmed", "larger", "webm"],
+)
+def test_a_banked_clip_matches_its_reencodes(
+    copy: str, clip: list[np.ndarray], banked_every_frame: VideoFrames
+) -> None:
+    data = {
+        "low_bitrate": lambda: encode_clip(clip, "mp4", FPS, options={"crf": "40"}),
+        "half_the_frame_rate": lambda: encode_clip(clip[::2], "mp4", FPS // 2),
+        "trimmed": lambda: mp4(clip[25:85]),
+        "larger": lambda: encode_clip(resized(clip, 256, 192), "avi", FPS),
+        "webm": lambda: encode_clip(clip, "webm", FPS),
+    }[copy]()
+    result = match_video(frames_of(data, mirror=True), banked_every_frame)
+    assert result.match, (copy, result)
+    assert result.upload_frames_matched_pct >= 90
+
+
+def test_a_zooming_clip_matches_its_reencode_and_not_another_zoom() -> None:
+    banked = frames_of(mp4(zooming(10, seed=3)), every_frame=True)
+    upload = encode_clip(resized(zooming(10, seed=3, fps=25), 176, 132), "mp4", 25)
+    assert match_video(frames_of(upload, mirror=True), banked).match
+    other = frames_of(mp4(zooming(10, seed=4)), mirror=True)
+    assert not match_video(other, banked).match
 
 
 def test_an_unrelated_video_does_not_match(banked_every_frame: VideoFrames) -> None:
