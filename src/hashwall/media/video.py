@@ -49,6 +49,14 @@ from hashwall.media.video_containers import (
     sniff_container,
     truncated,
 )
+from hashwall.media.video_sampling import (
+    CLEAN_KEY_CODECS,
+    Action,
+    NotExact,
+    PlannedPacket,
+    SamplePlan,
+    clean_key_test,
+)
 from hashwall.settings import Settings
 
 if TYPE_CHECKING:
@@ -274,14 +282,17 @@ class OpenVideo:
 
     def __init__(self, info: VideoInfo, walk: _Walk) -> None:
         self.info = info
-        self.decoded = 0  # frames decoded so far (also those not given to the caller)
+        self.decoded = 0  # frames passed so far (also those not given to the caller)
         self._walk: _Walk | None = walk
 
     def frames(self, every: int = 1) -> Iterator[VideoFrame]:
         """Every ``every``-th frame (0, every, 2*every, ...), decoded as the iterator reaches it.
 
-        All frames are decoded (a frame depends on those before it); only the chosen ones are
-        converted to RGB. The frames of an opened video can be walked once.
+        The frames are those that decoding every frame gives, with the same numbers; only the
+        chosen ones are converted to RGB. With ``every`` > 1, an H.264, HEVC, VP8 or VP9 stream
+        in MP4 or Matroska is walked without decoding what no chosen frame needs (see
+        :mod:`hashwall.media.video_sampling`); :attr:`decoded` still counts every frame passed.
+        The frames of an opened video can be walked once.
         """
         if every < 1:
             raise ValueError("every must be a positive number of frames")
@@ -314,24 +325,39 @@ def open_video(source: VideoSource, settings: Settings, *, threads: int = 0) -> 
             yield _open_webp(stream.read(), settings)
             return
         check_declared_sizes(container, head, size)
-        with _av_errors():
-            import av
 
-            av_container = av.open(
-                cast(Any, _BoundedReader(stream, settings.video_max_bytes)),
-                format=_DEMUXER[container],
-                options=_DEMUXER_OPTIONS.get(_DEMUXER[container], {}),
-            )
-        with av_container:
+        def reopen() -> av.container.InputContainer:
+            stream.seek(0)
+            with _av_errors():
+                import av
+
+                return cast(
+                    "av.container.InputContainer",
+                    av.open(
+                        cast(Any, _BoundedReader(stream, settings.video_max_bytes)),
+                        format=_DEMUXER[container],
+                        options=_DEMUXER_OPTIONS.get(_DEMUXER[container], {}),
+                    ),
+                )
+
+        with reopen() as av_container:
             info, av_stream = _probe(av_container, container, size, settings)
-            if threads != 1:
-                av_stream.codec_context.thread_type = "AUTO"
-            av_stream.codec_context.thread_count = threads
+            _set_threads(av_stream, threads)
 
             def walk(opened: OpenVideo, every: int) -> Iterator[VideoFrame]:
-                return _av_frames(opened, av_container, av_stream, settings, every)
+                if every == 1 or not _samples_exactly(info):
+                    return _av_frames(opened, av_container, av_stream, settings, every)
+                return _sampled_or_every_frame(
+                    opened, av_container, av_stream, reopen, threads, settings, every
+                )
 
             yield OpenVideo(info, walk)
+
+
+def _set_threads(stream: av.video.stream.VideoStream, threads: int) -> None:
+    if threads != 1:
+        stream.codec_context.thread_type = "AUTO"
+    stream.codec_context.thread_count = threads
 
 
 def _probe(
@@ -393,6 +419,90 @@ def _av_frames(
             f"unsupported media: a still {info.container.upper()} image (one frame), not a video; "
             "hash it as an image"
         )
+
+
+_Planned = PlannedPacket["av.Packet[av.video.stream.VideoStream]"]
+
+
+def _samples_exactly(info: VideoInfo) -> bool:
+    """Whether a sampled walk may skip frames: a codec whose frames can be left undecoded
+    exactly, in a container that times every packet."""
+    return info.container in ("mp4", "matroska") and info.codec in CLEAN_KEY_CODECS
+
+
+def _sampled_or_every_frame(
+    opened: OpenVideo,
+    av_container: av.container.InputContainer,
+    stream: av.video.stream.VideoStream,
+    reopen: Callable[[], av.container.InputContainer],
+    threads: int,
+    settings: Settings,
+    every: int,
+) -> Iterator[VideoFrame]:
+    """The sampled walk; when the file breaks what it relies on (:class:`NotExact`), the video
+    is opened again and every frame decoded, giving the frames after those already given."""
+    given = -1
+    try:
+        for frame in _sampled_av_frames(opened, av_container, stream, settings, every):
+            given = frame.index
+            yield frame
+        return
+    except NotExact:
+        pass
+    opened.decoded = 0
+    with reopen() as again:
+        again_stream = again.streams.video[0]
+        _set_threads(again_stream, threads)
+        for frame in _av_frames(opened, again, again_stream, settings, every):
+            if frame.index > given:
+                yield frame
+
+
+def _sampled_av_frames(
+    opened: OpenVideo,
+    av_container: av.container.InputContainer,
+    stream: av.video.stream.VideoStream,
+    settings: Settings,
+    every: int,
+) -> Iterator[VideoFrame]:
+    """Frames 0, every, 2*every, ... decoding only what they need (:class:`SamplePlan`)."""
+    info = opened.info
+    context = stream.codec_context
+    clean = clean_key_test(info.codec, context.extradata)
+    plan: SamplePlan[av.Packet[av.video.stream.VideoStream]] = SamplePlan(every)
+    skip = "DEFAULT"
+
+    def decode(planned: _Planned | None) -> Iterator[VideoFrame]:
+        nonlocal skip
+        if planned is not None:
+            opened.decoded = plan.decided
+            _check_frame(planned.rank, info.width, info.height, info.fps, settings)
+            if planned.action is Action.DROP:
+                return
+            if planned.action.value != skip:
+                skip = context.skip_frame = planned.action.value
+        for frame in context.decode(None if planned is None else planned.packet):
+            index = plan.frame_index(frame.pts)
+            _check_frame(index, frame.width, frame.height, info.fps, settings)
+            if index % every == 0:
+                yield VideoFrame(index, _rgb(frame))
+
+    with _av_errors():
+        for packet in av_container.demux(stream):
+            if packet.size == 0:  # the end: the decoder is drained below
+                continue
+            key = packet.is_keyframe
+            clean_key = key and clean is not None and clean(bytes(packet))
+            for planned in plan.push(packet, packet.pts, key=key, clean_key=clean_key):
+                yield from decode(planned)
+        for planned in plan.finish():
+            yield from decode(planned)
+        yield from decode(None)
+    plan.check_complete()
+    if plan.decided == 0:
+        raise CorruptMedia("the video has no decodable frame; send the original file")
+    if info.container == "mp4" and info.declared_frames and plan.decided < info.declared_frames:
+        raise truncated()
 
 
 def _open_webp(data: bytes, settings: Settings) -> OpenVideo:
@@ -484,7 +594,7 @@ def _av_errors() -> Iterator[None]:
     """
     try:
         yield
-    except HashwallError:
+    except (HashwallError, NotExact):
         raise
     except MemoryError:
         raise TooManyPixels(
