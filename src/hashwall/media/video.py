@@ -283,6 +283,9 @@ class OpenVideo:
     def __init__(self, info: VideoInfo, walk: _Walk) -> None:
         self.info = info
         self.decoded = 0  # frames passed so far (also those not given to the caller)
+        #: Frames the decoder made so far: fewer than :attr:`decoded` when a sampled walk left
+        #: frames undecoded.
+        self.pictures = 0
         self._walk: _Walk | None = walk
 
     def frames(self, every: int = 1) -> Iterator[VideoFrame]:
@@ -407,6 +410,7 @@ def _av_frames(
             for frame in packet.decode():
                 index = opened.decoded
                 opened.decoded += 1
+                opened.pictures += 1
                 _check_frame(index, frame.width, frame.height, info.fps, settings)
                 if index % every == 0:
                     yield VideoFrame(index, _rgb(frame))
@@ -449,7 +453,7 @@ def _sampled_or_every_frame(
         return
     except NotExact:
         pass
-    opened.decoded = 0
+    opened.decoded = opened.pictures = 0
     with reopen() as again:
         again_stream = again.streams.video[0]
         _set_threads(again_stream, threads)
@@ -482,6 +486,7 @@ def _sampled_av_frames(
             if planned.action.value != skip:
                 skip = context.skip_frame = planned.action.value
         for frame in context.decode(None if planned is None else planned.packet):
+            opened.pictures += 1
             index = plan.frame_index(frame.pts)
             _check_frame(index, frame.width, frame.height, info.fps, settings)
             if index % every == 0:
@@ -527,6 +532,7 @@ def _open_webp(data: bytes, settings: Settings) -> OpenVideo:
         for pixels in frames:
             index = opened.decoded
             opened.decoded += 1
+            opened.pictures += 1
             _check_frame(index, pixels.shape[1], pixels.shape[0], fps, settings)
             if index % every == 0:
                 yield VideoFrame(index, pixels)
