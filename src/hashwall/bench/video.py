@@ -4,9 +4,11 @@ Each video is hashed at ``seconds_per_hash`` (default one frame per second) two 
 same file, taking turns video by video so that a noisy neighbour slows both alike:
 
 * ``hashwall``: :func:`hashwall.hashing.vpdq.hash_video` with its defaults (what ``hashwall
-  hash`` and the decoder worker call): the file's MD5 and SHA-256, then every frame decoded by
-  FFmpeg (its own thread count), the sampled frames converted to RGB and hashed by ``pdqhash``,
-  the quality filter and the collapsing of runs;
+  hash`` and the decoder worker call): the file's MD5 and SHA-256, then the frames decoded by
+  FFmpeg (its own thread count) as the sampled walk of :mod:`hashwall.media.video_sampling`
+  decides (frames nothing refers to and frames no sample needs are left undecoded; the sampled
+  frames are those of decoding every frame, bit for bit), the sampled frames converted to RGB
+  and hashed by ``pdqhash``, the quality filter and the collapsing of runs;
 * ``reference``: the way vPDQ's reference works, with plain PyAV: ``av.open``, every frame
   decoded, and each sampled frame (one in ``frame_mod``, as vPDQ's ``hashVideoFile`` picks them)
   ``frame.to_ndarray(format="rgb24")`` and ``pdqhash.compute``.
@@ -16,6 +18,10 @@ decoding threads included): "x real time per core" is seconds of video per CPU s
 figure that holds on a shared machine. Without ``--videos``, two 30-second 720p H.264 test videos
 (a textured picture panning at 30 fps, with camera-like grain) are generated in a temporary
 folder.
+
+The target (:data:`TARGET_X_REALTIME_PER_CORE`) is for 720p: it is judged on the videos whose
+shorter side is 720 pixels (landscape or portrait), or on all of them when none is, and the
+verdict says which.
 """
 
 from __future__ import annotations
@@ -272,11 +278,28 @@ def measure(
     return {
         "seconds_per_hash": seconds_per_hash,
         "target_x_realtime_per_core": TARGET_X_REALTIME_PER_CORE,
+        "target": _target(rows),
         "videos": rows,
         "total": total,
         "failed": failed,
         "load_average_start": list(load_start),
         "load_average_end": list(os.getloadavg()),
+    }
+
+
+def _target(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """hashwall's x real time per core on the 720p videos (all videos when none is 720p), and
+    whether it meets :data:`TARGET_X_REALTIME_PER_CORE`."""
+    hd = [r for r in rows if min(r["width"], r["height"]) == 720]
+    judged = hd or rows
+    duration = sum(r["duration_s"] for r in judged)
+    cpu = sum(r["hashwall"]["cpu_s"] for r in judged)
+    per_core = duration / cpu if cpu > 0 else 0.0
+    return {
+        "on": "720p" if hd else "all",
+        "videos": len(judged),
+        "x_realtime_per_core": per_core,
+        "met": bool(judged) and per_core >= TARGET_X_REALTIME_PER_CORE,
     }
 
 
@@ -336,20 +359,29 @@ def _print_table(report: dict[str, Any], generated: bool) -> None:
             end_section=True,
         )
     console.print(table)
-    per_core = report["total"]["hashwall"]["x_realtime_per_core"]
-    target = report["target_x_realtime_per_core"]
-    verdict = (
-        "meets"
-        if per_core >= target
-        else f"is {100 * (1 - per_core / target):.1f}% short of"
-        if per_core > 0
-        else "misses"
+    target = report["target"]
+    goal = report["target_x_realtime_per_core"]
+    per_core = target["x_realtime_per_core"]
+    on = (
+        f"the {target['videos']} 720p video{'s' if target['videos'] != 1 else ''}"
+        if target["on"] == "720p"
+        else f"the {target['videos']} video{'s' if target['videos'] != 1 else ''} (none 720p)"
+    )
+    if target["met"]:
+        verdict = "[bold green]TARGET MET[/]"
+    else:
+        short = f" ({100 * (1 - per_core / goal):.1f}% short)" if per_core > 0 else ""
+        verdict = f"[bold red]TARGET NOT MET[/]{short}"
+    console.print(
+        f"{verdict}: hashwall {per_core:.1f}x real time per core on {on}, the target of "
+        f"{goal:g}x (720p, one frame per second)",
+        soft_wrap=True,
     )
     bits = [r["max_bits_vs_reference"] for r in report["videos"]]
     known = [b for b in bits if b is not None]
     console.print(
-        f"hashwall: {per_core:.1f}x real time per core, {verdict} the target of {target:g}x; "
-        f"hashes differ from the reference's by at most {max(known) if known else '-'} bits"
+        f"hashwall's hashes differ from the reference's by at most "
+        f"{max(known) if known else '-'} bits"
     )
     la0, la1 = report["load_average_start"], report["load_average_end"]
     console.print(
