@@ -3,9 +3,11 @@
 The steps carry vPDQ's names (``vpdq/cpp/hashing/filehasher.cpp``, ``python-threatexchange``'s
 ``vpdq_util``):
 
-1. :func:`compute_hash` (vPDQ's ``computeHash``/``hashVideoFile``): decode every frame and hash
-   one frame in every ``frame_mod = int(seconds_per_hash * fps)`` (:func:`frame_mod`; 0 means
-   every frame) with PDQ at native resolution, as images are hashed in reference mode. Each
+1. :func:`compute_hash` (vPDQ's ``computeHash``/``hashVideoFile``): hash one frame in every
+   ``frame_mod = int(seconds_per_hash * fps)`` (:func:`frame_mod`; 0 means every frame) with PDQ
+   at native resolution, as images are hashed in reference mode. The frames are those decoding
+   every frame gives, though what no hashed frame needs is left undecoded
+   (:mod:`hashwall.media.video_sampling`). Each
    hashed frame is a :class:`VpdqFeature`: frame number (0-based index among decoded frames),
    PDQ hash, quality, and timestamp ``frame_number / fps`` (not the packet's time), 3 decimals.
 2. :func:`quality_filter`: frames of quality below 50 are too featureless to match on: dropped.
