@@ -56,13 +56,14 @@ def test_sampled_frames_are_every_nth_frame_of_full_decoding(video: bytes, every
     assert pictures < count  # frames were left undecoded
 
 
+@pytest.mark.parametrize("threads", [0, 1])  # FFmpeg's frame threads, and the worker's one
 def test_vpdq_hashes_frame_numbers_and_timestamps_are_those_of_full_decoding(
-    video: bytes,
+    video: bytes, threads: int
 ) -> None:
     every = frame_mod(1.0, FPS)
-    with open_video(video, Settings()) as opened:
+    with open_video(video, Settings(), threads=threads) as opened:
         full = [f for f in compute_hash(opened, 0) if f.frame_number % every == 0]
-    with open_video(video, Settings()) as opened:
+    with open_video(video, Settings(), threads=threads) as opened:
         sampled = list(compute_hash(opened, 1.0))
         assert opened.pictures < opened.decoded
     assert [f.frame_number for f in sampled] == [0, 30, 60, 90, 120]

@@ -12,6 +12,8 @@ again for every decoded frame, since a header may lie: bytes (``media_too_large`
 (``too_many_frames``). The bytes are streamed to the demuxer in FFmpeg's small reads, never held
 in Python at once. A file that cannot be demuxed or decoded, or is shorter than its container
 says, is ``corrupt_media``; a file with no video stream, or a still image, ``unsupported_media``.
+When only some frames are asked for, damage in a frame that none of them needs may go unseen:
+such frames are not decoded (:mod:`hashwall.media.video_sampling`).
 
 Animated WebP goes through Pillow (:func:`hashwall.media.decode.iter_frames`): the FFmpeg of
 PyAV 18.1 demuxes it but cannot decode its frames.
