@@ -83,6 +83,35 @@ def test_distance_is_hamming_and_codes_keep_it(kind: type[DistanceSignalType]) -
     assert not kind.compare(a, near, threshold=0).match
 
 
+class _Short(DistanceSignalType):
+    """A 64-bit type (not registered): its codes are padded with zero bits."""
+
+    name = "short_test"
+    bits = 64
+    default_threshold = 8
+    max_threshold = 16
+
+    @classmethod
+    def get_examples(cls) -> tuple[str, ...]:
+        return ("0123456789abcdef", "fedcba9876543210")
+
+
+@pytest.mark.parametrize(
+    "kind", [*(t for t in TYPES if t.comparison == "distance"), _Short], ids=_ids
+)
+def test_codes_of_joined_values_equal_the_codes_of_the_values(
+    kind: type[DistanceSignalType],
+) -> None:
+    values = [*kind.get_examples(), *kind.get_examples()[:1]]
+    joined = kind.codes_of_joined("".join(values))
+    assert np.array_equal(joined, kind.codes(values)) and joined.shape == (3, 32)
+    assert kind.codes_of_joined("").shape == (0, 32)
+    with pytest.raises(ValueError):
+        kind.codes_of_joined("".join(values)[:-2])  # not whole values
+    with pytest.raises(ValueError):
+        kind.codes_of_joined("zz" + "".join(values)[2:])  # not hex
+
+
 @pytest.mark.parametrize("kind", TYPES, ids=_ids)
 def test_thresholds_are_checked_against_the_type(kind: type[SignalType]) -> None:
     assert kind.validate_threshold(kind.max_threshold) == kind.max_threshold

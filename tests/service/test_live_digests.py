@@ -279,3 +279,22 @@ def test_lookups_during_compaction_from_another_thread_see_whole_changes() -> No
         for thread in threads:
             thread.join()
     assert not wrong
+
+
+def test_a_stored_value_of_another_width_is_skipped_and_the_rest_still_built(
+    ctx: ServiceContext, world: World
+) -> None:
+    """The build reads digests in blocks; one stored value of another width (never written by
+    intake, but a store may hold one) sends the read row by row, which skips it."""
+    helpline = world.partner("Helpline")
+    _bank(ctx, helpline, b"first file")
+    _bank(ctx, helpline, b"second file")
+    with ctx.store.write() as repo:
+        item_id = repo.find_items_by_signal("sha256", [_digests(b"first file")[1].value])[0].id
+        repo.add_signals(item_id, [Signal("md5", "0" * 31)])
+    live = LiveIndexes(ctx.store, ctx.settings)
+    live.build()
+    for data in (b"first file", b"second file"):
+        for signal in _digests(data):
+            assert len(live.find_digest(signal.type, signal.value)) == 1
+    assert live.digests.size("md5") == live.digests.size("sha256") == 2

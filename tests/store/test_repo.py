@@ -13,7 +13,7 @@ from hashwall.errors import AlreadyExists, InvalidInput, NotFound
 from hashwall.hashing.signals import Signal
 from hashwall.store.ids import CASE_NUMBER_PATTERN
 from hashwall.store.repo import Repository, Store
-from hashwall.store.repositories.signals import SignalRecord
+from hashwall.store.repositories.signals import SignalRecord, UnevenValues
 
 PDQ_A = "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22"
 PDQ_B = "d8f8f0cec0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b23"
@@ -267,6 +267,64 @@ def test_signals_of_any_type_are_stored_searched_streamed_and_deleted(repo: Repo
     assert repo.delete_item_signals(item_id) == 4
     assert repo.list_signals(item_id) == []
     assert list(repo.iter_live_signals("sha256")) == []
+
+
+def _rows_of(repo: Repository, signal_type: str) -> set[tuple[int, int, str]]:
+    """``(item id, frame number or -1, value)`` of the live signals, row by row."""
+    return {
+        (item_id, -1 if frame is None else frame, value)
+        for chunk in repo.iter_live_signals(signal_type)
+        for item_id, frame, value in zip(
+            chunk.item_ids, chunk.frame_numbers, chunk.values, strict=True
+        )
+    }
+
+
+def test_live_signal_blocks_hold_the_live_rows_of_a_type_in_ranges(repo: Repository) -> None:
+    """The fast read of an index build gives the same rows as the row-by-row read, whatever
+    the ranges: live items only, frames when asked for, nothing for a type nobody holds."""
+    held: list[int] = []
+    for n in range(7):
+        _, item_id = _case_with_item(repo)
+        held.append(item_id)
+        repo.add_signals(
+            item_id,
+            [
+                Signal(type="pdq", value=f"{n:02x}" * 32, quality=90),
+                Signal(type="sha256", value=f"{n + 16:02x}" * 32),
+            ],
+        )
+    repo.add_signals(held[0], [SignalRecord("vpdq_frame", PDQ_A, 80, 4, 0.13)])
+    repo.add_signals(held[0], [SignalRecord("vpdq_frame", PDQ_B, 80, 9, 0.3)])
+    repo.set_item_state(held[3], "withdrawn")  # its rows are there, the item is not live
+
+    for span in (1, 3, 1000):
+        blocks = list(repo.live_signal_blocks("pdq", 64, span=span))
+        got = {
+            (item_id, frame, block.value_list()[k])
+            for block in blocks
+            for k, (item_id, frame) in enumerate(
+                zip(block.item_ids.tolist(), block.frame_numbers.tolist(), strict=True)
+            )
+        }
+        assert got == _rows_of(repo, "pdq") and len(got) == 6
+        assert held[3] not in {row[0] for row in got}
+        assert all(len(block) and len(block.values) == 64 * len(block) for block in blocks)
+    frames = list(repo.live_signal_blocks("vpdq_frame", 64, frames=True))
+    pairs = zip(frames[0].item_ids.tolist(), frames[0].frame_numbers.tolist(), strict=True)
+    assert sorted(pairs) == [
+        (held[0], 4),
+        (held[0], 9),
+    ]
+    sha = [block.value_list() for block in repo.live_signal_blocks("sha256", 64, span=2)]
+    assert sorted(v for values in sha for v in values) == sorted(
+        r[2] for r in _rows_of(repo, "sha256")
+    )
+    assert list(repo.live_signal_blocks("md5", 32)) == []
+
+    repo.add_signals(held[1], [Signal(type="md5", value="short")])
+    with pytest.raises(UnevenValues):
+        list(repo.live_signal_blocks("md5", 32))
 
 
 def test_matches_verdicts_exemptions_and_retention(store: Store) -> None:

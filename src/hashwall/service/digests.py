@@ -35,9 +35,10 @@ row: :meth:`DigestIndex.build`) and kept current by the same events (``service/i
 
 from __future__ import annotations
 
+import binascii
 import sys
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -45,6 +46,8 @@ import numpy as np
 import numpy.typing as npt
 
 from hashwall.hashing.signals import SIGNAL_TYPES, ExactSignalType, exact_types
+from hashwall.store.repo import Repository
+from hashwall.store.repositories.signals import UnevenValues
 
 #: Bytes of a digest used as its sort key.
 KEY_BYTES: Final = 8
@@ -162,6 +165,49 @@ def parse_chunk(
         ids = ids[keep]
     keys, rest = _split(size, raw)
     return keys, rest, ids.copy()
+
+
+def parse_joined(
+    signal_type: str, item_ids: npt.NDArray[np.int64], joined: str
+) -> tuple[KeyArray, ByteArray, IdArray]:
+    """:func:`parse_chunk` for a snapshot block: the hex values concatenated, each of the
+    type's width (``Repository.live_signal_blocks``); one parse, or value by value when some
+    value is not hex (those rows are skipped, as :func:`parse_chunk` skips them)."""
+    size = digest_size(signal_type)
+    if size is None:
+        raise ValueError(f"{signal_type!r} is not a registered exact signal type")
+    try:
+        raw = binascii.unhexlify(joined)
+    except (binascii.Error, ValueError):
+        width = 2 * size
+        values = [joined[i : i + width] for i in range(0, len(joined), width)]
+        return parse_chunk(signal_type, item_ids.tolist(), values)
+    if len(raw) != size * item_ids.size:
+        raise ValueError(f"{item_ids.size} item ids for {len(raw)} bytes of {signal_type}")
+    keys, rest = _split(size, raw)
+    return keys, rest, item_ids.astype(np.int64, copy=True)
+
+
+def live_digest_parts(
+    repo: Repository, signal_type: str, chunk_size: int
+) -> Iterator[tuple[KeyArray, ByteArray, IdArray]]:
+    """The store's live digests of ``signal_type`` as parsed parts: read in blocks, or row by
+    row (``chunk_size`` rows a chunk) when some stored value is not of the type's width."""
+    size = digest_size(signal_type)
+    if size is None:
+        raise ValueError(f"{signal_type!r} is not a registered exact signal type")
+    try:
+        parts = [
+            parse_joined(signal_type, block.item_ids, block.values)
+            for block in repo.live_signal_blocks(signal_type, 2 * size)
+        ]
+    except UnevenValues:
+        parts = None
+    if parts is not None:
+        yield from parts
+        return
+    for chunk in repo.iter_live_signals(signal_type, chunk_size=chunk_size):
+        yield parse_chunk(signal_type, chunk.item_ids, chunk.values)
 
 
 def _merge(main: _Main, keys: KeyArray, rest: ByteArray, ids: IdArray) -> _Main:
@@ -291,12 +337,24 @@ class DigestIndex:
 
         Each chunk becomes arrays at once; one sort at the end; published in one assignment.
         """
+        if signal_type not in self._sizes:
+            for _ in chunks:  # consume the stream anyway: the caller's read may need it
+                pass
+            return
+        self.build_parts(
+            signal_type, (parse_chunk(signal_type, ids, values) for ids, values in chunks)
+        )
+
+    def build_parts(
+        self, signal_type: str, chunks: Iterable[tuple[KeyArray, ByteArray, IdArray]]
+    ) -> None:
+        """:meth:`build` from parsed parts (:func:`parse_chunk`, :func:`live_digest_parts`)."""
         size = self._sizes.get(signal_type)
         if size is None:
             for _ in chunks:  # consume the stream anyway: the caller's read may need it
                 pass
             return
-        parts = [parse_chunk(signal_type, ids, values) for ids, values in chunks]
+        parts = list(chunks)
         if parts:
             keys, rest, ids = (np.concatenate(col) for col in zip(*parts, strict=True))
             main = _Main.sorted_from(keys, rest, ids)

@@ -75,7 +75,7 @@ from hashwall.hashing.codes import Hash256
 from hashwall.hashing.signals import distance_types
 from hashwall.index.base import DihedralMatch
 from hashwall.index.live import IndexHolder
-from hashwall.service.digests import DigestIndex
+from hashwall.service.digests import DigestIndex, live_digest_parts
 from hashwall.service.index_events import apply_digest_events, index_events
 from hashwall.service.key_cache import KeyCache
 from hashwall.service.search import (
@@ -260,8 +260,8 @@ class LiveIndexes:
         with self._catch_up_lock, self.store.read() as repo:
             cursor = repo.last_event_seq()
             for digest_type in self.digests.types:
-                chunks = repo.iter_live_signals(digest_type, chunk_size=BUILD_CHUNK)
-                self.digests.build(digest_type, ((c.item_ids, c.values) for c in chunks))
+                parts = live_digest_parts(repo, digest_type, BUILD_CHUNK)
+                self.digests.build_parts(digest_type, parts)
             for name, holder in self.near.items():
                 coded = live_signal_chunks(repo, distance_type(name))
                 members = self._members.get(name)

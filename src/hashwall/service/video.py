@@ -67,11 +67,15 @@ def frame_type() -> type[DistanceSignalType] | None:
 
 
 def frame_index_ids(
-    item_ids: npt.ArrayLike, frame_numbers: Sequence[int | None]
+    item_ids: npt.ArrayLike, frame_numbers: Sequence[int | None] | npt.NDArray[np.int64]
 ) -> npt.NDArray[np.int64]:
-    """Index ids of frames: ``item_id << FRAME_BITS | frame_number``."""
+    """Index ids of frames: ``item_id << FRAME_BITS | frame_number`` (a frame without a
+    number, None or -1 in an array, as frame 0)."""
     items = np.asarray(item_ids, dtype=np.int64)
-    frames = np.asarray([f or 0 for f in frame_numbers], dtype=np.int64)
+    if isinstance(frame_numbers, np.ndarray):
+        frames = np.maximum(frame_numbers.astype(np.int64), 0)
+    else:
+        frames = np.asarray([f or 0 for f in frame_numbers], dtype=np.int64)
     ids: npt.NDArray[np.int64] = (items << FRAME_BITS) | (frames & MAX_FRAME_NUMBER)
     return ids
 

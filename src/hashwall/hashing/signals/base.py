@@ -19,6 +19,7 @@ Service, store and API code ask the type; they never spell its name.
 
 from __future__ import annotations
 
+import binascii
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
@@ -175,6 +176,21 @@ class DistanceSignalType(SignalType):
         pad = _pad(cls.bits)
         text = pad.join(values) + pad
         return np.frombuffer(bytes.fromhex(text), dtype=np.uint8).reshape(-1, HASH_BYTES)
+
+    @classmethod
+    def codes_of_joined(cls, joined: str) -> npt.NDArray[np.uint8]:
+        """Canonical values concatenated (each :meth:`digits` long, as a snapshot block holds
+        them) as an ``(n, 32)`` uint8 array of codes; ValueError if it is not such a text."""
+        digits = cls.digits()
+        if len(joined) % digits:
+            raise ValueError(f"{len(joined)} characters are not whole {cls.name} values")
+        raw = np.frombuffer(binascii.unhexlify(joined), dtype=np.uint8)
+        rows = raw.reshape(-1, digits // 2)
+        if rows.shape[1] == HASH_BYTES:
+            return rows
+        codes = np.zeros((rows.shape[0], HASH_BYTES), dtype=np.uint8)  # zero bits after
+        codes[:, : rows.shape[1]] = rows
+        return codes
 
     @classmethod
     def distance(cls, a: str, b: str) -> int:
