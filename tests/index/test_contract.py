@@ -288,3 +288,20 @@ def test_sample_id_draws_only_ids_held_now() -> None:
     held = set(range(1, 400, 2)) | {1000, 1001}
     assert None not in seen and seen <= held
     assert {1000, 1001} <= seen and len(seen) > 150  # main and delta both drawn
+
+
+def test_tables_built_on_threads_equal_tables_built_in_order(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A big segment builds its tables one per thread; what it builds is the same."""
+    from hashwall.index import mih_tables
+
+    ids = np.arange(70_000, dtype=np.int64) * 3
+    codes = clustered_codes(np.random.default_rng(8), 70_000)
+    monkeypatch.setattr(mih_tables.os, "cpu_count", lambda: 4)
+    threaded = MihIndex.from_arrays(ids, codes)._snap.main
+    monkeypatch.setattr(mih_tables, "PARALLEL_BUILD_MIN", 1 << 62)
+    in_order = MihIndex.from_arrays(ids, codes)._snap.main
+    for name in ("ids", "words", "offsets", "entries", "bitmaps"):
+        assert np.array_equal(getattr(threaded, name), getattr(in_order, name)), name
+    assert threaded.bitmaps.any() and len(threaded.layout.widths) > 1

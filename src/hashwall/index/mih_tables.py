@@ -23,6 +23,9 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import math
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -106,6 +109,24 @@ def _release_free_memory() -> None:
     """Hand the build's freed scratch memory back to the OS (glibc keeps it otherwise)."""
     with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to do
         ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
+#: Codes from which a segment builds its tables on several threads.
+PARALLEL_BUILD_MIN = 1 << 16
+
+
+def _each_table(m: int, n: int, build: Callable[[int], None]) -> None:
+    """``build(t)`` for every table ``t`` of a segment of ``n`` codes: on one thread per core
+    for a big segment (the kernels release the GIL and each table writes only its own rows, so
+    a 10M-code bank builds in about half the time on two cores), in order otherwise."""
+    threads = min(m, os.cpu_count() or 1)
+    if n < PARALLEL_BUILD_MIN or threads < 2:
+        for t in range(m):
+            build(t)
+        return
+    with ThreadPoolExecutor(threads, thread_name_prefix="mih-build") as pool:
+        for done in [pool.submit(build, t) for t in range(m)]:
+            done.result()  # re-raises a failed table's error
 
 
 def pos_bits_for(n: int) -> int:
@@ -192,7 +213,13 @@ class Segment:
         bm = lay.bitmap_offsets
         object.__setattr__(self, "bm_off", np.array(bm[:-1], dtype=np.int64))
         bitmaps = np.zeros(bm[-1], dtype=np.uint64)
-        k.build_bitmaps(self.words, self.starts, self.widths, self.bm_off, bitmaps)
+        words, starts, widths, bm_off = self.words, self.starts, self.widths, self.bm_off
+
+        def bitmap(t: int) -> None:  # one table's bitmap: its own range of ``bitmaps``
+            s = slice(t, t + 1)
+            k.build_bitmaps(words, starts[s], widths[s], bm_off[s], bitmaps)
+
+        _each_table(len(lay.widths), int(self.ids.size), bitmap)
         object.__setattr__(self, "bitmaps", bitmaps)
 
     def plan(self, radius: int) -> Plan:
@@ -230,8 +257,12 @@ class Segment:
         m, h = len(lay.widths), lay.high_bits
         offsets = np.empty((m, (1 << h) + 1), dtype=np.uint32)
         entries = np.empty((m, n), dtype=np.uint32)
-        for t, (start, width) in enumerate(zip(lay.starts, lay.widths, strict=True)):
-            k.build_table(words, start, width, h, pos_bits_for(n), offsets[t], entries[t])
+        starts, widths, pos_bits = lay.starts, lay.widths, pos_bits_for(n)
+
+        def table(t: int) -> None:  # writes only row t of offsets and entries
+            k.build_table(words, starts[t], widths[t], h, pos_bits, offsets[t], entries[t])
+
+        _each_table(m, n, table)
         if n >= 1 << 16:
             _release_free_memory()
         return cls(lay, ids, words, offsets, entries)
