@@ -13,7 +13,7 @@ from hashwall.errors import AlreadyExists, InvalidInput, NotFound
 from hashwall.hashing.signals import Signal
 from hashwall.store.ids import CASE_NUMBER_PATTERN
 from hashwall.store.repo import Repository, Store
-from hashwall.store.repositories.signals import SignalRecord, UnevenValues
+from hashwall.store.repositories.signals import SignalBlock, SignalRecord, UnevenValues
 
 PDQ_A = "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22"
 PDQ_B = "d8f8f0cec0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b23"
@@ -472,3 +472,38 @@ def test_foreign_keys_are_enforced(engine: Engine) -> None:
 
     with pytest.raises(IntegrityError), Store(engine).write() as repo:
         repo.add_item(999_999, kind="image", trust="vouched")
+
+
+def test_shared_reads_see_one_snapshot_and_split_a_block_read(store: Store) -> None:
+    """``read_shared`` gives transactions of one snapshot (PostgreSQL; one on SQLite): a row
+    written after it began is in none of them, and a block read split between them gives what
+    one reader gives, in the same order."""
+    from hashwall.service.search import read_blocks
+
+    with store.write() as repo:
+        for n in range(9):
+            _, item_id = _case_with_item(repo)
+            repo.add_signals(item_id, [Signal(type="pdq", value=f"{n:02x}" * 32, quality=90)])
+    with store.read_shared(3) as repos:
+        assert len(repos) == (3 if store.engine.dialect.name == "postgresql" else 1)
+        repos[0].last_event_seq()  # SQLite's snapshot starts at the first read
+        with store.write() as writer:  # after the snapshot: seen by none of them
+            _, late = _case_with_item(writer)
+            writer.add_signals(late, [Signal(type="pdq", value="ee" * 32, quality=90)])
+        counts = {len(_rows_of(repo, "pdq")) for repo in repos}
+        assert counts == {9}
+        ranges = repos[0].signal_id_ranges(span=2)
+        assert len(ranges) >= 5
+
+        def values(block: SignalBlock) -> list[str]:
+            return block.value_list()
+
+        alone = [values(b) for b in repos[0].live_signal_blocks("pdq", 64, ranges=ranges)]
+        split = read_blocks(repos, "pdq", 64, values)
+        assert split == read_blocks(repos[:1], "pdq", 64, values)
+        assert (
+            sorted(v for part in split for v in part) == sorted(v for part in alone for v in part)
+            and len(split) >= 1
+        )
+    with store.read() as repo:
+        assert len(_rows_of(repo, "pdq")) == 10

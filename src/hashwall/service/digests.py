@@ -189,24 +189,31 @@ def parse_joined(
 
 
 def live_digest_parts(
-    repo: Repository, signal_type: str, chunk_size: int
+    repo: Repository | Sequence[Repository], signal_type: str, chunk_size: int
 ) -> Iterator[tuple[KeyArray, ByteArray, IdArray]]:
-    """The store's live digests of ``signal_type`` as parsed parts: read in blocks, or row by
-    row (``chunk_size`` rows a chunk) when some stored value is not of the type's width."""
+    """The store's live digests of ``signal_type`` as parsed parts: read in blocks
+    (:func:`hashwall.service.search.read_blocks`, split between several transactions of one
+    snapshot when given them), or row by row (``chunk_size`` rows a chunk) in the first when
+    some stored value is not of the type's width."""
+    from hashwall.service.search import read_blocks
+
     size = digest_size(signal_type)
     if size is None:
         raise ValueError(f"{signal_type!r} is not a registered exact signal type")
+    repos = [repo] if isinstance(repo, Repository) else list(repo)
     try:
-        parts = [
-            parse_joined(signal_type, block.item_ids, block.values)
-            for block in repo.live_signal_blocks(signal_type, 2 * size)
-        ]
+        parts = read_blocks(
+            repos,
+            signal_type,
+            2 * size,
+            lambda block: parse_joined(signal_type, block.item_ids, block.values),
+        )
     except UnevenValues:
         parts = None
     if parts is not None:
         yield from parts
         return
-    for chunk in repo.iter_live_signals(signal_type, chunk_size=chunk_size):
+    for chunk in repos[0].iter_live_signals(signal_type, chunk_size=chunk_size):
         yield parse_chunk(signal_type, chunk.item_ids, chunk.values)
 
 

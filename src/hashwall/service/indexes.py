@@ -93,6 +93,9 @@ from hashwall.store.repo import Repository, Store
 
 log = logging.getLogger(__name__)
 
+#: Transactions of one snapshot that read the store's signals for a build, one thread each
+#: (PostgreSQL; SQLite reads in one): two read 10 million PDQ hashes in ~4 s instead of ~6.
+SNAPSHOT_READERS = 2
 #: Events read per batch while catching up.
 EVENT_BATCH = 1000
 #: Failed passes in a row at one cursor after which the index is rebuilt from the store.
@@ -256,28 +259,46 @@ class LiveIndexes:
     # -- building and following ---------------------------------------------------------------
 
     def build(self) -> None:
-        """Build every index from one snapshot of the store (cursor and signals agree)."""
-        with self._catch_up_lock, self.store.read() as repo:
-            cursor = repo.last_event_seq()
-            for digest_type in self.digests.types:
-                parts = live_digest_parts(repo, digest_type, BUILD_CHUNK)
+        """Build every index from one snapshot of the store (cursor and signals agree).
+
+        The snapshot is read whole first (the read-only transaction ends before the indexes are
+        built: a long one would hold back the store's vacuum), then the indexes are built.
+        """
+        started = time.perf_counter()
+        with self._catch_up_lock:
+            with self.store.read_shared(SNAPSHOT_READERS) as repos:
+                cursor = repos[0].last_event_seq()
+                digests = {
+                    digest_type: list(live_digest_parts(repos, digest_type, BUILD_CHUNK))
+                    for digest_type in self.digests.types
+                }
+                coded = {
+                    name: list(live_signal_chunks(repos, distance_type(name))) for name in self.near
+                }
+            read = time.perf_counter() - started
+            for digest_type, parts in digests.items():
                 self.digests.build_parts(digest_type, parts)
+            del digests
             for name, holder in self.near.items():
-                coded = live_signal_chunks(repo, distance_type(name))
+                chunks: Iterator[tuple[npt.NDArray[np.int64], npt.NDArray[np.uint8]]]
+                chunks = iter(coded.pop(name))
                 members = self._members.get(name)
                 if members is not None:
                     members.clear()
-                    coded = _noting_members(coded, members)
-                holder.build_from(coded, last_event=cursor)
+                    chunks = _noting_members(chunks, members)
+                holder.build_from(chunks, last_event=cursor)
             self.keys.start_at(cursor)
             self._cursor = cursor
             self._built = True
             self._synced_at = self._clock()
         log.info(  # digests by their arrays' size: counting items is O(n log n)
-            "live index built: %s hashes, %.1f MB of digests at event %d",
+            "live index built: %s hashes, %.1f MB of digests at event %d "
+            "(read in %.1f s, built in %.1f s)",
             ", ".join(f"{size} {name}" for name, size in self.sizes().items()) or "no",
             self.digests.nbytes() / 1e6,
             cursor,
+            read,
+            time.perf_counter() - started - read,
         )
 
     def catch_up(self) -> int:

@@ -41,10 +41,12 @@ Rules of the API:
 
 from __future__ import annotations
 
+import contextlib
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from sqlalchemy.engine import URL
 
 from hashwall.store.engine import make_engine, read_only, writable
@@ -103,6 +105,27 @@ class Store:
             read_only(conn)
             with conn.begin():
                 yield Repository(conn, clock=self.clock)
+
+    @contextmanager
+    def read_shared(self, count: int) -> Iterator[list[Repository]]:
+        """Up to ``count`` read-only transactions that see one and the same snapshot, for a
+        big read split between threads (one repository a thread). On PostgreSQL the first
+        exports its snapshot and the others import it (``SET TRANSACTION SNAPSHOT``); SQLite
+        has no such thing, so it gives one."""
+        with contextlib.ExitStack() as stack:
+            first = stack.enter_context(self.read())
+            repos = [first]
+            if self.engine.dialect.name == "postgresql" and count > 1:
+                snapshot = first.conn.execute(text("SELECT pg_export_snapshot()")).scalar_one()
+                if not re.fullmatch(r"[0-9A-Fa-f-]+", snapshot):  # it goes into the SQL text
+                    raise RuntimeError(f"unexpected snapshot id {snapshot!r}")
+                for _ in range(count - 1):
+                    conn = stack.enter_context(self.engine.connect())
+                    read_only(conn)
+                    stack.enter_context(conn.begin())
+                    conn.execute(text(f"SET TRANSACTION SNAPSHOT '{snapshot}'"))
+                    repos.append(Repository(conn, clock=self.clock))
+            yield repos
 
     def dispose(self) -> None:
         """Close the engine's pooled connections."""

@@ -3,7 +3,7 @@ deleted item, and streamed to build the in-memory indexes."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -95,6 +95,8 @@ class SignalBlock:
     #: The values, concatenated: each exactly ``width`` characters.
     values: str
     width: int
+    #: The first signal row id of the block's range.
+    low: int = 0
 
     def __len__(self) -> int:
         return int(self.item_ids.size)
@@ -257,35 +259,52 @@ class SignalRepository(RepositoryBase):
             item_ids, values, qualities, frames = (list(col) for col in zip(*part, strict=True))
             yield SignalChunk(item_ids, values, qualities, frames)
 
+    def signal_id_ranges(self, span: int = BLOCK_SPAN) -> list[tuple[int, int]]:
+        """The signal row ids in ranges ``[low, high)`` of ``span`` ids, first to last (the
+        blocks of :meth:`live_signal_blocks`)."""
+        low, high = self.conn.execute(select(func.min(signals.c.id), func.max(signals.c.id))).one()
+        if low is None:
+            return []
+        return [(start, start + span) for start in range(int(low), int(high) + 1, span)]
+
     def live_signal_blocks(
-        self, signal_type: str, width: int, *, frames: bool = False, span: int = BLOCK_SPAN
+        self,
+        signal_type: str,
+        width: int,
+        *,
+        frames: bool = False,
+        span: int = BLOCK_SPAN,
+        ranges: Sequence[tuple[int, int]] | None = None,
     ) -> Iterator[SignalBlock]:
         """The live bank's signals of ``signal_type``, whose values are ``width`` characters
-        each, in blocks of ``span`` signal row ids (``frames``: with their frame numbers; -1
-        otherwise). The order of rows is not kept.
+        each, a block per range of signal row ids (``ranges``, by default all of them in
+        ranges of ``span``: :meth:`signal_id_ranges`); ``frames``: with their frame numbers
+        (-1 otherwise). The order of rows is not kept.
 
         The fast read of an index build (``service/indexes.py``): on PostgreSQL each statement
         packs a range's rows into one row (``string_agg`` of the binary ids and of the values,
         sent in binary), so 10 million signals cost ~40 round trips and no Python object per
         row. Raises :class:`UnevenValues` when a live value is not ``width`` characters (the
         caller then reads row by row, :meth:`iter_live_signals`). Read it inside
-        :meth:`Store.read` with :meth:`last_event_seq`, as :meth:`iter_live_signals`.
+        :meth:`Store.read` with :meth:`last_event_seq`, as :meth:`iter_live_signals` (or split
+        the ranges between the transactions of :meth:`Store.read_shared`).
         """
         held = select(signals.c.id).where(signals.c.type == signal_type).limit(1)
         if self.conn.execute(held).first() is None:  # the (type, value) index: at once
             return
-        low, high = self.conn.execute(select(func.min(signals.c.id), func.max(signals.c.id))).one()
+        if ranges is None:
+            ranges = self.signal_id_ranges(span)
         if self.conn.dialect.name != "postgresql":
-            for start in range(int(low), int(high) + 1, span):
-                yield from self._blocks_row_by_row(signal_type, width, start, start + span)
+            for low, high in ranges:
+                yield from self._blocks_row_by_row(signal_type, width, low, high)
             return
         sql = _PG_BLOCK.format(frames=_PG_FRAMES if frames else "NULL")
         params: dict[str, Any] = {"type": signal_type, "width": width, "dead": list(_DEAD_STATES)}
         # The connection's own driver cursor (same transaction), for results in binary.
         cursor: Any = self.conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
-            for start in range(int(low), int(high) + 1, span):
-                params.update(low=start, high=start + span)
+            for low, high in ranges:
+                params.update(low=low, high=high)
                 count, uneven, ids, frame_numbers, joined = cursor.execute(
                     sql, params, binary=True
                 ).fetchone()
@@ -299,6 +318,7 @@ class SignalRepository(RepositoryBase):
                         else np.full(count, -1, dtype=np.int64),
                         joined,
                         width,
+                        low,
                     )
         finally:
             cursor.close()
@@ -327,6 +347,7 @@ class SignalRepository(RepositoryBase):
             np.asarray([-1 if f is None else f for f in frame_numbers], dtype=np.int64),
             "".join(values),
             width,
+            low,
         )
 
 
