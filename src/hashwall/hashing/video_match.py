@@ -23,13 +23,15 @@ The rule (vPDQ's, plus an order check):
    lies within ``banked_window`` seconds of a banked frame that matched; by default half the
    upload's frame interval (the median gap of its timestamps: 0.5 s at one frame per second),
    which at equal rates adds no frame and keeps vPDQ's share.
-3. **Order.** Both videos are cut into *scenes*: a frame more than ``distinct_bits`` from
-   the first frame of the current scene (its key frame) starts a new one (a still or slowly
-   changing shot is one scene, however long or noisy). Two scenes match when a frame of one
-   matches a frame of the other. The longest chain of matching scene pairs whose times
-   increase in both videos must have at least ``min_frames`` (3) pairs, so that a
-   near-static or dark clip, whose frames all look alike, cannot match any video of the same
-   look, and frames scattered at random cannot add up to a match.
+3. **Order.** Both videos are cut into *scenes* (:mod:`hashwall.hashing.video_scenes`): a
+   frame more than ``distinct_bits`` from the first frame of the current scene (its key
+   frame) starts a new one (a still or slowly changing shot is one scene, however long or
+   noisy). Two scenes match when a frame of one matches a frame of the other. The longest
+   chain of matching scene pairs whose times increase in both videos must have at least
+   ``min_frames`` (3) pairs, so that a near-static or dark clip, whose frames all look
+   alike, cannot match any video of the same look, and frames scattered at random cannot add
+   up to a match. (A video of fewer scenes, a still picture, is matched as a photo instead:
+   :func:`hashwall.hashing.vpdq.hash_video` hashes its best frame as an image.)
 4. **Decision.** A match when (upload share >= ``upload_percent`` or banked share >=
    ``banked_percent``) and the ordered chain is long enough.
 
@@ -54,6 +56,7 @@ import numpy.typing as npt
 from hashwall.errors import InvalidHash
 from hashwall.hashing.codes import HASH_BYTES
 from hashwall.hashing.pdq import MIN_QUALITY
+from hashwall.hashing.video_scenes import DEFAULT_DISTINCT_BITS, DEFAULT_MIN_FRAMES, scene_starts
 from hashwall.hashing.vpdq import VideoHashes, VpdqFeature
 
 __all__ = [
@@ -72,10 +75,6 @@ __all__ = [
 DEFAULT_FRAME_THRESHOLD = 31
 DEFAULT_UPLOAD_PERCENT = 80.0
 DEFAULT_BANKED_PERCENT = 80.0
-DEFAULT_MIN_FRAMES = 3
-#: Frames closer than this to the last key frame belong to its scene (a still, a slow pan,
-#: encoder noise); about half the frame threshold.
-DEFAULT_DISTINCT_BITS = 16
 
 #: Frame pairs compared per block.
 _BLOCK_PAIRS = 1 << 20
@@ -297,16 +296,8 @@ def within(a: Words, b: Words, threshold: int) -> npt.NDArray[np.bool_]:
 def key_frames(words: Words, distinct_bits: int) -> npt.NDArray[np.intp]:
     """Indexes of the frames more than ``distinct_bits`` from the key frame before them (the
     first frame is always one)."""
-    codes = [int.from_bytes(row.tobytes(), "big") for row in words.astype(">u8")]
-    keys: list[int] = []
-    last = 0
-    # A walk in time order, each frame against the last key frame only: sequential, and
-    # cheap with Python ints (a 256-bit XOR and popcount per frame).
-    for i, code in enumerate(codes):
-        if not keys or (code ^ last).bit_count() > distinct_bits:
-            keys.append(i)
-            last = code
-    return np.array(keys, dtype=np.intp)
+    codes = (int.from_bytes(row.tobytes(), "big") for row in words.astype(">u8"))
+    return np.array(scene_starts(codes, distinct_bits), dtype=np.intp)
 
 
 def longest_ordered_chain(near: npt.NDArray[np.bool_]) -> int:
