@@ -19,11 +19,24 @@ right (the ``flip_y`` orientation of the same DCT, so almost free): a matcher co
 upload's frames as they are and mirrored (:mod:`hashwall.hashing.video_match`). The mirrored
 hash rides along; the quality filter and the collapsing of runs look at the frame as it is.
 
-:func:`hash_video` does all three, adds the file's MD5 and SHA-256 (read in chunks), and for an
-animated GIF/PNG/WebP the first frame's PDQ as an image hashes it (with its 8 dihedral hashes
-when ``mirror``: a check searches them as an image check does), so that an animation banked as
-an image before still matches. It is the one call a decoder worker makes (see its
-:meth:`VideoHashes.to_wire`).
+:func:`hash_video` does all three, adds the file's MD5 and SHA-256 (read in chunks), and hashes
+a picture of the video as an image (:attr:`VideoHashes.first_frame`, with its 8 dihedral hashes
+when ``mirror``: a check searches them as an image check does; intake banks it as a ``pdq``
+signal): an animation's first frame, or a still video's picture.
+
+- An animated GIF/PNG/WebP: its first frame as an image hashes it, so that an animation
+  banked as an image before still matches.
+- A still video: one whose kept frames form fewer scenes than the video rule needs to match
+  (:func:`is_still`; a photo shown for 10 s, a slideshow frame, a clip too short to match as
+  a video). Its best-quality kept frame is hashed as a photo, so that it matches its
+  re-encodes and the photo it shows, which no video rule can: the rule wants several scenes
+  in order, so that a near-static or dark clip cannot match every video of its look. The
+  frame's PDQ is already what hashing its pixels as an image gives (the same PDQ at the
+  video's size, its 8 dihedral hashes computed when ``mirror``), so nothing is decoded or
+  hashed again. A featureless still (every frame of quality below 50) gets none, as a
+  featureless photo is not banked.
+
+It is the one call a decoder worker makes (see its :meth:`VideoHashes.to_wire`).
 
 With ``box`` (an upload to check), the rectangle of picture content inside constant bars
 of one colour (letterbox, pillarbox) is found on sampled hashed frames
@@ -37,7 +50,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -59,6 +72,7 @@ from hashwall.hashing.pdq import (
 )
 from hashwall.hashing.signals import PdqSignal, Signal
 from hashwall.hashing.video_box import BoxVote
+from hashwall.hashing.video_scenes import DEFAULT_DISTINCT_BITS, DEFAULT_MIN_FRAMES, scene_starts
 from hashwall.media.video import OpenVideo, VideoSource, open_video, read_chunks
 from hashwall.media.video_containers import ANIMATIONS
 from hashwall.settings import Settings
@@ -72,6 +86,7 @@ __all__ = [
     "compute_hash",
     "frame_mod",
     "hash_video",
+    "is_still",
     "quality_filter",
 ]
 
@@ -140,8 +155,9 @@ class VpdqFeature:
 
 @dataclass(frozen=True, slots=True)
 class FirstFrame:
-    """An animation's first frame hashed as an image (what banking it as an image gave), with
-    its 8 dihedral hashes when the video was hashed with its mirrored frames (for a check)."""
+    """An animation's first frame, or a still video's picture, hashed as an image (what banking
+    it as an image gives), with its 8 dihedral hashes when the video was hashed with its
+    mirrored frames (for a check)."""
 
     hash: PdqHash
     quality: int
@@ -180,7 +196,8 @@ class VideoHashes:
     frames_decoded: int
     frames_hashed: int  # before the quality filter and the collapsing of runs
     seconds_per_hash: float
-    first_frame: FirstFrame | None = None  # animations only
+    #: An animation's first frame, or a still video's picture, hashed as an image.
+    first_frame: FirstFrame | None = None
     notes: tuple[Note, ...] = field(default=())
     #: With ``hash_video(box=True)``: the frames cropped to the picture inside constant bars
     #: (x0, y0, x1, y1 in pixels), when the video has such bars.
@@ -198,12 +215,13 @@ class VideoHashes:
         return bool(self.frames)
 
     def first_frame_signal(self) -> Signal | None:
-        """An animation's first frame as the PDQ signal of an image (with its quality)."""
+        """An animation's first frame, or a still video's picture, as the PDQ signal of an
+        image (with its quality)."""
         first = self.first_frame
         return None if first is None else Signal(PdqSignal.name, first.hash.hex, first.quality)
 
     def first_frame_orientations(self) -> dict[str, tuple[str, ...]]:
-        """The first frame's 8 dihedral hashes by signal type (empty when not hashed)."""
+        """:attr:`first_frame`'s 8 dihedral hashes by signal type (empty when not hashed)."""
         first = self.first_frame
         if first is None or first.orientations is None:
             return {}
@@ -281,6 +299,24 @@ def compute_hash(
     mirrored hash (:attr:`VpdqFeature.mirror`). ``crop`` hashes each frame cropped to that
     box; ``look`` is shown each hashed frame's pixels (before any crop).
     """
+    hashed = _hash_frames(
+        video, seconds_per_hash, fast=fast, mirror=mirror, progress=progress, crop=crop, look=look
+    )
+    return (feature for feature, _ in hashed)
+
+
+def _hash_frames(
+    video: OpenVideo,
+    seconds_per_hash: float,
+    *,
+    fast: bool,
+    mirror: bool,
+    progress: Progress | None = None,
+    crop: Box | None = None,
+    look: Callable[[npt.NDArray[np.uint8]], None] | None = None,
+) -> Iterator[tuple[VpdqFeature, tuple[PdqHash, ...] | None]]:
+    """:func:`compute_hash`'s frames, each with its 8 dihedral hashes when ``mirror`` (the
+    mirrored one is among them: PDQ computes all 8 from one DCT)."""
     pdq: Callable[[npt.NDArray[np.uint8]], PdqResult] = partial(pdq_reference, dihedral=mirror)
     if fast:
         from hashwall.hashing.fast import pdq_fast
@@ -297,7 +333,8 @@ def compute_hash(
         result = pdq(pixels)
         mirrored = result.orientations[_MIRROR] if result.orientations else None
         timestamp = round(frame.index / fps, 3)
-        yield VpdqFeature(frame.index, result.hash, result.quality, timestamp, mirrored)
+        feature = VpdqFeature(frame.index, result.hash, result.quality, timestamp, mirrored)
+        yield feature, result.orientations
         if progress is not None:
             progress(video.decoded, expected)
 
@@ -335,7 +372,8 @@ def hash_video(
     frame); ``fast`` and ``mirror`` as in :func:`compute_hash`. Raises a
     :class:`hashwall.errors.HashwallError` for anything that is not a decodable video within
     the limits of ``settings``. ``box``: the frames cropped to the picture inside constant
-    bars too, when there are bars (see the module docstring).
+    bars too, when there are bars (see the module docstring). An animation's first frame, or a
+    still video's best frame, is hashed as an image too (:attr:`VideoHashes.first_frame`).
     """
     settings = settings or Settings()
     if seconds_per_hash is None:
@@ -345,17 +383,23 @@ def hash_video(
     if _is_stream(source):
         source.seek(start)
     hashed = 0
+    best: FirstFrame | None = None  # the best-quality usable frame so far, as a picture
 
-    def counted(features: Iterable[VpdqFeature]) -> Iterator[VpdqFeature]:
-        nonlocal hashed
-        for feature in features:
+    def counted(
+        frames: Iterable[tuple[VpdqFeature, tuple[PdqHash, ...] | None]],
+    ) -> Iterator[VpdqFeature]:
+        nonlocal hashed, best
+        for feature, turned in frames:
             hashed += 1
+            quality = feature.quality
+            if quality >= settings.pdq_min_quality and (best is None or quality > best.quality):
+                best = FirstFrame(feature.hash, quality, turned)
             yield feature
 
     vote = BoxVote() if box else None
     with open_video(source, settings, threads=threads) as video:
         # Filtered and collapsed as they come: a long still video keeps few features in memory.
-        features = compute_hash(
+        frames = _hash_frames(
             video,
             seconds_per_hash,
             fast=fast,
@@ -363,7 +407,7 @@ def hash_video(
             progress=progress,
             look=None if vote is None else vote.add,
         )
-        kept = tuple(collapse_runs(quality_filter(counted(features), settings.pdq_min_quality)))
+        kept = tuple(collapse_runs(quality_filter(counted(frames), settings.pdq_min_quality)))
         info, decoded = video.info, video.decoded
     found = None if vote is None else vote.box()
     box_frames: tuple[VpdqFeature, ...] = ()
@@ -380,6 +424,16 @@ def hash_video(
             source.seek(start)
         first_frame, note = _first_frame(source, settings, orientations=mirror)
         notes.extend(note)
+    elif best is not None and is_still(kept):
+        first_frame = best
+        notes.append(
+            Note(
+                "still_picture",
+                f"the kept frames form fewer than {DEFAULT_MIN_FRAMES} scenes (a still picture, "
+                "or too short to match as a video): the best frame is also hashed as a photo, "
+                "banked and matched as one",
+            )
+        )
     if not kept:
         notes.append(
             Note(
@@ -405,6 +459,13 @@ def hash_video(
         box_frames=box_frames,
         content_box=None if found is None else (found.x0, found.y0, found.x1, found.y1),
     )
+
+
+def is_still(frames: Sequence[VpdqFeature]) -> bool:
+    """True when usable frames (filtered and collapsed) form fewer scenes than a video match
+    needs (:mod:`hashwall.hashing.video_scenes`): no video can match them by the video rule."""
+    codes = (int.from_bytes(f.hash.value, "big") for f in frames)
+    return 0 < len(scene_starts(codes, DEFAULT_DISTINCT_BITS)) < DEFAULT_MIN_FRAMES
 
 
 def _is_stream(source: VideoSource) -> TypeGuard[IO[bytes]]:
