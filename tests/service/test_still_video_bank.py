@@ -1,25 +1,31 @@
 """Still videos in the bank (a photo shown for a few seconds): matched by their picture, a
 ``pdq`` signal, since the video rule needs more scenes than they have. A banked still matches
-its re-encode and the photo it shows; a banked photo matches a still of it; an unrelated still
-and a dark one match nothing. Videos are made with PyAV from the shared photos."""
+its re-encode and the photo it shows (in the service and against a feed copy); a banked photo
+matches a still of it; an unrelated still and a dark one match nothing. Videos are made with
+PyAV from the shared photos."""
 
 from __future__ import annotations
 
 import io
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import av
 import numpy as np
 import pytest
 from PIL import Image
+from test_feed_copy import InProcess
 
+from hashwall.cli.feed import sync
 from hashwall.domain import Actor, PlatformPolicy
 from hashwall.hashing.image import hash_image
 from hashwall.hashing.vpdq import VideoHashes, hash_video
 from hashwall.service.check import CheckRequest, check
 from hashwall.service.context import ServiceContext
+from hashwall.service.feed_copy import FeedCopy
 from hashwall.service.indexes import LiveIndexes
 from hashwall.service.intake import AllItemsRefused, ItemSubmission, create_case
+from hashwall.service.local_match import LocalBank
 
 from support import require_shared_data, textured_rgb
 from video_samples import encode_clip
@@ -125,3 +131,18 @@ def test_dark_stills_have_no_picture_and_match_nothing(
         create_case(ctx, world.partner("Other"), [ItemSubmission.from_video(dark)])
     request = CheckRequest.from_video(media["dark_other"])
     assert check(ctx, platform, request).decision == "allow"
+
+
+def test_a_banked_still_matches_its_reencode_against_a_feed_copy(
+    live_ctx: ServiceContext, world: World, media: dict[str, Any], tmp_path: Path
+) -> None:
+    ctx = live_ctx
+    ref = _bank(ctx, world, ItemSubmission.from_video(media["still"]))
+    _platform(world)  # the platform whose feed is synced
+    folder = tmp_path / "copy"
+    sync(InProcess(ctx, "video"), FeedCopy.open(folder, "local"), limit=50)
+    local = LocalBank.load(folder)
+    answer = local.match(CheckRequest.from_video(media["reencode"]))
+    assert answer.decision == "block"
+    assert [(m.item_ref, m.signal_type) for m in answer.matches] == [(ref, "pdq")]
+    assert local.match(CheckRequest.from_video(media["unrelated"])).decision == "allow"
