@@ -77,7 +77,7 @@ def _video_record(path: Path, result: VideoHashes) -> dict[str, Any]:
     return {
         "path": str(path),
         "kind": "video",
-        # An animation's first frame hashed as an image (what banking it as an image gave).
+        # An animation's first frame, or a still video's picture, hashed as an image.
         "pdq": None if first is None else first.hash.hex,
         "quality": None if first is None else first.quality,
         "md5": result.md5,

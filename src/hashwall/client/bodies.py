@@ -8,7 +8,9 @@ and one hashed with ``box=True`` whose picture sits inside bars its frames cropp
 picture (``box_frames``, ``box_mirror_frames``).
 An animated GIF, PNG or WebP is a video; its first frame's PDQ (as an image hashes it) goes in
 its signals too, with its 8 orientations for a check, so that it matches the animation banked
-as an image before, and a still of its first frame.
+as an image before, and a still of its first frame. A still video (a photo shown for a few
+seconds: too few scenes for the video rule) sends its picture's PDQ alike, so that it matches
+its re-encodes and the photo it shows.
 
 The body's shape is :mod:`hashwall.wire`'s (``ItemIn``, ``CheckIn``); the SDK does not check a
 signal's type or value itself: the service does, against its registry of signal types, and
@@ -91,7 +93,8 @@ def _video_body(video: VideoHashes, *, mirrored: bool) -> dict[str, Any]:
         {"type": "md5", "value": video.md5},
         {"type": "sha256", "value": video.sha256},
     ]
-    # An animation's first frame, as an image's PDQ: it matches the animation banked as an image.
+    # An animation's first frame, or a still video's picture, as an image's PDQ: it matches the
+    # picture banked as an image.
     first = video.first_frame
     if first is not None:
         signals.append({"type": "pdq", "value": first.hash.hex, "quality": first.quality})
@@ -145,7 +148,8 @@ def upload_body(upload: UploadLike) -> dict[str, Any]:
     """The wire form of one upload to check: ``{"signals", "pdq_orientations"?,
     "pdq_regions"?}``, or a video's
     ``{"kind", "signals", "frames", "mirror_frames"?, "pdq_orientations"?}`` (an animation's
-    signals include its first frame's pdq, with its orientations when hashed mirrored)."""
+    signals include its first frame's pdq, a still video's its picture's, with its orientations
+    when hashed mirrored)."""
     if _is_video_hashes(upload):
         return _video_body(upload, mirrored=True)  # type: ignore[arg-type]
     if _is_image_hashes(upload):
