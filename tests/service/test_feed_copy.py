@@ -230,3 +230,41 @@ def test_a_json_copy_and_a_view_of_it_agree() -> None:
     }  # fmt: skip
     view = CopyView.from_items(items, {})
     assert dict(view.items()) == {"itm_a": items["itm_a"]}
+
+
+def test_a_reader_that_read_meta_before_a_compaction_reads_the_new_base(
+    ctx: ServiceContext, platform: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The race of a matcher loading the copy while a sync compacts it: ``meta.json`` read
+    just before the compaction, the base files just after it removed them. ``read_view``
+    reads again from the new ``meta.json``; a plain ``view()`` of the stale copy cannot."""
+    rng = random.Random(9)
+    for _ in range(4):
+        enrol(ctx.store, rng=rng)
+    folder = tmp_path / "copy"
+    sync(InProcess(ctx, platform), FeedCopy.open(folder, "local"), limit=10, block=2)
+    enrol(ctx.store, rng=rng)
+    sync(InProcess(ctx, platform), FeedCopy.open(folder, "local"), limit=10)
+    expected = live_bank(ctx.store)
+
+    real_open = FeedCopy.open
+    stale = real_open(folder)  # meta.json of generation 1, read before the compaction
+    compacting = real_open(folder)
+    compacting.compact()  # writes base-2, replaces meta.json, removes base-1
+    assert compacting.generation == stale.generation + 1
+    with pytest.raises(InvalidInput, match="cannot read"):
+        stale.view()
+
+    handed: list[FeedCopy] = [stale]
+
+    def open_racing(directory: Path, server: str | None = None) -> FeedCopy:
+        return handed.pop() if handed else real_open(directory, server)
+
+    monkeypatch.setattr(FeedCopy, "open", staticmethod(open_racing))
+    copy, view = FeedCopy.read_view(folder)
+    assert copy.generation == 2 and len(view) == len(expected) == 5
+    monkeypatch.setattr(FeedCopy, "open", staticmethod(real_open))
+    assert {ref for ref, _ in view.items()} == set(expected)
+    (folder / "base-2" / "items" / "state.npy").unlink()  # damaged, not moved: an error
+    with pytest.raises(InvalidInput, match="cannot read"):
+        FeedCopy.read_view(folder)

@@ -297,7 +297,7 @@ def export_command(
     from hashwall.service.feed_copy import FeedCopy, write_json_atomically
 
     try:
-        document = FeedCopy.open(directory).view().document()
+        document = FeedCopy.read_view(directory)[1].document()
         write_json_atomically(out, document)
     except HashwallError as exc:
         fail(exc, json_out)

@@ -73,7 +73,7 @@ def export_command(
             if feed_copy.is_dir():
                 from hashwall.service.feed_copy import FeedCopy
 
-                copy_items = dict(FeedCopy.open(feed_copy).view().items())
+                copy_items = dict(FeedCopy.read_view(feed_copy)[1].items())
             else:
                 copy_items = json.loads(feed_copy.read_text(encoding="utf-8"))["items"]
         except HashwallError as exc:

@@ -414,8 +414,7 @@ class HashwallSignalExchangeAPI(
         whole, in deltas of ``batch`` items, when the checkpoint is of another base (or none);
         else the copy's changes since the checkpoint (removals as ``None``)."""
         try:
-            copy = FeedCopy.open(directory)
-            view = copy.view()
+            copy, view = FeedCopy.read_view(directory)
             changes = copy.log_records()
         except HashwallError as exc:
             raise ValueError(f"{exc.message} (the hashwall collaboration's copy_dir)") from exc

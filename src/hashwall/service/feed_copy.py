@@ -75,6 +75,9 @@ ITEM_COLUMNS: Final[dict[str, np.dtype[Any]]] = {
 _ITEM_ROWS: Final = "items/ref.npy"
 #: Bytes of a text value of a type stored as text (longer values are refused).
 TEXT_WIDTH: Final = 128
+#: Reads of a copy's live set that find its files replaced by a compaction, at most, before
+#: :meth:`FeedCopy.read_view` gives up.
+READ_ATTEMPTS: Final = 5
 #: Fold the log into a new base when it holds more changes than this (or than 2% of the base).
 COMPACT_AFTER: Final = 50_000
 _HEADER_BYTES: Final = 256
@@ -397,6 +400,29 @@ class FeedCopy:
         self._writers: dict[str, Appender] = {}
 
     # --- opening ---------------------------------------------------------------------------
+
+    @classmethod
+    def read_view(
+        cls, directory: Path, *, attempts: int = READ_ATTEMPTS
+    ) -> tuple[FeedCopy, CopyView]:
+        """The copy in ``directory`` and its live set, read while a sync may be writing it.
+
+        A sync that compacts writes the next base generation, replaces ``meta.json``, then
+        removes the old generation's files: a reader that read the old ``meta.json`` just
+        before may find its files gone. It then reads again from the new ``meta.json`` (up to
+        ``attempts`` times; an unreadable file with ``meta.json`` unchanged is an error as
+        ever).
+        Files already open (memory-mapped) stay readable after their removal.
+        """
+        for attempt in range(attempts):
+            copy = cls.open(directory)
+            try:
+                return copy, copy.view()
+            except (OSError, InvalidInput):  # a file missing: "cannot read ..." (_load)
+                moved = cls.open(directory).generation != copy.generation
+                if not moved or attempt == attempts - 1:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
 
     @classmethod
     def open(cls, directory: Path, server: str | None = None) -> FeedCopy:

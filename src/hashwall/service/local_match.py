@@ -154,7 +154,7 @@ class LocalBank:
         if not path.exists() and path.name == "bank.json" and (path.parent / META_FILE).exists():
             path = path.parent  # the old copy's file, converted into its folder by a sync
         if path.is_dir():
-            return cls.from_view(FeedCopy.open(path).view())
+            return cls.from_view(FeedCopy.read_view(path)[1])
         try:
             document = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
