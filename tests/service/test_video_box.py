@@ -55,6 +55,21 @@ def _barred(
         yield out
 
 
+def _stamped(frames: Iterable[np.ndarray], share: float, corner: str) -> Iterator[np.ndarray]:
+    """Each frame with a bright logo of ``share`` of the width stamped on the picture, in the
+    bottom-right (``br``) or top-left (``tl``) corner: a white plate with two dark lines."""
+    for f in frames:
+        out = f.copy()
+        h, w = out.shape[:2]
+        lw, lh = round(w * share), round(w * share * 0.6)
+        y0, x0 = (h - lh - 4, w - lw - 4) if corner == "br" else (4, 4)
+        plate = out[y0 : y0 + lh, x0 : x0 + lw]
+        plate[:] = 245
+        plate[lh // 3 : lh // 3 + 2, 2:-2] = 20
+        plate[2 * lh // 3 : 2 * lh // 3 + 2, 2:-6] = 20
+        yield out
+
+
 def _lists(hashes: VideoHashes) -> dict[str, Frames]:
     def plain(frames: Iterable[Any]) -> Frames:
         return [{k: v for k, v in f.to_dict().items() if k != "mirror"} for f in frames]
@@ -90,6 +105,9 @@ def clips() -> dict[str, Any]:
         "pillarbox": _upload_lists(encode_clip(_barred(a, 0.15, sides=True), "mp4", FPS)),
         "unrelated": _upload_lists(encode_clip(_barred(other, 0.1), "mp4", FPS)),
         "plain": _upload_lists(encode_clip(a, "mp4", FPS)),
+        "logo_br": _upload_lists(encode_clip(_stamped(a, 0.12, "br"), "mp4", FPS)),
+        "logo_tl": _upload_lists(encode_clip(_stamped(a, 0.2, "tl"), "mp4", FPS)),
+        "unrelated_logo": _upload_lists(encode_clip(_stamped(other, 0.12, "br"), "mp4", FPS)),
     }
 
 
@@ -141,6 +159,25 @@ def test_a_banked_clip_is_matched_by_its_upload_inside_letterbox_or_pillarbox_ba
     assert "box_frames" in clips["unrelated"]
     assert unrelated.decision == "allow" and not unrelated.matches
     # Only the banked frames are in the index: the box frames were searched, not banked.
+    assert ctx.live.sizes()["vpdq_frame"] == len(clips["a"])
+
+
+def test_a_banked_clip_is_matched_by_its_upload_with_a_logo_stamped_on_the_picture(
+    live_ctx: ServiceContext, world: World, clips: dict[str, Any], platform: Any
+) -> None:
+    """A bright logo of an eighth to a fifth of the width moves every frame's hash past the
+    threshold; the upload's box frames, with the logo filled in, find the banked clip."""
+    ctx = live_ctx
+    ref = _bank(ctx, world, clips["a"])
+    assert ctx.live is not None and ctx.live.catch_up() == 1
+    for name in ("logo_br", "logo_tl"):
+        lists = clips[name]
+        assert "box_frames" in lists, name
+        assert _check(ctx, platform, lists, box=False).decision == "allow", name
+        result = _check(ctx, platform, lists)
+        assert [m.item_ref for m in result.matches] == [ref], name
+    unrelated = clips["unrelated_logo"]
+    assert "box_frames" in unrelated and _check(ctx, platform, unrelated).decision == "allow"
     assert ctx.live.sizes()["vpdq_frame"] == len(clips["a"])
 
 

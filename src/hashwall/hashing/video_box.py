@@ -16,6 +16,18 @@ spread over the whole video, and :meth:`BoxVote.box` keeps a rectangle only when
 side (each side the median of those frames' sides). A dark frame, a fade or a frame whose
 picture touches a bar finds no box or another one; it does not count for the box. A video
 without bars has none (its own frames are searched as they are).
+
+A logo (a channel's bug, a watermark) stamped on the picture does not move either, and a bright
+one of a tenth of the width is enough to move every frame's PDQ hash past the threshold.
+:class:`OverlayVote` looks at the brightness of the same sampled frames on a coarse grid (at
+most :data:`OVERLAY_GRID` cells a side, each its centre pixel): cells that stay put (standard
+deviation below :data:`OVERLAY_STILL`, in blobs: a cell still by chance is dropped; with marks
+inside: :data:`OVERLAY_DETAIL`) in a picture that moves (the median cell above
+:data:`OVERLAY_MOVING`) are an overlay when they cover at most :data:`OVERLAY_MAX_SHARE` of the
+picture (more is a static shot, not a logo). The frames hashed for the box are then also filled
+in there (:func:`fill_overlay`: a smooth blend of the pixels around it), so a picture with a
+logo is hashed about as it was without one. Like the crop, this only makes a second list of the
+upload's frames to search; nothing of it is banked.
 """
 
 from __future__ import annotations
@@ -28,7 +40,17 @@ import numpy.typing as npt
 
 from hashwall.hashing.contentbox import Box, content_boxes
 
-__all__ = ["AGREE_SHARE", "KINDS", "MAX_SAMPLES", "SIDE_TOL", "BoxVote", "video_box"]
+__all__ = [
+    "AGREE_SHARE",
+    "KINDS",
+    "MAX_SAMPLES",
+    "SIDE_TOL",
+    "BoxVote",
+    "Overlay",
+    "OverlayVote",
+    "fill_overlay",
+    "video_box",
+]
 
 #: The contentbox detectors whose boxes vote (bars of one colour).
 KINDS = ("uniform",)
@@ -105,3 +127,140 @@ def video_box(frames: list[npt.NDArray[np.uint8]]) -> Box | None:
     for frame in frames:
         vote.add(frame)
     return vote.box()
+
+
+#: The longest side of the grid (cells) on which :class:`OverlayVote` looks for an overlay.
+OVERLAY_GRID = 160
+#: A cell whose brightness (0-255) varies less than this over the sampled frames stays put.
+OVERLAY_STILL = 12.0
+#: ...and is an overlay only when the median cell of the picture varies at least this much.
+OVERLAY_MOVING = 20.0
+#: ...and has marks: its brightness (averaged over the frames) varies at least this much.
+OVERLAY_DETAIL = 30.0
+#: The most of the picture an overlay may cover (a larger still part is the shot itself).
+OVERLAY_MAX_SHARE = 0.10
+#: Sampled frames needed before cells are told apart.
+OVERLAY_MIN_SAMPLES = 6
+
+
+_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+
+
+@dataclass(frozen=True, slots=True)
+class Overlay:
+    """Where a static overlay is, as a mask of a frame (or of its box: ``mask`` is in the
+    coordinates of the pixels :func:`fill_overlay` is given)."""
+
+    mask: npt.NDArray[np.bool_]
+
+    @property
+    def share(self) -> float:
+        """The share of the pixels it covers."""
+        return float(self.mask.mean())
+
+
+@dataclass(slots=True)
+class OverlayVote:
+    """The brightness of sampled frames on a coarse grid (feed it every hashed frame)."""
+
+    step: int = 1
+    seen: int = 0
+    shape: tuple[int, int] | None = None
+    cell: int = 1
+    samples: list[npt.NDArray[np.float32]] = field(default_factory=list)
+
+    def add(self, rgb: npt.NDArray[np.uint8]) -> None:
+        """Look at one hashed frame (only every ``step``-th is sampled)."""
+        index, self.seen = self.seen, self.seen + 1
+        if index % self.step:
+            return
+        h, w = rgb.shape[:2]
+        if self.shape is None:
+            self.shape = (h, w)
+            self.cell = max(1, -(-max(h, w) // OVERLAY_GRID))
+        elif self.shape != (h, w):
+            return
+        c = self.cell
+        if h // c == 0 or w // c == 0:
+            return
+        centres = rgb[c // 2 : (h // c) * c : c, c // 2 : (w // c) * c : c].astype(np.float32)
+        self.samples.append(centres @ _LUMA)  # each cell's centre pixel: cheap at any size
+        if len(self.samples) >= MAX_SAMPLES:
+            self.samples = self.samples[::2]
+            self.step *= 2
+
+    def overlay(self, box: Box | None = None) -> Overlay | None:
+        """The static overlay inside ``box`` (the whole frame when None), in the box's pixel
+        coordinates, or None: too few frames, a picture that does not move, nothing still,
+        or too much still (see the module docstring)."""
+        if len(self.samples) < OVERLAY_MIN_SAMPLES or self.shape is None:
+            return None
+        h, w = self.shape
+        box = box or Box(0, 0, w, h)
+        c = self.cell
+        std = np.stack(self.samples).std(axis=0)
+        gy0, gx0 = -(-box.y0 // c), -(-box.x0 // c)  # cells wholly inside the box
+        gy1, gx1 = min(box.y1 // c, std.shape[0]), min(box.x1 // c, std.shape[1])
+        inside = std[gy0:gy1, gx0:gx1]
+        if inside.size == 0 or float(np.median(inside)) < OVERLAY_MOVING:
+            return None
+        still = _grow(_shrink(inside < OVERLAY_STILL))  # blobs, not cells still by chance
+        share = float(still.mean())
+        if share == 0.0 or share > OVERLAY_MAX_SHARE:
+            return None
+        # A logo has marks (letters, a plate's edge); a plain patch the shot pans over has not.
+        mean = np.stack(self.samples).mean(axis=0)[gy0:gy1, gx0:gx1]
+        if float(mean[_grow(still)].std()) < OVERLAY_DETAIL:
+            return None
+        still = _grow(still)  # the overlay's edge blurs into the cells around it
+        cells = np.zeros((-(-h // c), -(-w // c)), dtype=bool)
+        cells[gy0:gy1, gx0:gx1] = still
+        full = np.repeat(np.repeat(cells, c, axis=0), c, axis=1)[:h, :w]
+        return Overlay(np.ascontiguousarray(full[box.y0 : box.y1, box.x0 : box.x1]))
+
+
+def _shrink(mask: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
+    """The cells of ``mask`` whose 4-neighbours are all in it too."""
+    out = mask.copy()
+    out[1:] &= mask[:-1]
+    out[:-1] &= mask[1:]
+    out[:, 1:] &= mask[:, :-1]
+    out[:, :-1] &= mask[:, 1:]
+    out[0], out[-1], out[:, 0], out[:, -1] = mask[0], mask[-1], mask[:, 0], mask[:, -1]
+    return out
+
+
+def _grow(mask: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
+    """``mask`` and its 4-neighbours."""
+    out = mask.copy()
+    out[1:] |= mask[:-1]
+    out[:-1] |= mask[1:]
+    out[:, 1:] |= mask[:, :-1]
+    out[:, :-1] |= mask[:, 1:]
+    return out
+
+
+def fill_overlay(rgb: npt.NDArray[np.uint8], overlay: Overlay) -> npt.NDArray[np.uint8]:
+    """``rgb`` with the overlay's pixels replaced by a smooth blend of the pixels around it:
+    in the overlay's bounding rectangle (one pixel wider on each side), the mean of the
+    row's blend from its left edge to its right edge and the column's from top to bottom."""
+    mask = overlay.mask
+    if mask.shape != rgb.shape[:2]:
+        raise ValueError(f"an overlay of {mask.shape} for a frame of {rgb.shape[:2]}")
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if rows.size == 0:
+        return rgb
+    h, w = mask.shape
+    y0, y1 = max(0, int(rows[0]) - 1), min(h - 1, int(rows[-1]) + 1)
+    x0, x1 = max(0, int(cols[0]) - 1), min(w - 1, int(cols[-1]) + 1)
+    region = rgb[y0 : y1 + 1, x0 : x1 + 1].astype(np.float32)
+    rh, rw = region.shape[:2]
+    t = np.linspace(0.0, 1.0, rw, dtype=np.float32)[None, :, None]
+    s = np.linspace(0.0, 1.0, rh, dtype=np.float32)[:, None, None]
+    across = region[:, :1] * (1 - t) + region[:, -1:] * t
+    down = region[:1] * (1 - s) + region[-1:] * s
+    blend = (across + down) / 2
+    out = rgb.copy()
+    inside = mask[y0 : y1 + 1, x0 : x1 + 1]
+    out[y0 : y1 + 1, x0 : x1 + 1][inside] = np.clip(blend[inside], 0, 255).astype(np.uint8)
+    return out

@@ -71,7 +71,7 @@ from hashwall.hashing.pdq import (
     pdq_reference,
 )
 from hashwall.hashing.signals import PdqSignal, Signal
-from hashwall.hashing.video_box import BoxVote
+from hashwall.hashing.video_box import BoxVote, Overlay, OverlayVote, fill_overlay
 from hashwall.hashing.video_scenes import DEFAULT_DISTINCT_BITS, DEFAULT_MIN_FRAMES, scene_starts
 from hashwall.media.video import OpenVideo, VideoSource, open_video, read_chunks
 from hashwall.media.video_containers import ANIMATIONS
@@ -290,6 +290,7 @@ def compute_hash(
     progress: Progress | None = None,
     crop: Box | None = None,
     look: Callable[[npt.NDArray[np.uint8]], None] | None = None,
+    fill: Overlay | None = None,
 ) -> Iterator[VpdqFeature]:
     """vPDQ's computeHash over an opened video: every hashed frame, low-quality ones included.
 
@@ -297,10 +298,19 @@ def compute_hash(
     (:func:`hashwall.hashing.fast.pdq_fast`, ~15x faster than ``pdqhash`` on 720p, equal within
     float rounding) instead of the ``pdqhash`` C++ library. ``mirror`` adds each frame's
     mirrored hash (:attr:`VpdqFeature.mirror`). ``crop`` hashes each frame cropped to that
-    box; ``look`` is shown each hashed frame's pixels (before any crop).
+    box, ``fill`` with a static overlay filled in (in the crop's coordinates:
+    :func:`hashwall.hashing.video_box.fill_overlay`); ``look`` is shown each hashed frame's
+    pixels (before any crop).
     """
     hashed = _hash_frames(
-        video, seconds_per_hash, fast=fast, mirror=mirror, progress=progress, crop=crop, look=look
+        video,
+        seconds_per_hash,
+        fast=fast,
+        mirror=mirror,
+        progress=progress,
+        crop=crop,
+        look=look,
+        fill=fill,
     )
     return (feature for feature, _ in hashed)
 
@@ -314,6 +324,7 @@ def _hash_frames(
     progress: Progress | None = None,
     crop: Box | None = None,
     look: Callable[[npt.NDArray[np.uint8]], None] | None = None,
+    fill: Overlay | None = None,
 ) -> Iterator[tuple[VpdqFeature, tuple[PdqHash, ...] | None]]:
     """:func:`compute_hash`'s frames, each with its 8 dihedral hashes when ``mirror`` (the
     mirrored one is among them: PDQ computes all 8 from one DCT)."""
@@ -330,6 +341,8 @@ def _hash_frames(
             look(pixels)
         if crop is not None:
             pixels = np.ascontiguousarray(pixels[crop.y0 : crop.y1, crop.x0 : crop.x1])
+        if fill is not None:
+            pixels = fill_overlay(pixels, fill)
         result = pdq(pixels)
         mirrored = result.orientations[_MIRROR] if result.orientations else None
         timestamp = round(frame.index / fps, 3)
@@ -397,6 +410,13 @@ def hash_video(
             yield feature
 
     vote = BoxVote() if box else None
+    still_parts = OverlayVote() if box else None
+
+    def look(pixels: npt.NDArray[np.uint8]) -> None:
+        if vote is not None and still_parts is not None:
+            vote.add(pixels)
+            still_parts.add(pixels)
+
     with open_video(source, settings, threads=threads) as video:
         # Filtered and collapsed as they come: a long still video keeps few features in memory.
         frames = _hash_frames(
@@ -405,17 +425,20 @@ def hash_video(
             fast=fast,
             mirror=mirror,
             progress=progress,
-            look=None if vote is None else vote.add,
+            look=look if box else None,
         )
         kept = tuple(collapse_runs(quality_filter(counted(frames), settings.pdq_min_quality)))
         info, decoded = video.info, video.decoded
     found = None if vote is None else vote.box()
+    overlay = None if still_parts is None else still_parts.overlay(found)
     box_frames: tuple[VpdqFeature, ...] = ()
-    if found is not None:
+    if found is not None or overlay is not None:
         if _is_stream(source):
             source.seek(start)
         with open_video(source, settings, threads=threads) as video:
-            cropped = compute_hash(video, seconds_per_hash, fast=fast, mirror=mirror, crop=found)
+            cropped = compute_hash(
+                video, seconds_per_hash, fast=fast, mirror=mirror, crop=found, fill=overlay
+            )
             box_frames = tuple(collapse_runs(quality_filter(cropped, settings.pdq_min_quality)))
     notes: list[Note] = []
     first_frame: FirstFrame | None = None
