@@ -40,9 +40,10 @@ It is the one call a decoder worker makes (see its :meth:`VideoHashes.to_wire`).
 
 With ``box`` (an upload to check), the rectangle of picture content inside constant bars
 of one colour (letterbox, pillarbox) is found on sampled hashed frames
-(:mod:`hashwall.hashing.video_box`); when there is one, the video is decoded a second time and
-its frames hashed cropped to it, as :attr:`VideoHashes.box_frames` (filtered and collapsed
-alike, with their mirrored hashes when ``mirror``). A check searches them beside the plain
+(:mod:`hashwall.hashing.video_box`), and so is a static logo stamped on the picture; when
+there is either, the video is decoded a second time and its frames hashed cropped to the box
+with the logo filled in, as :attr:`VideoHashes.box_frames` (filtered and collapsed alike, with
+their mirrored hashes when ``mirror``). A check searches them beside the plain
 frames; nothing of them is banked.
 """
 
@@ -200,7 +201,8 @@ class VideoHashes:
     first_frame: FirstFrame | None = None
     notes: tuple[Note, ...] = field(default=())
     #: With ``hash_video(box=True)``: the frames cropped to the picture inside constant bars
-    #: (x0, y0, x1, y1 in pixels), when the video has such bars.
+    #: (``content_box``: x0, y0, x1, y1 in pixels) and with a static logo filled in, when the
+    #: video has either.
     box_frames: tuple[VpdqFeature, ...] = field(default=())
     content_box: tuple[int, int, int, int] | None = None
 
@@ -385,7 +387,8 @@ def hash_video(
     frame); ``fast`` and ``mirror`` as in :func:`compute_hash`. Raises a
     :class:`hashwall.errors.HashwallError` for anything that is not a decodable video within
     the limits of ``settings``. ``box``: the frames cropped to the picture inside constant
-    bars too, when there are bars (see the module docstring). An animation's first frame, or a
+    bars and with a static logo filled in too, when there are bars or a logo (see the module
+    docstring). An animation's first frame, or a
     still video's best frame, is hashed as an image too (:attr:`VideoHashes.first_frame`).
     """
     settings = settings or Settings()
