@@ -357,3 +357,19 @@ def test_workers_on_descriptors_past_1024_stay_healthy() -> None:
         for fd in filler:
             os.close(fd)
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_workers_enforce_the_limits_of_the_pool_not_of_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A pool built with other limits than the environment's (a test, an embedding app) hands
+    them to its workers: an image over the pool's pixel limit is refused by the worker."""
+    monkeypatch.setenv("HASHWALL_MAX_PIXELS", str(100_000_000))
+    big = encode(textured_rgb(400, 300, seed=4), "PNG")
+    with (
+        DecodePool(Settings(max_pixels=50_000), workers=1) as strict,
+        pytest.raises(TooManyPixels),
+    ):
+        hashed(strict, big)
+    with DecodePool(Settings(max_pixels=200_000), workers=1) as roomy:
+        assert hashed(roomy, big) == hash_image(big, fast=True)

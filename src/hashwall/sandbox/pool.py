@@ -37,7 +37,13 @@ from hashwall.errors import DecodeFailed, DecodeTimeout, HashwallError, Overload
 from hashwall.hashing.image import ImageHashes
 from hashwall.hashing.vpdq import VideoHashes
 from hashwall.sandbox import protocol
-from hashwall.sandbox.process import WORKER_COMMAND, AsyncExchange, WorkerProcess, WorkerStartError
+from hashwall.sandbox.process import (
+    WORKER_COMMAND,
+    AsyncExchange,
+    WorkerProcess,
+    WorkerStartError,
+    worker_settings,
+)
 from hashwall.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -106,6 +112,7 @@ class DecodePool:
         self._video_timeout = settings.video_decode_timeout
         self._queue_timeout = settings.decode_queue_timeout
         self._command = tuple(worker_command)
+        self._worker_settings = worker_settings(settings)
         self._lock = threading.Lock()
         # Under _lock: every worker alive or starting, the idle ones, and the async callers
         # waiting for one (first come, first served).
@@ -379,7 +386,7 @@ class DecodePool:
     # --- replacing workers ----------------------------------------------------------------
 
     def _spawn(self) -> WorkerProcess:
-        worker = WorkerProcess(self._memory_limit, self._command)
+        worker = WorkerProcess(self._memory_limit, self._command, self._worker_settings)
         with self._lock:
             self._workers.add(worker)
         return worker

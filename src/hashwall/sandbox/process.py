@@ -18,13 +18,14 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Final
 
 import hashwall
 from hashwall.sandbox import protocol
 from hashwall.sandbox.worker import THREAD_LIMITS
+from hashwall.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,30 @@ log = logging.getLogger(__name__)
 WORKER_COMMAND: Final = (sys.executable, "-m", "hashwall.sandbox.worker")
 _SEND_BUFFER = 4 << 20
 _PACKAGE_ROOT = str(Path(hashwall.__file__).resolve().parents[1])
+
+
+#: The settings a worker decodes and hashes by (its media limits): a pool hands its own to its
+#: workers (:func:`worker_settings`), so a pool built with other limits than the environment's
+#: has workers that enforce them. Nothing else of the settings (the store's URL, secrets)
+#: reaches a worker.
+WORKER_SETTINGS: Final = (
+    "max_input_bytes",
+    "max_pixels",
+    "max_frames",
+    "min_side",
+    "video_max_bytes",
+    "video_max_seconds",
+    "video_max_pixels",
+    "video_max_frames",
+    "vpdq_seconds_per_hash",
+    "vpdq_max_frames",
+    "pdq_min_quality",
+)
+
+
+def worker_settings(settings: Settings) -> dict[str, str]:
+    """The environment that gives a worker's ``Settings()`` the media limits of ``settings``."""
+    return {f"HASHWALL_{name.upper()}": str(getattr(settings, name)) for name in WORKER_SETTINGS}
 
 
 class WorkerStartError(RuntimeError):
@@ -45,10 +70,16 @@ class WorkerProcess:
     the event loop, non-blocking (:class:`AsyncExchange`).
     """
 
-    def __init__(self, memory_limit: int, command: Sequence[str] = WORKER_COMMAND) -> None:
+    def __init__(
+        self,
+        memory_limit: int,
+        command: Sequence[str] = WORKER_COMMAND,
+        settings: Mapping[str, str] | None = None,
+    ) -> None:
         parent_end, child_end = socket.socketpair()
         env = dict(os.environ)
         env.update(THREAD_LIMITS)
+        env.update(settings or {})  # the pool's own limits, over whatever the environment says
         # The worker imports hashwall from where this process did, installed or not.
         env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_ROOT, env.get("PYTHONPATH")) if p)
         try:
