@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -52,6 +53,8 @@ __all__ = [
     "video_box",
 ]
 
+T = TypeVar("T")
+
 #: The contentbox detectors whose boxes vote (bars of one colour).
 KINDS = ("uniform",)
 #: Frames sampled at most; past it every other sample is dropped and the step doubles.
@@ -63,28 +66,44 @@ SIDE_TOL = 0.03
 
 
 @dataclass(slots=True)
-class BoxVote:
-    """The boxes found in sampled frames of one video (feed it every hashed frame in order)."""
+class _Sampled:
+    """Frames of one size spread over the whole video: every ``step``-th hashed frame, the step
+    doubling (and every other sample dropped) when :data:`MAX_SAMPLES` are held."""
 
     step: int = 1
     seen: int = 0
     shape: tuple[int, int] | None = None
+
+    def _wants(self, rgb: npt.NDArray[np.uint8]) -> bool:
+        """Whether to sample this hashed frame (a stream whose size changes: only frames of
+        the first size)."""
+        index, self.seen = self.seen, self.seen + 1
+        if index % self.step:
+            return False
+        h, w = rgb.shape[:2]
+        if self.shape is None:
+            self.shape = (h, w)
+        return self.shape == (h, w)
+
+    def _thinned(self, samples: list[T]) -> list[T]:
+        """``samples``, every other one dropped and the step doubled when they are too many."""
+        if len(samples) < MAX_SAMPLES:
+            return samples
+        self.step *= 2
+        return samples[::2]
+
+
+@dataclass(slots=True)
+class BoxVote(_Sampled):
+    """The boxes found in sampled frames of one video (feed it every hashed frame in order)."""
+
     samples: list[list[Box]] = field(default_factory=list)
 
     def add(self, rgb: npt.NDArray[np.uint8]) -> None:
         """Look at one hashed frame (only every ``step``-th is sampled)."""
-        index, self.seen = self.seen, self.seen + 1
-        if index % self.step:
-            return
-        h, w = rgb.shape[:2]
-        if self.shape is None:
-            self.shape = (h, w)
-        elif self.shape != (h, w):
-            return  # a stream whose size changes: only frames of the first size vote
-        self.samples.append([box for kind, box in content_boxes(rgb) if kind in KINDS])
-        if len(self.samples) >= MAX_SAMPLES:
-            self.samples = self.samples[::2]
-            self.step *= 2
+        if self._wants(rgb):
+            self.samples.append([box for kind, box in content_boxes(rgb) if kind in KINDS])
+            self.samples = self._thinned(self.samples)
 
     def box(self) -> Box | None:
         """The box most sampled frames agree on, or None."""
@@ -160,34 +179,27 @@ class Overlay:
 
 
 @dataclass(slots=True)
-class OverlayVote:
+class OverlayVote(_Sampled):
     """The brightness of sampled frames on a coarse grid (feed it every hashed frame)."""
 
-    step: int = 1
-    seen: int = 0
-    shape: tuple[int, int] | None = None
-    cell: int = 1
     samples: list[npt.NDArray[np.float32]] = field(default_factory=list)
+
+    @property
+    def cell(self) -> int:
+        """Pixels a side of a grid cell."""
+        return 1 if self.shape is None else max(1, -(-max(self.shape) // OVERLAY_GRID))
 
     def add(self, rgb: npt.NDArray[np.uint8]) -> None:
         """Look at one hashed frame (only every ``step``-th is sampled)."""
-        index, self.seen = self.seen, self.seen + 1
-        if index % self.step:
+        if not self._wants(rgb):
             return
         h, w = rgb.shape[:2]
-        if self.shape is None:
-            self.shape = (h, w)
-            self.cell = max(1, -(-max(h, w) // OVERLAY_GRID))
-        elif self.shape != (h, w):
-            return
         c = self.cell
         if h // c == 0 or w // c == 0:
             return
         centres = rgb[c // 2 : (h // c) * c : c, c // 2 : (w // c) * c : c].astype(np.float32)
         self.samples.append(centres @ _LUMA)  # each cell's centre pixel: cheap at any size
-        if len(self.samples) >= MAX_SAMPLES:
-            self.samples = self.samples[::2]
-            self.step *= 2
+        self.samples = self._thinned(self.samples)
 
     def overlay(self, box: Box | None = None) -> Overlay | None:
         """The static overlay inside ``box`` (the whole frame when None), in the box's pixel
