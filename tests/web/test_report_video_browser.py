@@ -6,6 +6,10 @@ frame hashes (and the file's md5 and sha256) go to ``POST /v1/cases``. Here the 
 in code (a textured picture panning, ``tests/video_samples.py``) and the same bytes are hashed
 on the server with :func:`hashwall.hashing.vpdq.hash_video`. Debian's Chromium plays H.264 in
 MP4 and VP9 in WebM (both tested) but not HEVC (the clear message is tested).
+
+A still video (a photo shown for a few seconds) is sent with its best frame as a ``pdq`` signal
+too, as ``hash_video`` hashes it: a check of the photo matches it; a pan across the photo gets
+none. The page's scene cut is compared with the server's on made-up hash sequences.
 """
 
 from __future__ import annotations
@@ -25,14 +29,23 @@ import pytest
 from PIL import Image
 from web_browsing import Browsing
 
+from hashwall.hashing.image import hash_image
 from hashwall.hashing.pdq import PdqHash
-from hashwall.hashing.vpdq import VpdqFeature, compute_hash, hash_video
+from hashwall.hashing.video_scenes import DEFAULT_DISTINCT_BITS, DEFAULT_MIN_FRAMES, scene_starts
+from hashwall.hashing.vpdq import (
+    VpdqFeature,
+    collapse_runs,
+    compute_hash,
+    hash_video,
+    is_still,
+    quality_filter,
+)
 from hashwall.media.video import open_video
 from hashwall.settings import Settings
 from hashwall.web.render import strings
 from live_server import Served, wait_indexed
 
-from support import require_shared_data
+from support import encode, require_shared_data, textured_rgb
 from video_samples import encode_clip, panning_frames
 
 T = strings()
@@ -390,5 +403,175 @@ def test_browser_frame_hashes_are_within_10_bits_of_the_servers_on_the_sample_vi
         assert result.within >= SHARE * result.frames, (name, result.summary())
         total += result.frames
         within += result.within
+        # A still to the server (its picture hashed as a photo) is a still to the page.
+        first = hash_video(data, fast=True).first_frame
+        picture = next((s for s in item["signals"] if s["type"] == "pdq"), None)
+        assert (picture is None) == (first is None), name
+        if picture is not None and first is not None:
+            distance = PdqHash.from_hex(picture["value"]).distance(first.hash)
+            print(f"{name}: a still; picture {distance} bits from the server's")
+            assert distance <= BITS, name
     print(f"all {len(videos)} videos: {within}/{total} frames within {BITS} bits")
     assert within >= SHARE * total
+
+
+# --- still videos: sent as the photo they show too ----------------------------------------------
+
+
+def _hex(code: int) -> str:
+    return f"{code:064x}"
+
+
+def _flipped(code: int, bits: int, rng: np.random.Generator) -> int:
+    """``code`` with ``bits`` distinct bits flipped."""
+    for bit in rng.choice(256, size=bits, replace=False):
+        code ^= 1 << int(bit)
+    return code
+
+
+def _sequences() -> list[list[tuple[int, int]]]:
+    """Frame hashes and qualities, in order: edge cases (none, one, featureless frames, scenes
+    exactly 16 and 17 bits apart, a drift away from the key frame, equal best qualities), then
+    random walks of small and large changes."""
+    rng = np.random.default_rng(3)
+    a = int.from_bytes(rng.bytes(32), "big")
+    at16, at17 = _flipped(a, 16, rng), _flipped(a, 17, rng)
+    drift = [a]
+    for _ in range(8):
+        drift.append(_flipped(drift[-1], 6, rng))
+    out = [
+        [],
+        [(a, 80)],
+        [(a, 30), (at17, 49)],
+        [(a, 60), (at16, 90), (a, 90), (at16, 70)],
+        [(a, 60), (at17, 90), (_flipped(at17, 17, rng), 80)],
+        [(c, 70) for c in drift],
+        [(a, 40), (a, 70), (a, 100), (at17, 100), (at17, 40)],
+    ]
+    for _ in range(200):
+        seq, code = [], int.from_bytes(rng.bytes(32), "big")
+        for _ in range(int(rng.integers(1, 9))):
+            code = _flipped(code, int(rng.choice([0, 0, 4, 16, 17, 60])), rng)
+            seq.append((code, int(rng.choice([20, 49, 50, 51, 75, 100]))))
+        out.append(seq)
+    return out
+
+
+def test_scene_cut_and_still_picture_are_the_servers(server: Served, browsing: Browsing) -> None:
+    """video.js's sceneStarts, keptFrames and stillPicture give what video_scenes.scene_starts,
+    vpdq's quality filter, collapse and is_still give, and pick hash_video's best frame."""
+    sequences = _sequences()
+    page = browsing.page
+    page.goto(f"{server.url}/report")
+    got = page.evaluate(
+        """async (sequences) => {
+          const { keptFrames, sceneStarts, stillPicture } = await import("/web/hashing/video.js");
+          return sequences.map((seq) => {
+            const hashed = seq.map(([pdq, quality], frame) => ({ frame, pdq, quality }));
+            const kept = keptFrames(hashed);
+            return {
+              all: sceneStarts(hashed.map((f) => f.pdq)),
+              kept: kept.map((f) => f.frame),
+              still: stillPicture(hashed, kept),
+            };
+          });
+        }""",
+        [[[_hex(c), q] for c, q in seq] for seq in sequences],
+    )
+    stills = 0
+    for seq, js in zip(sequences, got, strict=True):
+        features = [
+            VpdqFeature(i, PdqHash.from_hex(_hex(c)), q, float(i)) for i, (c, q) in enumerate(seq)
+        ]
+        assert js["all"] == scene_starts([c for c, _ in seq], DEFAULT_DISTINCT_BITS), seq
+        kept = list(collapse_runs(quality_filter(features)))
+        assert js["kept"] == [f.frame_number for f in kept], seq
+        usable = [f for f in features if f.quality >= 50]
+        if is_still(kept) and usable:
+            best = max(usable, key=lambda f: f.quality)  # the first of equals, as hash_video
+            assert js["still"] == {"type": "pdq", "value": best.hash.hex, "quality": best.quality}
+            stills += 1
+        else:
+            assert js["still"] is None, seq
+    assert 20 < stills < len(sequences) - 20  # both outcomes, often
+    assert browsing.errors == []
+
+
+def image_check(server: Served, photo: bytes) -> dict[str, Any]:
+    """A platform's check of a photo upload (its signals hashed here, as an SDK sends them)."""
+    signals = [
+        {"type": s.type, "value": s.value, "quality": s.quality}
+        for s in hash_image(photo).signals()
+    ]
+    response = httpx.post(
+        f"{server.url}/v1/check",
+        json={"signals": signals},
+        headers={"Authorization": f"Bearer {server.keys['feed']}"},
+        timeout=30,
+    )
+    assert response.status_code == 200, response.text
+    answer: dict[str, Any] = response.json()
+    return answer
+
+
+def test_a_still_video_reported_in_the_browser_matches_the_photo_it_shows(
+    server: Served, browsing: Browsing
+) -> None:
+    pixels = textured_rgb(480, 360, seed=41)
+    photo = encode(pixels, "JPEG", quality=92)
+    still = encode_clip([pixels] * 50, "mp4", 10)  # the photo shown for 5 s
+    assert image_check(server, photo)["decision"] == "allow"  # not banked yet
+    indexed = httpx.get(f"{server.url}/readyz").json()["index_size"]  # other tests' items
+    page = browsing.page
+    open_pick(page, server)
+    pick(page, "still.mp4", "video/mp4", still)
+    item = wait_finished(page, browsing)
+    assert item.get_attribute("data-state") == "ready", item.inner_text()
+    page.get_by_role("button", name=T["send_button"]).click()
+    page.locator("#done").wait_for(state="visible", timeout=WAIT_MS)
+    shown = page.locator("#done-items").inner_text()
+    assert shown == T["done_items"].format(accepted=1, total=1), page.locator("#done").inner_text()
+    (posted,) = browsing.proxy.posts()
+    (sent,) = json.loads(posted.body)["items"]
+    frames = sent["frames"]
+    # The page says what it says of any video: its frames; the picture rides in the signals.
+    assert T["status_video_ready"].format(frames=len(frames)) in item.inner_text()
+    by_type = {s["type"]: s for s in sent["signals"]}
+    assert set(by_type) == {"md5", "sha256", "pdq"}
+    picture = by_type["pdq"]
+    best = max(frames, key=lambda f: f["quality"])
+    assert (picture["value"], picture["quality"]) == (best["pdq"], best["quality"])
+    # The server, hashing the same bytes, finds it a still too, and the same picture.
+    server_side = hash_video(still)
+    assert server_side.first_frame is not None
+    distance = PdqHash.from_hex(picture["value"]).distance(server_side.first_frame.hash)
+    print(f"still: {len(frames)} frames sent; picture {distance} bits from the server's")
+    assert distance <= BITS
+    # Banked: the frames and the picture are in the index, and a check of the photo matches it.
+    wait_indexed(server.url, indexed + len(frames) + 1)
+    answer = image_check(server, photo)
+    assert answer["decision"] == "review", answer  # the anonymous channel: held for review
+    assert answer["matches"][0]["signal_type"] == "pdq", answer
+    other = encode(textured_rgb(480, 360, seed=42), "JPEG", quality=92)
+    assert image_check(server, other)["decision"] == "allow"
+    assert browsing.proxy.left_localhost() == []
+    assert browsing.errors == []
+
+
+def test_a_pan_across_a_photo_reported_in_the_browser_gets_no_picture(
+    server: Served, browsing: Browsing
+) -> None:
+    wide = textured_rgb(960, 360, seed=43)
+    count = 60  # 6 s at 10 fps, across the whole photo
+    pan = [np.ascontiguousarray(wide[:, x : x + 480]) for x in range(0, 480, 480 // count)]
+    data = encode_clip(pan, "mp4", 10)
+    assert hash_video(data).first_frame is None  # the server finds no still either
+    page = browsing.page
+    open_pick(page, server)
+    pick(page, "pan.mp4", "video/mp4", data)
+    assert wait_finished(page, browsing).get_attribute("data-state") == "ready"
+    (sent,) = sent_body(page)["items"]
+    codes = [int(f["pdq"], 16) for f in sent["frames"]]
+    assert len(scene_starts(codes, DEFAULT_DISTINCT_BITS)) >= DEFAULT_MIN_FRAMES
+    assert {s["type"] for s in sent["signals"]} == {"md5", "sha256"}
+    assert browsing.errors == []

@@ -16,6 +16,11 @@
 // middle of its display time, timestamp n / fps. If it cannot be measured (no
 // requestVideoFrameCallback, or no frame came in time), the page seeks t = 0, 1, 2, ... s and
 // estimates frame numbers at ASSUMED_FPS.
+//
+// A still video (a photo shown for a few seconds, a clip too short to match as a video: its kept
+// frames form fewer scenes than the video rule needs, video_scenes.py) is also sent as the photo
+// it shows, as the server's hash_video does: its best frame's PDQ as a `pdq` signal, which
+// matches that photo and its re-encodes where no video rule can.
 import { MIN_QUALITY } from "./pdq.js";
 
 export const MAX_SECONDS = 30 * 60; // longer videos: a clear message (an hour is 3,600 seeks)
@@ -23,6 +28,8 @@ export const MAX_PIXELS = 7680 * 4320; // the server's video_max_pixels (8K UHD)
 export const DIGEST_MAX_BYTES = 256 * 1024 * 1024; // md5/sha256 read the whole file into memory
 export const SECONDS_PER_HASH = 1; // the server's vpdq_seconds_per_hash
 export const ASSUMED_FPS = 30; // frame numbers when the frame rate could not be measured
+export const DISTINCT_BITS = 16; // a new scene: this far from its key frame (DEFAULT_DISTINCT_BITS)
+export const MIN_SCENES = 3; // fewer scenes cannot match as a video: a still (DEFAULT_MIN_FRAMES)
 const LOAD_TIMEOUT_MS = 20_000; // metadata, a seek, or the frame-rate measurement
 const FRAME_WAIT_MS = 1_000; // after a seek, for the new frame to be shown
 const IN_FLIGHT = 3; // frames drawn but not yet hashed, at most (each is width * height * 4 bytes)
@@ -200,6 +207,42 @@ export function keptFrames(frames) {
   return out;
 }
 
+const NIBBLE_BITS = [0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4];
+
+/** The number of bits that differ between two hex hashes of the same length. */
+export function hexDistance(a, b) {
+  let bits = 0;
+  for (let i = 0; i < a.length; i++) bits += NIBBLE_BITS[parseInt(a[i], 16) ^ parseInt(b[i], 16)];
+  return bits;
+}
+
+/** Indexes of the key frames of hex hashes in time order: each frame more than `distinctBits`
+ *  from the key frame before it starts a scene, the first always (video_scenes.scene_starts). */
+export function sceneStarts(hashes, distinctBits = DISTINCT_BITS) {
+  const keys = [];
+  let last = null;
+  hashes.forEach((h, i) => {
+    if (last === null || hexDistance(h, last) > distinctBits) {
+      keys.push(i);
+      last = h;
+    }
+  });
+  return keys;
+}
+
+/** A still video's picture, as an image's PDQ signal ({ type, value, quality }): when the kept
+ *  frames form 1 or 2 scenes, the frame of `hashed` (every frame hashed, in order) of the best
+ *  quality >= MIN_QUALITY, the first of equals; else null (vpdq.is_still and hash_video). */
+export function stillPicture(hashed, kept) {
+  const scenes = sceneStarts(kept.map((f) => f.pdq)).length;
+  if (scenes === 0 || scenes >= MIN_SCENES) return null;
+  let best = null;
+  for (const f of hashed) {
+    if (f.quality >= MIN_QUALITY && (best === null || f.quality > best.quality)) best = f;
+  }
+  return best && { type: "pdq", value: best.pdq, quality: best.quality };
+}
+
 /**
  * The frame shown, as the decoder output it (WebCodecs: a VideoFrame of the <video>): its media
  * time in seconds (null if unknown) and, for 8-bit 4:2:0 (I420, NV12) with no rotation to apply,
@@ -278,8 +321,8 @@ function asker(worker) {
 
 /**
  * Hash `file` as a video: { frames: [{ frame, pdq, quality, timestamp }] (kept), signals (md5
- * and sha256, when the file is at most DIGEST_MAX_BYTES), hashed (frames hashed), duration, fps
- * (null when not measured), width, height }. Throws VideoError: video_undecodable, video_hevc,
+ * and sha256, when the file is at most DIGEST_MAX_BYTES; and a still video's picture as a pdq,
+ * stillPicture), hashed (frames hashed), duration, fps (null when not measured), width, height }. Throws VideoError: video_undecodable, video_hevc,
  * video_too_long, video_too_large, video_timeout, video_cancelled, video_failed.
  *
  * `worker`: a hashing worker of its own (worker.js); `onProgress(done, total)` after each frame;
@@ -335,7 +378,10 @@ export async function hashVideo(file, { worker, onProgress = () => {}, onFrame =
     while (inFlight.length) await settle();
     check();
     const { signals } = await digests;
-    return { frames: keptFrames(hashed), signals, hashed: hashed.length, duration, fps, width, height };
+    const frames = keptFrames(hashed);
+    const still = stillPicture(hashed, frames);
+    if (still) signals.push(still);
+    return { frames, signals, hashed: hashed.length, duration, fps, width, height };
   } finally {
     if (video) {
       video.pause();
