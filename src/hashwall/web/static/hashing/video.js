@@ -321,9 +321,10 @@ function asker(worker) {
 
 /**
  * Hash `file` as a video: { frames: [{ frame, pdq, quality, timestamp }] (kept), signals (md5
- * and sha256, when the file is at most DIGEST_MAX_BYTES; and a still video's picture as a pdq,
- * stillPicture), hashed (frames hashed), duration, fps (null when not measured), width, height }. Throws VideoError: video_undecodable, video_hevc,
- * video_too_long, video_too_large, video_timeout, video_cancelled, video_failed.
+ * and sha256, when the file is at most DIGEST_MAX_BYTES; a still video's picture as a pdq,
+ * stillPicture), hashed (frames hashed), duration, fps (null when not measured), width,
+ * height }. Throws VideoError: video_undecodable, video_hevc, video_too_long, video_too_large,
+ * video_timeout, video_cancelled, video_failed.
  *
  * `worker`: a hashing worker of its own (worker.js); `onProgress(done, total)` after each frame;
  * `onFrame(video)` once the first frame is shown (for a thumbnail); `signal`: an AbortSignal.
