@@ -54,13 +54,16 @@ def _file(name: str, data: bytes) -> dict[str, tuple[str, bytes, str]]:
 
 @pytest.fixture(scope="module")
 def pool() -> Iterator[DecodePool]:
-    settings = Settings(decode_timeout=30.0, video_decode_timeout=60.0, decode_queue_timeout=30.0)
-    # A worker reads its media limits from the environment: the frames it may decode are
-    # lowered from 432,000 so that a test reaches the limit.
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("HASHWALL_VIDEO_MAX_FRAMES", str(FRAME_LIMIT))
-        with DecodePool(settings, workers=1) as decoder:
-            yield decoder
+    # The pool hands its media limits to its worker: the frames it may decode are lowered
+    # from 432,000 so that a test reaches the limit.
+    settings = Settings(
+        decode_timeout=30.0,
+        video_decode_timeout=60.0,
+        decode_queue_timeout=30.0,
+        video_max_frames=FRAME_LIMIT,
+    )
+    with DecodePool(settings, workers=1) as decoder:
+        yield decoder
 
 
 @pytest.fixture
