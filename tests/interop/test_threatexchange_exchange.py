@@ -97,14 +97,15 @@ def test_a_local_copy_is_fetched_whole_then_by_its_changes(tmp_path: Path) -> No
 
     from hashwall.interop.threatexchange import HashwallCollabConfig, HashwallSignalExchangeAPI
     from hashwall.service.feed import Cursor
-    from hashwall.service.feed_copy import FeedCopy, _block_of_items
+    from hashwall.service.feed_copy import FeedCopy
+    from hashwall.service.feed_copy_view import block_of_items
 
     rng = np.random.default_rng(9)
     a, b, c = (random_pdq(rng) for _ in range(3))
     folder = tmp_path / "copy"
     copy = FeedCopy.open(folder, "http://hashwall.invalid")
     copy.begin_snapshot("feed", {})
-    copy.add_block(_block_of_items({
+    copy.add_block(block_of_items({
         "itm_a": {"kind": "image", "trust": "vouched", "state": "active",
                   "signals": [{"type": "pdq", "value": a, "quality": 90}]},
         "itm_b": {"kind": "image", "trust": "unvouched", "state": "active",

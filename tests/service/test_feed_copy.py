@@ -4,14 +4,10 @@ files), a resumed first sync, a clean error for a damaged copy; and the matcher 
 
 from __future__ import annotations
 
-import io
 import json
 import random
 import stat
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -21,15 +17,17 @@ from hashwall.cli.feed import BANK_FILE, open_copy, sync
 from hashwall.domain import Actor
 from hashwall.errors import InvalidInput
 from hashwall.hashing.signals import Signal
-from hashwall.service import feed_blocks, tenants
+from hashwall.service import tenants
 from hashwall.service.context import ServiceContext
-from hashwall.service.feed import FeedMirror, open_snapshot_stream, read_feed
-from hashwall.service.feed_copy import META_FILE, CopyView, FeedCopy
+from hashwall.service.feed import FeedMirror, read_feed
+from hashwall.service.feed_copy import META_FILE, FeedCopy
+from hashwall.service.feed_copy_view import CopyView
 from hashwall.service.local_match import LocalBank
 from hashwall.service.upload import CheckRequest
 from hashwall.store.events import TRUST_CHANGED
 
 from bank_ops import LiveView, enrol, live_bank, quarantine, withdraw
+from feed_harness import InProcess
 
 OP = Actor.operator()
 
@@ -39,39 +37,6 @@ def platform(ctx: ServiceContext) -> str:
     tenants.add_organisation(ctx, OP, "Example Social")
     tenants.add_platform(ctx, OP, organisation="Example Social", name="photos")
     return "photos"
-
-
-class InProcess:
-    """The two calls ``feed sync`` makes, answered by the service in this process (the same
-    bytes as ``GET /v1/feed/snapshot``); ``cut`` cuts the next snapshot body at that fraction
-    of its length, as a dropped connection would."""
-
-    def __init__(self, ctx: ServiceContext, platform: str) -> None:
-        self.ctx, self.platform = ctx, platform
-        self.cut: float | None = None
-
-    @contextmanager
-    def feed_snapshot(self, cursor: str | None = None, *, block: int | None = None
-                      ) -> Iterator[io.BytesIO]:  # fmt: skip
-        stream = open_snapshot_stream(self.ctx, OP, cursor=cursor, block=block or 50_000,
-                                      platform=self.platform)  # fmt: skip
-        start = {"platform": stream.platform, "snapshot_seq": stream.snapshot_seq,
-                 "head_seq": stream.head_seq,
-                 "policy": mapping.policy(stream.policy).model_dump(mode="json")}  # fmt: skip
-        body = b"".join(feed_blocks.encode_stream(start, stream.blocks, stream.events_cursor))
-        if self.cut is not None:
-            body, self.cut = body[: int(len(body) * self.cut)], None
-        yield io.BytesIO(body)
-
-    def iter_feed(self, cursor: str | None, *, limit: int) -> Iterator[Any]:
-        while True:
-            page = mapping.feed_page(
-                read_feed(self.ctx, OP, cursor=cursor, limit=limit, platform=self.platform)
-            )
-            yield page
-            if not page.more:
-                return
-            cursor = page.cursor
 
 
 def view_of(copy: FeedCopy) -> LiveView:

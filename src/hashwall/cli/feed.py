@@ -66,7 +66,7 @@ def open_copy(directory: Path, server: str) -> FeedCopy:
         saved = json.loads(legacy.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise InvalidInput(f"cannot read {legacy}: {exc}; move it away to start over") from None
-    from hashwall.service.feed_copy import JSON_FORMAT
+    from hashwall.service.feed_copy_view import JSON_FORMAT
 
     if not isinstance(saved, dict) or saved.get("format") != JSON_FORMAT:
         raise InvalidInput(f"{legacy} is not a hashwall feed copy; move it away to start over")
@@ -155,7 +155,8 @@ class _Sync:
     def pages(self) -> None:
         """Read JSON pages from the copy's cursor until the feed has nothing more."""
         from hashwall.service.feed import Cursor
-        from hashwall.service.feed_copy import _block_of_items, changes_of_events
+        from hashwall.service.feed_copy import changes_of_events
+        from hashwall.service.feed_copy_view import block_of_items
 
         copy = self.copy
         for page in self.client.iter_feed(copy.cursor, limit=self.limit):
@@ -164,7 +165,7 @@ class _Sync:
             if copy.cursor is None:
                 copy.begin_snapshot(page.platform, wire["policy"])
             if wire["items"]:
-                copy.add_block(_block_of_items((i["item"], i) for i in wire["items"]))
+                copy.add_block(block_of_items((i["item"], i) for i in wire["items"]))
             changes = changes_of_events(wire["events"])
             copy.append_changes(changes)
             copy.meta["policy"] = wire["policy"]

@@ -25,7 +25,8 @@ lines, not the bank. A withdrawn or deleted item's values leave the copy with it
 for the matcher and the export at once, and from the files at the next compaction (at the
 latest when the log holds ``compact_after`` changes).
 
-:class:`CopyView` is the live set read back: the base (memory-mapped) with the log applied.
+:class:`~hashwall.service.feed_copy_view.CopyView` (``service/feed_copy_view.py``) is the live set
+read back: the base (memory-mapped) with the log applied.
 """
 
 from __future__ import annotations
@@ -35,20 +36,29 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO, Final
 
 import numpy as np
-import numpy.typing as npt
 
-from hashwall.domain import ITEM_KINDS, ITEM_STATES, ITEM_TRUSTS, LIVE_ITEM_STATES
+from hashwall.domain import LIVE_ITEM_STATES
 from hashwall.errors import InvalidInput
 from hashwall.hashing.codes import HASH_BYTES
-from hashwall.hashing.signals import SIGNAL_TYPES, DistanceSignalType
-from hashwall.service.feed_blocks import ItemBlock, SignalColumns, build_block
+from hashwall.service.feed_blocks import ItemBlock
+from hashwall.service.feed_copy_view import (
+    ITEM_COLUMNS,
+    TEXT_WIDTH,
+    CopyView,
+    Part,
+    block_of_items,
+    fresh_vocab,
+    item_columns,
+    load_column,
+    part_of_block,
+    ref_keys,
+)
 from hashwall.store.events import (
     ITEM_ADDED,
     ITEM_DELETED,
@@ -59,22 +69,8 @@ from hashwall.store.events import (
 )
 
 FORMAT: Final = "hashwall-feed-copy/2"
-#: The format of the JSON copy (``bank.json``) that ``hashwall feed sync`` wrote before, and
-#: that :meth:`CopyView.document` exports.
-JSON_FORMAT: Final = "hashwall-feed-mirror/1"
 META_FILE: Final = "meta.json"
-LEGACY_FILE: Final = "bank.json"
-#: The item columns of a base (``items/<name>.npy``).
-ITEM_COLUMNS: Final[dict[str, np.dtype[Any]]] = {
-    "ref": np.dtype("S32"),
-    "kind": np.dtype("u1"),
-    "trust": np.dtype("u1"),
-    "state": np.dtype("u1"),
-    "key": np.dtype("<u8"),
-}
 _ITEM_ROWS: Final = "items/ref.npy"
-#: Bytes of a text value of a type stored as text (longer values are refused).
-TEXT_WIDTH: Final = 128
 #: Reads of a copy's live set that find its files replaced by a compaction, at most, before
 #: :meth:`FeedCopy.read_view` gives up.
 READ_ATTEMPTS: Final = 5
@@ -89,20 +85,6 @@ _COLUMN_DTYPES: Final[dict[str, np.dtype[Any]]] = {
     "frame_number": np.dtype("<i4"),
     "frame_timestamp": np.dtype("<f8"),
 }
-
-
-def ref_keys(refs: npt.NDArray[np.bytes_]) -> npt.NDArray[np.uint64]:
-    """A 64-bit key of each ref (``S32``), for finding refs by binary search."""
-    words = np.ascontiguousarray(refs, dtype="S32").view("<u8").reshape(-1, 4)
-    key = np.zeros(words.shape[0], dtype=np.uint64)
-    with np.errstate(over="ignore"):
-        for i, mult in enumerate((0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9,
-                                  0xD6E8FEB86659FD93)):  # fmt: skip
-            key ^= words[:, i] * np.uint64(mult)
-            key ^= key >> np.uint64(29)
-        key *= np.uint64(0xBF58476D1CE4E5B9)
-        key ^= key >> np.uint64(32)
-    return key
 
 
 # --- files -------------------------------------------------------------------------------------
@@ -192,201 +174,6 @@ class Appender:
         self._file.close()
 
 
-def _load(path: Path, *, mmap: bool = True) -> np.ndarray:
-    try:
-        data: np.ndarray = np.load(path, allow_pickle=False, mmap_mode="r" if mmap else None)
-        return data
-    except (OSError, ValueError) as exc:
-        raise InvalidInput(f"cannot read {path}: {exc}; sync into a new --dir") from None
-
-
-# --- values ------------------------------------------------------------------------------------
-
-
-def _distance_type(name: str) -> type[DistanceSignalType] | None:
-    kind = SIGNAL_TYPES.get(name)
-    return kind if kind is not None and issubclass(kind, DistanceSignalType) else None
-
-
-def text_to_codes(name: str, values: npt.NDArray[np.bytes_]) -> npt.NDArray[np.uint8]:
-    """Text values of a distance type as its ``(n, 32)`` codes (``invalid_input`` if one is
-    not a value of the type)."""
-    kind = _distance_type(name)
-    assert kind is not None
-    digits = kind.digits()
-    n = int(values.size)
-    if n == 0:
-        return np.zeros((0, HASH_BYTES), dtype=np.uint8)
-    text = np.ascontiguousarray(values, dtype=f"S{digits}")
-    try:
-        raw = bytes.fromhex(text.tobytes().decode("ascii"))
-    except (UnicodeDecodeError, ValueError):
-        raw = b""
-    if len(raw) != n * digits // 2 or bool(np.any(np.char.str_len(values) != digits)):
-        raise InvalidInput(f"the feed sent a {name} value that is not {digits} hex digits")
-    codes = np.zeros((n, HASH_BYTES), dtype=np.uint8)
-    codes[:, : digits // 2] = np.frombuffer(raw, dtype=np.uint8).reshape(n, digits // 2)
-    return codes
-
-
-def codes_to_text(name: str, codes: npt.NDArray[np.uint8]) -> list[str]:
-    """Codes of a distance type back as its (lower-case hex) values."""
-    kind = _distance_type(name)
-    assert kind is not None
-    size = kind.digits() // 2
-    return [row.hex() for row in (bytes(r[:size]) for r in np.asarray(codes))]
-
-
-# --- the view ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Part:
-    """Items as columns (the base, or the items the log added) and which of them are live."""
-
-    refs: npt.NDArray[np.bytes_]
-    kind: npt.NDArray[np.uint8]
-    trust: npt.NDArray[np.uint8]
-    state: npt.NDArray[np.uint8]
-    live: npt.NDArray[np.bool_]
-    #: type -> (owners, values: codes for a distance type else text, quality, frame_number,
-    #: frame_timestamp)
-    signals: Mapping[str, tuple[np.ndarray, ...]]
-
-
-@dataclass
-class CopyView:
-    """The live set of a copy: its parts (base with the log applied, then added items), the
-    vocabularies of their codes, the policy and where the copy stands."""
-
-    parts: list[Part]
-    vocab: dict[str, list[str]]
-    policy: dict[str, Any]
-    meta: dict[str, Any] = field(default_factory=dict)
-
-    def __len__(self) -> int:
-        return sum(int(np.count_nonzero(p.live)) for p in self.parts)
-
-    def items(self) -> Iterator[tuple[str, dict[str, Any]]]:
-        """Each live item as in the JSON copy: ref -> ``{kind, trust, state, signals}``."""
-        for part in self.parts:
-            rows = np.flatnonzero(part.live)
-            held: dict[int, list[dict[str, Any]]] = {}
-            for name, (owners, values, quality, number, stamp) in part.signals.items():
-                keep = np.flatnonzero(part.live[owners]) if owners.size else owners
-                texts = (
-                    codes_to_text(name, values[keep])
-                    if values.ndim == 2
-                    else [v.decode() for v in values[keep].tolist()]
-                )
-                for j, text in zip(keep.tolist(), texts, strict=True):
-                    signal: dict[str, Any] = {"type": name, "value": text,
-                                              "quality": int(quality[j]) if quality[j] >= 0
-                                              else None}  # fmt: skip
-                    if number[j] >= 0:
-                        signal["frame_number"] = int(number[j])
-                    if not np.isnan(stamp[j]):
-                        signal["frame_timestamp"] = float(stamp[j])
-                    held.setdefault(int(owners[j]), []).append(signal)
-            for row in rows.tolist():
-                yield (
-                    part.refs[row].decode(),
-                    {
-                        "kind": self.vocab["kind"][part.kind[row]],
-                        "trust": self.vocab["trust"][part.trust[row]],
-                        "state": self.vocab["state"][part.state[row]],
-                        "signals": held.get(row, []),
-                    },
-                )
-
-    def document(self) -> dict[str, Any]:
-        """The copy as one JSON document (the ``bank.json`` form, for export)."""
-        return {
-            "format": JSON_FORMAT,
-            "server": self.meta.get("server"),
-            "platform": self.meta.get("platform"),
-            "policy": self.policy,
-            "cursor": self.meta.get("cursor"),
-            "head_seq": self.meta.get("head_seq", 0),
-            "synced_at": self.meta.get("synced_at"),
-            "items": dict(self.items()),
-        }
-
-    @classmethod
-    def from_items(
-        cls, items: Mapping[str, Mapping[str, Any]], policy: Mapping[str, Any]
-    ) -> CopyView:
-        """A view of items in the JSON copy's form (a ``bank.json``, a :class:`FeedMirror`)."""
-        vocab = _fresh_vocab()
-        part = _part_of_block(_block_of_items(items.items()), vocab)
-        return cls([part], vocab, dict(policy))
-
-
-def _item_columns(part: Part, rows: slice | np.ndarray) -> list[tuple[str, np.ndarray]]:
-    """The item columns of ``rows`` of a part, as a base stores them."""
-    refs = np.ascontiguousarray(part.refs[rows], dtype="S32")
-    return [("ref", refs), ("kind", np.asarray(part.kind[rows])),
-            ("trust", np.asarray(part.trust[rows])), ("state", np.asarray(part.state[rows])),
-            ("key", ref_keys(refs))]  # fmt: skip
-
-
-def _fresh_vocab() -> dict[str, list[str]]:
-    return {"kind": list(ITEM_KINDS), "trust": list(ITEM_TRUSTS), "state": list(ITEM_STATES)}
-
-
-def _block_of_items(items: Iterable[tuple[str, Mapping[str, Any]]]) -> ItemBlock:
-    rows: list[tuple[str, str, str, str]] = []
-    held: list[tuple[str, str, str, Any, Any, Any]] = []
-    for ref, item in items:
-        rows.append((ref, str(item["kind"]), str(item["trust"]), str(item["state"])))
-        for s in item.get("signals") or ():
-            if (
-                isinstance(s, Mapping)
-                and isinstance(s.get("type"), str)
-                and isinstance(s.get("value"), str)
-            ):
-                held.append((ref, s["type"], s["value"], s.get("quality"),
-                             s.get("frame_number"), s.get("frame_timestamp")))  # fmt: skip
-    return build_block(rows, held)
-
-
-def _remap(
-    codes: np.ndarray, names: Sequence[str], vocab: dict[str, list[str]], what: str
-) -> npt.NDArray[np.uint8]:
-    own = vocab[what]
-    table = np.zeros(max(len(names), 1), dtype=np.uint8)
-    for i, name in enumerate(names):
-        if name not in own:
-            own.append(name)
-        table[i] = own.index(name)
-    return table[codes] if codes.size else codes.astype(np.uint8)
-
-
-def _signal_values(name: str, columns: SignalColumns) -> np.ndarray:
-    """A block's values of a type as the copy stores them."""
-    if _distance_type(name) is not None:
-        return text_to_codes(name, columns.value)
-    if columns.value.dtype.itemsize > TEXT_WIDTH:
-        raise InvalidInput(f"the feed sent a {name} value longer than {TEXT_WIDTH} bytes")
-    return columns.value.astype(f"S{TEXT_WIDTH}")
-
-
-def _part_of_block(block: ItemBlock, vocab: dict[str, list[str]]) -> Part:
-    state = _remap(block.state_codes, block.state, vocab, "state")
-    live_codes = [vocab["state"].index(s) for s in LIVE_ITEM_STATES if s in vocab["state"]]
-    return Part(
-        refs=block.refs.astype("S32"),
-        kind=_remap(block.kind_codes, block.kind, vocab, "kind"),
-        trust=_remap(block.trust_codes, block.trust, vocab, "trust"),
-        state=state,
-        live=np.isin(state, live_codes),
-        signals={
-            name: (c.owner, _signal_values(name, c), c.quality, c.frame_number, c.frame_timestamp)
-            for name, c in block.signals.items()
-        },
-    )
-
-
 # --- the copy ----------------------------------------------------------------------------------
 
 
@@ -418,7 +205,7 @@ class FeedCopy:
             copy = cls.open(directory)
             try:
                 return copy, copy.view()
-            except (OSError, InvalidInput):  # a file missing: "cannot read ..." (_load)
+            except (OSError, InvalidInput):  # a file missing: "cannot read ..." (load_column)
                 moved = cls.open(directory).generation != copy.generation
                 if not moved or attempt == attempts - 1:
                     raise
@@ -464,7 +251,7 @@ class FeedCopy:
             "building": False,
             "rows": {},
             "types": {},
-            "vocab": _fresh_vocab(),
+            "vocab": fresh_vocab(),
             "log_bytes": 0,
             "log_records": 0,
         }
@@ -522,7 +309,7 @@ class FeedCopy:
         if not self.meta.get("building"):
             raise InvalidInput("no snapshot is being built in this copy")
         vocab = self.meta["vocab"]
-        part = _part_of_block(block, vocab)
+        part = part_of_block(block, vocab)
         first = self._writer(_ITEM_ROWS, ITEM_COLUMNS["ref"]).rows
         for name, (owners, values, quality, number, stamp) in part.signals.items():
             folder = self._type_dir(name).relative_to(self.base)
@@ -534,7 +321,7 @@ class FeedCopy:
             for column, data in (("quality", quality), ("frame_number", number),
                                  ("frame_timestamp", stamp)):  # fmt: skip
                 self._writer(f"{folder}/{column}.npy", _COLUMN_DTYPES[column]).append(data)
-        for column, data in _item_columns(part, slice(None)):
+        for column, data in item_columns(part, slice(None)):
             self._writer(f"items/{column}.npy", ITEM_COLUMNS[column]).append(data)
 
     def checkpoint(self, cursor: str, head_seq: int) -> None:
@@ -567,7 +354,7 @@ class FeedCopy:
     def _write_ref_index(base: Path) -> None:
         """The sorted keys of the refs and their rows (from ``items/key.npy``, read whole:
         8 bytes an item, and as much again for the order)."""
-        keys = _load(base / "items" / "key.npy", mmap=False)
+        keys = load_column(base / "items" / "key.npy", mmap=False)
         order = np.argsort(keys, kind="stable")
         keys.sort(kind="stable")
         for name, data in (("refkeys.npy", keys), ("refrows.npy", order)):
@@ -621,13 +408,13 @@ class FeedCopy:
         return erased + self._erase_log(deleted)
 
     def _erase_base(self, refs: list[str]) -> int:
-        rows = [r for r in self._rows_of(_load(self.base / _ITEM_ROWS), refs) if r >= 0]
+        rows = [r for r in self._rows_of(load_column(self.base / _ITEM_ROWS), refs) if r >= 0]
         if not rows:
             return 0
         erased = 0
         for name in self.meta.get("types", {}):
             folder = self._type_dir(name)
-            owners = _load(folder / "owners.npy")  # non-decreasing: values come in item order
+            owners = load_column(folder / "owners.npy")  # non-decreasing: values come in item order
             wanted = np.asarray(rows, dtype=owners.dtype)  # (the same dtype: no cast of owners)
             lo = np.searchsorted(owners, wanted, "left").tolist()
             hi = np.searchsorted(owners, wanted, "right").tolist()
@@ -734,12 +521,12 @@ class FeedCopy:
         live &= np.isin(state, live_codes)
         parts = [Part(base.refs, base.kind, trust, state, live, base.signals)]
         if added:
-            parts.append(_part_of_block(_block_of_items(added.items()), vocab))
+            parts.append(part_of_block(block_of_items(added.items()), vocab))
         return CopyView(parts, vocab, dict(self.meta.get("policy") or {}), dict(self.meta))
 
     def _base_part(self, vocab: dict[str, list[str]]) -> Part:
         base = self.base
-        items = {column: _load(base / "items" / f"{column}.npy") for column in ITEM_COLUMNS}
+        items = {column: load_column(base / "items" / f"{column}.npy") for column in ITEM_COLUMNS}
         n = int(items["ref"].shape[0])
         for column, data in items.items():
             if data.dtype != ITEM_COLUMNS[column] or data.shape != (n,):
@@ -747,8 +534,8 @@ class FeedCopy:
         signals: dict[str, tuple[np.ndarray, ...]] = {}
         for name, stored in self.meta.get("types", {}).items():
             folder = self._type_dir(name)
-            columns = [_load(folder / "owners.npy"), _load(folder / "values.npy"),
-                       *(_load(folder / f"{c}.npy") for c in ("quality", "frame_number",
+            columns = [load_column(folder / "owners.npy"), load_column(folder / "values.npy"),
+                       *(load_column(folder / f"{c}.npy") for c in ("quality", "frame_number",
                                                             "frame_timestamp"))]  # fmt: skip
             count = columns[0].shape[0]
             shape_ok = all(c.shape[:1] == (count,) for c in columns) and (
@@ -773,8 +560,8 @@ class FeedCopy:
         """The base row of each ref (-1: not in the base)."""
         if not refs or base_refs.size == 0:
             return [-1] * len(refs)
-        keys = _load(self.base / "refkeys.npy")
-        order = _load(self.base / "refrows.npy")
+        keys = load_column(self.base / "refkeys.npy")
+        order = load_column(self.base / "refrows.npy")
         wanted = np.array([r.encode()[:32] for r in refs], dtype="S32")
         want_keys = ref_keys(wanted)
         lo = np.searchsorted(keys, want_keys, side="left")
@@ -810,7 +597,7 @@ class FeedCopy:
         for part, _ in parts:
             for lo in range(0, int(part.refs.size), _CHUNK):
                 keep = np.flatnonzero(part.live[lo : lo + _CHUNK]) + lo
-                for column, data in _item_columns(part, keep):
+                for column, data in item_columns(part, keep):
                     items_out[column].append(data)
         types: dict[str, str] = {}
         for name in sorted({t for part, _ in parts for t in part.signals}):
@@ -878,5 +665,5 @@ def changes_of_events(events: Iterable[Mapping[str, Any]]) -> list[dict[str, Any
 def write_base(copy: FeedCopy, items: Mapping[str, Mapping[str, Any]], cursor: str,
                head_seq: int) -> None:  # fmt: skip
     """A base made of items in the JSON copy's form (a migrated ``bank.json``)."""
-    copy.add_block(_block_of_items(items.items()))
+    copy.add_block(block_of_items(items.items()))
     copy.checkpoint(cursor, head_seq)

@@ -45,13 +45,8 @@ from hashwall.errors import InvalidInput
 from hashwall.hashing.signals import SIGNAL_TYPES, DistanceSignalType, SignalType, distance_types
 from hashwall.hashing.video_match import VideoMatch
 from hashwall.index.mih import MihIndex
-from hashwall.service.feed_copy import (
-    JSON_FORMAT,
-    META_FILE,
-    CopyView,
-    FeedCopy,
-    codes_to_text,
-)
+from hashwall.service.feed_copy import META_FILE, FeedCopy
+from hashwall.service.feed_copy_view import JSON_FORMAT, CopyView, codes_to_text
 from hashwall.service.search import search_orientations
 from hashwall.service.upload import CheckRequest
 from hashwall.service.video import UploadFrames, banked_video, frame_type, judge
