@@ -189,3 +189,15 @@ def served_in_process(
     """Run one ``hashwall serve`` process on a free port."""
     with served_in_processes(database_url, keys, 1, **extra_env) as [served]:
         yield served
+
+
+def indexed_at_least(url: str, at_least: int, timeout: float = 10.0) -> int:
+    """The served index's size (``/readyz``) once it holds ``at_least`` hashes, or when
+    ``timeout`` seconds have passed (the caller asserts on what it gets): for a video, whose
+    hashes are counted by frame, where :func:`wait_indexed` wants an exact size."""
+    deadline = time.monotonic() + timeout
+    while True:
+        size = int(httpx.get(f"{url}/readyz", timeout=2.0).json()["index_size"])
+        if size >= at_least or time.monotonic() > deadline:
+            return size
+        time.sleep(0.02)

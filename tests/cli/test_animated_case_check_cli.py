@@ -5,11 +5,9 @@ frames) with its first frame's PDQ beside them, banked and checked by ``hashwall
 from __future__ import annotations
 
 import io
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import numpy as np
 import pytest
 from PIL import Image
@@ -18,7 +16,7 @@ from remote_cli import json_lines, run
 from hashwall import Client, hash_image
 from hashwall.cli.check import EXIT_BLOCK
 from hashwall.hashing.vpdq import hash_video
-from live_server import Served, prepare_store, served_in_thread
+from live_server import Served, indexed_at_least, prepare_store, served_in_thread
 
 from support import fresh_database_url
 from video_samples import animation, encode_clip, panning_frames
@@ -41,15 +39,6 @@ def server(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Served]:
         yield served
 
 
-def _wait_indexed(url: str, at_least: int) -> int:
-    deadline = time.monotonic() + 10
-    while True:
-        size = int(httpx.get(f"{url}/readyz", timeout=2.0).json()["index_size"])
-        if size >= at_least or time.monotonic() > deadline:
-            return size
-        time.sleep(0.02)
-
-
 def test_case_create_banks_an_animation_by_frames_and_first_frame(
     server: Served, tmp_path: Path
 ) -> None:
@@ -68,7 +57,7 @@ def test_case_create_banks_an_animation_by_frames_and_first_frame(
     )
     assert created.exit_code == 0, created.output
     assert json_lines(created)[0]["items"][0]["status"] == "accepted"
-    assert _wait_indexed(server.url, 31) >= 31  # ~every frame, and the first frame's PDQ
+    assert indexed_at_least(server.url, 31) >= 31  # ~every frame, and the first frame's PDQ
 
     env = {"HASHWALL_KEY": server.keys["feed"]}
     paths = [str(tmp_path / n) for n in ("same.mp4", "first.png", "other.gif")]
@@ -88,7 +77,7 @@ def test_the_sdk_checks_an_animations_first_frame_in_every_orientation(
     with Client(server.url, key=server.keys["intake"]) as client:
         banked = client.create_case([[{"type": "pdq", "value": first.pdq.hex, "quality": 100}]])
     assert banked.items[0].status == "accepted"
-    _wait_indexed(server.url, 1)
+    indexed_at_least(server.url, 1)
     turned = tmp_path / "turned.gif"  # the animation turned a quarter: its frames differ
     turned.write_bytes(animation([np.ascontiguousarray(np.rot90(f)) for f in frames], "GIF"))
     with Client(server.url, key=server.keys["feed"]) as client:

@@ -10,12 +10,11 @@ from pathlib import Path
 
 import pytest
 from remote_cli import json_lines
-from test_video_case_check_cli import _wait_indexed
 from typer.testing import CliRunner, Result
 
 from hashwall.cli.check import EXIT_BLOCK
 from hashwall.cli.main import app
-from live_server import Served, prepare_store, served_in_thread
+from live_server import Served, indexed_at_least, prepare_store, served_in_thread
 
 from support import fresh_database_url
 from video_samples import SMALL_FPS, encode_clip, small_panning
@@ -60,7 +59,7 @@ def test_match_finds_a_banked_video_in_the_copy_as_check_does(
                   env=intake)  # fmt: skip
     assert created.exit_code == 0, created.output
     item_ref = json_lines(created)[0]["items"][0]["item_ref"]
-    assert _wait_indexed(server.url, 70) >= 70  # every frame of 8 s at 10 fps
+    assert indexed_at_least(server.url, 70) >= 70  # every frame of 8 s at 10 fps
     feed = {"HASHWALL_KEY": server.keys["feed"]}
     bank = tmp_path / "feed"
     synced = run("feed", "sync", "--server", server.url, "--dir", str(bank), env=feed)

@@ -5,11 +5,9 @@ and the SDK sends a video's frames."""
 from __future__ import annotations
 
 import itertools
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import numpy as np
 import pytest
 from remote_cli import json_lines, run
@@ -17,7 +15,7 @@ from remote_cli import json_lines, run
 from hashwall import Client
 from hashwall.cli.check import EXIT_ALLOW, EXIT_BLOCK
 from hashwall.hashing.vpdq import hash_video
-from live_server import Served, prepare_store, served_in_thread
+from live_server import Served, indexed_at_least, prepare_store, served_in_thread
 
 from support import fresh_database_url
 from video_samples import SMALL_FPS, encode_clip, small_panning
@@ -48,15 +46,6 @@ def videos(tmp_path: Path) -> dict[str, Path]:
     return {name.split(".")[0]: folder / name for name in data}
 
 
-def _wait_indexed(url: str, at_least: int) -> int:
-    deadline = time.monotonic() + 10
-    while True:
-        size = int(httpx.get(f"{url}/readyz", timeout=2.0).json()["index_size"])
-        if size >= at_least or time.monotonic() > deadline:
-            return size
-        time.sleep(0.02)
-
-
 def test_case_create_banks_every_frame_and_check_finds_the_clip(
     server: Served, videos: dict[str, Path]
 ) -> None:
@@ -64,7 +53,7 @@ def test_case_create_banks_every_frame_and_check_finds_the_clip(
     created = run("case", "create", str(videos["clip"]), "--server", server.url, "--json", env=env)
     assert created.exit_code == 0, created.output
     assert json_lines(created)[0]["items"][0]["status"] == "accepted"
-    assert _wait_indexed(server.url, 70) >= 70  # every frame of 8 s at 10 fps, not 8
+    assert indexed_at_least(server.url, 70) >= 70  # every frame of 8 s at 10 fps, not 8
 
     env = {"HASHWALL_KEY": server.keys["feed"]}
     paths = [str(videos[name]) for name in ("inside", "mirrored", "other")]
@@ -88,7 +77,7 @@ def test_the_sdk_sends_a_videos_frames(server: Served, videos: dict[str, Path]) 
     with Client(server.url, key=server.keys["intake"]) as client:
         banked = client.create_case([hash_video(videos["clip"], seconds_per_hash=0)])
     assert banked.items[0].status == "accepted"
-    _wait_indexed(server.url, 70)
+    indexed_at_least(server.url, 70)
     with Client(server.url, key=server.keys["feed"]) as client:
         found = client.check(hash_video(videos["mirrored"], mirror=True))
         assert found.decision == "block"

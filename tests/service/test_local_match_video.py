@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from test_feed_copy import InProcess
 
 from hashwall.cli.feed import sync
 from hashwall.domain import Actor, PlatformPolicy
@@ -24,6 +23,7 @@ from hashwall.service.local_match import LocalBank
 from hashwall.service.video import UploadFrames
 
 from bank_ops import withdraw
+from feed_harness import InProcess
 from video_samples import SMALL_FPS, encode_clip, small_panning
 
 if TYPE_CHECKING:

@@ -14,7 +14,6 @@ import av
 import numpy as np
 import pytest
 from PIL import Image
-from test_feed_copy import InProcess
 
 from hashwall.cli.feed import sync
 from hashwall.domain import Actor, PlatformPolicy
@@ -27,6 +26,7 @@ from hashwall.service.indexes import LiveIndexes
 from hashwall.service.intake import AllItemsRefused, ItemSubmission, create_case
 from hashwall.service.local_match import LocalBank
 
+from feed_harness import InProcess
 from support import require_shared_data, textured_rgb
 from video_samples import encode_clip
 

@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pytest
 from PIL import Image
-from test_feed_copy import InProcess
 
 from hashwall.cli.feed import sync
 from hashwall.domain import PlatformPolicy
@@ -27,6 +26,7 @@ from hashwall.service.intake import ItemSubmission, create_case
 from hashwall.service.local_match import LocalBank
 from hashwall.service.video import upload_of
 
+from feed_harness import InProcess
 from video_samples import SMALL_FPS, encode_clip, panning_frames, small_panning
 
 if TYPE_CHECKING:
