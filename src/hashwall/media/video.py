@@ -27,16 +27,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import numpy.typing as npt
 
 from hashwall.errors import (
     CorruptMedia,
-    FileUnreadable,
     HashwallError,
-    InvalidInput,
     MediaTooLarge,
     MediaTooLong,
     TooManyFrames,
@@ -59,6 +57,12 @@ from hashwall.media.video_sampling import (
     SamplePlan,
     clean_key_test,
 )
+from hashwall.media.video_source import (
+    BoundedReader,
+    VideoSource,
+    read_chunks,
+    source_stream,
+)
 from hashwall.settings import Settings
 
 if TYPE_CHECKING:
@@ -78,9 +82,6 @@ __all__ = [
     "read_chunks",
     "sniff_container",
 ]
-
-#: A video to decode: its bytes, a local path, or a seekable binary stream.
-VideoSource = bytes | str | os.PathLike[str] | IO[bytes]
 
 
 # hashwall's container name -> the one FFmpeg demuxer used for it.
@@ -102,7 +103,6 @@ VIDEO_CODECS: frozenset[str] = frozenset(
 _ALPHA_FORMATS = frozenset(
     {"rgba", "bgra", "argb", "abgr", "yuva420p", "yuva422p", "yuva444p", "gbrap", "ya8", "pal8"}
 )
-_CHUNK = 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,95 +134,6 @@ class VideoFrame:
 
     index: int
     pixels: npt.NDArray[np.uint8]  # (h, w, 3) RGB
-
-
-@contextmanager
-def _source_stream(source: VideoSource, settings: Settings) -> Iterator[tuple[IO[bytes], int]]:
-    """The source as a seekable binary stream and its size, refused early when too large."""
-    limit = settings.video_max_bytes
-    if isinstance(source, bytes | bytearray | memoryview):
-        size = len(source)
-        _check_size(size, limit)
-        yield io.BytesIO(source), size
-        return
-    if isinstance(source, str | os.PathLike):
-        path = Path(source)
-        try:
-            if not path.is_file():
-                raise FileUnreadable(f"{path} is not a regular file")
-            size = path.stat().st_size
-            _check_size(size, limit)
-            f = path.open("rb")
-        except OSError as exc:
-            raise FileUnreadable(f"cannot read {path}: {exc.strerror or exc}") from None
-        with f:
-            yield f, size
-        return
-    if not source.seekable():
-        raise InvalidInput("a video stream must be seekable; save it to a file first")
-    start = source.tell()
-    size = source.seek(0, io.SEEK_END) - start
-    source.seek(start)
-    _check_size(size, limit)
-    yield cast(IO[bytes], _Window(source, start)), size
-
-
-def _check_size(size: int, limit: int) -> None:
-    if size > limit:
-        raise MediaTooLarge(
-            f"the video has {size} bytes, more than the limit of {limit} "
-            "(HASHWALL_VIDEO_MAX_BYTES); send a smaller file"
-        )
-
-
-class _Window(io.RawIOBase):
-    """A stream seen from ``start`` on, so that offsets in it are offsets in the video."""
-
-    def __init__(self, raw: IO[bytes], start: int) -> None:
-        self._raw, self._start = raw, start
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def read(self, size: int = -1) -> bytes:
-        return self._raw.read(size)
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        if whence == io.SEEK_SET:
-            offset += self._start
-        return self._raw.seek(offset, whence) - self._start
-
-    def tell(self) -> int:
-        return self._raw.tell() - self._start
-
-
-class _BoundedReader:
-    """What FFmpeg reads through: refuses to read past ``limit`` bytes (a file that grows)."""
-
-    def __init__(self, raw: IO[bytes], limit: int) -> None:
-        self._raw, self._limit = raw, limit
-
-    def read(self, size: int = -1) -> bytes:
-        data = self._raw.read(size)
-        if self._raw.tell() > self._limit:
-            raise MediaTooLarge(f"the video has more than {self._limit} bytes (the limit)")
-        return data
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        return self._raw.seek(offset, whence)
-
-    def tell(self) -> int:
-        return self._raw.tell()
-
-
-def read_chunks(source: VideoSource, settings: Settings) -> Iterator[bytes]:
-    """The source's bytes in chunks of 1 MB (for its digests), within the byte limit."""
-    with _source_stream(source, settings) as (stream, _):
-        while chunk := stream.read(_CHUNK):
-            yield chunk
 
 
 def is_animation(data: bytes) -> bool:
@@ -317,7 +228,7 @@ def open_video(source: VideoSource, settings: Settings, *, threads: int = 0) -> 
     ``threads`` is FFmpeg's decoding thread count (0: FFmpeg chooses; the decoder sandbox
     passes 1).
     """
-    with _source_stream(source, settings) as (stream, size):
+    with source_stream(source, settings) as (stream, size):
         head = stream.read(HEAD_BYTES)
         stream.seek(0)
         container = sniff_container(head)
@@ -339,7 +250,7 @@ def open_video(source: VideoSource, settings: Settings, *, threads: int = 0) -> 
                 return cast(
                     "av.container.InputContainer",
                     av.open(
-                        cast(Any, _BoundedReader(stream, settings.video_max_bytes)),
+                        cast(Any, BoundedReader(stream, settings.video_max_bytes)),
                         format=_DEMUXER[container],
                         options=_DEMUXER_OPTIONS.get(_DEMUXER[container], {}),
                     ),
