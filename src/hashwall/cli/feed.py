@@ -50,7 +50,7 @@ feed_app = typer.Typer(
 
 def write_atomically(path: Path, document: Any) -> None:
     """Replace ``path`` with ``document`` as JSON, all or nothing, readable by the owner only."""
-    from hashwall.service.feed_copy import write_json_atomically
+    from hashwall.service.feed_copy_files import write_json_atomically
 
     write_json_atomically(path, document)
 
@@ -295,7 +295,8 @@ def export_command(
     json_out: JsonOption = False,
 ) -> None:
     """Write the local copy as one JSON document (the form of ``bank.json``)."""
-    from hashwall.service.feed_copy import FeedCopy, write_json_atomically
+    from hashwall.service.feed_copy import FeedCopy
+    from hashwall.service.feed_copy_files import write_json_atomically
 
     try:
         document = FeedCopy.read_view(directory)[1].document()

@@ -39,7 +39,7 @@ import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, BinaryIO, Final
+from typing import Any, Final
 
 import numpy as np
 
@@ -47,6 +47,7 @@ from hashwall.domain import LIVE_ITEM_STATES
 from hashwall.errors import InvalidInput
 from hashwall.hashing.codes import HASH_BYTES
 from hashwall.service.feed_blocks import ItemBlock
+from hashwall.service.feed_copy_files import Appender, private, sync_dir, write_json_atomically
 from hashwall.service.feed_copy_view import (
     ITEM_COLUMNS,
     TEXT_WIDTH,
@@ -76,7 +77,6 @@ _ITEM_ROWS: Final = "items/ref.npy"
 READ_ATTEMPTS: Final = 5
 #: Fold the log into a new base when it holds more changes than this (or than 2% of the base).
 COMPACT_AFTER: Final = 50_000
-_HEADER_BYTES: Final = 256
 _TYPE_NAME: Final = re.compile(r"[a-z0-9_]{1,32}")
 _CHUNK: Final = 1 << 20
 _COLUMN_DTYPES: Final[dict[str, np.dtype[Any]]] = {
@@ -85,93 +85,6 @@ _COLUMN_DTYPES: Final[dict[str, np.dtype[Any]]] = {
     "frame_number": np.dtype("<i4"),
     "frame_timestamp": np.dtype("<f8"),
 }
-
-
-# --- files -------------------------------------------------------------------------------------
-
-
-def _private(path: Path) -> None:
-    os.chmod(path, 0o600)
-
-
-def write_json_atomically(path: Path, document: Any) -> None:
-    """Replace ``path`` with ``document`` as JSON, all or nothing, readable by the owner only."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            json.dump(document, out, separators=(",", ":"))
-            out.flush()
-            os.fsync(out.fileno())
-        _private(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _sync_dir(path.parent)
-
-
-def _sync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _npy_header(dtype: np.dtype, shape: tuple[int, ...]) -> bytes:
-    """A ``.npy`` (1.0) header of exactly ``_HEADER_BYTES`` bytes."""
-    text = repr({"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False,
-                 "shape": shape})  # fmt: skip
-    room = _HEADER_BYTES - 10 - 1
-    if len(text) > room:
-        raise InvalidInput("an array of the copy is too wide for its header")
-    body = (text + " " * (room - len(text)) + "\n").encode("latin1")
-    return b"\x93NUMPY\x01\x00" + len(body).to_bytes(2, "little") + body
-
-
-class Appender:
-    """Rows appended to a ``.npy`` file whose header (the row count) is written at each
-    :meth:`commit`; reopened with the rows that counted, the rest is cut off."""
-
-    def __init__(self, path: Path, dtype: np.dtype, tail: tuple[int, ...] = (), rows: int = 0):
-        self.path = path
-        self.dtype = np.dtype(dtype)
-        self.tail = tail
-        self.row_bytes = self.dtype.itemsize * int(np.prod(tail, dtype=np.int64))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fresh = not path.exists()
-        self._file: BinaryIO = open(path, "w+b" if fresh else "r+b")  # noqa: SIM115
-        if fresh:
-            _private(path)
-        self.rows = rows
-        self._file.truncate(_HEADER_BYTES + rows * self.row_bytes)
-        self._file.seek(0, os.SEEK_END)
-        self._write_header()
-
-    def append(self, rows: np.ndarray) -> None:
-        """Append rows (``(k, *tail)`` of the file's dtype)."""
-        data = np.ascontiguousarray(rows, dtype=self.dtype)
-        if data.shape[1:] != self.tail:
-            raise InvalidInput(f"rows of shape {data.shape[1:]} for {self.path.name}")
-        self._file.write(data.tobytes())
-        self.rows += int(data.shape[0])
-
-    def _write_header(self) -> None:
-        end = self._file.tell()
-        self._file.seek(0)
-        self._file.write(_npy_header(self.dtype, (self.rows, *self.tail)))
-        self._file.seek(end)
-
-    def commit(self) -> int:
-        """Write the header for the rows so far and flush them to disk; the row count."""
-        self._write_header()
-        self._file.flush()
-        os.fsync(self._file.fileno())
-        return self.rows
-
-    def close(self) -> None:
-        self._file.close()
 
 
 # --- the copy ----------------------------------------------------------------------------------
@@ -359,7 +272,7 @@ class FeedCopy:
         keys.sort(kind="stable")
         for name, data in (("refkeys.npy", keys), ("refrows.npy", order)):
             np.save(base / name, data, allow_pickle=False)
-            _private(base / name)
+            private(base / name)
 
     def _remove_other_generations(self) -> None:
         keep = {self.base.name, self.log_path.name, META_FILE}
@@ -385,7 +298,7 @@ class FeedCopy:
             return
         with open(self.log_path, "ab") as log:
             if log.tell() == 0:
-                _private(self.log_path)
+                private(self.log_path)
             log.truncate(int(self.meta["log_bytes"]))
             log.seek(0, os.SEEK_END)
             log.write(b"".join(json.dumps(r, separators=(",", ":")).encode() + b"\n"
@@ -445,9 +358,9 @@ class FeedCopy:
             out.flush()
             os.fsync(out.fileno())
             size = out.tell()
-        _private(Path(tmp))
+        private(Path(tmp))
         os.replace(tmp, self.log_path)
-        _sync_dir(self.directory)
+        sync_dir(self.directory)
         self.meta["log_bytes"] = size
         self.save_meta()
         return len(hits)
