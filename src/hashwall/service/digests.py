@@ -38,7 +38,7 @@ from __future__ import annotations
 import binascii
 import sys
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -47,7 +47,7 @@ import numpy.typing as npt
 
 from hashwall.hashing.signals import SIGNAL_TYPES, ExactSignalType, exact_types
 from hashwall.store.repo import Repository
-from hashwall.store.repositories.signals import UnevenValues
+from hashwall.store.repositories.signals import SignalBlock
 
 #: Bytes of a digest used as its sort key.
 KEY_BYTES: Final = 8
@@ -167,54 +167,40 @@ def parse_chunk(
     return keys, rest, ids.copy()
 
 
-def parse_joined(
-    signal_type: str, item_ids: npt.NDArray[np.int64], joined: str
-) -> tuple[KeyArray, ByteArray, IdArray]:
-    """:func:`parse_chunk` for a snapshot block: the hex values concatenated, each of the
-    type's width (``Repository.live_signal_blocks``); one parse, or value by value when some
+def parse_joined(signal_type: str, block: SignalBlock) -> tuple[KeyArray, ByteArray, IdArray]:
+    """:func:`parse_chunk` for a snapshot block (``Repository.live_signal_blocks``: the hex
+    values concatenated, each of the type's width): one parse, or value by value when some
     value is not hex (those rows are skipped, as :func:`parse_chunk` skips them)."""
     size = digest_size(signal_type)
     if size is None:
         raise ValueError(f"{signal_type!r} is not a registered exact signal type")
     try:
-        raw = binascii.unhexlify(joined)
+        raw = binascii.unhexlify(block.values)
     except (binascii.Error, ValueError):
-        width = 2 * size
-        values = [joined[i : i + width] for i in range(0, len(joined), width)]
-        return parse_chunk(signal_type, item_ids.tolist(), values)
-    if len(raw) != size * item_ids.size:
-        raise ValueError(f"{item_ids.size} item ids for {len(raw)} bytes of {signal_type}")
+        return parse_chunk(signal_type, block.item_ids.tolist(), block.value_list())
+    if len(raw) != size * len(block):
+        raise ValueError(f"{len(block)} item ids for {len(raw)} bytes of {signal_type}")
     keys, rest = _split(size, raw)
-    return keys, rest, item_ids.astype(np.int64, copy=True)
+    return keys, rest, block.item_ids.astype(np.int64, copy=True)
 
 
 def live_digest_parts(
-    repo: Repository | Sequence[Repository], signal_type: str, chunk_size: int
-) -> Iterator[tuple[KeyArray, ByteArray, IdArray]]:
-    """The store's live digests of ``signal_type`` as parsed parts: read in blocks
-    (:func:`hashwall.service.search.read_blocks`, split between several transactions of one
-    snapshot when given them), or row by row (``chunk_size`` rows a chunk) in the first when
-    some stored value is not of the type's width."""
-    from hashwall.service.search import read_blocks
+    repo: Repository | Sequence[Repository], signal_type: str
+) -> list[tuple[KeyArray, ByteArray, IdArray]]:
+    """The store's live digests of ``signal_type`` as parsed parts
+    (:func:`hashwall.service.search.read_live`)."""
+    from hashwall.service.search import read_live
 
     size = digest_size(signal_type)
     if size is None:
         raise ValueError(f"{signal_type!r} is not a registered exact signal type")
-    repos = [repo] if isinstance(repo, Repository) else list(repo)
-    try:
-        parts = read_blocks(
-            repos,
-            signal_type,
-            2 * size,
-            lambda block: parse_joined(signal_type, block.item_ids, block.values),
-        )
-    except UnevenValues:
-        parts = None
-    if parts is not None:
-        yield from parts
-        return
-    for chunk in repos[0].iter_live_signals(signal_type, chunk_size=chunk_size):
-        yield parse_chunk(signal_type, chunk.item_ids, chunk.values)
+    return read_live(
+        repo,
+        signal_type,
+        2 * size,
+        lambda block: parse_joined(signal_type, block),
+        lambda chunk: parse_chunk(signal_type, chunk.item_ids, chunk.values),
+    )
 
 
 def _merge(main: _Main, keys: KeyArray, rest: ByteArray, ids: IdArray) -> _Main:

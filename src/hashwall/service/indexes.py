@@ -79,7 +79,6 @@ from hashwall.service.digests import DigestIndex, live_digest_parts
 from hashwall.service.index_events import apply_digest_events, index_events
 from hashwall.service.key_cache import KeyCache
 from hashwall.service.search import (
-    BUILD_CHUNK,
     by_item,
     distance_type,
     live_signal_chunks,
@@ -269,12 +268,10 @@ class LiveIndexes:
             with self.store.read_shared(SNAPSHOT_READERS) as repos:
                 cursor = repos[0].last_event_seq()
                 digests = {
-                    digest_type: list(live_digest_parts(repos, digest_type, BUILD_CHUNK))
+                    digest_type: live_digest_parts(repos, digest_type)
                     for digest_type in self.digests.types
                 }
-                coded = {
-                    name: list(live_signal_chunks(repos, distance_type(name))) for name in self.near
-                }
+                coded = {name: live_signal_chunks(repos, distance_type(name)) for name in self.near}
             read = time.perf_counter() - started
             for digest_type, parts in digests.items():
                 self.digests.build_parts(digest_type, parts)

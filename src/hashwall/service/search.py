@@ -3,7 +3,7 @@ when no index is held (tools, the CLI, a check while the live indexes lag)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol, TypeVar
 
@@ -16,7 +16,7 @@ from hashwall.index.base import DIHEDRAL, DihedralMatch, Match
 from hashwall.index.brute import BruteForceIndex
 from hashwall.service.video import frame_index_ids, item_of_index_id
 from hashwall.store.repo import Repository, Store
-from hashwall.store.repositories.signals import SignalBlock, UnevenValues
+from hashwall.store.repositories.signals import SignalBlock, SignalChunk, UnevenValues
 
 T = TypeVar("T")
 
@@ -26,32 +26,45 @@ BUILD_CHUNK = 50_000
 
 def live_signal_chunks(
     repo: Repository | Sequence[Repository], kind: type[DistanceSignalType]
-) -> Iterator[tuple[npt.NDArray[np.int64], npt.NDArray[np.uint8]]]:
-    """The live signals of ``kind`` as (index ids, codes) arrays, chunk by chunk: item ids, or
-    for a type an item holds many of (video frames) the frames' ids (:func:`index_ids`).
+) -> list[tuple[npt.NDArray[np.int64], npt.NDArray[np.uint8]]]:
+    """The live signals of ``kind`` as (index ids, codes) arrays, chunk by chunk
+    (:func:`read_live`): item ids, or for a type an item holds many of (video frames) the
+    frames' ids (:func:`index_ids`). The order is not the rows' order: an index sorts what it
+    is given."""
 
-    Read in blocks (:func:`read_blocks`: one statement and no Python object per 262,144 rows
-    on PostgreSQL, split between the transactions when given several of one snapshot,
-    :meth:`Store.read_shared`), or row by row in the first one when some stored value is not
-    of the type's width (then decoding fails as it would have, row by row). The order is not
-    the rows' order: an index sorts what it is given.
-    """
+    def from_block(block: SignalBlock) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint8]]:
+        codes = kind.codes_of_joined(block.values)
+        return index_ids(kind, block.item_ids, block.frame_numbers), codes
+
+    def from_chunk(chunk: SignalChunk) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint8]]:
+        return index_ids(kind, chunk.item_ids, chunk.frame_numbers), kind.codes(chunk.values)
+
+    return read_live(
+        repo, kind.name, kind.digits(), from_block, from_chunk, frames=kind.many_per_item
+    )
+
+
+def read_live(
+    repo: Repository | Sequence[Repository],
+    signal_type: str,
+    width: int,
+    from_block: Callable[[SignalBlock], T],
+    from_chunk: Callable[[SignalChunk], T],
+    *,
+    frames: bool = False,
+) -> list[T]:
+    """The live signals of one type, each part converted: read in blocks (:func:`read_blocks`:
+    one statement and no Python object per 262,144 rows on PostgreSQL, split between the
+    transactions when given several of one snapshot, :meth:`Store.read_shared`), or row by row
+    in the first transaction (:data:`BUILD_CHUNK` rows a chunk) when some stored value is not
+    ``width`` characters: then a type's own row-by-row decoding decides (a digest skips it, a
+    code fails as it did)."""
     repos = [repo] if isinstance(repo, Repository) else list(repo)
-
-    def coded(block: SignalBlock) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint8]]:
-        return index_ids(kind, block.item_ids, block.frame_numbers), kind.codes_of_joined(
-            block.values
-        )
-
     try:
-        parts = read_blocks(repos, kind.name, kind.digits(), coded, frames=kind.many_per_item)
+        return read_blocks(repos, signal_type, width, from_block, frames=frames)
     except UnevenValues:
-        parts = None
-    if parts is not None:
-        yield from parts
-        return
-    for chunk in repos[0].iter_live_signals(kind.name, chunk_size=BUILD_CHUNK):
-        yield index_ids(kind, chunk.item_ids, chunk.frame_numbers), kind.codes(chunk.values)
+        chunks = repos[0].iter_live_signals(signal_type, chunk_size=BUILD_CHUNK)
+        return [from_chunk(chunk) for chunk in chunks]
 
 
 def read_blocks(
