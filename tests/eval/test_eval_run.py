@@ -18,6 +18,7 @@ from hashwall.eval.methods import (
     METHODS,
     CropsMethod,
     HashwallMethod,
+    KeypointsMethod,
     Pdq8Method,
     PdqMethod,
 )
@@ -72,7 +73,7 @@ def test_results_json_has_exactly_the_issue_shape(run: dict[str, Any]) -> None:
     r = run["results"]
     assert set(r) == {"bank_images", "distractor_images", "methods"}
     assert r["bank_images"] == 4 and r["distractor_images"] == 3
-    assert list(r["methods"]) == ["pdq", "pdq8", "hashwall", "crops"]
+    assert list(r["methods"]) == ["pdq", "pdq8", "hashwall", "crops", "keypoints"]
     for m in r["methods"].values():
         assert set(m) == METHOD_KEYS
         assert set(m["recall"]) == set(SUITE)
@@ -110,6 +111,12 @@ def test_the_report_details_and_plots_are_written(run: dict[str, Any]) -> None:
     assert details["methods"]["pdq"]["false_matches"] == []
     assert sum(details["methods"]["pdq8"]["true_distance_hist"]) == 4 * len(SUITE)
     assert sum(details["methods"]["pdq"]["false_distance_hist"]) == 3 * 5 * 4
+    # keypoint inliers: one count per pair, for keypoints only
+    keypoints = details["methods"]["keypoints"]
+    assert sum(keypoints["false_score_hist"]) == 3 * 5 * 4
+    assert sum(keypoints["true_score_hist"]) == 4 * len(SUITE)
+    assert "false_score_hist" not in details["methods"]["hashwall"]
+    assert "## keypoints: inliers per pair" in report
     pytest.importorskip("matplotlib")
     for name in ("recall.png", "distances.png"):
         with Image.open(out / name) as png:
@@ -178,3 +185,19 @@ def test_crops_banks_ten_windows_and_finds_a_centred_crop() -> None:
     assert crops.enrol(crops.prepare(_jpeg(photo))).values == 13
     assert hashwall.check(hashwall.prepare(upload)) == {}
     assert 0 in crops.check(crops.prepare(upload))
+
+
+@pytest.mark.parametrize(
+    "name", ["crop_20_offcentre_change", "rotate_8_crop", "crop_30_centre_keep"]
+)
+def test_keypoints_find_the_crops_and_turns_that_hashwall_misses(name: str) -> None:
+    photo, other = textured(8), textured(9)
+    upload = _jpeg(SUITE[name](photo, np.random.default_rng(0)), quality=95)
+    hashwall, keypoints = HashwallMethod(), KeypointsMethod()
+    for m in (hashwall, keypoints):
+        m.enrol(m.prepare(_jpeg(other)))
+        m.enrol(m.prepare(_jpeg(photo)))
+    assert hashwall.check(hashwall.prepare(upload)) == {}
+    assert set(keypoints.check(keypoints.prepare(upload))) == {1}
+    scores = keypoints.scores(keypoints.query(keypoints.prepare(upload)))
+    assert scores[1] >= 5 > scores[0]

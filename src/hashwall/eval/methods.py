@@ -17,6 +17,10 @@ subclass added to :data:`METHODS`.
   hashes) the same way. Everything goes through ``hashwall.hashing`` and ``hashwall.index``.
 * ``crops``: ``hashwall`` plus 10 banked PDQ hashes of fixed centre and corner windows of each
   photo (90 and 80%): what bank-side sub-regions buy on crops (measured, not adopted).
+* ``keypoints``: ``hashwall`` plus keypoint codes (``hashing.keypoints``): up to 64 patch codes
+  of each banked photo with their places; an upload matches a photo when at least
+  ``MIN_INLIERS`` of its own codes lie within ``CODE_RADIUS`` bits of the photo's and one
+  similarity transform (as it is or mirrored) explains their places.
 """
 
 from __future__ import annotations
@@ -101,6 +105,11 @@ class Method(ABC):
     def distances(self, query: Any) -> npt.NDArray[np.int64] | None:
         """The distance to every banked id (``NO_DISTANCE`` where none), for the histograms;
         None for a method without a distance."""
+        return None
+
+    def scores(self, query: Any) -> npt.NDArray[np.int64] | None:
+        """A second measure for every banked id where a method has one (keypoint inliers:
+        higher is closer), for its own histograms; None for most methods."""
         return None
 
     def check(self, prepared: Prepared) -> dict[int, int]:
@@ -375,7 +384,102 @@ class CropsMethod(HashwallMethod):
         return out
 
 
+@dataclass(slots=True)
+class _KeypointsQuery:
+    boxes: _BoxesQuery
+    keypoints: Any  # hashwall.hashing.keypoints.Keypoints
+    #: Inliers by bank id, once computed (search and scores share them).
+    inliers: dict[int, int] | None = None
+
+
+class KeypointsMethod(HashwallMethod):
+    """``hashwall`` plus keypoint codes: each banked photo's :func:`keypoints` (the bank's
+    settings), each upload's (the query's settings), matched by :func:`match_inliers`. The
+    codes are searched by brute force here (the bank of a run is small)."""
+
+    name = "keypoints"
+    description = "hashwall + keypoint codes (64 per photo) verified by one similarity transform"
+    prepare_key = "keypoints"
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        super().__init__(settings)
+        self.banked: list[Any] = []
+        self._codes: npt.NDArray[np.uint64] | None = None
+
+    def prepare(self, data: bytes, shared: bool = False) -> Prepared:
+        from hashwall.hashing.keypoints import QUERY_DRAFT_MIN_SIDE
+        from hashwall.media.decode import decode_image
+
+        image = decode_image(data, self.settings, draft_min_side=QUERY_DRAFT_MIN_SIDE)
+        return Prepared(data, image, shared)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_codes"] = None
+        return state
+
+    def enrol(self, prepared: Prepared) -> Stored:
+        from hashwall.hashing.keypoints import RECORD_BYTES, keypoints
+        from hashwall.media.decode import decode_image
+
+        stored = super().enrol(prepared)
+        found = keypoints(decode_image(prepared.data, self.settings).pixels)
+        self.banked.append(found)
+        self._codes = None
+        return Stored(stored.values + len(found), stored.nbytes + len(found) * RECORD_BYTES)
+
+    def _bank_codes(self) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.int64]]:
+        if self._codes is None:
+            self._codes = np.concatenate([k.codes for k in self.banked]).astype(np.uint64)
+            self._owner = np.repeat(np.arange(len(self.banked)), [len(k) for k in self.banked])
+            self._starts = np.concatenate([[0], np.cumsum([len(k) for k in self.banked])])
+        return self._codes, self._owner
+
+    def query(self, prepared: Prepared) -> _KeypointsQuery:  # type: ignore[override]
+        from hashwall.hashing.keypoints import QUERY_BASE, QUERY_LIMIT, keypoints
+
+        found = keypoints(prepared.image.pixels, limit=QUERY_LIMIT, base=QUERY_BASE)
+        return _KeypointsQuery(super().query(prepared), found)
+
+    def _inliers(self, query: _KeypointsQuery) -> dict[int, int]:
+        from hashwall.hashing.keypoints import CODE_RADIUS, code_distances, inliers
+
+        if query.inliers is not None:
+            return query.inliers
+        best: dict[int, int] = {}
+        query.inliers = best
+        if not self.banked or not len(query.keypoints):
+            return best
+        codes, owner = self._bank_codes()
+        for side in (query.keypoints, query.keypoints.mirrored()):
+            q_idx, c_idx = np.nonzero(code_distances(side.codes, codes) <= CODE_RADIUS)
+            owners = owner[c_idx]
+            for item in np.unique(owners):
+                sel = owners == item
+                n = inliers(side, self.banked[item], q_idx[sel], c_idx[sel] - self._starts[item])
+                best[int(item)] = max(best.get(int(item), 0), n)
+        return best
+
+    def search(self, query: _KeypointsQuery) -> dict[int, int]:  # type: ignore[override]
+        from hashwall.hashing.keypoints import MIN_INLIERS
+
+        found = super().search(query.boxes)
+        for item, n in self._inliers(query).items():
+            if n >= MIN_INLIERS and item not in found:
+                found[item] = PDQ_RADIUS  # no PDQ distance: at the threshold
+        return found
+
+    def distances(self, query: _KeypointsQuery) -> npt.NDArray[np.int64]:  # type: ignore[override]
+        return super().distances(query.boxes)
+
+    def scores(self, query: _KeypointsQuery) -> npt.NDArray[np.int64]:
+        out = np.zeros(self.size, dtype=np.int64)
+        for item, n in self._inliers(query).items():
+            out[item] = n
+        return out
+
+
 #: The methods a run compares, by name, in report order.
 METHODS: dict[str, type[Method]] = {
-    m.name: m for m in (PdqMethod, Pdq8Method, HashwallMethod, CropsMethod)
+    m.name: m for m in (PdqMethod, Pdq8Method, HashwallMethod, CropsMethod, KeypointsMethod)
 }

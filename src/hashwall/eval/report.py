@@ -83,6 +83,9 @@ def details(run: EvalRun) -> dict[str, Any]:
             "true_distance_hist": t.true_hist.tolist(),
             "false_distance_hist": t.false_hist.tolist(),
         }
+        if t.true_score_hist.any() or t.false_score_hist.any():
+            out["methods"][m.name]["true_score_hist"] = t.true_score_hist.tolist()
+            out["methods"][m.name]["false_score_hist"] = t.false_score_hist.tolist()
     return out
 
 
@@ -170,6 +173,7 @@ def markdown(run: EvalRun) -> tuple[str, str]:
             )
     if not any_false:
         parts.append("None.")
+    parts += _scores_markdown(run, names)
     if run.same_person is not None:
         parts += ["", same_person_markdown(run.same_person)]
     if run.errors:
@@ -179,17 +183,58 @@ def markdown(run: EvalRun) -> tuple[str, str]:
     return "\n".join(parts), short
 
 
+def _scores_markdown(run: EvalRun, names: list[str]) -> list[str]:
+    """Histograms of the second measure (keypoint inliers) of methods that have one: how many
+    pairs reached each count, distractor pairs beside transformed copies."""
+    parts: list[str] = []
+    for n in names:
+        t = run.tallies[n]
+        if not (t.true_score_hist.any() or t.false_score_hist.any()):
+            continue
+        last = len(t.false_score_hist) - 1
+        top = max(int(np.nonzero(t.false_score_hist)[0].max(initial=0)) + 2, 8)
+        counts = list(range(min(top, last)))
+        rows = [
+            [
+                str(c),
+                str(int(t.false_score_hist[c])),
+                str(int(t.true_score_hist[c])),
+            ]
+            for c in counts
+        ]
+        rest = slice(len(counts), None)
+        rows.append(
+            [
+                f">= {len(counts)}",
+                str(int(t.false_score_hist[rest].sum())),
+                str(int(t.true_score_hist[rest].sum())),
+            ]
+        )
+        parts += [
+            "",
+            f"## {n}: inliers per pair",
+            "",
+            "The most keypoints one transform explains, for every distractor ~ banked pair "
+            "and for every transformed copy ~ its original.",
+            "",
+            _table(["inliers", "distractor pairs", "transformed copies"], rows),
+        ]
+    return parts
+
+
 def same_person_markdown(sp: dict[str, Any]) -> str:
     """The same-person section: every photo against a bank of all the others."""
     names = list(sp["methods"])
     rows = [
-        [label, *(str(sp["methods"][n][key]) for n in names)]
+        [label, *(str(sp["methods"][n].get(key, "-")) for n in names)]
         for label, key in (
             ("pairs checked", "pairs"),
             ("false matches", "false_matches"),
             ("of which the same person", "same_person_false_matches"),
             ("closest distance, same person", "closest_same_person"),
             ("closest distance, other people", "closest_other_person"),
+            ("most keypoint inliers, same person", "most_inliers_same_person"),
+            ("most keypoint inliers, other people", "most_inliers_other_person"),
         )
     ]
     lines = [

@@ -28,6 +28,7 @@ from hashwall.eval.transforms import SHARED_OVERLAYS, SUITE, transform_rng
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"})
 UPLOAD_QUALITY = 95
 HIST_BINS = 257  # distances 0..256
+SCORE_BINS = 33  # scores 0..31, and 32 or more
 
 
 def list_images(folder: Path) -> list[Path]:
@@ -57,6 +58,9 @@ class Tally:
     check_ms: list[float] = field(default_factory=list)
     true_hist: np.ndarray = field(default_factory=lambda: np.zeros(HIST_BINS, np.int64))
     false_hist: np.ndarray = field(default_factory=lambda: np.zeros(HIST_BINS, np.int64))
+    #: Histograms of a method's second measure (``Method.scores``), where it has one.
+    true_score_hist: np.ndarray = field(default_factory=lambda: np.zeros(SCORE_BINS, np.int64))
+    false_score_hist: np.ndarray = field(default_factory=lambda: np.zeros(SCORE_BINS, np.int64))
     true_by_transform: dict[str, list[int]] = field(default_factory=dict)
     values: int = 0
     nbytes: int = 0
@@ -135,6 +139,12 @@ def run_task(task: tuple[str, int, str]) -> dict[str, Any]:
                     row["own"] = int(dist[index]) if dist is not None else NO_DISTANCE
                 elif dist is not None:
                     row["hist"] = np.bincount(dist[dist >= 0], minlength=HIST_BINS)
+                scores = method.scores(query)
+                if scores is not None and kind == "bank":
+                    row["own_score"] = int(scores[index])
+                elif scores is not None:
+                    capped = np.minimum(scores, SCORE_BINS - 1)
+                    row["score_hist"] = np.bincount(capped, minlength=SCORE_BINS)
                 rows.append(row)
         except Exception as exc:  # one bad upload must not stop the run
             errors.append(f"{path} {name}: {type(exc).__name__}: {exc}")
@@ -200,6 +210,8 @@ def _absorb(run: EvalRun, result: dict[str, Any]) -> None:
             t.checked[name] = t.checked.get(name, 0) + 1
             t.found[name] = t.found.get(name, 0) + int(index in matches)
             t.cross_matches += sum(1 for i in matches if i != index)
+            if "own_score" in row:
+                t.true_score_hist[min(row["own_score"], SCORE_BINS - 1)] += 1
             if row["own"] >= 0:
                 t.true_hist[min(row["own"], HIST_BINS - 1)] += 1
                 t.true_by_transform.setdefault(name, []).append(row["own"])
@@ -217,6 +229,8 @@ def _absorb(run: EvalRun, result: dict[str, Any]) -> None:
                 )
             if "hist" in row:
                 t.false_hist += row["hist"]
+            if "score_hist" in row:
+                t.false_score_hist += row["score_hist"]
 
 
 def default_workers() -> int:

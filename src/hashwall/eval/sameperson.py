@@ -112,6 +112,7 @@ def check_same_person(
             method.enrol(method.prepare(path.read_bytes()))
         false: list[dict[str, Any]] = []
         closest_same, closest_other = 256, 256
+        inliers_same, inliers_other = -1, -1
         for i, variant, data in uploads:
             query = method.query(method.prepare(data))
             for j, distance in sorted(method.search(query).items()):
@@ -125,6 +126,15 @@ def check_same_person(
                             "same_person": person_of(photos[i]) == person_of(photos[j]),
                         }
                     )
+            scores = method.scores(query)
+            if scores is not None:
+                for j, n in enumerate(scores.tolist()):
+                    if j == i:
+                        continue
+                    if person_of(photos[i]) == person_of(photos[j]):
+                        inliers_same = max(inliers_same, n)
+                    else:
+                        inliers_other = max(inliers_other, n)
             dist = method.distances(query)
             if dist is not None:
                 for j, d in enumerate(dist.tolist()):
@@ -142,6 +152,9 @@ def check_same_person(
             "closest_other_person": closest_other,
             "matches": false,
         }
+        if inliers_same >= 0:
+            methods[name]["most_inliers_same_person"] = inliers_same
+            methods[name]["most_inliers_other_person"] = inliers_other
     result["methods"] = methods
     return result
 

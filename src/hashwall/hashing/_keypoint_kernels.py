@@ -1,0 +1,190 @@
+"""numba kernels of :mod:`hashwall.hashing.keypoints`: blur, scale-space extrema, orientation
+histograms and patch sampling. Plain loops over float32 arrays, written so that the browser's
+JavaScript can repeat them operation by operation."""
+
+from __future__ import annotations
+
+import math
+
+import numba as nb
+import numpy as np
+
+_jit = nb.njit(cache=True, nogil=True, fastmath=False, error_model="numpy")
+
+ORIENTATION_BINS = 36
+#: Secondary orientation peaks at least this share of the highest one make a keypoint too.
+ORIENTATION_PEAK = 0.8
+
+
+@_jit
+def blur(img, weights):  # type: ignore[no-untyped-def]
+    """Separable convolution with ``weights`` (odd length, centred), borders clamped."""
+    h, w = img.shape
+    r = weights.shape[0] // 2
+    tmp = np.empty((h, w), dtype=np.float32)
+    out = np.empty((h, w), dtype=np.float32)
+    for y in range(h):
+        for x in range(w):
+            acc = np.float32(0.0)
+            for k in range(-r, r + 1):
+                xx = min(max(x + k, 0), w - 1)
+                acc += weights[k + r] * img[y, xx]
+            tmp[y, x] = acc
+    for y in range(h):
+        for x in range(w):
+            acc = np.float32(0.0)
+            for k in range(-r, r + 1):
+                yy = min(max(y + k, 0), h - 1)
+                acc += weights[k + r] * tmp[yy, x]
+            out[y, x] = acc
+    return out
+
+
+@_jit
+def _fit(a, b, c):  # type: ignore[no-untyped-def]
+    """Offset of a parabola's vertex through (-1, a), (0, b), (1, c), within half a step."""
+    den = a - 2.0 * b + c
+    if den == 0.0:
+        return 0.0
+    return min(max(0.5 * (a - c) / den, -0.5), 0.5)
+
+
+@_jit
+def extrema(dog, threshold, edge_ratio):  # type: ignore[no-untyped-def]
+    """Local extrema of a difference-of-Gaussians stack ``dog`` (levels, h, w) over their
+    3 x 3 x 3 neighbourhood, in the inner levels, at least ``threshold`` in magnitude and not
+    on an edge (``tr^2 / det`` of the spatial Hessian below ``(r + 1)^2 / r``).
+
+    Returns rows of (level, y, x, y + offset, x + offset, level + offset, |response|)."""
+    n_levels, h, w = dog.shape
+    limit = (edge_ratio + 1.0) ** 2 / edge_ratio
+    out = np.empty((1024, 7), dtype=np.float64)
+    n = 0
+    for lv in range(1, n_levels - 1):
+        for y in range(2, h - 2):
+            for x in range(2, w - 2):
+                v = dog[lv, y, x]
+                if abs(v) <= threshold:
+                    continue
+                is_max = True
+                is_min = True
+                for dl in range(-1, 2):
+                    for dy in range(-1, 2):
+                        for dx in range(-1, 2):
+                            if dl == 0 and dy == 0 and dx == 0:
+                                continue
+                            u = dog[lv + dl, y + dy, x + dx]
+                            if u > v:
+                                is_max = False
+                            if u < v:
+                                is_min = False
+                    if not is_max and not is_min:
+                        break
+                if not ((is_max and v > 0) or (is_min and v < 0)):
+                    continue
+                d = dog[lv]
+                dxx = d[y, x + 1] + d[y, x - 1] - 2.0 * v
+                dyy = d[y + 1, x] + d[y - 1, x] - 2.0 * v
+                dxy = (d[y + 1, x + 1] - d[y + 1, x - 1] - d[y - 1, x + 1] + d[y - 1, x - 1]) / 4.0
+                tr = dxx + dyy
+                det = dxx * dyy - dxy * dxy
+                if det <= 0.0 or tr * tr / det >= limit:
+                    continue
+                if n == out.shape[0]:
+                    grown = np.empty((2 * n, 7), dtype=np.float64)
+                    grown[:n] = out
+                    out = grown
+                out[n, 0] = lv
+                out[n, 1] = y
+                out[n, 2] = x
+                out[n, 3] = y + _fit(d[y - 1, x], v, d[y + 1, x])
+                out[n, 4] = x + _fit(d[y, x - 1], v, d[y, x + 1])
+                out[n, 5] = lv + _fit(dog[lv - 1, y, x], v, dog[lv + 1, y, x])
+                out[n, 6] = abs(v)
+                n += 1
+    return out[:n]
+
+
+@_jit
+def orientations(img, cx, cy, sigma):  # type: ignore[no-untyped-def]
+    """Dominant gradient directions around (cx, cy) at scale ``sigma`` (pixels of ``img``):
+    a 36-bin histogram of gradient angles weighted by magnitude and a Gaussian of 1.5 sigma,
+    smoothed, its peaks of at least :data:`ORIENTATION_PEAK` of the highest, refined by a
+    parabola. Angles in radians in [-pi, pi); at most two, the strongest first."""
+    h, w = img.shape
+    nb_ = ORIENTATION_BINS
+    hist = np.zeros(nb_, dtype=np.float64)
+    sw = 1.5 * sigma
+    r = math.floor(3.0 * sw + 0.5)
+    x0 = max(1, int(cx) - r)
+    x1 = min(w - 2, int(cx) + r)
+    y0 = max(1, int(cy) - r)
+    y1 = min(h - 2, int(cy) + r)
+    for y in range(y0, y1 + 1):
+        for x in range(x0, x1 + 1):
+            gx = float(img[y, x + 1]) - float(img[y, x - 1])
+            gy = float(img[y + 1, x]) - float(img[y - 1, x])
+            wgt = math.exp(-((x - cx) ** 2 + (y - cy) ** 2) / (2.0 * sw * sw))
+            a = math.atan2(gy, gx)
+            b = int((a + math.pi) / (2.0 * math.pi) * nb_) % nb_
+            hist[b] += math.sqrt(gx * gx + gy * gy) * wgt
+    smooth = np.empty(nb_, dtype=np.float64)
+    for i in range(nb_):
+        smooth[i] = (
+            hist[(i - 2) % nb_]
+            + 4.0 * hist[(i - 1) % nb_]
+            + 6.0 * hist[i]
+            + 4.0 * hist[(i + 1) % nb_]
+            + hist[(i + 2) % nb_]
+        ) / 16.0
+    top = smooth.max()
+    out = np.empty(2, dtype=np.float64)
+    strength = np.zeros(2, dtype=np.float64)
+    n = 0
+    if top <= 0.0:
+        return out[:0]
+    for i in range(nb_):
+        a = smooth[(i - 1) % nb_]
+        b = smooth[i]
+        c = smooth[(i + 1) % nb_]
+        if b >= ORIENTATION_PEAK * top and b > a and b > c:
+            angle = (i + 0.5 + _fit(a, b, c)) / nb_ * 2.0 * math.pi - math.pi
+            if n < 2:
+                out[n] = angle
+                strength[n] = b
+                n += 1
+            elif b > strength[1]:
+                out[1] = angle
+                strength[1] = b
+            if n == 2 and strength[1] > strength[0]:
+                out[0], out[1] = out[1], out[0]
+                strength[0], strength[1] = strength[1], strength[0]
+    return out[:n]
+
+
+@_jit
+def sample_patch(img, cx, cy, half, angle, size):  # type: ignore[no-untyped-def]
+    """``size`` x ``size`` bilinear samples of the square of half side ``half`` centred on
+    (cx, cy) and turned by ``angle``: row i, column j lies at u = (j + 0.5 - size / 2) * step
+    along the direction and v = (i + 0.5 - size / 2) * step across it. Borders clamped."""
+    h, w = img.shape
+    step = 2.0 * half / size
+    c = math.cos(angle)
+    s = math.sin(angle)
+    out = np.empty((size, size), dtype=np.float32)
+    for i in range(size):
+        v = (i + 0.5 - size / 2.0) * step
+        for j in range(size):
+            u = (j + 0.5 - size / 2.0) * step
+            x = min(max(cx + u * c - v * s, 0.0), w - 1.0)
+            y = min(max(cy + u * s + v * c, 0.0), h - 1.0)
+            xi = min(int(x), w - 2) if w > 1 else 0
+            yi = min(int(y), h - 2) if h > 1 else 0
+            fx = x - xi
+            fy = y - yi
+            x2 = min(xi + 1, w - 1)
+            y2 = min(yi + 1, h - 1)
+            top = img[yi, xi] * (1.0 - fx) + img[yi, x2] * fx
+            bottom = img[y2, xi] * (1.0 - fx) + img[y2, x2] * fx
+            out[i, j] = top * (1.0 - fy) + bottom * fy
+    return out

@@ -1,0 +1,317 @@
+"""Keypoint codes: small hashes of image patches anchored on content, for crops and rotations.
+
+PDQ hashes a whole picture, so cutting 5% off a photo, turning it a few degrees or framing it
+in a screenshot moves its hash past the threshold. A keypoint code hashes a small patch of
+the picture whose place, size and direction come from the picture itself, so the same patch
+is found again in a cropped, padded, scaled, turned or mirrored copy; a match needs several
+of them to agree on one placement of the banked photo in the upload.
+
+The steps (after SIFT's detector, with a DCT-sign hash in place of its descriptor):
+
+1. **Luminance** (PDQ's weights), resized with an area filter (or bilinear, when smaller) so
+   that the longer side is ``base`` pixels: :data:`BANK_BASE` when banking,
+   :data:`QUERY_BASE` when checking (an upload may show the photo smaller, inside a frame).
+2. **Scale space**: per octave, Gaussians of sigma 1.6 * 2^(i/3), their differences, and the
+   next octave from the Gaussian of twice the first sigma, halved.
+3. **Extrema** of the differences over 3 x 3 x 3 neighbours, at least
+   :data:`CONTRAST` in magnitude, not on an edge, refined by parabolas; the strongest
+   ``limit`` kept.
+4. **Orientation**: the peaks of a histogram of gradient angles around the point.
+5. **Patch**: 32 x 32 samples of a square of half side 6 sigma, turned to the orientation.
+6. **Code**: the signs of the patch's 8 x 8 lowest DCT coefficients (the constant one left
+   out): 64 bits, the first always 0.
+
+A mirrored picture needs no second pass: mirroring turns a patch upside down (rows
+reversed), which negates its DCT coefficients of odd vertical frequency, so
+:meth:`Keypoints.mirrored` inverts those bits and reflects the places.
+
+:func:`verify` decides a match: pairs of codes within :data:`CODE_RADIUS` bits, then the
+largest set of pairs that one similarity transform (scale, turn, shift) maps onto each
+other; :data:`MIN_INLIERS` distinct points make a match.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+from PIL import Image
+
+if TYPE_CHECKING:
+    from types import ModuleType
+
+FloatArray = npt.NDArray[np.float32]
+CodeArray = npt.NDArray[np.uint64]
+
+#: Longer side of the working image when banking, and when checking.
+BANK_BASE = 512
+QUERY_BASE = 512
+#: An upload is decoded (JPEG at a reduced scale) no smaller than this on its shorter side.
+QUERY_DRAFT_MIN_SIDE = 256
+#: Keypoints kept per banked photo, and per upload.
+BANK_LIMIT = 64
+QUERY_LIMIT = 160
+
+SIGMA0 = 1.6
+LEVELS_PER_OCTAVE = 3
+MAX_OCTAVES = 6
+#: Smallest octave side in pixels (smaller octaves find nothing stable).
+MIN_OCTAVE_SIDE = 12
+#: Smallest difference-of-Gaussians magnitude of a keypoint (luminance 0..255).
+CONTRAST = 1.0
+EDGE_RATIO = 10.0
+PATCH = 32
+#: Half side of a patch, in sigmas of its keypoint.
+PATCH_HALF = 6.0
+DCT_SIDE = 8
+
+#: Codes this close (bits of 64) are a candidate pair.
+CODE_RADIUS = 10
+#: Distinct keypoints one transform must explain for a match.
+MIN_INLIERS = 5
+#: Pairs agree with a transform when the point lands within this share of the upload's longer
+#: side (times the scale) and the scales and angles agree within these.
+POSITION_TOLERANCE = 0.08
+LOG_SCALE_TOLERANCE = 0.25
+ANGLE_TOLERANCE = 0.35
+
+#: Bits of a code that a mirror inverts: odd vertical frequencies (rows 1, 3, 5, 7).
+MIRROR_MASK = np.uint64(
+    sum(1 << (8 * v + u) for v in range(1, DCT_SIDE, 2) for u in range(DCT_SIDE))
+)
+#: Bytes of one keypoint when stored: the code, then x, y, scale and angle as 16-bit values.
+RECORD_BYTES = 16
+_RECORD = np.dtype(
+    [("code", "<u8"), ("x", "<u2"), ("y", "<u2"), ("scale", "<u2"), ("angle", "<u2")]
+)
+
+
+@functools.cache
+def _kernels() -> ModuleType:
+    from hashwall.hashing import _keypoint_kernels
+
+    return _keypoint_kernels
+
+
+@functools.cache
+def _gaussian(sigma: float) -> FloatArray:
+    radius = max(1, math.ceil(4.0 * sigma))
+    t = np.arange(-radius, radius + 1, dtype=np.float64)
+    w = np.exp(-(t * t) / (2.0 * sigma * sigma))
+    out: FloatArray = (w / w.sum()).astype(np.float32)
+    return out
+
+
+@functools.cache
+def _dct_rows() -> npt.NDArray[np.float64]:
+    """The first :data:`DCT_SIDE` rows of the orthonormal DCT-II matrix of size PATCH."""
+    k = np.arange(DCT_SIDE)[:, None]
+    n = np.arange(PATCH)[None, :]
+    m = np.cos(np.pi * (2 * n + 1) * k / (2 * PATCH)) * math.sqrt(2.0 / PATCH)
+    m[0] /= math.sqrt(2.0)
+    return m
+
+
+@functools.cache
+def _bit_weights() -> npt.NDArray[np.uint64]:
+    return (np.uint64(1) << np.arange(64, dtype=np.uint64)).reshape(DCT_SIDE, DCT_SIDE)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Keypoints:
+    """Keypoints of one picture. ``x``, ``y`` and ``scale`` (the keypoint's sigma) are shares
+    of the picture's longer side; ``angle`` in radians; ``codes`` one 64-bit code each."""
+
+    x: FloatArray
+    y: FloatArray
+    scale: FloatArray
+    angle: FloatArray
+    codes: CodeArray
+
+    def __len__(self) -> int:
+        return int(self.codes.shape[0])
+
+    def mirrored(self) -> Keypoints:
+        """The keypoints of the picture mirrored left to right (a reflection of the places,
+        the angles reflected, the mirror bits of the codes inverted)."""
+        angle = np.pi - self.angle
+        angle = np.where(angle >= np.pi, angle - 2 * np.pi, angle).astype(np.float32)
+        return Keypoints(-self.x, self.y, self.scale, angle, self.codes ^ MIRROR_MASK)
+
+    def to_bytes(self) -> bytes:
+        """:data:`RECORD_BYTES` per keypoint (places, scales and angles to 16 bits)."""
+        rec = np.empty(len(self), dtype=_RECORD)
+        rec["code"] = self.codes
+        rec["x"] = np.round(np.clip(self.x, 0.0, 1.0) * 65535)
+        rec["y"] = np.round(np.clip(self.y, 0.0, 1.0) * 65535)
+        rec["scale"] = np.round(np.clip(self.scale, 0.0, 1.0) * 65535)
+        rec["angle"] = np.round((self.angle + np.pi) / (2 * np.pi) * 65536).astype(np.int64) % 65536
+        return rec.tobytes()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Keypoints:
+        if len(data) % RECORD_BYTES:
+            raise ValueError(f"keypoint records are {RECORD_BYTES} bytes each, got {len(data)}")
+        rec = np.frombuffer(data, dtype=_RECORD)
+        return cls(
+            (rec["x"] / 65535).astype(np.float32),
+            (rec["y"] / 65535).astype(np.float32),
+            (rec["scale"] / 65535).astype(np.float32),
+            (rec["angle"] / 65536 * 2 * np.pi - np.pi).astype(np.float32),
+            rec["code"].astype(np.uint64),
+        )
+
+
+def _luminance(pixels: npt.NDArray[Any], base: int) -> FloatArray:
+    if pixels.ndim == 3:
+        rgb = pixels[..., :3].astype(np.float32)
+        grey = rgb[..., 0] * 0.299 + rgb[..., 1] * 0.587 + rgb[..., 2] * 0.114
+    else:
+        grey = pixels.astype(np.float32)
+    h, w = grey.shape
+    k = base / max(h, w)
+    size = (max(1, round(w * k)), max(1, round(h * k)))
+    if size == (w, h):
+        return np.ascontiguousarray(grey, dtype=np.float32)
+    resample = Image.Resampling.BOX if k < 1 else Image.Resampling.BILINEAR
+    out = Image.fromarray(np.ascontiguousarray(grey), mode="F").resize(size, resample)
+    return np.asarray(out, dtype=np.float32)
+
+
+def keypoints(
+    pixels: npt.NDArray[Any], *, limit: int = BANK_LIMIT, base: int = BANK_BASE
+) -> Keypoints:
+    """The keypoints of an RGB (or grey) picture: the ``limit`` strongest, each with as many
+    orientations as it has peaks (at most two)."""
+    kern = _kernels()
+    h0, w0 = pixels.shape[:2]
+    img = _luminance(pixels, base)
+    k = 2.0 ** (1.0 / LEVELS_PER_OCTAVE)
+    sigmas = [SIGMA0 * k**i for i in range(LEVELS_PER_OCTAVE + 3)]
+    octave_base = kern.blur(img, _gaussian(SIGMA0))
+    found: list[npt.NDArray[np.float64]] = []
+    octaves: list[npt.NDArray[np.float32]] = []
+    for octave in range(MAX_OCTAVES):
+        if min(octave_base.shape) < MIN_OCTAVE_SIDE:
+            break
+        stack = [octave_base]
+        for i in range(1, len(sigmas)):
+            step = math.sqrt(sigmas[i] ** 2 - sigmas[i - 1] ** 2)
+            stack.append(kern.blur(stack[-1], _gaussian(step)))
+        gauss = np.stack(stack)
+        dog = gauss[1:] - gauss[:-1]
+        rows = kern.extrema(dog, CONTRAST, EDGE_RATIO)
+        if len(rows):
+            found.append(np.column_stack([np.full(len(rows), octave), rows]))
+        octaves.append(gauss)
+        octave_base = np.ascontiguousarray(gauss[LEVELS_PER_OCTAVE][::2, ::2])
+    if not found:
+        return _empty()
+    rows = np.concatenate(found)
+    order = _select(rows, limit)
+    longer = float(max(img.shape))
+    dct = _dct_rows()
+    weights = _bit_weights()
+    xs: list[float] = []
+    ys: list[float] = []
+    ss: list[float] = []
+    angles: list[float] = []
+    codes: list[np.uint64] = []
+    for r in rows[order]:
+        octave, level = int(r[0]), int(r[1])
+        gauss_level = octaves[octave][level]
+        cy, cx = r[4], r[5]
+        sigma = SIGMA0 * k ** r[6]
+        mult = 2.0**octave
+        for angle in kern.orientations(gauss_level, cx, cy, sigma):
+            patch = kern.sample_patch(gauss_level, cx, cy, PATCH_HALF * sigma, angle, PATCH)
+            coef = dct @ patch.astype(np.float64) @ dct.T
+            bits = coef > 0
+            bits[0, 0] = False
+            codes.append(np.uint64(weights[bits].sum(dtype=np.uint64)))
+            xs.append(cx * mult / longer)
+            ys.append(cy * mult / longer)
+            ss.append(sigma * mult / longer)
+            angles.append(angle)
+    del h0, w0
+    return Keypoints(
+        np.asarray(xs, dtype=np.float32),
+        np.asarray(ys, dtype=np.float32),
+        np.asarray(ss, dtype=np.float32),
+        np.asarray(angles, dtype=np.float32),
+        np.asarray(codes, dtype=np.uint64),
+    )
+
+
+def _select(rows: npt.NDArray[np.float64], limit: int) -> npt.NDArray[np.intp]:
+    """The ``limit`` keypoints kept: half of them the strongest of the coarser octaves (they
+    survive an upload that shows the photo smaller), the rest the strongest of what is left.
+    Strongest first; ties in a fixed order (octave, level, y, x)."""
+    order = np.lexsort((rows[:, 3], rows[:, 2], rows[:, 1], rows[:, 0], -rows[:, 7]))
+    coarse = rows[order, 0] >= 1
+    keep = np.zeros(len(order), dtype=bool)
+    keep[np.nonzero(coarse)[0][: limit // 2]] = True
+    keep[np.nonzero(~keep)[0][: limit - int(keep.sum())]] = True
+    return order[keep]
+
+
+def _empty() -> Keypoints:
+    f = np.zeros(0, dtype=np.float32)
+    return Keypoints(f, f, f, f, np.zeros(0, dtype=np.uint64))
+
+
+def code_distances(a: CodeArray, b: CodeArray) -> npt.NDArray[np.int64]:
+    """Hamming distances between every code of ``a`` (rows) and of ``b`` (columns)."""
+    out: npt.NDArray[np.int64] = np.bitwise_count(a[:, None] ^ b[None, :]).astype(np.int64)
+    return out
+
+
+def inliers(
+    query: Keypoints,
+    banked: Keypoints,
+    q_idx: npt.NDArray[np.intp],
+    b_idx: npt.NDArray[np.intp],
+) -> int:
+    """The most distinct keypoints (on both sides) that one similarity transform maps from
+    ``banked`` onto ``query``, over the candidate pairs ``(q_idx[i], b_idx[i])``; each pair
+    proposes the transform its own scales, angles and places imply."""
+    if len(q_idx) == 0:
+        return 0
+    log_s = np.log(query.scale[q_idx] / banked.scale[b_idx]).astype(np.float64)
+    turn = np.angle(np.exp(1j * (query.angle[q_idx] - banked.angle[b_idx]).astype(np.float64)))
+    bx, by = banked.x[b_idx].astype(np.float64), banked.y[b_idx].astype(np.float64)
+    qx, qy = query.x[q_idx].astype(np.float64), query.y[q_idx].astype(np.float64)
+    s = np.exp(log_s)[:, None]
+    c, sn = np.cos(turn)[:, None], np.sin(turn)[:, None]
+    # hypothesis h (rows) applied to every pair j (columns)
+    px = s * (c * bx[None, :] - sn * by[None, :])
+    py = s * (sn * bx[None, :] + c * by[None, :])
+    tx = qx - np.diagonal(px)
+    ty = qy - np.diagonal(py)
+    err = np.hypot(px + tx[:, None] - qx[None, :], py + ty[:, None] - qy[None, :])
+    ok = err < POSITION_TOLERANCE * np.maximum(s, 0.3)
+    ok &= np.abs(log_s[None, :] - log_s[:, None]) < LOG_SCALE_TOLERANCE
+    ok &= np.abs(np.angle(np.exp(1j * (turn[None, :] - turn[:, None])))) < ANGLE_TOLERANCE
+    best = 0
+    for h in np.argsort(-ok.sum(axis=1)):
+        row = ok[h]
+        if row.sum() <= best:
+            break
+        best = max(best, min(len(np.unique(q_idx[row])), len(np.unique(b_idx[row]))))
+    return best
+
+
+def match_inliers(query: Keypoints, banked: Keypoints, radius: int = CODE_RADIUS) -> int:
+    """The inliers of the best transform between an upload's keypoints and a banked photo's,
+    the upload taken as it is and mirrored."""
+    best = 0
+    if not len(query) or not len(banked):
+        return 0
+    for side in (query, query.mirrored()):
+        q_idx, b_idx = np.nonzero(code_distances(side.codes, banked.codes) <= radius)
+        best = max(best, inliers(side, banked, q_idx, b_idx))
+    return best
