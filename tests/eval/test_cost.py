@@ -20,8 +20,9 @@ def test_measure_counts_candidates_and_times_both_stages(tmp_path: Path) -> None
     assert result["photos"] == 2
     assert result["candidates_per_upload"] == 0.5  # the padded photo's box, none for the plain
     assert result["uploads_with_a_candidate"] == 0.5
-    for key in ("pdq8_ms", "boxes_extra_ms"):
+    for key in ("pdq8_ms", "boxes_extra_ms", "keypoints_check_ms", "keypoints_bank_ms"):
         assert 0 <= result[key]["p50"] <= result[key]["p90"] <= result[key]["p99"]
+    assert result["keypoints_per_upload"] > 10
 
 
 def test_the_command_prints_the_numbers(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -29,3 +30,4 @@ def test_the_command_prints_the_numbers(tmp_path: Path, capsys: pytest.CaptureFi
     assert main(["--photos", str(tmp_path), "--limit", "5"]) == 0
     out = capsys.readouterr().out
     assert "boxes_extra_ms: p50" in out and "candidates per upload: 0.00" in out
+    assert "keypoints_check_ms: p50" in out

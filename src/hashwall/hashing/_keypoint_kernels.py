@@ -18,25 +18,33 @@ ORIENTATION_PEAK = 0.8
 
 @_jit
 def blur(img, weights):  # type: ignore[no-untyped-def]
-    """Separable convolution with ``weights`` (odd length, centred), borders clamped."""
+    """Separable convolution with ``weights`` (odd length, centred), borders clamped: rows
+    first, then columns. Each output sums its taps in order, from the first weight to the
+    last, in float32 (rows are swept tap by tap so that the inner loop runs along memory)."""
     h, w = img.shape
     r = weights.shape[0] // 2
-    tmp = np.empty((h, w), dtype=np.float32)
-    out = np.empty((h, w), dtype=np.float32)
+    tmp = np.zeros((h, w), dtype=np.float32)
+    out = np.zeros((h, w), dtype=np.float32)
     for y in range(h):
-        for x in range(w):
-            acc = np.float32(0.0)
-            for k in range(-r, r + 1):
-                xx = min(max(x + k, 0), w - 1)
-                acc += weights[k + r] * img[y, xx]
-            tmp[y, x] = acc
+        row = img[y]
+        acc = tmp[y]
+        for k in range(-r, r + 1):
+            wk = weights[k + r]
+            lo = min(max(-k, 0), w)  # x + k < 0 below lo: clamped to the first pixel
+            hi = max(min(w - k, w), lo)  # x + k >= w from hi: clamped to the last
+            for x in range(lo):
+                acc[x] += wk * row[0]
+            for x in range(lo, hi):
+                acc[x] += wk * row[x + k]
+            for x in range(hi, w):
+                acc[x] += wk * row[w - 1]
     for y in range(h):
-        for x in range(w):
-            acc = np.float32(0.0)
-            for k in range(-r, r + 1):
-                yy = min(max(y + k, 0), h - 1)
-                acc += weights[k + r] * tmp[yy, x]
-            out[y, x] = acc
+        acc = out[y]
+        for k in range(-r, r + 1):
+            wk = weights[k + r]
+            src = tmp[min(max(y + k, 0), h - 1)]
+            for x in range(w):
+                acc[x] += wk * src[x]
     return out
 
 
