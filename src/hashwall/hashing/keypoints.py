@@ -77,6 +77,11 @@ MIN_INLIERS = 5
 #: side (times the scale) and the scales and angles agree within these.
 POSITION_TOLERANCE = 0.08
 LOG_SCALE_TOLERANCE = 0.25
+#: Share of a transform's loose pairs that must fit it closely (see :func:`inliers`).
+MIN_AGREEMENT = 0.85
+#: After the fit, pairs count when the point lands within this share of the upload's longer
+#: side (3 pixels of a 512-pixel upload).
+FIT_TOLERANCE = 0.006
 ANGLE_TOLERANCE = 0.35
 
 #: Bits of a code that a mirror inverts: odd vertical frequencies (rows 1, 3, 5, 7).
@@ -277,32 +282,69 @@ def inliers(
     b_idx: npt.NDArray[np.intp],
 ) -> int:
     """The most distinct keypoints (on both sides) that one similarity transform maps from
-    ``banked`` onto ``query``, over the candidate pairs ``(q_idx[i], b_idx[i])``; each pair
-    proposes the transform its own scales, angles and places imply."""
+    ``banked`` onto ``query``, over the candidate pairs ``(q_idx[i], b_idx[i])``; 0 when no
+    transform explains its pairs as a copy of one photo does.
+
+    Each pair proposes the transform its own scales, angles and places imply. The pairs that
+    agree with it loosely (:data:`POSITION_TOLERANCE`: one pair's scale and angle are rough)
+    are fitted by least squares, and the pairs within :data:`FIT_TOLERANCE` of that fit, with
+    scale and angle agreeing, are counted (then fitted and counted once more). An edited copy
+    of a photo keeps nearly all of the loose pairs within the fit; two shots of one scene do
+    not (what is nearer the camera moves apart), so a transform counts only when at least
+    :data:`MIN_AGREEMENT` of its loose pairs fit."""
     if len(q_idx) == 0:
         return 0
     log_s = np.log(query.scale[q_idx] / banked.scale[b_idx]).astype(np.float64)
     turn = np.angle(np.exp(1j * (query.angle[q_idx] - banked.angle[b_idx]).astype(np.float64)))
-    bx, by = banked.x[b_idx].astype(np.float64), banked.y[b_idx].astype(np.float64)
-    qx, qy = query.x[q_idx].astype(np.float64), query.y[q_idx].astype(np.float64)
-    s = np.exp(log_s)[:, None]
-    c, sn = np.cos(turn)[:, None], np.sin(turn)[:, None]
-    # hypothesis h (rows) applied to every pair j (columns)
-    px = s * (c * bx[None, :] - sn * by[None, :])
-    py = s * (sn * bx[None, :] + c * by[None, :])
-    tx = qx - np.diagonal(px)
-    ty = qy - np.diagonal(py)
-    err = np.hypot(px + tx[:, None] - qx[None, :], py + ty[:, None] - qy[None, :])
-    ok = err < POSITION_TOLERANCE * np.maximum(s, 0.3)
+    zb = banked.x[b_idx].astype(np.float64) + 1j * banked.y[b_idx].astype(np.float64)
+    zq = query.x[q_idx].astype(np.float64) + 1j * query.y[q_idx].astype(np.float64)
+    # hypothesis h (rows) applied to every pair j (columns): zq ~ a_h * zb + t_h
+    a = np.exp(log_s + 1j * turn)
+    t = zq - a * zb
+    err = np.abs(a[:, None] * zb[None, :] + t[:, None] - zq[None, :])
+    ok = err < POSITION_TOLERANCE * np.maximum(np.abs(a), 0.3)[:, None]
     ok &= np.abs(log_s[None, :] - log_s[:, None]) < LOG_SCALE_TOLERANCE
     ok &= np.abs(np.angle(np.exp(1j * (turn[None, :] - turn[:, None])))) < ANGLE_TOLERANCE
     best = 0
-    for h in np.argsort(-ok.sum(axis=1)):
-        row = ok[h]
-        if row.sum() <= best:
+    for h in np.argsort(-ok.sum(axis=1), kind="stable"):
+        loose = _distinct(q_idx, b_idx, ok[h])
+        if loose <= best:
             break
-        best = max(best, min(len(np.unique(q_idx[row])), len(np.unique(b_idx[row]))))
+        row = ok[h]
+        for _ in range(2):
+            row = _refit(zb, zq, log_s, turn, row)
+        fitted = _distinct(q_idx, b_idx, row)
+        if fitted >= MIN_AGREEMENT * loose:
+            best = max(best, fitted)
     return best
+
+
+def _distinct(q_idx: npt.NDArray[np.intp], b_idx: npt.NDArray[np.intp], row: Any) -> int:
+    return min(len(np.unique(q_idx[row])), len(np.unique(b_idx[row])))
+
+
+def _refit(
+    zb: npt.NDArray[np.complex128],
+    zq: npt.NDArray[np.complex128],
+    log_s: npt.NDArray[np.float64],
+    turn: npt.NDArray[np.float64],
+    row: npt.NDArray[np.bool_],
+) -> npt.NDArray[np.bool_]:
+    """The pairs within :data:`FIT_TOLERANCE` of the least-squares similarity of the pairs in
+    ``row`` (whose scales and angles agree with it too)."""
+    if row.sum() < 2:
+        return np.zeros_like(row)
+    mb, mq = zb[row].mean(), zq[row].mean()
+    spread = np.vdot(zb[row] - mb, zb[row] - mb).real
+    if spread <= 1e-12:
+        return np.zeros_like(row)
+    a = np.vdot(zb[row] - mb, zq[row] - mq) / spread
+    if a == 0:
+        return np.zeros_like(row)
+    fit: npt.NDArray[np.bool_] = np.abs(a * (zb - mb) + mq - zq) < FIT_TOLERANCE
+    fit &= np.abs(log_s - np.log(np.abs(a))) < LOG_SCALE_TOLERANCE
+    fit &= np.abs(np.angle(np.exp(1j * (turn - np.angle(a))))) < ANGLE_TOLERANCE
+    return fit
 
 
 def match_inliers(query: Keypoints, banked: Keypoints, radius: int = CODE_RADIUS) -> int:
