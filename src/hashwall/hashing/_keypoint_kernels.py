@@ -130,8 +130,10 @@ def orientations(img, cx, cy, sigma):  # type: ignore[no-untyped-def]
     y1 = min(h - 2, int(cy) + r)
     for y in range(y0, y1 + 1):
         for x in range(x0, x1 + 1):
-            gx = float(img[y, x + 1]) - float(img[y, x - 1])
-            gy = float(img[y + 1, x]) - float(img[y - 1, x])
+            # in float64 (numba's float() of a float32 would stay float32, and atan2f and
+            # sqrtf differ between C libraries and from the browser's)
+            gx = np.float64(img[y, x + 1]) - np.float64(img[y, x - 1])
+            gy = np.float64(img[y + 1, x]) - np.float64(img[y - 1, x])
             wgt = math.exp(-((x - cx) ** 2 + (y - cy) ** 2) / (2.0 * sw * sw))
             a = math.atan2(gy, gx)
             b = int((a + math.pi) / (2.0 * math.pi) * nb_) % nb_

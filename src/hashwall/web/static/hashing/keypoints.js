@@ -352,18 +352,15 @@ function orientations(img, w, h, cx, cy, sigma) {
   const twoPi = 2.0 * Math.PI;
   for (let y = y0; y <= y1; y++) {
     for (let x = x0; x <= x1; x++) {
-      // numba's float() of a float32 stays float32: the gradient, its angle (atan2f) and its
-      // length (sqrtf) are float32; the weight and the histogram float64. The angle here is the
-      // exact one rounded to float32; the C library's atan2f is one unit off now and then, which
-      // once in a long while puts a gradient on the other side of a bin boundary.
-      const gx = f32(img[y * w + x + 1] - img[y * w + x - 1]);
-      const gy = f32(img[(y + 1) * w + x] - img[(y - 1) * w + x]);
+      // In float64, as the server: the gradient, its angle, its length, the weight.
+      const gx = img[y * w + x + 1] - img[y * w + x - 1];
+      const gy = img[(y + 1) * w + x] - img[(y - 1) * w + x];
       const ddx = x - cx;
       const ddy = y - cy;
       const wgt = Math.exp(-(ddx * ddx + ddy * ddy) / (2.0 * sw * sw));
-      const a = f32(Math.atan2(gy, gx));
+      const a = Math.atan2(gy, gx);
       const b = Math.trunc(((a + Math.PI) / twoPi) * nb) % nb;
-      hist[b] += f32(Math.sqrt(f32(f32(gx * gx) + f32(gy * gy)))) * wgt;
+      hist[b] += Math.sqrt(gx * gx + gy * gy) * wgt;
     }
   }
   const smooth = new Float64Array(nb);
