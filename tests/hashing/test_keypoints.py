@@ -162,3 +162,29 @@ def test_degenerate_pictures_give_no_keypoints_and_no_error(pixels: npt.NDArray[
     assert len(found) == 0
     assert match_inliers(found, banked(scene(1))) == 0
     assert match_inliers(upload(scene(1)), found) == 0
+
+
+def _two_layers(shift_back: int, shift_front: int) -> Image.Image:
+    """One shot of a scene with depth: a background and a foreground of shapes cut out of
+    another picture, each moved by its own amount (what a camera moved sideways sees)."""
+    back, front = scene(30, (720, 360)), scene(31, (720, 360))
+    mask = Image.new("L", front.size, 0)
+    draw = ImageDraw.Draw(mask)
+    rng = np.random.default_rng(32)
+    for _ in range(14):
+        x, y = int(rng.integers(60, 660)), int(rng.integers(40, 320))
+        draw.ellipse((x - 45, y - 45, x + 45, y + 45), fill=255)
+    shot = back.crop((shift_back, 0, shift_back + 480, 360))
+    shot.paste(
+        front.crop((shift_front, 0, shift_front + 480, 360)),
+        (0, 0),
+        mask.crop((shift_front, 0, shift_front + 480, 360)),
+    )
+    return shot
+
+
+def test_a_second_shot_of_a_scene_with_depth_is_not_a_copy() -> None:
+    first = _two_layers(60, 60)
+    assert match_inliers(upload(_crop(first, 0.85, 0.2, 0.5)), banked(first)) >= MIN_INLIERS
+    second = _two_layers(90, 120)  # the background moved 30 pixels, the foreground 60
+    assert match_inliers(upload(second), banked(first)) < MIN_INLIERS

@@ -80,7 +80,7 @@ LOG_SCALE_TOLERANCE = 0.25
 #: Share of a transform's loose pairs that must fit it closely (see :func:`inliers`).
 MIN_AGREEMENT = 0.85
 #: After the fit, pairs count when the point lands within this share of the upload's longer
-#: side (3 pixels of a 512-pixel upload).
+#: side (3 pixels of a 512-pixel upload), times the fit's scale (from 0.35 to 1).
 FIT_TOLERANCE = 0.006
 ANGLE_TOLERANCE = 0.35
 
@@ -287,11 +287,12 @@ def inliers(
 
     Each pair proposes the transform its own scales, angles and places imply. The pairs that
     agree with it loosely (:data:`POSITION_TOLERANCE`: one pair's scale and angle are rough)
-    are fitted by least squares, and the pairs within :data:`FIT_TOLERANCE` of that fit, with
-    scale and angle agreeing, are counted (then fitted and counted once more). An edited copy
-    of a photo keeps nearly all of the loose pairs within the fit; two shots of one scene do
-    not (what is nearer the camera moves apart), so a transform counts only when at least
-    :data:`MIN_AGREEMENT` of its loose pairs fit."""
+    are fitted by least squares, and the pairs within :data:`FIT_TOLERANCE` of that fit (times
+    its scale, at least 0.35), with scale and angle agreeing, are counted (then fitted and
+    counted once more). An edited copy of a photo keeps nearly all of the pairs near the fit
+    within it; two shots of one scene do not (what is nearer the camera moves apart), so a
+    transform counts only when at least :data:`MIN_AGREEMENT` of the pairs within
+    :data:`POSITION_TOLERANCE` of it fit it closely."""
     if len(q_idx) == 0:
         return 0
     log_s = np.log(query.scale[q_idx] / banked.scale[b_idx]).astype(np.float64)
@@ -307,14 +308,13 @@ def inliers(
     ok &= np.abs(np.angle(np.exp(1j * (turn[None, :] - turn[:, None])))) < ANGLE_TOLERANCE
     best = 0
     for h in np.argsort(-ok.sum(axis=1), kind="stable"):
-        loose = _distinct(q_idx, b_idx, ok[h])
-        if loose <= best:
+        if _distinct(q_idx, b_idx, ok[h]) <= best:
             break
-        row = ok[h]
+        row, near = ok[h], ok[h]
         for _ in range(2):
-            row = _refit(zb, zq, log_s, turn, row)
+            row, near = _refit(zb, zq, log_s, turn, row)
         fitted = _distinct(q_idx, b_idx, row)
-        if fitted >= MIN_AGREEMENT * loose:
+        if fitted >= MIN_AGREEMENT * _distinct(q_idx, b_idx, near):
             best = max(best, fitted)
     return best
 
@@ -329,22 +329,27 @@ def _refit(
     log_s: npt.NDArray[np.float64],
     turn: npt.NDArray[np.float64],
     row: npt.NDArray[np.bool_],
-) -> npt.NDArray[np.bool_]:
-    """The pairs within :data:`FIT_TOLERANCE` of the least-squares similarity of the pairs in
-    ``row`` (whose scales and angles agree with it too)."""
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+    """The least-squares similarity of the pairs in ``row``: the pairs within
+    :data:`FIT_TOLERANCE` of it (relative to its scale: a picture shown smaller shows its
+    parallax smaller), and those within :data:`POSITION_TOLERANCE` (both with scale and angle
+    agreeing)."""
+    none = np.zeros_like(row)
     if row.sum() < 2:
-        return np.zeros_like(row)
+        return none, none
     mb, mq = zb[row].mean(), zq[row].mean()
     spread = np.vdot(zb[row] - mb, zb[row] - mb).real
     if spread <= 1e-12:
-        return np.zeros_like(row)
+        return none, none
     a = np.vdot(zb[row] - mb, zq[row] - mq) / spread
     if a == 0:
-        return np.zeros_like(row)
-    fit: npt.NDArray[np.bool_] = np.abs(a * (zb - mb) + mq - zq) < FIT_TOLERANCE
-    fit &= np.abs(log_s - np.log(np.abs(a))) < LOG_SCALE_TOLERANCE
-    fit &= np.abs(np.angle(np.exp(1j * (turn - np.angle(a))))) < ANGLE_TOLERANCE
-    return fit
+        return none, none
+    agree = np.abs(log_s - np.log(np.abs(a))) < LOG_SCALE_TOLERANCE
+    agree &= np.abs(np.angle(np.exp(1j * (turn - np.angle(a))))) < ANGLE_TOLERANCE
+    miss = np.abs(a * (zb - mb) + mq - zq)
+    fit: npt.NDArray[np.bool_] = agree & (miss < FIT_TOLERANCE * min(max(abs(a), 0.35), 1.0))
+    near: npt.NDArray[np.bool_] = agree & (miss < POSITION_TOLERANCE * max(abs(a), 0.3))
+    return fit, near
 
 
 def match_inliers(query: Keypoints, banked: Keypoints, radius: int = CODE_RADIUS) -> int:
