@@ -1,0 +1,459 @@
+"""``KeypointIndex``: banked photos' keypoint codes, searched in two stages.
+
+A banked photo has ~83 keypoints (:mod:`hashwall.hashing.keypoints`), an upload ~186, so a
+million photos hold ~83 million codes: comparing every code of an upload with every banked
+code (as :func:`~hashwall.hashing.keypoints.match_inliers` does for one photo) cannot scale.
+
+1. **Candidates.** A pair of codes is a *hit* when their low 32-bit halves differ in at most
+   one bit, or their high halves do (so every pair within 3 bits is a hit). Each half of each
+   upload code, as it is and mirrored, gives 33 probe values (itself and its 32 one-bit
+   flips), looked up by binary search in a sorted array of that half of every banked code.
+   An item's *hits* are the upload's codes that hit any of its codes, counted for the upload
+   as it is and for it mirrored, the larger of the two; an item with at least ``min_hits``
+   is a candidate.
+2. **Verification.** Each candidate's keypoints, rebuilt from the arrays, go through
+   ``match_inliers(query, item)`` (every pair within ``CODE_RADIUS`` bits, then the geometry).
+
+Layout (:class:`_Segment`): an item's keypoints are contiguous, in item order, so that
+verification reads one slice: ``codes`` (uint64, 8 bytes) and ``geometry`` (x, y, scale, angle
+as uint16, quantised as :meth:`Keypoints.to_bytes` does: 8 bytes), ``offsets`` per item. For
+each half, a sorted ``uint32`` key array and the item position of each key (``uint32``): 16
+bytes. **32 bytes per code** (~2.7 kB per banked photo), plus 24 bytes per item (id, offset,
+the id lookup). Putting the item position beside each sorted key (instead of a permutation
+into the codes) costs the same 4 bytes and saves a lookup per hit: the candidate stage never
+reads the codes or the geometry.
+
+Mutations: the main segment is immutable; adds go to a small delta segment (rebuilt on each
+add, merged into the main one past a size), removals to per-item tombstones (an item is
+filtered out of every search at once; the main segment is rebuilt without the dead past a
+share). Each mutation publishes a new snapshot in one assignment, so a search never sees half
+of a change.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from hashwall.hashing.keypoints import MIN_INLIERS, MIRROR_MASK, Keypoints, match_inliers
+
+IdArray = npt.NDArray[np.int64]
+CodeArray = npt.NDArray[np.uint64]
+GeometryArray = npt.NDArray[np.uint16]
+
+#: Bytes one banked code costs in the index (code, geometry, two sorted keys and their items).
+BYTES_PER_CODE = 32
+#: Codes a delta segment holds at most before it is merged into the main one (at least).
+DELTA_MIN_CODES = 1 << 16
+
+_LOW = np.uint64(0xFFFFFFFF)
+_HIGH = np.uint64(0xFFFFFFFF00000000)
+_32 = np.uint64(32)
+#: A half's probe values are the half XOR each of these: itself and its 32 one-bit flips.
+_FLIPS = np.concatenate([[0], np.uint32(1) << np.arange(32, dtype=np.uint32)]).astype(np.uint32)
+
+
+def quantise(sets: Sequence[Keypoints]) -> tuple[npt.NDArray[np.int64], CodeArray, GeometryArray]:
+    """Keypoint sets as ``(counts, codes, geometry)``: the geometry ``(n, 4)`` uint16 (x, y,
+    scale, angle), rounded exactly as :meth:`Keypoints.to_bytes` rounds them."""
+    counts = np.array([len(s) for s in sets], dtype=np.int64)
+    if not sets or counts.sum() == 0:
+        return counts, np.zeros(0, np.uint64), np.zeros((0, 4), np.uint16)
+    x = np.concatenate([s.x for s in sets]).astype(np.float32, copy=False)
+    y = np.concatenate([s.y for s in sets]).astype(np.float32, copy=False)
+    scale = np.concatenate([s.scale for s in sets]).astype(np.float32, copy=False)
+    angle = np.concatenate([s.angle for s in sets]).astype(np.float32, copy=False)
+    geometry = np.empty((x.size, 4), dtype=np.uint16)
+    geometry[:, 0] = np.round(np.clip(x, 0.0, 1.0) * 65535)
+    geometry[:, 1] = np.round(np.clip(y, 0.0, 1.0) * 65535)
+    geometry[:, 2] = np.round(np.clip(scale, 0.0, 1.0) * 65535)
+    geometry[:, 3] = np.round((angle + np.pi) / (2 * np.pi) * 65536).astype(np.int64) % 65536
+    codes = np.concatenate([s.codes for s in sets]).astype(np.uint64, copy=False)
+    return counts, codes, geometry
+
+
+def rebuild(codes: CodeArray, geometry: GeometryArray) -> Keypoints:
+    """The keypoints of stored records, as :meth:`Keypoints.from_bytes` reads them."""
+    g = geometry
+    return Keypoints(
+        (g[:, 0] / 65535).astype(np.float32),
+        (g[:, 1] / 65535).astype(np.float32),
+        (g[:, 2] / 65535).astype(np.float32),
+        (g[:, 3] / 65536 * 2 * np.pi - np.pi).astype(np.float32),
+        np.array(codes, dtype=np.uint64),
+    )
+
+
+def _sorted_half(
+    half: CodeArray, item_of_code: CodeArray
+) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32]]:
+    """One half's keys (``half`` holds them in its high 32 bits) sorted, and their items: one
+    sort of ``key << 32 | item`` (ties in item order)."""
+    packed = half | item_of_code
+    del half
+    packed.sort()
+    keys = (packed >> _32).astype(np.uint32)
+    items = (packed & _LOW).astype(np.uint32)
+    return keys, items
+
+
+def _gather(
+    ids: IdArray,
+    offsets: npt.NDArray[np.int64],
+    codes: CodeArray,
+    geometry: GeometryArray,
+    keep: npt.NDArray[np.int64],
+) -> tuple[IdArray, npt.NDArray[np.int64], CodeArray, GeometryArray]:
+    starts = offsets[keep]
+    counts = offsets[keep + 1] - starts
+    idx = np.repeat(starts - np.cumsum(counts) + counts, counts) + np.arange(int(counts.sum()))
+    return ids[keep], counts, codes[idx], geometry[idx]
+
+
+@dataclass(frozen=True, slots=True)
+class _Segment:
+    """Items and their keypoints (see the module docstring for the layout)."""
+
+    ids: IdArray  # per item
+    offsets: npt.NDArray[np.int64]  # items + 1: item i's codes are offsets[i]:offsets[i+1]
+    codes: CodeArray
+    geometry: GeometryArray
+    low_keys: npt.NDArray[np.uint32]  # sorted low halves of the codes
+    low_items: npt.NDArray[np.uint32]  # the item position of each
+    high_keys: npt.NDArray[np.uint32]
+    high_items: npt.NDArray[np.uint32]
+    id_order: npt.NDArray[np.int64]  # positions of the items in id order
+
+    @classmethod
+    def build(
+        cls, ids: IdArray, counts: npt.NDArray[np.int64], codes: CodeArray, geometry: GeometryArray
+    ) -> _Segment:
+        if ids.size >= 1 << 32:
+            raise ValueError("a segment holds fewer than 2**32 items")
+        offsets = np.zeros(ids.size + 1, dtype=np.int64)
+        np.cumsum(counts, out=offsets[1:])
+        item_of_code = np.repeat(np.arange(ids.size, dtype=np.uint64), counts)
+        low_keys, low_items = _sorted_half(codes << _32, item_of_code)
+        high_keys, high_items = _sorted_half(codes & _HIGH, item_of_code)
+        del item_of_code
+        return cls(
+            ids,
+            offsets,
+            codes,
+            geometry,
+            low_keys,
+            low_items,
+            high_keys,
+            high_items,
+            np.argsort(ids, kind="stable"),
+        )
+
+    @classmethod
+    def empty(cls) -> _Segment:
+        u32 = np.zeros(0, np.uint32)
+        return cls(
+            np.zeros(0, np.int64),
+            np.zeros(1, np.int64),
+            np.zeros(0, np.uint64),
+            np.zeros((0, 4), np.uint16),
+            u32,
+            u32,
+            u32,
+            u32,
+            np.zeros(0, np.int64),
+        )
+
+    @property
+    def items(self) -> int:
+        return int(self.ids.size)
+
+    def nbytes(self) -> int:
+        return sum(
+            int(a.nbytes)
+            for a in (
+                self.ids,
+                self.offsets,
+                self.codes,
+                self.geometry,
+                self.low_keys,
+                self.low_items,
+                self.high_keys,
+                self.high_items,
+                self.id_order,
+            )
+        )
+
+    def positions(self, ids: IdArray) -> npt.NDArray[np.int64]:
+        """The positions of those of ``ids`` this segment holds (a segment is built from
+        distinct ids and never changes, so each id is at one position at most)."""
+        if not self.items or not ids.size:
+            return np.zeros(0, np.int64)
+        sorted_ids = self.ids[self.id_order]
+        at = np.minimum(np.asarray(np.searchsorted(sorted_ids, ids)), self.items - 1)
+        out: npt.NDArray[np.int64] = self.id_order[at[sorted_ids[at] == ids]]
+        return out
+
+    def gather(
+        self, keep: npt.NDArray[np.int64]
+    ) -> tuple[IdArray, npt.NDArray[np.int64], CodeArray, GeometryArray]:
+        """The items at positions ``keep`` (in order) as ``(ids, counts, codes, geometry)``."""
+        return _gather(self.ids, self.offsets, self.codes, self.geometry, keep)
+
+    def keypoints(self, pos: int) -> Keypoints:
+        a, b = int(self.offsets[pos]), int(self.offsets[pos + 1])
+        return rebuild(self.codes[a:b], self.geometry[a:b])
+
+
+@dataclass(frozen=True, slots=True)
+class _Part:
+    segment: _Segment
+    dead: npt.NDArray[np.bool_]  # per item: removed or replaced
+    n_dead: int
+
+    @classmethod
+    def of(cls, segment: _Segment) -> _Part:
+        return cls(segment, np.zeros(segment.items, dtype=bool), 0)
+
+    def live(self) -> npt.NDArray[np.int64]:
+        return np.flatnonzero(~self.dead)
+
+    def kill(self, ids: IdArray) -> _Part:
+        pos = self.segment.positions(ids)
+        pos = pos[~self.dead[pos]]
+        if not pos.size:
+            return self
+        dead = self.dead.copy()
+        dead[pos] = True
+        return _Part(self.segment, dead, self.n_dead + int(pos.size))
+
+    @property
+    def live_items(self) -> int:
+        return self.segment.items - self.n_dead
+
+    @property
+    def live_codes(self) -> int:
+        s = self.segment
+        if not self.n_dead:
+            return int(s.codes.size)
+        return int(s.codes.size - (np.diff(s.offsets)[self.dead]).sum())
+
+
+def _probe(
+    keys: npt.NDArray[np.uint32],
+    items: npt.NDArray[np.uint32],
+    halves: npt.NDArray[np.uint32],
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint32]]:
+    """Every ``(query code, item position)`` whose half is within one bit of ``halves[q]``:
+    the 33 probe values of each half, deduplicated and sorted (numpy's binary search starts
+    from the previous answer when its needles ascend), then one binary search each; the few
+    found get the end of their run by a second search."""
+    if not keys.size or not halves.size:
+        return np.zeros(0, np.int64), np.zeros(0, np.uint32)
+    probes = (halves[:, None] ^ _FLIPS[None, :]).ravel()
+    values, inverse = np.unique(probes, return_inverse=True)
+    start = np.asarray(np.searchsorted(keys, values), dtype=np.int64)
+    found = np.flatnonzero(start < keys.size)
+    found = found[keys[start[found]] == values[found]]
+    if not found.size:
+        return np.zeros(0, np.int64), np.zeros(0, np.uint32)
+    end = np.asarray(np.searchsorted(keys, values[found], side="right"), dtype=np.int64)
+    # back to the probes (a value may be probed by several query codes)
+    run_start = np.full(values.size, -1, dtype=np.int64)
+    run_len = np.zeros(values.size, dtype=np.int64)
+    run_start[found] = start[found]
+    run_len[found] = end - start[found]
+    lens = run_len[inverse]
+    hit = np.flatnonzero(lens)
+    lens = lens[hit]
+    starts = run_start[inverse][hit]
+    total = int(lens.sum())
+    pos = np.repeat(starts - np.cumsum(lens) + lens, lens) + np.arange(total)
+    owners = np.repeat(hit // _FLIPS.size, lens)
+    return owners, items[pos]
+
+
+def _hits(
+    segment: _Segment, codes: CodeArray
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """``(item positions, hits)`` of the items of ``segment`` with at least one hit from
+    ``codes`` (the upload's codes, then the same mirrored: ``2 * n`` of them)."""
+    n = codes.size // 2
+    lo_own, lo_items = _probe(segment.low_keys, segment.low_items, (codes & _LOW).astype(np.uint32))
+    hi_own, hi_items = _probe(
+        segment.high_keys, segment.high_items, (codes >> _32).astype(np.uint32)
+    )
+    owners = np.concatenate([lo_own, hi_own])
+    if not owners.size:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    items = np.concatenate([lo_items, hi_items]).astype(np.int64)
+    # one hit per (upload code, item), then per (item, side): the larger side
+    pairs = np.unique(items * (2 * n) + owners)
+    item_side = (pairs // (2 * n)) * 2 + (pairs % (2 * n) >= n)
+    keys, counts = np.unique(item_side, return_counts=True)
+    item = keys // 2
+    # keys ascend, so an item's two sides are adjacent: take the larger
+    last = np.ones(item.size, dtype=bool)
+    last[:-1] = item[1:] != item[:-1]
+    best = np.maximum.reduceat(counts, np.flatnonzero(np.r_[True, item[1:] != item[:-1]]))
+    return item[last], best.astype(np.int64)
+
+
+class KeypointIndex:
+    """Banked photos' keypoint codes; see the module docstring for the design.
+
+    Thread safety: searches run concurrently with each other and with mutations (a search
+    reads one published snapshot); mutations are serialised by a lock.
+    """
+
+    def __init__(self, *, delta_max_codes: int | None = None) -> None:
+        self._delta_max = delta_max_codes
+        self._lock = threading.Lock()
+        self._snap: tuple[_Part, _Part] = (_Part.of(_Segment.empty()), _Part.of(_Segment.empty()))
+
+    # --- size ----------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        main, delta = self._snap
+        return main.live_items + delta.live_items
+
+    def nbytes(self) -> int:
+        """Bytes held by the arrays of the current snapshot (tombstones included)."""
+        return sum(p.segment.nbytes() + int(p.dead.nbytes) for p in self._snap)
+
+    def codes(self) -> int:
+        """Codes held, tombstoned items' included."""
+        return sum(int(p.segment.codes.size) for p in self._snap)
+
+    # --- mutations -----------------------------------------------------------------------
+
+    def add(self, item_ids: npt.ArrayLike, keypoint_sets: Sequence[Keypoints]) -> None:
+        """Bank (or replace) ``item_ids[i] -> keypoint_sets[i]``."""
+        ids = np.asarray(item_ids, dtype=np.int64).reshape(-1)
+        if ids.size != len(keypoint_sets):
+            raise ValueError(f"{ids.size} ids for {len(keypoint_sets)} keypoint sets")
+        counts, codes, geometry = quantise(keypoint_sets)
+        self.add_records(ids, counts, codes, geometry)
+
+    def add_records(
+        self,
+        item_ids: npt.ArrayLike,
+        counts: npt.ArrayLike,
+        codes: npt.ArrayLike,
+        geometry: npt.ArrayLike,
+    ) -> None:
+        """Bank (or replace) items given as arrays: item ``i`` has the next ``counts[i]`` of
+        ``codes`` (uint64) and ``geometry`` (``(n, 4)`` uint16, as :func:`quantise` gives).
+        The arrays may be kept by the index: do not change them afterwards."""
+        ids = np.asarray(item_ids, dtype=np.int64).reshape(-1)
+        cnt = np.asarray(counts, dtype=np.int64).reshape(-1)
+        cds = np.asarray(codes, dtype=np.uint64).reshape(-1)
+        geo = np.asarray(geometry, dtype=np.uint16).reshape(-1, 4)
+        if cnt.size != ids.size or int(cnt.sum()) != cds.size or geo.shape[0] != cds.size:
+            raise ValueError("counts must give every item its codes and geometry")
+        if (cnt < 0).any():
+            raise ValueError("negative counts")
+        if ids.size > 1 and np.unique(ids).size != ids.size:  # last one wins
+            _, first_in_rev = np.unique(ids[::-1], return_index=True)
+            keep = np.sort(ids.size - 1 - first_in_rev)
+            offsets = np.r_[0, np.cumsum(cnt)].astype(np.int64)
+            ids, cnt, cds, geo = _gather(ids, offsets, cds, geo, keep)
+        with self._lock:
+            main, delta = (p.kill(ids) for p in self._snap)
+            limit = self._delta_limit(main)
+            if delta.live_codes + cds.size > limit:
+                main = _Part.of(self._merge(main, delta, (ids, cnt, cds, geo)))
+                delta = _Part.of(_Segment.empty())
+            else:
+                delta = _Part.of(self._merge(delta, None, (ids, cnt, cds, geo)))
+            self._snap = (main, delta)
+
+    def remove(self, item_ids: npt.ArrayLike) -> None:
+        """Withdraw items: no search returns them from now on. Unknown ids are ignored."""
+        ids = np.asarray(item_ids, dtype=np.int64).reshape(-1)
+        with self._lock:
+            main, delta = (p.kill(ids) for p in self._snap)
+            if main.n_dead > max(1024, main.segment.items // 16):
+                main = _Part.of(self._merge(main, delta, None))
+                delta = _Part.of(_Segment.empty())
+            self._snap = (main, delta)
+
+    def compact(self) -> None:
+        """Rebuild one segment of the live items (no tombstones, no delta)."""
+        with self._lock:
+            main, delta = self._snap
+            self._snap = (_Part.of(self._merge(main, delta, None)), _Part.of(_Segment.empty()))
+
+    def _delta_limit(self, main: _Part) -> int:
+        if self._delta_max is not None:
+            return self._delta_max
+        return max(DELTA_MIN_CODES, int(main.segment.codes.size) // 256)
+
+    @staticmethod
+    def _merge(
+        a: _Part,
+        b: _Part | None,
+        new: tuple[IdArray, npt.NDArray[np.int64], CodeArray, GeometryArray] | None,
+    ) -> _Segment:
+        """One segment of the live items of ``a`` and ``b`` and the ``new`` ones."""
+        pieces = [p.segment.gather(p.live()) for p in (a, b) if p is not None and p.live_items]
+        if new is not None:
+            pieces.append(new)
+        if not pieces:
+            return _Segment.empty()
+        if len(pieces) == 1:
+            ids, counts, codes, geometry = pieces[0]
+        else:
+            ids = np.concatenate([p[0] for p in pieces])
+            counts = np.concatenate([p[1] for p in pieces])
+            codes = np.concatenate([p[2] for p in pieces])
+            geometry = np.concatenate([p[3] for p in pieces])
+        return _Segment.build(ids, counts, codes, geometry)
+
+    # --- searching -----------------------------------------------------------------------
+
+    def _candidates(self, query: Keypoints, min_hits: int) -> list[tuple[_Segment, int, int]]:
+        if not len(query):
+            return []
+        codes = np.concatenate([query.codes, query.codes ^ MIRROR_MASK]).astype(np.uint64)
+        out: list[tuple[_Segment, int, int]] = []
+        for part in self._snap:
+            if not part.live_items:
+                continue
+            pos, hits = _hits(part.segment, codes)
+            keep = (hits >= min_hits) & ~part.dead[pos]
+            seg = part.segment
+            out.extend(
+                (seg, p, h) for p, h in zip(pos[keep].tolist(), hits[keep].tolist(), strict=True)
+            )
+        return out
+
+    def candidates(self, query: Keypoints, min_hits: int = 2) -> list[tuple[int, int]]:
+        """``(item_id, hits)`` of every live item with at least ``min_hits`` hits from the
+        upload's codes (as it is, or mirrored; the larger count), most hits first."""
+        found = [(int(seg.ids[p]), h) for seg, p, h in self._candidates(query, min_hits)]
+        return sorted(found, key=lambda t: (-t[1], t[0]))
+
+    def search(
+        self, query: Keypoints, min_inliers: int = MIN_INLIERS, min_hits: int = 2
+    ) -> list[tuple[int, int]]:
+        """``(item_id, inliers)`` of the candidates that ``match_inliers`` verifies with at
+        least ``min_inliers``, most inliers first."""
+        out: list[tuple[int, int]] = []
+        for seg, pos, _ in self._candidates(query, min_hits):
+            n = match_inliers(query, seg.keypoints(pos))
+            if n >= min_inliers:
+                out.append((int(seg.ids[pos]), n))
+        return sorted(out, key=lambda t: (-t[1], t[0]))
+
+    def keypoints(self, item_id: int) -> Keypoints | None:
+        """The stored keypoints of a live item (None when it is not banked)."""
+        ids = np.array([item_id], dtype=np.int64)
+        for part in self._snap:
+            for pos in part.segment.positions(ids).tolist():
+                if not part.dead[pos]:
+                    return part.segment.keypoints(pos)
+        return None

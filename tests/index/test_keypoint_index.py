@@ -1,0 +1,285 @@
+"""``KeypointIndex``: the candidate stage finds exactly the items the hit rule names; a search
+finds a banked picture from its copies and answers as brute force does; withdrawn items never
+come back; empty cases answer empty."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+from PIL import Image, ImageDraw, ImageFilter, ImageOps
+
+from hashwall.hashing.keypoints import (
+    MIN_INLIERS,
+    MIRROR_MASK,
+    QUERY_BASE,
+    QUERY_LIMIT,
+    Keypoints,
+    keypoints,
+    match_inliers,
+)
+from hashwall.index.keypoints import KeypointIndex, quantise, rebuild
+
+LOW = np.uint64(0xFFFFFFFF)
+
+
+def scene(seed: int, size: tuple[int, int] = (480, 360)) -> Image.Image:
+    """A photo-like picture: a smooth random background and shapes, different per seed."""
+    rng = np.random.default_rng(seed)
+    w, h = size
+    img = Image.new("RGB", size)
+    for cell, weight in ((48, 0.6), (12, 0.4)):
+        coarse = rng.integers(0, 256, size=(h // cell + 2, w // cell + 2, 3), dtype=np.uint8)
+        layer = Image.fromarray(coarse, "RGB").resize((w, h), Image.Resampling.BICUBIC)
+        img = Image.blend(img, layer, weight)
+    draw = ImageDraw.Draw(img)
+    for _ in range(40):
+        r = int(rng.integers(4, 40))
+        x, y = int(rng.integers(0, w)), int(rng.integers(0, h))
+        colour = tuple(int(c) for c in rng.integers(0, 256, 3))
+        if rng.integers(2):
+            draw.ellipse((x - r, y - r, x + r, y + r), fill=colour)
+        else:
+            draw.rectangle((x - r, y - r // 2, x + r, y + r // 2), fill=colour)
+    return img.filter(ImageFilter.GaussianBlur(0.8))
+
+
+def upload(img: Image.Image) -> Keypoints:
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=90)
+    with Image.open(io.BytesIO(buf.getvalue())) as out:
+        return keypoints(np.asarray(out.convert("RGB")), limit=QUERY_LIMIT, base=QUERY_BASE)
+
+
+def banked(img: Image.Image) -> Keypoints:
+    return keypoints(np.asarray(img))
+
+
+def stored(kp: Keypoints) -> Keypoints:
+    """What the index keeps of a banked set (16-bit geometry)."""
+    return Keypoints.from_bytes(kp.to_bytes())
+
+
+def random_set(rng: np.random.Generator, codes: npt.NDArray[np.uint64]) -> Keypoints:
+    n = codes.size
+    f = np.float32
+    return Keypoints(
+        rng.random(n).astype(f),
+        rng.random(n).astype(f),
+        (rng.random(n) * 0.05 + 0.002).astype(f),
+        (rng.random(n) * 2 * np.pi - np.pi).astype(f),
+        codes.astype(np.uint64),
+    )
+
+
+def random_codes(rng: np.random.Generator, n: int) -> npt.NDArray[np.uint64]:
+    return rng.integers(0, 2**64, size=n, dtype=np.uint64)
+
+
+def flip_bits(rng: np.random.Generator, code: np.uint64, bits: int, high: bool) -> np.uint64:
+    at = rng.choice(32, size=bits, replace=False) + (32 if high else 0)
+    out = int(code)
+    for b in at.tolist():
+        out ^= 1 << b
+    return np.uint64(out)
+
+
+def brute_hits(query: Keypoints, items: dict[int, Keypoints]) -> dict[int, int]:
+    """Hits by the rule, pair by pair: low halves within 1 bit, or high halves within 1 bit;
+    query codes counted per side (as is, mirrored), the larger side."""
+    out: dict[int, int] = {}
+    for item_id, kp in items.items():
+        best = 0
+        for codes in (query.codes, query.codes ^ MIRROR_MASK):
+            x = codes[:, None] ^ kp.codes[None, :]
+            low = np.bitwise_count(x & LOW) <= 1
+            high = np.bitwise_count(x >> np.uint64(32)) <= 1
+            best = max(best, int((low | high).any(axis=1).sum()) if kp.codes.size else 0)
+        if best:
+            out[item_id] = best
+    return out
+
+
+def test_quantised_geometry_is_what_to_bytes_stores() -> None:
+    rng = np.random.default_rng(1)
+    sets = [random_set(rng, random_codes(rng, n)) for n in (5, 0, 17)]
+    counts, codes, geometry = quantise(sets)
+    assert counts.tolist() == [5, 0, 17]
+    records = np.frombuffer(b"".join(s.to_bytes() for s in sets), dtype=np.uint16).reshape(-1, 8)
+    assert np.array_equal(records[:, 4:], geometry)
+    assert np.array_equal(records[:, :4].copy().view(np.uint64).ravel(), codes)
+    back = rebuild(codes[:5], geometry[:5])
+    ref = Keypoints.from_bytes(sets[0].to_bytes())
+    for a, b in zip(
+        (back.x, back.y, back.scale, back.angle), (ref.x, ref.y, ref.scale, ref.angle), strict=True
+    ):
+        assert np.array_equal(a, b)
+
+
+@pytest.mark.parametrize("delta_max", [None, 50])
+def test_hits_are_exactly_the_pairs_within_the_rule(delta_max: int | None) -> None:
+    rng = np.random.default_rng(7)
+    items = {
+        100 + i: random_set(rng, random_codes(rng, int(rng.integers(0, 40)))) for i in range(60)
+    }
+    # the upload: codes 1, 2, 3, 4 bits from banked ones in one half (some of them mirrored),
+    # and random ones
+    qcodes = []
+    for item_id, kp in list(items.items())[:40]:
+        if not len(kp):
+            continue
+        for _ in range(int(rng.integers(1, 4))):
+            code = kp.codes[int(rng.integers(len(kp)))]
+            near = flip_bits(rng, code, int(rng.integers(1, 5)), bool(rng.integers(2)))
+            qcodes.append(near ^ MIRROR_MASK if item_id % 3 == 0 else near)
+    qcodes.extend(random_codes(rng, 40).tolist())
+    query = random_set(rng, np.array(qcodes, dtype=np.uint64))
+    index = KeypointIndex(delta_max_codes=delta_max)
+    ids = list(items)
+    for at in range(0, len(ids), 7):  # several adds: deltas and merges
+        index.add(ids[at : at + 7], [items[i] for i in ids[at : at + 7]])
+    truth = brute_hits(query, items)
+    assert len(truth) > 20 and any(h >= 2 for h in truth.values())
+    assert any(h == 1 for h in truth.values())
+    got = dict(index.candidates(query, min_hits=1))
+    assert got == truth
+    assert dict(index.candidates(query, min_hits=2)) == {i: h for i, h in truth.items() if h >= 2}
+    assert index.candidates(query) == sorted(
+        ((i, h) for i, h in truth.items() if h >= 2), key=lambda t: (-t[1], t[0])
+    )
+
+
+def test_one_bit_off_in_a_half_is_a_hit_and_two_bits_in_each_are_not() -> None:
+    rng = np.random.default_rng(3)
+    base = random_codes(rng, 4)
+    index = KeypointIndex()
+    index.add([1], [random_set(rng, base)])
+    cases = {
+        "1 low": flip_bits(rng, base[0], 1, False),
+        "1 high": flip_bits(rng, base[0], 1, True),
+        "2 low + 1 high": flip_bits(rng, flip_bits(rng, base[0], 2, False), 1, True),
+    }
+    for name, code in cases.items():
+        assert index.candidates(random_set(rng, np.array([code])), min_hits=1) == [(1, 1)], name
+    for bit in range(64):  # one bit off anywhere: a hit; and one bit in each half too
+        code = np.uint64(int(base[0]) ^ (1 << bit))
+        assert index.candidates(random_set(rng, np.array([code])), min_hits=1) == [(1, 1)], bit
+        code = np.uint64(int(base[0]) ^ (1 << bit) ^ (1 << ((bit + 32) % 64)))
+        assert index.candidates(random_set(rng, np.array([code])), min_hits=1) == [(1, 1)], bit
+    two_and_two = flip_bits(rng, flip_bits(rng, base[0], 2, False), 2, True)
+    assert index.candidates(random_set(rng, np.array([two_and_two])), min_hits=1) == []
+    # mirrored: the upload's code is the banked one with the mirror bits inverted
+    mirrored = random_set(rng, np.array([base[1] ^ MIRROR_MASK, base[2] ^ MIRROR_MASK]))
+    assert index.candidates(mirrored) == [(1, 2)]
+
+
+@pytest.fixture(scope="module")
+def pictures() -> dict[int, Image.Image]:
+    return {seed: scene(seed) for seed in (3, 11, 12, 13, 14, 15)}
+
+
+@pytest.fixture(scope="module")
+def bank(pictures: dict[int, Image.Image]) -> dict[int, Keypoints]:
+    return {seed: banked(img) for seed, img in pictures.items()}
+
+
+COPIES = {
+    "crop 20% off-centre": lambda im: im.crop(
+        (round(im.width * 0.18), round(im.height * 0.02), round(im.width * 0.98), im.height)
+    ),
+    "mirrored": ImageOps.mirror,
+    "turned 90": lambda im: im.transpose(Image.Transpose.ROTATE_90),
+    "turned 8 degrees": lambda im: im.rotate(8, resample=Image.Resampling.BICUBIC).crop(
+        (
+            round(im.width * 0.12),
+            round(im.height * 0.12),
+            round(im.width * 0.88),
+            round(im.height * 0.88),
+        )
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(COPIES))
+def test_a_copy_finds_its_picture_as_brute_force_does(
+    name: str, pictures: dict[int, Image.Image], bank: dict[int, Keypoints]
+) -> None:
+    rng = np.random.default_rng(5)
+    items = dict(bank)
+    # and random items, so that the picture is not alone
+    items.update({1000 + i: random_set(rng, random_codes(rng, 83)) for i in range(200)})
+    index = KeypointIndex()
+    index.add(list(items), list(items.values()))
+    query = upload(COPIES[name](pictures[3]))
+    truth = sorted(
+        (
+            (i, n)
+            for i, kp in items.items()
+            if (n := match_inliers(query, stored(kp))) >= MIN_INLIERS
+        ),
+        key=lambda t: (-t[1], t[0]),
+    )
+    assert truth and truth[0][0] == 3
+    assert index.search(query) == truth
+    assert 3 in dict(index.candidates(query))
+
+
+def test_removed_items_never_come_back(
+    pictures: dict[int, Image.Image], bank: dict[int, Keypoints]
+) -> None:
+    rng = np.random.default_rng(9)
+    query = upload(COPIES["mirrored"](pictures[3]))
+    index = KeypointIndex(delta_max_codes=300)
+    index.add([3, 11], [bank[3], bank[11]])
+    assert [i for i, _ in index.search(query)] == [3]
+    index.remove([3])
+    assert len(index) == 1
+    assert index.search(query) == []
+    assert all(i != 3 for i, _ in index.candidates(query, min_hits=1))
+    assert index.keypoints(3) is None
+    # more adds (the delta is merged into the main segment), removals (compaction), a replay
+    for k in range(6):
+        index.add([50 + k], [random_set(rng, random_codes(rng, 83))])
+    index.remove([11, 999])
+    index.compact()
+    assert len(index) == 6
+    for i, _ in index.candidates(query, min_hits=1):
+        assert i != 3
+    assert index.search(query) == []
+    # banked again: found again; then replaced by other keypoints: gone
+    index.add([3], [bank[3]])
+    assert [i for i, _ in index.search(query)] == [3]
+    index.add([3], [bank[12]])
+    assert index.search(query) == []
+    keep = index.keypoints(3)
+    assert keep is not None and np.array_equal(keep.codes, bank[12].codes)
+
+
+def test_empty_index_query_and_items() -> None:
+    rng = np.random.default_rng(2)
+    empty = KeypointIndex()
+    some = random_set(rng, random_codes(rng, 30))
+    none = random_set(rng, np.zeros(0, dtype=np.uint64))
+    assert len(empty) == 0 and empty.candidates(some) == [] and empty.search(some) == []
+    index = KeypointIndex()
+    index.add([1, 2], [none, some])
+    assert len(index) == 2
+    assert index.candidates(none) == [] and index.search(none) == []
+    assert index.candidates(some) == [(2, 30)]
+    assert index.search(some) == [(2, match_inliers(some, stored(some)))]
+    index.remove([2])
+    assert index.candidates(some) == [] and len(index) == 1
+    index.add([], [])
+    assert len(index) == 1 and index.nbytes() > 0
+
+
+def test_a_batch_with_a_repeated_id_keeps_the_last() -> None:
+    rng = np.random.default_rng(4)
+    a, b = random_set(rng, random_codes(rng, 10)), random_set(rng, random_codes(rng, 12))
+    index = KeypointIndex()
+    index.add([7, 7], [a, b])
+    assert len(index) == 1
+    assert index.candidates(a, min_hits=1) == []
+    assert index.candidates(b) == [(7, 12)]
