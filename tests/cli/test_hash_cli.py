@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from hashwall import hash_file
 from hashwall.cli.main import app
 
-from support import encode, textured_rgb
+from support import encode, scene, textured_rgb
 
 runner = CliRunner()
 KEYS = {"path", "kind", "pdq", "quality", "md5", "sha256", "width", "height", "error"}
@@ -152,3 +152,31 @@ def test_compare_bad_operand_is_a_clean_error() -> None:
     result = runner.invoke(app, ["compare", "--json", "not-a-file", "zz"])
     assert result.exit_code == 2
     assert json.loads(result.stdout)["error"]["code"] == "file_unreadable"
+
+
+def test_compare_keypoints_finds_a_crop_that_pdq_misses(tmp_path: Path) -> None:
+    pixels = np.asarray(scene(11))  # keypoints need structure at many scales
+    (tmp_path / "banked.png").write_bytes(encode(pixels, "PNG"))
+    (tmp_path / "crop.jpg").write_bytes(encode(pixels[40:320, 90:430].copy(), "JPEG"))
+    (tmp_path / "other.png").write_bytes(encode(np.asarray(scene(12)), "PNG"))
+    crop, banked, other = (str(tmp_path / n) for n in ("crop.jpg", "banked.png", "other.png"))
+    plain = runner.invoke(app, ["compare", "--json", crop, banked])
+    assert plain.exit_code == 1 and "keypoints" not in json.loads(plain.stdout)
+    found = runner.invoke(app, ["compare", "--json", "--keypoints", crop, banked])
+    out = json.loads(found.stdout)
+    assert found.exit_code == 0, found.output
+    assert out["match"] is True and out["reason"] == "keypoints"
+    assert out["distance"] > 31 and out["keypoints"]["inliers"] >= out["keypoints"]["min_inliers"]
+    unrelated = runner.invoke(app, ["compare", "--json", "--keypoints", crop, other])
+    out = json.loads(unrelated.stdout)
+    assert unrelated.exit_code == 1
+    assert out["keypoints"]["match"] is False and out["reason"] == "beyond_threshold"
+    human = runner.invoke(app, ["compare", "--keypoints", crop, banked])
+    assert "keypoints:" in human.stdout and "fit one placement of B" in human.stdout
+
+
+def test_compare_keypoints_needs_two_files() -> None:
+    a = "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22"
+    result = runner.invoke(app, ["compare", "--json", "--keypoints", a, a])
+    assert result.exit_code == 2
+    assert json.loads(result.stdout)["error"]["code"] == "invalid_input"

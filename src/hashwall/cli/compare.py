@@ -4,6 +4,10 @@
 video rule (:mod:`hashwall.hashing.video_match`): A is hashed at one frame a second as it is
 and mirrored, B at every frame (a bank is hashed densely so that an upload's samples find it
 whatever their phase).
+
+``compare A B --keypoints`` with two images also judges A as an upload against B as a banked
+photo by their keypoint codes (:mod:`hashwall.hashing.keypoints`): a crop, a turn with its
+corners cut, a caption or a screenshot of B that PDQ misses.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from rich.console import Console
 
 from hashwall.cli.hashing import hash_video_file
 from hashwall.cli.output import progress_bar
-from hashwall.errors import FileUnreadable, HashwallError, InvalidHash
+from hashwall.errors import FileUnreadable, HashwallError, InvalidHash, InvalidInput
 from hashwall.hashing.image import hash_file
 from hashwall.hashing.pdq import MIN_QUALITY, ORIENTATIONS, PdqHash
 from hashwall.hashing.video_match import (
@@ -62,6 +66,32 @@ def _operand(
         raise FileUnreadable(f"{text!r} is neither an existing file nor a 64-hex-digit PDQ hash")
     result = hash_file(path, fast=fast, orientations=True, settings=settings)
     return result.pdq, result.quality, result.orientations
+
+
+def _keypoint_match(a: str, b: str, settings: Settings) -> dict[str, object]:
+    """A (the upload) against B (the banked photo) by keypoint codes; both must be files."""
+    from hashwall.hashing.keypoints import (
+        MIN_INLIERS,
+        QUERY_BASE,
+        QUERY_LIMIT,
+        keypoints,
+        match_inliers,
+    )
+    from hashwall.media.decode import decode_image
+
+    pixels = []
+    for text in (a, b):
+        path = Path(text)
+        if not path.is_file():
+            raise InvalidInput(f"--keypoints compares two image files; {text!r} is not one")
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise FileUnreadable(f"cannot read {text!r}: {exc.strerror}") from exc
+        pixels.append(decode_image(data, settings).pixels)
+    upload = keypoints(pixels[0], limit=QUERY_LIMIT, base=QUERY_BASE)
+    inliers = match_inliers(upload, keypoints(pixels[1]))
+    return {"inliers": inliers, "min_inliers": MIN_INLIERS, "match": inliers >= MIN_INLIERS}
 
 
 def _both_videos(a: str, b: str, settings: Settings) -> bool:
@@ -157,6 +187,13 @@ def compare_command(
         float,
         typer.Option(min=0, help="Videos: seconds between B's hashed frames (0: every frame)."),
     ] = 0.0,
+    keypoints: Annotated[
+        bool,
+        typer.Option(
+            "--keypoints",
+            help="Images: also match A (an upload) against B (a banked photo) by keypoint codes.",
+        ),
+    ] = False,
 ) -> None:
     """Distance between two images or hashes, in the best of the 8 orientations; or whether
     video A (an upload) holds video B (a banked video).
@@ -167,6 +204,11 @@ def compare_command(
     the same order in both. --json prints match, reason, upload_frames_matched_pct,
     banked_frames_matched_pct, ordered_frames, mirrored and ranges (upload and banked, in
     seconds).
+
+    --keypoints (two image files): A also matches B when at least the keypoint rule's number of
+    A's keypoint codes, as it is or mirrored, fit one placement of B's (crops, turns, captions,
+    screenshots); --json adds keypoints: {inliers, min_inliers, match}, and the reason is
+    keypoints when only they match.
 
     Exit codes: 0 they match (distance within --threshold, both usable); 1 they do not match
     (beyond the threshold, or an image too featureless to match on: reason low_quality); 2 an
@@ -211,7 +253,15 @@ def compare_command(
     low = [q for q in (qa, qb) if q is not None and q < MIN_QUALITY]
     match = distance <= threshold and not low
     reason = "low_quality" if low else ("within_threshold" if match else "beyond_threshold")
-    out = {
+    by_keypoints: dict[str, object] | None = None
+    if keypoints:
+        try:
+            by_keypoints = _keypoint_match(a, b, settings)
+        except HashwallError as exc:
+            _fail(exc, json_out)
+        if by_keypoints["match"] and not match:
+            match, reason = True, "keypoints"
+    out: dict[str, object] = {
         "match": match,
         "distance": distance,
         "orientation": orientation,
@@ -221,6 +271,8 @@ def compare_command(
         "a": {"pdq": ha.hex, "quality": qa},
         "b": {"pdq": hb.hex, "quality": qb},
     }
+    if by_keypoints is not None:
+        out["keypoints"] = by_keypoints
     if json_out:
         sys.stdout.write(json.dumps(out) + "\n")
     else:
@@ -231,6 +283,11 @@ def compare_command(
         console.print(f"{verdict}: distance {distance}{where}, threshold {threshold}")
         if low:
             console.print(f"quality below {MIN_QUALITY}: too featureless to match on")
+        if by_keypoints is not None:
+            console.print(
+                f"keypoints: {by_keypoints['inliers']} of A's fit one placement of B "
+                f"({by_keypoints['min_inliers']} needed)"
+            )
     raise typer.Exit(COMPARE_MATCH if match else COMPARE_NO_MATCH)
 
 
