@@ -283,3 +283,48 @@ def test_a_batch_with_a_repeated_id_keeps_the_last() -> None:
     assert len(index) == 1
     assert index.candidates(a, min_hits=1) == []
     assert index.candidates(b) == [(7, 12)]
+
+
+@pytest.mark.parametrize("bits", [1, 4, 15, 16, 23, 24])
+def test_the_half_table_finds_every_key_within_one_bit(bits: int) -> None:
+    from hashwall.index.keypoints import _HalfTable
+
+    rng = np.random.default_rng(bits)
+    keys = rng.integers(0, 2**32, size=3000, dtype=np.uint64)
+    keys[:300] = keys[300:600]  # repeated keys
+    keys[600:700] = keys[700:800] ^ np.uint64(1 << int(rng.integers(32)))  # neighbours
+    keys[800:810] = [0, 1, 2**31, 2**32 - 1, 2**32 - 2, 255, 256, 2**24, 2**24 - 1, 2**8 + 1]
+    items = rng.integers(0, 500, size=keys.size, dtype=np.uint64)
+    table = _HalfTable.build(keys << np.uint64(32), items, bits=bits)
+    assert table.rest.dtype == (np.uint8 if bits >= 24 else np.uint16 if bits >= 16 else np.uint32)
+    probes = np.concatenate(
+        [
+            keys[rng.integers(0, keys.size, 200)] ^ np.uint64(1 << int(rng.integers(32))),
+            keys[rng.integers(0, keys.size, 100)],
+            rng.integers(0, 2**32, size=100, dtype=np.uint64),
+            np.array([0, 2**32 - 1], dtype=np.uint64),
+        ]
+    ).astype(np.uint32)
+    owners, found = table.probe(probes)
+    got = sorted(zip(owners.tolist(), found.tolist(), strict=True))
+    near = np.bitwise_count(probes.astype(np.uint64)[:, None] ^ keys[None, :]) <= 1
+    q, k = np.nonzero(near)
+    assert got == sorted(zip(q.tolist(), items[k].tolist(), strict=True))
+    assert len(got) > 300
+
+
+def test_the_bench_runs_at_a_tiny_size() -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from hashwall.cli.main import app
+
+    args = ["bench", "keypoints", "--n", "300", "--queries", "5", "--json"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["n"] == 300 and doc["data"] == "random"
+    assert 80 < doc["codes_per_item"] < 90 and doc["bytes_per_item"] > 83 * 26
+    assert doc["misses"]["checks"] == 5 and doc["misses"]["codes_per_check"] == 186
+    assert doc["copies"] and all(r["first"] and r["inliers"] >= MIN_INLIERS for r in doc["copies"])

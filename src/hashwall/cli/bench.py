@@ -251,3 +251,36 @@ def bench_feed(
             json_out=json_out,
         )
     )
+
+
+@bench_app.command("keypoints")
+def bench_keypoints(
+    n: Annotated[int, typer.Option("--n", min=1, help="Items (photos) in the bank.")] = 1_000_000,
+    queries: Annotated[int, typer.Option(min=1, help="Checks that match nothing.")] = 500,
+    data: Annotated[
+        str, typer.Option(help="random | photos (codes of real photos' keypoints, with noise).")
+    ] = "random",
+    photos: Annotated[
+        Path | None, typer.Option(help="Photos whose keypoints seed --data photos.")
+    ] = None,
+    noise: Annotated[
+        int, typer.Option(min=0, max=64, help="--data photos: flip 0 to this many bits a code.")
+    ] = 3,
+    seed: Annotated[int, typer.Option(help="Seed of the generated data.")] = 0,
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """The keypoint index at N items of 83 codes: build, bytes per item, candidate stage and
+    search time per check (p50/p99), candidates per check, and copies of banked pictures."""
+    from hashwall.bench.keypoints import DEFAULT_PHOTOS, run_keypoint_bench
+
+    raise typer.Exit(
+        run_keypoint_bench(
+            n=n,
+            queries=queries,
+            data=data,
+            photos=photos or DEFAULT_PHOTOS,
+            noise=noise,
+            seed=seed,
+            json_out=json_out,
+        )
+    )

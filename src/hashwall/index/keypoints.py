@@ -7,7 +7,7 @@ code (as :func:`~hashwall.hashing.keypoints.match_inliers` does for one photo) c
 1. **Candidates.** A pair of codes is a *hit* when their low 32-bit halves differ in at most
    one bit, or their high halves do (so every pair within 3 bits is a hit). Each half of each
    upload code, as it is and mirrored, gives 33 probe values (itself and its 32 one-bit
-   flips), looked up by binary search in a sorted array of that half of every banked code.
+   flips), looked up in a bucketed sorted table of that half of every banked code.
    An item's *hits* are the upload's codes that hit any of its codes, counted for the upload
    as it is and for it mirrored, the larger of the two; an item with at least ``min_hits``
    is a candidate.
@@ -17,11 +17,18 @@ code (as :func:`~hashwall.hashing.keypoints.match_inliers` does for one photo) c
 Layout (:class:`_Segment`): an item's keypoints are contiguous, in item order, so that
 verification reads one slice: ``codes`` (uint64, 8 bytes) and ``geometry`` (x, y, scale, angle
 as uint16, quantised as :meth:`Keypoints.to_bytes` does: 8 bytes), ``offsets`` per item. For
-each half, a sorted ``uint32`` key array and the item position of each key (``uint32``): 16
-bytes. **32 bytes per code** (~2.7 kB per banked photo), plus 24 bytes per item (id, offset,
-the id lookup). Putting the item position beside each sorted key (instead of a permutation
-into the codes) costs the same 4 bytes and saves a lookup per hit: the candidate stage never
-reads the codes or the geometry.
+each half, a table (:class:`_HalfTable`) of the codes sorted by that half: the top ``bits`` of
+the half pick a bucket (``starts``, uint32, ~4 codes a bucket, at most 2^24 buckets), and each
+code keeps the half's other bits (1 byte from 2^25 codes on, 2 below) and its item's position
+(uint32): 5 bytes, and the bucket bounds. **26 bytes per code from 2^25 codes on** (the bounds
+add 1.6 bytes a code at 1M photos, 0.5 at 3M), 28 below, ~2.2 kB per banked photo; plus 33
+bytes per item (id, offset, the id lookup, the tombstone). The item position beside each sorted
+entry (not a permutation into the codes) saves a lookup per hit: the candidate stage reads
+neither the codes nor the geometry.
+
+A plain sorted ``uint32`` key array per half with ``np.searchsorted`` (binary search) cost 32
+bytes a code and 13.4 ms per check at 1,000,000 random items; the bucket table reads one pair
+of bounds per probe instead of ~27 levels of a binary search (``docs/benchmarks.md``).
 
 Mutations: the main segment is immutable; adds go to a small delta segment (rebuilt on each
 add, merged into the main one past a size), removals to per-item tombstones (an item is
@@ -35,6 +42,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -45,8 +53,6 @@ IdArray = npt.NDArray[np.int64]
 CodeArray = npt.NDArray[np.uint64]
 GeometryArray = npt.NDArray[np.uint16]
 
-#: Bytes one banked code costs in the index (code, geometry, two sorted keys and their items).
-BYTES_PER_CODE = 32
 #: Codes a delta segment holds at most before it is merged into the main one (at least).
 DELTA_MIN_CODES = 1 << 16
 
@@ -88,17 +94,85 @@ def rebuild(codes: CodeArray, geometry: GeometryArray) -> Keypoints:
     )
 
 
-def _sorted_half(
-    half: CodeArray, item_of_code: CodeArray
-) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32]]:
-    """One half's keys (``half`` holds them in its high 32 bits) sorted, and their items: one
-    sort of ``key << 32 | item`` (ties in item order)."""
-    packed = half | item_of_code
-    del half
-    packed.sort()
-    keys = (packed >> _32).astype(np.uint32)
-    items = (packed & _LOW).astype(np.uint32)
-    return keys, items
+def _rest_dtype(bits: int) -> type[np.unsignedinteger[Any]]:
+    """The smallest unsigned type of the ``32 - bits`` bits of a key below its bucket."""
+    return np.uint8 if bits >= 24 else np.uint16 if bits >= 16 else np.uint32
+
+
+@dataclass(frozen=True, slots=True)
+class _HalfTable:
+    """One half (low or high 32 bits) of every code of a segment, sorted, as a bucketed
+    table: the top ``bits`` of a key pick its bucket, ``starts[b]:starts[b + 1]`` (uint32)
+    the bucket's entries; each entry keeps the key's other bits (``rest``: 1 byte at 24
+    bits) and its item's position (uint32)."""
+
+    bits: int
+    starts: npt.NDArray[np.uint32]
+    rest: npt.NDArray[np.unsignedinteger[Any]]
+    items: npt.NDArray[np.uint32]
+
+    @classmethod
+    def build(cls, half: CodeArray, item_of_code: CodeArray, bits: int | None = None) -> _HalfTable:
+        """``half`` holds the keys in its high 32 bits (it is consumed): one sort of
+        ``key << 32 | item`` (ties in item order), then the buckets counted. ``bits``:
+        :func:`_table_bits` unless given (1 to 24)."""
+        n = int(half.size)
+        if n >= 1 << 32:
+            raise ValueError("a segment holds fewer than 2**32 codes")
+        bits = _table_bits(n) if bits is None else bits
+        packed = half
+        packed |= item_of_code
+        packed.sort()
+        words = packed.view(np.uint32).reshape(-1, 2)  # no 64-bit temporaries
+        lo_word, hi_word = (0, 1) if np.little_endian else (1, 0)
+        items = np.ascontiguousarray(words[:, lo_word])
+        keys = words[:, hi_word]
+        shift = np.uint32(32 - bits)
+        counts = np.zeros(1 << bits, dtype=np.int64)
+        step = 1 << 24
+        for at in range(0, n, step):  # in chunks: bincount casts to intp
+            counts += np.bincount(keys[at : at + step] >> shift, minlength=1 << bits)
+        starts = np.zeros((1 << bits) + 1, dtype=np.uint32)
+        np.cumsum(counts, out=starts[1:], dtype=np.uint32)
+        del counts
+        mask = np.uint32((1 << (32 - bits)) - 1)
+        rest = (keys & mask).astype(_rest_dtype(bits))
+        return cls(bits, starts, rest, items)
+
+    @classmethod
+    def empty(cls) -> _HalfTable:
+        return cls(0, np.zeros(2, np.uint32), np.zeros(0, np.uint32), np.zeros(0, np.uint32))
+
+    def nbytes(self) -> int:
+        return int(self.starts.nbytes + self.rest.nbytes + self.items.nbytes)
+
+    def probe(
+        self, halves: npt.NDArray[np.uint32]
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint32]]:
+        """Every ``(query code, item position)`` whose half is within one bit of
+        ``halves[q]``: the 33 probe values of each half (itself and its one-bit flips), the
+        entries of their buckets, those whose ``rest`` is the value's."""
+        if not self.items.size or not halves.size:
+            return np.zeros(0, np.int64), np.zeros(0, np.uint32)
+        values = (halves[:, None] ^ _FLIPS[None, :]).ravel()
+        bucket = (values >> np.uint32(32 - self.bits)).astype(np.intp)
+        first = self.starts[bucket].astype(np.int64)
+        lens = self.starts[bucket + 1].astype(np.int64) - first
+        total = int(lens.sum())
+        if not total:
+            return np.zeros(0, np.int64), np.zeros(0, np.uint32)
+        probe_of = np.repeat(np.arange(values.size), lens)
+        pos = np.repeat(first - np.cumsum(lens) + lens, lens) + np.arange(total)
+        mask = np.uint32((1 << (32 - self.bits)) - 1)
+        want = (values & mask).astype(self.rest.dtype)
+        same = self.rest[pos] == want[probe_of]
+        return probe_of[same] // _FLIPS.size, self.items[pos[same]]
+
+
+def _table_bits(codes: int) -> int:
+    """Bucket bits of a half table of ``codes`` entries: ~4 entries a bucket (so a probe
+    reads a few bytes past its bucket's bounds), 24 at most (the rest then fits a byte)."""
+    return max(4, min(24, (max(codes, 1) - 1).bit_length() - 2))
 
 
 def _gather(
@@ -122,11 +196,10 @@ class _Segment:
     offsets: npt.NDArray[np.int64]  # items + 1: item i's codes are offsets[i]:offsets[i+1]
     codes: CodeArray
     geometry: GeometryArray
-    low_keys: npt.NDArray[np.uint32]  # sorted low halves of the codes
-    low_items: npt.NDArray[np.uint32]  # the item position of each
-    high_keys: npt.NDArray[np.uint32]
-    high_items: npt.NDArray[np.uint32]
-    id_order: npt.NDArray[np.int64]  # positions of the items in id order
+    low: _HalfTable  # the low halves of the codes
+    high: _HalfTable  # the high halves
+    sorted_ids: IdArray  # the ids in ascending order
+    id_order: npt.NDArray[np.int64]  # and the position of each
 
     @classmethod
     def build(
@@ -137,33 +210,31 @@ class _Segment:
         offsets = np.zeros(ids.size + 1, dtype=np.int64)
         np.cumsum(counts, out=offsets[1:])
         item_of_code = np.repeat(np.arange(ids.size, dtype=np.uint64), counts)
-        low_keys, low_items = _sorted_half(codes << _32, item_of_code)
-        high_keys, high_items = _sorted_half(codes & _HIGH, item_of_code)
+        low = _HalfTable.build(codes << _32, item_of_code)
+        high = _HalfTable.build(codes & _HIGH, item_of_code)
         del item_of_code
+        order = np.argsort(ids, kind="stable")
         return cls(
             ids,
             offsets,
             codes,
             geometry,
-            low_keys,
-            low_items,
-            high_keys,
-            high_items,
-            np.argsort(ids, kind="stable"),
+            low,
+            high,
+            ids[order],
+            order,
         )
 
     @classmethod
     def empty(cls) -> _Segment:
-        u32 = np.zeros(0, np.uint32)
         return cls(
             np.zeros(0, np.int64),
             np.zeros(1, np.int64),
             np.zeros(0, np.uint64),
             np.zeros((0, 4), np.uint16),
-            u32,
-            u32,
-            u32,
-            u32,
+            _HalfTable.empty(),
+            _HalfTable.empty(),
+            np.zeros(0, np.int64),
             np.zeros(0, np.int64),
         )
 
@@ -172,29 +243,16 @@ class _Segment:
         return int(self.ids.size)
 
     def nbytes(self) -> int:
-        return sum(
-            int(a.nbytes)
-            for a in (
-                self.ids,
-                self.offsets,
-                self.codes,
-                self.geometry,
-                self.low_keys,
-                self.low_items,
-                self.high_keys,
-                self.high_items,
-                self.id_order,
-            )
-        )
+        arrays = (self.ids, self.offsets, self.codes, self.geometry, self.sorted_ids, self.id_order)
+        return sum(int(a.nbytes) for a in arrays) + self.low.nbytes() + self.high.nbytes()
 
     def positions(self, ids: IdArray) -> npt.NDArray[np.int64]:
         """The positions of those of ``ids`` this segment holds (a segment is built from
         distinct ids and never changes, so each id is at one position at most)."""
         if not self.items or not ids.size:
             return np.zeros(0, np.int64)
-        sorted_ids = self.ids[self.id_order]
-        at = np.minimum(np.asarray(np.searchsorted(sorted_ids, ids)), self.items - 1)
-        out: npt.NDArray[np.int64] = self.id_order[at[sorted_ids[at] == ids]]
+        at = np.minimum(np.asarray(np.searchsorted(self.sorted_ids, ids)), self.items - 1)
+        out: npt.NDArray[np.int64] = self.id_order[at[self.sorted_ids[at] == ids]]
         return out
 
     def gather(
@@ -242,50 +300,14 @@ class _Part:
         return int(s.codes.size - (np.diff(s.offsets)[self.dead]).sum())
 
 
-def _probe(
-    keys: npt.NDArray[np.uint32],
-    items: npt.NDArray[np.uint32],
-    halves: npt.NDArray[np.uint32],
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint32]]:
-    """Every ``(query code, item position)`` whose half is within one bit of ``halves[q]``:
-    the 33 probe values of each half, deduplicated and sorted (numpy's binary search starts
-    from the previous answer when its needles ascend), then one binary search each; the few
-    found get the end of their run by a second search."""
-    if not keys.size or not halves.size:
-        return np.zeros(0, np.int64), np.zeros(0, np.uint32)
-    probes = (halves[:, None] ^ _FLIPS[None, :]).ravel()
-    values, inverse = np.unique(probes, return_inverse=True)
-    start = np.asarray(np.searchsorted(keys, values), dtype=np.int64)
-    found = np.flatnonzero(start < keys.size)
-    found = found[keys[start[found]] == values[found]]
-    if not found.size:
-        return np.zeros(0, np.int64), np.zeros(0, np.uint32)
-    end = np.asarray(np.searchsorted(keys, values[found], side="right"), dtype=np.int64)
-    # back to the probes (a value may be probed by several query codes)
-    run_start = np.full(values.size, -1, dtype=np.int64)
-    run_len = np.zeros(values.size, dtype=np.int64)
-    run_start[found] = start[found]
-    run_len[found] = end - start[found]
-    lens = run_len[inverse]
-    hit = np.flatnonzero(lens)
-    lens = lens[hit]
-    starts = run_start[inverse][hit]
-    total = int(lens.sum())
-    pos = np.repeat(starts - np.cumsum(lens) + lens, lens) + np.arange(total)
-    owners = np.repeat(hit // _FLIPS.size, lens)
-    return owners, items[pos]
-
-
 def _hits(
     segment: _Segment, codes: CodeArray
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
     """``(item positions, hits)`` of the items of ``segment`` with at least one hit from
     ``codes`` (the upload's codes, then the same mirrored: ``2 * n`` of them)."""
     n = codes.size // 2
-    lo_own, lo_items = _probe(segment.low_keys, segment.low_items, (codes & _LOW).astype(np.uint32))
-    hi_own, hi_items = _probe(
-        segment.high_keys, segment.high_items, (codes >> _32).astype(np.uint32)
-    )
+    lo_own, lo_items = segment.low.probe((codes & _LOW).astype(np.uint32))
+    hi_own, hi_items = segment.high.probe((codes >> _32).astype(np.uint32))
     owners = np.concatenate([lo_own, hi_own])
     if not owners.size:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
