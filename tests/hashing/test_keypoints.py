@@ -13,13 +13,13 @@ from PIL import Image, ImageDraw, ImageOps
 from hashwall.hashing.keypoints import (
     MIN_INLIERS,
     MIRROR_MASK,
-    QUERY_BASE,
-    QUERY_LIMIT,
     RECORD_BYTES,
     Keypoints,
     code_distances,
     keypoints,
     match_inliers,
+    upload_keypoints,
+    working_side,
 )
 
 from support import scene
@@ -37,7 +37,7 @@ def banked(img: Image.Image) -> Keypoints:
 
 
 def upload(img: Image.Image) -> Keypoints:
-    return keypoints(jpeg(img), limit=QUERY_LIMIT, base=QUERY_BASE)
+    return upload_keypoints(jpeg(img))
 
 
 def _crop(img: Image.Image, keep: float, dx: float, dy: float) -> Image.Image:
@@ -168,3 +168,18 @@ def test_a_second_shot_of_a_scene_with_depth_is_not_a_copy() -> None:
     assert match_inliers(upload(_crop(first, 0.85, 0.2, 0.5)), banked(first)) >= MIN_INLIERS
     second = _two_layers(90, 120)  # the background moved 30 pixels, the foreground 60
     assert match_inliers(upload(second), banked(first)) < MIN_INLIERS
+
+
+@pytest.mark.parametrize(
+    ("height", "width", "min_short", "side"),
+    [
+        (480, 640, 384, 512),  # 4:3: the base is enough
+        (1280, 720, 384, 683),  # a phone screenshot: its width kept at 384 at least
+        (100, 4000, 384, 1024),  # a strip: at most twice the base
+        (1280, 720, None, 512),  # banking: the base
+    ],
+)
+def test_the_working_side_keeps_the_short_side_of_an_upload(
+    height: int, width: int, min_short: int | None, side: int
+) -> None:
+    assert working_side(height, width, 512, min_short) == side

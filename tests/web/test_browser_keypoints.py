@@ -36,12 +36,11 @@ from hashwall.hashing.keypoints import (
     BANK_BASE,
     BANK_LIMIT,
     MIN_INLIERS,
-    QUERY_BASE,
-    QUERY_LIMIT,
     Keypoints,
     code_distances,
     keypoints,
     match_inliers,
+    upload_keypoints,
 )
 from live_server import Served
 
@@ -166,7 +165,7 @@ def agreement(name: str, rgb: RGB, records: bytes) -> Agreement:
         bits = np.where(gap < 0.002, code_distances(got.codes, want.codes), 65)
         best = bits.min(axis=1)
         same, near = float((best == 0).mean()), float((best <= 4).mean())
-    query = keypoints(jpeg_copy(rgb), limit=QUERY_LIMIT, base=QUERY_BASE)
+    query = upload_keypoints(jpeg_copy(rgb))
     return Agreement(
         name=name,
         count=len(got),

@@ -72,10 +72,9 @@ def _keypoint_match(a: str, b: str, settings: Settings) -> dict[str, object]:
     """A (the upload) against B (the banked photo) by keypoint codes; both must be files."""
     from hashwall.hashing.keypoints import (
         MIN_INLIERS,
-        QUERY_BASE,
-        QUERY_LIMIT,
         keypoints,
         match_inliers,
+        upload_keypoints,
     )
     from hashwall.media.decode import decode_image
 
@@ -89,7 +88,7 @@ def _keypoint_match(a: str, b: str, settings: Settings) -> dict[str, object]:
         except OSError as exc:
             raise FileUnreadable(f"cannot read {text!r}: {exc.strerror}") from exc
         pixels.append(decode_image(data, settings).pixels)
-    upload = keypoints(pixels[0], limit=QUERY_LIMIT, base=QUERY_BASE)
+    upload = upload_keypoints(pixels[0])
     inliers = match_inliers(upload, keypoints(pixels[1]))
     return {"inliers": inliers, "min_inliers": MIN_INLIERS, "match": inliers >= MIN_INLIERS}
 

@@ -28,12 +28,7 @@ import numpy as np
 from hashwall.eval.runner import list_images, pick
 from hashwall.hashing.contentbox import candidates, region_hashes
 from hashwall.hashing.fast import FAST_DRAFT_MIN_SIDE, pdq_fast
-from hashwall.hashing.keypoints import (
-    QUERY_BASE,
-    QUERY_DRAFT_MIN_SIDE,
-    QUERY_LIMIT,
-    keypoints,
-)
+from hashwall.hashing.keypoints import QUERY_DRAFT_MIN_SIDE, keypoints, upload_keypoints
 from hashwall.hashing.pdq import MIN_QUALITY
 from hashwall.media.decode import decode_image
 from hashwall.settings import Settings
@@ -70,8 +65,8 @@ def measure(paths: list[Path]) -> dict[str, Any]:
         counts.append(len(candidates(image.pixels, size)))
         data = path.read_bytes()
         pixels = decode_image(data, settings, draft_min_side=QUERY_DRAFT_MIN_SIDE).pixels
-        kp_ms.append(_ms(partial(keypoints, pixels, limit=QUERY_LIMIT, base=QUERY_BASE)))
-        kp_counts.append(len(keypoints(pixels, limit=QUERY_LIMIT, base=QUERY_BASE)))
+        kp_ms.append(_ms(partial(upload_keypoints, pixels)))
+        kp_counts.append(len(upload_keypoints(pixels)))
         kp_bank_ms.append(_ms(partial(keypoints, decode_image(data, settings).pixels)))
 
     def pct(values: list[float]) -> dict[str, float]:

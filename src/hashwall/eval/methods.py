@@ -436,9 +436,9 @@ class KeypointsMethod(HashwallMethod):
         return self._codes, self._owner
 
     def query(self, prepared: Prepared) -> _KeypointsQuery:  # type: ignore[override]
-        from hashwall.hashing.keypoints import QUERY_BASE, QUERY_LIMIT, keypoints
+        from hashwall.hashing.keypoints import upload_keypoints
 
-        found = keypoints(prepared.image.pixels, limit=QUERY_LIMIT, base=QUERY_BASE)
+        found = upload_keypoints(prepared.image.pixels)
         return _KeypointsQuery(super().query(prepared), found)
 
     def _inliers(self, query: _KeypointsQuery) -> dict[int, int]:

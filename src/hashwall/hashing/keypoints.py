@@ -52,6 +52,9 @@ BANK_BASE = 512
 QUERY_BASE = 512
 #: An upload is decoded (JPEG at a reduced scale) no smaller than this on its shorter side.
 QUERY_DRAFT_MIN_SIDE = 256
+#: An upload's shorter side is worked on at this many pixels at least (up to twice
+#: QUERY_BASE on the longer side).
+QUERY_MIN_SHORT = 384
 #: Keypoints kept per banked photo, and per upload.
 BANK_LIMIT = 64
 QUERY_LIMIT = 160
@@ -171,6 +174,16 @@ class Keypoints:
         )
 
 
+def working_side(height: int, width: int, base: int, min_short: int | None) -> int:
+    """The longer side of the working picture: ``base``, or more so that the shorter side is
+    at least ``min_short`` (a tall phone screenshot shows its photo across the short side),
+    up to twice ``base``."""
+    longer, shorter = max(height, width), max(1, min(height, width))
+    if min_short is None:
+        return base
+    return min(max(base, math.ceil(min_short * longer / shorter)), 2 * base)
+
+
 def _luminance(pixels: npt.NDArray[Any], base: int) -> FloatArray:
     if pixels.ndim == 3:
         rgb = pixels[..., :3].astype(np.float32)
@@ -188,13 +201,18 @@ def _luminance(pixels: npt.NDArray[Any], base: int) -> FloatArray:
 
 
 def keypoints(
-    pixels: npt.NDArray[Any], *, limit: int = BANK_LIMIT, base: int = BANK_BASE
+    pixels: npt.NDArray[Any],
+    *,
+    limit: int = BANK_LIMIT,
+    base: int = BANK_BASE,
+    min_short: int | None = None,
 ) -> Keypoints:
     """The keypoints of an RGB (or grey) picture: the ``limit`` strongest, each with as many
-    orientations as it has peaks (at most two)."""
+    orientations as it has peaks (at most two). The picture is worked on with its longer side
+    at ``base`` pixels, or more when ``min_short`` asks for it (:func:`working_side`)."""
     kern = _kernels()
     h0, w0 = pixels.shape[:2]
-    img = _luminance(pixels, base)
+    img = _luminance(pixels, working_side(h0, w0, base, min_short))
     k = 2.0 ** (1.0 / LEVELS_PER_OCTAVE)
     sigmas = [SIGMA0 * k**i for i in range(LEVELS_PER_OCTAVE + 3)]
     octave_base = kern.blur(img, _gaussian(SIGMA0))
@@ -250,6 +268,13 @@ def keypoints(
         np.asarray(angles, dtype=np.float32),
         np.asarray(codes, dtype=np.uint64),
     )
+
+
+def upload_keypoints(pixels: npt.NDArray[Any]) -> Keypoints:
+    """The keypoints a check computes for an upload (:data:`QUERY_BASE`,
+    :data:`QUERY_MIN_SHORT`, :data:`QUERY_LIMIT`); a banked photo's are
+    ``keypoints(pixels)``."""
+    return keypoints(pixels, limit=QUERY_LIMIT, base=QUERY_BASE, min_short=QUERY_MIN_SHORT)
 
 
 def _select(rows: npt.NDArray[np.float64], limit: int) -> npt.NDArray[np.intp]:
