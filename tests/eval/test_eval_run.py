@@ -117,6 +117,7 @@ def test_the_report_details_and_plots_are_written(run: dict[str, Any]) -> None:
     assert sum(keypoints["true_score_hist"]) == 4 * len(SUITE)
     assert "false_score_hist" not in details["methods"]["hashwall"]
     assert "## keypoints: inliers per pair" in report
+    assert "| group | at least 5 | at least 8 | at least 12 |" in report
     pytest.importorskip("matplotlib")
     for name in ("recall.png", "distances.png"):
         with Image.open(out / name) as png:

@@ -183,6 +183,11 @@ def markdown(run: EvalRun) -> tuple[str, str]:
     return "\n".join(parts), short
 
 
+#: Inlier levels whose recall the report gives per group (see docs/accuracy.md for which
+#: level a bank of a given size needs).
+SCORE_LEVELS = (5, 8, 12)
+
+
 def _scores_markdown(run: EvalRun, names: list[str]) -> list[str]:
     """Histograms of the second measure (keypoint inliers) of methods that have one: how many
     pairs reached each count, distractor pairs beside transformed copies."""
@@ -219,6 +224,22 @@ def _scores_markdown(run: EvalRun, names: list[str]) -> list[str]:
             "",
             _table(["inliers", "distractor pairs", "transformed copies"], rows),
         ]
+        by_group: dict[str, list[int]] = {}
+        for name, scores in t.true_scores_by_transform.items():
+            by_group.setdefault(SUITE[name].group, []).extend(scores)
+        if by_group:
+            heads = [f"at least {k}" for k in SCORE_LEVELS]
+            group_rows = [
+                [g, *(f"{np.mean(np.asarray(v) >= k):.2f}" for k in SCORE_LEVELS)]
+                for g, v in by_group.items()
+            ]
+            parts += [
+                "",
+                "Share of each group's copies whose inliers alone reach a level (a bigger "
+                "bank needs a higher level to keep its false matches as rare):",
+                "",
+                _table(["group", *heads], group_rows),
+            ]
     return parts
 
 

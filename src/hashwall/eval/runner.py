@@ -61,6 +61,7 @@ class Tally:
     #: Histograms of a method's second measure (``Method.scores``), where it has one.
     true_score_hist: np.ndarray = field(default_factory=lambda: np.zeros(SCORE_BINS, np.int64))
     false_score_hist: np.ndarray = field(default_factory=lambda: np.zeros(SCORE_BINS, np.int64))
+    true_scores_by_transform: dict[str, list[int]] = field(default_factory=dict)
     true_by_transform: dict[str, list[int]] = field(default_factory=dict)
     values: int = 0
     nbytes: int = 0
@@ -212,6 +213,7 @@ def _absorb(run: EvalRun, result: dict[str, Any]) -> None:
             t.cross_matches += sum(1 for i in matches if i != index)
             if "own_score" in row:
                 t.true_score_hist[min(row["own_score"], SCORE_BINS - 1)] += 1
+                t.true_scores_by_transform.setdefault(name, []).append(row["own_score"])
             if row["own"] >= 0:
                 t.true_hist[min(row["own"], HIST_BINS - 1)] += 1
                 t.true_by_transform.setdefault(name, []).append(row["own"])
