@@ -328,3 +328,4 @@ def test_the_bench_runs_at_a_tiny_size() -> None:
     assert 80 < doc["codes_per_item"] < 90 and doc["bytes_per_item"] > 83 * 26
     assert doc["misses"]["checks"] == 5 and doc["misses"]["codes_per_check"] == 186
     assert doc["copies"] and all(r["first"] and r["inliers"] >= MIN_INLIERS for r in doc["copies"])
+    assert all(r["hits"] >= 2 for r in doc["copies"])

@@ -16,10 +16,15 @@ Measured, one thread (the process is pinned to nothing; the machine may be share
   as it is and mirrored: the candidate stage's wall and thread-CPU time (p50, p99), the
   candidates per check, and the time of the whole ``search`` (candidates then verification);
 * per check that matches: uploads that are copies (cropped, mirrored, turned, screenshot-like)
-  of a banked picture: ``search`` time, the inliers it found and whether the picture came first.
+  of a banked picture: the candidates, the picture's hits, ``search`` time, the inliers it
+  found and whether the picture came first.
 
 ``--json`` prints one object: ``{"n", "data", "noise", "codes_per_item", "build_s",
-"bytes_per_item", "bytes_per_code", "peak_rss_bytes", "misses": {...}, "copies": [...]}``.
+"bytes_per_item", "bytes_per_code", "index_bytes", "peak_rss_bytes", "misses": {"checks",
+"codes_per_check", "candidates_p50_ms", "candidates_p99_ms", "candidates_cpu_p50_ms",
+"candidates_cpu_p99_ms", "search_p50_ms", "search_p99_ms", "matched_per_check_mean",
+"candidates_per_check_mean", "candidates_per_check_max"}, "copies": [{"picture", "copy",
+"codes", "candidates", "hits", "search_ms", "inliers", "first"}]}``.
 """
 
 from __future__ import annotations
@@ -159,23 +164,34 @@ def _flip_bits(rng: np.random.Generator, codes: npt.NDArray[np.uint64], most: in
 
 
 def make_bank(
-    n: int, rng: np.random.Generator, pool: list[Any] | None, noise: int
+    first: list[Any], n: int, rng: np.random.Generator, pool: list[Any] | None, noise: int
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint64], npt.NDArray[np.uint16]]:
-    """``(counts, codes, geometry)`` of ``n`` synthetic items of :data:`CODES_PER_ITEM` codes."""
+    """``(counts, codes, geometry)`` of the keypoint sets ``first``, then ``n`` synthetic
+    items of :data:`CODES_PER_ITEM` codes (written in chunks into the arrays the index keeps,
+    so that the bank is never held twice)."""
     from hashwall.index.keypoints import quantise
 
-    m = n * CODES_PER_ITEM
-    counts = np.full(n, CODES_PER_ITEM, dtype=np.int64)
-    if pool is None:
-        codes = rng.integers(0, 2**64, size=m, dtype=np.uint64)
-        geometry = rng.integers(0, 1 << 16, size=(m, 4), dtype=np.uint16)
-        return counts, codes, geometry
-    _, pool_codes, pool_geometry = quantise(pool)
-    pick = rng.integers(0, pool_codes.size, size=m)
-    codes = pool_codes[pick]
-    geometry = pool_geometry[pick]
-    del pick
-    _flip_bits(rng, codes, noise)
+    c0, k0, g0 = quantise(first)
+    counts = np.concatenate([c0, np.full(n, CODES_PER_ITEM, dtype=np.int64)])
+    total = int(counts.sum())
+    codes = np.empty(total, dtype=np.uint64)
+    geometry = np.empty((total, 4), dtype=np.uint16)
+    codes[: k0.size] = k0
+    geometry[: k0.size] = g0
+    if pool is not None:
+        _, pool_codes, pool_geometry = quantise(pool)
+    step = 1 << 22
+    for at in range(k0.size, total, step):
+        end = min(at + step, total)
+        if pool is None:
+            codes[at:end] = rng.integers(0, 2**64, size=end - at, dtype=np.uint64)
+            geometry[at:end] = rng.integers(0, 1 << 16, size=(end - at, 4), dtype=np.uint16)
+        else:
+            pick = rng.integers(0, pool_codes.size, size=end - at)
+            chunk = pool_codes[pick]
+            _flip_bits(rng, chunk, noise)
+            codes[at:end] = chunk
+            geometry[at:end] = pool_geometry[pick]
     return counts, codes, geometry
 
 
@@ -209,7 +225,7 @@ def run_keypoint_bench(
 ) -> int:
     """Run the benchmark; print the numbers (or one JSON object). Exit code."""
     from hashwall.hashing.keypoints import keypoints
-    from hashwall.index.keypoints import KeypointIndex, quantise
+    from hashwall.index.keypoints import KeypointIndex
 
     if data not in ("random", "photos"):
         print(f"error: --data must be random or photos, got {data!r}", file=sys.stderr)
@@ -242,11 +258,7 @@ def run_keypoint_bench(
     ]
     k = min(len(originals), n)
     say(f"generating {n:,} items ({data})")
-    counts, codes, geometry = make_bank(n - k, rng, pool, noise)
-    c0, k0, g0 = quantise(originals[:k])
-    counts = np.concatenate([c0, counts])
-    codes = np.concatenate([k0, codes])
-    geometry = np.concatenate([g0, geometry])
+    counts, codes, geometry = make_bank(originals[:k], n - k, rng, pool, noise)
     ids = np.arange(n, dtype=np.int64)
     index = KeypointIndex()
     say("building")
@@ -263,6 +275,7 @@ def run_keypoint_bench(
     cand_wall: list[float] = []
     cand_cpu: list[float] = []
     search_wall: list[float] = []
+    n_matched: list[int] = []
     n_cands: list[int] = []
     n_codes_q: list[int] = []
     checks = [
@@ -277,8 +290,9 @@ def run_keypoint_bench(
         n_codes_q.append(len(q))
     for q in checks:  # apart: right after its candidate stage, a search would find it cached
         t = time.perf_counter_ns()
-        index.search(q)
+        matched = index.search(q)
         search_wall.append((time.perf_counter_ns() - t) / 1e6)
+        n_matched.append(len(matched))
     say("checks that are copies of banked pictures")
     copy_rows = []
     for p_index, name, q in copies:
@@ -292,7 +306,8 @@ def run_keypoint_bench(
                 "picture": p_index,
                 "copy": name,
                 "codes": len(q),
-                "candidates": len(index.candidates(q)),
+                "candidates": len(cands := index.candidates(q)),
+                "hits": dict(cands).get(p_index, 0),
                 "search_ms": ms,
                 "inliers": dict(found).get(p_index, 0),
                 "first": bool(found) and found[0][0] == p_index,
@@ -318,6 +333,7 @@ def run_keypoint_bench(
             "candidates_cpu_p99_ms": _pct(cand_cpu, 99),
             "search_p50_ms": _pct(search_wall, 50),
             "search_p99_ms": _pct(search_wall, 99),
+            "matched_per_check_mean": float(np.mean(n_matched)) if n_matched else 0.0,
             "candidates_per_check_mean": float(np.mean(n_cands)) if n_cands else 0.0,
             "candidates_per_check_max": int(max(n_cands)) if n_cands else 0,
         },
@@ -342,10 +358,14 @@ def run_keypoint_bench(
         f"{m['candidates_per_check_max']}; search p50 {m['search_p50_ms']:.2f} ms, p99 "
         f"{m['search_p99_ms']:.2f} ms"
     )
-    print("copies of banked pictures: picture, copy, codes, candidates, search ms, inliers, first")
+    print(f"  items matched (verified) per check: mean {m['matched_per_check_mean']:.3f}")
+    print(
+        "copies of banked pictures: picture, copy, codes, candidates, its hits, search ms, "
+        "inliers, first"
+    )
     for r in copy_rows:
         print(
-            f"  {r['picture']}  {r['copy']:<17} {r['codes']:>4} {r['candidates']:>5} "
-            f"{r['search_ms']:>8.2f} {r['inliers']:>4}  {r['first']}"
+            f"  {r['picture']}  {r['copy']:<17} {r['codes']:>4} {r['candidates']:>6} "
+            f"{r['hits']:>4} {r['search_ms']:>9.2f} {r['inliers']:>4}  {r['first']}"
         )
     return 0

@@ -112,7 +112,12 @@ class _HalfTable:
     items: npt.NDArray[np.uint32]
 
     @classmethod
-    def build(cls, half: CodeArray, item_of_code: CodeArray, bits: int | None = None) -> _HalfTable:
+    def build(
+        cls,
+        half: CodeArray,
+        item_of_code: npt.NDArray[np.unsignedinteger[Any]],
+        bits: int | None = None,
+    ) -> _HalfTable:
         """``half`` holds the keys in its high 32 bits (it is consumed): one sort of
         ``key << 32 | item`` (ties in item order), then the buckets counted. ``bits``:
         :func:`_table_bits` unless given (1 to 24)."""
@@ -209,7 +214,7 @@ class _Segment:
             raise ValueError("a segment holds fewer than 2**32 items")
         offsets = np.zeros(ids.size + 1, dtype=np.int64)
         np.cumsum(counts, out=offsets[1:])
-        item_of_code = np.repeat(np.arange(ids.size, dtype=np.uint64), counts)
+        item_of_code = np.repeat(np.arange(ids.size, dtype=np.uint32), counts)
         low = _HalfTable.build(codes << _32, item_of_code)
         high = _HalfTable.build(codes & _HIGH, item_of_code)
         del item_of_code
