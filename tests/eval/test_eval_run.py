@@ -23,6 +23,7 @@ from hashwall.eval.methods import (
     PdqMethod,
 )
 from hashwall.eval.transforms import SHARED_OVERLAYS, SUITE
+from hashwall.hashing.keypoints import MIN_INLIERS
 
 METHOD_KEYS = {
     "recall",
@@ -201,4 +202,4 @@ def test_keypoints_find_the_crops_and_turns_that_hashwall_misses(name: str) -> N
     assert hashwall.check(hashwall.prepare(upload)) == {}
     assert set(keypoints.check(keypoints.prepare(upload))) == {1}
     scores = keypoints.scores(keypoints.query(keypoints.prepare(upload)))
-    assert scores[1] >= 5 > scores[0]
+    assert scores[1] >= MIN_INLIERS > scores[0]
