@@ -14,11 +14,10 @@ from PIL import Image, ImageDraw, ImageFilter, ImageOps
 from hashwall.hashing.keypoints import (
     MIN_INLIERS,
     MIRROR_MASK,
-    QUERY_BASE,
-    QUERY_LIMIT,
     Keypoints,
     keypoints,
     match_inliers,
+    upload_keypoints,
 )
 from hashwall.index.keypoints import KeypointIndex, quantise, rebuild
 
@@ -50,7 +49,7 @@ def upload(img: Image.Image) -> Keypoints:
     buf = io.BytesIO()
     img.save(buf, "JPEG", quality=90)
     with Image.open(io.BytesIO(buf.getvalue())) as out:
-        return keypoints(np.asarray(out.convert("RGB")), limit=QUERY_LIMIT, base=QUERY_BASE)
+        return upload_keypoints(np.asarray(out.convert("RGB")))
 
 
 def banked(img: Image.Image) -> Keypoints:
@@ -285,7 +284,7 @@ def test_a_batch_with_a_repeated_id_keeps_the_last() -> None:
     assert index.candidates(b) == [(7, 12)]
 
 
-@pytest.mark.parametrize("bits", [1, 4, 15, 16, 23, 24])
+@pytest.mark.parametrize("bits", [1, 4, 15, 16, 23, 24, 25])
 def test_the_half_table_finds_every_key_within_one_bit(bits: int) -> None:
     from hashwall.index.keypoints import _HalfTable
 

@@ -12,7 +12,7 @@ Measured, one thread (the process is pinned to nothing; the machine may be share
 
 * build seconds, the index's bytes per item (``nbytes``) and the process's peak RSS;
 * per check that matches nothing: an upload of ~186 codes (random codes, or with ``photos`` the
-  real uploads, ``QUERY_LIMIT`` keypoints, of the other half of the photos, taken in turn),
+  real uploads (``upload_keypoints``) of the other half of the photos, taken in turn),
   as it is and mirrored: the candidate stage's wall and thread-CPU time (p50, p99), the
   candidates per check, and the time of the whole ``search`` (candidates then verification);
 * per check that matches: uploads that are copies (cropped, mirrored, turned, screenshot-like)
@@ -99,15 +99,15 @@ def _copies() -> dict[str, Callable[[Any], Any]]:
 
 
 def _upload(img: Any) -> Any:
-    """An upload's keypoints: the picture as a JPEG (quality 90), the query settings."""
+    """An upload's keypoints: the picture as a JPEG (quality 90), the check's settings."""
     from PIL import Image
 
-    from hashwall.hashing.keypoints import QUERY_BASE, QUERY_LIMIT, keypoints
+    from hashwall.hashing.keypoints import upload_keypoints
 
     buf = io.BytesIO()
     img.convert("RGB").save(buf, "JPEG", quality=90)
     with Image.open(io.BytesIO(buf.getvalue())) as out:
-        return keypoints(np.asarray(out.convert("RGB")), limit=QUERY_LIMIT, base=QUERY_BASE)
+        return upload_keypoints(np.asarray(out.convert("RGB")))
 
 
 def photo_keypoints(photos: Path) -> tuple[list[Any], list[Any]]:
@@ -120,7 +120,7 @@ def photo_keypoints(photos: Path) -> tuple[list[Any], list[Any]]:
     files = photo_files(photos)
     if len(files) < 2:
         raise FileNotFoundError(f"fewer than 2 images under {photos}")
-    key = hashlib.sha256(b"keypoints-v1\n")
+    key = hashlib.sha256(b"keypoints-v2\n")
     for p in files:
         st = p.stat()
         key.update(f"{p.relative_to(photos)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())

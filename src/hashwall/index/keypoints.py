@@ -53,6 +53,9 @@ IdArray = npt.NDArray[np.int64]
 CodeArray = npt.NDArray[np.uint64]
 GeometryArray = npt.NDArray[np.uint16]
 
+#: Bucket bits of a half table at most (2^24 buckets: 128 MiB of bounds for the two halves;
+#: up to 28 the rest of a key still fits a byte).
+MAX_TABLE_BITS = 24
 #: Codes a delta segment holds at most before it is merged into the main one (at least).
 DELTA_MIN_CODES = 1 << 16
 
@@ -96,6 +99,8 @@ def rebuild(codes: CodeArray, geometry: GeometryArray) -> Keypoints:
 
 def _rest_dtype(bits: int) -> type[np.unsignedinteger[Any]]:
     """The smallest unsigned type of the ``32 - bits`` bits of a key below its bucket."""
+    if bits > 28:
+        raise ValueError("a half table has at most 28 bucket bits")
     return np.uint8 if bits >= 24 else np.uint16 if bits >= 16 else np.uint32
 
 
@@ -176,8 +181,8 @@ class _HalfTable:
 
 def _table_bits(codes: int) -> int:
     """Bucket bits of a half table of ``codes`` entries: ~4 entries a bucket (so a probe
-    reads a few bytes past its bucket's bounds), 24 at most (the rest then fits a byte)."""
-    return max(4, min(24, (max(codes, 1) - 1).bit_length() - 2))
+    reads a few bytes past its bucket's bounds), :data:`MAX_TABLE_BITS` at most."""
+    return max(4, min(MAX_TABLE_BITS, (max(codes, 1) - 1).bit_length() - 2))
 
 
 def _gather(
