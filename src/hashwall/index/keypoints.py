@@ -19,22 +19,28 @@ verification reads one slice: ``codes`` (uint64, 8 bytes) and ``geometry`` (x, y
 as uint16, quantised as :meth:`Keypoints.to_bytes` does: 8 bytes), ``offsets`` per item. For
 each half, a table (:class:`_HalfTable`) of the codes sorted by that half: the top ``bits`` of
 the half pick a bucket (``starts``, uint32, ~4 codes a bucket, at most 2^24 buckets), and each
-code keeps the half's other bits (1 byte from 2^25 codes on, 2 below) and its item's position
-(uint32): 5 bytes, and the bucket bounds. **26 bytes per code from 2^25 codes on** (the bounds
-add 1.6 bytes a code at 1M photos, 0.5 at 3M), 28 below, ~2.2 kB per banked photo; plus 33
-bytes per item (id, offset, the id lookup, the tombstone). The item position beside each sorted
-entry (not a permutation into the codes) saves a lookup per hit: the candidate stage reads
-neither the codes nor the geometry.
+code keeps the half's other bits (1 byte from 2^25 codes on, 2 from 2^17, 4 below) and its
+item's position (uint32), and the bucket bounds. **26 bytes per code from 2^25 codes on** (the
+bounds add 1.6 bytes a code at 1M photos, 0.5 at 3M), 28 from 2^17, ~2.2 kB per banked photo;
+plus 33 bytes per item (id, offset, the id lookup, the tombstone). The item position beside
+each sorted entry (not a permutation into the codes) saves a lookup per hit: the candidate
+stage reads neither the codes nor the geometry.
 
 A plain sorted ``uint32`` key array per half with ``np.searchsorted`` (binary search) cost 32
-bytes a code and 13.4 ms per check at 1,000,000 random items; the bucket table reads one pair
-of bounds per probe instead of ~27 levels of a binary search (``docs/benchmarks.md``).
+bytes a code and 13.4 ms per check at 1,000,000 random items; the bucket tables, 28 bytes and
+1.9 ms (one pair of bounds read per probe instead of ~27 levels of a binary search).
+
+Real codes are far from uniform: between different photos they hit ~300 times as often as
+random codes do, so on a real bank the candidates of a check grow with the bank (~1% of it at
+``min_hits`` 2 among 602 photos) and their verification, not the probes, is the cost of a
+check (``docs/benchmarks.md``, "Keypoint index").
 
 Mutations: the main segment is immutable; adds go to a small delta segment (rebuilt on each
 add, merged into the main one past a size), removals to per-item tombstones (an item is
 filtered out of every search at once; the main segment is rebuilt without the dead past a
-share). Each mutation publishes a new snapshot in one assignment, so a search never sees half
-of a change.
+share, under the mutation lock: ~20 s at 1M photos, while searches go on with the old
+snapshot). Each mutation publishes a new snapshot in one assignment, so a search never sees
+half of a change.
 """
 
 from __future__ import annotations
