@@ -74,8 +74,8 @@ DCT_SIDE = 8
 
 #: Codes this close (bits of 64) are a candidate pair.
 CODE_RADIUS = 10
-#: Distinct keypoints one transform must explain for a match, in a bank of up to about a
-#: million photos (docs/accuracy.md: a bank of 10 million needs about 12).
+#: Distinct keypoints one transform must explain for a match, in a bank of thousands of photos
+#: (docs/accuracy.md: a bank of a million needs about 12, of 10 million about 14).
 MIN_INLIERS = 8
 #: Pairs agree with a transform when the point lands within this share of the upload's longer
 #: side (times the scale) and the scales and angles agree within these.
