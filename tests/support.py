@@ -67,30 +67,6 @@ def textured_rgb(width: int = 320, height: int = 240, seed: int = 0) -> np.ndarr
     return np.clip(img, 0, 255).astype(np.uint8)
 
 
-def scene(seed: int, size: tuple[int, int] = (480, 360)) -> Image.Image:
-    """A photo-like picture with structure at many scales (what keypoints need): a smooth
-    random background at two scales and 40 shapes of many sizes, different for every seed."""
-    from PIL import ImageDraw, ImageFilter
-
-    rng = np.random.default_rng(seed)
-    w, h = size
-    img = Image.new("RGB", size)
-    for cell, weight in ((48, 0.6), (12, 0.4)):
-        coarse = rng.integers(0, 256, size=(h // cell + 2, w // cell + 2, 3), dtype=np.uint8)
-        layer = Image.fromarray(coarse, "RGB").resize((w, h), Image.Resampling.BICUBIC)
-        img = Image.blend(img, layer, weight)
-    draw = ImageDraw.Draw(img)
-    for _ in range(40):
-        r = int(rng.integers(4, 40))
-        x, y = int(rng.integers(0, w)), int(rng.integers(0, h))
-        colour = tuple(int(c) for c in rng.integers(0, 256, 3))
-        if rng.integers(2):
-            draw.ellipse((x - r, y - r, x + r, y + r), fill=colour)
-        else:
-            draw.rectangle((x - r, y - r // 2, x + r, y + r // 2), fill=colour)
-    return img.filter(ImageFilter.GaussianBlur(0.8))
-
-
 def encode(pixels: np.ndarray, fmt: str = "JPEG", **params: object) -> bytes:
     """Encode an RGB array with Pillow."""
     buf = io.BytesIO()

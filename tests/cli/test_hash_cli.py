@@ -10,9 +10,10 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from hashwall import hash_file
+from hashwall.bench.pictures import scene
 from hashwall.cli.main import app
 
-from support import encode, scene, textured_rgb
+from support import encode, textured_rgb
 
 runner = CliRunner()
 KEYS = {"path", "kind", "pdq", "quality", "md5", "sha256", "width", "height", "error"}

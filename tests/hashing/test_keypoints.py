@@ -10,6 +10,7 @@ import numpy.typing as npt
 import pytest
 from PIL import Image, ImageDraw, ImageOps
 
+from hashwall.bench.pictures import scene
 from hashwall.hashing.keypoints import (
     MIN_INLIERS,
     MIRROR_MASK,
@@ -21,8 +22,6 @@ from hashwall.hashing.keypoints import (
     upload_keypoints,
     working_side,
 )
-
-from support import scene
 
 
 def jpeg(img: Image.Image, quality: int = 90) -> npt.NDArray[np.uint8]:

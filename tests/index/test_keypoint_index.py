@@ -9,8 +9,9 @@ import io
 import numpy as np
 import numpy.typing as npt
 import pytest
-from PIL import Image, ImageDraw, ImageFilter, ImageOps
+from PIL import Image, ImageOps
 
+from hashwall.bench.pictures import scene
 from hashwall.hashing.keypoints import (
     MIN_INLIERS,
     MIRROR_MASK,
@@ -22,27 +23,6 @@ from hashwall.hashing.keypoints import (
 from hashwall.index.keypoints import KeypointIndex, quantise, rebuild
 
 LOW = np.uint64(0xFFFFFFFF)
-
-
-def scene(seed: int, size: tuple[int, int] = (480, 360)) -> Image.Image:
-    """A photo-like picture: a smooth random background and shapes, different per seed."""
-    rng = np.random.default_rng(seed)
-    w, h = size
-    img = Image.new("RGB", size)
-    for cell, weight in ((48, 0.6), (12, 0.4)):
-        coarse = rng.integers(0, 256, size=(h // cell + 2, w // cell + 2, 3), dtype=np.uint8)
-        layer = Image.fromarray(coarse, "RGB").resize((w, h), Image.Resampling.BICUBIC)
-        img = Image.blend(img, layer, weight)
-    draw = ImageDraw.Draw(img)
-    for _ in range(40):
-        r = int(rng.integers(4, 40))
-        x, y = int(rng.integers(0, w)), int(rng.integers(0, h))
-        colour = tuple(int(c) for c in rng.integers(0, 256, 3))
-        if rng.integers(2):
-            draw.ellipse((x - r, y - r, x + r, y + r), fill=colour)
-        else:
-            draw.rectangle((x - r, y - r // 2, x + r, y + r // 2), fill=colour)
-    return img.filter(ImageFilter.GaussianBlur(0.8))
 
 
 def upload(img: Image.Image) -> Keypoints:

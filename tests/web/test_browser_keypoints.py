@@ -29,9 +29,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pytest
-from PIL import Image, ImageDraw, ImageFilter
+from PIL import Image
 from web_browsing import Browsing
 
+from hashwall.bench.pictures import scene
 from hashwall.hashing.keypoints import (
     BANK_BASE,
     BANK_LIMIT,
@@ -80,25 +81,8 @@ TIME_12MP_IN_PAGE = """async ({ width, height }) => {
 
 
 def photo_like(seed: int, size: tuple[int, int]) -> RGB:
-    """A photo-like picture: a smooth random background at two scales and shapes of many
-    sizes (as the keypoint tests' scene), different for every seed."""
-    rng = np.random.default_rng(seed)
-    w, h = size
-    img = Image.new("RGB", size)
-    for cell, weight in ((max(w, h) // 10, 0.6), (max(w, h) // 40, 0.4)):
-        coarse = rng.integers(0, 256, size=(h // cell + 2, w // cell + 2, 3), dtype=np.uint8)
-        layer = Image.fromarray(coarse, "RGB").resize((w, h), Image.Resampling.BICUBIC)
-        img = Image.blend(img, layer, weight)
-    draw = ImageDraw.Draw(img)
-    for _ in range(40):
-        r = int(rng.integers(4, 40)) * max(w, h) // 480 + 1
-        x, y = int(rng.integers(0, w)), int(rng.integers(0, h))
-        colour = tuple(int(c) for c in rng.integers(0, 256, 3))
-        if rng.integers(2):
-            draw.ellipse((x - r, y - r, x + r, y + r), fill=colour)
-        else:
-            draw.rectangle((x - r, y - r // 2, x + r, y + r // 2), fill=colour)
-    return np.asarray(img.filter(ImageFilter.GaussianBlur(0.8)))
+    """A photo-like picture's pixels (:func:`hashwall.bench.pictures.scene`)."""
+    return np.asarray(scene(seed, size))
 
 
 def _blocks(width: int, height: int) -> RGB:

@@ -43,34 +43,12 @@ import numpy as np
 import numpy.typing as npt
 
 from hashwall.bench.index_data import CACHE_DIR, photo_files
+from hashwall.bench.pictures import scene
 
 #: Keypoints of a banked photo (its average) and of an upload (with its second orientations).
 CODES_PER_ITEM = 83
 CODES_PER_QUERY = 186
 DEFAULT_PHOTOS = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "photos"
-
-
-def _scene(seed: int, size: tuple[int, int] = (480, 360)) -> Any:
-    """A photo-like generated picture (smooth random background, shapes), one per seed."""
-    from PIL import Image, ImageDraw, ImageFilter
-
-    rng = np.random.default_rng(seed)
-    w, h = size
-    img = Image.new("RGB", size)
-    for cell, weight in ((48, 0.6), (12, 0.4)):
-        coarse = rng.integers(0, 256, size=(h // cell + 2, w // cell + 2, 3), dtype=np.uint8)
-        layer = Image.fromarray(coarse, "RGB").resize((w, h), Image.Resampling.BICUBIC)
-        img = Image.blend(img, layer, weight)
-    draw = ImageDraw.Draw(img)
-    for _ in range(40):
-        r = int(rng.integers(4, 40))
-        x, y = int(rng.integers(0, w)), int(rng.integers(0, h))
-        colour = tuple(int(c) for c in rng.integers(0, 256, 3))
-        if rng.integers(2):
-            draw.ellipse((x - r, y - r, x + r, y + r), fill=colour)
-        else:
-            draw.rectangle((x - r, y - r // 2, x + r, y + r // 2), fill=colour)
-    return img.filter(ImageFilter.GaussianBlur(0.8))
 
 
 def _copies() -> dict[str, Callable[[Any], Any]]:
@@ -249,7 +227,7 @@ def run_keypoint_bench(
         pool, held_out = photo_keypoints(photos)
     # the pictures whose copies are searched: banked as the first items
     say("keypoints of the generated pictures and their copies")
-    pictures = [_scene(seed * 100 + s) for s in range(3)]
+    pictures = [scene(seed * 100 + s) for s in range(3)]
     originals = [keypoints(np.asarray(p)) for p in pictures]
     copies = [
         (p_index, name, _upload(make(pictures[p_index])))
