@@ -19,6 +19,7 @@ from hashwall.hashing.keypoints import (
     code_distances,
     keypoints,
     match_inliers,
+    required_inliers,
     upload_keypoints,
     working_side,
 )
@@ -182,3 +183,10 @@ def test_the_working_side_keeps_the_short_side_of_an_upload(
     height: int, width: int, min_short: int | None, side: int
 ) -> None:
     assert working_side(height, width, 512, min_short) == side
+
+
+def test_a_bigger_bank_needs_more_inliers() -> None:
+    levels = [required_inliers(n) for n in (0, 100, 1_000, 10_000, 1_000_000, 10_000_000)]
+    assert levels[:3] == [MIN_INLIERS] * 3
+    assert levels == sorted(levels)
+    assert levels[-2] in (12, 13) and levels[-1] == 14

@@ -18,9 +18,10 @@ subclass added to :data:`METHODS`.
 * ``crops``: ``hashwall`` plus 10 banked PDQ hashes of fixed centre and corner windows of each
   photo (90 and 80%): what bank-side sub-regions buy on crops (measured, not adopted).
 * ``keypoints``: ``hashwall`` plus keypoint codes (``hashing.keypoints``): up to 64 patch codes
-  of each banked photo with their places; an upload matches a photo when at least
-  ``MIN_INLIERS`` of its own codes lie within ``CODE_RADIUS`` bits of the photo's and one
-  similarity transform (as it is or mirrored) explains their places.
+  of each banked photo with their places; an upload matches a photo when enough of its own
+  codes (``required_inliers`` of the bank's size: 8 up to about a thousand photos) lie within
+  ``CODE_RADIUS`` bits of the photo's and one similarity transform (as it is or mirrored)
+  explains their places.
 """
 
 from __future__ import annotations
@@ -461,11 +462,12 @@ class KeypointsMethod(HashwallMethod):
         return best
 
     def search(self, query: _KeypointsQuery) -> dict[int, int]:  # type: ignore[override]
-        from hashwall.hashing.keypoints import MIN_INLIERS
+        from hashwall.hashing.keypoints import required_inliers
 
         found = super().search(query.boxes)
+        level = required_inliers(self.size)
         for item, n in self._inliers(query).items():
-            if n >= MIN_INLIERS and item not in found:
+            if n >= level and item not in found:
                 found[item] = PDQ_RADIUS  # no PDQ distance: at the threshold
         return found
 

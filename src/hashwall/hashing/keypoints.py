@@ -74,9 +74,16 @@ DCT_SIDE = 8
 
 #: Codes this close (bits of 64) are a candidate pair.
 CODE_RADIUS = 10
-#: Distinct keypoints one transform must explain for a match, in a bank of thousands of photos
-#: (docs/accuracy.md: a bank of a million needs about 12, of 10 million about 14).
+#: Distinct keypoints one transform must explain for a match, in a bank of up to about a
+#: thousand photos (:func:`required_inliers` gives the level for a bigger bank).
 MIN_INLIERS = 8
+#: The tail of distinct photos' inliers (docs/accuracy.md, measured on 300,000 pairs of the
+#: evaluation): a pair reaches 5 with this probability, and each further inlier is this much
+#: rarer (a log-linear fit of the counts at 2 to 5).
+TAIL_AT_5 = 6.7e-6
+TAIL_STEP = 0.21
+#: False candidates per upload a bank's level allows.
+FALSE_CANDIDATES_PER_UPLOAD = 1e-4
 #: Pairs agree with a transform when the point lands within this share of the upload's longer
 #: side (times the scale) and the scales and angles agree within these.
 POSITION_TOLERANCE = 0.08
@@ -293,6 +300,19 @@ def _select(rows: npt.NDArray[np.float64], limit: int) -> npt.NDArray[np.intp]:
 def _empty() -> Keypoints:
     f = np.zeros(0, dtype=np.float32)
     return Keypoints(f, f, f, f, np.zeros(0, dtype=np.uint64))
+
+
+def required_inliers(bank_size: int) -> int:
+    """The inliers a match needs against a bank of ``bank_size`` photos: at least
+    :data:`MIN_INLIERS`, and enough that the measured tail of distinct photos' inliers,
+    extrapolated, leaves at most :data:`FALSE_CANDIDATES_PER_UPLOAD` false candidates per
+    upload (12-13 for a million photos, 14 for ten million)."""
+    if bank_size <= 0:
+        return MIN_INLIERS
+    ratio = FALSE_CANDIDATES_PER_UPLOAD / (bank_size * TAIL_AT_5)
+    if ratio >= 1:
+        return MIN_INLIERS
+    return max(MIN_INLIERS, 5 + math.ceil(math.log(ratio) / math.log(TAIL_STEP)))
 
 
 def code_distances(a: CodeArray, b: CodeArray) -> npt.NDArray[np.int64]:
