@@ -20,7 +20,7 @@ from hashwall.hashing.keypoints import (
     match_inliers,
     upload_keypoints,
 )
-from hashwall.index.keypoints import KeypointIndex, quantise, rebuild
+from hashwall.index.keypoints import MIN_HITS, KeypointIndex, quantise, rebuild
 
 LOW = np.uint64(0xFFFFFFFF)
 
@@ -126,7 +126,7 @@ def test_hits_are_exactly_the_pairs_within_the_rule(delta_max: int | None) -> No
     assert got == truth
     assert dict(index.candidates(query, min_hits=2)) == {i: h for i, h in truth.items() if h >= 2}
     assert index.candidates(query) == sorted(
-        ((i, h) for i, h in truth.items() if h >= 2), key=lambda t: (-t[1], t[0])
+        ((i, h) for i, h in truth.items() if h >= MIN_HITS), key=lambda t: (-t[1], t[0])
     )
 
 
@@ -151,7 +151,7 @@ def test_one_bit_off_in_a_half_is_a_hit_and_two_bits_in_each_are_not() -> None:
     assert index.candidates(random_set(rng, np.array([two_and_two])), min_hits=1) == []
     # mirrored: the upload's code is the banked one with the mirror bits inverted
     mirrored = random_set(rng, np.array([base[1] ^ MIRROR_MASK, base[2] ^ MIRROR_MASK]))
-    assert index.candidates(mirrored) == [(1, 2)]
+    assert index.candidates(mirrored, min_hits=2) == [(1, 2)]
 
 
 @pytest.fixture(scope="module")

@@ -32,8 +32,11 @@ bytes a code and 13.4 ms per check at 1,000,000 random items; the bucket tables,
 
 Real codes are far from uniform: between different photos they hit ~300 times as often as
 random codes do, so on a real bank the candidates of a check grow with the bank (~1% of it at
-``min_hits`` 2 among 602 photos) and their verification, not the probes, is the cost of a
-check (``docs/benchmarks.md``, "Keypoint index").
+``min_hits`` 2 among 602 photos, ~0.3% at 3) and their verification, not the probes, is the
+cost of a check (``docs/benchmarks.md``, "Keypoint index"). :data:`MIN_HITS` is 3: of 306
+copies that the evaluation's rule matched (hard transforms: small screenshots, x0.25, 30%
+crops, turns with cut corners), the fewest hits was 3, counted on distinct codes of both sides
+(which is never more than the count here).
 
 Mutations: the main segment is immutable; adds go to a small delta segment (rebuilt on each
 add, merged into the main one past a size), removals to per-item tombstones (an item is
@@ -183,6 +186,10 @@ class _HalfTable:
         want = (values & mask).astype(self.rest.dtype)
         same = self.rest[pos] == want[probe_of]
         return probe_of[same] // _FLIPS.size, self.items[pos[same]]
+
+
+#: Hits that make an item a candidate (see the module docstring).
+MIN_HITS = 3
 
 
 def _table_bits(codes: int) -> int:
@@ -469,14 +476,14 @@ class KeypointIndex:
             )
         return out
 
-    def candidates(self, query: Keypoints, min_hits: int = 2) -> list[tuple[int, int]]:
+    def candidates(self, query: Keypoints, min_hits: int = MIN_HITS) -> list[tuple[int, int]]:
         """``(item_id, hits)`` of every live item with at least ``min_hits`` hits from the
         upload's codes (as it is, or mirrored; the larger count), most hits first."""
         found = [(int(seg.ids[p]), h) for seg, p, h in self._candidates(query, min_hits)]
         return sorted(found, key=lambda t: (-t[1], t[0]))
 
     def search(
-        self, query: Keypoints, min_inliers: int = MIN_INLIERS, min_hits: int = 2
+        self, query: Keypoints, min_inliers: int = MIN_INLIERS, min_hits: int = MIN_HITS
     ) -> list[tuple[int, int]]:
         """``(item_id, inliers)`` of the candidates that ``match_inliers`` verifies with at
         least ``min_inliers``, most inliers first."""
