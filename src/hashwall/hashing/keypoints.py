@@ -9,13 +9,15 @@ of them to agree on one placement of the banked photo in the upload.
 The steps (after SIFT's detector, with a DCT-sign hash in place of its descriptor):
 
 1. **Luminance** (PDQ's weights), resized with an area filter (or bilinear, when smaller) so
-   that the longer side is ``base`` pixels: :data:`BANK_BASE` when banking,
-   :data:`QUERY_BASE` when checking (an upload may show the photo smaller, inside a frame).
+   that the longer side is :data:`BANK_BASE` pixels; an upload keeps its shorter side at
+   :data:`QUERY_MIN_SHORT` at least (a phone screenshot shows its photo across its short
+   side), up to twice :data:`QUERY_BASE` on the longer side.
 2. **Scale space**: per octave, Gaussians of sigma 1.6 * 2^(i/3), their differences, and the
    next octave from the Gaussian of twice the first sigma, halved.
-3. **Extrema** of the differences over 3 x 3 x 3 neighbours, at least
-   :data:`CONTRAST` in magnitude, not on an edge, refined by parabolas; the strongest
-   ``limit`` kept.
+3. **Extrema** of the differences over 3 x 3 x 3 neighbours, at least :data:`CONTRAST` in
+   magnitude, not on an edge, refined by parabolas; ``limit`` kept (:data:`BANK_LIMIT` for a
+   banked photo, half of them from the coarser octaves, which survive an upload shown
+   smaller; :data:`QUERY_LIMIT` for an upload).
 4. **Orientation**: the peaks of a histogram of gradient angles around the point.
 5. **Patch**: 32 x 32 samples of a square of half side 6 sigma, turned to the orientation.
 6. **Code**: the signs of the patch's 8 x 8 lowest DCT coefficients (the constant one left
@@ -25,9 +27,10 @@ A mirrored picture needs no second pass: mirroring turns a patch upside down (ro
 reversed), which negates its DCT coefficients of odd vertical frequency, so
 :meth:`Keypoints.mirrored` inverts those bits and reflects the places.
 
-:func:`verify` decides a match: pairs of codes within :data:`CODE_RADIUS` bits, then the
-largest set of pairs that one similarity transform (scale, turn, shift) maps onto each
-other; :data:`MIN_INLIERS` distinct points make a match.
+:func:`match_inliers` decides a match: pairs of codes within :data:`CODE_RADIUS` bits, then
+the largest set of pairs that one similarity transform (scale, turn, shift) maps onto each
+other as an edited copy would (:func:`inliers`); :func:`required_inliers` distinct points
+make a match in a bank of a given size (:data:`MIN_INLIERS` in a small one).
 """
 
 from __future__ import annotations
