@@ -11,6 +11,7 @@ import numpy.typing as npt
 import pytest
 from PIL import Image, ImageOps
 
+from hashwall.bench.keypoints import random_keypoints
 from hashwall.bench.pictures import scene
 from hashwall.hashing.keypoints import (
     MIN_INLIERS,
@@ -39,18 +40,6 @@ def banked(img: Image.Image) -> Keypoints:
 def stored(kp: Keypoints) -> Keypoints:
     """What the index keeps of a banked set (16-bit geometry)."""
     return Keypoints.from_bytes(kp.to_bytes())
-
-
-def random_set(rng: np.random.Generator, codes: npt.NDArray[np.uint64]) -> Keypoints:
-    n = codes.size
-    f = np.float32
-    return Keypoints(
-        rng.random(n).astype(f),
-        rng.random(n).astype(f),
-        (rng.random(n) * 0.05 + 0.002).astype(f),
-        (rng.random(n) * 2 * np.pi - np.pi).astype(f),
-        codes.astype(np.uint64),
-    )
 
 
 def random_codes(rng: np.random.Generator, n: int) -> npt.NDArray[np.uint64]:
@@ -83,7 +72,7 @@ def brute_hits(query: Keypoints, items: dict[int, Keypoints]) -> dict[int, int]:
 
 def test_quantised_geometry_is_what_to_bytes_stores() -> None:
     rng = np.random.default_rng(1)
-    sets = [random_set(rng, random_codes(rng, n)) for n in (5, 0, 17)]
+    sets = [random_keypoints(rng, random_codes(rng, n)) for n in (5, 0, 17)]
     counts, codes, geometry = quantise(sets)
     assert counts.tolist() == [5, 0, 17]
     records = np.frombuffer(b"".join(s.to_bytes() for s in sets), dtype=np.uint16).reshape(-1, 8)
@@ -101,7 +90,8 @@ def test_quantised_geometry_is_what_to_bytes_stores() -> None:
 def test_hits_are_exactly_the_pairs_within_the_rule(delta_max: int | None) -> None:
     rng = np.random.default_rng(7)
     items = {
-        100 + i: random_set(rng, random_codes(rng, int(rng.integers(0, 40)))) for i in range(60)
+        100 + i: random_keypoints(rng, random_codes(rng, int(rng.integers(0, 40))))
+        for i in range(60)
     }
     # the upload: codes 1, 2, 3, 4 bits from banked ones in one half (some of them mirrored),
     # and random ones
@@ -114,7 +104,7 @@ def test_hits_are_exactly_the_pairs_within_the_rule(delta_max: int | None) -> No
             near = flip_bits(rng, code, int(rng.integers(1, 5)), bool(rng.integers(2)))
             qcodes.append(near ^ MIRROR_MASK if item_id % 3 == 0 else near)
     qcodes.extend(random_codes(rng, 40).tolist())
-    query = random_set(rng, np.array(qcodes, dtype=np.uint64))
+    query = random_keypoints(rng, np.array(qcodes, dtype=np.uint64))
     index = KeypointIndex(delta_max_codes=delta_max)
     ids = list(items)
     for at in range(0, len(ids), 7):  # several adds: deltas and merges
@@ -134,23 +124,29 @@ def test_one_bit_off_in_a_half_is_a_hit_and_two_bits_in_each_are_not() -> None:
     rng = np.random.default_rng(3)
     base = random_codes(rng, 4)
     index = KeypointIndex()
-    index.add([1], [random_set(rng, base)])
+    index.add([1], [random_keypoints(rng, base)])
     cases = {
         "1 low": flip_bits(rng, base[0], 1, False),
         "1 high": flip_bits(rng, base[0], 1, True),
         "2 low + 1 high": flip_bits(rng, flip_bits(rng, base[0], 2, False), 1, True),
     }
     for name, code in cases.items():
-        assert index.candidates(random_set(rng, np.array([code])), min_hits=1) == [(1, 1)], name
+        assert index.candidates(random_keypoints(rng, np.array([code])), min_hits=1) == [(1, 1)], (
+            name
+        )
     for bit in range(64):  # one bit off anywhere: a hit; and one bit in each half too
         code = np.uint64(int(base[0]) ^ (1 << bit))
-        assert index.candidates(random_set(rng, np.array([code])), min_hits=1) == [(1, 1)], bit
+        assert index.candidates(random_keypoints(rng, np.array([code])), min_hits=1) == [(1, 1)], (
+            bit
+        )
         code = np.uint64(int(base[0]) ^ (1 << bit) ^ (1 << ((bit + 32) % 64)))
-        assert index.candidates(random_set(rng, np.array([code])), min_hits=1) == [(1, 1)], bit
+        assert index.candidates(random_keypoints(rng, np.array([code])), min_hits=1) == [(1, 1)], (
+            bit
+        )
     two_and_two = flip_bits(rng, flip_bits(rng, base[0], 2, False), 2, True)
-    assert index.candidates(random_set(rng, np.array([two_and_two])), min_hits=1) == []
+    assert index.candidates(random_keypoints(rng, np.array([two_and_two])), min_hits=1) == []
     # mirrored: the upload's code is the banked one with the mirror bits inverted
-    mirrored = random_set(rng, np.array([base[1] ^ MIRROR_MASK, base[2] ^ MIRROR_MASK]))
+    mirrored = random_keypoints(rng, np.array([base[1] ^ MIRROR_MASK, base[2] ^ MIRROR_MASK]))
     assert index.candidates(mirrored, min_hits=2) == [(1, 2)]
 
 
@@ -188,7 +184,7 @@ def test_a_copy_finds_its_picture_as_brute_force_does(
     rng = np.random.default_rng(5)
     items = dict(bank)
     # and random items, so that the picture is not alone
-    items.update({1000 + i: random_set(rng, random_codes(rng, 83)) for i in range(200)})
+    items.update({1000 + i: random_keypoints(rng, random_codes(rng, 83)) for i in range(200)})
     index = KeypointIndex()
     index.add(list(items), list(items.values()))
     query = upload(COPIES[name](pictures[3]))
@@ -220,7 +216,7 @@ def test_removed_items_never_come_back(
     assert index.keypoints(3) is None
     # more adds (the delta is merged into the main segment), removals (compaction), a replay
     for k in range(6):
-        index.add([50 + k], [random_set(rng, random_codes(rng, 83))])
+        index.add([50 + k], [random_keypoints(rng, random_codes(rng, 83))])
     index.remove([11, 999])
     index.compact()
     assert len(index) == 6
@@ -239,8 +235,8 @@ def test_removed_items_never_come_back(
 def test_empty_index_query_and_items() -> None:
     rng = np.random.default_rng(2)
     empty = KeypointIndex()
-    some = random_set(rng, random_codes(rng, 30))
-    none = random_set(rng, np.zeros(0, dtype=np.uint64))
+    some = random_keypoints(rng, random_codes(rng, 30))
+    none = random_keypoints(rng, np.zeros(0, dtype=np.uint64))
     assert len(empty) == 0 and empty.candidates(some) == [] and empty.search(some) == []
     index = KeypointIndex()
     index.add([1, 2], [none, some])
@@ -256,7 +252,10 @@ def test_empty_index_query_and_items() -> None:
 
 def test_a_batch_with_a_repeated_id_keeps_the_last() -> None:
     rng = np.random.default_rng(4)
-    a, b = random_set(rng, random_codes(rng, 10)), random_set(rng, random_codes(rng, 12))
+    a, b = (
+        random_keypoints(rng, random_codes(rng, 10)),
+        random_keypoints(rng, random_codes(rng, 12)),
+    )
     index = KeypointIndex()
     index.add([7, 7], [a, b])
     assert len(index) == 1

@@ -173,18 +173,25 @@ def make_bank(
     return counts, codes, geometry
 
 
-def _random_query(rng: np.random.Generator) -> Any:
+def random_keypoints(rng: np.random.Generator, codes: npt.NDArray[np.uint64]) -> Any:
+    """Keypoints with the given codes at random places, scales and angles (as a photo's lie:
+    scales of 0.2-5.2% of the longer side)."""
     from hashwall.hashing.keypoints import Keypoints
 
-    k = CODES_PER_QUERY
+    n = codes.size
     f = np.float32
     return Keypoints(
-        rng.random(k).astype(f),
-        rng.random(k).astype(f),
-        (rng.random(k) * 0.05 + 0.002).astype(f),
-        (rng.random(k) * 2 * np.pi - np.pi).astype(f),
-        rng.integers(0, 2**64, size=k, dtype=np.uint64),
+        rng.random(n).astype(f),
+        rng.random(n).astype(f),
+        (rng.random(n) * 0.05 + 0.002).astype(f),
+        (rng.random(n) * 2 * np.pi - np.pi).astype(f),
+        codes.astype(np.uint64),
     )
+
+
+def _random_query(rng: np.random.Generator) -> Any:
+    codes = rng.integers(0, 2**64, size=CODES_PER_QUERY, dtype=np.uint64)
+    return random_keypoints(rng, codes)
 
 
 def _pct(values: list[float], q: float) -> float:

@@ -405,7 +405,10 @@ class KeypointsMethod(HashwallMethod):
     def __init__(self, settings: Settings | None = None) -> None:
         super().__init__(settings)
         self.banked: list[Any] = []
-        self._codes: npt.NDArray[np.uint64] | None = None
+        #: The bank's codes in one array, with their ids and each id's start (built on use).
+        self._codes: (
+            tuple[npt.NDArray[np.uint64], npt.NDArray[np.int64], npt.NDArray[np.int64]] | None
+        ) = None
 
     def prepare(self, data: bytes, shared: bool = False) -> Prepared:
         from hashwall.hashing.keypoints import QUERY_DRAFT_MIN_SIDE
@@ -429,12 +432,18 @@ class KeypointsMethod(HashwallMethod):
         self._codes = None
         return Stored(stored.values + len(found), stored.nbytes + len(found) * RECORD_BYTES)
 
-    def _bank_codes(self) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.int64]]:
+    def _bank_codes(
+        self,
+    ) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """Every banked code in one array, the bank id of each, and where each id's codes start."""
         if self._codes is None:
-            self._codes = np.concatenate([k.codes for k in self.banked]).astype(np.uint64)
-            self._owner = np.repeat(np.arange(len(self.banked)), [len(k) for k in self.banked])
-            self._starts = np.concatenate([[0], np.cumsum([len(k) for k in self.banked])])
-        return self._codes, self._owner
+            sizes = [len(k) for k in self.banked]
+            self._codes = (
+                np.concatenate([k.codes for k in self.banked]).astype(np.uint64),
+                np.repeat(np.arange(len(self.banked)), sizes),
+                np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64),
+            )
+        return self._codes
 
     def query(self, prepared: Prepared) -> _KeypointsQuery:  # type: ignore[override]
         from hashwall.hashing.keypoints import upload_keypoints
@@ -451,13 +460,13 @@ class KeypointsMethod(HashwallMethod):
         query.inliers = best
         if not self.banked or not len(query.keypoints):
             return best
-        codes, owner = self._bank_codes()
+        codes, owner, starts = self._bank_codes()
         for side in (query.keypoints, query.keypoints.mirrored()):
             q_idx, c_idx = np.nonzero(code_distances(side.codes, codes) <= CODE_RADIUS)
             owners = owner[c_idx]
             for item in np.unique(owners):
                 sel = owners == item
-                n = inliers(side, self.banked[item], q_idx[sel], c_idx[sel] - self._starts[item])
+                n = inliers(side, self.banked[item], q_idx[sel], c_idx[sel] - starts[item])
                 best[int(item)] = max(best.get(int(item), 0), n)
         return best
 

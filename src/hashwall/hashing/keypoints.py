@@ -271,7 +271,6 @@ def keypoints(
             ys.append(cy * mult / longer)
             ss.append(sigma * mult / longer)
             angles.append(angle)
-    del h0, w0
     return Keypoints(
         np.asarray(xs, dtype=np.float32),
         np.asarray(ys, dtype=np.float32),
