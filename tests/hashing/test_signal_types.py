@@ -11,6 +11,7 @@ from hashwall.hashing.signals import (
     SIGNAL_TYPES,
     DistanceSignalType,
     ExactSignalType,
+    GeometricSignalType,
     Signal,
     SignalType,
     signal_type,
@@ -24,7 +25,7 @@ def _ids(t: type[SignalType]) -> str:
 
 
 def test_the_built_in_types_are_registered() -> None:
-    assert set(SIGNAL_TYPES) == {"pdq", "md5", "sha256", "vpdq_frame"}
+    assert set(SIGNAL_TYPES) == {"pdq", "md5", "sha256", "vpdq_frame", "keypoints"}
 
 
 @pytest.mark.parametrize("kind", TYPES, ids=_ids)
@@ -63,6 +64,10 @@ def test_a_type_is_exactly_one_family(kind: type[SignalType]) -> None:
         value = kind.get_examples()[0]
         assert kind.digest_bytes(value) == bytes.fromhex(value)
         assert len(value) == 2 * kind.size
+    elif kind.comparison == "geometric":
+        assert issubclass(kind, GeometricSignalType) and kind.index_family == "keypoints"
+        assert not kind.orientations and kind.max_threshold == 0 and not kind.many_per_item
+        assert len(kind.decode(kind.get_examples()[0])) >= kind.default_inliers
     else:
         assert issubclass(kind, DistanceSignalType) and kind.index_family == "hamming"
         assert 0 < kind.bits <= 256 and kind.bits % 8 == 0

@@ -13,7 +13,7 @@ BRIDGE = "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22"
 
 
 def test_signal_types_registry() -> None:
-    assert set(SIGNAL_TYPES) == {"pdq", "md5", "sha256", "vpdq_frame"}
+    assert set(SIGNAL_TYPES) == {"pdq", "md5", "sha256", "vpdq_frame", "keypoints"}
 
 
 def test_pdq_signal_is_canonicalised() -> None:

@@ -1,7 +1,7 @@
 """Typed signals: ``{"type", "value", "quality"}``, the form of every fingerprint at a boundary.
 
 A signal type owns its rules (:mod:`~hashwall.hashing.signals.base`); one module per type
-(:mod:`.pdq`, :mod:`.digests`) and one line in :mod:`.registry` each. The rest of the tree asks
+(:mod:`.pdq`, :mod:`.digests`, :mod:`.keypoints`) and one line in :mod:`.registry` each. The rest of the tree asks
 the registry and never spells a type's name.
 """
 
@@ -13,6 +13,7 @@ from hashwall.hashing.signals.base import (
     SignalType,
 )
 from hashwall.hashing.signals.digests import Md5Signal, Sha256Signal
+from hashwall.hashing.signals.keypoints import GeometricSignalType, KeypointsSignal
 from hashwall.hashing.signals.pdq import MAX_PDQ_THRESHOLD, PdqSignal
 from hashwall.hashing.signals.registry import (
     SIGNAL_TYPES,
@@ -20,6 +21,7 @@ from hashwall.hashing.signals.registry import (
     UPLOAD_NEAR,
     distance_types,
     exact_types,
+    geometric_types,
     oriented_type,
     register,
     registered,
@@ -34,6 +36,8 @@ __all__ = [
     "UPLOAD_NEAR",
     "DistanceSignalType",
     "ExactSignalType",
+    "GeometricSignalType",
+    "KeypointsSignal",
     "Md5Signal",
     "PdqSignal",
     "Sha256Signal",
@@ -42,6 +46,7 @@ __all__ = [
     "SignalType",
     "distance_types",
     "exact_types",
+    "geometric_types",
     "oriented_type",
     "register",
     "registered",

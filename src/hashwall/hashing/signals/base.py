@@ -4,12 +4,13 @@ A signal type (python-threatexchange's ``SignalType`` is the model) is one small
 owns everything the rest of hashwall needs to know about a kind of fingerprint:
 
 - its ``name`` on the wire and in the store, and its value format (:meth:`canonical`);
-- how two values compare (:meth:`compare`): ``exact`` (equal digests) or ``distance``
-  (Hamming distance within a threshold);
+- how two values compare (:meth:`compare`): ``exact`` (equal digests), ``distance``
+  (Hamming distance within a threshold) or ``geometric`` (sets of local codes that one
+  placement of the banked picture in the upload must explain: keypoints);
 - its ``default_threshold`` and the largest a platform may set (``max_threshold``);
 - its quality rule (``quality_required``, ``min_quality``, :meth:`usable`);
 - which index family holds its values (``index_family``: ``digest`` for exact values kept by
-  equality, ``hamming`` for codes searched by radius);
+  equality, ``hamming`` for codes searched by radius, ``keypoints`` for sets of local codes);
 - its ``orientations``: the names of the variants a client may send with an upload (PDQ's
   8 dihedral hashes), or none;
 - example values (:meth:`get_examples`) that a generic test suite runs every type with.
@@ -32,16 +33,19 @@ import numpy.typing as npt
 from hashwall.errors import InvalidHash, InvalidInput
 from hashwall.hashing.codes import HASH_BITS, HASH_BYTES, Hash256
 
-Comparison = Literal["exact", "distance"]
-IndexFamily = Literal["digest", "hamming"]
+Comparison = Literal["exact", "distance", "geometric"]
+IndexFamily = Literal["digest", "hamming", "keypoints"]
 
 
 @dataclass(frozen=True, slots=True)
 class SignalComparison:
-    """Whether two values of one type match, and how far apart they are (0 when equal)."""
+    """Whether two values of one type match, and how far apart they are (0 when equal; for a
+    geometric type, the inliers short of a match, 0 when they match)."""
 
     match: bool
     distance: int
+    #: A geometric type's inliers: the local codes one placement explains (None otherwise).
+    inliers: int | None = None
 
 
 class SignalType(ABC):

@@ -13,6 +13,7 @@ from types import MappingProxyType
 from hashwall.errors import InvalidHash
 from hashwall.hashing.signals.base import DistanceSignalType, ExactSignalType, SignalType
 from hashwall.hashing.signals.digests import Md5Signal, Sha256Signal
+from hashwall.hashing.signals.keypoints import GeometricSignalType, KeypointsSignal
 from hashwall.hashing.signals.pdq import PdqSignal
 from hashwall.hashing.signals.vpdq_frame import VpdqFrameSignal
 
@@ -30,6 +31,8 @@ def register(signal_type: type[SignalType]) -> type[SignalType]:
         raise TypeError(f"{signal_type.__name__}: a distance type is a DistanceSignalType")
     if signal_type.comparison == "exact" and not issubclass(signal_type, ExactSignalType):
         raise TypeError(f"{signal_type.__name__}: an exact type is an ExactSignalType")
+    if signal_type.comparison == "geometric" and not issubclass(signal_type, GeometricSignalType):
+        raise TypeError(f"{signal_type.__name__}: a geometric type is a GeometricSignalType")
     _TYPES[signal_type.name] = signal_type
     return signal_type
 
@@ -67,6 +70,11 @@ def distance_types() -> tuple[type[DistanceSignalType], ...]:
     return tuple(t for t in _TYPES.values() if issubclass(t, DistanceSignalType))
 
 
+def geometric_types() -> tuple[type[GeometricSignalType], ...]:
+    """The registered types matched by one placement of local codes (keypoints indexes)."""
+    return tuple(t for t in _TYPES.values() if issubclass(t, GeometricSignalType))
+
+
 def oriented_type() -> type[DistanceSignalType] | None:
     """The type whose orientations an upload may carry (the wire has one such field)."""
     return next((t for t in distance_types() if t.orientations), None)
@@ -81,3 +89,4 @@ register(PdqSignal)
 register(Md5Signal)
 register(Sha256Signal)
 register(VpdqFrameSignal)
+register(KeypointsSignal)
