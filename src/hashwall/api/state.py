@@ -22,7 +22,7 @@ from hashwall.api.defences.pin_backoff import PinBackoff
 from hashwall.api.defences.rate import RateLimiter
 from hashwall.api.metrics import Metrics
 from hashwall.errors import StoreUnavailable
-from hashwall.hashing.image import ImageHashes
+from hashwall.hashing.image import ImageHashes, KeypointRole
 from hashwall.hashing.vpdq import VideoHashes
 from hashwall.service.context import ServiceContext
 from hashwall.service.hitlog import HiddenHitLog
@@ -37,9 +37,16 @@ class MediaHasher(Protocol):
     """What the API needs of a decoder pool (:class:`~hashwall.sandbox.pool.DecodePool`)."""
 
     async def hash_media(
-        self, data: bytes, *, fast: bool, orientations: bool, regions: bool = False
+        self,
+        data: bytes,
+        *,
+        fast: bool,
+        orientations: bool,
+        regions: bool = False,
+        keypoints: KeypointRole | None = None,
     ) -> ImageHashes:
-        """Fingerprint media bytes away from the server process (``regions``: a check's)."""
+        """Fingerprint media bytes away from the server process (``regions``: a check's;
+        ``keypoints``: whose keypoint codes)."""
         ...
 
     async def hash_video(

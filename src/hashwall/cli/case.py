@@ -125,7 +125,9 @@ def _hash_files(
                     video = hash_video_file(path, settings, every, fast, progress)
                     hashed.append((path, thinned(video, cap)))
                 else:
-                    hashes = hash_file(path, fast=fast, orientations=True, settings=settings)
+                    hashes = hash_file(
+                        path, fast=fast, orientations=True, keypoints="bank", settings=settings
+                    )
                     hashed.append((path, hashes))
             except HashwallError as exc:
                 failed.append(_record(path, "failed", code=exc.code, message=exc.message))

@@ -73,7 +73,9 @@ def _check_one(
     elif is_video_path(path, settings):
         hashes = hash_video_file(path, settings, None, fast, progress, mirror=True, box=True)
     else:
-        hashes = hash_file(path, fast=fast, orientations=True, regions=True, settings=settings)
+        hashes = hash_file(
+            path, fast=fast, orientations=True, regions=True, keypoints="upload", settings=settings
+        )
     for attempt in range(RETRIES + 1):
         try:
             if send_media:

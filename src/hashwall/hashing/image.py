@@ -6,12 +6,20 @@ import enum
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 
 from hashwall.errors import FileUnreadable, MediaTooLarge
 from hashwall.hashing.digests import digests
 from hashwall.hashing.pdq import MIN_QUALITY, PdqHash, PdqResult, pdq_reference
-from hashwall.hashing.signals import Md5Signal, PdqSignal, Sha256Signal, Signal
+from hashwall.hashing.signals import KeypointsSignal, Md5Signal, PdqSignal, Sha256Signal, Signal
 from hashwall.settings import Settings
+
+if TYPE_CHECKING:
+    from hashwall.hashing.keypoints import Keypoints
+
+#: Which keypoints to compute: a banked photo's (``bank``) or an upload's (``upload``: more of
+#: them, on a larger working picture; ``hashing.keypoints``), or none.
+KeypointRole = Literal["bank", "upload"]
 
 
 class HashMode(enum.StrEnum):
@@ -51,6 +59,8 @@ class ImageHashes:
     #: The 8 dihedral PDQ hashes of each place the photo may be inside the upload (pads,
     #: bars, an app frame removed; ``hashing.contentbox``), when asked for; usable ones only.
     regions: tuple[tuple[PdqHash, ...], ...] = ()
+    #: The keypoint codes (``hashing.keypoints``), when asked for; None otherwise.
+    keypoints: Keypoints | None = None
 
     @property
     def usable(self) -> bool:
@@ -67,12 +77,16 @@ class ImageHashes:
         return self.all_signals() if self.usable else self.all_signals()[1:]
 
     def all_signals(self) -> list[Signal]:
-        """Every signal, the PDQ first whatever its quality (the service judges it)."""
-        return [
+        """Every signal, the PDQ first whatever its quality (the service judges it); the
+        keypoints when they were computed and the picture has any."""
+        out = [
             Signal(PdqSignal.name, self.pdq.hex, self.quality),
             Signal(Md5Signal.name, self.md5),
             Signal(Sha256Signal.name, self.sha256),
         ]
+        if self.keypoints is not None and len(self.keypoints):
+            out.append(Signal(KeypointsSignal.name, self.keypoints.to_bytes().hex()))
+        return out
 
     def orientation_values(self) -> dict[str, tuple[str, ...]]:
         """The orientations' values by signal type (empty when they were not computed)."""
@@ -93,6 +107,7 @@ def hash_image(
     fast: bool = False,
     orientations: bool = False,
     regions: bool = False,
+    keypoints: KeypointRole | None = None,
     settings: Settings | None = None,
 ) -> ImageHashes:
     """Fingerprint the bytes of one image: PDQ (with quality), md5 and sha256.
@@ -100,7 +115,8 @@ def hash_image(
     Raises a :class:`hashwall.errors.HashwallError` for anything that is not a decodable image
     within the limits of ``settings``. ``orientations=True`` adds the eight dihedral PDQ hashes;
     ``regions=True`` (for a check: nothing of it is banked) adds those of each place the photo
-    may be inside the upload (``hashing.contentbox``), hashed in fast mode.
+    may be inside the upload (``hashing.contentbox``), hashed in fast mode. ``keypoints`` adds
+    the keypoint codes of a photo to bank (``"bank"``) or of an upload to check (``"upload"``).
     """
     # The decoders (Pillow plugins, libheif) load on first use, not on import.
     from hashwall.media.decode import decode_image
@@ -108,8 +124,13 @@ def hash_image(
     settings = settings or Settings()
     if fast:
         from hashwall.hashing.fast import FAST_DRAFT_MIN_SIDE, pdq_fast
+        from hashwall.hashing.keypoints import BANK_BASE, QUERY_DRAFT_MIN_SIDE
 
-        image = decode_image(data, settings, draft_min_side=FAST_DRAFT_MIN_SIDE)
+        # Keypoints want a larger picture than PDQ: a bank's longer side at BANK_BASE at least.
+        draft = {None: FAST_DRAFT_MIN_SIDE, "upload": QUERY_DRAFT_MIN_SIDE}.get(
+            keypoints, BANK_BASE
+        )
+        image = decode_image(data, settings, draft_min_side=max(FAST_DRAFT_MIN_SIDE, draft))
         # The reduced decode is hashed with the full-resolution geometry of the picture.
         result: PdqResult = pdq_fast(
             image.pixels, dihedral=orientations, full_size=(image.height, image.width)
@@ -139,6 +160,15 @@ def hash_image(
 
         full = (image.height, image.width)
         found = tuple(region_hashes(image.pixels, full, MIN_QUALITY))
+    found_keypoints = None
+    if keypoints is not None:
+        from hashwall.hashing import keypoints as kp
+
+        found_keypoints = (
+            kp.upload_keypoints(image.pixels)
+            if keypoints == "upload"
+            else kp.keypoints(image.pixels)
+        )
     d = digests(data)
     return ImageHashes(
         pdq=result.hash,
@@ -153,6 +183,7 @@ def hash_image(
         orientations=result.orientations,
         notes=tuple(notes),
         regions=found,
+        keypoints=found_keypoints,
     )
 
 
@@ -183,11 +214,17 @@ def hash_file(
     fast: bool = False,
     orientations: bool = False,
     regions: bool = False,
+    keypoints: KeypointRole | None = None,
     settings: Settings | None = None,
 ) -> ImageHashes:
     """Fingerprint a local image file; see :func:`hash_image`."""
     settings = settings or Settings()
     data = read_media_file(path, settings)
     return hash_image(
-        data, fast=fast, orientations=orientations, regions=regions, settings=settings
+        data,
+        fast=fast,
+        orientations=orientations,
+        regions=regions,
+        keypoints=keypoints,
+        settings=settings,
     )

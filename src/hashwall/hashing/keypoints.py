@@ -109,6 +109,20 @@ _RECORD = np.dtype(
 )
 
 
+def record_arrays(
+    data: bytes,
+) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint16]]:
+    """Stored records (any number of sets, concatenated) as arrays without rounding them
+    again: the codes (uint64) and the geometry ``(n, 4)`` uint16 (x, y, scale, angle)."""
+    if len(data) % RECORD_BYTES:
+        raise ValueError(f"keypoint records are {RECORD_BYTES} bytes each, got {len(data)}")
+    rec = np.frombuffer(data, dtype=_RECORD)
+    geometry = np.empty((rec.size, 4), dtype=np.uint16)
+    for column, name in enumerate(("x", "y", "scale", "angle")):
+        geometry[:, column] = rec[name]
+    return rec["code"].astype(np.uint64), geometry
+
+
 @functools.cache
 def _kernels() -> ModuleType:
     from hashwall.hashing import _keypoint_kernels
@@ -285,6 +299,14 @@ def upload_keypoints(pixels: npt.NDArray[Any]) -> Keypoints:
     :data:`QUERY_MIN_SHORT`, :data:`QUERY_LIMIT`); a banked photo's are
     ``keypoints(pixels)``."""
     return keypoints(pixels, limit=QUERY_LIMIT, base=QUERY_BASE, min_short=QUERY_MIN_SHORT)
+
+
+def warm_up() -> None:
+    """Compile (or load from numba's cache) the kernels now, so that no check pays for it (a
+    process that hashes under a memory limit calls this before setting it)."""
+    rng = np.random.default_rng(0)
+    coarse = Image.fromarray(rng.integers(0, 256, size=(12, 16, 3), dtype=np.uint8), "RGB")
+    upload_keypoints(np.asarray(coarse.resize((160, 120), Image.Resampling.BICUBIC)))
 
 
 def _select(rows: npt.NDArray[np.float64], limit: int) -> npt.NDArray[np.intp]:

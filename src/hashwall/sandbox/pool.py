@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
 from hashwall.errors import DecodeFailed, DecodeTimeout, HashwallError, Overloaded
-from hashwall.hashing.image import ImageHashes
+from hashwall.hashing.image import ImageHashes, KeypointRole
 from hashwall.hashing.vpdq import VideoHashes
 from hashwall.sandbox import protocol
 from hashwall.sandbox.process import (
@@ -137,16 +137,25 @@ class DecodePool:
     # --- public ---------------------------------------------------------------------------
 
     async def hash_media(
-        self, data: bytes, *, fast: bool, orientations: bool, regions: bool = False
+        self,
+        data: bytes,
+        *,
+        fast: bool,
+        orientations: bool,
+        regions: bool = False,
+        keypoints: KeypointRole | None = None,
     ) -> ImageHashes:
         """Fingerprint media bytes in a worker; see :func:`hashwall.hash_image` (``regions``:
-        a check's, the places the photo may be inside the upload).
+        a check's, the places the photo may be inside the upload; ``keypoints``: whose
+        keypoint codes to compute).
 
         Raises what ``hash_image`` raises for bad bytes, and :class:`DecodeFailed`,
         :class:`DecodeTimeout` or :class:`Overloaded` (see the module docstring). The event
         loop is never blocked.
         """
-        job = protocol.hash_job(fast=fast, orientations=orientations, regions=regions)
+        job = protocol.hash_job(
+            fast=fast, orientations=orientations, regions=regions, keypoints=keypoints
+        )
         return await self._run(job, data, self._timeout, protocol.hashes_from_wire)
 
     async def hash_video(

@@ -28,7 +28,8 @@ from typing import Any, Final
 
 from hashwall import errors
 from hashwall.errors import DecodeFailed, HashwallError
-from hashwall.hashing.image import HashMode, ImageHashes, Note
+from hashwall.hashing.image import HashMode, ImageHashes, KeypointRole, Note
+from hashwall.hashing.keypoints import RECORD_BYTES, Keypoints
 from hashwall.hashing.pdq import PdqHash
 from hashwall.hashing.vpdq import VideoHashes
 
@@ -45,20 +46,31 @@ _HEX = re.compile(r"[0-9a-f]+")
 
 # The headers of the hash jobs, encoded once.
 _HASH_JOBS: Final = {
-    (fast, orientations, regions): json.dumps(
-        {"task": "hash", "fast": fast, "orientations": orientations, "regions": regions}
+    (fast, orientations, regions, keypoints): json.dumps(
+        {
+            "task": "hash",
+            "fast": fast,
+            "orientations": orientations,
+            "regions": regions,
+            "keypoints": keypoints,
+        }
     ).encode()
     for fast in (False, True)
     for orientations in (False, True)
     for regions in (False, True)
+    for keypoints in (None, "bank", "upload")
 }
 #: The most regions a worker may report (``hashing.contentbox`` finds at most seven).
 MAX_REGIONS: Final = 8
+#: The most keypoint records a worker may report (an upload's at most).
+MAX_KEYPOINT_RECORDS: Final = 320
 
 
-def hash_job(*, fast: bool, orientations: bool, regions: bool = False) -> bytes:
+def hash_job(
+    *, fast: bool, orientations: bool, regions: bool = False, keypoints: KeypointRole | None = None
+) -> bytes:
     """The header frame of a job that hashes the media bytes of the next frame."""
-    return _HASH_JOBS[bool(fast), bool(orientations), bool(regions)]
+    return _HASH_JOBS[bool(fast), bool(orientations), bool(regions), keypoints]
 
 
 def video_job(
@@ -137,6 +149,7 @@ def hashes_to_wire(hashes: ImageHashes) -> dict[str, Any]:
         ),
         "notes": [[note.code, note.message] for note in hashes.notes],
         "regions": [[h.hex for h in place] for place in hashes.regions],
+        "keypoints": None if hashes.keypoints is None else hashes.keypoints.to_bytes().hex(),
     }
 
 
@@ -191,6 +204,13 @@ def hashes_from_wire(wire: Any) -> ImageHashes:
         raise TypeError(f"regions must be a list of at most {MAX_REGIONS}")
     if any(not isinstance(place, list) or len(place) != 8 for place in regions):
         raise TypeError("each region must be 8 hashes")
+    records = wire.get("keypoints")
+    if records is not None and (
+        not isinstance(records, str)
+        or len(records) % (2 * RECORD_BYTES)
+        or len(records) > MAX_KEYPOINT_RECORDS * 2 * RECORD_BYTES
+    ):
+        raise TypeError("keypoints must be whole records in hex, or null")
     return ImageHashes(
         pdq=PdqHash.from_hex(_hex(wire["pdq"], 64)),
         quality=_int(wire["quality"]),
@@ -208,6 +228,7 @@ def hashes_from_wire(wire: Any) -> ImageHashes:
         ),
         notes=tuple(Note(_str(code), _str(message)) for code, message in notes),
         regions=tuple(tuple(PdqHash.from_hex(_hex(h, 64)) for h in place) for place in regions),
+        keypoints=None if records is None else Keypoints.from_bytes(bytes.fromhex(records)),
     )
 
 

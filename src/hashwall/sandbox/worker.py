@@ -71,6 +71,9 @@ def _send(conn: Connection, message: dict[str, Any]) -> None:
     conn.send_bytes(json.dumps(message, separators=(",", ":")).encode())
 
 
+_ROLES = ("bank", "upload")
+
+
 def hash_media(header: dict[str, Any], data: bytes, settings: Settings) -> dict[str, Any]:
     """The hash job: :func:`hashwall.hash_image` on ``data``, its hashes or its media error."""
     from hashwall.errors import HashwallError
@@ -83,6 +86,7 @@ def hash_media(header: dict[str, Any], data: bytes, settings: Settings) -> dict[
             fast=bool(header["fast"]),
             orientations=bool(header["orientations"]),
             regions=bool(header.get("regions", False)),
+            keypoints=header.get("keypoints") if header.get("keypoints") in _ROLES else None,
             settings=settings,
         )
     except HashwallError as exc:
@@ -155,10 +159,11 @@ def main(conn: Connection, memory_limit: int, handle: Handler = hash_media) -> N
     _disable_core_dumps()
     os.environ.update(THREAD_LIMITS)
     # Imported here, after the thread limits: numpy and numba read them on import.
-    from hashwall.hashing import contentbox, fast
+    from hashwall.hashing import contentbox, fast, keypoints
 
     fast.warm_up()
     contentbox.warm_up()  # a check's regions (hash_image(regions=True)) run these kernels
+    keypoints.warm_up()  # and its keypoints
     import hashwall.hashing.image
     import hashwall.media.decode
     import hashwall.sandbox.protocol  # noqa: F401  (the decoders and all, loaded before the limit)

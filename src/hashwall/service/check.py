@@ -77,6 +77,7 @@ from hashwall.service.auth import INVALID_KEY_MESSAGE
 from hashwall.service.context import ServiceContext
 from hashwall.service.hitlog import HiddenHit, write_hidden_hits
 from hashwall.service.indexes import LiveIndexes
+from hashwall.service.keypoints import scan_store_keypoints
 from hashwall.service.reveal import REVEAL_BAND, NearMatch, coarse_distance, revealed_distances
 from hashwall.service.search import scan_store
 from hashwall.service.signal_policy import allowlist_radii, policy_threshold, usable
@@ -186,6 +187,8 @@ def check_in_memory(
     candidates: dict[int, _Candidate] = {}
     _add_exact_candidates(live, request.exact(), candidates)
     _add_near_candidates(ctx, request, platform, candidates)
+    if request.geometric():  # milliseconds of CPU: not here, in the store step's thread
+        return StoreStep(ctx, actor, request, check_id, platform, candidates, geometric=True)
     if not candidates and not _hides_hits(platform):
         return _allow(ctx, request, check_id)
     return StoreStep(ctx, actor, request, check_id, platform, candidates)
@@ -219,11 +222,16 @@ class StoreStep:
     check_id: str
     platform: Platform | None
     candidates: dict[int, _Candidate] | None
+    #: The geometric signals (keypoints) are still to search, after ``candidates``.
+    geometric: bool = False
 
     def run(self) -> CheckResult:
         """Finish the check (store transactions: blocking)."""
         ctx, actor, request = self.ctx, self.actor, self.request
         platform, candidates = self.platform, self.candidates
+        if candidates is not None and self.geometric:
+            candidates = dict(candidates)
+            _add_geometric_candidates(ctx, request, candidates)
         if candidates is None:
             candidates = {}
             exact = request.exact()
@@ -241,6 +249,7 @@ class StoreStep:
             if ctx.live is not None:
                 _add_exact_candidates(ctx.live, exact, candidates)
             _add_near_candidates(ctx, request, platform, candidates)
+            _add_geometric_candidates(ctx, request, candidates)
         if platform is None:  # never: candidates come with the platform they were searched for
             raise Forbidden("the platform of this key no longer exists")
         if not candidates and not _hides_hits(platform):
@@ -314,6 +323,22 @@ def _add_near_candidates(
     for hit in _search(ctx, frame_kind, frames.search_values(), radius):
         if hit.id not in candidates:
             candidates[hit.id] = _Candidate(hit.id, frame_kind.name, hit.distance, None)
+
+
+def _add_geometric_candidates(
+    ctx: ServiceContext, request: CheckRequest, candidates: dict[int, _Candidate]
+) -> None:
+    """Items whose keypoint set one placement verifies in the upload's (with the bank's
+    required inliers: ``service/keypoints.py``); an item found by another signal keeps it
+    (a PDQ distance says more, an equal digest says all)."""
+    for kind, signal in request.geometric():
+        query = kind.decode(signal.value)
+        if ctx.live is not None:
+            hits = ctx.live.search_keypoints(kind.name, query)
+        else:
+            hits = scan_store_keypoints(ctx.store, kind, query)
+        for hit in hits:
+            candidates.setdefault(hit.item_id, _Candidate(hit.item_id, kind.name, None, None))
 
 
 def _low_quality(ctx: ServiceContext, request: CheckRequest) -> bool:

@@ -72,12 +72,14 @@ import numpy as np
 import numpy.typing as npt
 
 from hashwall.hashing.codes import Hash256
-from hashwall.hashing.signals import distance_types
+from hashwall.hashing.keypoints import Keypoints
+from hashwall.hashing.signals import distance_types, geometric_types
 from hashwall.index.base import DihedralMatch
 from hashwall.index.live import IndexHolder
 from hashwall.service.digests import DigestIndex, live_digest_parts
 from hashwall.service.index_events import apply_digest_events, index_events
 from hashwall.service.key_cache import KeyCache
+from hashwall.service.keypoints import KeypointHit, KeypointHolder, read_live_sets
 from hashwall.service.search import (
     by_item,
     distance_type,
@@ -150,6 +152,10 @@ class LiveIndexes:
         self._members: dict[str, dict[int, npt.NDArray[np.int64]]] = {
             kind.name: {} for kind in distance_types() if kind.many_per_item
         }
+        #: One keypoint index per geometric type (``keypoints``), by type name.
+        self.geometric: dict[str, KeypointHolder] = {
+            kind.name: KeypointHolder(kind) for kind in geometric_types()
+        }
         #: Values of the exact types (md5, sha256) of the live items, following the same events.
         self.digests = DigestIndex()
         self._cursor = 0
@@ -192,7 +198,11 @@ class LiveIndexes:
     @property
     def built(self) -> bool:
         """True once the initial build from the store finished."""
-        return self._built and all(holder.ready for holder in self.near.values())
+        return (
+            self._built
+            and all(holder.ready for holder in self.near.values())
+            and all(holder.ready for holder in self.geometric.values())
+        )
 
     @property
     def last_seq(self) -> int:
@@ -252,8 +262,10 @@ class LiveIndexes:
         return sum(holder.size for holder in self.near.values())
 
     def sizes(self) -> dict[str, int]:
-        """Hashes in the index of each distance type."""
-        return {name: holder.size for name, holder in self.near.items()}
+        """Values in the index of each distance type, and sets in each geometric one."""
+        held = {name: holder.size for name, holder in self.near.items()}
+        held.update((name, holder.size) for name, holder in self.geometric.items())
+        return held
 
     # -- building and following ---------------------------------------------------------------
 
@@ -272,6 +284,10 @@ class LiveIndexes:
                     for digest_type in self.digests.types
                 }
                 coded = {name: live_signal_chunks(repos, distance_type(name)) for name in self.near}
+                sets = {
+                    name: read_live_sets(repos[0], holder.kind)
+                    for name, holder in self.geometric.items()
+                }
             read = time.perf_counter() - started
             for digest_type, parts in digests.items():
                 self.digests.build_parts(digest_type, parts)
@@ -284,6 +300,8 @@ class LiveIndexes:
                     members.clear()
                     chunks = _noting_members(chunks, members)
                 holder.build_from(chunks, last_event=cursor)
+            for name, geometric in self.geometric.items():
+                geometric.build_from(sets.pop(name))
             self.keys.start_at(cursor)
             self._cursor = cursor
             self._built = True
@@ -315,6 +333,8 @@ class LiveIndexes:
                     for name, holder in self.near.items():
                         kind = distance_type(name)
                         holder.apply(index_events(fresh, kind, self._members.get(name)))
+                    for geometric in self.geometric.values():
+                        geometric.apply(fresh)
                     apply_digest_events(self.digests, fresh)
                     self.keys.apply(fresh)
                     self._cursor = fresh[-1].seq
@@ -354,6 +374,14 @@ class LiveIndexes:
         return by_item(
             distance_type(signal_type), search_orientations(holder, orientations, radius)
         )
+
+    def search_keypoints(self, signal_type: str, query: Keypoints) -> list[KeypointHit]:
+        """Items whose set of ``signal_type`` (a geometric type) one placement verifies in
+        the upload's keypoints, with the bank's required inliers."""
+        holder = self.geometric.get(signal_type)
+        if holder is None:
+            raise ValueError(f"no live index holds {signal_type!r}")
+        return holder.search(query)
 
     def sample_id(self, prefer: str | None = None) -> int | None:
         """A random item id of the distance indexes (None when they are empty): the decoy of

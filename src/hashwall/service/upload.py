@@ -15,6 +15,7 @@ from hashwall.hashing.image import ImageHashes
 from hashwall.hashing.signals import (
     SIGNAL_TYPES,
     DistanceSignalType,
+    GeometricSignalType,
     Signal,
     SignalType,
     oriented_type,
@@ -155,6 +156,15 @@ class CheckRequest:
         for signal in self.signals:
             kind = _type(signal)
             if issubclass(kind, DistanceSignalType):
+                out.append((kind, signal))
+        return tuple(out)
+
+    def geometric(self) -> tuple[tuple[type[GeometricSignalType], Signal], ...]:
+        """The upload's signals of geometric types (keypoints), with their types."""
+        out = []
+        for signal in self.signals:
+            kind = _type(signal)
+            if issubclass(kind, GeometricSignalType):
                 out.append((kind, signal))
         return tuple(out)
 

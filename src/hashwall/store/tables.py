@@ -40,6 +40,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeDecorator, TypeEngine
@@ -238,6 +239,10 @@ items = Table(
     CheckConstraint(_in("state", ITEM_STATES), name="state"),
 )
 
+#: Values longer than this (characters) are not in the ``(type, value)`` index (migration 0005).
+INDEXED_VALUE_MAX = 128
+_SHORT_VALUE = text(f"length(value) <= {INDEXED_VALUE_MAX}")
+
 signals = Table(
     "signals",
     metadata,
@@ -252,8 +257,27 @@ signals = Table(
     Column("frame_number", Integer(), nullable=True),
     Column("frame_timestamp", Float(), nullable=True),
     CheckConstraint("quality IS NULL OR (quality >= 0 AND quality <= 100)", name="quality"),
-    Index(None, "type", "value"),
+    # Equality lookups only ever want short values (digests, PDQ hashes); a long one (a
+    # keypoints set, kilobytes) does not fit a b-tree entry: the index holds the short ones,
+    # and every lookup by value says so (``short_value``).
+    Index(
+        None,
+        "type",
+        "value",
+        postgresql_where=_SHORT_VALUE,
+        sqlite_where=_SHORT_VALUE,
+    ),
 )
+
+
+def short_value(column: Any) -> Any:
+    """The condition of the ``(type, value)`` index, for a lookup of signal ``column`` by
+    value (equality lookups only want short values; saying so lets the store use the index)."""
+    from sqlalchemy import func, literal_column
+
+    # A literal, not a parameter: the planner must see the index's own condition.
+    return func.length(column) <= literal_column(str(INDEXED_VALUE_MAX))
+
 
 matches = Table(
     "matches",

@@ -196,7 +196,9 @@ async def check_upload(
             fingerprint = b"media\x00" + video.sha256.encode()
         else:
             pool = await state.decoder()
-            hashes = await pool.hash_media(data, fast=True, orientations=True, regions=True)
+            hashes = await pool.hash_media(
+                data, fast=True, orientations=True, regions=True, keypoints="upload"
+            )
             upload = CheckRequest.from_image(hashes)
             fingerprint = b"media\x00" + hashes.sha256.encode()
         del data

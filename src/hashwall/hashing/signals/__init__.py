@@ -1,8 +1,8 @@
 """Typed signals: ``{"type", "value", "quality"}``, the form of every fingerprint at a boundary.
 
 A signal type owns its rules (:mod:`~hashwall.hashing.signals.base`); one module per type
-(:mod:`.pdq`, :mod:`.digests`, :mod:`.keypoints`) and one line in :mod:`.registry` each. The rest of the tree asks
-the registry and never spells a type's name.
+(:mod:`.pdq`, :mod:`.digests`, :mod:`.keypoints`) and one line in :mod:`.registry` each. The
+rest of the tree asks the registry and never spells a type's name.
 """
 
 from hashwall.hashing.signals.base import (

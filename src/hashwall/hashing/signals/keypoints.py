@@ -31,6 +31,7 @@ from hashwall.hashing.keypoints import (
     RECORD_BYTES,
     Keypoints,
     match_inliers,
+    required_inliers,
 )
 from hashwall.hashing.signals.base import Comparison, IndexFamily, SignalComparison, SignalType
 
@@ -49,6 +50,11 @@ class GeometricSignalType(SignalType):
     index_family: ClassVar[IndexFamily] = "keypoints"
     #: Inliers a match needs when the bank does not say (a small bank).
     default_inliers: ClassVar[int] = MIN_INLIERS
+
+    @classmethod
+    def required_inliers(cls, bank_size: int) -> int:
+        """The inliers a match needs against a bank of ``bank_size`` sets of this type."""
+        return required_inliers(bank_size)
 
     @classmethod
     def decode(cls, value: str) -> Keypoints:

@@ -30,6 +30,7 @@ from hashwall.store.tables import (
     items,
     matches,
     platforms,
+    short_value,
     signals,
     verdicts,
 )
@@ -97,7 +98,9 @@ class CheckQueries(RepositoryBase):
         # An IN over the (type, value) index: one index probe per value. A correlated EXISTS
         # made SQLite walk every live item (about 1 s per check at a million items).
         holders = select(signals.c.item_id).where(
-            signals.c.type == signal_type, signals.c.value.in_(list(values))
+            signals.c.type == signal_type,
+            signals.c.value.in_(list(values)),
+            short_value(signals.c.value),
         )
         stmt = (
             select(items)

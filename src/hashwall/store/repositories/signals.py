@@ -15,7 +15,16 @@ from hashwall.domain import ITEM_STATES, LIVE_ITEM_STATES
 from hashwall.hashing.signals import Signal
 from hashwall.store.engine import erase_on_commit
 from hashwall.store.repositories.base import RepositoryBase, build_row
-from hashwall.store.tables import cases, events, exemptions, items, matches, signals, verdicts
+from hashwall.store.tables import (
+    cases,
+    events,
+    exemptions,
+    items,
+    matches,
+    short_value,
+    signals,
+    verdicts,
+)
 
 #: Values per ``IN`` list of one statement (SQLite allows 32,766 parameters).
 IN_CHUNK: Final = 5000
@@ -170,6 +179,7 @@ class SignalRepository(RepositoryBase):
                 select(signals.c.item_id, signals.c.value).where(
                     signals.c.type == signal_type,
                     signals.c.value.in_(wanted[start : start + IN_CHUNK]),
+                    short_value(signals.c.value),
                 )
             ).all()
             if not hits:

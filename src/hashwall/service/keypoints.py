@@ -1,0 +1,175 @@
+"""The service's side of the geometric signal types (``keypoints``): the live index of each,
+built from the store and changed by the event log, and the store scan without one.
+
+An item holds at most one value of such a type: a set of keypoint records (``hashing/signals/
+keypoints.py``). The live index (:class:`KeypointHolder`, over
+:class:`~hashwall.index.keypoints.KeypointIndex`) keeps each live item's set under its item id;
+``item_added`` adds it, ``item_withdrawn``/``item_deleted`` remove it, as for the PDQ index
+(``service/index_events.py``). A search answers the items that one placement verifies with at
+least the bank's :meth:`~hashwall.hashing.signals.GeometricSignalType.required_inliers`: the
+more photos are banked, the more inliers a match needs (8 up to ~1,000 photos, 13 at a
+million), so that false candidates per upload stay rare as the bank grows.
+
+Without a live index (tools, the CLI, a check while the index lags on a small bank) the
+store's live sets are read and each is verified (:func:`scan_store_keypoints`): fine for the
+few thousand photos a stale-index scan is allowed on, not for a large bank.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from hashwall.errors import IndexNotReady
+from hashwall.hashing.keypoints import RECORD_BYTES, Keypoints, match_inliers, record_arrays
+from hashwall.hashing.signals import GeometricSignalType
+from hashwall.index.keypoints import KeypointIndex, rebuild
+from hashwall.store.events import ITEM_DELETED, ITEM_WITHDRAWN, Event
+from hashwall.store.repo import Repository, Store
+
+#: Rows per chunk while reading a type's live sets.
+READ_CHUNK = 20_000
+_REMOVING = frozenset({ITEM_WITHDRAWN, ITEM_DELETED})
+
+
+@dataclass(frozen=True, slots=True)
+class KeypointHit:
+    """An item whose set one placement verified, with the inliers it found."""
+
+    item_id: int
+    inliers: int
+
+
+@dataclass(frozen=True, slots=True)
+class KeypointSets:
+    """Items' sets as arrays: item ``i`` has the next ``counts[i]`` codes and geometry rows."""
+
+    item_ids: npt.NDArray[np.int64]
+    counts: npt.NDArray[np.int64]
+    codes: npt.NDArray[np.uint64]
+    geometry: npt.NDArray[np.uint16]
+
+    @classmethod
+    def of(cls, item_ids: Sequence[int], values: Sequence[str]) -> KeypointSets:
+        """Sets from canonical (or stored) hex values; one parse of them all."""
+        data = bytes.fromhex("".join(values))
+        codes, geometry = record_arrays(data)
+        counts = np.fromiter((len(v) // (2 * RECORD_BYTES) for v in values), np.int64, len(values))
+        return cls(np.asarray(item_ids, dtype=np.int64), counts, codes, geometry)
+
+
+def read_live_sets(repo: Repository, kind: type[GeometricSignalType]) -> list[KeypointSets]:
+    """The live items' sets of ``kind``, chunk by chunk (values that are not whole records,
+    which intake never writes, are skipped)."""
+    out: list[KeypointSets] = []
+    for chunk in repo.iter_live_signals(kind.name, chunk_size=READ_CHUNK):
+        pairs = [
+            (item_id, value)
+            for item_id, value in zip(chunk.item_ids, chunk.values, strict=True)
+            if value and len(value) % (2 * RECORD_BYTES) == 0
+        ]
+        if pairs:
+            ids, values = zip(*pairs, strict=True)
+            out.append(KeypointSets.of(ids, values))
+    return out
+
+
+class KeypointHolder:
+    """The live index of one geometric type: built once from the store, then changed by
+    events (a :class:`KeypointIndex` is safe to search while it changes)."""
+
+    def __init__(self, kind: type[GeometricSignalType]) -> None:
+        self.kind = kind
+        self._index: KeypointIndex | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def ready(self) -> bool:
+        """True once the initial build finished."""
+        return self._index is not None
+
+    @property
+    def size(self) -> int:
+        """Items whose sets are held."""
+        return 0 if self._index is None else len(self._index)
+
+    @property
+    def index(self) -> KeypointIndex:
+        """The index; :class:`IndexNotReady` before the build."""
+        if self._index is None:
+            raise IndexNotReady("the index is still being built; retry in a few seconds")
+        return self._index
+
+    def build_from(self, parts: Iterable[KeypointSets]) -> None:
+        """A new index of these sets, swapped in whole."""
+        index = KeypointIndex()
+        parts = list(parts)
+        if parts:
+            index.add_records(
+                np.concatenate([p.item_ids for p in parts]),
+                np.concatenate([p.counts for p in parts]),
+                np.concatenate([p.codes for p in parts]),
+                np.concatenate([p.geometry for p in parts]),
+            )
+        with self._lock:
+            self._index = index
+
+    def apply(self, events: Sequence[Event]) -> None:
+        """Apply log events in order (adds and removals; the rest changes nothing here)."""
+        index = self.index
+        for event in events:
+            item_id = event.item_id
+            if item_id is None:
+                continue
+            if event.type in _REMOVING:
+                index.remove([item_id])
+                continue
+            values = _values(event, self.kind.name)
+            if values:  # one set per item: the last one wins
+                sets = KeypointSets.of([item_id], values[-1:])
+                index.add_records(sets.item_ids, sets.counts, sets.codes, sets.geometry)
+
+    def search(self, query: Keypoints) -> list[KeypointHit]:
+        """The items verified with at least the bank's required inliers, most inliers first."""
+        index = self.index
+        needed = self.kind.required_inliers(len(index))
+        return [KeypointHit(i, n) for i, n in index.search(query, min_inliers=needed)]
+
+
+def scan_store_keypoints(
+    store: Store, kind: type[GeometricSignalType], query: Keypoints
+) -> list[KeypointHit]:
+    """Verify every live set of ``kind`` in the store (no live index); most inliers first."""
+    with store.read() as repo:
+        parts = read_live_sets(repo, kind)
+    total = sum(int(p.item_ids.size) for p in parts)
+    needed = kind.required_inliers(total)
+    hits: list[KeypointHit] = []
+    for part in parts:
+        starts = np.r_[0, np.cumsum(part.counts)]
+        for k, item_id in enumerate(part.item_ids.tolist()):
+            lo, hi = int(starts[k]), int(starts[k + 1])
+            banked = rebuild(part.codes[lo:hi], part.geometry[lo:hi])
+            found = match_inliers(query, banked)
+            if found >= needed:
+                hits.append(KeypointHit(item_id, found))
+    return sorted(hits, key=lambda h: (-h.inliers, h.item_id))
+
+
+def _values(event: Event, signal_type: str) -> list[str]:
+    signal_list = event.payload.get("signals")
+    if not isinstance(signal_list, list):
+        return []
+    return [
+        s["value"]
+        for s in signal_list
+        if isinstance(s, dict)
+        and s.get("type") == signal_type
+        and isinstance(s.get("value"), str)
+        and s["value"]
+        and len(s["value"]) % (2 * RECORD_BYTES) == 0
+    ]

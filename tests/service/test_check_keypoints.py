@@ -1,0 +1,121 @@
+"""The ``keypoints`` signal type through the service: banked with a case, searched by a check
+(in the live index, or in the store without one), gone the moment it is withdrawn; a crop
+that PDQ cannot find is found, a different photo is not, and PDQ-only checks still work."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+import numpy as np
+from PIL import Image
+
+from hashwall.bench.pictures import scene
+from hashwall.domain import Actor
+from hashwall.eval.transforms import SUITE
+from hashwall.hashing.image import ImageHashes, hash_image
+from hashwall.hashing.signals import KeypointsSignal
+from hashwall.service.check import CheckRequest, check
+from hashwall.service.context import ServiceContext
+from hashwall.service.indexes import LiveIndexes
+from hashwall.service.intake import ItemSubmission, create_case
+from hashwall.service.withdraw import withdraw_item
+
+if TYPE_CHECKING:
+    from conftest import World
+
+
+def _jpeg(img: Image.Image, quality: int = 92) -> bytes:
+    buf = io.BytesIO()
+    img.convert("RGB").save(buf, "JPEG", quality=quality)
+    return buf.getvalue()
+
+
+def _repost(photo: Image.Image, name: str) -> bytes:
+    """The eval's transform ``name`` of ``photo`` (its own seeded randomness)."""
+    return _jpeg(SUITE[name](photo, np.random.default_rng(5)))
+
+
+def _upload(data: bytes, keypoints: bool = True) -> CheckRequest:
+    hashes = hash_image(
+        data, fast=True, orientations=True, keypoints="upload" if keypoints else None
+    )
+    return CheckRequest.from_image(hashes)
+
+
+def _bank(ctx: ServiceContext, partner: Actor, photo: Image.Image) -> tuple[str, str]:
+    hashes = hash_image(_jpeg(photo), orientations=True, keypoints="bank")
+    assert hashes.keypoints is not None and len(hashes.keypoints) >= 32
+    receipt = create_case(ctx, partner, [ItemSubmission.from_image(hashes)])
+    (item,) = receipt.accepted
+    return receipt.case_number, item.item_ref
+
+
+def test_a_banked_photo_keeps_its_keypoints_in_the_store(ctx: ServiceContext, world: World) -> None:
+    hashes: ImageHashes = hash_image(_jpeg(scene(1)), orientations=True, keypoints="bank")
+    assert hashes.keypoints is not None
+    value = hashes.keypoints.to_bytes().hex()
+    assert len(value) > 2000  # past what a b-tree entry of the whole value could hold
+    case_number, _ = _bank(ctx, world.partner("Helpline"), scene(1))
+    with ctx.store.read() as repo:
+        case = repo.get_case(case_number)
+        assert case is not None
+        (item,) = repo.list_items(case.id)
+        rows = [s for s in repo.list_signals(item.id) if s.type == KeypointsSignal.name]
+    assert [r.value for r in rows] == [value]
+
+
+def test_a_crop_pdq_misses_is_found_by_keypoints_in_the_store(
+    ctx: ServiceContext, world: World
+) -> None:
+    photo = scene(2)
+    _bank(ctx, world.partner("Helpline"), photo)
+    platform = world.platform("Example", "feed")
+    cropped = _repost(photo, "crop_20_offcentre_keep")
+    assert check(ctx, platform, _upload(cropped, keypoints=False)).decision == "allow"
+    answer = check(ctx, platform, _upload(cropped))
+    assert answer.decision == "block" and [m.signal_type for m in answer.matches] == ["keypoints"]
+    assert answer.matches[0].distance is None
+    # A different photo, cropped alike, is not found.
+    other = _repost(scene(3), "crop_20_offcentre_keep")
+    assert check(ctx, platform, _upload(other)).decision == "allow"
+
+
+def test_the_live_index_finds_follows_and_forgets(ctx: ServiceContext, world: World) -> None:
+    photo = scene(4)
+    helpline = world.partner("Helpline")
+    case_number, item_ref = _bank(ctx, helpline, photo)
+    platform = world.platform("Example", "feed")
+    live = LiveIndexes(ctx.store, ctx.settings)
+    live.build()
+    assert live.sizes()[KeypointsSignal.name] == 1
+    with_live = replace(ctx, live=live)
+    turned = _repost(photo, "rotate_8_crop")
+    answer = check(with_live, platform, _upload(turned))
+    assert answer.decision == "block" and answer.matches[0].signal_type == "keypoints"
+
+    # Banked after the build: found once the index followed the log.
+    later = scene(5)
+    _bank(ctx, helpline, later)
+    shot = _upload(_repost(later, "screenshot_75"))
+    live.catch_up()
+    assert live.sizes()[KeypointsSignal.name] == 2
+    assert check(with_live, platform, shot).decision == "block"
+
+    # Withdrawn: allow at once (the store is re-read), and gone from the index after.
+    withdraw_item(ctx, helpline, case_number, item_ref)
+    assert check(with_live, platform, _upload(turned)).decision == "allow"
+    live.catch_up()
+    assert live.sizes()[KeypointsSignal.name] == 1
+    ((kind, signal),) = _upload(turned).geometric()
+    assert live.search_keypoints(kind.name, kind.decode(signal.value)) == []
+
+
+def test_a_pdq_only_check_still_matches_the_way_it_did(ctx: ServiceContext, world: World) -> None:
+    photo = scene(6)
+    _bank(ctx, world.partner("Helpline"), photo)
+    platform = world.platform("Example", "feed")
+    plain = hash_image(_jpeg(photo, 70), fast=True, orientations=True)
+    answer = check(ctx, platform, CheckRequest.from_image(plain))
+    assert answer.decision == "block" and answer.matches[0].signal_type == "pdq"
