@@ -12,12 +12,16 @@ from pydantic import ConfigDict, Field, StrictInt
 
 from hashwall.wire.base import ApiModel, ResponseModel
 
+#: The longest value a signal may have: a ``keypoints`` set of 320 records of 32 hex digits
+#: (hashes and digests are 32-64 hex digits).
+MAX_VALUE_CHARS = 10_240
+
 
 class SignalIn(ApiModel):
     """One fingerprint: ``{"type", "value", "quality"}`` (``quality`` 0-100 for ``pdq``)."""
 
     type: Annotated[str, Field(min_length=1, max_length=32, examples=["pdq"])]
-    value: Annotated[str, Field(min_length=1, max_length=256)]
+    value: Annotated[str, Field(min_length=1, max_length=MAX_VALUE_CHARS)]
     quality: Annotated[StrictInt, Field(ge=0, le=100)] | None = None
 
     def wire(self) -> dict[str, Any]:

@@ -142,7 +142,7 @@ async def create_case(
             fingerprint = b"media\x00" + video.sha256.encode()
         else:
             pool = await state.decoder()
-            hashes = await pool.hash_media(data, fast=True, orientations=False)
+            hashes = await pool.hash_media(data, fast=True, orientations=False, keypoints="bank")
             items = [intake.ItemSubmission.from_image(hashes)]
             fingerprint = b"media\x00" + hashes.sha256.encode()
         del data
