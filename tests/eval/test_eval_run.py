@@ -17,8 +17,8 @@ from hashwall.cli.main import app
 from hashwall.eval.methods import (
     METHODS,
     CropsMethod,
+    RegionsMethod,
     HashwallMethod,
-    KeypointsMethod,
     Pdq8Method,
     PdqMethod,
 )
@@ -74,7 +74,7 @@ def test_results_json_has_exactly_the_issue_shape(run: dict[str, Any]) -> None:
     r = run["results"]
     assert set(r) == {"bank_images", "distractor_images", "methods"}
     assert r["bank_images"] == 4 and r["distractor_images"] == 3
-    assert list(r["methods"]) == ["pdq", "pdq8", "hashwall", "crops", "keypoints"]
+    assert list(r["methods"]) == ["pdq", "pdq8", "regions", "crops", "hashwall"]
     for m in r["methods"].values():
         assert set(m) == METHOD_KEYS
         assert set(m["recall"]) == set(SUITE)
@@ -86,7 +86,7 @@ def test_results_json_has_exactly_the_issue_shape(run: dict[str, Any]) -> None:
 
 
 def test_recall_follows_what_each_method_can_do(run: dict[str, Any]) -> None:
-    pdq, pdq8, hw = (run["results"]["methods"][n]["recall"] for n in ("pdq", "pdq8", "hashwall"))
+    pdq, pdq8, hw = (run["results"]["methods"][n]["recall"] for n in ("pdq", "pdq8", "regions"))
     for q in (70, 50, 30):
         assert pdq[f"jpeg_q{q}"] == pdq8[f"jpeg_q{q}"] == hw[f"jpeg_q{q}"] == 1.0
     for turn in ("mirror", "flip_vertical", "rotate_90", "rotate_180", "rotate_270"):
@@ -100,8 +100,11 @@ def test_no_false_match_and_the_bank_cost(run: dict[str, Any]) -> None:
     methods = run["results"]["methods"]
     assert all(m["false_matches"] == 0 for m in methods.values())
     assert methods["pdq"]["hashes_per_image"] == 1 and methods["pdq"]["bytes_per_image"] == 32
-    assert methods["hashwall"]["hashes_per_image"] == 3
-    assert methods["hashwall"]["bytes_per_image"] == 80  # PDQ 32 + md5 16 + sha256 32
+    assert methods["regions"]["hashes_per_image"] == 3
+    assert methods["regions"]["bytes_per_image"] == 80  # PDQ 32 + md5 16 + sha256 32
+    # hashwall: those, and each keypoint's 16-byte record
+    full = methods["hashwall"]
+    assert full["bytes_per_image"] == 80 + 16 * (full["hashes_per_image"] - 3)
 
 
 def test_the_report_details_and_plots_are_written(run: dict[str, Any]) -> None:
@@ -113,11 +116,11 @@ def test_the_report_details_and_plots_are_written(run: dict[str, Any]) -> None:
     assert sum(details["methods"]["pdq8"]["true_distance_hist"]) == 4 * len(SUITE)
     assert sum(details["methods"]["pdq"]["false_distance_hist"]) == 3 * 5 * 4
     # keypoint inliers: one count per pair, for keypoints only
-    keypoints = details["methods"]["keypoints"]
+    keypoints = details["methods"]["hashwall"]
     assert sum(keypoints["false_score_hist"]) == 3 * 5 * 4
     assert sum(keypoints["true_score_hist"]) == 4 * len(SUITE)
-    assert "false_score_hist" not in details["methods"]["hashwall"]
-    assert "## keypoints: inliers per pair" in report
+    assert "false_score_hist" not in details["methods"]["regions"]
+    assert "## hashwall: inliers per pair" in report
     assert "| group | at least 5 | at least 8 | at least 12 |" in report
     pytest.importorskip("matplotlib")
     for name in ("recall.png", "distances.png"):
@@ -161,7 +164,7 @@ def test_pdq8_finds_a_mirror_that_pdq_does_not() -> None:
 def test_hashwall_banks_a_featureless_photo_by_its_digests_only() -> None:
     flat = Image.new("RGB", (200, 150), (120, 130, 140))
     data = _jpeg(flat)
-    m = HashwallMethod()
+    m = RegionsMethod()
     stored = m.enrol(m.prepare(data))
     assert stored.values == 2 and stored.nbytes == 48  # md5 + sha256, no PDQ
     assert m.check(m.prepare(data)) == {0: 0}  # the same file: exact digest
@@ -172,7 +175,7 @@ def test_hashwall_banks_a_featureless_photo_by_its_digests_only() -> None:
 def test_hashwall_finds_the_photo_inside_a_frame_that_pdq8_misses(name: str) -> None:
     photo = textured(7)
     upload = _jpeg(SUITE[name](photo, np.random.default_rng(0)), quality=95)
-    plain, hashwall = Pdq8Method(), HashwallMethod()
+    plain, hashwall = Pdq8Method(), RegionsMethod()
     for m in (plain, hashwall):
         m.enrol(m.prepare(_jpeg(photo)))
     assert plain.check(plain.prepare(upload)) == {}
@@ -182,7 +185,7 @@ def test_hashwall_finds_the_photo_inside_a_frame_that_pdq8_misses(name: str) -> 
 def test_crops_banks_ten_windows_and_finds_a_centred_crop() -> None:
     photo = textured(8)
     upload = _jpeg(SUITE["crop_20_centre_keep"](photo, np.random.default_rng(0)), quality=95)
-    hashwall, crops = HashwallMethod(), CropsMethod()
+    hashwall, crops = RegionsMethod(), CropsMethod()
     assert hashwall.enrol(hashwall.prepare(_jpeg(photo))).values == 3
     assert crops.enrol(crops.prepare(_jpeg(photo))).values == 13
     assert hashwall.check(hashwall.prepare(upload)) == {}
@@ -192,14 +195,14 @@ def test_crops_banks_ten_windows_and_finds_a_centred_crop() -> None:
 @pytest.mark.parametrize(
     "name", ["crop_20_offcentre_change", "rotate_8_crop", "crop_30_centre_keep"]
 )
-def test_keypoints_find_the_crops_and_turns_that_hashwall_misses(name: str) -> None:
+def test_keypoints_find_the_crops_and_turns_that_regions_miss(name: str) -> None:
     photo, other = textured(8), textured(9)
     upload = _jpeg(SUITE[name](photo, np.random.default_rng(0)), quality=95)
-    hashwall, keypoints = HashwallMethod(), KeypointsMethod()
-    for m in (hashwall, keypoints):
+    regions, hashwall = RegionsMethod(), HashwallMethod()
+    for m in (regions, hashwall):
         m.enrol(m.prepare(_jpeg(other)))
         m.enrol(m.prepare(_jpeg(photo)))
-    assert hashwall.check(hashwall.prepare(upload)) == {}
-    assert set(keypoints.check(keypoints.prepare(upload))) == {1}
-    scores = keypoints.scores(keypoints.query(keypoints.prepare(upload)))
+    assert regions.check(regions.prepare(upload)) == {}
+    assert set(hashwall.check(hashwall.prepare(upload))) == {1}
+    scores = hashwall.scores(hashwall.query(hashwall.prepare(upload)))
     assert scores[1] >= MIN_INLIERS > scores[0]

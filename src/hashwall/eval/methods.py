@@ -7,18 +7,19 @@ subclass added to :data:`METHODS`.
 
 * ``pdq``: plain PDQ (reference hasher) at radius 31, one hash per side.
 * ``pdq8``: the same bank, the upload's 8 dihedral PDQ hashes searched at 31.
-* ``hashwall``: what hashwall does today. Enrolment (``hashwall case create``) hashes in
-  reference mode and banks the PDQ hash when its quality is at least the floor
+* ``regions``: what hashwall did before keypoint codes. Enrolment (``hashwall case create``)
+  hashes in reference mode and banks the PDQ hash when its quality is at least the floor
   (``pdq_min_quality``, 50) plus the md5 and sha256 of the file; a check (``hashwall check``)
   hashes the upload in fast mode (reduced JPEG decode) with its 8 orientations, matches the
   digests exactly and the PDQ hashes within the PDQ type's radius (31) when the upload's quality
   is at least the floor, and searches the upload's regions (``hashing.contentbox``: the photo
   inside a border, bars or an app frame, a small rotation on black undone; each its 8 PDQ
   hashes) the same way. Everything goes through ``hashwall.hashing`` and ``hashwall.index``.
-* ``crops``: ``hashwall`` plus 10 banked PDQ hashes of fixed centre and corner windows of each
+* ``crops``: ``regions`` plus 10 banked PDQ hashes of fixed centre and corner windows of each
   photo (90 and 80%): what bank-side sub-regions buy on crops (measured, not adopted).
-* ``keypoints``: ``hashwall`` plus keypoint codes (``hashing.keypoints``): up to 64 patch codes
-  of each banked photo with their places; an upload matches a photo when enough of its own
+* ``hashwall``: what hashwall does (``hashwall case create`` banks them, ``hashwall check``
+  and the service match them): ``regions`` plus keypoint codes (``hashing.keypoints``): up to
+  64 patch codes of each banked photo with their places; an upload matches a photo when enough of its own
   codes (``required_inliers`` of the bank's size: 8 up to about a thousand photos) lie within
   ``CODE_RADIUS`` bits of the photo's and one similarity transform (as it is or mirrored)
   explains their places.
@@ -219,7 +220,7 @@ class _HashwallQuery:
 class _HashwallPdqMethod(Method):
     """hashwall without content boxes (as it was before them): reference-mode enrolment (PDQ
     above the quality floor, md5, sha256); fast-mode checks with 8 orientations and exact
-    digests. Not compared on its own (``pdq8`` shows the same); :class:`HashwallMethod` adds
+    digests. Not compared on its own (``pdq8`` shows the same); :class:`RegionsMethod` adds
     the regions."""
 
     name = "hashwall_pdq"
@@ -286,14 +287,14 @@ class _BoxesQuery:
     regions: list[list[Hash256]]
 
 
-class HashwallMethod(_HashwallPdqMethod):
+class RegionsMethod(_HashwallPdqMethod):
     """What hashwall does: the bank of ``case create`` (PDQ >= quality 50, md5, sha256), and
     the check of ``hashwall check``: the upload's 8 fast PDQ hashes and digests, plus its
     regions (``hashing.contentbox``: the candidate rectangles of photo content, pads, bars and
     frames removed, a small rotation on black undone), each hashed with fast PDQ in 8
     orientations and searched like the upload's own hash."""
 
-    name = "hashwall"
+    name = "regions"
     description = (
         "PDQ >= quality 50 in 8 orientations, md5, sha256; the upload's regions (content "
         "boxes: pads, bars, letterbox, app frame, deskew on black) searched too"
@@ -332,7 +333,7 @@ CROP_WINDOWS: tuple[tuple[float, float, float, float], ...] = (
 )
 
 
-class CropsMethod(HashwallMethod):
+class CropsMethod(RegionsMethod):
     """``hashwall`` plus bank-side crops: PDQ of :data:`CROP_WINDOWS` of each banked photo
     (10 more hashes); a match of any of a photo's hashes is a match of the photo. Measures
     what fixed sub-regions buy on crops; they fit crops that keep the centre or a corner."""
@@ -393,13 +394,13 @@ class _KeypointsQuery:
     inliers: dict[int, int] | None = None
 
 
-class KeypointsMethod(HashwallMethod):
+class HashwallMethod(RegionsMethod):
     """``hashwall`` plus keypoint codes: each banked photo's :func:`keypoints` (the bank's
     settings), each upload's (the query's settings), matched by :func:`match_inliers`. The
     codes are searched by brute force here (the bank of a run is small)."""
 
-    name = "keypoints"
-    description = "hashwall + keypoint codes (64 per photo) verified by one similarity transform"
+    name = "hashwall"
+    description = "regions + keypoint codes (64 per photo) verified by one similarity transform"
     prepare_key = "keypoints"
 
     def __init__(self, settings: Settings | None = None) -> None:
@@ -492,5 +493,5 @@ class KeypointsMethod(HashwallMethod):
 
 #: The methods a run compares, by name, in report order.
 METHODS: dict[str, type[Method]] = {
-    m.name: m for m in (PdqMethod, Pdq8Method, HashwallMethod, CropsMethod, KeypointsMethod)
+    m.name: m for m in (PdqMethod, Pdq8Method, RegionsMethod, CropsMethod, HashwallMethod)
 }
