@@ -17,10 +17,10 @@ from hashwall.cli.main import app
 from hashwall.eval.methods import (
     METHODS,
     CropsMethod,
-    RegionsMethod,
     HashwallMethod,
     Pdq8Method,
     PdqMethod,
+    RegionsMethod,
 )
 from hashwall.eval.transforms import SHARED_OVERLAYS, SUITE
 from hashwall.hashing.keypoints import MIN_INLIERS
@@ -206,3 +206,18 @@ def test_keypoints_find_the_crops_and_turns_that_regions_miss(name: str) -> None
     assert set(hashwall.check(hashwall.prepare(upload))) == {1}
     scores = hashwall.scores(hashwall.query(hashwall.prepare(upload)))
     assert scores[1] >= MIN_INLIERS > scores[0]
+
+
+def test_copies_checks_a_sample_of_the_bank_against_every_distractor(tmp_path: Path) -> None:
+    from hashwall.eval.runner import run_eval
+
+    for i in range(3):
+        textured(300 + i).save(tmp_path / f"p{i}.jpg", quality=92)
+    textured(400).save(tmp_path / "d.jpg", quality=92)
+    bank = sorted(tmp_path.glob("p*.jpg"))
+    run = run_eval(
+        bank, [tmp_path / "d.jpg"], workers=1, method_names=["pdq"], progress=False, copies=1
+    )
+    tally = run.tallies["pdq"]
+    assert set(tally.checked.values()) == {1}  # one banked photo's copies, each transform once
+    assert tally.distractor_pairs == 3 * (1 + len(SHARED_OVERLAYS))  # against the whole bank

@@ -26,6 +26,15 @@ def eval_command(
         int | None,
         typer.Option(min=1, help="Check at most this many distractors (a seeded sample)."),
     ] = None,
+    copies: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Check the transformed copies of at most this many banked photos (a seeded "
+            "sample; default: all): a bigger bank for the distractor run, at the recall "
+            "run's cost.",
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the sampling and of the transforms.")] = 0,
     workers: Annotated[
         int | None, typer.Option(min=1, help="Worker processes (default: the cores, at most 4).")
@@ -59,5 +68,6 @@ def eval_command(
             same_person=same_person,
             methods=methods,
             json_out=json_out,
+            copies=copies,
         )
     )

@@ -19,10 +19,10 @@ subclass added to :data:`METHODS`.
   photo (90 and 80%): what bank-side sub-regions buy on crops (measured, not adopted).
 * ``hashwall``: what hashwall does (``hashwall case create`` banks them, ``hashwall check``
   and the service match them): ``regions`` plus keypoint codes (``hashing.keypoints``): up to
-  64 patch codes of each banked photo with their places; an upload matches a photo when enough of its own
-  codes (``required_inliers`` of the bank's size: 8 up to about a thousand photos) lie within
-  ``CODE_RADIUS`` bits of the photo's and one similarity transform (as it is or mirrored)
-  explains their places.
+  64 patch codes of each banked photo with their places; an upload matches a photo when
+  enough of its own codes (``required_inliers`` of the bank's size: 8 up to about a thousand
+  photos) lie within ``CODE_RADIUS`` bits of the photo's and one similarity transform (as it
+  is or mirrored) explains their places.
 """
 
 from __future__ import annotations

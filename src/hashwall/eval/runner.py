@@ -247,14 +247,19 @@ def run_eval(
     workers: int | None = None,
     method_names: Sequence[str] = tuple(METHODS),
     progress: bool = True,
+    copies: int | None = None,
 ) -> EvalRun:
     """Bank ``bank_paths``, check every transformed copy and every distractor; see the module
-    docstring."""
+    docstring. ``copies``: make the transformed copies of at most this many banked photos (a
+    seeded sample), for a bank larger than the recall run needs (false matches grow with it)."""
     started = time.perf_counter()
     tallies = {n: Tally() for n in method_names}
     methods, bank, errors = enrol_bank(bank_paths, method_names, tallies)
     run = EvalRun(bank, distractor_paths, tallies, methods, seed, errors=errors)
-    tasks = [("bank", i, str(p)) for i, p in enumerate(bank)]
+    copied = range(len(bank))
+    if copies is not None and copies < len(bank):
+        copied = sorted(random.Random(seed + 2).sample(range(len(bank)), copies))
+    tasks = [("bank", i, str(bank[i])) for i in copied]
     tasks += [("distractor", i, str(p)) for i, p in enumerate(distractor_paths)]
     workers = workers or default_workers()
     with _Progress(progress, len(tasks)) as advance:
@@ -337,6 +342,7 @@ def run_eval_command(
     json_out: bool,
     same_person: Path | None = None,
     methods: str | None = None,
+    copies: int | None = None,
 ) -> int:
     """``hashwall eval``: returns the exit code."""
     from hashwall.cli.output import fail, print_json
@@ -362,7 +368,13 @@ def run_eval_command(
     pool = [p for p in pool if p.resolve() not in banked]
     chosen = pick(pool, distractor_limit, seed + 1)
     run = run_eval(
-        bank, chosen, seed=seed, workers=workers, method_names=method_names, progress=not json_out
+        bank,
+        chosen,
+        seed=seed,
+        workers=workers,
+        method_names=method_names,
+        progress=not json_out,
+        copies=copies,
     )
     if same_person is not None:
         from hashwall.eval.sameperson import check_same_person
