@@ -4,16 +4,18 @@ For platforms that keep the bank with ``hashwall feed sync --dir DIR`` instead o
 upload (``--bank`` is that folder, or a copy in the JSON form that ``hashwall feed export``
 writes):
 each file is hashed here as ``hashwall check`` hashes it (an image in fast mode with its 8
-orientations and regions; a video at one frame per second with its mirrored frames, and a
-progress bar per video) and answered by :class:`hashwall.service.local_match.LocalBank` with
-the service's index and rules for what the feed carries (not the allowlist, this platform's
-exemptions or its organisation's own confirmations). Nothing is sent anywhere; no match ref is made.
+orientations, its regions and its keypoints, ``--no-keypoints`` to skip them; a video at one
+frame per second with its mirrored frames, and a progress bar per video) and answered by
+:class:`hashwall.service.local_match.LocalBank` with the service's index and rules for what the
+feed carries (not the allowlist, this platform's exemptions or its organisation's own
+confirmations). Nothing is sent anywhere; no match ref is made.
 
 Output: a table, or with ``--json`` one object per file and line: ``{"path", "decision",
 "reason", "matches": [{"item_ref", "decision", "signal_type", "distance", "orientation"}],
-"error"}``; a video's match has ``upload_frames_matched_pct``, ``banked_frames_matched_pct``
-and ``ranges`` (``{"upload", "banked"}``, each ``[{"start", "end"}]`` in seconds) instead of a
-distance, as the service's check answers them.
+"error"}`` (a match found by keypoints has no distance or orientation); a video's match has
+``upload_frames_matched_pct``, ``banked_frames_matched_pct`` and ``ranges`` (``{"upload",
+"banked"}``, each ``[{"start", "end"}]`` in seconds) instead of a distance, as the service's
+check answers them.
 
 Exit codes, as ``hashwall check``: 1 some file could not be hashed (whatever the others
 answered), or the bank copy could not be read; otherwise 4 some ``block``, 3 some ``review``,
@@ -50,6 +52,13 @@ def match_command(
     reference: Annotated[
         bool, typer.Option("--reference", help="Hash in reference mode instead of fast mode.")
     ] = False,
+    keypoints: Annotated[
+        bool,
+        typer.Option(
+            "--keypoints/--no-keypoints",
+            help="Compute images' keypoints (crops and screenshots PDQ misses; ~tens of ms).",
+        ),
+    ] = True,
     json_out: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
 ) -> None:
     """Match files locally against a feed copy: allow, review or block (exit codes as check)."""
@@ -85,7 +94,7 @@ def match_command(
                 request = CheckRequest.from_image(
                     hash_file(
                         path, fast=not reference, orientations=True, regions=True,
-                        settings=settings,
+                        keypoints="upload" if keypoints else None, settings=settings,
                     )
                 )  # fmt: skip
             answer = local.match(request)

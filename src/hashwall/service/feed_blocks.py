@@ -16,10 +16,18 @@ as they are (``numpy.frombuffer``). Frames by ``kind``:
   (``i4``, the signal's item in this block), ``value`` (``S<w>``, the text value), ``quality``
   (``i2``, -1 for none), ``frame_number`` (``i4``, -1 for none) and ``frame_timestamp``
   (``f8``, NaN for none). ``cursor`` is where the next block (or a JSON page) starts.
+  A type whose values vary in length (a geometric type's keypoint sets: 16 to 5,120 bytes) is
+  *packed* (the header's ``packed`` lists it): its ``value`` is the bytes of its rows' values
+  (hexadecimal on the wire, so half the size) one after another (``u1``), and ``value_length``
+  (``u4``) the bytes of each row's value, so that no row is padded to the longest.
 - ``end``: ``cursor``, the events phase after the snapshot (read with ``GET /v1/feed``).
 
 A body that stops before ``end`` was cut: what was read up to the last whole frame holds, and
 the reader resumes from that frame's cursor.
+
+A bank without values of a packed type sends exactly what a reader written before packing
+reads; such a reader cannot read a packed type's block (nor could it keep such values: it
+refused text values past 128 bytes).
 """
 
 from __future__ import annotations
@@ -34,6 +42,7 @@ import numpy as np
 import numpy.typing as npt
 
 from hashwall.errors import InvalidInput
+from hashwall.hashing.signals import SIGNAL_TYPES
 
 MAGIC: Final = b"HWFEED-BLOCKS/1\n"
 MEDIA_TYPE: Final = "application/vnd.hashwall.feed-blocks"
@@ -51,10 +60,19 @@ class SignalColumns:
     """One signal type's rows of a block: the item each belongs to, and its fields."""
 
     owner: npt.NDArray[np.int32]
-    value: npt.NDArray[np.bytes_]
+    #: Each row's text (``S<w>``), or a packed type's bytes (``u1``, see ``value_length``).
+    value: np.ndarray
     quality: npt.NDArray[np.int16]
     frame_number: npt.NDArray[np.int32]
     frame_timestamp: npt.NDArray[np.float64]
+    #: A packed type's: the bytes of each row's value, ``value`` being their bytes (``u1``)
+    #: one after another (None: ``value`` is each row's text, ``S<w>``).
+    value_length: npt.NDArray[np.uint32] | None = None
+
+    @property
+    def packed(self) -> bool:
+        """Whether the values are packed bytes (see the module docstring)."""
+        return self.value_length is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,10 +105,32 @@ def _none_as(values: Iterable[Any], missing: Any) -> list[Any]:
     return [missing if v is None else v for v in values]
 
 
+def packs(name: str) -> bool:
+    """Whether a block carries the values of type ``name`` packed: those of a geometric type
+    (a set of keypoint records, hexadecimal, of any length)."""
+    kind = SIGNAL_TYPES.get(name)
+    return kind is not None and kind.comparison == "geometric"
+
+
+def _packed_values(
+    name: str, texts: list[str]
+) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.uint32]]:
+    """Hexadecimal values as their bytes one after another, and the bytes of each."""
+    try:
+        data = bytes.fromhex("".join(texts))
+    except ValueError:
+        data = b""
+    lengths = np.fromiter((len(t) // 2 for t in texts), dtype=np.uint32, count=len(texts))
+    if any(len(t) % 2 for t in texts) or len(data) != int(lengths.sum(dtype=np.int64)):
+        raise InvalidInput(f"the feed sent a {name} value that is not hexadecimal")
+    return np.frombuffer(data, dtype=np.uint8), lengths
+
+
 def build_block(
     rows: list[tuple[str, str, str, str]], held: list[tuple[str, str, str, Any, Any, Any]]
 ) -> ItemBlock:
-    """A block from the store's rows (``Repository.read_snapshot_rows``)."""
+    """A block from the store's rows (``Repository.read_snapshot_rows``), or from items a
+    JSON page carried (``invalid_input`` for a packed type's value that is not hex)."""
     kinds: list[str] = []
     trusts: list[str] = []
     states: list[str] = []
@@ -101,12 +141,19 @@ def build_block(
         by_type.setdefault(row[1], []).append(row)
     signals = {}
     for name, part in by_type.items():
+        value: np.ndarray
+        length: npt.NDArray[np.uint32] | None = None
+        if packs(name):
+            value, length = _packed_values(name, [r[2] for r in part])
+        else:
+            value = np.array([r[2].encode() for r in part], dtype=np.bytes_)
         signals[name] = SignalColumns(
             owner=np.fromiter((position[r[0]] for r in part), dtype=np.int32, count=len(part)),
-            value=np.array([r[2].encode() for r in part], dtype=np.bytes_),
+            value=value,
             quality=np.array(_none_as((r[3] for r in part), -1), dtype=np.int16),
             frame_number=np.array(_none_as((r[4] for r in part), -1), dtype=np.int32),
             frame_timestamp=np.array(_none_as((r[5] for r in part), np.nan), dtype=np.float64),
+            value_length=length,
         )
     return ItemBlock(
         refs=np.array([ref.encode() for ref in refs], dtype="S32"),
@@ -142,13 +189,18 @@ def block_frame(block: ItemBlock, cursor: str) -> bytes:
     ]
     for name, columns in block.signals.items():
         arrays.extend((f"{name}.{c}", getattr(columns, c)) for c in SIGNAL_COLUMNS)
-    header = {
+        if columns.value_length is not None:
+            arrays.append((f"{name}.value_length", columns.value_length))
+    header: dict[str, Any] = {
         "kind": "items",
         "count": len(block),
         "cursor": cursor,
         "vocab": {"kind": block.kind, "trust": block.trust, "state": block.state},
         "types": list(block.signals),
     }
+    packed = [name for name, columns in block.signals.items() if columns.packed]
+    if packed:  # absent otherwise: the frame a reader written before packing reads
+        header["packed"] = packed
     return frame(header, arrays)
 
 
@@ -221,13 +273,25 @@ def block_of(header: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> Ite
         count = int(header["count"])
         vocab = header["vocab"]
         signals = {}
+        packed = {str(name) for name in header.get("packed", ())}
         for name in header["types"]:
-            columns = SignalColumns(*(arrays[f"{name}.{c}"] for c in SIGNAL_COLUMNS))
+            held = {c: arrays[f"{name}.{c}"] for c in SIGNAL_COLUMNS}
+            columns = SignalColumns(
+                owner=held["owner"],
+                value=held["value"],
+                quality=held["quality"],
+                frame_number=held["frame_number"],
+                frame_timestamp=held["frame_timestamp"],
+                value_length=arrays[f"{name}.value_length"] if name in packed else None,
+            )
             rows = columns.owner.size
-            if any(getattr(columns, c).shape[:1] != (rows,) for c in SIGNAL_COLUMNS) or (
+            per_row = [c for c in SIGNAL_COLUMNS if c != "value" or not columns.packed]
+            if any(getattr(columns, c).shape[:1] != (rows,) for c in per_row) or (
                 rows and not 0 <= int(columns.owner.min()) <= int(columns.owner.max()) < count
             ):
                 raise ValueError(f"{name} rows")
+            if columns.value_length is not None and not _packed_ok(columns, rows):
+                raise ValueError(f"{name} values")
             signals[str(name)] = columns
         block = ItemBlock(
             refs=arrays["ref"],
@@ -251,3 +315,16 @@ def block_of(header: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> Ite
     except (KeyError, TypeError, ValueError) as exc:
         raise InvalidInput(f"a block of the feed's snapshot stream is malformed ({exc})") from None
     return block
+
+
+def _packed_ok(columns: SignalColumns, rows: int) -> bool:
+    """A packed type's columns agree: a length per row, as many bytes as they add up to."""
+    length, value = columns.value_length, columns.value
+    assert length is not None
+    return (
+        length.shape == (rows,)
+        and length.dtype.kind == "u"
+        and value.dtype == np.uint8
+        and value.ndim == 1
+        and int(length.sum(dtype=np.int64)) == value.size
+    )

@@ -10,9 +10,10 @@ every sync. The copy is a folder::
     base-<g>/refkeys.npy       the keys, sorted, and base-<g>/refrows.npy the row of each:
                                finding an item by ref is a binary search
     base-<g>/signals/<type>/   per signal type: values.npy (a distance type's (n, 32) uint8
-                               codes, what the index loads as is; else the text, S<w>),
-                               owners.npy (the item row), quality.npy, frame_number.npy,
-                               frame_timestamp.npy (-1 / NaN: none)
+                               codes, what the index loads as is; a packed type's bytes, u1,
+                               one value after another, with lengths.npy the bytes of each;
+                               else the text, S<w>), owners.npy (the item row), quality.npy,
+                               frame_number.npy, frame_timestamp.npy (-1 / NaN: none)
     changes-<g>.log            what changed since the base, one JSON line per change, applied on
                                load; folded into a new base when it grows (:meth:`FeedCopy.compact`)
 
@@ -27,6 +28,10 @@ latest when the log holds ``compact_after`` changes).
 
 :class:`~hashwall.service.feed_copy_view.CopyView` (``service/feed_copy_view.py``) is the live set
 read back: the base (memory-mapped) with the log applied.
+
+The format is ``hashwall-feed-copy/3`` since packed values (a geometric type's keypoint sets,
+``meta.json``'s ``types`` saying ``bytes``) came: a version before them cannot read such a copy
+and says so. A ``/2`` copy is read as it is (it holds no packed type) and saved as ``/3``.
 """
 
 from __future__ import annotations
@@ -52,7 +57,9 @@ from hashwall.service.feed_copy_view import (
     ITEM_COLUMNS,
     TEXT_WIDTH,
     CopyView,
+    Packed,
     Part,
+    TypeRows,
     block_of_items,
     fresh_vocab,
     item_columns,
@@ -69,7 +76,9 @@ from hashwall.store.events import (
     TRUST_CHANGED,
 )
 
-FORMAT: Final = "hashwall-feed-copy/2"
+FORMAT: Final = "hashwall-feed-copy/3"
+#: The formats this version reads (``/2``: before packed values; the same files otherwise).
+READABLE_FORMATS: Final = frozenset({"hashwall-feed-copy/2", FORMAT})
 META_FILE: Final = "meta.json"
 _ITEM_ROWS: Final = "items/ref.npy"
 #: Reads of a copy's live set that find its files replaced by a compaction, at most, before
@@ -84,7 +93,25 @@ _COLUMN_DTYPES: Final[dict[str, np.dtype[Any]]] = {
     "quality": np.dtype("<i2"),
     "frame_number": np.dtype("<i4"),
     "frame_timestamp": np.dtype("<f8"),
+    "lengths": np.dtype("<u4"),
 }
+
+
+def _stored(values: np.ndarray | Packed) -> str:
+    """How a type's values are stored: ``codes`` (a distance type's), ``bytes`` (packed),
+    ``text``."""
+    if isinstance(values, Packed):
+        return "bytes"
+    return "codes" if values.ndim == 2 else "text"
+
+
+def _values_files(stored: str) -> list[tuple[str, np.dtype[Any], tuple[int, ...]]]:
+    """The files of a type's values stored so: name, dtype, the shape of a row."""
+    if stored == "codes":
+        return [("values", np.dtype(np.uint8), (HASH_BYTES,))]
+    if stored == "bytes":
+        return [("values", np.dtype(np.uint8), ()), ("lengths", _COLUMN_DTYPES["lengths"], ())]
+    return [("values", np.dtype(f"S{TEXT_WIDTH}"), ())]
 
 
 # --- the copy ----------------------------------------------------------------------------------
@@ -141,7 +168,7 @@ class FeedCopy:
             raise InvalidInput(
                 f"cannot read {path}: {exc}; move the folder away to sync again"
             ) from None
-        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        if not isinstance(meta, dict) or meta.get("format") not in READABLE_FORMATS:
             raise InvalidInput(
                 f"{directory} is not a hashwall feed copy (format {FORMAT}); move it away"
             )
@@ -189,6 +216,7 @@ class FeedCopy:
     def save_meta(self) -> None:
         """Replace ``meta.json`` (atomically): what counts from now on."""
         self.meta["synced_at"] = datetime.now(UTC).isoformat()
+        self.meta["format"] = FORMAT  # a /2 copy read as it is is saved as what it now is
         write_json_atomically(self.directory / META_FILE, self.meta)
 
     def _type_dir(self, name: str, base: Path | None = None) -> Path:
@@ -226,10 +254,12 @@ class FeedCopy:
         first = self._writer(_ITEM_ROWS, ITEM_COLUMNS["ref"]).rows
         for name, (owners, values, quality, number, stamp) in part.signals.items():
             folder = self._type_dir(name).relative_to(self.base)
-            stored = "codes" if values.ndim == 2 else "text"
-            self.meta["types"].setdefault(name, stored)
-            tail = (HASH_BYTES,) if stored == "codes" else ()
-            self._writer(f"{folder}/values.npy", values.dtype, tail).append(values)
+            stored = self.meta["types"].setdefault(name, _stored(values))
+            if stored != _stored(values):
+                raise InvalidInput(f"the feed sent {name} values of another form; sync again")
+            for column, data in _values_columns(values):
+                dtype = _COLUMN_DTYPES.get(column, data.dtype)
+                self._writer(f"{folder}/{column}.npy", dtype, data.shape[1:]).append(data)
             self._writer(f"{folder}/owners.npy", _COLUMN_DTYPES["owners"]).append(owners + first)
             for column, data in (("quality", quality), ("frame_number", number),
                                  ("frame_timestamp", stamp)):  # fmt: skip
@@ -251,9 +281,8 @@ class FeedCopy:
             self._writer(f"items/{column}.npy", dtype)
         for name, stored in self.meta["types"].items():  # every type has all its columns
             folder = self._type_dir(name).relative_to(self.base)
-            tail = (HASH_BYTES,) if stored == "codes" else ()
-            dtype = np.dtype(np.uint8) if stored == "codes" else np.dtype(f"S{TEXT_WIDTH}")
-            self._writer(f"{folder}/values.npy", dtype, tail)
+            for column, dtype, tail in _values_files(stored):
+                self._writer(f"{folder}/{column}.npy", dtype, tail)
         self.checkpoint(cursor, head_seq)
         self.close()
         self._write_ref_index(self.base)
@@ -325,7 +354,7 @@ class FeedCopy:
         if not rows:
             return 0
         erased = 0
-        for name in self.meta.get("types", {}):
+        for name, stored in self.meta.get("types", {}).items():
             folder = self._type_dir(name)
             owners = load_column(folder / "owners.npy")  # non-decreasing: values come in item order
             wanted = np.asarray(rows, dtype=owners.dtype)  # (the same dtype: no cast of owners)
@@ -334,9 +363,16 @@ class FeedCopy:
             spans = [(a, b) for a, b in zip(lo, hi, strict=True) if b > a]
             if not spans:
                 continue
-            for column in ("values", "quality"):
+            if stored == "bytes":  # a value's rows are its bytes: from where it starts to its end
+                starts = np.zeros(int(owners.size) + 1, dtype=np.int64)
+                np.cumsum(load_column(folder / "lengths.npy"), out=starts[1:])
+                spans_of = {"values": [(int(starts[a]), int(starts[b])) for a, b in spans]}
+            else:
+                spans_of = {"values": spans}
+            spans_of["quality"] = spans
+            for column, where in spans_of.items():
                 data = np.load(folder / f"{column}.npy", mmap_mode="r+", allow_pickle=False)
-                for a, b in spans:
+                for a, b in where:
                     data[a:b] = 0 if column == "values" else -1
                 data.flush()
                 del data
@@ -444,21 +480,27 @@ class FeedCopy:
         for column, data in items.items():
             if data.dtype != ITEM_COLUMNS[column] or data.shape != (n,):
                 raise InvalidInput(f"{base / 'items'} is not a copy's item table; sync again")
-        signals: dict[str, tuple[np.ndarray, ...]] = {}
+        signals: dict[str, TypeRows] = {}
         for name, stored in self.meta.get("types", {}).items():
             folder = self._type_dir(name)
-            columns = [load_column(folder / "owners.npy"), load_column(folder / "values.npy"),
+            files = {column: load_column(folder / f"{column}.npy") for column, _, _ in
+                     _values_files(stored)}  # fmt: skip
+            columns = [load_column(folder / "owners.npy"), files.get("lengths", files["values"]),
                        *(load_column(folder / f"{c}.npy") for c in ("quality", "frame_number",
                                                             "frame_timestamp"))]  # fmt: skip
             count = columns[0].shape[0]
-            shape_ok = all(c.shape[:1] == (count,) for c in columns) and (
-                columns[1].shape[1:] == ((HASH_BYTES,) if stored == "codes" else ())
+            shape_ok = all(c.shape[:1] == (count,) for c in columns) and all(
+                files[column].shape[1:] == tail for column, _, tail in _values_files(stored)
             )
             if not shape_ok or (
                 count and not 0 <= int(columns[0].min()) <= int(columns[0].max()) < n
             ):
                 raise InvalidInput(f"{folder} does not match the copy's items; sync again")
-            signals[name] = tuple(columns)
+            values = (
+                Packed.of(files["values"], files["lengths"]) if stored == "bytes"
+                else files["values"]
+            )  # fmt: skip
+            signals[name] = TypeRows(columns[0], values, *columns[2:])
         live_codes = [vocab["state"].index(s) for s in LIVE_ITEM_STATES if s in vocab["state"]]
         return Part(
             refs=items["ref"],
@@ -515,27 +557,31 @@ class FeedCopy:
         types: dict[str, str] = {}
         for name in sorted({t for part, _ in parts for t in part.signals}):
             folder = self._type_dir(name, target).relative_to(target)
-            outs: list[Appender] | None = None
+            outs: dict[str, Appender] = {}
             for part, first in parts:
                 if name not in part.signals:
                     continue
-                owners, *rest = part.signals[name]
-                if outs is None:
-                    stored = "codes" if rest[0].ndim == 2 else "text"
-                    types[name] = stored
-                    outs = [writer(f"{folder}/owners.npy", _COLUMN_DTYPES["owners"])] + [
-                        writer(f"{folder}/{column}.npy", data.dtype, tuple(data.shape[1:]))
-                        for column, data in zip(("values", "quality", "frame_number",
-                                                 "frame_timestamp"), rest, strict=True)
-                    ]  # fmt: skip
+                owners, values, *rest = part.signals[name]
+                stored = types.setdefault(name, _stored(values))
+                if stored != _stored(values):
+                    raise InvalidInput(f"{name} values of two forms in {self.directory}")
+                if not outs:
+                    metadata = ("owners", "quality", "frame_number", "frame_timestamp")
+                    columns = [*_values_files(stored),
+                               *((c, _COLUMN_DTYPES[c], ()) for c in metadata)]  # fmt: skip
+                    outs = {c: writer(f"{folder}/{c}.npy", dtype, tail)
+                            for c, dtype, tail in columns}  # fmt: skip
                 live_rows = np.flatnonzero(part.live)
                 for lo in range(0, int(owners.size), _CHUNK):
                     own = np.asarray(owners[lo : lo + _CHUNK])
                     keep = np.flatnonzero(part.live[own])
                     # the item's new row: its rank among the part's live rows, after earlier parts
-                    outs[0].append(np.searchsorted(live_rows, own[keep]) + first)
-                    for out, data in zip(outs[1:], rest, strict=True):
-                        out.append(np.asarray(data[lo : lo + _CHUNK])[keep])
+                    outs["owners"].append(np.searchsorted(live_rows, own[keep]) + first)
+                    for column, data in _values_columns(_rows(values, keep + lo)):
+                        outs[column].append(data)
+                    for column, data in zip(("quality", "frame_number", "frame_timestamp"),
+                                            rest, strict=True):  # fmt: skip
+                        outs[column].append(np.asarray(data[lo : lo + _CHUNK])[keep])
         for out in writers:
             out.commit()
             out.close()
@@ -552,6 +598,18 @@ class FeedCopy:
         )
         self.save_meta()
         self._remove_other_generations()
+
+
+def _values_columns(values: np.ndarray | Packed) -> list[tuple[str, np.ndarray]]:
+    """The files' columns of values: ``values``, and a packed type's ``lengths``."""
+    if isinstance(values, Packed):
+        return [("values", values.data), ("lengths", values.lengths)]
+    return [("values", values)]
+
+
+def _rows(values: np.ndarray | Packed, rows: np.ndarray) -> np.ndarray | Packed:
+    """The values of ``rows``."""
+    return values.take(rows) if isinstance(values, Packed) else np.asarray(values[rows])
 
 
 def changes_of_events(events: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:

@@ -3,18 +3,20 @@ writing a copy share: its item columns, the ref keys, and values as codes or tex
 
 A copy (``service/feed_copy.py``: its folder, its log, its syncs) stores the items of a base as
 columns and each signal type's values as columns, a distance type's as the ``(n, 32)`` codes the
-index loads. :class:`CopyView` is its live set: :class:`Part` s of items (the base, memory-mapped,
-with the log applied; then the items the log added) and the vocabularies of their codes. A view
-is also made from items in the JSON copy's form (:meth:`CopyView.from_items`), which is how the
-local matcher reads a ``bank.json``.
+index loads, a packed type's (a geometric type's keypoint sets, of any length) as their bytes one
+after another with the length of each (:class:`Packed`). :class:`CopyView` is its live set:
+:class:`Part` s of items (the base, memory-mapped, with the log applied; then the items the log
+added) and the vocabularies of their codes. A view is also made from items in the JSON copy's
+form (:meth:`CopyView.from_items`), which is how the local matcher reads a ``bank.json``.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -99,7 +101,67 @@ def codes_to_text(name: str, codes: npt.NDArray[np.uint8]) -> list[str]:
     return [row.hex() for row in (bytes(r[:size]) for r in np.asarray(codes))]
 
 
+@dataclass(frozen=True, slots=True)
+class Packed:
+    """Values of varying length (a packed type's: ``service/feed_blocks.py``) as a copy holds
+    them: their bytes one after another, the bytes of each, and where each starts."""
+
+    data: npt.NDArray[np.uint8]
+    lengths: npt.NDArray[np.uint32]
+    #: ``len(self) + 1`` offsets into ``data``: value ``i`` is ``data[starts[i]:starts[i + 1]]``.
+    starts: npt.NDArray[np.int64]
+
+    @classmethod
+    def of(cls, data: np.ndarray, lengths: np.ndarray) -> Packed:
+        """Values from their bytes and lengths (``invalid_input`` if they disagree)."""
+        starts = np.zeros(int(lengths.size) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=starts[1:])
+        if data.ndim != 1 or lengths.ndim != 1 or int(starts[-1]) != data.size:
+            raise InvalidInput("a copy's packed values do not add up to their lengths; sync again")
+        return cls(data, lengths, starts)
+
+    @classmethod
+    def empty(cls) -> Packed:
+        return cls.of(np.zeros(0, dtype=np.uint8), np.zeros(0, dtype=np.uint32))
+
+    def __len__(self) -> int:
+        return int(self.lengths.size)
+
+    def take(self, rows: npt.ArrayLike) -> Packed:
+        """The values of ``rows``, in that order (copied a run of consecutive rows at a time:
+        the rows a matcher or a compaction keeps are long runs)."""
+        rows = np.asarray(rows, dtype=np.int64).reshape(-1)
+        if rows.size == len(self) and bool(np.all(rows == np.arange(rows.size))):
+            return self
+        if rows.size == 0:
+            return Packed.empty()
+        breaks = np.flatnonzero(np.diff(rows) != 1) + 1
+        firsts = rows[np.r_[0, breaks]].tolist()
+        lasts = rows[np.r_[breaks - 1, rows.size - 1]].tolist()
+        starts = self.starts
+        data = np.concatenate(
+            [self.data[starts[a] : starts[b + 1]] for a, b in zip(firsts, lasts, strict=True)]
+        )
+        return Packed.of(data.astype(np.uint8, copy=False), self.lengths[rows].astype(np.uint32))
+
+    def hex(self) -> list[str]:
+        """Each value as lower-case hexadecimal text (its form in the feed's JSON)."""
+        raw = np.asarray(self.data).tobytes()
+        return [raw[a:b].hex() for a, b in itertools.pairwise(self.starts.tolist())]
+
+
 # --- the view ----------------------------------------------------------------------------------
+
+
+class TypeRows(NamedTuple):
+    """One signal type's rows of a part: the item row of each, its value, its metadata."""
+
+    owners: np.ndarray
+    #: A distance type's ``(n, 32)`` codes, a packed type's :class:`Packed`, else the text.
+    values: np.ndarray | Packed
+    quality: np.ndarray
+    frame_number: np.ndarray
+    frame_timestamp: np.ndarray
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,9 +173,7 @@ class Part:
     trust: npt.NDArray[np.uint8]
     state: npt.NDArray[np.uint8]
     live: npt.NDArray[np.bool_]
-    #: type -> (owners, values: codes for a distance type else text, quality, frame_number,
-    #: frame_timestamp)
-    signals: Mapping[str, tuple[np.ndarray, ...]]
+    signals: Mapping[str, TypeRows]
 
 
 @dataclass
@@ -136,11 +196,12 @@ class CopyView:
             held: dict[int, list[dict[str, Any]]] = {}
             for name, (owners, values, quality, number, stamp) in part.signals.items():
                 keep = np.flatnonzero(part.live[owners]) if owners.size else owners
-                texts = (
-                    codes_to_text(name, values[keep])
-                    if values.ndim == 2
-                    else [v.decode() for v in values[keep].tolist()]
-                )
+                if isinstance(values, Packed):
+                    texts = values.take(keep).hex()
+                elif values.ndim == 2:
+                    texts = codes_to_text(name, values[keep])
+                else:
+                    texts = [v.decode() for v in values[keep].tolist()]
                 for j, text in zip(keep.tolist(), texts, strict=True):
                     signal: dict[str, Any] = {"type": name, "value": text,
                                               "quality": int(quality[j]) if quality[j] >= 0
@@ -224,8 +285,10 @@ def _remap(
     return table[codes] if codes.size else codes.astype(np.uint8)
 
 
-def _signal_values(name: str, columns: SignalColumns) -> np.ndarray:
+def _signal_values(name: str, columns: SignalColumns) -> np.ndarray | Packed:
     """A block's values of a type as the copy stores them."""
+    if columns.value_length is not None:
+        return Packed.of(columns.value, columns.value_length)
     if _distance_type(name) is not None:
         return text_to_codes(name, columns.value)
     if columns.value.dtype.itemsize > TEXT_WIDTH:
@@ -243,7 +306,9 @@ def part_of_block(block: ItemBlock, vocab: dict[str, list[str]]) -> Part:
         state=state,
         live=np.isin(state, live_codes),
         signals={
-            name: (c.owner, _signal_values(name, c), c.quality, c.frame_number, c.frame_timestamp)
+            name: TypeRows(
+                c.owner, _signal_values(name, c), c.quality, c.frame_number, c.frame_timestamp
+            )
             for name, c in block.signals.items()
         },
     )

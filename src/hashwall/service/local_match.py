@@ -15,6 +15,12 @@ what the feed carries:
    ``video_upload_percent`` and ``video_bank_percent``) against all its frames in the copy,
    and dropped unless it matches (an equal digest of the file stays an exact candidate). A
    video match carries the rule's shares and ranges (:attr:`LocalMatch.video`), no distance.
+   Then the upload's keypoints (a geometric type's set, ``hash_image(..., keypoints="upload")``):
+   the items whose set one placement verifies with the inliers the copy's size needs
+   (:meth:`~hashwall.hashing.signals.GeometricSignalType.required_inliers` of the sets held,
+   as the service's index asks of its own), searched by the service's keypoint index
+   (:class:`~hashwall.service.keypoints.KeypointHolder`); such an item is a candidate unless
+   another signal found it already (no distance).
 2. Each candidate answers: ``review`` if quarantined; ``block`` if vouched or confirmed;
    if unvouched, ``review`` (or nothing when the policy's ``unvouched_answer`` is ``allow``).
 3. ``block`` if any candidate blocks, else ``review`` if any reviews, else ``allow``.
@@ -25,8 +31,9 @@ Nothing is written and no match ref is made: a local answer cannot take a verdic
 
 Usage::
 
-    bank = LocalBank.load(Path("bank/bank.json"))
-    answer = bank.match(CheckRequest.from_image(hash_file("upload.jpg", orientations=True)))
+    bank = LocalBank.load(Path("var/feed"))
+    upload = hash_file("upload.jpg", orientations=True, keypoints="upload")
+    answer = bank.match(CheckRequest.from_image(upload))
     answer.decision, answer.reason, answer.matches
 """
 
@@ -42,11 +49,19 @@ import numpy as np
 
 from hashwall.domain import PlatformPolicy
 from hashwall.errors import InvalidInput
-from hashwall.hashing.signals import SIGNAL_TYPES, DistanceSignalType, SignalType, distance_types
+from hashwall.hashing.keypoints import RECORD_BYTES, record_arrays
+from hashwall.hashing.signals import (
+    SIGNAL_TYPES,
+    DistanceSignalType,
+    GeometricSignalType,
+    SignalType,
+    distance_types,
+)
 from hashwall.hashing.video_match import VideoMatch
 from hashwall.index.mih import MihIndex
 from hashwall.service.feed_copy import META_FILE, FeedCopy
-from hashwall.service.feed_copy_view import JSON_FORMAT, CopyView, codes_to_text
+from hashwall.service.feed_copy_view import JSON_FORMAT, CopyView, Packed, codes_to_text
+from hashwall.service.keypoints import KeypointHolder, KeypointSets
 from hashwall.service.search import search_orientations
 from hashwall.service.upload import CheckRequest
 from hashwall.service.video import UploadFrames, banked_video, frame_type, judge
@@ -81,8 +96,8 @@ class LocalAnswer:
 
 class LocalBank:
     """The live items of a feed copy, indexed: values of distance types in the service's
-    index (one per type, over the copy's code arrays as they are), values of exact types in
-    dicts."""
+    index (one per type, over the copy's code arrays as they are), keypoint sets of geometric
+    types in the service's keypoint index (one per type), values of exact types in dicts."""
 
     def __init__(self, items: Mapping[str, Mapping[str, Any]], policy: Mapping[str, Any]) -> None:
         self._build(CopyView.from_items(items, policy))
@@ -111,6 +126,9 @@ class LocalBank:
         self._near: dict[str, tuple[list[tuple[int, np.ndarray]], MihIndex]] = {}
         near: dict[str, tuple[list[np.ndarray], list[np.ndarray]]] = {}
         owners_of: dict[str, list[tuple[int, np.ndarray]]] = {}
+        # A geometric type's index holds an item as its part's first item number plus its row.
+        self._first_item = np.cumsum([0] + [int(p.refs.size) for p in view.parts], dtype=np.int64)
+        sets: dict[str, list[KeypointSets]] = {}
         for number, part in enumerate(view.parts):
             for name, (held, values, quality, *_) in part.signals.items():
                 kind = SIGNAL_TYPES.get(name)
@@ -118,6 +136,13 @@ class LocalBank:
                     continue
                 owners = np.asarray(held)
                 alive = part.live[owners]
+                if issubclass(kind, GeometricSignalType):
+                    if isinstance(values, Packed):
+                        first = int(self._first_item[number])
+                        sets.setdefault(name, []).append(_sets(values, owners, alive, first))
+                    continue
+                if isinstance(values, Packed):  # a packed value of a type that is not geometric
+                    continue
                 if kind.comparison == "exact":
                     for j in np.flatnonzero(alive).tolist():
                         value = values[j].decode().lower()
@@ -139,6 +164,13 @@ class LocalBank:
             )  # fmt: skip
             index = MihIndex.from_arrays(all_ids, all_codes)
             self._near[kind.name] = (owners_of.get(kind.name, []), index)
+        self._geometric: dict[str, KeypointHolder] = {}
+        for name, parts in sets.items():
+            geometric = SIGNAL_TYPES[name]
+            assert issubclass(geometric, GeometricSignalType)
+            holder = KeypointHolder(geometric)
+            holder.build_from(parts)
+            self._geometric[name] = holder
 
     @classmethod
     def load(cls, path: Path) -> LocalBank:
@@ -208,6 +240,7 @@ class LocalBank:
                         found[ref] = LocalMatch(ref, "review", kind.name, hit.distance, turn)
         if request.frames is not None:
             self._add_video_candidates(request.frames, found, rows)
+        self._add_geometric_candidates(request, found, rows)
         answered: list[LocalMatch] = []
         for m in sorted(found.values(), key=_order):
             decision = self._decision(*rows[m.item_ref])
@@ -257,6 +290,27 @@ class LocalBank:
                 rows[ref] = (part, row)
                 found[ref] = LocalMatch(ref, "review", kind.name, hit.distance)
 
+    def _add_geometric_candidates(
+        self,
+        request: CheckRequest,
+        found: dict[str, LocalMatch],
+        rows: dict[str, tuple[int, int]],
+    ) -> None:
+        """Items whose keypoint set one placement verifies in the upload's, with the inliers
+        the copy's size needs (the service's search, ``service/keypoints.py``); an item found
+        by another signal keeps it, as in the service's check."""
+        for kind, signal in request.geometric():
+            holder = self._geometric.get(kind.name)
+            if holder is None or holder.size == 0:
+                continue
+            for hit in holder.search(kind.decode(signal.value)):
+                part = int(np.searchsorted(self._first_item, hit.item_id, side="right")) - 1
+                row = hit.item_id - int(self._first_item[part])
+                ref = self._ref(part, row)
+                if ref not in found:
+                    rows[ref] = (part, row)
+                    found[ref] = LocalMatch(ref, "review", kind.name)
+
     def _judge(self, upload: UploadFrames, part: int, row: int) -> VideoMatch:
         """The service's video rule for the upload against all the item's frames in the copy."""
         kind = frame_type()
@@ -270,6 +324,7 @@ class LocalBank:
         lo, hi = np.searchsorted(by_item, [row, row + 1]).tolist()
         mine = np.arange(lo, hi) if order is None else order[lo:hi]
         mine = mine[np.argsort(np.asarray(number[mine]), kind="stable")]  # in frame order
+        assert not isinstance(values, Packed)  # frames are a distance type's codes
         texts = codes_to_text(kind.name, np.asarray(values[mine]))
         stamps = [None if np.isnan(t) else float(t) for t in np.asarray(stamp[mine]).tolist()]
         return judge(upload, banked_video(list(zip(texts, stamps, strict=True))), self.video_policy)
@@ -283,6 +338,21 @@ class LocalBank:
         if trust in ("vouched", "confirmed"):
             return "block"
         return "review" if self.unvouched_answer == "review" else None
+
+
+def _sets(values: Packed, owners: np.ndarray, alive: np.ndarray, first: int) -> KeypointSets:
+    """The live items' keypoint sets of a part (values that are not whole records, which the
+    service never banks, are left out as the service leaves them out), item ``first + row``."""
+    lengths = values.lengths
+    keep = np.flatnonzero(alive & (lengths > 0) & (lengths % RECORD_BYTES == 0))
+    held = values.take(keep)
+    codes, geometry = record_arrays(held.data.tobytes())
+    return KeypointSets(
+        item_ids=owners[keep].astype(np.int64) + first,
+        counts=(held.lengths // RECORD_BYTES).astype(np.int64),
+        codes=codes,
+        geometry=geometry,
+    )
 
 
 def _orientation(kind: type[DistanceSignalType], position: int, count: int) -> str | None:
