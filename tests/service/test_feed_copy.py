@@ -26,7 +26,7 @@ from hashwall.service.local_match import LocalBank
 from hashwall.service.upload import CheckRequest
 from hashwall.store.events import TRUST_CHANGED
 
-from bank_ops import LiveView, enrol, live_bank, quarantine, withdraw
+from bank_ops import LiveView, enrol, live_bank, quarantine, random_signals, withdraw
 from feed_harness import InProcess
 
 OP = Actor.operator()
@@ -233,3 +233,30 @@ def test_a_reader_that_read_meta_before_a_compaction_reads_the_new_base(
     (folder / "base-2" / "items" / "state.npy").unlink()  # damaged, not moved: an error
     with pytest.raises(InvalidInput, match="cannot read"):
         FeedCopy.read_view(folder)
+
+
+def test_a_copy_of_the_format_before_packed_values_is_read_and_saved_as_the_new_one(
+    ctx: ServiceContext, platform: str, tmp_path: Path
+) -> None:
+    """A ``hashwall-feed-copy/2`` folder (no packed type) reads as it is; its next sync saves
+    it as ``/3``, with the keypoints an event brings kept packed; other formats are refused."""
+    rng = random.Random(11)
+    enrol(ctx.store, rng=rng)
+    folder = tmp_path / "copy"
+    sync(InProcess(ctx, platform), FeedCopy.open(folder, "local"), limit=10)
+    meta = json.loads((folder / META_FILE).read_text())
+    (folder / META_FILE).write_text(json.dumps({**meta, "format": "hashwall-feed-copy/2"}))
+    assert view_of(FeedCopy.open(folder)) == live_bank(ctx.store)
+    records = "".join(f"{rng.getrandbits(128):032x}" for _ in range(20))
+    enrol(ctx.store, [*random_signals(rng), Signal("keypoints", records)], rng=rng)
+    copy = FeedCopy.open(folder, "local")
+    report = sync(InProcess(ctx, platform), copy, limit=10)
+    assert report["resumed"] and report["events"] == 1
+    assert json.loads((folder / META_FILE).read_text())["format"] == "hashwall-feed-copy/3"
+    assert view_of(copy) == live_bank(ctx.store)
+    copy.compact()
+    assert copy.meta["types"]["keypoints"] == "bytes"
+    assert view_of(FeedCopy.open(folder)) == live_bank(ctx.store)
+    (folder / META_FILE).write_text(json.dumps({**meta, "format": "hashwall-feed-copy/1"}))
+    with pytest.raises(InvalidInput, match="not a hashwall feed copy"):
+        FeedCopy.open(folder)

@@ -1,6 +1,8 @@
 """Property test (hypothesis): random interleavings of enrol / withdraw / quarantine / reinstate /
 delete / trust changes and feed reads, replayed through the feed from every cursor handed out, end
-with exactly the live set, and no page read after a withdrawal or deletion holds its values.
+with exactly the live set, and no page read after a withdrawal or deletion holds its values
+(keypoint sets, kilobytes long, among them); a copy of ``hashwall feed sync`` that follows one
+consumer holds the live set too, and none of those values in its files.
 
 Every example runs on a fresh store (a new SQLite file or PostgreSQL schema, ``fresh_ctx``).
 """
@@ -11,21 +13,28 @@ import copy
 import json
 import os
 import random
+import shutil
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hashwall.api import mapping
+from hashwall.cli.feed import sync
 from hashwall.domain import Actor
+from hashwall.hashing.signals import Signal
 from hashwall.service import moderation, tenants
 from hashwall.service.context import ServiceContext
 from hashwall.service.feed import FeedMirror, read_feed
+from hashwall.service.feed_copy import FeedCopy
 from hashwall.store.events import TRUST_CHANGED
 
-from bank_ops import LiveView, enrol, live_bank, quarantine, withdraw
+from bank_ops import LiveView, enrol, live_bank, quarantine, random_signals, withdraw
+from feed_harness import InProcess
 
 OP = Actor.operator()
 PLATFORM = "photos"
@@ -46,6 +55,14 @@ step = st.one_of(
     _read,
     _read,
 )
+
+
+def _copy_view(feed_copy: FeedCopy) -> LiveView:
+    return {
+        ref: (item["state"], item["trust"],
+              frozenset((s["type"], s["value"]) for s in item["signals"]))
+        for ref, item in feed_copy.view().items()
+    }  # fmt: skip
 
 
 def _view(mirror: FeedMirror) -> LiveView:
@@ -88,6 +105,14 @@ class World:
         mirror.apply(page)
         return page
 
+    def check_erased(self, folder: Path) -> None:
+        """No value of a withdrawn or deleted item is in the copy's files, as text or bytes."""
+        stored = b"".join(p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file())
+        for value in self.erased:
+            assert value.encode() not in stored, "the copy holds an erased value"
+            if len(value) >= 32:  # digests are written as text; codes and records as bytes
+                assert bytes.fromhex(value) not in stored, "the copy holds an erased value"
+
     def drain(self, mirror: FeedMirror, limit: int) -> None:
         for _ in range(100_000):
             if not self.read(mirror, limit)["more"]:
@@ -95,10 +120,20 @@ class World:
         raise AssertionError("the feed never ended")
 
 
+def _signals(rng: random.Random) -> list[Signal]:
+    """A PDQ, an md5 and a sha256, and for half the items a set of 1 to 90 keypoint records
+    (a value of varying length, kilobytes long: a geometric type's)."""
+    signals = random_signals(rng)
+    if rng.random() < 0.5:
+        records = "".join(f"{rng.getrandbits(128):032x}" for _ in range(rng.randint(1, 90)))
+        signals.append(Signal("keypoints", records))
+    return signals
+
+
 def _apply(world: World, action: tuple[Any, ...]) -> None:
     kind = action[0]
     if kind == "enrol":
-        banked = enrol(world.ctx.store, trust=action[1], rng=world.rng)
+        banked = enrol(world.ctx.store, _signals(world.rng), trust=action[1], rng=world.rng)
         world.refs.append(banked.item_ref)
         world.values[banked.item_ref] = [s.value for s in banked.signals]
         return
@@ -144,11 +179,15 @@ def test_feed_replays_reach_exactly_the_live_set(fresh_ctx: Callable[[], Service
             world = World(ctx, random.Random(seed))
             consumers = [FeedMirror() for _ in range(3)]
             saved: list[FeedMirror] = [FeedMirror()]  # a consumer that has not started yet
+            folder = Path(tempfile.mkdtemp(prefix="feed-copy-"))
+            local = InProcess(ctx, PLATFORM)
             for action in [("enrol", "vouched")] * banked_first + steps:
                 if action[0] == "read":
                     mirror = consumers[action[1]]
                     world.read(mirror, action[2])
                     saved.append(copy.deepcopy(mirror))
+                    if action[1] == 0:  # a copy of `feed sync` follows the first consumer
+                        sync(local, FeedCopy.open(folder, "local"), limit=action[2], block=2)
                 else:
                     _apply(world, action)
             live = live_bank(ctx.store)
@@ -156,7 +195,15 @@ def test_feed_replays_reach_exactly_the_live_set(fresh_ctx: Callable[[], Service
             for mirror in [*consumers, *saved]:
                 world.drain(mirror, final_limit)
                 assert _view(mirror) == live
+            # The copy too: its live set, and no erased value left in its files, compacted or not.
+            feed_copy = FeedCopy.open(folder, "local")
+            sync(local, feed_copy, limit=final_limit, block=2)
+            for _ in range(2):
+                assert _copy_view(feed_copy) == live
+                world.check_erased(folder)
+                feed_copy.compact()
         finally:
             ctx.store.dispose()
+            shutil.rmtree(folder, ignore_errors=True)
 
     run()

@@ -76,15 +76,17 @@ def _keypoints(hashes: ImageHashes) -> str:
     return hashes.keypoints.to_bytes().hex()
 
 
+class NoRoute(ApiError):
+    status = 404
+
+
 class PagesOnly(InProcess):
     """A server without the binary snapshot: ``feed sync`` reads JSON pages only."""
 
     @contextmanager
     def feed_snapshot(self, cursor: str | None = None, *, block: int | None = None
                       ) -> Iterator[io.BytesIO]:  # fmt: skip
-        missing = ApiError("no such route")
-        missing.status = 404
-        raise missing
+        raise NoRoute("no such route")
         yield io.BytesIO()  # pragma: no cover
 
 
