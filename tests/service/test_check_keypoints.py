@@ -119,3 +119,25 @@ def test_a_pdq_only_check_still_matches_the_way_it_did(ctx: ServiceContext, worl
     plain = hash_image(_jpeg(photo, 70), fast=True, orientations=True)
     answer = check(ctx, platform, CheckRequest.from_image(plain))
     assert answer.decision == "block" and answer.matches[0].signal_type == "pdq"
+
+
+def test_the_store_migration_back_drops_only_the_long_values(
+    ctx: ServiceContext, world: World
+) -> None:
+    from hashwall.store import migrate
+
+    case_number, _ = _bank(ctx, world.partner("Helpline"), scene(7))
+    engine = ctx.store.engine
+
+    def kinds() -> list[str]:
+        with ctx.store.read() as repo:
+            case = repo.get_case(case_number)
+            assert case is not None
+            (item,) = repo.list_items(case.id)
+            return sorted(s.type for s in repo.list_signals(item.id))
+
+    assert kinds() == ["keypoints", "md5", "pdq", "sha256"]
+    migrate.downgrade(engine, "0004")  # the index of whole values cannot hold a keypoints set
+    assert kinds() == ["md5", "pdq", "sha256"]
+    migrate.upgrade(engine)
+    assert migrate.schema_diff(engine) == []

@@ -6,13 +6,16 @@ responses, and errors that say what happened::
     from hashwall import Client, hash_file
 
     with Client("http://127.0.0.1:8000", key=PLATFORM_KEY) as hw:
-        answer = hw.check(hash_file("upload.jpg", fast=True, orientations=True, regions=True))
+        answer = hw.check(hash_file("upload.jpg", fast=True, orientations=True, regions=True,
+                                     keypoints="upload"))
         if answer.decision != "allow":
             ...                                     # hold the upload; answer.matches[0].match_ref
 
 - **Requests**: an item or an upload is an :class:`~hashwall.ImageHashes` (its PDQ, md5 and
   sha256, and for checks its 8 orientations and its regions, the photo inside a border, bars
-  or an app frame, if computed), an :class:`Item`, or a list of
+  or an app frame, if computed; its keypoint codes when hashed with ``keypoints="bank"`` for a
+  case or ``keypoints="upload"`` for a check: they find crops, turns and screenshots that PDQ
+  misses), an :class:`Item`, or a list of
   signals (:class:`~hashwall.Signal` or ``{"type", "value", "quality"}`` mappings). Media bytes
   are sent only where asked (``media=``): as a multipart form, hashed by the service in memory.
   Every request is built once, in :mod:`hashwall.client.routes`; the two clients only send it.
