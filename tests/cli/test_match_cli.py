@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 from remote_cli import json_lines, write_pictures
 from typer.testing import CliRunner, Result
 
 from hashwall import Client, hash_file, hash_image
+from hashwall.bench.pictures import scene
 from hashwall.cli.check import EXIT_BLOCK, EXIT_ERROR, EXIT_REVIEW
 from hashwall.cli.main import app
+from hashwall.eval.transforms import SUITE
 from hashwall.service.feed_copy import FeedCopy
 from live_server import Served, prepare_store, served_in_thread, wait_indexed
 
@@ -118,3 +123,52 @@ def test_a_file_that_is_not_a_bank_copy_is_a_clean_error(tmp_path: Path) -> None
     assert json_lines(missing)[0]["error"]["code"] == "invalid_input"
     empty = run("match", str(photo), "--bank", str(tmp_path / "p"), "--json")  # not a copy
     assert "holds no feed copy" in json_lines(empty)[0]["error"]["message"]
+
+
+def test_a_crop_pdq_misses_is_found_by_keypoints_as_the_service_finds_it(
+    server: Served, tmp_path: Path
+) -> None:
+    """``hashwall match`` computes an image's keypoints by default: a 20% off-centre crop of a
+    photo banked with its keypoints blocks as the service's check answers it; PDQ alone
+    (``--no-keypoints``) misses it, and after a withdrawal and a sync it is allowed."""
+    photo = scene(2)
+    pictures = tmp_path / "pictures"
+    pictures.mkdir()
+    (pictures / "photo.jpg").write_bytes(_jpeg(photo))
+    crop = pictures / "crop.jpg"
+    crop.write_bytes(_jpeg(SUITE["crop_20_offcentre_keep"](photo, np.random.default_rng(5))))
+    other = pictures / "other.jpg"
+    other.write_bytes(_jpeg(SUITE["crop_20_offcentre_keep"](scene(3), np.random.default_rng(5))))
+    banked = hash_file(pictures / "photo.jpg", orientations=True, keypoints="bank")
+    with Client(server.url, key=server.keys["intake"]) as partner:
+        case = partner.create_case([banked])  # vouched: block
+    wait_indexed(server.url, 1)
+    bank = sync(server, tmp_path / "feed")
+
+    found = run("match", str(crop), str(other), "--bank", str(bank), "--json")
+    assert found.exit_code == EXIT_BLOCK, found.output
+    answers = json_lines(found)
+    with Client(server.url, key=server.keys["feed"]) as feed:
+        remote = [
+            feed.check(hash_file(p, fast=True, orientations=True, keypoints="upload"))
+            for p in (crop, other)
+        ]
+    assert [a["decision"] for a in answers] == [r.decision for r in remote] == ["block", "allow"]
+    assert answers[0]["matches"] == [
+        {"item_ref": case.items[0].item_ref, "decision": "block", "signal_type": "keypoints"}
+    ]
+    assert [m.signal_type for m in remote[0].matches] == ["keypoints"]
+    pdq_only = run("match", str(crop), "--bank", str(bank), "--no-keypoints", "--json")
+    assert pdq_only.exit_code == 0 and json_lines(pdq_only)[0]["decision"] == "allow"
+
+    with Client(server.url, key=server.keys["intake"]) as partner:
+        partner.withdraw(case.case_number, case.pin)
+    sync(server, tmp_path / "feed")
+    after = run("match", str(crop), "--bank", str(bank), "--json")
+    assert after.exit_code == 0 and json_lines(after)[0]["reason"] == "no_match"
+
+
+def _jpeg(img: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    img.convert("RGB").save(buf, "JPEG", quality=92)
+    return buf.getvalue()
