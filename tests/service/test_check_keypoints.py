@@ -9,6 +9,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from hashwall.bench.pictures import scene
@@ -141,3 +142,29 @@ def test_the_store_migration_back_drops_only_the_long_values(
     assert kinds() == ["md5", "pdq", "sha256"]
     migrate.upgrade(engine)
     assert migrate.schema_diff(engine) == []
+
+
+def test_a_stale_index_scans_a_few_keypoint_sets_and_refuses_many(
+    ctx: ServiceContext, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hashwall.errors import StoreUnavailable
+    from hashwall.service import check as check_module
+
+    photo = scene(8)
+    _bank(ctx, world.partner("Helpline"), photo)
+    platform = world.platform("Example", "feed")
+    now = [0.0]
+    live = LiveIndexes(ctx.store, ctx.settings, clock=lambda: now[0])
+    live.build()
+    later = scene(9)
+    _bank(ctx, world.partner("Helpline 2"), later)  # not followed: the index is stale
+    now[0] += ctx.settings.index_max_lag + 1
+    assert not live.current
+    stale = replace(ctx, live=live)
+    shot = _upload(_repost(later, "screenshot_75"))
+    answer = check(stale, platform, shot)  # two sets: scanned in the store
+    assert answer.decision == "block" and answer.matches[0].signal_type == "keypoints"
+    monkeypatch.setattr(check_module, "STALE_KEYPOINT_SCAN_MAX", 0)
+    with pytest.raises(StoreUnavailable):
+        check(stale, platform, shot)
+    assert live.stale_checks == {"store_scan": 1, "refused": 1}
