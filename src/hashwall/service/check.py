@@ -12,6 +12,10 @@ radius on a platform and its orientations is the type's to say (``hashing/signal
    the one hash), from the live index of its family (``ctx.live``; without one, a scan of the
    store), plus items holding an equal value of an exact type (``md5``, ``sha256``), from the
    live digests (``ctx.live.digests``; without a live index, the store).
+   Items whose keypoint set (a geometric type: ``keypoints``) one placement verifies in the
+   upload's are candidates too (``service/keypoints.py``; milliseconds of CPU, so this search
+   runs in the store step's thread, never on the event loop); an item found by another signal
+   keeps it.
    A live index that is not current (behind the log past ``index_max_lag``: its follower
    stopped) is never used: a small bank is scanned in the store, a large one refused (503).
 3. In one store transaction, **the candidates are re-read** (the index may lag; the store does
