@@ -190,3 +190,40 @@ def test_a_bigger_bank_needs_more_inliers() -> None:
     assert levels[:3] == [MIN_INLIERS] * 3
     assert levels == sorted(levels)
     assert levels[-2] in (12, 13) and levels[-1] == 14
+
+
+def _collage(pictures: list[Image.Image]) -> Image.Image:
+    """Pictures side by side in a grid of two columns."""
+    w, h = pictures[0].size
+    rows = (len(pictures) + 1) // 2
+    out = Image.new("RGB", (2 * w, rows * h), (255, 255, 255))
+    for k, picture in enumerate(pictures):
+        out.paste(picture, ((k % 2) * w, (k // 2) * h))
+    return out
+
+
+def test_one_photo_of_a_banked_collage_is_not_a_copy_of_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from hashwall.hashing import keypoints as kp
+
+    photos = [scene(s) for s in (40, 41, 42, 43)]
+    collage = banked(_collage(photos))
+    alone = upload(photos[1])
+    assert match_inliers(alone, collage) < MIN_INLIERS
+    # Without the rule, the photo is found in the collage: the rule is what refuses it.
+    monkeypatch.setattr(kp, "MIN_COVERAGE", 0.0)
+    assert match_inliers(alone, collage) >= MIN_INLIERS
+
+
+@pytest.mark.parametrize("name", ["crop 30% one side", "screenshot-like", "pad 40%"])
+def test_a_copy_shows_most_of_its_photo(name: str) -> None:
+    from hashwall.hashing.keypoints import MIN_COVERAGE, coverage
+
+    original = scene(3)
+    found, mine = upload(COPIES[name](original)), banked(original)
+    assert match_inliers(found, mine) >= MIN_INLIERS
+    q_idx, b_idx = np.nonzero(code_distances(found.codes, mine.codes) <= 4)
+    zb = mine.x[b_idx] + 1j * mine.y[b_idx]
+    zq = found.x[q_idx] + 1j * found.y[q_idx]
+    assert coverage(found, mine, zb.astype(np.complex128), zq.astype(np.complex128)) > MIN_COVERAGE

@@ -97,6 +97,13 @@ MIN_AGREEMENT = 0.85
 #: side (3 pixels of a 512-pixel upload), times the fit's scale (from 0.35 to 1).
 FIT_TOLERANCE = 0.006
 ANGLE_TOLERANCE = 0.35
+#: Share of the banked photo's keypoints that a transform must place inside the upload (see
+#: :func:`coverage`): a copy shows most of its photo, one photo of a banked collage of three
+#: or more does not.
+MIN_COVERAGE = 0.4
+#: The upload's frame is taken as the box of its keypoints, grown by this share of its longer
+#: side (keypoints keep a few sigma away from the edges).
+FRAME_MARGIN = 0.03
 
 #: Bits of a code that a mirror inverts: odd vertical frequencies (rows 1, 3, 5, 7).
 MIRROR_MASK = np.uint64(
@@ -384,9 +391,41 @@ def inliers(
         for _ in range(2):
             row, near = _refit(zb, zq, log_s, turn, row)
         fitted = _distinct(q_idx, b_idx, row)
-        if fitted >= MIN_AGREEMENT * _distinct(q_idx, b_idx, near):
-            best = max(best, fitted)
+        if (
+            fitted > best
+            and fitted >= MIN_AGREEMENT * _distinct(q_idx, b_idx, near)
+            and coverage(query, banked, zb[row], zq[row]) >= MIN_COVERAGE
+        ):
+            best = fitted
     return best
+
+
+def coverage(
+    query: Keypoints,
+    banked: Keypoints,
+    zb: npt.NDArray[np.complex128],
+    zq: npt.NDArray[np.complex128],
+) -> float:
+    """The share of ``banked``'s keypoints that the similarity fitted to the pairs ``zb ->
+    zq`` (places as complex numbers) puts inside the upload's frame (the box of ``query``'s
+    keypoints, grown by :data:`FRAME_MARGIN`).
+
+    A crop, a pad, a screenshot or a caption keeps most of the banked photo in the upload; a
+    photo that is one part of a banked collage (or a small element of a banked picture, shared
+    by many) covers only its part: the rule that keeps a bank of collages from matching each
+    innocent photo in them."""
+    if len(zb) < 2 or not len(query):
+        return 0.0
+    mb, mq = zb.mean(), zq.mean()
+    spread = np.vdot(zb - mb, zb - mb).real
+    if spread <= 1e-12:
+        return 0.0
+    a = np.vdot(zb - mb, zq - mq) / spread
+    placed = a * (banked.x.astype(np.float64) + 1j * banked.y.astype(np.float64) - mb) + mq
+    x0, x1 = float(query.x.min()) - FRAME_MARGIN, float(query.x.max()) + FRAME_MARGIN
+    y0, y1 = float(query.y.min()) - FRAME_MARGIN, float(query.y.max()) + FRAME_MARGIN
+    inside = (placed.real >= x0) & (placed.real <= x1) & (placed.imag >= y0) & (placed.imag <= y1)
+    return float(inside.mean())
 
 
 def _distinct(q_idx: npt.NDArray[np.intp], b_idx: npt.NDArray[np.intp], row: Any) -> int:
