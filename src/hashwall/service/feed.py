@@ -36,11 +36,17 @@ READ`` on PostgreSQL), and the event log is gap-free for followers (``store/even
 
 Every read writes an ``audit`` row (``feed_read``, the acting key, the platform, counts).
 
+An item's signals come whole and as banked, whatever their type: a ``keypoints`` set (a geometric
+type: kilobytes of hex) is one signal like a PDQ hash, so that a platform's copy matches crops
+and screenshots as the service does (``service/local_match.py``).
+
 **The binary snapshot** (:func:`open_snapshot_stream`, ``GET /v1/feed/snapshot``) serves the
 snapshot phase of a big bank as blocks of columns (``service/feed_blocks.py``) instead of JSON
 pages: each block is exactly the snapshot page of that size (same query, its own consistent
 read, its own audit row, ``"format": "blocks"``), and the stream ends with the events-phase
-cursor to read ``GET /v1/feed`` from. Every guarantee above holds for it unchanged.
+cursor to read ``GET /v1/feed`` from. Every guarantee above holds for it unchanged. A geometric
+type's values, of any length, are packed there (their bytes and the length of each) rather than
+padded to the longest.
 """
 
 from __future__ import annotations
