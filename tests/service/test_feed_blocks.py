@@ -21,7 +21,7 @@ from hashwall.service.feed_blocks import (
     encode_stream,
     read_frames,
 )
-from hashwall.service.feed_copy_view import CopyView, block_of_items
+from hashwall.service.feed_copy_view import CopyView, block_of_items, fresh_vocab, part_of_block
 
 SHORT, LONG = KeypointsSignal.get_examples()[0][:64], KeypointsSignal.get_examples()[1]
 
@@ -87,6 +87,11 @@ def test_a_packed_column_that_does_not_add_up_is_refused() -> None:
     ):
         with pytest.raises(InvalidInput, match="malformed"):
             block_of(header, {**arrays, name: broken})
+    wide = arrays["keypoints.value_length"].astype("<u8")  # another width: read as it is
+    vocab = fresh_vocab()
+    part = part_of_block(block_of(header, {**arrays, "keypoints.value_length": wide}), vocab)
+    view = CopyView([part], vocab, {})
+    assert {s["value"] for _, item in view.items() for s in item["signals"]} >= {SHORT, LONG}
     with pytest.raises(InvalidInput, match="malformed"):  # packed, without its lengths
         block_of(header, {k: v for k, v in arrays.items() if k != "keypoints.value_length"})
 

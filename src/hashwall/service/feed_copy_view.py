@@ -115,7 +115,7 @@ class Packed:
     def of(cls, data: np.ndarray, lengths: np.ndarray) -> Packed:
         """Values from their bytes and lengths (``invalid_input`` if they disagree)."""
         starts = np.zeros(int(lengths.size) + 1, dtype=np.int64)
-        np.cumsum(lengths, out=starts[1:])
+        np.cumsum(lengths.astype(np.int64, copy=False), out=starts[1:])
         if data.ndim != 1 or lengths.ndim != 1 or int(starts[-1]) != data.size:
             raise InvalidInput("a copy's packed values do not add up to their lengths; sync again")
         return cls(data, lengths, starts)
