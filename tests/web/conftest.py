@@ -36,13 +36,19 @@ def second_organisation(database_url: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The SQLite store of the module's :func:`server` (a test may read back what it stored)."""
+    return f"sqlite:///{tmp_path_factory.mktemp('web') / 'hashwall.db'}"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, database_url: str) -> Iterator[Served]:
     """A live hashwall server on SQLite (keys: admin, feed, chat, intake, other), one per module:
     each test opens its own case and reads only that. The demo is set up, as ``make run`` does:
     ``/demo`` plays the platform of the ``feed`` key, which the server holds."""
     require_browser()  # skip before paying for a server
     folder = tmp_path_factory.mktemp("web")
-    url = f"sqlite:///{folder / 'hashwall.db'}"
+    url = database_url
     keys = prepare_store(url) | second_organisation(url)
     demo_keys = folder / "demo-keys.json"
     demo_keys.write_text(json.dumps({"platforms": [{"name": "feed", "key": keys["feed"]}]}))

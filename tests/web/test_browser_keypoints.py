@@ -49,12 +49,14 @@ from support import require_shared_data
 
 RGB = npt.NDArray[np.uint8]
 
-#: Keypoints of every picture given (raw RGBA, base64) with the bank settings, one by one.
-KEYPOINTS_IN_PAGE = """async ({ images, limit, base }) => {
-  const { keypoints } = await import("/web/hashing/keypoints.js");
+#: Keypoints of every picture given (raw RGBA, base64), one by one: with ``settings`` (limit and
+#: base), or an upload's (``"upload"``).
+KEYPOINTS_IN_PAGE = """async ({ images, settings }) => {
+  const { keypoints, UPLOAD } = await import("/web/hashing/keypoints.js");
+  const options = settings === "upload" ? UPLOAD : settings;
   return images.map(({ rgba, width, height }) => {
     const bytes = Uint8Array.from(atob(rgba), (c) => c.charCodeAt(0));
-    const found = keypoints(bytes, width, height, { limit, base });
+    const found = keypoints(bytes, width, height, options);
     return { count: found.count, hex: found.hex, records: found.records.length };
   });
 }"""
@@ -100,8 +102,14 @@ def jpeg_copy(rgb: RGB, quality: int = 90) -> RGB:
         return np.asarray(out.convert("RGB"))
 
 
-def browser_records(page: Any, pictures: list[RGB]) -> list[bytes]:
-    """The browser's records of each picture, in batches (one evaluate call each)."""
+BANK_SETTINGS = {"limit": BANK_LIMIT, "base": BANK_BASE}
+
+
+def browser_records(
+    page: Any, pictures: list[RGB], settings: dict[str, int] | str = BANK_SETTINGS
+) -> list[bytes]:
+    """The browser's records of each picture (a banked photo's, or with ``settings``), in
+    batches (one evaluate call each)."""
     out: list[bytes] = []
     batch: list[dict[str, Any]] = []
     size = 0
@@ -114,9 +122,7 @@ def browser_records(page: Any, pictures: list[RGB]) -> list[bytes]:
             )
             size += rgba.size
         if batch and (rgb is None or size > 8_000_000):
-            answers = page.evaluate(
-                KEYPOINTS_IN_PAGE, {"images": batch, "limit": BANK_LIMIT, "base": BANK_BASE}
-            )
+            answers = page.evaluate(KEYPOINTS_IN_PAGE, {"images": batch, "settings": settings})
             for a in answers:
                 assert a["records"] == 16 * a["count"], a
                 out.append(bytes.fromhex(a["hex"]))
@@ -198,6 +204,10 @@ GENERATED = {
     "portrait exact 333x512": (6, (333, 512)),
     "wide 2000x900": (7, (2000, 900)),
     "thin strip 1203x97": (8, (1203, 97)),
+    # Taller than twice the width: Pillow 13 resizes vertically first.
+    "tall 480x1100": (9, (480, 1100)),
+    "screenshot 1080x2340": (10, (1080, 2340)),
+    "thin column 97x1203": (11, (97, 1203)),
 }
 
 
@@ -207,7 +217,30 @@ def test_browser_keypoints_equal_the_servers_on_generated_pictures(
     page = browsing.page
     page.goto(f"{server.url}/report")
     pictures = {name: photo_like(seed, size) for name, (seed, size) in GENERATED.items()}
-    check(compare(page, pictures))
+    results = compare(page, pictures)
+    check(results)
+    # Made here, in every shape the working image takes: every one byte for byte.
+    assert [a.name for a in results if not a.identical] == []
+    assert browsing.errors == []
+
+
+def test_browser_upload_keypoints_equal_the_servers(server: Served, browsing: Browsing) -> None:
+    """An upload's keypoints (``UPLOAD``: QUERY_BASE, QUERY_MIN_SHORT, QUERY_LIMIT) are the
+    server's :func:`upload_keypoints`, byte for byte: a tall screenshot and a wide picture work
+    on a longer side past the base (its shorter side kept at 384), a small one enlarged."""
+    pictures = {
+        "screenshot 1080x2340": photo_like(21, (1080, 2340)),
+        "wide 2000x900": photo_like(22, (2000, 900)),
+        "small 300x200": photo_like(23, (300, 200)),
+        "square 600x600": photo_like(24, (600, 600)),
+    }
+    page = browsing.page
+    page.goto(f"{server.url}/report")
+    records = browser_records(page, list(pictures.values()), "upload")
+    for (name, rgb), got in zip(pictures.items(), records, strict=True):
+        want = upload_keypoints(rgb).to_bytes()
+        assert len(got) // 16 > BANK_LIMIT, name  # an upload keeps more than a banked photo
+        assert got == want, name
     assert browsing.errors == []
 
 

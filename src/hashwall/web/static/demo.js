@@ -15,7 +15,8 @@ function hash(file) {
     worker.onmessage = (event) => {
       if (event.data.done) resolve(event.data);
     };
-    worker.postMessage({ id: 1, file, orientations: true });
+    // An upload's keypoints (more of them, on a larger working picture), as a platform sends.
+    worker.postMessage({ id: 1, file, orientations: true, keypoints: "upload" });
   });
 }
 

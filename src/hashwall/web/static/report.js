@@ -56,8 +56,9 @@ function pump() {
     if (!photos.includes(photo)) continue;
     if (!slot.worker) startWorker(slot);
     slot.busy = photo;
-    // The 8 orientations let the service refuse a rotated copy of a public (allowlisted) image.
-    slot.worker.postMessage({ id: photo.id, file: photo.file, orientations: true });
+    // The 8 orientations let the service refuse a rotated copy of a public (allowlisted) image;
+    // the keypoints are a banked photo's (found again in a cropped or turned copy).
+    slot.worker.postMessage({ id: photo.id, file: photo.file, orientations: true, keypoints: "bank" });
   }
 }
 

@@ -2,10 +2,11 @@
 // src/hashwall/hashing/keypoints.py and its numba kernels (_keypoint_kernels.py), so that a
 // photo banked from the browser carries the keypoints the server would find in it.
 //
-// 1. Luminance (PDQ's weights) in float32, resized so that the longer side is `base` pixels as
-//    Pillow resizes a mode "F" image (ImagingResample: BOX when shrinking, BILINEAR when
-//    enlarging; per output pixel normalised float64 weights, horizontal pass then vertical,
-//    each pass stored as float32).
+// 1. Luminance (PDQ's weights) in float32, resized so that the longer side is `base` pixels (an
+//    upload's: more, for its shorter side to reach `minShort`; workingSide) as Pillow 13
+//    resizes a mode "F" image (ImagingResample: BOX when shrinking, BILINEAR when enlarging;
+//    per output pixel normalised float64 weights, two passes in Pillow's order, each stored
+//    as float32), row by row as the picture's rows arrive.
 // 2. Scale space: per octave, Gaussians of sigma 1.6 * 2^(i/3) (float32 blurs summed tap by
 //    tap), their differences, the next octave from every other pixel of the fourth Gaussian.
 // 3. Extrema over 3 x 3 x 3 neighbours, contrast and edge tests, parabola fits; the `limit`
@@ -21,8 +22,9 @@
 
 export const BANK_BASE = 512; // longer side of the working image when banking
 export const BANK_LIMIT = 64; // keypoints kept per banked photo
-export const QUERY_BASE = 512;
-export const QUERY_LIMIT = 160;
+export const QUERY_BASE = 512; // an upload's: the same base,
+export const QUERY_MIN_SHORT = 384; // its shorter side at least this (up to twice the base)
+export const QUERY_LIMIT = 160; // and this many keypoints kept
 export const RECORD_BYTES = 16;
 
 const SIGMA0 = 1.6;
@@ -60,17 +62,17 @@ function mod(a, n) {
 // ---------------------------------------------------------------------------------------------
 // 1. Luminance and Pillow's resampling of a mode "F" image
 
-/** float32 luminance of RGBA pixels: r * 0.299 + g * 0.587 + b * 0.114, each step rounded. */
-export function luminance(rgba, width, height) {
-  const n = width * height;
-  const grey = new Float32Array(n);
+/**
+ * float32 luminance of `count` RGBA pixels from rgba[4 * from ...] into grey[offset ...]:
+ * r * 0.299 + g * 0.587 + b * 0.114, each step rounded.
+ */
+function luminanceInto(grey, offset, rgba, from, count) {
   const wr = f32(0.299);
   const wg = f32(0.587);
   const wb = f32(0.114);
-  for (let i = 0, p = 0; i < n; i++, p += 4) {
-    grey[i] = f32(f32(f32(rgba[p] * wr) + f32(rgba[p + 1] * wg)) + f32(rgba[p + 2] * wb));
+  for (let i = 0, p = 4 * from; i < count; i++, p += 4) {
+    grey[offset + i] = f32(f32(f32(rgba[p] * wr) + f32(rgba[p + 1] * wg)) + f32(rgba[p + 2] * wb));
   }
-  return grey;
 }
 
 const BOX = { support: 0.5, filter: (x) => (x > -0.5 && x <= 0.5 ? 1.0 : 0.0) };
@@ -112,60 +114,117 @@ function precomputeCoeffs(inSize, outSize, filter) {
   return { ksize, bounds, kk };
 }
 
-/** Image.fromarray(grey, "F").resize((outW, outH), filter) of a width x height float32 image. */
-export function resizeF(grey, width, height, outW, outH, filter) {
-  const needH = outW !== width;
-  const needV = outH !== height;
-  const vert = precomputeCoeffs(height, outH, filter);
-  const yFirst = vert.bounds[0];
-  const yLast = vert.bounds[outH * 2 - 2] + vert.bounds[outH * 2 - 1];
-  let img = grey;
-  let w = width;
-  let h = height;
-  if (needH) {
-    const hor = precomputeCoeffs(width, outW, filter);
-    for (let i = 0; i < outH; i++) vert.bounds[i * 2] -= yFirst;
-    h = yLast - yFirst;
-    const tmp = new Float32Array(outW * h);
-    for (let yy = 0; yy < h; yy++) {
-      const row = (yy + yFirst) * width;
-      for (let xx = 0; xx < outW; xx++) {
-        const xmin = hor.bounds[xx * 2];
-        const xmax = hor.bounds[xx * 2 + 1];
-        const k = xx * hor.ksize;
-        let ss = 0.0;
-        for (let x = 0; x < xmax; x++) ss += img[row + x + xmin] * hor.kk[k + x];
-        tmp[yy * outW + xx] = ss;
-      }
-    }
-    img = tmp;
-    w = outW;
+/** One row of Pillow's horizontal pass: out[o + xx] = sum of line[xmin + x] * weight (float64). */
+function horizontalRow(line, coeffs, out, o) {
+  const { bounds, kk, ksize } = coeffs;
+  const n = bounds.length >> 1;
+  for (let xx = 0; xx < n; xx++) {
+    const xmin = bounds[xx * 2];
+    const xmax = bounds[xx * 2 + 1];
+    const k = xx * ksize;
+    let ss = 0.0;
+    for (let x = 0; x < xmax; x++) ss += line[x + xmin] * kk[k + x];
+    out[o + xx] = ss;
   }
-  if (needV) {
-    const out = new Float32Array(w * outH);
-    for (let yy = 0; yy < outH; yy++) {
-      const ymin = vert.bounds[yy * 2];
-      const ymax = vert.bounds[yy * 2 + 1];
-      const k = yy * vert.ksize;
-      for (let xx = 0; xx < w; xx++) {
-        let ss = 0.0;
-        for (let y = 0; y < ymax; y++) ss += img[(y + ymin) * w + xx] * vert.kk[k + y];
-        out[yy * w + xx] = ss;
-      }
-    }
-    img = out;
-  }
-  return img === grey ? Float32Array.from(grey) : img;
 }
 
-/** The working image: luminance with its longer side resized to `base` (_luminance). */
-export function workingImage(rgba, width, height, base) {
-  const grey = luminance(rgba, width, height);
-  const k = base / Math.max(width, height);
+/**
+ * Pillow's vertical pass over rows that arrive one by one, top to bottom: each output row's
+ * float64 sum takes its input rows in the order Pillow's loop does (y ascending), so only the
+ * rows whose windows are open are kept. push(y, row) hands over input row y (`width` floats);
+ * emit(yy, sums) gets each output row once its last input row has come.
+ */
+function verticalPass(inSize, outSize, filter, width, emit) {
+  const { bounds, kk, ksize } = precomputeCoeffs(inSize, outSize, filter);
+  const open = new Map(); // output row -> its float64 sums so far
+  let first = 0; // the first output row not yet emitted
+  return (y, row) => {
+    for (let yy = first; yy < outSize && bounds[yy * 2] <= y; yy++) {
+      const ymin = bounds[yy * 2];
+      const count = bounds[yy * 2 + 1];
+      if (y >= ymin + count) continue;
+      let sums = open.get(yy);
+      if (!sums) {
+        sums = new Float64Array(width);
+        open.set(yy, sums);
+      }
+      const w = kk[yy * ksize + (y - ymin)];
+      for (let x = 0; x < width; x++) sums[x] += row[x] * w;
+    }
+    // Rows whose windows end here are done (windows only move down); one that no input row
+    // reaches (none when shrinking) stays all zeros, as in Pillow.
+    while (first < outSize && bounds[first * 2] + bounds[first * 2 + 1] <= y + 1) {
+      const sums = open.get(first);
+      open.delete(first);
+      if (sums) emit(first, sums);
+      first++;
+    }
+  };
+}
+
+/**
+ * working_side: the working image's longer side, `base`, or more so that the shorter side is at
+ * least `minShort` (null: no such wish), up to twice `base`.
+ */
+export function workingSide(width, height, base, minShort = null) {
+  if (minShort === null) return base;
+  const longer = Math.max(width, height);
+  const shorter = Math.max(1, Math.min(width, height));
+  // Integers' ratio in float64 and its ceiling, as Python's math.ceil(min_short * longer / shorter).
+  return Math.min(Math.max(base, Math.ceil((minShort * longer) / shorter)), 2 * base);
+}
+
+/**
+ * The working image (_luminance) of RGBA pixels that arrive strip by strip, top to bottom:
+ * luminance with its longer side resized to `side` as Image.fromarray(grey, "F").resize(size,
+ * BOX or BILINEAR) does with Pillow 13. Pillow resizes in two passes, each output pixel a
+ * float64 sum stored as float32: horizontally then vertically, or vertically first when the
+ * height shrinks by more than twice the pixels the width does (ImagingResampleInner since
+ * Pillow 13). Both passes run as the rows come, so the picture itself is never held.
+ * addRows(rgba, y0, count) with every row once, in order, then finish() -> { img, w, h }.
+ */
+export function workingImageOfRows(width, height, side) {
+  const k = side / Math.max(width, height);
   const w = Math.max(1, roundHalfEven(width * k));
   const h = Math.max(1, roundHalfEven(height * k));
-  if (w === width && h === height) return { img: grey, w, h };
-  return { img: resizeF(grey, width, height, w, h, k < 1 ? BOX : BILINEAR), w, h };
+  const filter = k < 1 ? BOX : BILINEAR;
+  const needH = w !== width;
+  const needV = h !== height;
+  const verticalFirst = h < height && height - h > 2 * (width - w);
+  const hor = needH ? precomputeCoeffs(width, w, filter) : null;
+  const out = new Float32Array(w * h);
+  const line = new Float32Array(width); // one row's luminance
+  const narrowed = new Float32Array(w); // one row after the horizontal pass
+  let push; // (y, luminance row) -> the passes
+  if (!needV) {
+    push = (y, row) => (hor ? horizontalRow(row, hor, out, y * w) : out.set(row, y * w));
+  } else if (!needH) {
+    push = verticalPass(height, h, filter, width, (yy, sums) => out.set(sums, yy * w));
+  } else if (verticalFirst) {
+    const shortened = new Float32Array(width); // one row after the vertical pass
+    push = verticalPass(height, h, filter, width, (yy, sums) => {
+      shortened.set(sums);
+      horizontalRow(shortened, hor, out, yy * w);
+    });
+  } else {
+    const vertical = verticalPass(height, h, filter, w, (yy, sums) => out.set(sums, yy * w));
+    push = (y, row) => {
+      horizontalRow(row, hor, narrowed, 0);
+      vertical(y, narrowed);
+    };
+  }
+  let next = 0;
+  return {
+    addRows(rgba, y0, count) {
+      if (y0 !== next) throw new Error(`rows must come in order: ${y0} after ${next}`);
+      for (let r = 0; r < count; r++) {
+        luminanceInto(line, 0, rgba, r * width, width);
+        push(y0 + r, line);
+      }
+      next = y0 + count;
+    },
+    finish: () => ({ img: out, w, h }),
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -513,12 +572,41 @@ function quantise(v, scale) {
 }
 
 /**
- * The keypoints of RGBA pixels (width x height), as keypoints(pixels, limit=..., base=...) on
- * the server: { count, x, y, scale, angle (Float32Array each), codes (BigUint64Array),
- * records (Uint8Array, 16 bytes each as Keypoints.to_bytes), hex (of the records) }.
+ * The keypoints of RGBA pixels (width x height), as keypoints(pixels, limit=..., base=...,
+ * min_short=...) on the server: { count, x, y, scale, angle (Float32Array each), codes
+ * (BigUint64Array), records (Uint8Array, 16 bytes each as Keypoints.to_bytes), hex (of the
+ * records) }. The defaults are a banked photo's; UPLOAD gives an upload's (upload_keypoints).
  */
-export function keypoints(rgba, width, height, { limit = BANK_LIMIT, base = BANK_BASE } = {}) {
-  const { img, w, h } = workingImage(rgba, width, height, base);
+export function keypoints(rgba, width, height, options = {}) {
+  const rows = keypointsOfRows(width, height, options);
+  rows.addRows(rgba, 0, height);
+  return rows.finish();
+}
+
+/** The settings of an upload's keypoints (the server's upload_keypoints). */
+export const UPLOAD = Object.freeze({ limit: QUERY_LIMIT, base: QUERY_BASE, minShort: QUERY_MIN_SHORT });
+
+/**
+ * keypoints() of a picture whose RGBA rows arrive strip by strip: addRows(rgba, y0, count)
+ * with every row once, top to bottom, then finish() -> what keypoints() returns.
+ */
+export function keypointsOfRows(
+  width,
+  height,
+  { limit = BANK_LIMIT, base = BANK_BASE, minShort = null } = {},
+) {
+  const working = workingImageOfRows(width, height, workingSide(width, height, base, minShort));
+  return {
+    addRows: (rgba, y0, count) => working.addRows(rgba, y0, count),
+    finish() {
+      const { img, w, h } = working.finish();
+      return keypointsOfWorkingImage(img, w, h, limit);
+    },
+  };
+}
+
+/** The keypoints of a working image (w x h float32 luminance), the `limit` strongest. */
+function keypointsOfWorkingImage(img, w, h, limit) {
   const { rows, octaves } = scaleSpace(img, w, h);
   const xs = [];
   const ys = [];

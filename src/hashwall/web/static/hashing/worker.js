@@ -6,9 +6,14 @@
 // height, pixels | yuv } } (one frame's RGBA bytes, or its decoded planes, transferred) -> that
 // frame's PDQ and quality.
 //
+// A photo's message says which keypoints it wants: { keypoints: "bank" } (the default: a photo
+// reported, the server's keypoints()) or "upload" (a check, the server's upload_keypoints()).
+//
 // Signal types are modules: a file signal has fromBytes(bytes); a pixel signal has
-// begin(width, height) -> { neededRows, addRows, finish }. Adding one is one import here.
+// begin(width, height, options) -> { neededRows, addRows, finish -> { signal (or null) } }.
+// Adding one is one import here.
 import { jpegSize } from "./jpeg-header.js";
+import * as keypoints from "./signal-keypoints.js";
 import * as md5 from "./signal-md5.js";
 import { pdqOfRgba } from "./pdq.js";
 import * as pdq from "./signal-pdq.js";
@@ -16,7 +21,7 @@ import * as sha256 from "./signal-sha256.js";
 import { rgbaFromYuv } from "./yuv.js";
 
 const FILE_SIGNALS = [md5, sha256];
-const PIXEL_SIGNALS = [pdq];
+const PIXEL_SIGNALS = [pdq, keypoints];
 const STRIP_ROWS = 256; // rows copied out of the decoded picture at a time
 const MAX_PIXELS = 100_000_000; // the server's limit (max_pixels); a phone may run out before
 const MIN_SIDE = 16; // the server's limit (min_side): smaller pictures are not fingerprinted
@@ -25,6 +30,10 @@ const MIN_SIDE = 16; // the server's limit (min_side): smaller pictures are not 
 // what would exhaust a tab. Under it, photos keep the full-size decode (the reference's pixels).
 const REDUCE_ABOVE_PIXELS = 12_000_000;
 const DRAFT_MIN_SIDE = 192; // the server's FAST_DRAFT_MIN_SIDE (hashwall/hashing/fast.py)
+// Progress: the file signals up to 0.1, the strips of pixels up to 0.6, then the pixel signals'
+// own work (the keypoints' scale space is most of it).
+const READ_SHARE = 0.1;
+const STRIPS_SHARE = 0.5;
 
 class HashingError extends Error {
   constructor(code) {
@@ -80,11 +89,11 @@ async function decode(file, bytes, reduced) {
   }
 }
 
-async function hashOne(id, file, orientations) {
+async function hashOne(id, file, orientations, keypointsFor) {
   const progress = (fraction) => postMessage({ id, progress: fraction });
   const bytes = await file.arrayBuffer();
   const signals = await fileSignals(bytes);
-  progress(0.1);
+  progress(READ_SHARE);
   const header = jpegSize(bytes);
   if (header && header.width * header.height > MAX_PIXELS) throw new HashingError("too_large");
   const reduced = reducedSize(header);
@@ -101,7 +110,12 @@ async function hashOne(id, file, orientations) {
     throw new HashingError("too_small");
   }
   const hashers = PIXEL_SIGNALS.map((s) =>
-    s.begin(decoded.width, decoded.height, { orientations, fullWidth: width, fullHeight: height }),
+    s.begin(decoded.width, decoded.height, {
+      orientations,
+      fullWidth: width,
+      fullHeight: height,
+      keypoints: keypointsFor,
+    }),
   );
   const first = Math.min(...hashers.map((h) => h.neededRows[0]));
   const last = Math.max(...hashers.map((h) => h.neededRows[1]));
@@ -118,20 +132,24 @@ async function hashOne(id, file, orientations) {
       ctx.drawImage(bitmap, 0, y0, w, rows, 0, 0, w, rows);
       const rgba = ctx.getImageData(0, 0, w, rows).data;
       for (const h of hashers) h.addRows(rgba, y0, rows);
-      progress(0.1 + (0.85 * (y0 + rows - first)) / (last - first));
+      progress(READ_SHARE + (STRIPS_SHARE * (y0 + rows - first)) / (last - first));
     }
   }
   bitmap.close();
   // decoded: the size of the pixels hashed (smaller than width x height for a big JPEG).
   const result = { width, height, decoded, quality: null, usable: true, orientations: null };
-  for (const h of hashers) {
+  const pixelSignals = [];
+  const done = READ_SHARE + STRIPS_SHARE;
+  for (const [i, h] of hashers.entries()) {
     const out = h.finish();
-    signals.unshift(out.signal);
-    if (out.signal.type === "pdq") {
+    progress(done + ((1 - done) * (i + 1)) / hashers.length);
+    if (out.signal) pixelSignals.push(out.signal);
+    if (out.signal?.type === "pdq") {
       Object.assign(result, { quality: out.quality, usable: out.usable, orientations: out.orientations });
     }
   }
-  return { ...result, signals };
+  // The pixel signals first (pdq, then keypoints), then the file signals.
+  return { ...result, signals: [...pixelSignals, ...signals] };
 }
 
 /** The file signals (md5, sha256) of a video, whose frames come one by one after. */
@@ -147,10 +165,17 @@ function hashFrame({ pixels, yuv, width, height }) {
   return { pdq: r.hash, quality: r.quality };
 }
 
-async function answer({ id, file, orientations = false, digests: fileOnly = false, frame = null }) {
+async function answer({
+  id,
+  file,
+  orientations = false,
+  keypoints: keypointsFor = "bank",
+  digests: fileOnly = false,
+  frame = null,
+}) {
   if (frame) return hashFrame(frame);
   if (fileOnly) return digests(file);
-  return hashOne(id, file, orientations);
+  return hashOne(id, file, orientations, keypointsFor);
 }
 
 self.onmessage = async (event) => {
