@@ -4,7 +4,8 @@ Required: for a PNG, the ``keypoints`` signal /report sends with a photo is exac
 ``keypoints(decode_image(png).pixels).to_bytes().hex()`` (the same pixels, the same arithmetic:
 ``web/hashing/keypoints.js``, fed strip by strip), and the case keeps it; /demo's check carries
 the upload's ``upload_keypoints`` of its pixels the same way. A picture with no keypoints is
-sent without the signal, and a featureless one (low PDQ quality) is, as before, not sent.
+sent without the signal, and a featureless one (low PDQ quality) is, as before, not sent. A
+platform's check finds a crop of a photo reported from the browser by its keypoints.
 """
 
 from __future__ import annotations
@@ -12,16 +13,18 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import httpx
 import numpy as np
 from web_browsing import Browsing
 
+from hashwall import hash_image
 from hashwall.bench.pictures import scene
 from hashwall.hashing.keypoints import keypoints, upload_keypoints
 from hashwall.media.decode import decode_image
 from hashwall.settings import Settings
 from hashwall.store.repo import Store
 from hashwall.web.render import strings
-from live_server import Served
+from live_server import Served, wait_indexed
 
 from support import encode
 
@@ -118,6 +121,39 @@ def test_report_sends_each_photos_keypoints_as_the_server_computes_them_and_the_
 
     stored = stored_signals(database_url, case_number)
     assert [s.get("keypoints") for s in stored] == list(want.values())
+    assert browsing.errors == []
+
+
+def platform_check(server: Served, upload: bytes) -> dict[str, Any]:
+    """A platform's check of ``upload``, its signals (with its keypoints) hashed here."""
+    hashed = hash_image(upload, keypoints="upload")
+    signals = [{"type": s.type, "value": s.value, "quality": s.quality} for s in hashed.signals()]
+    assert "keypoints" in {s["type"] for s in signals}
+    response = httpx.post(
+        f"{server.url}/v1/check",
+        json={"signals": signals},
+        headers={"Authorization": f"Bearer {server.keys['feed']}"},
+        timeout=30,
+    )
+    assert response.status_code == 200, response.text
+    answer: dict[str, Any] = response.json()
+    return answer
+
+
+def test_a_crop_of_a_photo_reported_in_the_browser_is_found_by_its_keypoints(
+    server: Served, browsing: Browsing
+) -> None:
+    pixels = np.asarray(scene(41, (900, 600)))
+    indexed = httpx.get(f"{server.url}/readyz").json()["index_size"]  # other tests' items
+    report(browsing.page, server, {"photo.png": encode(pixels, "PNG")})
+    wait_indexed(server.url, indexed + 1)
+    # A tenth cut off each side and saved as JPEG: PDQ no longer finds it, the keypoints do.
+    crop = encode(np.ascontiguousarray(pixels[60:540, 90:810]), "JPEG", quality=85)
+    answer = platform_check(server, crop)
+    assert answer["decision"] == "review", answer
+    assert {m["signal_type"] for m in answer["matches"]} == {"keypoints"}, answer
+    unrelated = encode(np.asarray(scene(42, (900, 600))), "JPEG", quality=85)
+    assert platform_check(server, unrelated)["decision"] == "allow"
     assert browsing.errors == []
 
 
