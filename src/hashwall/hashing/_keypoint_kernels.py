@@ -198,3 +198,30 @@ def sample_patch(img, cx, cy, half, angle, size):  # type: ignore[no-untyped-def
             bottom = img[y2, xi] * (1.0 - fx) + img[y2, x2] * fx
             out[i, j] = top * (1.0 - fy) + bottom * fy
     return out
+
+
+@_jit
+def patch_code(patch, dct):  # type: ignore[no-untyped-def]
+    """A patch's code: bit ``8 a + b`` set when DCT coefficient ``(a, b)`` is positive (the
+    constant one left out). ``dct`` holds the first rows of the orthonormal DCT-II matrix
+    (float64); the sums run in float64 in the browser's order (``dct @ patch`` row by row,
+    then each coefficient), so both sides see the same signs."""
+    side, size = dct.shape
+    rows = np.zeros((side, size))
+    for a in range(side):
+        for j in range(size):
+            s = 0.0
+            for i in range(size):
+                s += dct[a, i] * patch[i, j]
+            rows[a, j] = s
+    code = np.uint64(0)
+    for a in range(side):
+        for b in range(side):
+            if a == 0 and b == 0:
+                continue
+            s = 0.0
+            for j in range(size):
+                s += rows[a, j] * dct[b, j]
+            if s > 0.0:
+                code |= np.uint64(1) << np.uint64(a * side + b)
+    return code

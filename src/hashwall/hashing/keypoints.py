@@ -156,11 +156,6 @@ def _dct_rows() -> npt.NDArray[np.float64]:
     return m
 
 
-@functools.cache
-def _bit_weights() -> npt.NDArray[np.uint64]:
-    return (np.uint64(1) << np.arange(64, dtype=np.uint64)).reshape(DCT_SIDE, DCT_SIDE)
-
-
 @dataclass(frozen=True, slots=True, eq=False)
 class Keypoints:
     """Keypoints of one picture. ``x``, ``y`` and ``scale`` (the keypoint's sigma) are shares
@@ -270,7 +265,6 @@ def keypoints(
     order = _select(rows, limit)
     longer = float(max(img.shape))
     dct = _dct_rows()
-    weights = _bit_weights()
     xs: list[float] = []
     ys: list[float] = []
     ss: list[float] = []
@@ -284,10 +278,7 @@ def keypoints(
         mult = 2.0**octave
         for angle in kern.orientations(gauss_level, cx, cy, sigma):
             patch = kern.sample_patch(gauss_level, cx, cy, PATCH_HALF * sigma, angle, PATCH)
-            coef = dct @ patch.astype(np.float64) @ dct.T
-            bits = coef > 0
-            bits[0, 0] = False
-            codes.append(np.uint64(weights[bits].sum(dtype=np.uint64)))
+            codes.append(np.uint64(kern.patch_code(patch, dct)))
             xs.append(cx * mult / longer)
             ys.append(cy * mult / longer)
             ss.append(sigma * mult / longer)
