@@ -405,18 +405,30 @@ def coverage(
     photo that is one part of a banked collage (or a small element of a banked picture, shared
     by many) covers only its part: the rule that keeps a bank of collages from matching each
     innocent photo in them."""
-    if len(zb) < 2 or not len(query):
+    fitted = _similarity(zb, zq)
+    if fitted is None or not len(query):
         return 0.0
-    mb, mq = zb.mean(), zq.mean()
-    spread = np.vdot(zb - mb, zb - mb).real
-    if spread <= 1e-12:
-        return 0.0
-    a = np.vdot(zb - mb, zq - mq) / spread
+    a, mb, mq = fitted
     placed = a * (banked.x.astype(np.float64) + 1j * banked.y.astype(np.float64) - mb) + mq
     x0, x1 = float(query.x.min()) - FRAME_MARGIN, float(query.x.max()) + FRAME_MARGIN
     y0, y1 = float(query.y.min()) - FRAME_MARGIN, float(query.y.max()) + FRAME_MARGIN
     inside = (placed.real >= x0) & (placed.real <= x1) & (placed.imag >= y0) & (placed.imag <= y1)
     return float(inside.mean())
+
+
+def _similarity(
+    zb: npt.NDArray[np.complex128], zq: npt.NDArray[np.complex128]
+) -> tuple[complex, complex, complex] | None:
+    """The least-squares similarity ``zq ~ a (zb - mb) + mq`` of paired places (complex
+    numbers) as ``(a, mb, mq)``; None for fewer than two places, or none apart."""
+    if len(zb) < 2:
+        return None
+    mb, mq = zb.mean(), zq.mean()
+    spread = np.vdot(zb - mb, zb - mb).real
+    if spread <= 1e-12:
+        return None
+    a = np.vdot(zb - mb, zq - mq) / spread
+    return None if a == 0 else (complex(a), complex(mb), complex(mq))
 
 
 def _distinct(q_idx: npt.NDArray[np.intp], b_idx: npt.NDArray[np.intp], row: Any) -> int:
@@ -434,16 +446,11 @@ def _refit(
     :data:`FIT_TOLERANCE` of it (relative to its scale: a picture shown smaller shows its
     parallax smaller), and those within :data:`POSITION_TOLERANCE` (both with scale and angle
     agreeing)."""
-    none = np.zeros_like(row)
-    if row.sum() < 2:
+    fitted = _similarity(zb[row], zq[row])
+    if fitted is None:
+        none = np.zeros_like(row)
         return none, none
-    mb, mq = zb[row].mean(), zq[row].mean()
-    spread = np.vdot(zb[row] - mb, zb[row] - mb).real
-    if spread <= 1e-12:
-        return none, none
-    a = np.vdot(zb[row] - mb, zq[row] - mq) / spread
-    if a == 0:
-        return none, none
+    a, mb, mq = fitted
     agree = np.abs(log_s - np.log(np.abs(a))) < LOG_SCALE_TOLERANCE
     agree &= np.abs(np.angle(np.exp(1j * (turn - np.angle(a))))) < ANGLE_TOLERANCE
     miss = np.abs(a * (zb - mb) + mq - zq)
