@@ -152,21 +152,11 @@ class CheckRequest:
 
     def near(self) -> tuple[tuple[type[DistanceSignalType], Signal], ...]:
         """The upload's signals of distance types, with their types."""
-        out = []
-        for signal in self.signals:
-            kind = _type(signal)
-            if issubclass(kind, DistanceSignalType):
-                out.append((kind, signal))
-        return tuple(out)
+        return _of_family(self.signals, DistanceSignalType)
 
     def geometric(self) -> tuple[tuple[type[GeometricSignalType], Signal], ...]:
         """The upload's signals of geometric types (keypoints), with their types."""
-        out = []
-        for signal in self.signals:
-            kind = _type(signal)
-            if issubclass(kind, GeometricSignalType):
-                out.append((kind, signal))
-        return tuple(out)
+        return _of_family(self.signals, GeometricSignalType)
 
     def exact(self) -> list[tuple[str, str]]:
         """``(type, value)`` of the upload's signals of exact types."""
@@ -188,6 +178,17 @@ def _orientations(
     low = sent is not None and not kind.usable(sent.quality)
     parse = kind.canonical_degenerate if low else kind.canonical
     return {kind.name: tuple(parse(v) for v in orientations)}
+
+
+def _of_family(signals: Sequence[Signal], family: Any) -> tuple[tuple[Any, Signal], ...]:
+    """The signals whose type is of ``family`` (an abstract family such as
+    ``DistanceSignalType``: hence ``Any``), with their types."""
+    out: list[tuple[Any, Signal]] = []
+    for signal in signals:
+        kind = _type(signal)
+        if issubclass(kind, family):
+            out.append((kind, signal))
+    return tuple(out)
 
 
 def _type(signal: Signal) -> type[SignalType]:
