@@ -181,3 +181,19 @@ def test_compare_keypoints_needs_two_files() -> None:
     result = runner.invoke(app, ["compare", "--json", "--keypoints", a, a])
     assert result.exit_code == 2
     assert json.loads(result.stdout)["error"]["code"] == "invalid_input"
+
+
+def test_hash_keypoints_prints_the_codes_a_case_or_a_check_sends(tmp_path: Path) -> None:
+    photo = tmp_path / "photo.jpg"
+    scene(5).save(photo, quality=90)
+    for role in ("bank", "upload"):
+        result = runner.invoke(app, ["hash", "--json", "--keypoints", role, str(photo)])
+        assert result.exit_code == 0, result.output
+        (record,) = _lines(result.stdout)
+        expected = hash_file(photo, keypoints=role).keypoints
+        assert expected is not None and len(expected) > 8
+        assert record["keypoints"] == expected.to_bytes().hex()
+    plain = _lines(runner.invoke(app, ["hash", "--json", str(photo)]).stdout)
+    assert "keypoints" not in plain[0]
+    wrong = runner.invoke(app, ["hash", "--keypoints", "both", str(photo)])
+    assert wrong.exit_code == 2

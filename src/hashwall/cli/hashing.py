@@ -6,6 +6,7 @@ object per file with a ``frames`` list, or with ``--vpdq`` the lines of vPDQ's t
 
 from __future__ import annotations
 
+import enum
 import json
 import sys
 from collections.abc import Iterator
@@ -25,6 +26,13 @@ from hashwall.hashing.pdq import ORIENTATIONS
 from hashwall.hashing.vpdq import VideoHashes, hash_video
 from hashwall.media.video import is_video_file
 from hashwall.settings import Settings
+
+
+class KeypointChoice(enum.StrEnum):
+    """Whose keypoint codes ``hash --keypoints`` computes."""
+
+    BANK = "bank"
+    UPLOAD = "upload"
 
 
 def iter_paths(paths: list[Path]) -> Iterator[Path]:
@@ -69,6 +77,8 @@ def _record(
         )
         if orientations and result.orientations is not None:
             record["orientations"] = [h.hex for h in result.orientations]
+        if result.keypoints is not None:
+            record["keypoints"] = result.keypoints.to_bytes().hex()
     return record
 
 
@@ -150,6 +160,14 @@ def hash_command(
     every_frame: Annotated[
         bool, typer.Option("--every-frame", help="Videos: hash every frame.")
     ] = False,
+    keypoints: Annotated[
+        KeypointChoice | None,
+        typer.Option(
+            "--keypoints",
+            help="Images: add the keypoint codes (JSON: 'keypoints', 32 hex digits a "
+            "keypoint), as banked ('bank') or as a check sends them ('upload').",
+        ),
+    ] = None,
     vpdq: Annotated[
         bool,
         typer.Option(
@@ -183,7 +201,11 @@ def hash_command(
                     result = hash_video_file(path, settings, seconds_per_hash, fast, progress)
                 else:
                     result = hash_file(
-                        path, fast=fast, orientations=all_orientations, settings=settings
+                        path,
+                        fast=fast,
+                        orientations=all_orientations,
+                        keypoints=None if keypoints is None else keypoints.value,
+                        settings=settings,
                     )
             except HashwallError as exc:
                 error = exc
