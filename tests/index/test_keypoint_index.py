@@ -14,6 +14,7 @@ from PIL import Image, ImageOps
 from hashwall.bench.keypoints import random_keypoints
 from hashwall.bench.pictures import scene
 from hashwall.hashing.keypoints import (
+    FIT_TOLERANCE,
     MIN_INLIERS,
     MIRROR_MASK,
     Keypoints,
@@ -112,10 +113,12 @@ def test_hits_are_exactly_the_pairs_within_the_rule(delta_max: int | None) -> No
     truth = brute_hits(query, items)
     assert len(truth) > 20 and any(h >= 2 for h in truth.values())
     assert any(h == 1 for h in truth.values())
-    got = dict(index.candidates(query, min_hits=1))
+    got = dict(index.candidates(query, min_hits=1, vote=False))
     assert got == truth
-    assert dict(index.candidates(query, min_hits=2)) == {i: h for i, h in truth.items() if h >= 2}
-    assert index.candidates(query) == sorted(
+    assert dict(index.candidates(query, min_hits=2, vote=False)) == {
+        i: h for i, h in truth.items() if h >= 2
+    }
+    assert index.candidates(query, vote=False) == sorted(
         ((i, h) for i, h in truth.items() if h >= MIN_HITS), key=lambda t: (-t[1], t[0])
     )
 
@@ -131,23 +134,26 @@ def test_one_bit_off_in_a_half_is_a_hit_and_two_bits_in_each_are_not() -> None:
         "2 low + 1 high": flip_bits(rng, flip_bits(rng, base[0], 2, False), 1, True),
     }
     for name, code in cases.items():
-        assert index.candidates(random_keypoints(rng, np.array([code])), min_hits=1) == [(1, 1)], (
-            name
-        )
+        assert index.candidates(
+            random_keypoints(rng, np.array([code])), min_hits=1, vote=False
+        ) == [(1, 1)], name
     for bit in range(64):  # one bit off anywhere: a hit; and one bit in each half too
         code = np.uint64(int(base[0]) ^ (1 << bit))
-        assert index.candidates(random_keypoints(rng, np.array([code])), min_hits=1) == [(1, 1)], (
-            bit
-        )
+        assert index.candidates(
+            random_keypoints(rng, np.array([code])), min_hits=1, vote=False
+        ) == [(1, 1)], bit
         code = np.uint64(int(base[0]) ^ (1 << bit) ^ (1 << ((bit + 32) % 64)))
-        assert index.candidates(random_keypoints(rng, np.array([code])), min_hits=1) == [(1, 1)], (
-            bit
-        )
+        assert index.candidates(
+            random_keypoints(rng, np.array([code])), min_hits=1, vote=False
+        ) == [(1, 1)], bit
     two_and_two = flip_bits(rng, flip_bits(rng, base[0], 2, False), 2, True)
-    assert index.candidates(random_keypoints(rng, np.array([two_and_two])), min_hits=1) == []
+    assert (
+        index.candidates(random_keypoints(rng, np.array([two_and_two])), min_hits=1, vote=False)
+        == []
+    )
     # mirrored: the upload's code is the banked one with the mirror bits inverted
     mirrored = random_keypoints(rng, np.array([base[1] ^ MIRROR_MASK, base[2] ^ MIRROR_MASK]))
-    assert index.candidates(mirrored, min_hits=2) == [(1, 2)]
+    assert index.candidates(mirrored, min_hits=2, vote=False) == [(1, 2)]
 
 
 @pytest.fixture(scope="module")
@@ -307,3 +313,117 @@ def test_the_bench_runs_at_a_tiny_size() -> None:
     assert doc["misses"]["checks"] == 5 and doc["misses"]["codes_per_check"] == 186
     assert doc["copies"] and all(r["first"] and r["inliers"] >= MIN_INLIERS for r in doc["copies"])
     assert all(r["hits"] >= 2 for r in doc["copies"])
+
+
+def placed(
+    codes: npt.NDArray[np.uint64],
+    x: npt.NDArray[np.float64],
+    y: npt.NDArray[np.float64],
+    scale: npt.NDArray[np.float64],
+    angle: npt.NDArray[np.float64],
+) -> Keypoints:
+    f = np.float32
+    wrapped = (angle + np.pi) % (2 * np.pi) - np.pi
+    return Keypoints(x.astype(f), y.astype(f), scale.astype(f), wrapped.astype(f), codes)
+
+
+def test_three_hits_that_one_placement_explains_make_a_candidate() -> None:
+    # each item: random keypoints; its upload: three of them moved by a similarity (any
+    # scale, turn and shift, mirrored for odd items), their scales, angles and places off by
+    # up to the verification's tolerances (of its fit), codes one bit off
+    rng = np.random.default_rng(21)
+    items = {i: stored(random_keypoints(rng, random_codes(rng, 80))) for i in range(60)}
+    index = KeypointIndex()
+    index.add(list(items), list(items.values()))
+    for i, kp in items.items():
+        pick = rng.choice(len(kp), size=3, replace=False)
+        zb = kp.x[pick] + 1j * kp.y[pick].astype(np.float64)
+        a = np.exp(rng.uniform(np.log(0.3), np.log(2.0)) + 1j * rng.uniform(-np.pi, np.pi))
+        t = rng.uniform(-0.3, 0.3) + 1j * rng.uniform(-0.3, 0.3)
+        off = 0.99 * FIT_TOLERANCE * min(max(abs(a), 0.35), 1.0) * rng.uniform(0.8, 1, 3)
+        zq = a * zb + t + off * np.exp(1j * rng.uniform(0, 2 * np.pi, 3))
+        log_s = np.log(abs(a)) + rng.uniform(-0.24, 0.24, 3)
+        turn = np.angle(a) + rng.uniform(-0.34, 0.34, 3)
+        codes = np.array([flip_bits(rng, c, 1, bool(rng.integers(2))) for c in kp.codes[pick]])
+        copy = placed(
+            codes, zq.real, zq.imag, kp.scale[pick] * np.exp(log_s), kp.angle[pick] + turn
+        )
+        if i % 2:
+            copy = copy.mirrored()
+        noise = random_keypoints(rng, random_codes(rng, 150))
+        query = Keypoints(
+            *(
+                np.concatenate([getattr(copy, f), getattr(noise, f)])
+                for f in ("x", "y", "scale", "angle", "codes")
+            )
+        )
+        assert i in dict(index.candidates(query)), i
+
+
+def test_codes_common_to_every_photo_do_not_make_every_item_a_candidate() -> None:
+    # 12 generic codes (a plain edge looks alike in any photo) in every banked photo and in
+    # the upload, each time at other places, scales and angles
+    rng = np.random.default_rng(8)
+    common = random_codes(rng, 12)
+    items = {
+        i: random_keypoints(rng, np.concatenate([common, random_codes(rng, 70)]))
+        for i in range(300)
+    }
+    index = KeypointIndex()
+    index.add(list(items), list(items.values()))
+    query = random_keypoints(rng, np.concatenate([common, random_codes(rng, 170)]))
+    assert len(index.candidates(query, vote=False)) == 300
+    # by chance, three of an item's 12 hits may agree (2 of 300 here); never most of them
+    assert len(index.candidates(query)) <= 6
+    assert index.candidates(query, min_hits=4) == []
+
+
+def test_one_banked_point_hit_by_many_upload_codes_counts_once() -> None:
+    rng = np.random.default_rng(6)
+    banked_kp = random_keypoints(rng, random_codes(rng, 1))
+    index = KeypointIndex()
+    index.add([1], [banked_kp])
+    codes = np.array([flip_bits(rng, banked_kp.codes[0], 1, False) for _ in range(5)])
+    query = placed(
+        codes,
+        np.full(5, 0.5) + np.arange(5) * 0.01,
+        np.full(5, 0.5),
+        np.full(5, float(banked_kp.scale[0])),
+        np.full(5, float(banked_kp.angle[0])),
+    )
+    assert index.candidates(query, vote=False) == [(1, 5)]
+    assert index.candidates(query, min_hits=1) == [(1, 1)]
+    assert index.candidates(query) == []
+    # and a keypoint's second orientation (same place) is not a second point
+    twice = Keypoints(
+        np.repeat(banked_kp.x, 3),
+        np.repeat(banked_kp.y, 3),
+        np.repeat(banked_kp.scale, 3),
+        np.repeat(banked_kp.angle, 3),
+        random_codes(rng, 3),
+    )
+    index.add([2], [twice])
+    assert index.candidates(twice, min_hits=1) == [(2, 1)]
+
+
+def test_the_real_photo_bench_compares_both_rules_on_a_small_set(
+    pictures: dict[int, Image.Image], bank: dict[int, Keypoints]
+) -> None:
+    from hashwall.bench.keypoint_photos import PhotoSet, bank_sizes, measure
+
+    assert bank_sizes(1104) == [100, 200, 400, 800, 1104] and bank_sizes(50) == [50]
+    order = list(bank)
+    copies = [(order.index(3), name, upload(COPIES[name](pictures[3]))) for name in COPIES]
+    photo = PhotoSet([bank[s] for s in order], copies, [("plain", upload(scene(40)))])
+    rows, extra = measure(photo, [2, len(order)], MIN_HITS, lambda msg: None)
+    assert [(r["n"], r["rule"]) for r in rows] == [
+        (2, "plain"),
+        (2, "vote"),
+        (6, "plain"),
+        (6, "vote"),
+    ]
+    assert len(extra["copy_inliers"]) == len(COPIES)
+    for r in rows:
+        assert r["copies_accepted"] == len(COPIES)
+        assert r["recall"] == 1.0 and r["copies_found"] == r["copies_accepted"]
+        assert r["bytes_per_item"] > 0

@@ -19,7 +19,22 @@ Measured, one thread (the process is pinned to nothing; the machine may be share
   of a banked picture: the candidates, the picture's hits, ``search`` time, the inliers it
   found and whether the picture came first.
 
-``--json`` prints one object: ``{"n", "data", "noise", "codes_per_item", "build_s",
+``--data real`` measures the candidate stage on real photos instead
+(:mod:`hashwall.bench.keypoint_photos`): banks of 100 to ``--n`` distinct photos of
+``--photos``, transformed copies of 40 of them (the evaluation's hard transforms) and 100
+photos never banked as distractors, both candidate rules (``plain``: hits per item; ``vote``:
+hits that one placement explains), with the recall of copies among candidates, the candidates
+per upload and the check's time (its JSON: ``{"data": "real", "seed", "bank_photos",
+"copied_photos", "copies", "transforms", "distractor_uploads", "copy_inliers_min",
+"verify_ms", "rows": [{"n", "rule", "min_hits", "min_inliers", "copies_accepted",
+"copies_candidates", "copies_found", "recall", "copy_hits_min",
+"distractor_candidates_mean", "distractor_candidates_max", "distractor_candidates_share",
+"distractor_candidates_by_variant", "distractor_matches",
+"copy_other_candidates_mean", "candidates_p50_ms", "candidates_p99_ms", "search_p50_ms",
+"search_p99_ms", "copy_search_p50_ms", "copy_search_p99_ms", "bytes_per_item"}],
+"projection": {rule: {"n", "candidates", "verify_ms"}}}``).
+
+Otherwise ``--json`` prints one object: ``{"n", "data", "noise", "codes_per_item", "build_s",
 "bytes_per_item", "bytes_per_code", "index_bytes", "peak_rss_bytes", "misses": {"checks",
 "codes_per_check", "candidates_p50_ms", "candidates_p99_ms", "candidates_cpu_p50_ms",
 "candidates_cpu_p99_ms", "search_p50_ms", "search_p99_ms", "matched_per_check_mean",
@@ -212,15 +227,19 @@ def run_keypoint_bench(
     from hashwall.hashing.keypoints import keypoints
     from hashwall.index.keypoints import KeypointIndex
 
-    if data not in ("random", "photos"):
-        print(f"error: --data must be random or photos, got {data!r}", file=sys.stderr)
+    if data not in ("random", "photos", "real"):
+        print(f"error: --data must be random, photos or real, got {data!r}", file=sys.stderr)
         return 2
-    if data == "photos" and not photos.is_dir():
+    if data in ("photos", "real") and not photos.is_dir():
         print(
             f"error: photos folder not found: {photos}: pass --photos DIR or --data random",
             file=sys.stderr,
         )
         return 2
+    if data == "real":
+        from hashwall.bench.keypoint_photos import run_real_bench
+
+        return run_real_bench(n=n, photos=photos, seed=seed, json_out=json_out)
     rng = np.random.default_rng(seed)
 
     def say(msg: str) -> None:

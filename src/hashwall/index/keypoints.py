@@ -4,14 +4,33 @@ A banked photo has ~83 keypoints (:mod:`hashwall.hashing.keypoints`), an upload 
 million photos hold ~83 million codes: comparing every code of an upload with every banked
 code (as :func:`~hashwall.hashing.keypoints.match_inliers` does for one photo) cannot scale.
 
-1. **Candidates.** A pair of codes is a *hit* when their low 32-bit halves differ in at most
-   one bit, or their high halves do (so every pair within 3 bits is a hit). Each half of each
+1. **Hits.** A pair of codes is a *hit* when their low 32-bit halves differ in at most one
+   bit, or their high halves do (so every pair within 3 bits is a hit), and the codes differ
+   in at most ``CODE_RADIUS`` bits (the verification pairs nothing farther). Each half of each
    upload code, as it is and mirrored, gives 33 probe values (itself and its 32 one-bit
    flips), looked up in a bucketed sorted table of that half of every banked code.
-   An item's *hits* are the upload's codes that hit any of its codes, counted for the upload
-   as it is and for it mirrored, the larger of the two; an item with at least ``min_hits``
-   is a candidate.
-2. **Verification.** Each candidate's keypoints, rebuilt from the arrays, go through
+2. **Candidates: hits that one placement explains** (after Lowe's Hough transform). Each hit
+   implies a scale ratio and a turn (the upload keypoint's over the banked one's); it votes,
+   per side (the upload as it is, mirrored), for the two nearest bins of each: log scale
+   ratios in bins of :data:`SCALE_BIN` (twice the verification's ``LOG_SCALE_TOLERANCE``,
+   and a little), turns in :data:`TURN_BINS` bins of 2 pi / 8 (at least twice
+   ``ANGLE_TOLERANCE``). Every inlier of a verified match lies within those tolerances of
+   the match's fit, so all of a match's hits share a bin. A bin counts its hits on distinct
+   places on both sides, the fewer (a keypoint's second orientation, or one banked keypoint
+   hit by several upload codes, is one point). A bin of at least ``min_hits`` (3 or more)
+   is then tested by placement (:func:`_aligned`): the similarity through two of its hits
+   must map ``min_hits`` of them (distinct places) within :data:`ALIGN_TOLERANCE`. A match's
+   inliers lie within ``FIT_TOLERANCE`` of its fit (times its scale, at most 1), and the
+   similarity through the two of them farthest apart on the banked photo maps every other
+   within four times that, so the test keeps every bin that holds ``min_hits`` of a match's
+   inliers (unless they lie within :data:`ALIGN_MIN_SPAN` of each other; a bin of more than
+   :data:`ALIGN_MAX_HITS` hits is not tested, the cost being their cube). An item with a bin
+   that passes is a candidate; its *hits* are that bin's count. So an item that the
+   verification would match with ``min_hits`` hits (distinct places) among its inliers is
+   always a candidate. ``vote=False`` gives the plain rule, for comparison: an item's hits
+   are the upload's codes that hit any of its codes (within one bit in a half, whatever the
+   rest), counted per side, the larger.
+3. **Verification.** Each candidate's keypoints, rebuilt from the arrays, go through
    ``match_inliers(query, item)`` (every pair within ``CODE_RADIUS`` bits, then the geometry).
 
 Layout (:class:`_Segment`): an item's keypoints are contiguous, in item order, so that
@@ -20,11 +39,12 @@ as uint16, quantised as :meth:`Keypoints.to_bytes` does: 8 bytes), ``offsets`` p
 each half, a table (:class:`_HalfTable`) of the codes sorted by that half: the top ``bits`` of
 the half pick a bucket (``starts``, uint32, ~4 codes a bucket, at most 2^24 buckets), and each
 code keeps the half's other bits (1 byte from 2^25 codes on, 2 from 2^17, 4 below) and its
-item's position (uint32), and the bucket bounds. **26 bytes per code from 2^25 codes on** (the
+code's position (uint32), and the bucket bounds. **26 bytes per code from 2^25 codes on** (the
 bounds add 1.6 bytes a code at 1M photos, 0.5 at 3M), 28 from 2^17, ~2.2 kB per banked photo;
-plus 33 bytes per item (id, offset, the id lookup, the tombstone). The item position beside
-each sorted entry (not a permutation into the codes) saves a lookup per hit: the candidate
-stage reads neither the codes nor the geometry.
+plus 33 bytes per item (id, offset, the id lookup, the tombstone). A hit's item is found from
+``offsets`` (a binary search of the hits, sorted); its code and geometry are read for the
+votes (the code position in the table, where the item position was before voting, costs no
+byte more).
 
 A plain sorted ``uint32`` key array per half with ``np.searchsorted`` (binary search) cost 32
 bytes a code and 13.4 ms per check at 1,000,000 random items; the bucket tables, 28 bytes and
@@ -56,11 +76,21 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from hashwall.hashing.keypoints import MIN_INLIERS, MIRROR_MASK, Keypoints, match_inliers
+from hashwall.hashing.keypoints import (
+    ANGLE_TOLERANCE,
+    CODE_RADIUS,
+    FIT_TOLERANCE,
+    LOG_SCALE_TOLERANCE,
+    MIN_INLIERS,
+    MIRROR_MASK,
+    Keypoints,
+    match_inliers,
+)
 
 IdArray = npt.NDArray[np.int64]
 CodeArray = npt.NDArray[np.uint64]
 GeometryArray = npt.NDArray[np.uint16]
+FloatArray = npt.NDArray[np.float32]
 
 #: Bucket bits of a half table at most (2^24 buckets: 128 MiB of bounds for the two halves;
 #: up to 28 the rest of a key still fits a byte).
@@ -123,13 +153,13 @@ class _HalfTable:
     bits: int
     starts: npt.NDArray[np.uint32]
     rest: npt.NDArray[np.unsignedinteger[Any]]
-    items: npt.NDArray[np.uint32]
+    positions: npt.NDArray[np.uint32]
 
     @classmethod
     def build(
         cls,
         half: CodeArray,
-        item_of_code: npt.NDArray[np.unsignedinteger[Any]],
+        payload: npt.NDArray[np.unsignedinteger[Any]],
         bits: int | None = None,
     ) -> _HalfTable:
         """``half`` holds the keys in its high 32 bits (it is consumed): one sort of
@@ -140,11 +170,11 @@ class _HalfTable:
             raise ValueError("a segment holds fewer than 2**32 codes")
         bits = _table_bits(n) if bits is None else bits
         packed = half
-        packed |= item_of_code
+        packed |= payload
         packed.sort()
         words = packed.view(np.uint32).reshape(-1, 2)  # no 64-bit temporaries
         lo_word, hi_word = (0, 1) if np.little_endian else (1, 0)
-        items = np.ascontiguousarray(words[:, lo_word])
+        positions = np.ascontiguousarray(words[:, lo_word])
         keys = words[:, hi_word]
         shift = np.uint32(32 - bits)
         counts = np.zeros(1 << bits, dtype=np.int64)
@@ -156,14 +186,14 @@ class _HalfTable:
         del counts
         mask = np.uint32((1 << (32 - bits)) - 1)
         rest = (keys & mask).astype(_rest_dtype(bits))
-        return cls(bits, starts, rest, items)
+        return cls(bits, starts, rest, positions)
 
     @classmethod
     def empty(cls) -> _HalfTable:
         return cls(0, np.zeros(2, np.uint32), np.zeros(0, np.uint32), np.zeros(0, np.uint32))
 
     def nbytes(self) -> int:
-        return int(self.starts.nbytes + self.rest.nbytes + self.items.nbytes)
+        return int(self.starts.nbytes + self.rest.nbytes + self.positions.nbytes)
 
     def probe(
         self, halves: npt.NDArray[np.uint32]
@@ -171,7 +201,7 @@ class _HalfTable:
         """Every ``(query code, item position)`` whose half is within one bit of
         ``halves[q]``: the 33 probe values of each half (itself and its one-bit flips), the
         entries of their buckets, those whose ``rest`` is the value's."""
-        if not self.items.size or not halves.size:
+        if not self.positions.size or not halves.size:
             return np.zeros(0, np.int64), np.zeros(0, np.uint32)
         values = (halves[:, None] ^ _FLIPS[None, :]).ravel()
         bucket = (values >> np.uint32(32 - self.bits)).astype(np.intp)
@@ -185,7 +215,7 @@ class _HalfTable:
         mask = np.uint32((1 << (32 - self.bits)) - 1)
         want = (values & mask).astype(self.rest.dtype)
         same = self.rest[pos] == want[probe_of]
-        return probe_of[same] // _FLIPS.size, self.items[pos[same]]
+        return probe_of[same] // _FLIPS.size, self.positions[pos[same]]
 
 
 #: Hits that make an item a candidate (see the module docstring).
@@ -232,10 +262,10 @@ class _Segment:
             raise ValueError("a segment holds fewer than 2**32 items")
         offsets = np.zeros(ids.size + 1, dtype=np.int64)
         np.cumsum(counts, out=offsets[1:])
-        item_of_code = np.repeat(np.arange(ids.size, dtype=np.uint32), counts)
-        low = _HalfTable.build(codes << _32, item_of_code)
-        high = _HalfTable.build(codes & _HIGH, item_of_code)
-        del item_of_code
+        position = np.arange(codes.size, dtype=np.uint32)
+        low = _HalfTable.build(codes << _32, position)
+        high = _HalfTable.build(codes & _HIGH, position)
+        del position
         order = np.argsort(ids, kind="stable")
         return cls(
             ids,
@@ -323,28 +353,239 @@ class _Part:
         return int(s.codes.size - (np.diff(s.offsets)[self.dead]).sum())
 
 
-def _hits(
+def _distinct(values: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """The distinct values, ascending (``np.unique`` hashes first: slower on large arrays)."""
+    out = np.sort(values)
+    if out.size:
+        out = out[np.r_[True, out[1:] != out[:-1]]]
+    return out
+
+
+def _runs(
+    ordered: npt.NDArray[np.int64],
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """The distinct values of an ascending array and how often each occurs."""
+    if not ordered.size:
+        return ordered, np.zeros(0, np.int64)
+    first = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    return ordered[first], np.diff(np.r_[first, ordered.size])
+
+
+def _ranks(values: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """Each value's rank among the distinct values (as ``np.unique``'s inverse)."""
+    order = np.argsort(values, kind="stable")
+    ordered = values[order]
+    out = np.empty(values.size, np.int64)
+    out[order] = np.cumsum(np.r_[True, ordered[1:] != ordered[:-1]]) - 1 if values.size else 0
+    return out
+
+
+def _pairs(
     segment: _Segment, codes: CodeArray
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """``(item positions, hits)`` of the items of ``segment`` with at least one hit from
-    ``codes`` (the upload's codes, then the same mirrored: ``2 * n`` of them)."""
-    n = codes.size // 2
-    lo_own, lo_items = segment.low.probe((codes & _LOW).astype(np.uint32))
-    hi_own, hi_items = segment.high.probe((codes >> _32).astype(np.uint32))
-    owners = np.concatenate([lo_own, hi_own])
-    if not owners.size:
+    """Every hit of ``codes`` (the upload's codes, then the same mirrored: ``2 * n`` of them)
+    in ``segment`` once, as ``(upload code, banked code)`` positions, in banked code order
+    (so in item order)."""
+    two_n = codes.size
+    lo_own, lo_code = segment.low.probe((codes & _LOW).astype(np.uint32))
+    hi_own, hi_code = segment.high.probe((codes >> _32).astype(np.uint32))
+    if not lo_own.size and not hi_own.size:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    items = np.concatenate([lo_items, hi_items]).astype(np.int64)
-    # one hit per (upload code, item), then per (item, side): the larger side
-    pairs = np.unique(items * (2 * n) + owners)
-    item_side = (pairs // (2 * n)) * 2 + (pairs % (2 * n) >= n)
-    keys, counts = np.unique(item_side, return_counts=True)
-    item = keys // 2
-    # keys ascend, so an item's two sides are adjacent: take the larger
-    last = np.ones(item.size, dtype=bool)
-    last[:-1] = item[1:] != item[:-1]
-    best = np.maximum.reduceat(counts, np.flatnonzero(np.r_[True, item[1:] != item[:-1]]))
-    return item[last], best.astype(np.int64)
+    packed = np.concatenate(
+        [lo_code.astype(np.int64) * two_n + lo_own, hi_code.astype(np.int64) * two_n + hi_own]
+    )
+    packed = _distinct(packed)  # a pair within one bit in both halves is found twice
+    return packed % two_n, packed // two_n
+
+
+def _item_of(segment: _Segment, code: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """The item position of each banked code position (ascending ones read fastest)."""
+    out: npt.NDArray[np.int64] = np.searchsorted(segment.offsets, code, side="right") - 1
+    return out
+
+
+def _best_of(
+    item: npt.NDArray[np.int64], counts: npt.NDArray[np.int64]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Per item (``item`` ascending, not empty): the largest count."""
+    first = np.flatnonzero(np.r_[True, item[1:] != item[:-1]])
+    best = np.maximum.reduceat(counts, first)
+    return item[first], best.astype(np.int64)
+
+
+def _plain_hits(
+    segment: _Segment, codes: CodeArray
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """The plain rule: ``(item positions, hits)``, an item's hits being the upload codes
+    that hit any of its codes, per side (as it is, mirrored), the larger side."""
+    two_n = codes.size
+    owner, code = _pairs(segment, codes)
+    if not owner.size:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    item = _item_of(segment, code)
+    pairs = _distinct(item * two_n + owner)  # one hit per (item, upload code)
+    item_side = (pairs // two_n) * 2 + (pairs % two_n >= two_n // 2)
+    keys, counts = _runs(np.sort(item_side))
+    return _best_of(keys // 2, counts)
+
+
+#: Hits of a match lie within this of the similarity through two of them (four times the
+#: fit's tolerance: see :func:`_aligned`; shares of the upload's longer side), unless those
+#: two are this close on the banked photo.
+ALIGN_TOLERANCE = 4 * FIT_TOLERANCE + 1e-4
+ALIGN_MIN_SPAN = 0.002
+#: Groups of more hits than this are not tested (the test costs the cube of the hits; no
+#: distractor's group came near: see the module docstring).
+ALIGN_MAX_HITS = 24
+
+
+@dataclass(frozen=True, slots=True)
+class _QuerySides:
+    """Per upload code, as it is then mirrored: log scale, turn and place (``x + iy``)."""
+
+    log_scale: FloatArray
+    turn: FloatArray
+    place: npt.NDArray[np.complex128]
+    place_id: npt.NDArray[np.int64]
+
+    @classmethod
+    def of(cls, query: Keypoints) -> _QuerySides:
+        mirrored = query.mirrored()
+        log_scale = np.log(np.maximum(query.scale, 1e-6)).astype(np.float32)
+        _, place_id = np.unique(np.stack([query.x, query.y], axis=1), axis=0, return_inverse=True)
+        place_id = place_id.reshape(-1).astype(np.int64)
+        return cls(
+            np.concatenate([log_scale, log_scale]),
+            np.concatenate([query.angle, mirrored.angle]).astype(np.float32),
+            np.concatenate(
+                [
+                    query.x + 1j * query.y.astype(np.float64),
+                    mirrored.x + 1j * mirrored.y.astype(np.float64),
+                ]
+            ),
+            np.concatenate([place_id, place_id]),
+        )
+
+
+#: Vote bins of the candidate stage: log scale ratio and turn. Every inlier of a match is
+#: within LOG_SCALE_TOLERANCE and ANGLE_TOLERANCE of the fit's scale and turn, so the spread of
+#: a match's pairs is below twice each; a pair votes for the two bins nearest its value in each
+#: (4 bins), so pairs whose spread is below a bin's width share a bin.
+SCALE_BIN = 2 * LOG_SCALE_TOLERANCE + 0.02
+TURN_BINS = int(2 * np.pi / (2 * ANGLE_TOLERANCE))  # 8: bins of 0.785 rad (spread < 0.70)
+_SCALE_BINS = 64  # log scale ratios of -16 to +16 (16-bit scales span less than +-11.1)
+
+
+def _voted_hits(
+    segment: _Segment, codes: CodeArray, query: _QuerySides, min_hits: int
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """The voting rule: ``(item positions, hits)`` of the items with ``min_hits`` hits that
+    one placement explains (see the module docstring); an item's hits are its best group's."""
+    two_n = codes.size
+    owner, code = _pairs(segment, codes)
+    near = np.bitwise_count(codes[owner] ^ segment.codes[code]) <= CODE_RADIUS
+    owner, code = owner[near], code[near]
+    if not owner.size:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    item = _item_of(segment, code)
+    # an item with fewer pairs than min_hits cannot have as many in a bin (item ascending)
+    first = np.flatnonzero(np.r_[True, item[1:] != item[:-1]])
+    runs = np.diff(np.r_[first, item.size])
+    keep = np.repeat(runs >= max(min_hits, 1), runs)
+    owner, code, item = owner[keep], code[keep], item[keep]
+    if not owner.size:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    new_item = np.r_[True, item[1:] != item[:-1]]
+    items, local = item[new_item], np.cumsum(new_item) - 1
+    g = segment.geometry[code]
+    # points are counted by place: a keypoint's second orientation is not a second point
+    banked = _ranks(g[:, 0].astype(np.int64) << 16 | g[:, 1].astype(np.int64))
+    owner_place = query.place_id[owner]
+    b_log = np.log(np.maximum(g[:, 2], 1).astype(np.float32) / np.float32(65535))
+    b_turn = g[:, 3].astype(np.float32) * np.float32(2 * np.pi / 65536) - np.float32(np.pi)
+    s = (query.log_scale[owner] - b_log) / np.float32(SCALE_BIN) + np.float32(_SCALE_BINS // 2)
+    a = (query.turn[owner] - b_turn) % np.float32(2 * np.pi) * np.float32(TURN_BINS / (2 * np.pi))
+    s0 = np.clip(np.floor(s), 0, _SCALE_BINS - 1).astype(np.int64)
+    s1 = np.clip(np.where(s - s0 >= 0.5, s0 + 1, s0 - 1), 0, _SCALE_BINS - 1)
+    a0 = np.floor(a).astype(np.int64) % TURN_BINS
+    a1 = np.where(a - np.floor(a) >= 0.5, a0 + 1, a0 - 1) % TURN_BINS
+    base = (local.astype(np.int64) * 2 + (owner >= two_n // 2)) * _SCALE_BINS
+    keys = np.concatenate([(base + sb) * TURN_BINS + ab for sb in (s0, s1) for ab in (a0, a1)])
+    hit = np.tile(np.arange(owner.size, dtype=np.int64), 4)
+    # one vote per (bin, hit) (a clipped scale votes twice for one bin), in bin order
+    votes = _distinct(keys * owner.size + hit)
+    keys, hit = votes // owner.size, votes % owner.size
+    score_keys, score = _distinct_per_group(keys, owner_place[hit], banked[hit])
+    if min_hits >= 3:
+        busy = score_keys[score >= min_hits]
+        sel = np.isin(keys, busy)
+        b_geo = g[hit[sel]]
+        zb = (b_geo[:, 0] + 1j * b_geo[:, 1].astype(np.float64)) / 65535
+        score_keys, score = _aligned(
+            keys[sel], query.place[owner[hit[sel]]], zb, owner_place[hit[sel]], banked[hit[sel]]
+        )
+    if not score_keys.size:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    u, best = _best_of(score_keys // (2 * _SCALE_BINS * TURN_BINS), score)
+    ok = best >= min_hits
+    return items[u[ok]], best[ok]
+
+
+def _distinct_per_group(
+    group: npt.NDArray[np.int64], q: npt.NDArray[np.int64], b: npt.NDArray[np.int64]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Per group (ascending): the fewer of its distinct upload codes ``q`` and distinct banked
+    codes ``b`` (as :func:`~hashwall.hashing.keypoints.inliers` counts points)."""
+    if not group.size:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    qn, bn = int(q.max()) + 1, int(b.max()) + 1
+    kq, nq = _runs(_distinct(group * qn + q) // qn)
+    _, nb = _runs(_distinct(group * bn + b) // bn)
+    return kq, np.minimum(nq, nb).astype(np.int64)
+
+
+def _aligned(
+    group: npt.NDArray[np.int64],
+    zq: npt.NDArray[np.complex128],
+    zb: npt.NDArray[np.complex128],
+    q: npt.NDArray[np.int64],
+    b: npt.NDArray[np.int64],
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Per group (``group`` ascending): the most hits (distinct on both sides) that the
+    similarity through two of its hits maps onto each other within :data:`ALIGN_TOLERANCE`;
+    all of a group's hits when they lie within :data:`ALIGN_MIN_SPAN` of each other."""
+    if not group.size:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    n = group.size
+    first = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
+    size = np.diff(np.r_[first, n])
+    end = np.repeat(first + size, size)
+    # every pair (j, k), j < k, of a group; then every hit l of the pair's group
+    partners = np.where(np.repeat(size, size) <= ALIGN_MAX_HITS, end - np.arange(n) - 1, 0)
+    j = np.repeat(np.arange(n), partners)
+    k = j + 1 + np.arange(j.size) - np.repeat(np.cumsum(partners) - partners, partners)
+    g_of_pair = np.searchsorted(first, j, side="right") - 1
+    far = np.abs(zb[k] - zb[j]) >= ALIGN_MIN_SPAN
+    j, k, g_of_pair = j[far], k[far], g_of_pair[far]
+    scale = (zq[k] - zq[j]) / (zb[k] - zb[j])
+    members = size[g_of_pair]
+    pair = np.repeat(np.arange(j.size), members)
+    l_idx = (
+        np.repeat(first[g_of_pair], members)
+        + np.arange(pair.size)
+        - np.repeat(np.cumsum(members) - members, members)
+    )
+    jp = j[pair]
+    miss = np.abs(zq[jp] + scale[pair] * (zb[l_idx] - zb[jp]) - zq[l_idx])
+    fit = miss < ALIGN_TOLERANCE
+    pair_keys, pair_score = _distinct_per_group(pair[fit], q[l_idx[fit]], b[l_idx[fit]])
+    keys, score = _distinct_per_group(group, q, b)
+    # a group too big to test, or whose hits all lie at one place, keeps its count
+    tested = np.zeros(keys.size, dtype=bool)
+    tested[g_of_pair] = True
+    score[tested] = 0
+    np.maximum.at(score, g_of_pair[pair_keys], pair_score)
+    return keys, score
 
 
 class KeypointIndex:
@@ -460,35 +701,50 @@ class KeypointIndex:
 
     # --- searching -----------------------------------------------------------------------
 
-    def _candidates(self, query: Keypoints, min_hits: int) -> list[tuple[_Segment, int, int]]:
+    def _candidates(
+        self, query: Keypoints, min_hits: int, vote: bool
+    ) -> list[tuple[_Segment, int, int]]:
         if not len(query):
             return []
         codes = np.concatenate([query.codes, query.codes ^ MIRROR_MASK]).astype(np.uint64)
+        sides = _QuerySides.of(query) if vote else None
         out: list[tuple[_Segment, int, int]] = []
         for part in self._snap:
             if not part.live_items:
                 continue
-            pos, hits = _hits(part.segment, codes)
-            keep = (hits >= min_hits) & ~part.dead[pos]
             seg = part.segment
+            if sides is not None:
+                pos, hits = _voted_hits(seg, codes, sides, min_hits)
+            else:
+                pos, hits = _plain_hits(seg, codes)
+            keep = (hits >= min_hits) & ~part.dead[pos]
             out.extend(
                 (seg, p, h) for p, h in zip(pos[keep].tolist(), hits[keep].tolist(), strict=True)
             )
         return out
 
-    def candidates(self, query: Keypoints, min_hits: int = MIN_HITS) -> list[tuple[int, int]]:
+    def candidates(
+        self, query: Keypoints, min_hits: int = MIN_HITS, *, vote: bool = True
+    ) -> list[tuple[int, int]]:
         """``(item_id, hits)`` of every live item with at least ``min_hits`` hits from the
-        upload's codes (as it is, or mirrored; the larger count), most hits first."""
-        found = [(int(seg.ids[p]), h) for seg, p, h in self._candidates(query, min_hits)]
+        upload's codes, most hits first: counted in the item's best vote bin (``vote``, see
+        the module docstring), or plainly (``vote=False``: the upload's codes that hit any
+        of the item's, as it is or mirrored, the larger count)."""
+        found = [(int(seg.ids[p]), h) for seg, p, h in self._candidates(query, min_hits, vote)]
         return sorted(found, key=lambda t: (-t[1], t[0]))
 
     def search(
-        self, query: Keypoints, min_inliers: int = MIN_INLIERS, min_hits: int = MIN_HITS
+        self,
+        query: Keypoints,
+        min_inliers: int = MIN_INLIERS,
+        min_hits: int = MIN_HITS,
+        *,
+        vote: bool = True,
     ) -> list[tuple[int, int]]:
         """``(item_id, inliers)`` of the candidates that ``match_inliers`` verifies with at
         least ``min_inliers``, most inliers first."""
         out: list[tuple[int, int]] = []
-        for seg, pos, _ in self._candidates(query, min_hits):
+        for seg, pos, _ in self._candidates(query, min_hits, vote):
             n = match_inliers(query, seg.keypoints(pos))
             if n >= min_inliers:
                 out.append((int(seg.ids[pos]), n))
