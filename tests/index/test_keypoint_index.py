@@ -427,3 +427,32 @@ def test_the_real_photo_bench_compares_both_rules_on_a_small_set(
         assert r["copies_accepted"] == len(COPIES)
         assert r["recall"] == 1.0 and r["copies_found"] == r["copies_accepted"]
         assert r["bytes_per_item"] > 0
+
+
+def test_the_placement_test_answers_alike_in_chunks(
+    monkeypatch: pytest.MonkeyPatch, pictures: dict[int, Image.Image], bank: dict[int, Keypoints]
+) -> None:
+    import hashwall.index.keypoints as module
+
+    rng = np.random.default_rng(13)
+    common = random_codes(rng, 12)
+    items: dict[int, Keypoints] = dict(bank)
+    items.update(
+        {
+            100 + i: random_keypoints(rng, np.concatenate([common, random_codes(rng, 70)]))
+            for i in range(100)
+        }
+    )
+    index = KeypointIndex()
+    index.add(list(items), list(items.values()))
+    copy = upload(COPIES["crop 20% off-centre"](pictures[3]))
+    query = Keypoints(
+        *(
+            np.concatenate([getattr(copy, f), getattr(random_keypoints(rng, common), f)])
+            for f in ("x", "y", "scale", "angle", "codes")
+        )
+    )
+    whole = index.candidates(query, min_hits=3)
+    assert whole and whole[0][0] == 3
+    monkeypatch.setattr(module, "ALIGN_CHUNK", 1)
+    assert index.candidates(query, min_hits=3) == whole
