@@ -12,7 +12,16 @@ from hashwall.cli.main import app
 
 from support import skip_needing
 
-KEYS = {"qps", "p50_us", "p99_us", "p99_cpu_us", "build_s", "bytes_per_hash", "recall"}
+KEYS = {
+    "qps",
+    "p50_us",
+    "p99_us",
+    "p50_cpu_us",
+    "p99_cpu_us",
+    "build_s",
+    "bytes_per_hash",
+    "recall",
+}
 
 
 @pytest.mark.parametrize("data", ["random", "photos"])
@@ -29,3 +38,29 @@ def test_bench_index_json_shape_and_exact_recall(data: str) -> None:
         assert set(row) == KEYS, method
         assert all(isinstance(v, float | int) for v in row.values())
     assert doc["results"]["hashwall"]["recall"] == 1.0
+
+
+def test_bench_index_of_8_orientations_answers_each_upload_exactly(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from hashwall.bench.index import run_index_bench
+
+    if not DEFAULT_PHOTOS.is_dir():  # near copies to find: random codes match nothing
+        skip_needing("needs the reference data", f"no photos at {DEFAULT_PHOTOS}")
+    code = run_index_bench(
+        n=20000,
+        queries=12,
+        data="photos",
+        photos=DEFAULT_PHOTOS,
+        json_out=True,
+        methods=("hashwall", "faiss_flat"),
+        orientations=8,
+    )
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["orientations"] == 8 and doc["oracle_queries"] == 12
+    assert set(doc["results"]) == {"hashwall", "faiss_flat", "oracle"}
+    for method, row in doc["results"].items():
+        assert set(row) == KEYS, method
+        assert row["recall"] == 1.0, method
