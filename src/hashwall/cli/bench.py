@@ -258,7 +258,11 @@ def bench_keypoints(
     n: Annotated[int, typer.Option("--n", min=1, help="Items (photos) in the bank.")] = 1_000_000,
     queries: Annotated[int, typer.Option(min=1, help="Checks that match nothing.")] = 500,
     data: Annotated[
-        str, typer.Option(help="random | photos (codes of real photos' keypoints, with noise).")
+        str,
+        typer.Option(
+            help="random | photos (codes of real photos' keypoints, with noise) | real (real "
+            "photos banked, their transformed copies and other photos checked)."
+        ),
     ] = "random",
     photos: Annotated[
         Path | None, typer.Option(help="Photos whose keypoints seed --data photos.")
