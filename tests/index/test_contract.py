@@ -305,3 +305,30 @@ def test_tables_built_on_threads_equal_tables_built_in_order(
     for name in ("ids", "words", "offsets", "entries", "bitmaps"):
         assert np.array_equal(getattr(threaded, name), getattr(in_order, name)), name
     assert threaded.bitmaps.any() and len(threaded.layout.widths) > 1
+
+
+@pytest.mark.parametrize("radius", [3, 12, 31])
+def test_substrings_narrower_than_a_bitmap_word_are_probed_exactly(
+    radius: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Substrings of 4-7 bits (one bitmap word or a few: the search reads the bitmap a word of
+    64 values at a time) find what a scan finds, with the tables forced on (no scan)."""
+    from hashwall.index import mih_tables
+
+    layout = Layout((4, 5, 6, 7) + (24,) * 9 + (18,), 4)
+    taus = np.array([1, 2, 2, 3] + [-1] * 10, dtype=np.int64)  # the narrow ones all probed
+    t = 4
+    while int((taus + 1).sum()) <= radius:  # the pigeonhole bound, over the wide ones
+        taus[t] += 1
+        t = 4 + (t - 3) % 10
+    monkeypatch.setattr(mih_tables, "plan_radii", lambda *a: (taus, False))
+    rng = np.random.default_rng(11)
+    codes = clustered_codes(rng, 3000)
+    index = MihIndex.from_arrays(np.arange(codes.shape[0]), codes, layout=layout)
+    assert not index._snap.main.plan(radius).scan
+    oracle = ReferenceScan()
+    oracle.add(np.arange(codes.shape[0]), codes)
+    qs = flip_bits(rng, codes[rng.choice(codes.shape[0], size=40, replace=False)], 0, radius + 2)
+    found = index.search_many(qs, radius)
+    assert found == oracle.search_many(qs, radius)
+    assert sum(len(f) for f in found) >= 20

@@ -196,6 +196,10 @@ def search_tables(  # type: ignore[no-untyped-def]
     masks,
     mask_off,
     mask_cnt,
+    groups,
+    group_off,
+    group_cnt,
+    near,
     bm_off,
     bitmaps,
     words,
@@ -209,12 +213,16 @@ def search_tables(  # type: ignore[no-untyped-def]
     Table ``t`` is probed at substring radius ``taus[t]`` (``-1`` = unused); the radii satisfy
     ``sum(taus + 1) > radius`` so that, by the pigeonhole principle, every code within
     ``radius`` has some used substring within its ``tau``. The substrings to look up are the
-    query's substring XOR each of the table's flip masks (``masks[mask_off[t]:][:mask_cnt[t]]``,
-    every mask over the substring's width with at most ``tau`` bits set); the table's occupancy
-    bitmap drops those no code has (most of them, unless the bank is dense) before any bucket
-    is read. A surviving substring ``s`` reads the bucket of its top ``high_bits`` and keeps
-    the entries whose packed key bits equal the rest of ``s``. A code is reported only from
-    the first used table where it qualifies, so no visited-set is needed.
+    query's substring XOR each of the table's flip masks (every mask over the substring's width
+    with at most ``tau`` bits set, ``mask_cnt[t]`` of them); the table's occupancy bitmap drops
+    those no code has (most of them, unless the bank is dense) before any bucket is read. The
+    bitmap is read a 64-bit word at a time: the masks share their bits above the low 6 in
+    ``groups[group_off[t]:][:group_cnt[t]]`` (packed ``high << 8 | low_radius``), and the word
+    of one such high part answers all its low variants at once (``near[low_radius, low 6 bits
+    of the query's substring]`` are the bits within the radius left): at 23 bits and tau 2,
+    154 words for 277 substrings. A surviving substring ``s`` reads the bucket of its top
+    ``high_bits`` and keeps the entries whose packed key bits equal the rest of ``s``. A code is
+    reported only from the first used table where it qualifies, so no visited-set is needed.
 
     Each query runs in phases whose loads are independent of each other (bitmap words, bucket
     bounds, bucket entries, candidate codes), each prefetched a few items ahead within its
@@ -254,33 +262,38 @@ def search_tables(  # type: ignore[no-untyped-def]
         q1 = queries[qi, 1]
         q2 = queries[qi, 2]
         q3 = queries[qi, 3]
-        # phase 1: every substring within tau of the query's
-        npr = 0
+        # phase 1: the bitmap word of each high part within tau of the query's
+        ng = 0
         for t in range(m):
             qsub[t] = substring_at(queries, qi, starts[t], widths[t])
             if taus[t] < 0:
                 continue
-            qs = np.int64(qsub[t])
-            first = mask_off[t]
+            qh = np.int64(qsub[t] >> np.uint64(6))
+            first = group_off[t]
             bo = bm_off[t]
-            for j in range(first, first + mask_cnt[t]):
-                sv = qs ^ np.int64(masks[j])
-                pr_s[npr] = sv
-                pr_t[npr] = t
-                if npr < _BITMAP_AHEAD:
-                    _prefetch_at(bitmaps, bo + (sv >> 6))
-                npr += 1
-        # phase 2: keep the substrings some code has (branch-free); prefetch bucket bounds
+            for j in range(first, first + group_cnt[t]):
+                wi = qh ^ (groups[j] >> 8)
+                pr_lo[ng] = wi
+                pr_hi[ng] = (np.int64(t) << 8) | (groups[j] & 255)
+                if ng < _BITMAP_AHEAD:
+                    _prefetch_at(bitmaps, bo + wi)
+                ng += 1
+        # phase 2: the substrings some code has, from each word's bits within the low radius;
+        # prefetch bucket bounds
         nb = 0
-        for i in range(npr):
-            if i + _BITMAP_AHEAD < npr:
-                j = i + _BITMAP_AHEAD
-                _prefetch_at(bitmaps, bm_off[pr_t[j]] + (pr_s[j] >> 6))
-            sv = pr_s[i]
-            t = pr_t[i]
-            pr_s[nb] = sv
-            pr_t[nb] = t
-            nb += np.int64((bitmaps[bm_off[t] + (sv >> 6)] >> np.uint64(sv & 63)) & _ONE)
+        for g in range(ng):
+            if g + _BITMAP_AHEAD < ng:
+                j = g + _BITMAP_AHEAD
+                _prefetch_at(bitmaps, bm_off[pr_hi[j] >> 8] + pr_lo[j])
+            t = pr_hi[g] >> 8
+            wi = pr_lo[g]
+            hits = bitmaps[bm_off[t] + wi] & near[pr_hi[g] & 255, np.int64(qsub[t] & np.uint64(63))]
+            while hits:
+                low = hits & (~hits + _ONE)  # lowest set bit
+                hits ^= low
+                pr_s[nb] = (wi << 6) | _popc(low - _ONE)
+                pr_t[nb] = t
+                nb += 1
         for i in range(nb):
             t = pr_t[i]
             b = t * stride + (pr_s[i] >> (widths[t] - high_bits))

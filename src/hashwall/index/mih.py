@@ -45,7 +45,7 @@ from hashwall.index.base import (
     query_words,
     words_to_bytes,
 )
-from hashwall.index.mih_tables import Layout, PosArray, Segment, empty_segment
+from hashwall.index.mih_tables import NEAR, Layout, PosArray, Segment, empty_segment
 
 FORMAT_VERSION = 1
 
@@ -238,6 +238,10 @@ class MihIndex:
                     plan.masks,
                     plan.mask_off,
                     plan.mask_cnt,
+                    plan.groups,
+                    plan.group_off,
+                    plan.group_cnt,
+                    NEAR,
                     main.bm_off,
                     main.bitmaps,
                     main.words,

@@ -182,6 +182,32 @@ def plan_radii(layout: Layout, n: int, radius: int) -> tuple[npt.NDArray[np.int6
     return np.array(taus, dtype=np.int64), scan
 
 
+def _near_masks() -> npt.NDArray[np.uint64]:
+    """``near[r, x]``: the set of ``y`` in 0..63 with ``popcount(x ^ y) <= r``, as 64 bits."""
+    x = np.arange(64, dtype=np.uint64)
+    dist = np.bitwise_count(x[:, None] ^ x[None, :])
+    bits = np.uint64(1) << x
+    return np.array(
+        [
+            [np.bitwise_or.reduce(np.where(dist[i] <= r, bits, np.uint64(0))) for i in range(64)]
+            for r in range(7)
+        ],
+        dtype=np.uint64,
+    )
+
+
+#: ``near[r, x]`` for low radii 0..6 (the search reads a bitmap 64 substring values a word).
+NEAR = _near_masks()
+
+
+def _groups(masks: npt.NDArray[np.uint32], tau: int) -> npt.NDArray[np.int64]:
+    """The distinct high parts (bits above the low 6) of a table's flip masks, each packed as
+    ``high << 8 | r`` with ``r`` the radius left for the low 6 bits (at most 6: all of them)."""
+    high = np.unique(masks.astype(np.int64) >> 6)
+    low = np.minimum(6, tau - np.bitwise_count(high).astype(np.int64))
+    return (high << 8) | low
+
+
 @dataclass(frozen=True, slots=True)
 class Plan:
     taus: npt.NDArray[np.int64]
@@ -189,6 +215,9 @@ class Plan:
     masks: npt.NDArray[np.uint32]  # each used table's flip masks (width w_t, <= tau_t bits)
     mask_off: npt.NDArray[np.int64]  # where table t's masks start
     mask_cnt: npt.NDArray[np.int64]  # how many (0 for unused tables)
+    groups: npt.NDArray[np.int64]  # each used table's mask high parts (``_groups``)
+    group_off: npt.NDArray[np.int64]  # where table t's groups start
+    group_cnt: npt.NDArray[np.int64]  # how many (0 for unused tables)
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,7 +265,17 @@ class Segment:
             offsets = np.zeros(m, dtype=np.int64)
             offsets[1:] = np.cumsum(counts)[:-1]
             masks = np.concatenate(per_table) if counts.sum() else np.zeros(1, np.uint32)
-            found = self.plans[radius] = Plan(taus, scan, masks, offsets, counts)
+            per_group = [
+                _groups(a, int(t)) if a.size else np.zeros(0, np.int64)
+                for a, t in zip(per_table, taus, strict=True)
+            ]
+            g_cnt = np.array([a.size for a in per_group], dtype=np.int64)
+            g_off = np.zeros(m, dtype=np.int64)
+            g_off[1:] = np.cumsum(g_cnt)[:-1]
+            groups = np.concatenate(per_group) if g_cnt.sum() else np.zeros(1, np.int64)
+            found = self.plans[radius] = Plan(
+                taus, scan, masks, offsets, counts, groups, g_off, g_cnt
+            )
         return found
 
     @property
