@@ -23,7 +23,9 @@ _POS40 = np.int64((1 << 40) - 1)
 # at 1M, 2,424 -> 1,426 us at 10M, entries and codes; 8 and 24 ahead measured about the same).
 # The bitmap words and bucket bounds moved to rolling windows too, and a bucket's last entry is
 # prefetched with its first (a bucket of ~6 entries straddles two cache lines one time in
-# three): 8 orientations at 10M, 0.85x the CPU time of prefetching them in a batch.
+# three): about the same CPU time as prefetching them in a batch (8 orientations at 10M, 0.99x
+# against the previous kernel in one process; a random read costs ~14 ns on the benchmark
+# machine however far ahead it is prefetched, see docs/benchmarks.md).
 _AHEAD = 16
 _BITMAP_AHEAD = 32
 
