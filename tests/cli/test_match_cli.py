@@ -146,16 +146,16 @@ def test_a_crop_pdq_misses_is_found_by_keypoints_as_the_service_finds_it(
     bank = sync(server, tmp_path / "feed")
 
     found = run("match", str(crop), str(other), "--bank", str(bank), "--json")
-    assert found.exit_code == EXIT_BLOCK, found.output
+    assert found.exit_code == EXIT_REVIEW, found.output
     answers = json_lines(found)
     with Client(server.url, key=server.keys["feed"]) as feed:
         remote = [
             feed.check(hash_file(p, fast=True, orientations=True, keypoints="upload"))
             for p in (crop, other)
         ]
-    assert [a["decision"] for a in answers] == [r.decision for r in remote] == ["block", "allow"]
+    assert [a["decision"] for a in answers] == [r.decision for r in remote] == ["review", "allow"]
     assert answers[0]["matches"] == [
-        {"item_ref": case.items[0].item_ref, "decision": "block", "signal_type": "keypoints"}
+        {"item_ref": case.items[0].item_ref, "decision": "review", "signal_type": "keypoints"}
     ]
     assert [m.signal_type for m in remote[0].matches] == ["keypoints"]
     pdq_only = run("match", str(crop), "--bank", str(bank), "--no-keypoints", "--json")

@@ -134,3 +134,10 @@ def test_the_quality_rule(kind: type[SignalType]) -> None:
     assert kind.usable(kind.min_quality) and not kind.usable(kind.min_quality - 1)
     assert not kind.usable(None)
     assert kind.usable(kind.min_quality - 1, minimum=kind.min_quality - 1)
+
+
+@pytest.mark.parametrize("kind", TYPES, ids=_ids)
+def test_the_strongest_answer_is_block_or_review(kind: type[SignalType]) -> None:
+    assert kind.strongest_answer in ("review", "block")
+    # Only the geometric types ask a reviewer: exact and distance matches block as before.
+    assert (kind.strongest_answer == "review") == (kind.comparison == "geometric")

@@ -76,7 +76,8 @@ def test_a_crop_pdq_misses_is_found_by_keypoints_in_the_store(
     cropped = _repost(photo, "crop_20_offcentre_keep")
     assert check(ctx, platform, _upload(cropped, keypoints=False)).decision == "allow"
     answer = check(ctx, platform, _upload(cropped))
-    assert answer.decision == "block" and [m.signal_type for m in answer.matches] == ["keypoints"]
+    # A vouched item found by keypoints alone asks a reviewer: it never blocks on them.
+    assert answer.decision == "review" and [m.signal_type for m in answer.matches] == ["keypoints"]
     assert answer.matches[0].distance is None
     # A different photo, cropped alike, is not found.
     other = _repost(scene(3), "crop_20_offcentre_keep")
@@ -94,7 +95,7 @@ def test_the_live_index_finds_follows_and_forgets(ctx: ServiceContext, world: Wo
     with_live = replace(ctx, live=live)
     turned = _repost(photo, "rotate_8_crop")
     answer = check(with_live, platform, _upload(turned))
-    assert answer.decision == "block" and answer.matches[0].signal_type == "keypoints"
+    assert answer.decision == "review" and answer.matches[0].signal_type == "keypoints"
 
     # Banked after the build: found once the index followed the log.
     later = scene(5)
@@ -102,7 +103,7 @@ def test_the_live_index_finds_follows_and_forgets(ctx: ServiceContext, world: Wo
     shot = _upload(_repost(later, "screenshot_75"))
     live.catch_up()
     assert live.sizes()[KeypointsSignal.name] == 2
-    assert check(with_live, platform, shot).decision == "block"
+    assert check(with_live, platform, shot).decision == "review"
 
     # Withdrawn: allow at once (the store is re-read), and gone from the index after.
     withdraw_item(ctx, helpline, case_number, item_ref)
@@ -119,6 +120,11 @@ def test_a_pdq_only_check_still_matches_the_way_it_did(ctx: ServiceContext, worl
     platform = world.platform("Example", "feed")
     plain = hash_image(_jpeg(photo, 70), fast=True, orientations=True)
     answer = check(ctx, platform, CheckRequest.from_image(plain))
+    assert answer.decision == "block" and answer.matches[0].signal_type == "pdq"
+    # The same re-encode with its keypoints: PDQ found it, so it blocks as PDQ does (the
+    # keypoints' own cap, review, is only for what they find alone).
+    both = _upload(_jpeg(photo, 70))
+    answer = check(ctx, platform, both)
     assert answer.decision == "block" and answer.matches[0].signal_type == "pdq"
 
 
@@ -163,7 +169,7 @@ def test_a_stale_index_scans_a_few_keypoint_sets_and_refuses_many(
     stale = replace(ctx, live=live)
     shot = _upload(_repost(later, "screenshot_75"))
     answer = check(stale, platform, shot)  # two sets: scanned in the store
-    assert answer.decision == "block" and answer.matches[0].signal_type == "keypoints"
+    assert answer.decision == "review" and answer.matches[0].signal_type == "keypoints"
     monkeypatch.setattr(check_module, "STALE_KEYPOINT_SCAN_MAX", 0)
     with pytest.raises(StoreUnavailable):
         check(stale, platform, shot)

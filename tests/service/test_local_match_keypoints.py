@@ -128,7 +128,7 @@ def test_a_copy_finds_a_crop_pdq_misses_as_the_service_does_until_withdrawn(
         return _same(local.match(request), check(ctx, platform, request))
 
     assert answers("first_crop_pdq") == ("allow", "no_match", [])  # PDQ alone misses the crop
-    assert answers("first_crop") == ("block", "match", ["keypoints"])
+    assert answers("first_crop") == ("review", "match", ["keypoints"])
     assert answers("other_crop") == ("allow", "no_match", [])
     crop = CheckRequest.from_image(photos["first_crop"])
     assert [m.item_ref for m in LocalBank.load(folder).match(crop).matches] == [first]
@@ -186,7 +186,7 @@ def test_json_pages_carry_keypoints_unchanged_and_a_json_copy_matches_them(
     for name in ("first_crop", "first_crop_pdq", "other_crop"):
         request = CheckRequest.from_image(photos[name])
         _same(local.match(request), check(ctx, platform, request))
-    assert local.match(CheckRequest.from_image(photos["first_crop"])).decision == "block"
+    assert local.match(CheckRequest.from_image(photos["first_crop"])).decision == "review"
 
     # Withdrawn: the events a consumer reads next never hold the value, and it is gone.
     withdraw(ctx.store, ref)

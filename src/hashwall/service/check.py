@@ -25,7 +25,8 @@ radius on a platform and its orientations is the type's to say (``hashing/signal
    ``settings.distinct_upload_bits`` in any orientation). The same transaction re-reads the
    actor's key (revoked: ``invalid_key``, nothing written) and its platform's policy (the
    caller may have both from the key cache, which lags by up to the poll interval).
-4. Per item: ``quarantined`` -> review; ``active`` and ``vouched``/``confirmed`` -> block;
+4. Per item: ``quarantined`` -> review; ``active`` and ``vouched``/``confirmed`` -> block
+   (review when only a type whose ``strongest_answer`` is ``review`` found it: keypoints);
    ``active`` and ``unvouched`` -> block if a platform of this platform's organisation confirmed
    it (a ``confirmed`` verdict: it blocks for that organisation at once, for everyone only
    once several organisations did, see ``service/verdicts.py``), else the policy's
@@ -469,11 +470,13 @@ def _decide(
     rows: list[NewMatch] = []
     hidden: list[HiddenHit] = []
     for item_id in sorted(items, key=lambda i: _order(candidates[i])):
+        candidate = candidates[item_id]
         decision = _item_decision(items[item_id], platform)
         if decision is None:
             hidden.append(HiddenHit(check_id, actor.key_id, items[item_id].item_ref))
             continue
-        candidate = candidates[item_id]
+        if SIGNAL_TYPES[candidate.signal_type].strongest_answer == "review":
+            decision = "review"  # found by a signal that may not block alone (keypoints)
         orientation = _orientation_name(candidate)
         # A video's match keeps no distance: one frame's exact distance says nothing of the
         # video, and would tell a platform's pending matches about a banked frame.

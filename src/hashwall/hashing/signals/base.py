@@ -66,6 +66,10 @@ class SignalType(ABC):
     #: An item holds many values of this type (a video's frames, each with its frame number
     #: and timestamp), not at most one; they are judged together (the video rule).
     many_per_item: ClassVar[bool] = False
+    #: The strongest answer a match found by this type alone may give: ``block``, or
+    #: ``review`` for a type whose matches need a person's eyes before anything is blocked
+    #: (keypoints: another photo of the same scene can match).
+    strongest_answer: ClassVar[Literal["review", "block"]] = "block"
     #: A policy field that held this type's radius before policies held one per type
     #: (``pdq_threshold``): still read and shown for the clients that use it.
     policy_field: ClassVar[str | None] = None

@@ -21,7 +21,7 @@ the live ``keypoints`` index (:mod:`hashwall.index.keypoints`), never compared b
 from __future__ import annotations
 
 import re
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 import numpy as np
 
@@ -48,6 +48,10 @@ class GeometricSignalType(SignalType):
 
     comparison: ClassVar[Comparison] = "geometric"
     index_family: ClassVar[IndexFamily] = "keypoints"
+    #: Two photos of one scene (a room, a building, a landmark) taken from about the same place
+    #: share a background that one placement explains; the evaluation found such pairs among
+    #: distinct photos. So a match found by keypoints alone asks a reviewer; it never blocks.
+    strongest_answer: ClassVar[Literal["review", "block"]] = "review"
     #: Inliers a match needs when the bank does not say (a small bank).
     default_inliers: ClassVar[int] = MIN_INLIERS
 
