@@ -256,7 +256,7 @@ def run_eval(
     tallies = {n: Tally() for n in method_names}
     methods, bank, errors = enrol_bank(bank_paths, method_names, tallies)
     run = EvalRun(bank, distractor_paths, tallies, methods, seed, errors=errors)
-    copied = range(len(bank))
+    copied: Sequence[int] = range(len(bank))
     if copies is not None and copies < len(bank):
         copied = sorted(random.Random(seed + 2).sample(range(len(bank)), copies))
     tasks = [("bank", i, str(bank[i])) for i in copied]
