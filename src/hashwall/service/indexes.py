@@ -24,13 +24,18 @@ Hamming index (:attr:`LiveIndexes.near`). An item holds at most one signal of ea
 ids never leave the service; the check re-reads the items behind the ids from the store
 before any answer other than ``allow``.
 
+Each geometric type (``keypoints``) has a keypoint index of its own (:attr:`LiveIndexes.geometric`,
+``service/keypoints.py``): an item's whole set under its item id, added by ``item_added`` and
+removed by ``item_withdrawn``/``item_deleted`` like a PDQ value.
+
 The values of the exact types (``md5``, ``sha256``) of the live items are held the same way
 (``self.digests``, :mod:`hashwall.service.digests`): built from the same snapshot, changed by
 the same events (added with ``item_added``, removed with ``item_withdrawn``/``item_deleted``).
 
 Build: one read-only snapshot gives both the event cursor (``last_event_seq``) and the live
 signals of each type, streamed as column-wise chunks (``Repository.iter_live_signals``) and
-converted to ``(n, 32)`` uint8 arrays (the type's codes), never one Python object per row.
+converted to ``(n, 32)`` uint8 arrays (the type's codes), never one Python object per row
+(a geometric type's sets are read as one string an item, parsed in one join per chunk).
 Follow: events with ``seq > cursor`` in batches, translated into index changes by
 :mod:`hashwall.service.index_events`.
 
