@@ -61,7 +61,7 @@ def index_events(
         if kind.many_per_item:
             out.append(_add_many(event, item_id, kind, members))
             continue
-        values = _signal_values(event.payload, kind.name)
+        values = signal_values(event.payload, kind.name)
         if values:
             # One code per item: the last one wins, as in the index.
             out.append(IndexEvent(event.seq, "add", ids, kind.codes(values[-1:])))
@@ -101,13 +101,14 @@ def apply_digest_events(digests: DigestIndex, events: Sequence[Event]) -> None:
         if event.type in _REMOVING:
             changes.append(DigestChange(item_id, removed=True))
             continue
-        signals = tuple((t, v) for t in digests.types for v in _signal_values(event.payload, t))
+        signals = tuple((t, v) for t in digests.types for v in signal_values(event.payload, t))
         if signals:
             changes.append(DigestChange(item_id, signals))
     digests.apply(changes)
 
 
-def _signal_values(payload: dict[str, Any], signal_type: str) -> list[str]:
+def signal_values(payload: dict[str, Any], signal_type: str) -> list[str]:
+    """The values of ``signal_type`` in an event's payload (its ``signals`` list)."""
     signal_list = payload.get("signals")
     if not isinstance(signal_list, list):
         return []

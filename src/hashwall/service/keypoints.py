@@ -28,6 +28,7 @@ from hashwall.errors import IndexNotReady
 from hashwall.hashing.keypoints import RECORD_BYTES, Keypoints, match_inliers, record_arrays
 from hashwall.hashing.signals import GeometricSignalType
 from hashwall.index.keypoints import KeypointIndex, rebuild
+from hashwall.service.index_events import signal_values
 from hashwall.store.events import ITEM_DELETED, ITEM_WITHDRAWN, Event
 from hashwall.store.repo import Repository, Store
 
@@ -161,15 +162,9 @@ def scan_store_keypoints(
 
 
 def _values(event: Event, signal_type: str) -> list[str]:
-    signal_list = event.payload.get("signals")
-    if not isinstance(signal_list, list):
-        return []
+    """The event's values of ``signal_type`` that are whole records (intake writes no other)."""
     return [
-        s["value"]
-        for s in signal_list
-        if isinstance(s, dict)
-        and s.get("type") == signal_type
-        and isinstance(s.get("value"), str)
-        and s["value"]
-        and len(s["value"]) % (2 * RECORD_BYTES) == 0
+        v
+        for v in signal_values(event.payload, signal_type)
+        if v and len(v) % (2 * RECORD_BYTES) == 0
     ]
