@@ -227,3 +227,97 @@ def test_a_copy_shows_most_of_its_photo(name: str) -> None:
     zb = mine.x[b_idx] + 1j * mine.y[b_idx]
     zq = found.x[q_idx] + 1j * found.y[q_idx]
     assert coverage(found, mine, zb.astype(np.complex128), zq.astype(np.complex128)) > MIN_COVERAGE
+
+
+def _grid_keypoints(rng: np.random.Generator) -> Keypoints:
+    """80 keypoints on a 10 x 8 lattice over a 1 x 0.75 picture (a little jitter), with
+    random codes (first bit 0)."""
+    gx, gy = np.meshgrid(np.linspace(0.05, 0.95, 10), np.linspace(0.05, 0.70, 8))
+    n = gx.size
+    xs = gx.ravel() + rng.uniform(-0.01, 0.01, n)
+    ys = gy.ravel() + rng.uniform(-0.01, 0.01, n)
+    return Keypoints(
+        xs.astype(np.float32),
+        ys.astype(np.float32),
+        rng.uniform(0.01, 0.03, n).astype(np.float32),
+        rng.uniform(-np.pi, np.pi, n).astype(np.float32),
+        (rng.integers(0, 2**63, n, dtype=np.uint64) << np.uint64(1)) >> np.uint64(1),
+    )
+
+
+def _seen_again(
+    original: Keypoints, keep: npt.NDArray[np.bool_], flips: int, rng: np.random.Generator
+) -> Keypoints:
+    """The keypoints ``keep`` of ``original`` as an upload shows them at 0.8 times the size,
+    shifted, each code with ``flips`` of its bits inverted."""
+    codes = original.codes[keep].copy()
+    for k in range(len(codes)):
+        for bit in rng.choice(np.arange(1, 64), flips, replace=False):
+            codes[k] ^= np.uint64(1) << np.uint64(int(bit))
+    return Keypoints(
+        (original.x[keep] * 0.8 + 0.1).astype(np.float32),
+        (original.y[keep] * 0.8 + 0.05).astype(np.float32),
+        (original.scale[keep] * 0.8).astype(np.float32),
+        original.angle[keep],
+        codes,
+    )
+
+
+def test_pairs_whose_codes_only_loosely_agree_are_not_a_copy(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from hashwall.hashing import keypoints as kp
+
+    rng = np.random.default_rng(5)
+    mine = _grid_keypoints(rng)
+    everywhere = np.ones(len(mine), dtype=bool)
+    # the same places, every code within the pair radius but past the close one
+    loose = _seen_again(mine, everywhere, kp.CLOSE_RADIUS + 2, rng)
+    near = _seen_again(mine, everywhere, 2, rng)
+    assert match_inliers(near, mine) >= MIN_INLIERS
+    assert match_inliers(loose, mine) == 0
+    # without the rule, the loose pairs are a match: the rule is what refuses them
+    monkeypatch.setattr(kp, "MIN_CLOSE", 0)
+    assert match_inliers(loose, mine) >= MIN_INLIERS
+
+
+def test_pairs_in_one_corner_of_what_an_upload_shows_are_not_a_copy(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from hashwall.hashing import keypoints as kp
+
+    rng = np.random.default_rng(6)
+    mine = _grid_keypoints(rng)
+    corner = (mine.x < 0.3) & (mine.y < 0.25)  # 9 of the lattice, in 2 cells
+    assert corner.sum() >= MIN_INLIERS
+    # the upload shows the whole photo, but only one corner's keypoints agree with it (a
+    # shared frame, logo or object); the rest of the upload is something else
+    shared = _seen_again(mine, corner, 1, rng)
+    other = _seen_again(_grid_keypoints(rng), np.ones(len(mine), dtype=bool), 0, rng)
+    upload_side = Keypoints(
+        np.concatenate([shared.x, other.x]),
+        np.concatenate([shared.y, other.y]),
+        np.concatenate([shared.scale, other.scale]),
+        np.concatenate([shared.angle, other.angle]),
+        np.concatenate([shared.codes, other.codes]),
+    )
+    whole = _seen_again(mine, np.ones(len(mine), dtype=bool), 1, rng)
+    assert match_inliers(whole, mine) >= MIN_INLIERS
+    assert match_inliers(upload_side, mine) == 0
+    monkeypatch.setattr(kp, "MIN_CELLS", 0)
+    assert match_inliers(upload_side, mine) >= MIN_INLIERS
+
+
+def test_spread_counts_the_cells_of_the_part_shown() -> None:
+    from hashwall.hashing.keypoints import SPREAD_GRID, spread_cells
+
+    rng = np.random.default_rng(7)
+    mine = _grid_keypoints(rng)
+    inside = np.ones(len(mine), dtype=bool)
+    places = (mine.x + 1j * mine.y).astype(np.complex128)
+    assert spread_cells(mine, inside, places) == SPREAD_GRID * SPREAD_GRID
+    assert spread_cells(mine, inside, places[:1]) == 1
+    assert spread_cells(mine, np.zeros(len(mine), dtype=bool), places) == 0
+    # the grid covers only the part shown: the left half's keypoints fill all its columns
+    left = mine.x < 0.5
+    assert spread_cells(mine, left, places[left]) == SPREAD_GRID * SPREAD_GRID

@@ -104,6 +104,18 @@ MIN_COVERAGE = 0.4
 #: The upload's frame is taken as the box of its keypoints, grown by this share of its longer
 #: side (keypoints keep a few sigma away from the edges).
 FRAME_MARGIN = 0.03
+#: A copy shows the banked photo's own pixels, so many of its pairs' codes nearly agree;
+#: another shot of the same scene (seen from elsewhere, in other light) pairs them loosely.
+#: A transform counts only with at least :data:`MIN_CLOSE` distinct pairs within
+#: :data:`CLOSE_RADIUS` bits (see :func:`inliers`).
+CLOSE_RADIUS = 6
+MIN_CLOSE = 5
+#: A copy's pairs lie all over the part of the banked photo it shows; a frame, a logo or one
+#: object that two pictures share puts them in one corner. The part shown (the box of the
+#: banked keypoints the transform places inside the upload) is cut into SPREAD_GRID x
+#: SPREAD_GRID cells, and the pairs must lie in at least :data:`MIN_CELLS` of them.
+SPREAD_GRID = 4
+MIN_CELLS = 4
 
 #: Bits of a code that a mirror inverts: odd vertical frequencies (rows 1, 3, 5, 7).
 MIRROR_MASK = np.uint64(
@@ -360,7 +372,11 @@ def inliers(
     counted once more). An edited copy of a photo keeps nearly all of the pairs near the fit
     within it; two shots of one scene do not (what is nearer the camera moves apart), so a
     transform counts only when at least :data:`MIN_AGREEMENT` of the pairs within
-    :data:`POSITION_TOLERANCE` of it fit it closely."""
+    :data:`POSITION_TOLERANCE` of it fit it closely. It must also look like a copy in three
+    more ways: at least :data:`MIN_CLOSE` of its pairs have codes within
+    :data:`CLOSE_RADIUS` bits (the same pixels, not the same place seen again), it shows at
+    least :data:`MIN_COVERAGE` of the banked photo (:func:`coverage`), and its pairs lie in
+    at least :data:`MIN_CELLS` cells of the part it shows (:func:`spread_cells`)."""
     if len(q_idx) == 0:
         return 0
     log_s = np.log(query.scale[q_idx] / banked.scale[b_idx]).astype(np.float64)
@@ -374,6 +390,7 @@ def inliers(
     ok = err < POSITION_TOLERANCE * np.maximum(np.abs(a), 0.3)[:, None]
     ok &= np.abs(log_s[None, :] - log_s[:, None]) < LOG_SCALE_TOLERANCE
     ok &= np.abs(np.angle(np.exp(1j * (turn[None, :] - turn[:, None])))) < ANGLE_TOLERANCE
+    close = np.bitwise_count(query.codes[q_idx] ^ banked.codes[b_idx]) <= CLOSE_RADIUS
     best = 0
     for h in np.argsort(-ok.sum(axis=1), kind="stable"):
         if _distinct(q_idx, b_idx, ok[h]) <= best:
@@ -385,10 +402,25 @@ def inliers(
         if (
             fitted > best
             and fitted >= MIN_AGREEMENT * _distinct(q_idx, b_idx, near)
-            and coverage(query, banked, zb[row], zq[row]) >= MIN_COVERAGE
+            and _distinct(q_idx, b_idx, row & close) >= MIN_CLOSE
+            and _is_copy_like(query, banked, zb[row], zq[row])
         ):
             best = fitted
     return best
+
+
+def _is_copy_like(
+    query: Keypoints,
+    banked: Keypoints,
+    zb: npt.NDArray[np.complex128],
+    zq: npt.NDArray[np.complex128],
+) -> bool:
+    """Whether the transform fitted to the pairs ``zb -> zq`` shows enough of the banked photo
+    (:data:`MIN_COVERAGE`) with the pairs spread over it (:data:`MIN_CELLS`)."""
+    inside = _placed_inside(query, banked, zb, zq)
+    if inside is None or inside.mean() < MIN_COVERAGE:
+        return False
+    return spread_cells(banked, inside, zb) >= MIN_CELLS
 
 
 def coverage(
@@ -405,15 +437,51 @@ def coverage(
     photo that is one part of a banked collage (or a small element of a banked picture, shared
     by many) covers only its part: the rule that keeps a bank of collages from matching each
     innocent photo in them."""
+    inside = _placed_inside(query, banked, zb, zq)
+    return 0.0 if inside is None else float(inside.mean())
+
+
+def _placed_inside(
+    query: Keypoints,
+    banked: Keypoints,
+    zb: npt.NDArray[np.complex128],
+    zq: npt.NDArray[np.complex128],
+) -> npt.NDArray[np.bool_] | None:
+    """Which of ``banked``'s keypoints the similarity fitted to ``zb -> zq`` places inside the
+    upload's frame (see :func:`coverage`); None without a fit."""
     fitted = _similarity(zb, zq)
     if fitted is None or not len(query):
-        return 0.0
+        return None
     a, mb, mq = fitted
     placed = a * (banked.x.astype(np.float64) + 1j * banked.y.astype(np.float64) - mb) + mq
     x0, x1 = float(query.x.min()) - FRAME_MARGIN, float(query.x.max()) + FRAME_MARGIN
     y0, y1 = float(query.y.min()) - FRAME_MARGIN, float(query.y.max()) + FRAME_MARGIN
-    inside = (placed.real >= x0) & (placed.real <= x1) & (placed.imag >= y0) & (placed.imag <= y1)
-    return float(inside.mean())
+    inside: npt.NDArray[np.bool_] = (
+        (placed.real >= x0) & (placed.real <= x1) & (placed.imag >= y0) & (placed.imag <= y1)
+    )
+    return inside
+
+
+def spread_cells(
+    banked: Keypoints, inside: npt.NDArray[np.bool_], zb: npt.NDArray[np.complex128]
+) -> int:
+    """How many cells of a :data:`SPREAD_GRID` grid hold a pair's banked place ``zb``; the
+    grid covers the box of the banked keypoints marked ``inside`` (the part of the banked
+    photo the upload shows)."""
+    if not inside.any() or not len(zb):
+        return 0
+    xs, ys = banked.x[inside].astype(np.float64), banked.y[inside].astype(np.float64)
+    cols = _cells(zb.real, float(xs.min()), float(xs.max()))
+    rows = _cells(zb.imag, float(ys.min()), float(ys.max()))
+    return len(np.unique(rows * SPREAD_GRID + cols))
+
+
+def _cells(values: npt.NDArray[np.float64], low: float, high: float) -> npt.NDArray[np.int64]:
+    step = max(high - low, 1e-9) / SPREAD_GRID
+    out: npt.NDArray[np.int64] = np.clip(
+        np.floor((values - low) / step), 0, SPREAD_GRID - 1
+    ).astype(np.int64)
+    return out
 
 
 def _similarity(
