@@ -64,3 +64,13 @@ def test_bench_index_of_8_orientations_answers_each_upload_exactly(
     for method, row in doc["results"].items():
         assert set(row) == KEYS, method
         assert row["recall"] == 1.0, method
+
+
+def test_bench_index_takes_the_orientations_from_the_command_line() -> None:
+    args = ["bench", "index", "--n", "2000", "--queries", "4", "--data", "random"]
+    refused = CliRunner().invoke(app, [*args, "--orientations", "3", "--json"])
+    assert refused.exit_code == 2
+    assert "orientations must be 1 or 8" in refused.output
+    done = CliRunner().invoke(app, [*args, "--orientations", "8", "--json"])
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.stdout)["orientations"] == 8

@@ -59,6 +59,13 @@ def bench_index(
     ] = None,
     radius: Annotated[int, typer.Option(help="Match radius in bits.")] = 31,
     seed: Annotated[int, typer.Option(help="Seed of the generated data.")] = 0,
+    orientations: Annotated[
+        int,
+        typer.Option(
+            help="1: a query is one hash; 8: an upload's 8 orientations in one call "
+            "(what the SDK sends by default)."
+        ),
+    ] = 1,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Exact index vs faiss Flat vs the HMA faiss config: q/s, latency, build, memory, recall."""
@@ -73,6 +80,7 @@ def bench_index(
             json_out=json_out,
             radius=radius,
             seed=seed,
+            orientations=orientations,
         )
     )
 

@@ -17,7 +17,6 @@ few thousand photos a stale-index scan is allowed on, not for a large bank.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -86,7 +85,6 @@ class KeypointHolder:
     def __init__(self, kind: type[GeometricSignalType]) -> None:
         self.kind = kind
         self._index: KeypointIndex | None = None
-        self._lock = threading.Lock()
 
     @property
     def ready(self) -> bool:
@@ -116,8 +114,7 @@ class KeypointHolder:
                 np.concatenate([p.codes for p in parts]),
                 np.concatenate([p.geometry for p in parts]),
             )
-        with self._lock:
-            self._index = index
+        self._index = index  # one reference, swapped whole
 
     def apply(self, events: Sequence[Event]) -> None:
         """Apply log events in order (adds and removals; the rest changes nothing here)."""
