@@ -271,7 +271,7 @@ def test_a_batch_with_a_repeated_id_keeps_the_last() -> None:
 
 @pytest.mark.parametrize("bits", [1, 4, 15, 16, 23, 24, 25])
 def test_the_half_table_finds_every_key_within_one_bit(bits: int) -> None:
-    from hashwall.index.keypoints import _HalfTable
+    from hashwall.index.keypoint_tables import _HalfTable
 
     rng = np.random.default_rng(bits)
     keys = rng.integers(0, 2**32, size=3000, dtype=np.uint64)
@@ -432,7 +432,7 @@ def test_the_real_photo_bench_compares_both_rules_on_a_small_set(
 def test_the_placement_test_answers_alike_in_chunks(
     monkeypatch: pytest.MonkeyPatch, pictures: dict[int, Image.Image], bank: dict[int, Keypoints]
 ) -> None:
-    import hashwall.index.keypoints as module
+    import hashwall.index.keypoint_votes as module
 
     rng = np.random.default_rng(13)
     common = random_codes(rng, 12)
