@@ -27,7 +27,8 @@ for the matcher and the export at once, and from the files at the next compactio
 latest when the log holds ``compact_after`` changes).
 
 :class:`~hashwall.service.feed_copy_view.CopyView` (``service/feed_copy_view.py``) is the live set
-read back: the base (memory-mapped) with the log applied.
+read back: the base (memory-mapped) with the log applied. How a type's values are stored in
+its files is in ``service/feed_values.py``.
 
 The format is ``hashwall-feed-copy/3`` since packed values (a geometric type's keypoint sets,
 ``meta.json``'s ``types`` saying ``bytes``) came: a version before them cannot read such a copy
@@ -50,12 +51,10 @@ import numpy as np
 
 from hashwall.domain import LIVE_ITEM_STATES
 from hashwall.errors import InvalidInput
-from hashwall.hashing.codes import HASH_BYTES
 from hashwall.service.feed_blocks import ItemBlock
 from hashwall.service.feed_copy_files import Appender, private, sync_dir, write_json_atomically
 from hashwall.service.feed_copy_view import (
     ITEM_COLUMNS,
-    TEXT_WIDTH,
     CopyView,
     Packed,
     Part,
@@ -66,6 +65,13 @@ from hashwall.service.feed_copy_view import (
     load_column,
     part_of_block,
     ref_keys,
+)
+from hashwall.service.feed_values import (
+    COLUMN_DTYPES,
+    stored_form,
+    take_rows,
+    values_columns,
+    values_files,
 )
 from hashwall.store.events import (
     ITEM_ADDED,
@@ -88,31 +94,6 @@ READ_ATTEMPTS: Final = 5
 COMPACT_AFTER: Final = 50_000
 _TYPE_NAME: Final = re.compile(r"[a-z0-9_]{1,32}")
 _CHUNK: Final = 1 << 20
-_COLUMN_DTYPES: Final[dict[str, np.dtype[Any]]] = {
-    "owners": np.dtype("<i4"),
-    "quality": np.dtype("<i2"),
-    "frame_number": np.dtype("<i4"),
-    "frame_timestamp": np.dtype("<f8"),
-    "lengths": np.dtype("<u4"),
-}
-
-
-def _stored(values: np.ndarray | Packed) -> str:
-    """How a type's values are stored: ``codes`` (a distance type's), ``bytes`` (packed),
-    ``text``."""
-    if isinstance(values, Packed):
-        return "bytes"
-    return "codes" if values.ndim == 2 else "text"
-
-
-def _values_files(stored: str) -> list[tuple[str, np.dtype[Any], tuple[int, ...]]]:
-    """The files of a type's values stored so: name, dtype, the shape of a row."""
-    if stored == "codes":
-        return [("values", np.dtype(np.uint8), (HASH_BYTES,))]
-    if stored == "bytes":
-        return [("values", np.dtype(np.uint8), ()), ("lengths", _COLUMN_DTYPES["lengths"], ())]
-    return [("values", np.dtype(f"S{TEXT_WIDTH}"), ())]
-
 
 # --- the copy ----------------------------------------------------------------------------------
 
@@ -254,16 +235,16 @@ class FeedCopy:
         first = self._writer(_ITEM_ROWS, ITEM_COLUMNS["ref"]).rows
         for name, (owners, values, quality, number, stamp) in part.signals.items():
             folder = self._type_dir(name).relative_to(self.base)
-            stored = self.meta["types"].setdefault(name, _stored(values))
-            if stored != _stored(values):
+            stored = self.meta["types"].setdefault(name, stored_form(values))
+            if stored != stored_form(values):
                 raise InvalidInput(f"the feed sent {name} values of another form; sync again")
-            for column, data in _values_columns(values):
-                dtype = _COLUMN_DTYPES.get(column, data.dtype)
+            for column, data in values_columns(values):
+                dtype = COLUMN_DTYPES.get(column, data.dtype)
                 self._writer(f"{folder}/{column}.npy", dtype, data.shape[1:]).append(data)
-            self._writer(f"{folder}/owners.npy", _COLUMN_DTYPES["owners"]).append(owners + first)
+            self._writer(f"{folder}/owners.npy", COLUMN_DTYPES["owners"]).append(owners + first)
             for column, data in (("quality", quality), ("frame_number", number),
                                  ("frame_timestamp", stamp)):  # fmt: skip
-                self._writer(f"{folder}/{column}.npy", _COLUMN_DTYPES[column]).append(data)
+                self._writer(f"{folder}/{column}.npy", COLUMN_DTYPES[column]).append(data)
         for column, data in item_columns(part, slice(None)):
             self._writer(f"items/{column}.npy", ITEM_COLUMNS[column]).append(data)
 
@@ -281,7 +262,7 @@ class FeedCopy:
             self._writer(f"items/{column}.npy", dtype)
         for name, stored in self.meta["types"].items():  # every type has all its columns
             folder = self._type_dir(name).relative_to(self.base)
-            for column, dtype, tail in _values_files(stored):
+            for column, dtype, tail in values_files(stored):
                 self._writer(f"{folder}/{column}.npy", dtype, tail)
         self.checkpoint(cursor, head_seq)
         self.close()
@@ -484,13 +465,13 @@ class FeedCopy:
         for name, stored in self.meta.get("types", {}).items():
             folder = self._type_dir(name)
             files = {column: load_column(folder / f"{column}.npy") for column, _, _ in
-                     _values_files(stored)}  # fmt: skip
+                     values_files(stored)}  # fmt: skip
             columns = [load_column(folder / "owners.npy"), files.get("lengths", files["values"]),
                        *(load_column(folder / f"{c}.npy") for c in ("quality", "frame_number",
                                                             "frame_timestamp"))]  # fmt: skip
             count = columns[0].shape[0]
             shape_ok = all(c.shape[:1] == (count,) for c in columns) and all(
-                files[column].shape[1:] == tail for column, _, tail in _values_files(stored)
+                files[column].shape[1:] == tail for column, _, tail in values_files(stored)
             )
             if not shape_ok or (
                 count and not 0 <= int(columns[0].min()) <= int(columns[0].max()) < n
@@ -562,13 +543,13 @@ class FeedCopy:
                 if name not in part.signals:
                     continue
                 owners, values, *rest = part.signals[name]
-                stored = types.setdefault(name, _stored(values))
-                if stored != _stored(values):
+                stored = types.setdefault(name, stored_form(values))
+                if stored != stored_form(values):
                     raise InvalidInput(f"{name} values of two forms in {self.directory}")
                 if not outs:
                     metadata = ("owners", "quality", "frame_number", "frame_timestamp")
-                    columns = [*_values_files(stored),
-                               *((c, _COLUMN_DTYPES[c], ()) for c in metadata)]  # fmt: skip
+                    columns = [*values_files(stored),
+                               *((c, COLUMN_DTYPES[c], ()) for c in metadata)]  # fmt: skip
                     outs = {c: writer(f"{folder}/{c}.npy", dtype, tail)
                             for c, dtype, tail in columns}  # fmt: skip
                 live_rows = np.flatnonzero(part.live)
@@ -577,7 +558,7 @@ class FeedCopy:
                     keep = np.flatnonzero(part.live[own])
                     # the item's new row: its rank among the part's live rows, after earlier parts
                     outs["owners"].append(np.searchsorted(live_rows, own[keep]) + first)
-                    for column, data in _values_columns(_rows(values, keep + lo)):
+                    for column, data in values_columns(take_rows(values, keep + lo)):
                         outs[column].append(data)
                     for column, data in zip(("quality", "frame_number", "frame_timestamp"),
                                             rest, strict=True):  # fmt: skip
@@ -598,18 +579,6 @@ class FeedCopy:
         )
         self.save_meta()
         self._remove_other_generations()
-
-
-def _values_columns(values: np.ndarray | Packed) -> list[tuple[str, np.ndarray]]:
-    """The files' columns of values: ``values``, and a packed type's ``lengths``."""
-    if isinstance(values, Packed):
-        return [("values", values.data), ("lengths", values.lengths)]
-    return [("values", values)]
-
-
-def _rows(values: np.ndarray | Packed, rows: np.ndarray) -> np.ndarray | Packed:
-    """The values of ``rows``."""
-    return values.take(rows) if isinstance(values, Packed) else np.asarray(values[rows])
 
 
 def changes_of_events(events: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
