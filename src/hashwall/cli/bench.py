@@ -296,3 +296,51 @@ def bench_keypoints(
             json_out=json_out,
         )
     )
+
+
+@bench_app.command("keypoint-build")
+def bench_keypoint_build(
+    n: Annotated[
+        list[int] | None, typer.Option("--n", min=1, help="Photos in the bank (repeatable).")
+    ] = None,
+    backend: Annotated[
+        list[str] | None, typer.Option(help="sqlite | postgresql (repeatable; default both).")
+    ] = None,
+    postgres_url: Annotated[
+        str | None,
+        typer.Option(
+            help="PostgreSQL database for a scratch schema (or HASHWALL_BENCH_POSTGRES_URL)."
+        ),
+    ] = None,
+    read: Annotated[
+        list[str] | None,
+        typer.Option(help="text (hex rows, the build's before) | blocks (the build's read now)."),
+    ] = None,
+    repeat: Annotated[int, typer.Option(min=1, help="Time each read this often (fastest).")] = 1,
+    seed: Annotated[int, typer.Option(help="Seed of the generated bank.")] = 0,
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """The keypoint part of a live index build from the store at N photos of 83 keypoints:
+    seconds to read, filter, parse and index, and photos/s, for each read."""
+    import os
+
+    from hashwall.bench.keypoint_build import READS, print_report, run_build
+
+    backends = backend or ["sqlite", "postgresql"]
+    if not set(backends) <= {"sqlite", "postgresql"}:
+        raise typer.BadParameter("sqlite or postgresql", param_hint="--backend")
+    reads = read or list(READS)
+    if not set(reads) <= set(READS):
+        raise typer.BadParameter(" or ".join(READS), param_hint="--read")
+    url = postgres_url or os.environ.get("HASHWALL_BENCH_POSTGRES_URL")
+    if "postgresql" in backends and not url:
+        raise typer.BadParameter("set --postgres-url or HASHWALL_BENCH_POSTGRES_URL")
+    report = run_build(
+        sizes=n or [20_000],
+        backends=backends,
+        postgres_url=url,
+        reads=reads,
+        repeat=repeat,
+        seed=seed,
+    )
+    print_report(report, json_out)

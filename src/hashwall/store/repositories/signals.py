@@ -15,6 +15,7 @@ from hashwall.domain import ITEM_STATES, LIVE_ITEM_STATES
 from hashwall.hashing.signals import Signal
 from hashwall.store.engine import erase_on_commit
 from hashwall.store.repositories.base import RepositoryBase, build_row
+from hashwall.store.repositories.records import PG_RECORDS, RecordBlock
 from hashwall.store.tables import (
     cases,
     events,
@@ -30,6 +31,8 @@ from hashwall.store.tables import (
 IN_CHUNK: Final = 5000
 #: Signal row ids per statement of :meth:`SignalRepository.live_signal_blocks`.
 BLOCK_SPAN: Final = 262_144
+#: ... of :meth:`SignalRepository.live_record_blocks` (a keypoints value is ~1.3 kB).
+RECORD_SPAN: Final = 65_536
 #: The item states whose signals are not banked (their rows are erased anyway).
 _DEAD_STATES: Final = tuple(state for state in ITEM_STATES if state not in LIVE_ITEM_STATES)
 
@@ -330,6 +333,49 @@ class SignalRepository(RepositoryBase):
                         width,
                         low,
                     )
+        finally:
+            cursor.close()
+
+    def live_record_blocks(
+        self, signal_type: str, record_bytes: int, *, span: int = RECORD_SPAN
+    ) -> Iterator[RecordBlock]:
+        """The live bank's values of ``signal_type`` that are whole records of ``record_bytes``
+        (hex text; empty values and others are skipped), as bytes, a block per ``span`` signal
+        row ids, in signal row order (the rows of :meth:`iter_live_signals`).
+
+        The read of a keypoint index build (``service/keypoints.py``): on PostgreSQL the store
+        decodes the hex and packs a range's rows into one row sent in binary (no Python string
+        per row, half the bytes on the wire); elsewhere the hex is read row by row and parsed
+        here. Read it inside :meth:`Store.read` with :meth:`last_event_seq`.
+        """
+        chars = 2 * record_bytes
+        ranges = self.signal_id_ranges(span)
+        if self.conn.dialect.name != "postgresql":
+            for low, high in ranges:
+                rows = self.conn.execute(
+                    select(signals.c.item_id, signals.c.value)
+                    .join(items, items.c.id == signals.c.item_id)
+                    .where(
+                        signals.c.type == signal_type,
+                        signals.c.id >= low,
+                        signals.c.id < high,
+                        items.c.state.in_(LIVE_ITEM_STATES),
+                        func.length(signals.c.value) > 0,
+                        func.length(signals.c.value) % chars == 0,
+                    )
+                    .order_by(signals.c.id)
+                ).all()
+                if rows:
+                    yield RecordBlock.of_hex(rows)
+            return
+        params: dict[str, Any] = {"type": signal_type, "chars": chars, "dead": list(_DEAD_STATES)}
+        cursor: Any = self.conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            for low, high in ranges:
+                params.update(low=low, high=high)
+                row = cursor.execute(PG_RECORDS, params, binary=True).fetchone()
+                if row[0]:
+                    yield RecordBlock.of_packed(row, record_bytes)
         finally:
             cursor.close()
 
