@@ -15,9 +15,11 @@ Each read (``--read``) is timed in phases, in one read transaction as the servic
   rows as one binary row; on SQLite the hex is read and parsed in the store method, so its
   ``read_s`` includes the hex parse), ``filter_s`` 0 (in SQL), ``parse_s`` the record arrays;
 
-then ``index_s`` builds a :class:`~hashwall.service.keypoints.KeypointHolder` from the sets
-(``add_records``), and ``total_s`` and ``photos_per_s`` sum it up. Every read must give the
-same sets (``same_sets``: item ids, counts, codes and geometry of the first read).
+(each phase over the whole bank, one after the other, where the build did them chunk by
+chunk: the same work, more memory at once), then ``index_s`` builds a
+:class:`~hashwall.service.keypoints.KeypointHolder` from the sets (``add_records``), and
+``total_s`` and ``photos_per_s`` sum it up. Every read must give the same sets
+(``same_sets``: item ids, counts, codes and geometry of the first read).
 
 ``--json`` prints ``{"seed", "repeat", "runs": [{"backend", "n", "bank_s", "store_bytes",
 "reads": [{"read", "read_s", "filter_s", "parse_s", "index_s", "total_s", "photos_per_s",
