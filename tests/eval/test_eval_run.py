@@ -221,3 +221,27 @@ def test_copies_checks_a_sample_of_the_bank_against_every_distractor(tmp_path: P
     tally = run.tallies["pdq"]
     assert set(tally.checked.values()) == {1}  # one banked photo's copies, each transform once
     assert tally.distractor_pairs == 3 * (1 + len(SHARED_OVERLAYS))  # against the whole bank
+
+
+def test_swap_banks_the_distractors_and_checks_the_bank(tmp_path: Path) -> None:
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i in range(5):
+        textured(300 + i).save(photos / f"p{i}.jpg", quality=92)
+
+    def split(*extra: str) -> tuple[set[str], set[str]]:
+        out = tmp_path / ("out" + "".join(extra))
+        args = ["eval", "--photos", str(photos), "--out", str(out), "--limit", "2"]
+        args += ["--methods", "pdq", "--workers", "1", "--json", *extra]
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 0, result.output
+        details = json.loads((out / "details.json").read_text())
+        return set(details["bank"]), set(details["distractors"])
+
+    bank, distractors = split()
+    assert len(bank) == 2 and len(distractors) == 3 and not bank & distractors
+    assert split("--swap") == (distractors, bank)
+    args = ["eval", "--photos", str(photos), "--distractors", str(photos), "--swap"]
+    refused = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "x"), "--json"])
+    assert refused.exit_code == 1
+    assert "--swap" in json.loads(refused.stdout)["error"]["message"]

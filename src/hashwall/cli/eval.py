@@ -36,6 +36,14 @@ def eval_command(
         ),
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the sampling and of the transforms.")] = 0,
+    swap: Annotated[
+        bool,
+        typer.Option(
+            help="Turn the split around: bank the distractors the run would pick and check "
+            "the photos it would bank as distractors (a check on photos a rule was not "
+            "chosen on). Needs the distractors to come from --photos."
+        ),
+    ] = False,
     workers: Annotated[
         int | None, typer.Option(min=1, help="Worker processes (default: the cores, at most 4).")
     ] = None,
@@ -69,5 +77,6 @@ def eval_command(
             methods=methods,
             json_out=json_out,
             copies=copies,
+            swap=swap,
         )
     )

@@ -343,6 +343,7 @@ def run_eval_command(
     same_person: Path | None = None,
     methods: str | None = None,
     copies: int | None = None,
+    swap: bool = False,
 ) -> int:
     """``hashwall eval``: returns the exit code."""
     from hashwall.cli.output import fail, print_json
@@ -367,6 +368,15 @@ def run_eval_command(
     pool = list_images(distractors) if distractors is not None else all_photos
     pool = [p for p in pool if p.resolve() not in banked]
     chosen = pick(pool, distractor_limit, seed + 1)
+    if swap:
+        if distractors is not None:
+            fail(
+                InvalidInput("--swap turns --photos' own split around: leave --distractors out"),
+                json_out,
+            )
+        bank, chosen = chosen, bank
+        if not bank:
+            fail(InvalidInput(f"--swap: no photos of {photos} are left to bank"), json_out)
     run = run_eval(
         bank,
         chosen,
