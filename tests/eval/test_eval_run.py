@@ -245,3 +245,17 @@ def test_swap_banks_the_distractors_and_checks_the_bank(tmp_path: Path) -> None:
     refused = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "x"), "--json"])
     assert refused.exit_code == 1
     assert "--swap" in json.loads(refused.stdout)["error"]["message"]
+
+
+def test_the_loose_method_runs_only_when_named() -> None:
+    from hashwall.eval.methods import DEFAULT_METHODS, LooseHashwallMethod
+
+    assert "hashwall" in DEFAULT_METHODS and LooseHashwallMethod.name not in DEFAULT_METHODS
+    assert LooseHashwallMethod.name in METHODS and not LooseHashwallMethod.copy_rules
+    photo, other = textured(8), textured(9)
+    upload = _jpeg(SUITE["crop_20_offcentre_keep"](photo, np.random.default_rng(0)), quality=95)
+    for cls in (HashwallMethod, LooseHashwallMethod):
+        method = cls()
+        method.enrol(method.prepare(_jpeg(other)))
+        method.enrol(method.prepare(_jpeg(photo)))
+        assert set(method.check(method.prepare(upload))) == {1}, cls.name

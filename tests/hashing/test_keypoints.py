@@ -321,3 +321,14 @@ def test_spread_counts_the_cells_of_the_part_shown() -> None:
     # the grid covers only the part shown: the left half's keypoints fill all its columns
     left = mine.x < 0.5
     assert spread_cells(mine, left, places[left]) == SPREAD_GRID * SPREAD_GRID
+
+
+def test_the_copy_rules_can_be_left_out_to_show_what_they_remove() -> None:
+    from hashwall.hashing import keypoints as kp
+
+    rng = np.random.default_rng(5)
+    mine = _grid_keypoints(rng)
+    loose = _seen_again(mine, np.ones(len(mine), dtype=bool), kp.CLOSE_RADIUS + 2, rng)
+    q_idx, b_idx = np.nonzero(code_distances(loose.codes, mine.codes) <= kp.CODE_RADIUS)
+    assert kp.inliers(loose, mine, q_idx, b_idx) == 0
+    assert kp.inliers(loose, mine, q_idx, b_idx, copy_rules=False) >= MIN_INLIERS

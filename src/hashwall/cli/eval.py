@@ -56,7 +56,10 @@ def eval_command(
     ] = None,
     methods: Annotated[
         str | None,
-        typer.Option(help="Comma-separated methods to compare (default: all of them)."),
+        typer.Option(
+            help="Comma-separated methods to compare (default: all but hashwall_loose, which "
+            "shows what the keypoint rules on close codes and spread remove)."
+        ),
     ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:

@@ -78,6 +78,8 @@ class Method(ABC):
 
     name: ClassVar[str]
     description: ClassVar[str]
+    #: Whether a run compares it when no methods are named.
+    default: ClassVar[bool] = True
 
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or Settings()
@@ -402,6 +404,8 @@ class HashwallMethod(RegionsMethod):
     name = "hashwall"
     description = "regions + keypoint codes (64 per photo) verified by one similarity transform"
     prepare_key = "keypoints"
+    #: Whether a transform must also pass the rules on close codes and spread.
+    copy_rules: ClassVar[bool] = True
 
     def __init__(self, settings: Settings | None = None) -> None:
         super().__init__(settings)
@@ -467,7 +471,13 @@ class HashwallMethod(RegionsMethod):
             owners = owner[c_idx]
             for item in np.unique(owners):
                 sel = owners == item
-                n = inliers(side, self.banked[item], q_idx[sel], c_idx[sel] - starts[item])
+                n = inliers(
+                    side,
+                    self.banked[item],
+                    q_idx[sel],
+                    c_idx[sel] - starts[item],
+                    copy_rules=self.copy_rules,
+                )
                 best[int(item)] = max(best.get(int(item), 0), n)
         return best
 
@@ -491,7 +501,27 @@ class HashwallMethod(RegionsMethod):
         return out
 
 
+class LooseHashwallMethod(HashwallMethod):
+    """``hashwall`` without the keypoint rules on close codes and spread: what they remove
+    (its false matches and inliers per pair against ``hashwall``'s). Not run by default."""
+
+    name = "hashwall_loose"
+    description = "hashwall without the close-codes and spread rules (to show what they remove)"
+    copy_rules = False
+    default = False
+
+
 #: The methods a run compares, by name, in report order.
 METHODS: dict[str, type[Method]] = {
-    m.name: m for m in (PdqMethod, Pdq8Method, RegionsMethod, CropsMethod, HashwallMethod)
+    m.name: m
+    for m in (
+        PdqMethod,
+        Pdq8Method,
+        RegionsMethod,
+        CropsMethod,
+        HashwallMethod,
+        LooseHashwallMethod,
+    )
 }
+#: The methods a run compares when none are named.
+DEFAULT_METHODS: tuple[str, ...] = tuple(n for n, m in METHODS.items() if m.default)

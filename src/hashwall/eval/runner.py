@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from hashwall.eval.methods import METHODS, NO_DISTANCE, Method, Prepared
+from hashwall.eval.methods import DEFAULT_METHODS, METHODS, NO_DISTANCE, Method, Prepared
 from hashwall.eval.transforms import SHARED_OVERLAYS, SUITE, transform_rng
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"})
@@ -245,7 +245,7 @@ def run_eval(
     *,
     seed: int = 0,
     workers: int | None = None,
-    method_names: Sequence[str] = tuple(METHODS),
+    method_names: Sequence[str] = DEFAULT_METHODS,
     progress: bool = True,
     copies: int | None = None,
 ) -> EvalRun:
@@ -356,7 +356,7 @@ def run_eval_command(
         fail(InvalidInput(f"--distractors {distractors} is not a folder"), json_out)
     if same_person is not None and not same_person.is_dir():
         fail(InvalidInput(f"--same-person {same_person} is not a folder"), json_out)
-    method_names = tuple(METHODS) if methods is None else tuple(methods.split(","))
+    method_names = DEFAULT_METHODS if methods is None else tuple(methods.split(","))
     unknown = [n for n in method_names if n not in METHODS]
     if unknown or not method_names:
         fail(InvalidInput(f"--methods: unknown {unknown}; known: {', '.join(METHODS)}"), json_out)

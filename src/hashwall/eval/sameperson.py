@@ -45,7 +45,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hashwall.eval.methods import METHODS
+from hashwall.eval.methods import DEFAULT_METHODS, METHODS
 from hashwall.eval.runner import list_images, upload_bytes
 from hashwall.eval.transforms import SHARED_OVERLAYS, SUITE, transform_rng
 
@@ -360,7 +360,7 @@ def check_same_person(
             uploads.append((i, name, upload_bytes(SUITE[name](img, transform_rng(seed, i, name)))))
     result: dict[str, Any] = {"photos": len(photos), "people": len({person_of(p) for p in photos})}
     methods: dict[str, Any] = {}
-    for name in method_names or tuple(METHODS):
+    for name in method_names or DEFAULT_METHODS:
         method = METHODS[name]()
         for path in photos:
             method.enrol(method.prepare(path.read_bytes()))

@@ -360,6 +360,8 @@ def inliers(
     banked: Keypoints,
     q_idx: npt.NDArray[np.intp],
     b_idx: npt.NDArray[np.intp],
+    *,
+    copy_rules: bool = True,
 ) -> int:
     """The most distinct keypoints (on both sides) that one similarity transform maps from
     ``banked`` onto ``query``, over the candidate pairs ``(q_idx[i], b_idx[i])``; 0 when no
@@ -376,7 +378,9 @@ def inliers(
     more ways: at least :data:`MIN_CLOSE` of its pairs have codes within
     :data:`CLOSE_RADIUS` bits (the same pixels, not the same place seen again), it shows at
     least :data:`MIN_COVERAGE` of the banked photo (:func:`coverage`), and its pairs lie in
-    at least :data:`MIN_CELLS` cells of the part it shows (:func:`spread_cells`)."""
+    at least :data:`MIN_CELLS` cells of the part it shows (:func:`spread_cells`).
+    ``copy_rules=False`` leaves out the close codes and the spread (the evaluation's
+    ``hashwall_loose``, to show what they remove)."""
     if len(q_idx) == 0:
         return 0
     log_s = np.log(query.scale[q_idx] / banked.scale[b_idx]).astype(np.float64)
@@ -402,8 +406,8 @@ def inliers(
         if (
             fitted > best
             and fitted >= MIN_AGREEMENT * _distinct(q_idx, b_idx, near)
-            and _distinct(q_idx, b_idx, row & close) >= MIN_CLOSE
-            and _is_copy_like(query, banked, zb[row], zq[row])
+            and (not copy_rules or _distinct(q_idx, b_idx, row & close) >= MIN_CLOSE)
+            and _is_copy_like(query, banked, zb[row], zq[row], spread=copy_rules)
         ):
             best = fitted
     return best
@@ -414,13 +418,16 @@ def _is_copy_like(
     banked: Keypoints,
     zb: npt.NDArray[np.complex128],
     zq: npt.NDArray[np.complex128],
+    *,
+    spread: bool = True,
 ) -> bool:
     """Whether the transform fitted to the pairs ``zb -> zq`` shows enough of the banked photo
-    (:data:`MIN_COVERAGE`) with the pairs spread over it (:data:`MIN_CELLS`)."""
+    (:data:`MIN_COVERAGE`) with the pairs spread over it (:data:`MIN_CELLS`, unless
+    ``spread`` is False)."""
     inside = _placed_inside(query, banked, zb, zq)
     if inside is None or inside.mean() < MIN_COVERAGE:
         return False
-    return spread_cells(banked, inside, zb) >= MIN_CELLS
+    return not spread or spread_cells(banked, inside, zb) >= MIN_CELLS
 
 
 def coverage(
