@@ -313,28 +313,21 @@ class SignalRepository(RepositoryBase):
             return
         sql = _PG_BLOCK.format(frames=_PG_FRAMES if frames else "NULL")
         params: dict[str, Any] = {"type": signal_type, "width": width, "dead": list(_DEAD_STATES)}
-        # The connection's own driver cursor (same transaction), for results in binary.
-        cursor: Any = self.conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        try:
-            for low, high in ranges:
-                params.update(low=low, high=high)
-                count, uneven, ids, frame_numbers, joined = cursor.execute(
-                    sql, params, binary=True
-                ).fetchone()
-                if uneven:
-                    raise UnevenValues(f"{uneven} {signal_type} values are not {width} wide")
-                if count:
-                    yield SignalBlock(
-                        np.frombuffer(ids, dtype=">i8").astype(np.int64),
-                        np.frombuffer(frame_numbers, dtype=">i8").astype(np.int64)
-                        if frames
-                        else np.full(count, -1, dtype=np.int64),
-                        joined,
-                        width,
-                        low,
-                    )
-        finally:
-            cursor.close()
+        for low, (count, uneven, ids, frame_numbers, joined) in self._pg_range_rows(
+            sql, params, ranges
+        ):
+            if uneven:
+                raise UnevenValues(f"{uneven} {signal_type} values are not {width} wide")
+            if count:
+                yield SignalBlock(
+                    np.frombuffer(ids, dtype=">i8").astype(np.int64),
+                    np.frombuffer(frame_numbers, dtype=">i8").astype(np.int64)
+                    if frames
+                    else np.full(count, -1, dtype=np.int64),
+                    joined,
+                    width,
+                    low,
+                )
 
     def live_record_blocks(
         self, signal_type: str, record_bytes: int, *, span: int = RECORD_SPAN
@@ -369,13 +362,20 @@ class SignalRepository(RepositoryBase):
                     yield RecordBlock.of_hex(rows)
             return
         params: dict[str, Any] = {"type": signal_type, "chars": chars, "dead": list(_DEAD_STATES)}
+        for _, row in self._pg_range_rows(PG_RECORDS, params, ranges):
+            if row[0]:
+                yield RecordBlock.of_packed(row, record_bytes)
+
+    def _pg_range_rows(
+        self, sql: str, params: dict[str, Any], ranges: Sequence[tuple[int, int]]
+    ) -> Iterator[tuple[int, Any]]:
+        """``(low, row)``: the one row of ``sql`` for each range ``[low, high)`` of signal row
+        ids, read in binary through the connection's own driver cursor (same transaction)."""
         cursor: Any = self.conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
             for low, high in ranges:
-                params.update(low=low, high=high)
-                row = cursor.execute(PG_RECORDS, params, binary=True).fetchone()
-                if row[0]:
-                    yield RecordBlock.of_packed(row, record_bytes)
+                row = cursor.execute(sql, {**params, "low": low, "high": high}, binary=True)
+                yield low, row.fetchone()
         finally:
             cursor.close()
 
