@@ -55,10 +55,7 @@ class KeypointSets:
     @classmethod
     def of(cls, item_ids: Sequence[int], values: Sequence[str]) -> KeypointSets:
         """Sets from canonical (or stored) hex values; one parse of them all."""
-        data = bytes.fromhex("".join(values))
-        codes, geometry = record_arrays(data)
-        counts = np.fromiter((len(v) // (2 * RECORD_BYTES) for v in values), np.int64, len(values))
-        return cls(np.asarray(item_ids, dtype=np.int64), counts, codes, geometry)
+        return cls.of_block(RecordBlock.of_hex(list(zip(item_ids, values, strict=True))))
 
     @classmethod
     def of_block(cls, block: RecordBlock) -> KeypointSets:
