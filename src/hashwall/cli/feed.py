@@ -155,7 +155,7 @@ class _Sync:
     def pages(self) -> None:
         """Read JSON pages from the copy's cursor until the feed has nothing more."""
         from hashwall.service.feed import Cursor
-        from hashwall.service.feed_copy import changes_of_events
+        from hashwall.service.feed_changes import changes_of_events
         from hashwall.service.feed_copy_view import block_of_items
 
         copy = self.copy

@@ -42,7 +42,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
@@ -72,14 +72,6 @@ from hashwall.service.feed_values import (
     take_rows,
     values_columns,
     values_files,
-)
-from hashwall.store.events import (
-    ITEM_ADDED,
-    ITEM_DELETED,
-    ITEM_QUARANTINED,
-    ITEM_REINSTATED,
-    ITEM_WITHDRAWN,
-    TRUST_CHANGED,
 )
 
 FORMAT: Final = "hashwall-feed-copy/3"
@@ -579,27 +571,6 @@ class FeedCopy:
         )
         self.save_meta()
         self._remove_other_generations()
-
-
-def changes_of_events(events: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Feed events (their JSON form) as the log's changes: the same state assignments as
-    :class:`hashwall.service.feed.FeedMirror` applies."""
-    changes: list[dict[str, Any]] = []
-    for event in events:
-        ref, kind = event.get("item"), event.get("type")
-        if ref is None:
-            continue
-        if kind == ITEM_ADDED:
-            changes.append({"op": "put", "item": ref, "kind": event.get("kind"),
-                            "trust": event.get("trust"), "state": event.get("state"),
-                            "signals": list(event.get("signals") or [])})  # fmt: skip
-        elif kind in (ITEM_WITHDRAWN, ITEM_DELETED):
-            changes.append({"op": "del", "item": ref})
-        elif kind in (ITEM_QUARANTINED, ITEM_REINSTATED):
-            changes.append({"op": "set", "item": ref, "state": event.get("state")})
-        elif kind == TRUST_CHANGED:
-            changes.append({"op": "set", "item": ref, "trust": event.get("trust")})
-    return changes
 
 
 def write_base(copy: FeedCopy, items: Mapping[str, Mapping[str, Any]], cursor: str,
