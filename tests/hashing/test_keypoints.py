@@ -293,7 +293,12 @@ def test_pairs_in_one_corner_of_what_an_upload_shows_are_not_a_copy(
     # the upload shows the whole photo, but only one corner's keypoints agree with it (a
     # shared frame, logo or object); the rest of the upload is something else
     shared = _seen_again(mine, corner, 1, rng)
-    other = _seen_again(_grid_keypoints(rng), np.ones(len(mine), dtype=bool), 0, rng)
+    # (between the lattice's places: the refound rule is not what this test is about)
+    lattice = _grid_keypoints(rng)
+    between = Keypoints(
+        lattice.x + 0.05, lattice.y + 0.046, lattice.scale, lattice.angle, lattice.codes
+    )
+    other = _seen_again(between, np.ones(len(mine), dtype=bool), 0, rng)
     upload_side = Keypoints(
         np.concatenate([shared.x, other.x]),
         np.concatenate([shared.y, other.y]),
@@ -332,3 +337,56 @@ def test_the_copy_rules_can_be_left_out_to_show_what_they_remove() -> None:
     q_idx, b_idx = np.nonzero(code_distances(loose.codes, mine.codes) <= kp.CODE_RADIUS)
     assert kp.inliers(loose, mine, q_idx, b_idx) == 0
     assert kp.inliers(loose, mine, q_idx, b_idx, copy_rules=False) >= MIN_INLIERS
+
+
+def _with_codes_far(
+    seen: Keypoints, agree: npt.NDArray[np.bool_], rng: np.random.Generator
+) -> Keypoints:
+    """``seen`` with the codes of the keypoints not in ``agree`` moved far (24 bits) away: the
+    same structure found again with another patch round it."""
+    codes = seen.codes.copy()
+    for k in np.flatnonzero(~agree):
+        for bit in rng.choice(np.arange(1, 64), 24, replace=False):
+            codes[k] ^= np.uint64(1) << np.uint64(int(bit))
+    return Keypoints(seen.x, seen.y, seen.scale, seen.angle, codes)
+
+
+def test_a_scene_found_again_with_other_patches_is_not_a_copy(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from hashwall.hashing import keypoints as kp
+
+    rng = np.random.default_rng(8)
+    mine = _grid_keypoints(rng)
+    every = np.ones(len(mine), dtype=bool)
+    seen = _seen_again(mine, every, 1, rng)
+    # every banked keypoint is found again in place; 12 of 80, spread over the lattice, keep
+    # their codes (a second shot of the scene: the same corners, other pixels round most)
+    few = np.zeros(len(mine), dtype=bool)
+    few[::7] = True
+    other_shot = _with_codes_far(seen, few, rng)
+    assert MIN_INLIERS <= int(few.sum()) < kp.MIN_REFOUND_SHARE * len(mine)
+    assert match_inliers(other_shot, mine) == 0
+    # a copy whose filter changed many codes still keeps a third of them
+    many = np.zeros(len(mine), dtype=bool)
+    many[::3] = True
+    assert match_inliers(_with_codes_far(seen, many, rng), mine) >= MIN_INLIERS
+    monkeypatch.setattr(kp, "MIN_REFOUND_SHARE", 0.0)
+    assert match_inliers(other_shot, mine) >= MIN_INLIERS
+
+
+def test_refound_counts_banked_keypoints_the_upload_shows_again() -> None:
+    from hashwall.hashing.keypoints import refound
+
+    rng = np.random.default_rng(9)
+    mine = _grid_keypoints(rng)
+    every = np.ones(len(mine), dtype=bool)
+    left = mine.x < 0.5
+    seen = _seen_again(mine, left, 30, rng)  # codes far off: only places and sizes count
+    zb = (mine.x[left] + 1j * mine.y[left]).astype(np.complex128)
+    zq = (seen.x + 1j * seen.y).astype(np.complex128)
+    assert refound(seen, mine, zb, zq, every) == int(left.sum())
+    assert refound(seen, mine, zb, zq, ~left) == 0
+    # sizes that disagree with the transform's are not the same structure
+    smaller = Keypoints(seen.x, seen.y, seen.scale * 0.5, seen.angle, seen.codes)
+    assert refound(smaller, mine, zb, zq, every) == 0

@@ -116,6 +116,14 @@ MIN_CLOSE = 5
 #: SPREAD_GRID cells, and the pairs must lie in at least :data:`MIN_CELLS` of them.
 SPREAD_GRID = 4
 MIN_CELLS = 4
+#: Where the upload shows a banked keypoint's structure again (an upload keypoint within
+#: REFOUND_TOLERANCE of the upload's longer side, times the transform's scale, of where the
+#: transform puts it, at the size it gives it), a copy shows the same pixels there and the
+#: codes agree; another shot of the scene finds the same corners again with other patches
+#: round them. A transform's inliers must be at least MIN_REFOUND_SHARE of the banked
+#: keypoints it finds again (see :func:`refound`).
+REFOUND_TOLERANCE = 0.02
+MIN_REFOUND_SHARE = 0.3
 
 #: Bits of a code that a mirror inverts: odd vertical frequencies (rows 1, 3, 5, 7).
 MIRROR_MASK = np.uint64(
@@ -377,10 +385,11 @@ def inliers(
     :data:`POSITION_TOLERANCE` of it fit it closely. It must also look like a copy in three
     more ways: at least :data:`MIN_CLOSE` of its pairs have codes within
     :data:`CLOSE_RADIUS` bits (the same pixels, not the same place seen again), it shows at
-    least :data:`MIN_COVERAGE` of the banked photo (:func:`coverage`), and its pairs lie in
-    at least :data:`MIN_CELLS` cells of the part it shows (:func:`spread_cells`).
-    ``copy_rules=False`` leaves out the close codes and the spread (the evaluation's
-    ``hashwall_loose``, to show what they remove)."""
+    least :data:`MIN_COVERAGE` of the banked photo (:func:`coverage`), its pairs lie in
+    at least :data:`MIN_CELLS` cells of the part it shows (:func:`spread_cells`), and they
+    are at least :data:`MIN_REFOUND_SHARE` of the banked keypoints the upload shows again
+    (:func:`refound`). ``copy_rules=False`` leaves out the close codes, the spread and the
+    share found again (the evaluation's ``hashwall_loose``, to show what they remove)."""
     if len(q_idx) == 0:
         return 0
     log_s = np.log(query.scale[q_idx] / banked.scale[b_idx]).astype(np.float64)
@@ -407,7 +416,7 @@ def inliers(
             fitted > best
             and fitted >= MIN_AGREEMENT * _distinct(q_idx, b_idx, near)
             and (not copy_rules or _distinct(q_idx, b_idx, row & close) >= MIN_CLOSE)
-            and _is_copy_like(query, banked, zb[row], zq[row], spread=copy_rules)
+            and _is_copy_like(query, banked, zb[row], zq[row], fitted, copy_rules=copy_rules)
         ):
             best = fitted
     return best
@@ -418,16 +427,48 @@ def _is_copy_like(
     banked: Keypoints,
     zb: npt.NDArray[np.complex128],
     zq: npt.NDArray[np.complex128],
+    fitted: int,
     *,
-    spread: bool = True,
+    copy_rules: bool = True,
 ) -> bool:
-    """Whether the transform fitted to the pairs ``zb -> zq`` shows enough of the banked photo
-    (:data:`MIN_COVERAGE`) with the pairs spread over it (:data:`MIN_CELLS`, unless
-    ``spread`` is False)."""
+    """Whether the transform fitted to the ``fitted`` distinct pairs ``zb -> zq`` shows
+    enough of the banked photo (:data:`MIN_COVERAGE`) and, unless ``copy_rules`` is False,
+    has its pairs spread over it (:data:`MIN_CELLS`) and makes up enough of the banked
+    keypoints the upload shows again (:data:`MIN_REFOUND_SHARE`)."""
     inside = _placed_inside(query, banked, zb, zq)
     if inside is None or inside.mean() < MIN_COVERAGE:
         return False
-    return not spread or spread_cells(banked, inside, zb) >= MIN_CELLS
+    if not copy_rules:
+        return True
+    if spread_cells(banked, inside, zb) < MIN_CELLS:
+        return False
+    return fitted >= MIN_REFOUND_SHARE * refound(query, banked, zb, zq, inside)
+
+
+def refound(
+    query: Keypoints,
+    banked: Keypoints,
+    zb: npt.NDArray[np.complex128],
+    zq: npt.NDArray[np.complex128],
+    inside: npt.NDArray[np.bool_],
+) -> int:
+    """How many of ``banked``'s keypoints marked ``inside`` the upload shows again: an upload
+    keypoint lies within :data:`REFOUND_TOLERANCE` (times the scale, at least 0.3) of where
+    the similarity fitted to ``zb -> zq`` places it, its size within
+    :data:`LOG_SCALE_TOLERANCE` of the size it gives it, whatever its code."""
+    fitted = _similarity(zb, zq)
+    if fitted is None or not len(query):
+        return 0
+    a, mb, mq = fitted
+    placed = a * (banked.x.astype(np.float64) + 1j * banked.y.astype(np.float64) - mb) + mq
+    sizes = banked.scale.astype(np.float64) * abs(a)
+    found = query.x.astype(np.float64) + 1j * query.y.astype(np.float64)
+    near = np.abs(placed[:, None] - found[None, :]) < REFOUND_TOLERANCE * max(abs(a), 0.3)
+    near &= (
+        np.abs(np.log(np.maximum(sizes, 1e-9)[:, None] / query.scale.astype(np.float64)[None, :]))
+        < LOG_SCALE_TOLERANCE
+    )
+    return int((near.any(axis=1) & inside).sum())
 
 
 def coverage(
