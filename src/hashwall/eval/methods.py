@@ -404,7 +404,8 @@ class HashwallMethod(RegionsMethod):
     name = "hashwall"
     description = "regions + keypoint codes (64 per photo) verified by one similarity transform"
     prepare_key = "keypoints"
-    #: Whether a transform must also pass the rules on close codes and spread.
+    #: Whether a transform must also pass the rules on close codes, spread and keypoints found
+    #: again (``inliers(copy_rules=...)``).
     copy_rules: ClassVar[bool] = True
 
     def __init__(self, settings: Settings | None = None) -> None:
@@ -502,11 +503,12 @@ class HashwallMethod(RegionsMethod):
 
 
 class LooseHashwallMethod(HashwallMethod):
-    """``hashwall`` without the keypoint rules on close codes and spread: what they remove
+    """``hashwall`` without the keypoint rules on close codes, spread and keypoints found again
+    (the rules that make a transform look like a copy): what they remove
     (its false matches and inliers per pair against ``hashwall``'s). Not run by default."""
 
     name = "hashwall_loose"
-    description = "hashwall without the close-codes and spread rules (to show what they remove)"
+    description = "hashwall without the copy rules of keypoints (to show what they remove)"
     copy_rules = False
     default = False
 
