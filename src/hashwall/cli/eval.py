@@ -58,7 +58,8 @@ def eval_command(
         str | None,
         typer.Option(
             help="Comma-separated methods to compare (default: all but hashwall_loose, which "
-            "shows what the keypoint rules on close codes, spread and keypoints found again remove)."
+            "shows what the keypoint rules on close codes, spread and keypoints found again "
+            "remove)."
         ),
     ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
