@@ -256,9 +256,7 @@ def run_eval(
     tallies = {n: Tally() for n in method_names}
     methods, bank, errors = enrol_bank(bank_paths, method_names, tallies)
     run = EvalRun(bank, distractor_paths, tallies, methods, seed, errors=errors)
-    copied: Sequence[int] = range(len(bank))
-    if copies is not None and copies < len(bank):
-        copied = sorted(random.Random(seed + 2).sample(range(len(bank)), copies))
+    copied = copied_indexes(len(bank), copies, seed)
     tasks = [("bank", i, str(bank[i])) for i in copied]
     tasks += [("distractor", i, str(p)) for i, p in enumerate(distractor_paths)]
     workers = workers or default_workers()
@@ -330,6 +328,44 @@ class _Progress:
             self._bar.__exit__(*exc)
 
 
+def choose_split(
+    photos: Path,
+    distractors: Path | None,
+    limit: int | None,
+    distractor_limit: int | None,
+    seed: int,
+    swap: bool,
+) -> tuple[list[Path], list[Path]]:
+    """The photos to bank and the distractors of a run (``hashwall eval``'s options): a seeded
+    sample of ``photos``, and one of ``distractors`` (or of the rest of ``photos``) left out of
+    it; ``swap`` turns ``photos``' own split around. Raises InvalidInput."""
+    from hashwall.errors import InvalidInput
+
+    all_photos = list_images(photos)
+    bank = pick(all_photos, limit, seed)
+    if not bank:
+        raise InvalidInput(f"no images under {photos}")
+    banked = {p.resolve() for p in bank}
+    pool = list_images(distractors) if distractors is not None else all_photos
+    pool = [p for p in pool if p.resolve() not in banked]
+    chosen = pick(pool, distractor_limit, seed + 1)
+    if swap:
+        if distractors is not None:
+            raise InvalidInput("--swap turns --photos' own split around: leave --distractors out")
+        bank, chosen = chosen, bank
+        if not bank:
+            raise InvalidInput(f"--swap: no photos of {photos} are left to bank")
+    return bank, chosen
+
+
+def copied_indexes(bank_size: int, copies: int | None, seed: int) -> Sequence[int]:
+    """Which banked photos a run makes transformed copies of: all, or a seeded sample of
+    ``copies``."""
+    if copies is not None and copies < bank_size:
+        return sorted(random.Random(seed + 2).sample(range(bank_size), copies))
+    return range(bank_size)
+
+
 def run_eval_command(
     *,
     photos: Path,
@@ -360,23 +396,10 @@ def run_eval_command(
     unknown = [n for n in method_names if n not in METHODS]
     if unknown or not method_names:
         fail(InvalidInput(f"--methods: unknown {unknown}; known: {', '.join(METHODS)}"), json_out)
-    all_photos = list_images(photos)
-    bank = pick(all_photos, limit, seed)
-    if not bank:
-        fail(InvalidInput(f"no images under {photos}"), json_out)
-    banked = {p.resolve() for p in bank}
-    pool = list_images(distractors) if distractors is not None else all_photos
-    pool = [p for p in pool if p.resolve() not in banked]
-    chosen = pick(pool, distractor_limit, seed + 1)
-    if swap:
-        if distractors is not None:
-            fail(
-                InvalidInput("--swap turns --photos' own split around: leave --distractors out"),
-                json_out,
-            )
-        bank, chosen = chosen, bank
-        if not bank:
-            fail(InvalidInput(f"--swap: no photos of {photos} are left to bank"), json_out)
+    try:
+        bank, chosen = choose_split(photos, distractors, limit, distractor_limit, seed, swap)
+    except InvalidInput as exc:
+        fail(exc, json_out)
     run = run_eval(
         bank,
         chosen,

@@ -390,8 +390,50 @@ def inliers(
     are at least :data:`MIN_REFOUND_SHARE` of the banked keypoints the upload shows again
     (:func:`refound`). ``copy_rules=False`` leaves out the close codes, the spread and the
     share found again (the evaluation's ``hashwall_loose``, to show what they remove)."""
+    found = best_transform(query, banked, q_idx, b_idx, copy_rules=copy_rules)
+    return 0 if found is None else found.inliers
+
+
+@dataclass(frozen=True, slots=True)
+class Transform:
+    """The transform :func:`best_transform` keeps, with what the rules that make it look like a
+    copy measure of it (``python -m hashwall.eval.features`` records them)."""
+
+    #: Distinct keypoints it maps (on both sides).
+    inliers: int
+    #: Distinct pairs of them with codes within :data:`CLOSE_RADIUS` bits.
+    close: int
+    #: Cells of the part shown that hold a pair (:func:`spread_cells`).
+    cells: int
+    #: Share of the banked keypoints it places inside the upload (:func:`coverage`).
+    coverage: float
+    #: Banked keypoints the upload shows again (:func:`refound`).
+    refound: int
+    #: Its scale (upload over banked).
+    scale: float
+
+    def rules(self) -> dict[str, bool]:
+        """Whether it passes each rule that makes a transform look like a copy, by name."""
+        return {
+            "close": self.close >= MIN_CLOSE,
+            "spread": self.cells >= MIN_CELLS,
+            "refound": self.inliers >= MIN_REFOUND_SHARE * self.refound,
+        }
+
+
+def best_transform(
+    query: Keypoints,
+    banked: Keypoints,
+    q_idx: npt.NDArray[np.intp],
+    b_idx: npt.NDArray[np.intp],
+    *,
+    copy_rules: bool = True,
+) -> Transform | None:
+    """The transform with the most inliers that :func:`inliers` accepts (see there), or None.
+    With ``copy_rules=False`` the rules on close codes, spread and keypoints found again are
+    measured but not applied."""
     if len(q_idx) == 0:
-        return 0
+        return None
     log_s = np.log(query.scale[q_idx] / banked.scale[b_idx]).astype(np.float64)
     turn = np.angle(np.exp(1j * (query.angle[q_idx] - banked.angle[b_idx]).astype(np.float64)))
     zb = banked.x[b_idx].astype(np.float64) + 1j * banked.y[b_idx].astype(np.float64)
@@ -404,45 +446,48 @@ def inliers(
     ok &= np.abs(log_s[None, :] - log_s[:, None]) < LOG_SCALE_TOLERANCE
     ok &= np.abs(np.angle(np.exp(1j * (turn[None, :] - turn[:, None])))) < ANGLE_TOLERANCE
     close = np.bitwise_count(query.codes[q_idx] ^ banked.codes[b_idx]) <= CLOSE_RADIUS
-    best = 0
+    best: Transform | None = None
     for h in np.argsort(-ok.sum(axis=1), kind="stable"):
-        if _distinct(q_idx, b_idx, ok[h]) <= best:
+        most = 0 if best is None else best.inliers
+        if _distinct(q_idx, b_idx, ok[h]) <= most:
             break
         row, near = ok[h], ok[h]
         for _ in range(2):
             row, near = _refit(zb, zq, log_s, turn, row)
         fitted = _distinct(q_idx, b_idx, row)
-        if (
-            fitted > best
-            and fitted >= MIN_AGREEMENT * _distinct(q_idx, b_idx, near)
-            and (not copy_rules or _distinct(q_idx, b_idx, row & close) >= MIN_CLOSE)
-            and _is_copy_like(query, banked, zb[row], zq[row], fitted, copy_rules=copy_rules)
-        ):
-            best = fitted
+        if fitted > most and fitted >= MIN_AGREEMENT * _distinct(q_idx, b_idx, near):
+            n_close = _distinct(q_idx, b_idx, row & close)
+            judged = _judge(query, banked, zb[row], zq[row], fitted, n_close, copy_rules)
+            if judged is not None:
+                best = judged
     return best
 
 
-def _is_copy_like(
+def _judge(
     query: Keypoints,
     banked: Keypoints,
     zb: npt.NDArray[np.complex128],
     zq: npt.NDArray[np.complex128],
     fitted: int,
-    *,
-    copy_rules: bool = True,
-) -> bool:
-    """Whether the transform fitted to the ``fitted`` distinct pairs ``zb -> zq`` shows
-    enough of the banked photo (:data:`MIN_COVERAGE`) and, unless ``copy_rules`` is False,
-    has its pairs spread over it (:data:`MIN_CELLS`) and makes up enough of the banked
-    keypoints the upload shows again (:data:`MIN_REFOUND_SHARE`)."""
+    n_close: int,
+    copy_rules: bool,
+) -> Transform | None:
+    """The transform fitted to the ``fitted`` distinct pairs ``zb -> zq`` (``n_close`` of them
+    close), or None when it does not look like a copy: it must show :data:`MIN_COVERAGE` of
+    the banked photo and, with ``copy_rules``, pass :meth:`Transform.rules` (checked cheapest
+    first; the first that fails ends it)."""
+    if copy_rules and n_close < MIN_CLOSE:
+        return None
+    fit = _similarity(zb, zq)
     inside = _placed_inside(query, banked, zb, zq)
-    if inside is None or inside.mean() < MIN_COVERAGE:
-        return False
-    if not copy_rules:
-        return True
-    if spread_cells(banked, inside, zb) < MIN_CELLS:
-        return False
-    return fitted >= MIN_REFOUND_SHARE * refound(query, banked, zb, zq, inside)
+    if fit is None or inside is None or inside.mean() < MIN_COVERAGE:
+        return None
+    cells = spread_cells(banked, inside, zb)
+    if copy_rules and cells < MIN_CELLS:
+        return None
+    found = refound(query, banked, zb, zq, inside)
+    out = Transform(fitted, n_close, cells, float(inside.mean()), found, abs(fit[0]))
+    return None if copy_rules and not all(out.rules().values()) else out
 
 
 def refound(
