@@ -13,7 +13,8 @@ from eval_images import textured
 from hashwall.eval import features
 from hashwall.eval.runner import choose_split
 from hashwall.eval.transforms import SHARED_OVERLAYS, SUITE
-from hashwall.hashing.keypoints import MIN_INLIERS, Transform
+from hashwall.hashing.keypoint_verify import Transform
+from hashwall.hashing.keypoints import MIN_INLIERS
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,7 @@ from PIL import Image, ImageDraw, ImageOps
 
 from hashwall.bench.pictures import scene
 from hashwall.hashing.keypoints import (
+    CODE_RADIUS,
     MIN_INLIERS,
     MIRROR_MASK,
     RECORD_BYTES,
@@ -205,7 +206,7 @@ def _collage(pictures: list[Image.Image]) -> Image.Image:
 def test_one_photo_of_a_banked_collage_is_not_a_copy_of_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from hashwall.hashing import keypoints as kp
+    from hashwall.hashing import keypoint_verify as kp
 
     photos = [scene(s) for s in (40, 41, 42, 43)]
     collage = banked(_collage(photos))
@@ -218,7 +219,7 @@ def test_one_photo_of_a_banked_collage_is_not_a_copy_of_it(
 
 @pytest.mark.parametrize("name", ["crop 30% one side", "screenshot-like", "pad 40%"])
 def test_a_copy_shows_most_of_its_photo(name: str) -> None:
-    from hashwall.hashing.keypoints import MIN_COVERAGE, coverage
+    from hashwall.hashing.keypoint_verify import MIN_COVERAGE, coverage
 
     original = scene(3)
     found, mine = upload(COPIES[name](original)), banked(original)
@@ -266,7 +267,7 @@ def _seen_again(
 def test_pairs_whose_codes_only_loosely_agree_are_not_a_copy(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from hashwall.hashing import keypoints as kp
+    from hashwall.hashing import keypoint_verify as kp
 
     rng = np.random.default_rng(5)
     mine = _grid_keypoints(rng)
@@ -284,7 +285,7 @@ def test_pairs_whose_codes_only_loosely_agree_are_not_a_copy(
 def test_pairs_in_one_corner_of_what_an_upload_shows_are_not_a_copy(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from hashwall.hashing import keypoints as kp
+    from hashwall.hashing import keypoint_verify as kp
 
     rng = np.random.default_rng(6)
     mine = _grid_keypoints(rng)
@@ -314,7 +315,7 @@ def test_pairs_in_one_corner_of_what_an_upload_shows_are_not_a_copy(
 
 
 def test_spread_counts_the_cells_of_the_part_shown() -> None:
-    from hashwall.hashing.keypoints import SPREAD_GRID, spread_cells
+    from hashwall.hashing.keypoint_verify import SPREAD_GRID, spread_cells
 
     rng = np.random.default_rng(7)
     mine = _grid_keypoints(rng)
@@ -329,12 +330,12 @@ def test_spread_counts_the_cells_of_the_part_shown() -> None:
 
 
 def test_the_copy_rules_can_be_left_out_to_show_what_they_remove() -> None:
-    from hashwall.hashing import keypoints as kp
+    from hashwall.hashing import keypoint_verify as kp
 
     rng = np.random.default_rng(5)
     mine = _grid_keypoints(rng)
     loose = _seen_again(mine, np.ones(len(mine), dtype=bool), kp.CLOSE_RADIUS + 2, rng)
-    q_idx, b_idx = np.nonzero(code_distances(loose.codes, mine.codes) <= kp.CODE_RADIUS)
+    q_idx, b_idx = np.nonzero(code_distances(loose.codes, mine.codes) <= CODE_RADIUS)
     assert kp.inliers(loose, mine, q_idx, b_idx) == 0
     assert kp.inliers(loose, mine, q_idx, b_idx, copy_rules=False) >= MIN_INLIERS
 
@@ -354,7 +355,7 @@ def _with_codes_far(
 def test_a_scene_found_again_with_other_patches_is_not_a_copy(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from hashwall.hashing import keypoints as kp
+    from hashwall.hashing import keypoint_verify as kp
 
     rng = np.random.default_rng(8)
     mine = _grid_keypoints(rng)
@@ -376,7 +377,7 @@ def test_a_scene_found_again_with_other_patches_is_not_a_copy(
 
 
 def test_refound_counts_banked_keypoints_the_upload_shows_again() -> None:
-    from hashwall.hashing.keypoints import refound
+    from hashwall.hashing.keypoint_verify import refound
 
     rng = np.random.default_rng(9)
     mine = _grid_keypoints(rng)

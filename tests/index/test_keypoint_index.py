@@ -13,8 +13,8 @@ from PIL import Image, ImageOps
 
 from hashwall.bench.keypoints import random_keypoints
 from hashwall.bench.pictures import scene
+from hashwall.hashing.keypoint_verify import FIT_TOLERANCE
 from hashwall.hashing.keypoints import (
-    FIT_TOLERANCE,
     MIN_INLIERS,
     MIRROR_MASK,
     Keypoints,

@@ -29,12 +29,11 @@ import numpy as np
 
 from hashwall.eval.runner import _uploads, choose_split, copied_indexes
 from hashwall.eval.transforms import SHARED_OVERLAYS, SUITE
+from hashwall.hashing.keypoint_verify import Transform, best_transform
 from hashwall.hashing.keypoints import (
     CODE_RADIUS,
     QUERY_DRAFT_MIN_SIDE,
     Keypoints,
-    Transform,
-    best_transform,
     code_distances,
     keypoints,
     required_inliers,

@@ -458,7 +458,8 @@ class HashwallMethod(RegionsMethod):
         return _KeypointsQuery(super().query(prepared), found)
 
     def _inliers(self, query: _KeypointsQuery) -> dict[int, int]:
-        from hashwall.hashing.keypoints import CODE_RADIUS, code_distances, inliers
+        from hashwall.hashing.keypoint_verify import inliers
+        from hashwall.hashing.keypoints import CODE_RADIUS, code_distances
 
         if query.inliers is not None:
             return query.inliers

@@ -11,13 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from hashwall.hashing.keypoints import (
-    ANGLE_TOLERANCE,
-    CODE_RADIUS,
-    FIT_TOLERANCE,
-    LOG_SCALE_TOLERANCE,
-    Keypoints,
-)
+from hashwall.hashing.keypoint_verify import ANGLE_TOLERANCE, FIT_TOLERANCE, LOG_SCALE_TOLERANCE
+from hashwall.hashing.keypoints import CODE_RADIUS, Keypoints
 from hashwall.index.keypoint_tables import HALF_BITS, CodeArray, Segment
 
 FloatArray = npt.NDArray[np.float32]
@@ -215,7 +210,7 @@ def _distinct_per_group(
     group: npt.NDArray[np.int64], q: npt.NDArray[np.int64], b: npt.NDArray[np.int64]
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
     """Per group (ascending): the fewer of its distinct upload points ``q`` and distinct
-    banked points ``b`` (as :func:`~hashwall.hashing.keypoints.inliers` counts them)."""
+    banked points ``b`` (as :func:`~hashwall.hashing.keypoint_verify.inliers` counts them)."""
     if not group.size:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     qn, bn = int(q.max()) + 1, int(b.max()) + 1
